@@ -1,0 +1,87 @@
+/**
+ * The only place that loads a .node file. Declares the typed interface of the binding; the rest
+ * of lib/ imports it from here. Loading tries, in order: CONVKIT_ADDON (a path), the CUDA build,
+ * then the CPU build (build/Release or prebuilds/ through node-gyp-build), and reports every
+ * failure in one message.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque, type-tagged native handle to a tensor's bytes. */
+export type NativeHandle = { readonly __nativeHandle: unique symbol };
+/** A stream id: the index N of `cpu:N`. */
+export type StreamId = number;
+type H = NativeHandle;
+type S = StreamId;
+
+export interface MemoryStats {
+  storages: number;
+  bytes: number;
+  hostPool: { liveBlocks: number; liveBytes: number; cachedBytes: number; peakBytes: number; osAllocs: number };
+}
+
+/** Geometry arrays are passed as plain number arrays; see each op's TS file for the order. */
+export interface NativeBinding {
+  build: { backend: string; cuda: boolean; simd?: string };
+  // storage
+  alloc(stream: S, bytes: number): H;
+  fromBytes(stream: S, data: ArrayBufferView): H;
+  view(h: H, byteOffset: number, bytes: number): H;
+  release(h: H): void;
+  isLive(h: H): boolean;
+  memoryStats(kind: number, index: number): MemoryStats;
+  resetPeak(): void;
+  emptyCache(): void;
+  threads(): number;
+  // waits
+  synchronize(stream: S): Promise<void>;
+  read(stream: S, h: H): Promise<ArrayBuffer>;
+  synchronizeSync(stream: S): void;
+  readSync(stream: S, h: H): ArrayBuffer;
+  pending(stream: S): number;
+  // elementwise
+  fill(stream: S, y: H, n: number, value: number): void;
+  fillI32(stream: S, y: H, n: number, value: number): void;
+  copy(stream: S, x: H, y: H, n: number): void;
+  axpby(stream: S, x: H, y: H, n: number, a: number, b: number): void;
+  add(stream: S, a: H, b: H, y: H, n: number): void;
+  mul(stream: S, a: H, b: H, y: H, n: number): void;
+  randomNormal(stream: S, y: H, n: number, seed: number | bigint, offset: number | bigint, mean: number, std: number): void;
+  randomUniform(stream: S, y: H, n: number, seed: number | bigint, offset: number | bigint, lo: number, hi: number): void;
+  sum(stream: S, x: H, y: H, n: number): void;
+  debugSleep(stream: S, ms: number): void;
+  debugFail(stream: S, message: string): void;
+  // Kernel families add their functions below (each file in lib/ops declares what it uses).
+  [name: string]: unknown;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const require = createRequire(import.meta.url);
+
+function load(): NativeBinding {
+  const tried: string[] = [];
+  const candidates: Array<[string, () => unknown]> = [];
+  const explicit = process.env.CONVKIT_ADDON;
+  if (explicit) candidates.push([`CONVKIT_ADDON=${explicit}`, () => require(explicit)]);
+  const cudaBuild = join(root, 'build-cuda', 'Release', 'convkit_cuda.node');
+  if (existsSync(cudaBuild)) candidates.push([cudaBuild, () => require(cudaBuild)]);
+  candidates.push([`node-gyp-build(${root})`, () => (require('node-gyp-build') as (dir: string) => unknown)(root)]);
+  for (const [where, fn] of candidates) {
+    try {
+      return fn() as NativeBinding;
+    } catch (err) {
+      tried.push(`  ${where}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const e = new Error(
+    `convkit: could not load the native addon. Tried:\n${tried.join('\n')}\n` +
+      'Run `npm ci` (or `npm run build:native`) to build it.',
+  );
+  (e as Error & { code: string }).code = 'ND_INTERNAL';
+  throw e;
+}
+
+export const native: NativeBinding = load();

@@ -1,0 +1,2 @@
+// The activation ops (to be filled in).
+export {};

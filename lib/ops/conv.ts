@@ -1,0 +1,2 @@
+// The conv ops (to be filled in).
+export {};

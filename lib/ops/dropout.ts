@@ -1,0 +1,2 @@
+// The dropout ops (to be filled in).
+export {};

@@ -1,0 +1,2 @@
+// The gemm ops (to be filled in).
+export {};

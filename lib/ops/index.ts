@@ -1,0 +1,11 @@
+/** ops: stateless functions of tensors, one file per kernel family (like torch.nn.functional). */
+export * from './elementwise.js';
+export * from './gemm.js';
+export * from './conv.js';
+export * from './pool.js';
+export * from './lrn.js';
+export * from './activation.js';
+export * from './dropout.js';
+export * from './linear.js';
+export * from './loss.js';
+export * from './optim.js';

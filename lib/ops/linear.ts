@@ -1,0 +1,2 @@
+// The linear ops (to be filled in).
+export {};

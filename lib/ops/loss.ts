@@ -1,0 +1,2 @@
+// The loss ops (to be filled in).
+export {};

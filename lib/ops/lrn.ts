@@ -1,0 +1,2 @@
+// The lrn ops (to be filled in).
+export {};

@@ -1,0 +1,2 @@
+// The optim ops (to be filled in).
+export {};

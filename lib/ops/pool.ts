@@ -1,0 +1,2 @@
+// The pool ops (to be filled in).
+export {};

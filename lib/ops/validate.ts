@@ -1,0 +1,61 @@
+/**
+ * Argument checks shared by every op. They run on the JS thread before anything crosses into
+ * native code, and their messages name the op, the argument and the shapes involved.
+ */
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
+
+export function checkTensor(op: string, name: string, t: unknown, opts: { dtype?: DType; rank?: number } = {}): Tensor {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: '${name}' must be a Tensor, got ${describe(t)}`);
+  t.handle(op, name); // throws ND_DISPOSED with the op's name
+  const dtype = opts.dtype ?? 'float32';
+  if (t.dtype !== dtype) throw new ArgumentError(`${op}: '${name}' must be ${dtype}, got ${t.dtype}`);
+  if (opts.rank !== undefined && t.rank !== opts.rank)
+    throw new ShapeError(`${op}: '${name}' must have rank ${opts.rank}, got shape ${fmtShape(t.shape)}`);
+  return t;
+}
+
+export function sameDevice(op: string, tensors: Record<string, Tensor | null | undefined>): void {
+  let first: [string, Tensor] | undefined;
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!t) continue;
+    if (!first) first = [name, t];
+    else if (t.device !== first[1].device)
+      throw new ArgumentError(`${op}: '${name}' is on ${t.device.name} but '${first[0]}' is on ${first[1].device.name}`);
+  }
+}
+
+export function sameShape(op: string, aName: string, a: Tensor, bName: string, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]))
+    throw new ShapeError(`${op}: '${aName}' ${fmtShape(a.shape)} and '${bName}' ${fmtShape(b.shape)} must have the same shape`);
+}
+
+export function checkInt(op: string, name: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw new ArgumentError(`${op}: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${describe(v)}`);
+  return v;
+}
+
+export function checkNumber(op: string, name: string, v: unknown, opts: { min?: number; max?: number; finite?: boolean } = {}): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || ((opts.finite ?? true) && !Number.isFinite(v)))
+    throw new ArgumentError(`${op}: '${name}' must be a finite number, got ${describe(v)}`);
+  if (opts.min !== undefined && v < opts.min) throw new ArgumentError(`${op}: '${name}' must be >= ${opts.min}, got ${v}`);
+  if (opts.max !== undefined && v > opts.max) throw new ArgumentError(`${op}: '${name}' must be <= ${opts.max}, got ${v}`);
+  return v;
+}
+
+/** A size given as n or [h, w] becomes [h, w]. */
+export function pair(op: string, name: string, v: number | readonly [number, number] | undefined, fallback: number, min = 0): [number, number] {
+  if (v === undefined) return [fallback, fallback];
+  if (typeof v === 'number') return [checkInt(op, name, v, min), checkInt(op, name, v, min)];
+  if (Array.isArray(v) && v.length === 2) return [checkInt(op, `${name}[0]`, v[0], min), checkInt(op, `${name}[1]`, v[1], min)];
+  throw new ArgumentError(`${op}: '${name}' must be an integer or [h, w], got ${describe(v)}`);
+}
+
+export function describe(v: unknown): string {
+  if (v instanceof Tensor) return v.toString();
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}

@@ -1,0 +1,29 @@
+// The addon's entry point: a list of registrations and the build's self-description. No math.
+#include <napi.h>
+
+#include "families.h"
+#include "waits.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ck::initWaits(env, exports);
+  ck::registerTensors(env, exports);
+  ck::registerElementwise(env, exports);
+  ck::registerGemm(env, exports);
+  ck::registerConv(env, exports);
+  ck::registerPool(env, exports);
+  ck::registerLrn(env, exports);
+  ck::registerActivation(env, exports);
+  ck::registerLoss(env, exports);
+  ck::registerOptim(env, exports);
+  Napi::Object build = Napi::Object::New(env);
+  build.Set("backend", "cpu");
+  build.Set("cuda", false);
+  exports.Set("build", build);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(convkit, Init)

@@ -1,0 +1,88 @@
+// Reading binding arguments with the op's name in every message. TypeScript validates shapes
+// before calling; these checks exist only so that a wrong call can never read or write out of
+// bounds (DESIGN.md: C++ checks only the invariants that prevent a crash).
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "../core/errors.h"
+#include "../core/storage.h"
+#include "../core/stream.h"
+#include "handle.h"
+
+namespace ck {
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
+  const char* op() const { return op_; }
+
+  CpuStream& stream(size_t i) { return cpuStream(int(i64(i, "stream"))); }
+
+  // A tensor argument that must hold at least `minBytes` bytes.
+  TensorRef tensor(size_t i, const char* what, size_t minBytes) {
+    TensorRef& r = handleRef(info_[i], op_, what);
+    if (r.bytes < minBytes)
+      throw Error(Code::Shape, std::string(op_) + ": '" + what + "' holds " + std::to_string(r.bytes) +
+                                   " bytes, the op needs " + std::to_string(minBytes));
+    return r;
+  }
+  TensorRef f32(size_t i, const char* what, int64_t elements) { return tensor(i, what, size_t(elements) * 4); }
+  TensorRef i32(size_t i, const char* what, int64_t elements) { return tensor(i, what, size_t(elements) * 4); }
+  // null or undefined gives an empty ref (storage == nullptr).
+  TensorRef optF32(size_t i, const char* what, int64_t elements) {
+    if (info_[i].IsNull() || info_[i].IsUndefined()) return TensorRef{};
+    return f32(i, what, elements);
+  }
+
+  int64_t i64(size_t i, const char* what) {
+    if (!info_[i].IsNumber())
+      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
+    double d = info_[i].As<Napi::Number>().DoubleValue();
+    if (d != double(int64_t(d)))
+      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be an integer, got " + std::to_string(d));
+    return int64_t(d);
+  }
+  // A non-negative integer (sizes, counts).
+  int64_t count(size_t i, const char* what) {
+    int64_t v = i64(i, what);
+    if (v < 0) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be >= 0, got " + std::to_string(v));
+    return v;
+  }
+  double f64(size_t i, const char* what) {
+    if (!info_[i].IsNumber())
+      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
+    return info_[i].As<Napi::Number>().DoubleValue();
+  }
+  bool flag(size_t i) { return info_[i].ToBoolean().Value(); }
+  // A uint64 seed passed as a number (< 2^53) or a bigint.
+  uint64_t seed(size_t i, const char* what) {
+    if (info_[i].IsBigInt()) {
+      bool lossless;
+      return info_[i].As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    return uint64_t(count(i, what));
+  }
+  // An array of integers (geometry).
+  std::vector<int64_t> ints(size_t i, const char* what) {
+    if (!info_[i].IsArray()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be an array");
+    Napi::Array a = info_[i].As<Napi::Array>();
+    std::vector<int64_t> out(a.Length());
+    for (uint32_t k = 0; k < a.Length(); k++) {
+      Napi::Value v = a.Get(k);
+      if (!v.IsNumber()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must hold numbers");
+      out[k] = v.As<Napi::Number>().Int64Value();
+    }
+    return out;
+  }
+  size_t length() const { return info_.Length(); }
+  Napi::Env env() const { return info_.Env(); }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+}  // namespace ck

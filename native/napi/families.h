@@ -1,0 +1,18 @@
+// One registration function per binding file; addon.cc calls them all. Each kernel family has
+// its own binding file so that adding a family touches only its own files and this list.
+#pragma once
+#include <napi.h>
+
+namespace ck {
+
+void registerTensors(Napi::Env env, Napi::Object exports);
+void registerElementwise(Napi::Env env, Napi::Object exports);
+void registerGemm(Napi::Env env, Napi::Object exports);
+void registerConv(Napi::Env env, Napi::Object exports);
+void registerPool(Napi::Env env, Napi::Object exports);
+void registerLrn(Napi::Env env, Napi::Object exports);
+void registerActivation(Napi::Env env, Napi::Object exports);
+void registerLoss(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
+
+}  // namespace ck

@@ -1,0 +1,134 @@
+// Bindings of native/cpu/elementwise: argument conversion and enqueue, nothing else.
+#include "../cpu/elementwise.h"
+#include "args.h"
+#include "errors_napi.h"
+#include "families.h"
+
+namespace ck {
+
+namespace {
+
+// fill(stream, y, n, value)
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  Args a(info, "fill");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(2, "n");
+  TensorRef y = a.f32(1, "y", n);
+  float v = float(a.f64(3, "value"));
+  s.enqueue("fill", [=] { cpu::fill(y.f32(), n, v); });
+  return info.Env().Undefined();
+}
+
+Napi::Value FillI32(const Napi::CallbackInfo& info) {
+  Args a(info, "fillI32");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(2, "n");
+  TensorRef y = a.i32(1, "y", n);
+  int32_t v = int32_t(a.i64(3, "value"));
+  s.enqueue("fillI32", [=] { cpu::fillI32(y.i32(), n, v); });
+  return info.Env().Undefined();
+}
+
+// copy(stream, x, y, n)
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  Args a(info, "copy");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(3, "n");
+  TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n);
+  s.enqueue("copy", [=] { cpu::copy(x.f32(), y.f32(), n); });
+  return info.Env().Undefined();
+}
+
+// axpby(stream, x, y, n, a, b): y = a*x + b*y
+Napi::Value Axpby(const Napi::CallbackInfo& info) {
+  Args a(info, "axpby");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(3, "n");
+  TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n);
+  float al = float(a.f64(4, "a")), be = float(a.f64(5, "b"));
+  s.enqueue("axpby", [=] { cpu::axpby(x.f32(), y.f32(), n, al, be); });
+  return info.Env().Undefined();
+}
+
+template <void (*Kernel)(const float*, const float*, float*, int64_t)>
+Napi::Value Binary(const Napi::CallbackInfo& info, const char* op) {
+  Args a(info, op);
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(4, "n");
+  TensorRef x = a.f32(1, "a", n), z = a.f32(2, "b", n), y = a.f32(3, "y", n);
+  s.enqueue(op, [=] { Kernel(x.f32(), z.f32(), y.f32(), n); });
+  return info.Env().Undefined();
+}
+Napi::Value Add(const Napi::CallbackInfo& info) { return Binary<cpu::add>(info, "add"); }
+Napi::Value Mul(const Napi::CallbackInfo& info) { return Binary<cpu::mul>(info, "mul"); }
+
+// randomNormal(stream, y, n, seed, offset, mean, std)
+Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
+  Args a(info, "randomNormal");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(2, "n");
+  TensorRef y = a.f32(1, "y", n);
+  uint64_t seed = a.seed(3, "seed"), off = a.seed(4, "offset");
+  float mean = float(a.f64(5, "mean")), sd = float(a.f64(6, "std"));
+  s.enqueue("randomNormal", [=] { cpu::randomNormal(y.f32(), n, seed, off, mean, sd); });
+  return info.Env().Undefined();
+}
+
+// randomUniform(stream, y, n, seed, offset, lo, hi)
+Napi::Value RandomUniform(const Napi::CallbackInfo& info) {
+  Args a(info, "randomUniform");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(2, "n");
+  TensorRef y = a.f32(1, "y", n);
+  uint64_t seed = a.seed(3, "seed"), off = a.seed(4, "offset");
+  float lo = float(a.f64(5, "lo")), hi = float(a.f64(6, "hi"));
+  s.enqueue("randomUniform", [=] { cpu::randomUniform(y.f32(), n, seed, off, lo, hi); });
+  return info.Env().Undefined();
+}
+
+// sum(stream, x, y, n): y[0] = sum of x
+Napi::Value Sum(const Napi::CallbackInfo& info) {
+  Args a(info, "sum");
+  CpuStream& s = a.stream(0);
+  int64_t n = a.count(3, "n");
+  TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", 1);
+  s.enqueue("sum", [=] { cpu::sum(x.f32(), y.f32(), n); });
+  return info.Env().Undefined();
+}
+
+// debugSleep(stream, ms): an op that only takes time. Tests use it to prove that ops return
+// before they run and that waits really wait.
+Napi::Value DebugSleep(const Napi::CallbackInfo& info) {
+  Args a(info, "debugSleep");
+  CpuStream& s = a.stream(0);
+  int64_t ms = a.count(1, "ms");
+  s.enqueue("debugSleep", [=] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
+  return info.Env().Undefined();
+}
+
+// debugFail(stream, message): an op that fails when it runs, for error-surfacing tests.
+Napi::Value DebugFail(const Napi::CallbackInfo& info) {
+  Args a(info, "debugFail");
+  CpuStream& s = a.stream(0);
+  std::string msg = info[1].ToString().Utf8Value();
+  s.enqueue("debugFail", [=] { throw Error(Code::Internal, msg); });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerElementwise(Napi::Env, Napi::Object exports) {
+  CK_EXPORT(exports, "fill", Fill);
+  CK_EXPORT(exports, "fillI32", FillI32);
+  CK_EXPORT(exports, "copy", Copy);
+  CK_EXPORT(exports, "axpby", Axpby);
+  CK_EXPORT(exports, "add", Add);
+  CK_EXPORT(exports, "mul", Mul);
+  CK_EXPORT(exports, "randomNormal", RandomNormal);
+  CK_EXPORT(exports, "randomUniform", RandomUniform);
+  CK_EXPORT(exports, "sum", Sum);
+  CK_EXPORT(exports, "debugSleep", DebugSleep);
+  CK_EXPORT(exports, "debugFail", DebugFail);
+}
+
+}  // namespace ck

@@ -1,0 +1,110 @@
+// Tensor storage from JS: allocate, copy in, view, release; memory statistics; pool info.
+#include <cstring>
+
+#include "../core/allocator.h"
+#include "../core/storage.h"
+#include "../core/thread_pool.h"
+#include "args.h"
+#include "errors_napi.h"
+#include "families.h"
+
+namespace ck {
+
+namespace {
+
+// alloc(stream, bytes) -> handle. The bytes are uninitialised: ops that need zeros fill them.
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  Args a(info, "alloc");
+  int dev = int(a.count(0, "stream"));
+  cpuStream(dev);  // validates the index
+  size_t bytes = size_t(a.count(1, "bytes"));
+  TensorRef r{Storage::allocHost(bytes, dev), 0, bytes};
+  return makeHandle(info.Env(), std::move(r));
+}
+
+// fromBytes(stream, typedArray) -> handle holding a copy. Written on the JS thread: the new
+// storage is not yet visible to any queued op, so no ordering is needed.
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+  Args a(info, "fromBytes");
+  int dev = int(a.count(0, "stream"));
+  cpuStream(dev);
+  if (!info[1].IsTypedArray()) throw Error(Code::Arg, "fromBytes: 'data' must be a typed array");
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  size_t bytes = ta.ByteLength();
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  TensorRef r{Storage::allocHost(bytes, dev), 0, bytes};
+  if (bytes) std::memcpy(r.data(), static_cast<char*>(ab.Data()) + ta.ByteOffset(), bytes);
+  return makeHandle(info.Env(), std::move(r));
+}
+
+// view(handle, byteOffset, bytes) -> a handle sharing the storage (reshape, flat parameters).
+Napi::Value View(const Napi::CallbackInfo& info) {
+  Args a(info, "view");
+  TensorRef base = a.tensor(0, "tensor", 0);
+  size_t off = size_t(a.count(1, "byteOffset")), bytes = size_t(a.count(2, "bytes"));
+  if (off + bytes > base.bytes)
+    throw Error(Code::Shape, "view: bytes [" + std::to_string(off) + ", " + std::to_string(off + bytes) +
+                                 ") outside a tensor of " + std::to_string(base.bytes) + " bytes");
+  TensorRef r{base.storage, base.offset + off, bytes};
+  return makeHandle(info.Env(), std::move(r));
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  releaseHandle(info[0]);
+  return info.Env().Undefined();
+}
+
+Napi::Value IsLive(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), isHandle(info[0]) &&
+                                            info[0].As<Napi::External<HandleBox>>().Data()->ref.storage != nullptr);
+}
+
+// memoryStats(kind, index) -> { tensors, bytes } for one device, plus the host pool's figures.
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  Args a(info, "memoryStats");
+  int kind = int(a.count(0, "kind")), idx = int(a.count(1, "index"));
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  LiveCounter& c = liveCounter(kind == 1 ? DeviceKind::Cuda : DeviceKind::Cpu, idx);
+  o.Set("storages", double(c.count.load()));
+  o.Set("bytes", double(c.bytes.load()));
+  AllocatorStats s = hostAllocator().stats();
+  Napi::Object pool = Napi::Object::New(env);
+  pool.Set("liveBlocks", double(s.liveBlocks));
+  pool.Set("liveBytes", double(s.liveBytes));
+  pool.Set("cachedBytes", double(s.cachedBytes));
+  pool.Set("peakBytes", double(s.peakBytes));
+  pool.Set("osAllocs", double(s.osAllocs));
+  o.Set("hostPool", pool);
+  return o;
+}
+
+Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
+  hostAllocator().resetPeak();
+  return info.Env().Undefined();
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  hostAllocator().emptyCache();
+  return info.Env().Undefined();
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), threadPool().size());
+}
+
+}  // namespace
+
+void registerTensors(Napi::Env, Napi::Object exports) {
+  CK_EXPORT(exports, "alloc", Alloc);
+  CK_EXPORT(exports, "fromBytes", FromBytes);
+  CK_EXPORT(exports, "view", View);
+  CK_EXPORT(exports, "release", Release);
+  CK_EXPORT(exports, "isLive", IsLive);
+  CK_EXPORT(exports, "memoryStats", MemoryStats);
+  CK_EXPORT(exports, "resetPeak", ResetPeak);
+  CK_EXPORT(exports, "emptyCache", EmptyCache);
+  CK_EXPORT(exports, "threads", Threads);
+}
+
+}  // namespace ck

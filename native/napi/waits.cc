@@ -1,0 +1,157 @@
+// synchronize(), read() and their synchronous forms. An async wait queues a signal on the
+// stream; when the executor reaches it, the result travels back to the JS thread through one
+// thread-safe function per environment, which stays ref'd only while a wait is pending so an
+// idle convkit never keeps the process alive.
+#include "waits.h"
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "../core/stream.h"
+#include "args.h"
+#include "errors_napi.h"
+
+namespace ck {
+
+namespace {
+
+struct Completion {
+  Napi::Promise::Deferred deferred;
+  std::optional<StreamError> error;
+  bool wantsBytes = false;
+  std::vector<char> bytes;
+};
+
+void settle(Napi::Env env, Napi::Function, void* ctx, Completion* c);
+using Tsfn = Napi::TypedThreadSafeFunction<void, Completion, settle>;
+
+// Shared by the environment and every queued signal: a stream thread may finish a wait after a
+// worker thread's environment is gone, so posting checks `alive` under the lock.
+struct Channel {
+  std::mutex mu;
+  bool alive = true;
+  Tsfn tsfn;
+};
+
+struct EnvState {
+  std::shared_ptr<Channel> channel;
+  int64_t pending = 0;  // touched on the JS thread only
+};
+
+EnvState* state(Napi::Env env) { return env.GetInstanceData<EnvState>(); }
+
+void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
+  std::unique_ptr<Completion> owned(c);
+  if (env == nullptr) return;  // environment is shutting down
+  EnvState* st = state(env);
+  if (st && --st->pending == 0) st->channel->tsfn.Unref(env);
+  if (c->error) {
+    c->deferred.Reject(jsError(env, *c->error).Value());
+  } else if (c->wantsBytes) {
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, c->bytes.size());
+    if (!c->bytes.empty()) std::memcpy(buf.Data(), c->bytes.data(), c->bytes.size());
+    c->deferred.Resolve(buf);
+  } else {
+    c->deferred.Resolve(env.Undefined());
+  }
+}
+
+Completion* newCompletion(Napi::Env env) {
+  EnvState* st = state(env);
+  if (st->pending++ == 0) st->channel->tsfn.Ref(env);
+  auto* c = new Completion{Napi::Promise::Deferred::New(env), std::nullopt, false, {}};
+  return c;
+}
+
+void post(const std::shared_ptr<Channel>& ch, Completion* c) {
+  std::lock_guard<std::mutex> lk(ch->mu);
+  if (!ch->alive || ch->tsfn.NonBlockingCall(c) != napi_ok) delete c;  // environment gone
+}
+
+// synchronize(stream) -> Promise<void>
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  Args a(info, "synchronize");
+  CpuStream& s = a.stream(0);
+  Completion* c = newCompletion(info.Env());
+  Napi::Promise p = c->deferred.Promise();
+  std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
+  s.enqueueSignal([c, tsfn](std::optional<StreamError> err) {
+    c->error = std::move(err);
+    post(tsfn, c);
+  });
+  return p;
+}
+
+// read(stream, handle) -> Promise<ArrayBuffer>: a copy of the bytes once queued ops have run.
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  Args a(info, "read");
+  CpuStream& s = a.stream(0);
+  TensorRef r = a.tensor(1, "tensor", 0);
+  Completion* c = newCompletion(info.Env());
+  c->wantsBytes = true;
+  Napi::Promise p = c->deferred.Promise();
+  std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
+  s.enqueueSignal([c, r, tsfn](std::optional<StreamError> err) {
+    c->error = std::move(err);
+    if (!c->error) {
+      try {
+        c->bytes.assign(static_cast<const char*>(r.data()), static_cast<const char*>(r.data()) + r.bytes);
+      } catch (const std::bad_alloc&) {
+        c->error = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(r.bytes) + " bytes"};
+      }
+    }
+    post(tsfn, c);
+  });
+  return p;
+}
+
+void throwIfError(Napi::Env env, std::optional<StreamError> err) {
+  if (err) throw jsError(env, *err);
+}
+
+Napi::Value SynchronizeSync(const Napi::CallbackInfo& info) {
+  Args a(info, "synchronizeSync");
+  throwIfError(info.Env(), a.stream(0).waitIdle());
+  return info.Env().Undefined();
+}
+
+Napi::Value ReadSync(const Napi::CallbackInfo& info) {
+  Args a(info, "readSync");
+  CpuStream& s = a.stream(0);
+  TensorRef r = a.tensor(1, "tensor", 0);
+  throwIfError(info.Env(), s.waitIdle());
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), r.bytes);
+  if (r.bytes) std::memcpy(buf.Data(), r.data(), r.bytes);
+  return buf;
+}
+
+Napi::Value Pending(const Napi::CallbackInfo& info) {
+  Args a(info, "pending");
+  return Napi::Number::New(info.Env(), double(a.stream(0).pending()));
+}
+
+}  // namespace
+
+void initWaits(Napi::Env env, Napi::Object exports) {
+  auto* st = new EnvState();
+  st->channel = std::make_shared<Channel>();
+  st->channel->tsfn = Tsfn::New(env, "convkit-waits", 0, 1, nullptr);
+  st->channel->tsfn.Unref(env);
+  env.SetInstanceData<EnvState>(st);  // deleted by node-addon-api at environment teardown
+  // Registered after the thread-safe function, so it runs before Node closes it.
+  std::shared_ptr<Channel> ch = st->channel;
+  env.AddCleanupHook([ch]() {
+    std::lock_guard<std::mutex> lk(ch->mu);
+    ch->alive = false;
+  });
+  CK_EXPORT(exports, "synchronize", Synchronize);
+  CK_EXPORT(exports, "read", Read);
+  CK_EXPORT(exports, "synchronizeSync", SynchronizeSync);
+  CK_EXPORT(exports, "readSync", ReadSync);
+  CK_EXPORT(exports, "pending", Pending);
+}
+
+}  // namespace ck
