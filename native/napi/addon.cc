@@ -15,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ck::registerPool(env, exports);
   ck::registerLrn(env, exports);
   ck::registerActivation(env, exports);
+  ck::registerDropout(env, exports);
+  ck::registerLinear(env, exports);
   ck::registerLoss(env, exports);
   ck::registerOptim(env, exports);
   Napi::Object build = Napi::Object::New(env);
