@@ -1,0 +1,33 @@
+// Local response normalization across channels (AlexNet), NCHW, forward and backward.
+//
+//   scale_c = k + alphaEff * sum_{c' = c - size/2 .. c + (size-1)/2, clipped to [0, C)} x_{c'}^2
+//   y_c     = x_c * scale_c^-beta
+//
+// The window is PyTorch's (for even sizes it reaches one channel further back than forward).
+// alphaEff is the coefficient actually applied: alpha/size for the Caffe/PyTorch/ONNX convention,
+// alpha itself for the paper's and TensorFlow's. The TypeScript layer chooses; the kernel does not.
+#pragma once
+#include <cstdint>
+
+namespace ck::cpu {
+
+struct LrnGeom {
+  int64_t N, C, H, W;
+};
+
+struct LrnParams {
+  int64_t size;    // window size n >= 1
+  float alphaEff;  // see above
+  float beta;
+  float k;
+};
+
+// Writes y and scale (both [N, C, H, W]); backward needs the scale.
+void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale);
+
+// dx_j = dy_j * scale_j^-beta
+//        - 2 * beta * alphaEff * x_j * sum_{c : j in window(c)} dy_c * y_c / scale_c
+void lrnBackward(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
+                 const LrnParams& p, float* dx);
+
+}  // namespace ck::cpu
