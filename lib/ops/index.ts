@@ -9,3 +9,5 @@ export * from './dropout.js';
 export * from './linear.js';
 export * from './loss.js';
 export * from './optim.js';
+export * from './channel-affine.js';
+export * from './rbf.js';

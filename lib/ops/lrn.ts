@@ -1,2 +1,98 @@
-// The lrn ops (to be filled in).
-export {};
+/**
+ * Local response normalization across channels (AlexNet, section 3.3):
+ *
+ *   b_c = a_c / (k + alphaEff * sum_{c' in window(c)} a_{c'}^2)^beta
+ *
+ * window(c) = c - floor(size/2) .. c + floor((size-1)/2), clipped to the channels (PyTorch's
+ * window, which for an even size reaches one channel further back than forward).
+ *
+ * The alpha convention must be named, because the two in use differ by a factor of `size`:
+ * - 'per-size': alphaEff = alpha / size (Caffe, PyTorch's local_response_norm, ONNX);
+ * - 'literal':  alphaEff = alpha (the paper, TensorFlow, tfjs).
+ * The paper's k = 2, size = 5, alpha = 1e-4, beta = 0.75 are the defaults of the other options.
+ */
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
+
+interface LrnBinding {
+  lrn(s: S, x: H, y: H, scale: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
+  lrnBackward(s: S, dy: H, x: H, y: H, scale: H, dx: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
+}
+const nb = native as unknown as LrnBinding;
+
+export type AlphaConvention = 'per-size' | 'literal';
+
+export interface LrnOptions {
+  /** Which alpha is meant: 'per-size' divides it by size (PyTorch, Caffe, ONNX), 'literal' does not (paper, TF). */
+  alphaConvention: AlphaConvention;
+  /** Channels in the window, n (default 5). */
+  size?: number;
+  /** Default 1e-4. */
+  alpha?: number;
+  /** Default 0.75. */
+  beta?: number;
+  /** Additive constant, > 0 (default 2, the paper's; PyTorch's own default is 1). */
+  k?: number;
+}
+
+interface Resolved {
+  size: number;
+  alphaEff: number;
+  beta: number;
+  k: number;
+}
+
+function resolve(op: string, opts: LrnOptions | undefined): Resolved {
+  const choices = `alphaConvention: 'per-size' (alpha/size: Caffe, PyTorch, ONNX) or 'literal' (alpha: the paper, TensorFlow)`;
+  if (typeof opts !== 'object' || opts === null)
+    throw new ArgumentError(`${op}: options are required, with ${choices}; got ${describe(opts)}`);
+  const conv = opts.alphaConvention;
+  if (conv !== 'per-size' && conv !== 'literal') throw new ArgumentError(`${op}: ${choices} must be given, got ${describe(conv)}`);
+  const size = checkInt(op, 'size', opts.size ?? 5, 1);
+  const alpha = checkNumber(op, 'alpha', opts.alpha ?? 1e-4, { min: 0 });
+  const beta = checkNumber(op, 'beta', opts.beta ?? 0.75);
+  // k > 0 and alpha >= 0 keep the scale positive, so scale^-beta is always finite.
+  const k = checkNumber(op, 'k', opts.k ?? 2);
+  if (!(k > 0)) throw new ArgumentError(`${op}: 'k' must be > 0, got ${k}`);
+  return { size, alphaEff: conv === 'per-size' ? alpha / size : alpha, beta, k };
+}
+
+/** [N, C, ...spatial] as the kernel's [N, C, H, W] (spatial dims flattened into H). */
+function lrnGeom(op: string, name: string, x: Tensor): number[] {
+  if (x.rank < 3)
+    throw new ShapeError(`${op}: '${name}' must be [N, C, H, W] (rank >= 3), got ${fmtShape(x.shape)}`);
+  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  return [x.shape[0], x.shape[1], spatial, 1];
+}
+
+/** LRN forward. Returns y and the scale k + alphaEff * sum(a^2), which lrnBackward needs. */
+export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
+  const op = 'lrn';
+  checkTensor(op, 'x', x);
+  const geom = lrnGeom(op, 'x', x);
+  const p = resolve(op, opts);
+  const y = Tensor.empty(x.shape, 'float32', x.device);
+  const scale = Tensor.empty(x.shape, 'float32', x.device);
+  nb.lrn(x.device.stream, x.handle(), y.handle(), scale.handle(), geom, p.size, p.alphaEff, p.beta, p.k);
+  return { y, scale };
+}
+
+/** dx of LRN, from the forward's x, y and scale and the same options. */
+export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opts: LrnOptions): Tensor {
+  const op = 'lrnBackward';
+  checkTensor(op, 'dy', dy);
+  checkTensor(op, 'x', x);
+  checkTensor(op, 'y', y);
+  checkTensor(op, 'scale', scale);
+  sameDevice(op, { dy, x, y, scale });
+  sameShape(op, 'dy', dy, 'x', x);
+  sameShape(op, 'y', y, 'x', x);
+  sameShape(op, 'scale', scale, 'x', x);
+  const geom = lrnGeom(op, 'x', x);
+  const p = resolve(op, opts);
+  const dx = Tensor.empty(x.shape, 'float32', x.device);
+  nb.lrnBackward(x.device.stream, dy.handle(), x.handle(), y.handle(), scale.handle(), dx.handle(), geom, p.size, p.alphaEff, p.beta, p.k);
+  return dx;
+}

@@ -1,37 +1,185 @@
-// PLACEHOLDER: a plain, correct SGEMM so that the other kernels can be written against the
-// interface. To be replaced by the packed, cache-blocked, SIMD implementation.
+// The blocked SGEMM driver (Goto/BLIS scheme). Per block of kc rows of op(B):
+//   - all of op(A) is packed once into MR-row panels (shared by the threads);
+//   - each task owns a range of C's columns; it packs its kc x cols slab of op(B) into NR-column
+//     panels (sized to stay in L2), then walks A panels (one at a time in L1) against every B
+//     panel, each pair being one register-blocked micro-tile.
+// Tasks split C by columns when it is wide (the conv shapes: N is batch*OH*OW) and by rows
+// otherwise, in a multiple of the thread count with whole panels dealt out evenly, so both
+// threads finish together.
 #include "gemm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "gemm_kernels.h"
+#include "gemm_select.h"
 
 namespace ck::cpu {
 
-void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  parallelRange(M, 1, [=](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; m++) {
-      float* c = C + m * ldc;
-      for (int64_t n = 0; n < N; n++) c[n] = beta == 0.0f ? 0.0f : beta * c[n];
-      for (int64_t k = 0; k < K; k++) {
-        float a = alpha * (transA ? A[k * lda + m] : A[m * lda + k]);
-        if (!transB) {
-          const float* b = B + k * ldb;
-          for (int64_t n = 0; n < N; n++) c[n] += a * b[n];
-        } else {
-          for (int64_t n = 0; n < N; n++) c[n] += a * B[n * ldb + k];
+namespace {
+
+using gemm::Kernel;
+using gemm::Store;
+
+// kc: one A panel (MR x kc) must stay in L1 while B panels stream past it.
+static int64_t kKcMax = std::getenv("CK_KC") ? std::atoi(std::getenv("CK_KC")) : 384;
+// Columns of op(B) a task packs at a time: kc x 640 floats is ~1 MB, half of this L2.
+static int64_t kNcMax = std::getenv("CK_NC") ? std::atoi(std::getenv("CK_NC")) : 640;
+// Below this many multiply-adds the pool's hand-off costs more than it saves.
+constexpr double kParallelMinMacs = 1 << 18;
+
+const Kernel* kernelByName(const std::string& name) {
+  if (name == "avx512") return &gemm::avx512Kernel();
+  if (name == "avx2") return &gemm::avx2Kernel();
+  if (name == "portable") return &gemm::portableKernel();
+  return nullptr;
+}
+
+const Kernel* bestKernel() {
+  for (const Kernel* k : {&gemm::avx512Kernel(), &gemm::avx2Kernel()})
+    if (k->supported()) return k;
+  return &gemm::portableKernel();
+}
+
+std::atomic<const Kernel*>& currentKernel() {
+  static std::atomic<const Kernel*> k{[] {
+    const char* env = std::getenv("CONVKIT_GEMM_KERNEL");
+    const Kernel* forced = env ? kernelByName(env) : nullptr;
+    return forced && forced->supported() ? forced : bestKernel();
+  }()};
+  return k;
+}
+
+// C = beta*C, the whole answer when K == 0 or alpha == 0 (A and B are not read).
+void scaleC(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t m = 0; m < M; m++) {
+    float* c = C + m * ldc;
+    if (beta == 0.0f)
+      std::memset(c, 0, size_t(N) * sizeof(float));
+    else if (beta != 1.0f)
+      for (int64_t n = 0; n < N; n++) c[n] *= beta;
+  }
+}
+
+struct Split {
+  int64_t mChunks, nChunks;
+};
+
+Split chooseSplit(int64_t mPanels, int64_t nPanels, int64_t nr, int threads) {
+  int64_t nChunks = std::max<int64_t>(1, (nPanels * nr + kNcMax - 1) / kNcMax);
+  if (threads <= 1) return {1, nChunks};
+  if (nPanels >= 2 * threads) {
+    nChunks = (nChunks + threads - 1) / threads * threads;
+    return {1, std::min(nChunks, nPanels)};
+  }
+  return {std::min<int64_t>(threads, mPanels), nChunks};
+}
+
+void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int64_t MR = kr.mr, NR = kr.nr;
+  const int64_t mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
+  const int64_t kBlocks = (K + kKcMax - 1) / kKcMax;
+  const int64_t mPad = mPanels * MR;
+  auto kStart = [=](int64_t b) { return b * K / kBlocks; };
+
+  ThreadPool& pool = threadPool();
+  bool parallel = double(M) * double(N) * double(K) >= kParallelMinMacs;
+  int threads = parallel ? pool.size() : 1;
+
+  // Pack all of op(A); block b's panels start at kStart(b) * mPad.
+  Scratch aBuf(size_t(mPad * K) * sizeof(float));
+  float* aPack = aBuf.as<float>();
+  auto packA = [&](int64_t t) {
+    int64_t b = t / mPanels, i = t % mPanels;
+    int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
+    int64_t rows = std::min(MR, M - i * MR);
+    kr.packA(transA, A, lda, i * MR, rows, k0, kc, aPack + k0 * mPad + i * kc * MR);
+  };
+  if (threads > 1)
+    pool.parallelFor(kBlocks * mPanels, packA);
+  else
+    for (int64_t t = 0; t < kBlocks * mPanels; t++) packA(t);
+
+  Split split = chooseSplit(mPanels, nPanels, NR, threads);
+  auto task = [&](int64_t t) {
+    int64_t mc = t / split.nChunks, nc = t % split.nChunks;
+    int64_t i0 = mc * mPanels / split.mChunks, i1 = (mc + 1) * mPanels / split.mChunks;
+    int64_t j0 = nc * nPanels / split.nChunks, j1 = (nc + 1) * nPanels / split.nChunks;
+    if (i0 >= i1 || j0 >= j1) return;
+    int64_t n0 = j0 * NR, cols = std::min(N, j1 * NR) - n0;
+    Scratch bBuf(size_t(std::min(K, kKcMax) * (j1 - j0) * NR) * sizeof(float));
+    float* bPack = bBuf.as<float>();
+    for (int64_t b = 0; b < kBlocks; b++) {
+      int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
+      kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack);
+      bool first = b == 0;
+      Store mode = first && beta == 0.0f ? Store::Overwrite : Store::Blend;
+      float be = first ? beta : 1.0f;
+      const float* aBlock = aPack + k0 * mPad;
+      for (int64_t i = i0; i < i1; i++) {
+        int rows = int(std::min(MR, M - i * MR));
+        const float* a = aBlock + i * kc * MR;
+        float* cRow = C + i * MR * ldc;
+        for (int64_t j = j0; j < j1; j++) {
+          int w = int(std::min(NR, N - j * NR));
+          kr.tile(kc, a, bPack + (j - j0) * kc * NR, cRow + j * NR, ldc, rows, w, alpha, be, mode);
         }
       }
     }
-  });
+  };
+  int64_t tasks = split.mChunks * split.nChunks;
+  if (threads > 1)
+    pool.parallelFor(tasks, task);
+  else
+    for (int64_t t = 0; t < tasks; t++) task(t);
+}
+
+void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) return scaleC(M, N, beta, C, ldc);
+  blockedSgemm(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace
+
+std::string sgemmSetKernel(const std::string& name) {
+  const Kernel* k = name == "auto" ? bestKernel() : kernelByName(name);
+  if (!k) return "unknown SGEMM kernel '" + name + "' (expected avx512, avx2, portable or auto)";
+  if (!k->supported()) return "this CPU cannot run the '" + name + "' SGEMM kernel";
+  currentKernel().store(k);
+  return "";
+}
+
+const char* sgemmKernelName() { return currentKernel().load()->name; }
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemmWith(*currentKernel().load(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemmStridedBatched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                          float* C, int64_t ldc, int64_t strideC, int64_t batch) {
-  for (int64_t i = 0; i < batch; i++)
-    sgemm(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC, ldc);
+  if (batch <= 0) return;
+  const Kernel& kr = *currentKernel().load();
+  auto one = [&](int64_t i) {
+    sgemmWith(kr, transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC,
+              ldc);
+  };
+  // Many matrices: one per task, each serial inside (nested pool calls run serially), so no
+  // matrix is split and nothing waits on a barrier. Few large ones: split each matrix instead.
+  int threads = threadPool().size();
+  bool perMatrix = batch >= 4 * threads || (batch >= threads && batch % threads == 0);
+  if (perMatrix && threads > 1)
+    threadPool().parallelFor(batch, one);
+  else
+    for (int64_t i = 0; i < batch; i++) one(i);
 }
-
-const char* sgemmKernelName() { return "portable"; }
 
 }  // namespace ck::cpu

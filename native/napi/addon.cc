@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ck::registerDropout(env, exports);
   ck::registerLinear(env, exports);
   ck::registerLoss(env, exports);
+  ck::registerRbf(env, exports);
   ck::registerOptim(env, exports);
   Napi::Object build = Napi::Object::New(env);
   build.Set("backend", "cpu");

@@ -15,6 +15,7 @@ void registerActivation(Napi::Env env, Napi::Object exports);
 void registerDropout(Napi::Env env, Napi::Object exports);
 void registerLinear(Napi::Env env, Napi::Object exports);
 void registerLoss(Napi::Env env, Napi::Object exports);
+void registerRbf(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 
 }  // namespace ck

@@ -1,10 +1,105 @@
-// Bindings of native/cpu/conv (to be filled in).
+// Bindings of native/cpu/im2col and native/cpu/conv: argument conversion and enqueue.
+// Geometry crosses as one array: [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, groups]
+// (lib/ops/conv.ts builds it). TypeScript has validated it; the checks here only keep a wrong
+// call from reading or writing out of bounds.
+#include <string>
+
+#include "../cpu/conv.h"
+#include "../cpu/im2col.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
 
 namespace ck {
 
-void registerConv(Napi::Env, Napi::Object) {}
+namespace {
+
+cpu::Conv2dGeom readGeom(Args& a, size_t i) {
+  std::vector<int64_t> v = a.ints(i, "geom");
+  if (v.size() != 16) throw Error(Code::Arg, std::string(a.op()) + ": 'geom' must hold 16 integers");
+  cpu::Conv2dGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  const bool positive = g.C > 0 && g.H > 0 && g.W > 0 && g.OC > 0 && g.KH > 0 && g.KW > 0 && g.SH > 0 && g.SW > 0 &&
+                        g.DH > 0 && g.DW > 0 && g.OH > 0 && g.OW > 0 && g.groups > 0;
+  const bool consistent = positive && g.N >= 0 && g.PH >= 0 && g.PW >= 0 && g.C % g.groups == 0 &&
+                          g.OC % g.groups == 0 && g.OH == cpu::convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
+                          g.OW == cpu::convOutputSize(g.W, g.KW, g.SW, g.PW, g.DW);
+  if (!consistent) throw Error(Code::Arg, std::string(a.op()) + ": inconsistent convolution geometry");
+  return g;
+}
+
+int64_t xElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.H * g.W; }
+int64_t yElems(const cpu::Conv2dGeom& g) { return g.N * g.OC * g.OH * g.OW; }
+int64_t wElems(const cpu::Conv2dGeom& g) { return g.OC * g.Kg(); }
+int64_t colElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.KHW() * g.OHW(); }
+
+// im2col(stream, x, cols, geom): cols [N, C*KH*KW, OH*OW]
+Napi::Value Im2col(const Napi::CallbackInfo& info) {
+  Args a(info, "im2col");
+  CpuStream& s = a.stream(0);
+  const cpu::Conv2dGeom g = readGeom(a, 3);
+  TensorRef x = a.f32(1, "x", xElems(g)), cols = a.f32(2, "cols", colElems(g));
+  s.enqueue("im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); });
+  return info.Env().Undefined();
+}
+
+// col2im(stream, cols, x, geom): adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W]
+Napi::Value Col2im(const Napi::CallbackInfo& info) {
+  Args a(info, "col2im");
+  CpuStream& s = a.stream(0);
+  const cpu::Conv2dGeom g = readGeom(a, 3);
+  TensorRef cols = a.f32(1, "cols", colElems(g)), x = a.f32(2, "x", xElems(g));
+  s.enqueue("col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); });
+  return info.Env().Undefined();
+}
+
+// conv2dForward(stream, x, w, bias|null, mask|null, y, geom)
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2d");
+  CpuStream& s = a.stream(0);
+  const cpu::Conv2dGeom g = readGeom(a, 6);
+  TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
+  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", g.OC * g.Cg());
+  TensorRef y = a.f32(5, "y", yElems(g));
+  s.enqueue("conv2d", [=] {
+    cpu::conv2dForward(x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr, mask.storage ? mask.f32() : nullptr, g,
+                       y.f32());
+  });
+  return info.Env().Undefined();
+}
+
+// conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom)
+Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dBackward");
+  CpuStream& s = a.stream(0);
+  const cpu::Conv2dGeom g = readGeom(a, 8);
+  TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
+  TensorRef mask = a.optF32(4, "mask", g.OC * g.Cg()), dx = a.optF32(5, "dx", xElems(g));
+  TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
+  s.enqueue("conv2dBackward", [=] {
+    cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                        dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+  });
+  return info.Env().Undefined();
+}
+
+// convScratchBytes(bytes?): the cap on one conv call's scratch; with an argument, sets it and
+// returns the previous cap. Ops already queued use the cap in force when they run.
+Napi::Value ConvScratchBytes(const Napi::CallbackInfo& info) {
+  Args a(info, "convScratchBytes");
+  if (a.length() == 0 || info[0].IsUndefined()) return Napi::Number::New(info.Env(), double(cpu::convScratchBytes()));
+  const int64_t bytes = a.count(0, "bytes");
+  if (bytes < 1) throw Error(Code::Arg, "convScratchBytes: 'bytes' must be >= 1");
+  return Napi::Number::New(info.Env(), double(cpu::setConvScratchBytes(bytes)));
+}
+
+}  // namespace
+
+void registerConv(Napi::Env, Napi::Object exports) {
+  CK_EXPORT(exports, "im2col", Im2col);
+  CK_EXPORT(exports, "col2im", Col2im);
+  CK_EXPORT(exports, "conv2dForward", Conv2dForward);
+  CK_EXPORT(exports, "conv2dBackward", Conv2dBackward);
+  CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
+}
 
 }  // namespace ck

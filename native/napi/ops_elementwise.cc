@@ -1,4 +1,5 @@
 // Bindings of native/cpu/elementwise: argument conversion and enqueue, nothing else.
+#include "../cpu/channel_affine.h"
 #include "../cpu/elementwise.h"
 #include "args.h"
 #include "errors_napi.h"
@@ -96,6 +97,29 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// channelAffine(stream, x, a, b, y, N, C, HW)
+Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
+  Args a(info, "channelAffine");
+  CpuStream& s = a.stream(0);
+  int64_t N = a.count(5, "N"), C = a.count(6, "C"), HW = a.count(7, "HW");
+  TensorRef x = a.f32(1, "x", N * C * HW), al = a.f32(2, "a", C), b = a.f32(3, "b", C), y = a.f32(4, "y", N * C * HW);
+  s.enqueue("channelAffine", [=] { cpu::channelAffineForward(x.f32(), al.f32(), b.f32(), y.f32(), N, C, HW); });
+  return info.Env().Undefined();
+}
+
+// channelAffineBackward(stream, dy, x, a, dx|null, da, db, N, C, HW)
+Napi::Value ChannelAffineBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "channelAffineBackward");
+  CpuStream& s = a.stream(0);
+  int64_t N = a.count(7, "N"), C = a.count(8, "C"), HW = a.count(9, "HW");
+  TensorRef dy = a.f32(1, "dy", N * C * HW), x = a.f32(2, "x", N * C * HW), al = a.f32(3, "a", C);
+  TensorRef dx = a.optF32(4, "dx", N * C * HW), da = a.f32(5, "da", C), db = a.f32(6, "db", C);
+  s.enqueue("channelAffineBackward", [=] {
+    cpu::channelAffineBackward(dy.f32(), x.f32(), al.f32(), dx.storage ? dx.f32() : nullptr, da.f32(), db.f32(), N, C, HW);
+  });
+  return info.Env().Undefined();
+}
+
 // debugSleep(stream, ms): an op that only takes time. Tests use it to prove that ops return
 // before they run and that waits really wait.
 Napi::Value DebugSleep(const Napi::CallbackInfo& info) {
@@ -127,6 +151,8 @@ void registerElementwise(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "randomNormal", RandomNormal);
   CK_EXPORT(exports, "randomUniform", RandomUniform);
   CK_EXPORT(exports, "sum", Sum);
+  CK_EXPORT(exports, "channelAffine", ChannelAffine);
+  CK_EXPORT(exports, "channelAffineBackward", ChannelAffineBackward);
   CK_EXPORT(exports, "debugSleep", DebugSleep);
   CK_EXPORT(exports, "debugFail", DebugFail);
 }

@@ -1,10 +1,100 @@
-// Bindings of native/cpu/pool (to be filled in).
+// Bindings of native/cpu/pool: argument conversion and enqueue, nothing else.
+// geom is [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW, ceilMode], computed by lib/ops/pool.ts.
+#include "../cpu/pool.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
 
 namespace ck {
 
-void registerPool(Napi::Env, Napi::Object) {}
+namespace {
+
+cpu::Pool2dGeom readGeom(Args& a, size_t i) {
+  std::vector<int64_t> v = a.ints(i, "geom");
+  CK_CHECK(v.size() == 13, Code::Arg, std::string(a.op()) + ": 'geom' must hold 13 integers");
+  for (size_t k = 0; k < 12; k++)
+    CK_CHECK(v[k] >= 0 && v[k] < (int64_t(1) << 31), Code::Arg,
+             std::string(a.op()) + ": 'geom' entries must be in [0, 2^31)");
+  // A zero kernel or stride would leave windows empty and argmax pointing nowhere.
+  CK_CHECK(v[4] >= 1 && v[5] >= 1 && v[6] >= 1 && v[7] >= 1, Code::Arg,
+           std::string(a.op()) + ": kernel and stride must be >= 1");
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12] != 0};
+}
+
+int64_t inElems(const cpu::Pool2dGeom& g) { return g.N * g.C * g.H * g.W; }
+int64_t outElems(const cpu::Pool2dGeom& g) { return g.N * g.C * g.OH * g.OW; }
+
+// maxPool2d(stream, x, y, argmax, geom)
+Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPool2d");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 4);
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.i32(3, "argmax", outElems(g));
+  s.enqueue("maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); });
+  return info.Env().Undefined();
+}
+
+// maxPool2dBackward(stream, dy, argmax, dx, geom)
+Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPool2dBackward");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 4);
+  TensorRef dy = a.f32(1, "dy", outElems(g)), am = a.i32(2, "argmax", outElems(g)), dx = a.f32(3, "dx", inElems(g));
+  s.enqueue("maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); });
+  return info.Env().Undefined();
+}
+
+// avgPool2d(stream, x, y, geom, countIncludePad)
+Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPool2d");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 3);
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
+  bool inc = a.flag(4);
+  s.enqueue("avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); });
+  return info.Env().Undefined();
+}
+
+// avgPool2dBackward(stream, dy, dx, geom, countIncludePad)
+Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPool2dBackward");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 3);
+  TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
+  bool inc = a.flag(4);
+  s.enqueue("avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); });
+  return info.Env().Undefined();
+}
+
+// sumPool2d(stream, x, y, geom)
+Napi::Value SumPool2d(const Napi::CallbackInfo& info) {
+  Args a(info, "sumPool2d");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 3);
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
+  s.enqueue("sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); });
+  return info.Env().Undefined();
+}
+
+// sumPool2dBackward(stream, dy, dx, geom)
+Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "sumPool2dBackward");
+  CpuStream& s = a.stream(0);
+  cpu::Pool2dGeom g = readGeom(a, 3);
+  TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
+  s.enqueue("sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerPool(Napi::Env, Napi::Object exports) {
+  CK_EXPORT(exports, "maxPool2d", MaxPool2d);
+  CK_EXPORT(exports, "maxPool2dBackward", MaxPool2dBackward);
+  CK_EXPORT(exports, "avgPool2d", AvgPool2d);
+  CK_EXPORT(exports, "avgPool2dBackward", AvgPool2dBackward);
+  CK_EXPORT(exports, "sumPool2d", SumPool2d);
+  CK_EXPORT(exports, "sumPool2dBackward", SumPool2dBackward);
+}
 
 }  // namespace ck

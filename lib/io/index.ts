@@ -1,0 +1,21 @@
+/** Files: safetensors reading/writing and training checkpoints. */
+export {
+  readSafetensors,
+  parseSafetensors,
+  writeSafetensors,
+  encodeSafetensors,
+  MAX_HEADER_BYTES,
+  type SafetensorsEntry,
+  type SafetensorsFile,
+  type ReadTensor,
+  type WritableDType,
+} from './safetensors.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  optimizerPath,
+  type Checkpoint,
+  type CheckpointTensor,
+  type LoadedCheckpoint,
+  type TrainingPosition,
+} from './checkpoint.js';

@@ -1,0 +1,135 @@
+/** Conv2d: a thin module over ops.conv2d / ops.conv2dBackward (groups, optional connection mask). */
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import * as ops from '../ops/index.js';
+import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
+import { Tensor, type Shape } from '../tensor/tensor.js';
+import { initTensor, paramSeed, type Init } from './init.js';
+import { Layer, setGrad, type LayerGeometry, type Parameter } from './layer.js';
+
+export interface Conv2dOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+  /** Fixed connection table [outChannels][inChannels/groups] of 0/1 (LeNet-5's C3). */
+  mask?: readonly (readonly number[])[];
+  init?: Init;
+  biasInit?: Init;
+  seed?: number;
+  device?: DeviceName | Device;
+  name?: string;
+}
+
+export class Conv2d extends Layer {
+  readonly opts: Required<Pick<Conv2dOptions, 'inChannels' | 'outChannels' | 'kernelSize' | 'stride' | 'padding' | 'dilation' | 'groups'>>;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  readonly mask: Tensor | null;
+  private readonly maskCount: number;
+  private saved: Tensor | null = null;
+
+  constructor(o: Conv2dOptions) {
+    super(o.name ?? 'conv');
+    const groups = o.groups ?? 1;
+    this.opts = {
+      inChannels: o.inChannels,
+      outChannels: o.outChannels,
+      kernelSize: o.kernelSize,
+      stride: o.stride ?? 1,
+      padding: o.padding ?? 0,
+      dilation: o.dilation ?? 1,
+      groups,
+    };
+    for (const k of ['inChannels', 'outChannels', 'kernelSize'] as const)
+      if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new ArgumentError(`Conv2d: '${k}' must be a positive integer, got ${o[k]}`);
+    if (o.inChannels % groups || o.outChannels % groups)
+      throw new ArgumentError(`Conv2d: inChannels ${o.inChannels} and outChannels ${o.outChannels} must both divide by groups ${groups}`);
+    const dev = toDevice(o.device ?? 'cpu');
+    const cPerG = o.inChannels / groups;
+    const k = o.kernelSize;
+    const seed = o.seed ?? 0;
+    let maskCount = o.outChannels * cPerG;
+    if (o.mask) {
+      if (o.mask.length !== o.outChannels || o.mask.some((r) => r.length !== cPerG))
+        throw new ShapeError(`Conv2d: mask must be [${o.outChannels}][${cPerG}], got [${o.mask.length}][${o.mask[0]?.length ?? 0}]`);
+      const flat = o.mask.flat();
+      maskCount = flat.reduce((a, b) => a + (b ? 1 : 0), 0);
+      this.mask = Tensor.fromArray(flat.map((v) => (v ? 1 : 0)), [o.outChannels, cPerG], { device: dev });
+    } else this.mask = null;
+    this.maskCount = maskCount;
+    // Fan-in of one output unit: the connected input maps times the window.
+    const fanIn = (maskCount / o.outChannels) * k * k;
+    const wName = `${this.name}.weight`;
+    this.weight = {
+      name: wName,
+      value: initTensor(o.init ?? { kind: 'torch-default' }, [o.outChannels, cPerG, k, k], fanIn, paramSeed(seed, wName), dev),
+      grad: null,
+    };
+    if (o.bias ?? true) {
+      const bName = `${this.name}.bias`;
+      this.bias = {
+        name: bName,
+        value: initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outChannels], fanIn, paramSeed(seed, bName), dev),
+        grad: null,
+        noDecay: true,
+      };
+    } else this.bias = null;
+  }
+
+  private convOpts() {
+    const { stride, padding, dilation, groups } = this.opts;
+    return { stride, padding, dilation, groups, bias: this.bias?.value, mask: this.mask ?? undefined };
+  }
+
+  forward(x: Tensor): Tensor {
+    this.releaseSaved();
+    if (this.training) this.saved = x;
+    return ops.conv2d(x, this.weight.value, this.convOpts());
+  }
+
+  backward(dy: Tensor): Tensor | undefined {
+    if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
+    const r = ops.conv2dBackward(dy, this.saved, this.weight.value, { ...this.convOpts(), needInputGrad: this.needInputGrad });
+    setGrad(this.weight, r.dw);
+    if (this.bias) setGrad(this.bias, r.db);
+    this.saved = null;
+    return r.dx;
+  }
+
+  outputShape(input: Shape): Shape {
+    const { inChannels, outChannels, kernelSize: k, stride, padding, dilation } = this.opts;
+    if (input.length !== 3 || input[0] !== inChannels)
+      throw new ShapeError(`${this.name}: expects [${inChannels}, H, W] per sample, got ${fmtShape(input)}`);
+    const o = (n: number) => Math.floor((n + 2 * padding - dilation * (k - 1) - 1) / stride) + 1;
+    return [outChannels, o(input[1]), o(input[2])];
+  }
+
+  override geometry(input: Shape): LayerGeometry {
+    const out = this.outputShape(input);
+    const k = this.opts.kernelSize;
+    const params = this.maskCount * k * k + (this.bias ? this.opts.outChannels : 0);
+    return { kernel: k, stride: this.opts.stride, params, connections: params * out[1] * out[2], kernelText: `${k}x${k}x${this.opts.outChannels}` };
+  }
+
+  override parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  override releaseSaved(): void {
+    this.saved = null; // the input is owned by the caller
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.mask?.dispose();
+  }
+
+  protected override extraRepr(): string {
+    const { inChannels, outChannels, kernelSize, stride, padding, groups } = this.opts;
+    return `${inChannels}, ${outChannels}, kernel=${kernelSize}, stride=${stride}, padding=${padding}${groups > 1 ? `, groups=${groups}` : ''}${this.mask ? ', mask' : ''}${this.bias ? '' : ', bias=false'}`;
+  }
+}

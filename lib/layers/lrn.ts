@@ -1,0 +1,63 @@
+/** LocalResponseNorm across channels; the alpha convention is explicit (see ops.lrn). */
+import { ArgumentError } from '../errors.js';
+import * as ops from '../ops/index.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
+import { Layer } from './layer.js';
+
+export interface LrnOptions {
+  size?: number;
+  alpha?: number;
+  beta?: number;
+  k?: number;
+  /** 'per-size': alpha/n (Caffe, PyTorch, ONNX); 'literal': alpha (the AlexNet paper, TF). */
+  alphaConvention: 'per-size' | 'literal';
+  name?: string;
+}
+
+export class LocalResponseNorm extends Layer {
+  readonly opts: Required<Omit<LrnOptions, 'name'>>;
+  private x: Tensor | null = null;
+  private y: Tensor | null = null;
+  private scale: Tensor | null = null;
+
+  constructor(o: LrnOptions) {
+    super(o.name ?? 'lrn');
+    if (o.alphaConvention !== 'per-size' && o.alphaConvention !== 'literal')
+      throw new ArgumentError(`LocalResponseNorm: 'alphaConvention' must be 'per-size' (alpha/n) or 'literal' (alpha), got ${JSON.stringify(o.alphaConvention)}`);
+    this.opts = { size: o.size ?? 5, alpha: o.alpha ?? 1e-4, beta: o.beta ?? 0.75, k: o.k ?? 2, alphaConvention: o.alphaConvention };
+  }
+
+  forward(x: Tensor): Tensor {
+    this.releaseSaved();
+    const { y, scale } = ops.lrn(x, this.opts);
+    if (this.training) {
+      this.x = x;
+      this.y = y;
+      this.scale = scale;
+    } else scale.dispose();
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor | undefined {
+    if (!this.x || !this.y || !this.scale) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
+    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, this.scale, this.opts) : undefined;
+    this.releaseSaved();
+    return dx;
+  }
+
+  outputShape(input: Shape): Shape {
+    return input;
+  }
+
+  override releaseSaved(): void {
+    this.scale?.dispose();
+    this.scale = null;
+    this.x = null;
+    this.y = null;
+  }
+
+  protected override extraRepr(): string {
+    const o = this.opts;
+    return `size=${o.size}, alpha=${o.alpha} (${o.alphaConvention}), beta=${o.beta}, k=${o.k}`;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Sequential: runs layers in order. While training it owns every intermediate activation until
+ * backward() has used them, then disposes them; in eval mode each intermediate is disposed as
+ * soon as the next layer has queued its op (queued ops hold their own references).
+ */
+import { ArgumentError } from '../errors.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
+import { Layer, type LayerGeometry, type Parameter } from './layer.js';
+
+export class Sequential extends Layer {
+  readonly layers: Layer[];
+  private acts: Tensor[] = [];
+
+  constructor(layers: Layer[], name = 'sequential') {
+    super(name);
+    if (!layers.length) throw new ArgumentError('Sequential: needs at least one layer');
+    const names = new Set<string>();
+    for (const l of layers) {
+      if (names.has(l.name)) throw new ArgumentError(`Sequential: two layers are named '${l.name}' (parameter names must be unique)`);
+      names.add(l.name);
+    }
+    this.layers = layers;
+  }
+
+  /** The output is owned by the caller, who keeps it alive until backward() when training. */
+  forward(x: Tensor): Tensor {
+    this.releaseSaved();
+    let cur = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const out = this.layers[i].forward(cur);
+      if (this.training) {
+        if (i < this.layers.length - 1) this.acts.push(out);
+      } else if (cur !== x) cur.dispose();
+      cur = out;
+    }
+    return cur;
+  }
+
+  backward(dy: Tensor): Tensor | undefined {
+    let g: Tensor | undefined = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const dx: Tensor | undefined = this.layers[i].backward(g!);
+      if (g !== dy) g!.dispose();
+      g = dx;
+      if (!g && i > 0) throw new ArgumentError(`${this.layers[i].name}: returned no input gradient inside a Sequential`);
+    }
+    this.releaseSaved();
+    return g;
+  }
+
+  outputShape(input: Shape): Shape {
+    let s = input;
+    for (const l of this.layers) s = l.outputShape(s);
+    return s;
+  }
+
+  override geometry(input: Shape): LayerGeometry {
+    let params = 0;
+    let connections = 0;
+    let s = input;
+    for (const l of this.layers) {
+      const g = l.geometry(s);
+      params += g.params;
+      connections += g.connections;
+      s = l.outputShape(s);
+    }
+    return { kernel: 1, stride: 1, params, connections };
+  }
+
+  override parameters(): Parameter[] {
+    return this.layers.flatMap((l) => l.parameters());
+  }
+
+  override train(mode = true): this {
+    this.training = mode;
+    for (const l of this.layers) l.train(mode);
+    return this;
+  }
+
+  override releaseSaved(): void {
+    for (const t of this.acts) t.dispose();
+    this.acts = [];
+  }
+
+  override dispose(): void {
+    this.releaseSaved();
+    for (const l of this.layers) l.dispose();
+  }
+
+  override toString(): string {
+    return `Sequential(\n${this.layers.map((l) => `  (${l.name}): ${l.toString()}`).join('\n')}\n)`;
+  }
+}

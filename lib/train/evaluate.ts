@@ -1,0 +1,45 @@
+/** evaluate() and predict(): eval-mode passes that never block the event loop. */
+import { ArgumentError } from '../errors.js';
+import type { Model } from '../models/model.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { BatchSource } from './types.js';
+
+export async function evaluate(model: Model, data: BatchSource): Promise<{ loss: number; accuracy: number; count: number }> {
+  const dev = model.parameters()[0].value.device;
+  let loss = 0;
+  let correct = 0;
+  let count = 0;
+  for await (const b of data.epoch(0)) {
+    const n = b.shape[0];
+    const x = Tensor.fromArray(b.x, b.shape, { device: dev });
+    const labels = Tensor.fromArray(b.labels, [n], { dtype: 'int32', device: dev });
+    const r = model.evaluateBatch(x, labels);
+    x.dispose();
+    labels.dispose();
+    loss += (await r.loss.data())[0] * n;
+    correct += (await r.correct.data())[0];
+    r.loss.dispose();
+    r.correct.dispose();
+    count += n;
+  }
+  model.train(true);
+  return { loss: loss / Math.max(1, count), accuracy: correct / Math.max(1, count), count };
+}
+
+/** Class probabilities for a batch of normalised images [N, ...inputShape]. */
+export async function predict(model: Model, x: Float32Array | Tensor, shape?: readonly number[]): Promise<Float32Array> {
+  const dev = model.parameters()[0].value.device;
+  let t: Tensor;
+  if (x instanceof Tensor) t = x;
+  else {
+    const s = shape ?? [x.length / model.inputShape.reduce((a, b) => a * b, 1), ...model.inputShape];
+    if (!Number.isInteger(s[0])) throw new ArgumentError(`predict: ${x.length} values are not a whole number of ${model.inputShape.join('x')} images`);
+    t = Tensor.fromArray(x, s, { device: dev });
+  }
+  const p = model.predictProbs(t);
+  if (t !== x) t.dispose();
+  const out = (await p.data()) as Float32Array;
+  p.dispose();
+  model.train(true);
+  return out;
+}

@@ -1,0 +1,225 @@
+// Convolution as im2col + one SGEMM per group, over chunks of the batch.
+//
+// A chunk of B images lays its columns side by side, [Kg, B*OH*OW] per group, so that the GEMM
+// is as wide as memory allows: every SGEMM call repacks its weight operand, which costs most
+// when OH*OW is small (AlexNet's 13x13 layers). The scratch a call holds is capped
+// (convScratchBytes), so memory does not grow with the batch. With B > 1 the GEMM's output is
+// [OCg, B*OH*OW] and is scattered into NCHW (the bias is added in that same pass); with B == 1
+// the GEMMs read and write the tensors in place, and a pointwise conv skips im2col entirely.
+#include "conv.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <optional>
+
+#include "../core/scratch.h"
+#include "../core/thread_pool.h"
+#include "gemm.h"
+#include "im2col.h"
+
+namespace ck::cpu {
+
+namespace {
+
+std::atomic<int64_t> scratchCap{kDefaultConvScratchBytes};
+
+// Elements below which a parallel loop is not worth waking the pool.
+constexpr int64_t kGrainElements = 1 << 14;
+
+int64_t rowGrain(int64_t rowLength) { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, rowLength)); }
+
+// Images per chunk: as many as the scratch cap allows (at least one), spread evenly over the
+// chunks so that the last one is not a sliver.
+int64_t imagesPerChunk(const Conv2dGeom& g, int64_t floatsPerImage) {
+  const int64_t fit = std::max<int64_t>(1, convScratchBytes() / std::max<int64_t>(1, floatsPerImage * 4));
+  const int64_t b = std::min(g.N, fit);
+  const int64_t chunks = (g.N + b - 1) / b;
+  return (g.N + chunks - 1) / chunks;
+}
+
+// out = w * mask, the mask [OC, C/groups] broadcast over each filter's KH*KW taps (out may be w).
+void maskWeight(const float* w, const float* mask, const Conv2dGeom& g, float* out) {
+  const int64_t khw = g.KHW();
+  parallelRange(g.OC * g.Cg(), rowGrain(khw), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      const float m = mask[r];
+      for (int64_t k = 0; k < khw; k++) out[r * khw + k] = w[r * khw + k] * m;
+    }
+  });
+}
+
+// Rows of one group of images [n0, n0+images) in an NCHW tensor with `channels` channels:
+// row (i, o) of the packed [rows, images*OH*OW] matrix is image n0+i, channel c0+o.
+struct GroupRows {
+  int64_t n0, images, c0, rows, channels;
+};
+
+// NCHW rows -> packed [rows, images*plane] matrix.
+void gatherRows(const float* src, const GroupRows& r, int64_t plane, float* packed) {
+  const int64_t ld = r.images * plane;
+  parallelRange(r.images * r.rows, rowGrain(plane), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; t++) {
+      const int64_t i = t / r.rows, o = t % r.rows;
+      std::memcpy(packed + o * ld + i * plane, src + ((r.n0 + i) * r.channels + r.c0 + o) * plane,
+                  size_t(plane) * sizeof(float));
+    }
+  });
+}
+
+// Packed [rows, images*plane] matrix -> NCHW rows, adding bias[o] to row o when bias is given.
+void scatterRows(const float* packed, const float* bias, const GroupRows& r, int64_t plane, float* dst) {
+  const int64_t ld = r.images * plane;
+  parallelRange(r.images * r.rows, rowGrain(plane), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; t++) {
+      const int64_t i = t / r.rows, o = t % r.rows;
+      const float* s = packed + o * ld + i * plane;
+      float* d = dst + ((r.n0 + i) * r.channels + r.c0 + o) * plane;
+      if (bias) {
+        const float b = bias[o];
+        for (int64_t p = 0; p < plane; p++) d[p] = s[p] + b;
+      } else {
+        std::memcpy(d, s, size_t(plane) * sizeof(float));
+      }
+    }
+  });
+}
+
+void addBiasRows(float* y, const float* bias, int64_t rows, int64_t plane) {
+  parallelRange(rows, rowGrain(plane), [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; o++) {
+      const float b = bias[o];
+      for (int64_t p = 0; p < plane; p++) y[o * plane + p] += b;
+    }
+  });
+}
+
+void zeroImages(float* x, const Conv2dGeom& g, int64_t n0, int64_t images) {
+  const int64_t plane = g.HW();
+  parallelRange(images * g.C, rowGrain(plane), [&](int64_t begin, int64_t end) {
+    std::memset(x + (n0 * g.C + begin) * plane, 0, size_t((end - begin) * plane) * sizeof(float));
+  });
+}
+
+// db[oc] = sum of dy over images and positions, accumulated in double.
+void biasGrad(const float* dy, const Conv2dGeom& g, float* db) {
+  const int64_t plane = g.OHW();
+  parallelRange(g.OC, rowGrain(g.N * plane), [&](int64_t begin, int64_t end) {
+    for (int64_t oc = begin; oc < end; oc++) {
+      double s = 0;
+      for (int64_t n = 0; n < g.N; n++) {
+        const float* row = dy + (n * g.OC + oc) * plane;
+        float part = 0;  // a short float run per row, then double across rows
+        for (int64_t p = 0; p < plane; p++) part += row[p];
+        s += part;
+      }
+      db[oc] = float(s);
+    }
+  });
+}
+
+}  // namespace
+
+int64_t setConvScratchBytes(int64_t bytes) { return scratchCap.exchange(std::max<int64_t>(1, bytes)); }
+int64_t convScratchBytes() { return scratchCap.load(); }
+
+void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                   float* y) {
+  if (g.N == 0) return;
+  const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
+
+  std::optional<Scratch> masked;
+  const float* wm = w;
+  if (mask) {
+    masked.emplace(size_t(g.OC * Kg) * sizeof(float));
+    maskWeight(w, mask, g, masked->as<float>());
+    wm = masked->as<float>();
+  }
+
+  const int64_t B = imagesPerChunk(g, (Kg + OCg) * OHW);
+  const bool direct = B == 1;                     // GEMMs write y in place
+  const bool noColumns = direct && g.pointwise();  // and read x in place
+  std::optional<Scratch> cols, out;
+  if (!noColumns) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
+  if (!direct) out.emplace(size_t(OCg * B * OHW) * sizeof(float));
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += B) {
+    const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
+    for (int64_t gi = 0; gi < g.groups; gi++) {
+      const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
+      const int64_t ldCol = noColumns ? HW : ld;
+      if (!noColumns) im2colBlock(x, g, ColumnBlock{n0, nb, gi * Cg, Cg, ld, OHW}, cols->as<float>());
+      const float* wg = wm + gi * OCg * Kg;
+      const float* bg = bias ? bias + gi * OCg : nullptr;
+      if (direct) {
+        float* yg = y + (n0 * g.OC + gi * OCg) * OHW;
+        sgemm(false, false, OCg, OHW, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, yg, OHW);
+        if (bg) addBiasRows(yg, bg, OCg, OHW);
+      } else {
+        sgemm(false, false, OCg, ld, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, out->as<float>(), ld);
+        scatterRows(out->as<float>(), bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y);
+      }
+    }
+  }
+}
+
+void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
+                    float* dx, float* dw, float* db) {
+  const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
+  if (db) biasGrad(dy, g, db);
+  if (g.N == 0) {
+    std::memset(dw, 0, size_t(g.OC * Kg) * sizeof(float));
+    return;
+  }
+
+  std::optional<Scratch> masked;
+  const float* wm = w;
+  if (mask && dx) {
+    masked.emplace(size_t(g.OC * Kg) * sizeof(float));
+    maskWeight(w, mask, g, masked->as<float>());
+    wm = masked->as<float>();
+  }
+
+  const int64_t B = imagesPerChunk(g, (Kg + OCg) * OHW);
+  const bool direct = B == 1;                     // GEMMs read dy in place
+  const bool noColumns = direct && g.pointwise();  // and x and dx too
+  // The column buffer holds x's columns for the filter gradient, then the input gradient's.
+  std::optional<Scratch> cols, dyPacked;
+  if (!noColumns) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
+  if (!direct) dyPacked.emplace(size_t(OCg * B * OHW) * sizeof(float));
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += B) {
+    const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
+    if (dx && !noColumns) zeroImages(dx, g, n0, nb);  // col2im adds
+    for (int64_t gi = 0; gi < g.groups; gi++) {
+      const float* dyg = dy + (n0 * g.OC + gi * OCg) * OHW;
+      int64_t ldDy = OHW;
+      if (!direct) {
+        gatherRows(dy, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, dyPacked->as<float>());
+        dyg = dyPacked->as<float>();
+        ldDy = ld;
+      }
+      const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
+      const int64_t ldCol = noColumns ? HW : ld;
+      const ColumnBlock block{n0, nb, gi * Cg, Cg, ld, OHW};
+      if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
+
+      // dW_g [OCg, Kg] (+)= dY_g [OCg, nb*OHW] * cols^T, summed over chunks.
+      sgemm(false, true, OCg, Kg, ld, 1.0f, dyg, ldDy, colp, ldCol, n0 == 0 ? 0.0f : 1.0f, dw + gi * OCg * Kg, Kg);
+
+      if (dx) {
+        // dcols [Kg, nb*OHW] = W_g^T * dY_g, then back onto the image.
+        const float* wg = wm + gi * OCg * Kg;
+        if (noColumns) {
+          sgemm(true, false, Kg, OHW, OCg, 1.0f, wg, Kg, dyg, ldDy, 0.0f, dx + (n0 * g.C + gi * Cg) * HW, HW);
+        } else {
+          sgemm(true, false, Kg, ld, OCg, 1.0f, wg, Kg, dyg, ldDy, 0.0f, cols->as<float>(), ld);
+          col2imBlock(cols->as<float>(), g, block, dx);
+        }
+      }
+    }
+  }
+  if (mask) maskWeight(dw, mask, g, dw);
+}
+
+}  // namespace ck::cpu

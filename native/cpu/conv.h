@@ -1,0 +1,50 @@
+// 2-D convolution on NCHW float32 tensors, as im2col + SGEMM per group (Caffe's scheme).
+// Weights are [OC, C/groups, KH, KW] like PyTorch. An optional fixed connection mask [OC, C/groups]
+// of 0/1 floats (LeNet-5's C3 table) makes the effective weight w * mask.
+// A CUDA twin (native/cuda/conv.cu) takes the same arguments plus its device context.
+#pragma once
+#include <cstdint>
+
+namespace ck::cpu {
+
+struct Conv2dGeom {
+  int64_t N, C, H, W;            // input x [N, C, H, W]
+  int64_t OC, KH, KW;            // weight [OC, C/groups, KH, KW]
+  int64_t SH, SW, PH, PW, DH, DW;  // stride, zero padding, dilation
+  int64_t OH, OW;                // output y [N, OC, OH, OW]
+  int64_t groups;
+
+  int64_t Cg() const { return C / groups; }
+  int64_t OCg() const { return OC / groups; }
+  int64_t KHW() const { return KH * KW; }
+  int64_t Kg() const { return Cg() * KH * KW; }  // rows of one group's column matrix
+  int64_t HW() const { return H * W; }
+  int64_t OHW() const { return OH * OW; }
+  // A 1x1, stride-1, unpadded convolution: its column matrix is the input itself.
+  bool pointwise() const { return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0; }
+};
+
+// Output extent floor((in + 2p - d(k-1) - 1) / s) + 1, or <= 0 when the kernel does not fit.
+inline int64_t convOutputSize(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
+}
+
+// y = conv(x, w * mask) + bias. bias [OC] and mask [OC, C/groups] may be null.
+void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                   float* y);
+
+// Gradients of conv2dForward given dy [N, OC, OH, OW]. dx (may be null: not computed) is
+// overwritten; dw is overwritten with the gradient of the masked weight (zero where mask is 0);
+// db [OC] (may be null) is overwritten.
+void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
+                    float* dx, float* dw, float* db);
+
+// Upper bound on the scratch (column buffers) one conv call holds, in bytes: the batch is
+// processed in chunks of images that fit (at least one image per chunk). Process-wide; tests
+// lower it to exercise chunking. Returns the previous value.
+constexpr int64_t kDefaultConvScratchBytes = int64_t(64) << 20;
+int64_t setConvScratchBytes(int64_t bytes);
+int64_t convScratchBytes();
+
+}  // namespace ck::cpu

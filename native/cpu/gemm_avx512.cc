@@ -1,0 +1,128 @@
+// AVX-512 SGEMM micro-kernel: a 12 x 32 tile of C in 24 zmm accumulators. Per k step it loads
+// two vectors of the B panel and broadcasts 12 values of the A panel straight into the FMAs,
+// so 24 FMAs are fed by 2 loads + 12 broadcast operands: FMA-bound on cores with two FMA units.
+// Compiled for AVX-512 through function attributes only (the addon is built without -march),
+// and reached only when the CPU reports avx512f.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "gemm_kernels.h"
+
+#define CK_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+namespace ck::cpu::gemm {
+
+namespace {
+
+constexpr int MR = 12, NR = 32;
+
+template <int R>
+CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int cols, float alpha,
+                        float beta, Store mode) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    acc0[r] = _mm512_setzero_ps();
+    acc1[r] = _mm512_setzero_ps();
+  }
+  // The C tile is touched only at the end: start pulling it in now.
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      __m512 ar = _mm512_set1_ps(a[r]);
+      acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
+    }
+    a += MR;
+    b += NR;
+  }
+  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (cols == NR) {
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      float* c = C + r * ldc;
+      __m512 x0 = _mm512_mul_ps(va, acc0[r]), x1 = _mm512_mul_ps(va, acc1[r]);
+      if (mode == Store::Blend) {
+        x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), x0);
+        x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), x1);
+      }
+      _mm512_storeu_ps(c, x0);
+      _mm512_storeu_ps(c + 16, x1);
+    }
+    return;
+  }
+  __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+  __mmask16 m1 = cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    float* c = C + r * ldc;
+    __m512 x0 = _mm512_mul_ps(va, acc0[r]), x1 = _mm512_mul_ps(va, acc1[r]);
+    if (mode == Store::Blend) {
+      x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
+      x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
+    }
+    _mm512_mask_storeu_ps(c, m0, x0);
+    _mm512_mask_storeu_ps(c + 16, m1, x1);
+  }
+}
+
+using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float, Store);
+const TileFn kTiles[MR + 1] = {nullptr,        tileRows<1>, tileRows<2>, tileRows<3>,  tileRows<4>,
+                               tileRows<5>,    tileRows<6>, tileRows<7>, tileRows<8>,  tileRows<9>,
+                               tileRows<10>,   tileRows<11>, tileRows<12>};
+
+void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
+          float beta, Store mode) {
+  kTiles[rows](kc, a, b, C, ldc, cols, alpha, beta, mode);
+}
+
+void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
+}
+
+// op(B) = B: every panel row is 32 contiguous floats of a row of B, so copy whole vectors,
+// walking B row by row (one page at a time) rather than panel by panel.
+CK_AVX512 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+  int64_t full = cols / NR, rest = cols - full * NR;
+  __mmask16 m0 = rest >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rest) - 1);
+  __mmask16 m1 = rest <= 16 ? __mmask16(0) : __mmask16((1u << (rest - 16)) - 1);
+  for (int64_t k = 0; k < kc; k++) {
+    const float* src = B + (k0 + k) * ldb + n0;
+    float* d = dst + k * NR;
+    for (int64_t p = 0; p < full; p++) {
+      _mm512_store_ps(d + p * kc * NR, _mm512_loadu_ps(src + p * NR));
+      _mm512_store_ps(d + p * kc * NR + 16, _mm512_loadu_ps(src + p * NR + 16));
+    }
+    if (rest) {
+      const float* s = src + full * NR;
+      float* dd = d + full * kc * NR;
+      _mm512_store_ps(dd, _mm512_maskz_loadu_ps(m0, s));
+      _mm512_store_ps(dd + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+    }
+  }
+}
+
+void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+  if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst);
+  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst);
+}
+
+bool supported() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
+
+}  // namespace
+
+const Kernel& avx512Kernel() {
+  static const Kernel k{"avx512", MR, NR, packA, packB, tile, supported};
+  return k;
+}
+
+}  // namespace ck::cpu::gemm

@@ -1,0 +1,47 @@
+// Portable SGEMM micro-kernel: plain C++ over a 4 x 16 tile, written so the compiler can keep
+// the accumulators in (baseline SSE) registers. The fallback for CPUs without AVX2/FMA and the
+// reference the vector kernels are tested beside.
+#include "gemm_kernels.h"
+
+namespace ck::cpu::gemm {
+
+namespace {
+
+constexpr int MR = 4, NR = 16;
+
+void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
+          float beta, Store mode) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; k++) {
+    for (int r = 0; r < MR; r++) {
+      float ar = a[r];
+      for (int j = 0; j < NR; j++) acc[r][j] += ar * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++) {
+      float& c = C[r * ldc + j];
+      c = mode == Store::Blend ? alpha * acc[r][j] + beta * c : alpha * acc[r][j];
+    }
+}
+
+void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
+}
+
+void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst);
+}
+
+bool supported() { return true; }
+
+}  // namespace
+
+const Kernel& portableKernel() {
+  static const Kernel k{"portable", MR, NR, packA, packB, tile, supported};
+  return k;
+}
+
+}  // namespace ck::cpu::gemm

@@ -1,0 +1,29 @@
+// im2col / col2im for NCHW images: the copy that turns a convolution into a GEMM.
+// Column row r = (c*KH + kh)*KW + kw, column p = oh*OW + ow holds
+// x[n, c, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW], or 0 where that falls in the padding.
+// im2col copies (exact, bit for bit); col2im is its adjoint and adds into the image.
+#pragma once
+#include <cstdint>
+
+#include "conv.h"
+
+namespace ck::cpu {
+
+// Which part of the batch a column buffer holds, and how it is laid out: images [n0, n0+images)
+// and channels [c0, c0+channels) (one group, or all of them); element (image i, row r, column p)
+// is at cols[r*rowStride + i*imageStride + p].
+struct ColumnBlock {
+  int64_t n0, images, c0, channels;
+  int64_t rowStride, imageStride;
+};
+
+void im2colBlock(const float* x, const Conv2dGeom& g, const ColumnBlock& b, float* cols);
+// Adds the block's columns back into x (overlapping windows sum up).
+void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, float* x);
+
+// Whole batch, cols [N, C*KH*KW, OH*OW] (groups play no part in the layout).
+void im2col(const float* x, const Conv2dGeom& g, float* cols);
+// Adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W].
+void col2im(const float* cols, const Conv2dGeom& g, float* x);
+
+}  // namespace ck::cpu

@@ -1,0 +1,191 @@
+import t from 'tap';
+import { Tensor, ops } from '../../lib/index.js';
+import { mismatch } from '../helpers/compare.js';
+import { loadFixture } from '../helpers/fixtures.js';
+import { numericGrad } from '../helpers/gradcheck.js';
+import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
+
+type Convention = 'per-size' | 'literal';
+
+interface Params {
+  size: number;
+  alpha: number;
+  beta: number;
+  k: number;
+  alphaConvention: Convention;
+}
+
+// ---- float64 reference: the definition, summed directly over each window (O(C*n)) ----
+
+function alphaEff(p: Params): number {
+  return p.alphaConvention === 'per-size' ? p.alpha / p.size : p.alpha;
+}
+
+/** Channels c' whose squares enter scale_c: c - floor(n/2) .. c + floor((n-1)/2), clipped. */
+function window(c: number, n: number, C: number): [number, number] {
+  return [Math.max(0, c - Math.floor(n / 2)), Math.min(C - 1, c + Math.floor((n - 1) / 2))];
+}
+
+function refForward(x: ArrayLike<number>, shape: number[], p: Params): { y: Float64Array; scale: Float64Array } {
+  const [N, C] = shape;
+  const hw = x.length / (N * C);
+  const y = new Float64Array(x.length);
+  const scale = new Float64Array(x.length);
+  const a = alphaEff(p);
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < hw; i++) {
+        const [lo, hi] = window(c, p.size, C);
+        let s = 0;
+        for (let j = lo; j <= hi; j++) s += x[(n * C + j) * hw + i] ** 2;
+        const at = (n * C + c) * hw + i;
+        scale[at] = p.k + a * s;
+        y[at] = x[at] * scale[at] ** -p.beta;
+      }
+  return { y, scale };
+}
+
+// ---- running the kernels ----
+
+async function run(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params) {
+  const xt = Tensor.fromArray(Float32Array.from(x), shape);
+  const dyt = Tensor.fromArray(Float32Array.from(dy), shape);
+  const { y, scale } = ops.lrn(xt, p);
+  const dx = ops.lrnBackward(dyt, xt, y, scale, p);
+  const out = { y: await y.data(), scale: await scale.data(), dx: await dx.data() };
+  for (const u of [xt, dyt, y, scale, dx]) u.dispose();
+  return out;
+}
+
+const named: [string, number[], number][] = [
+  ['AlexNet-like C=16, n=5', [2, 16, 5, 7], 5],
+  ['even n=4', [2, 9, 3, 3], 4],
+  ['even n=2', [1, 6, 4, 5], 2],
+  ['n > C', [2, 3, 4, 3], 7],
+  ['n = 2C', [1, 4, 3, 3], 8],
+  ['C=1', [3, 1, 5, 5], 5],
+  ['n=1', [1, 5, 2, 3], 1],
+  ['H=W=1', [4, 10, 1, 1], 5],
+  ['more pixels than one block (128)', [2, 7, 13, 17], 3],
+  ['rank 3 [N, C, L]', [2, 6, 11], 3],
+];
+const r = rng(777);
+const random: [string, number[], number][] = [];
+for (let i = 0; i < 8; i++) {
+  const shape = [randInt(r, 1, 3), randInt(r, 1, 12), randInt(r, 1, 9), randInt(r, 1, 9)];
+  random.push([`random ${JSON.stringify(shape)}`, shape, randInt(r, 1, 9)]);
+}
+
+t.test('forward and backward match the float64 reference, both conventions', async (t) => {
+  let seed = 1;
+  for (const [name, shape, size] of [...named, ...random])
+    for (const alphaConvention of ['per-size', 'literal'] as const) {
+      // alpha large enough that the window really matters (the paper's 1e-4 hides mistakes).
+      const p: Params = { size, alpha: alphaConvention === 'per-size' ? 2 : 0.4, beta: 0.75, k: 2, alphaConvention };
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = f32(randomArray(n, seed++, -2, 2));
+      const dy = f32(randomArray(n, seed++));
+      const ref = refForward(x, shape, p);
+      const got = await run(x, dy, shape, p);
+      const label = `${name} ${alphaConvention}`;
+      t.equal(mismatch(got.scale, ref.scale, { rtol: 1e-5, atol: 1e-6 }), null, `${label}: scale`);
+      t.equal(mismatch(got.y, ref.y, { rtol: 1e-5, atol: 1e-6 }), null, `${label}: y`);
+      // dL/dx of L = sum(y * dy), differentiated numerically through the reference.
+      const numeric = numericGrad((v) => refForward(v, shape, p).y, x, dy);
+      t.equal(mismatch(got.dx, numeric, { rtol: 1e-4, atol: 1e-5 }), null, `${label}: dx vs finite differences`);
+    }
+});
+
+t.test('other beta than 0.75 (the pow path) and the paper defaults', async (t) => {
+  const shape = [2, 8, 3, 4];
+  const n = 192;
+  const x = f32(randomArray(n, 41, -3, 3));
+  const dy = f32(randomArray(n, 42));
+  for (const p of [
+    { size: 3, alpha: 1.5, beta: 0.5, k: 1, alphaConvention: 'per-size' as const },
+    { size: 6, alpha: 0.3, beta: 1.3, k: 0.5, alphaConvention: 'literal' as const },
+    { size: 5, alpha: 1e-4, beta: 0.75, k: 2, alphaConvention: 'literal' as const },
+  ]) {
+    const ref = refForward(x, shape, p);
+    const got = await run(x, dy, shape, p);
+    t.equal(mismatch(got.y, ref.y, { rtol: 1e-5, atol: 1e-6 }), null, `${JSON.stringify(p)}: y`);
+    const numeric = numericGrad((v) => refForward(v, shape, p).y, x, dy);
+    t.equal(mismatch(got.dx, numeric, { rtol: 1e-4, atol: 1e-5 }), null, `${JSON.stringify(p)}: dx`);
+  }
+  // Leaving size, alpha, beta and k out gives the paper's n=5, alpha=1e-4, beta=0.75, k=2.
+  const xt = Tensor.fromArray(Float32Array.from(x), shape);
+  const a = ops.lrn(xt, { alphaConvention: 'literal' });
+  const ref = refForward(x, shape, { size: 5, alpha: 1e-4, beta: 0.75, k: 2, alphaConvention: 'literal' });
+  t.equal(mismatch(await a.y.data(), ref.y, { rtol: 1e-6, atol: 1e-7 }), null, 'defaults are the paper');
+  for (const u of [xt, a.y, a.scale]) u.dispose();
+});
+
+t.test("'literal' with alpha equals 'per-size' with alpha * n, and differs from 'per-size' with alpha", async (t) => {
+  const shape = [2, 12, 4, 4];
+  const xt = Tensor.fromArray(Float32Array.from(randomArray(384, 5, -2, 2)), shape);
+  for (const size of [3, 4, 5]) {
+    const alpha = 0.37;
+    const lit = ops.lrn(xt, { size, alpha, beta: 0.75, k: 2, alphaConvention: 'literal' });
+    const per = ops.lrn(xt, { size, alpha: alpha * size, beta: 0.75, k: 2, alphaConvention: 'per-size' });
+    const perSame = ops.lrn(xt, { size, alpha, beta: 0.75, k: 2, alphaConvention: 'per-size' });
+    const [ly, py, sy] = [await lit.y.data(), await per.y.data(), await perSame.y.data()];
+    t.equal(mismatch(ly, py, { rtol: 1e-6, atol: 1e-7 }), null, `n=${size}: literal alpha == per-size alpha*n`);
+    t.equal(mismatch(await lit.scale.data(), await per.scale.data(), { rtol: 1e-6, atol: 1e-7 }), null, `n=${size}: same scale`);
+    t.not(mismatch(ly, sy, { rtol: 1e-4, atol: 1e-5 }), null, `n=${size}: the conventions differ for the same alpha`);
+    for (const u of [lit.y, lit.scale, per.y, per.scale, perSame.y, perSame.scale]) u.dispose();
+  }
+  xt.dispose();
+});
+
+interface LrnCase {
+  name: string;
+  shape: number[];
+  size: number;
+  alpha: number;
+  beta: number;
+  k: number;
+  x: number[];
+  y: number[];
+  g: number[];
+  dx: number[];
+}
+
+t.test("matches PyTorch's local_response_norm (the 'per-size' convention)", async (t) => {
+  const { cases } = loadFixture<{ cases: LrnCase[] }>('lrn');
+  t.ok(cases.length >= 6, 'fixture has its cases');
+  for (const c of cases) {
+    const got = await run(c.x, c.g, c.shape, { size: c.size, alpha: c.alpha, beta: c.beta, k: c.k, alphaConvention: 'per-size' });
+    t.equal(mismatch(got.y, c.y, { rtol: 2e-5, atol: 1e-6 }), null, `${c.name}: y`);
+    t.equal(mismatch(got.dx, c.dx, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: dx`);
+  }
+});
+
+t.test('bad inputs are refused with the op and the shapes named', async (t) => {
+  const x = Tensor.zeros([1, 4, 3, 3]);
+  const other = Tensor.zeros([1, 4, 3, 2]);
+  const x2 = Tensor.zeros([4, 9]);
+  const xi = Tensor.fromArray(new Int32Array(36), [1, 4, 3, 3]);
+  t.throws(() => ops.lrn(x, { size: 5 } as unknown as Params), {
+    code: 'ND_ARG',
+    message: /lrn: alphaConvention: 'per-size' .* or 'literal' .* must be given, got undefined/,
+  });
+  t.throws(() => ops.lrn(x, undefined as unknown as Params), { code: 'ND_ARG', message: /lrn: options are required, with alphaConvention: 'per-size'.*'literal'/ });
+  t.throws(() => ops.lrn(x, { alphaConvention: 'caffe' as Convention }), { code: 'ND_ARG', message: /lrn: alphaConvention.*got "caffe"/ });
+  t.throws(() => ops.lrn(x, { alphaConvention: 'literal', size: 0 }), { code: 'ND_ARG', message: /lrn: 'size' must be an integer in \[1, inf\]/ });
+  t.throws(() => ops.lrn(x, { alphaConvention: 'literal', k: 0 }), { code: 'ND_ARG', message: /lrn: 'k' must be > 0/ });
+  t.throws(() => ops.lrn(x2, { alphaConvention: 'literal' }), { code: 'ND_SHAPE', message: /lrn: 'x' must be \[N, C, H, W\] \(rank >= 3\), got \[4, 9\]/ });
+  t.throws(() => ops.lrn(xi, { alphaConvention: 'literal' }), { code: 'ND_ARG', message: /lrn: 'x' must be float32, got int32/ });
+
+  const { y, scale } = ops.lrn(x, { alphaConvention: 'per-size' });
+  t.throws(() => ops.lrnBackward(other, x, y, scale, { alphaConvention: 'per-size' }), {
+    code: 'ND_SHAPE',
+    message: /lrnBackward: 'dy' \[1, 4, 3, 2\] and 'x' \[1, 4, 3, 3\] must have the same shape/,
+  });
+  t.throws(() => ops.lrnBackward(x, x, y, other, { alphaConvention: 'per-size' }), {
+    code: 'ND_SHAPE',
+    message: /lrnBackward: 'scale' \[1, 4, 3, 2\] and 'x' \[1, 4, 3, 3\] must have the same shape/,
+  });
+  t.throws(() => ops.lrnBackward(x, x, xi, scale, { alphaConvention: 'per-size' }), { code: 'ND_ARG', message: /lrnBackward: 'y' must be float32/ });
+  t.throws(() => ops.lrnBackward(x, x, y, scale, {} as Params), { code: 'ND_ARG', message: /lrnBackward: alphaConvention/ });
+  for (const u of [x, other, x2, xi, y, scale]) u.dispose();
+});
