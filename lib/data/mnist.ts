@@ -41,10 +41,9 @@ export async function loadMnist(dir: string, opts: { split: MnistSplit }): Promi
   const split = opts?.split;
   if (split !== 'train' && split !== 'test')
     throw new ArgumentError(`loadMnist: 'split' must be 'train' or 'test', got ${JSON.stringify(split)}`);
-  const [imagesPath, labelsPath] = await Promise.all([
-    findFile(dir, `${PREFIX[split]}-images-idx3-ubyte`),
-    findFile(dir, `${PREFIX[split]}-labels-idx1-ubyte`),
-  ]);
+  // One after the other, so the error for a missing file is always the first one missing.
+  const imagesPath = await findFile(dir, `${PREFIX[split]}-images-idx3-ubyte`);
+  const labelsPath = await findFile(dir, `${PREFIX[split]}-labels-idx1-ubyte`);
   const [images, labels] = await Promise.all([readIdx(imagesPath, { expectNdim: 3 }), readIdx(labelsPath, { expectNdim: 1 })]);
   const [count, rows, cols] = images.dims as [number, number, number];
   if (labels.dims[0] !== count)

@@ -1,2 +1,2 @@
-export { Model, type CriterionKind, type StepResult } from './model.js';
+export { Model, type CriterionKind, type StepResult, type NamedArray } from './model.js';
 export { lenet5, c3Mask, C3_TABLE, type LeNet5Options } from './lenet5.js';

@@ -2,12 +2,17 @@
  * Model: a Sequential network, its per-sample input shape and its criterion. train/eval mode,
  * summary(), one training step's forward + loss + backward, and prediction. No math here.
  */
-import { ShapeError, fmtShape } from '../errors.js';
+import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
 import type { Parameter } from '../layers/layer.js';
 import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
 import * as ops from '../ops/index.js';
-import type { Shape, Tensor } from '../tensor/tensor.js';
+import { Tensor, type Shape } from '../tensor/tensor.js';
+
+export interface NamedArray {
+  shape: readonly number[];
+  data: Float32Array;
+}
 
 export type CriterionKind = 'softmax-cross-entropy' | 'rbf-map';
 
@@ -108,6 +113,38 @@ export class Model {
     if (logits !== out) logits.dispose();
     out.dispose();
     return p;
+  }
+
+  /** A copy of every parameter, by its stable name. */
+  async stateDict(): Promise<Record<string, NamedArray>> {
+    const out: Record<string, NamedArray> = {};
+    for (const p of this.parameters()) out[p.name] = { shape: [...p.value.shape], data: (await p.value.data()) as Float32Array };
+    return out;
+  }
+
+  /**
+   * Copies values into the parameters. Every parameter must be present with its exact shape;
+   * unknown names are an error too (a checkpoint of another model), unless strict is false.
+   */
+  loadStateDict(state: Record<string, NamedArray>, opts: { strict?: boolean } = {}): void {
+    const strict = opts.strict ?? true;
+    const params = this.parameters();
+    const known = new Set(params.map((p) => p.name));
+    if (strict)
+      for (const name of Object.keys(state))
+        if (!known.has(name)) throw new ConvkitError('ND_FORMAT', `${this.name}: unexpected parameter '${name}' in the state (expected ${[...known].join(', ')})`);
+    for (const p of params) {
+      const s = state[p.name];
+      if (!s) {
+        if (strict) throw new ConvkitError('ND_FORMAT', `${this.name}: parameter '${p.name}' is missing from the state`);
+        continue;
+      }
+      if (s.shape.length !== p.value.shape.length || s.shape.some((d, i) => d !== p.value.shape[i]) || s.data.length !== p.value.size)
+        throw new ShapeError(`${this.name}: parameter '${p.name}' is ${fmtShape(p.value.shape)} but the state holds ${fmtShape(s.shape)} (${s.data.length} values)`);
+      const src = Tensor.fromArray(s.data, p.value.shape, { device: p.value.device });
+      ops.copyInto(src, p.value);
+      src.dispose();
+    }
   }
 
   dispose(): void {

@@ -22,6 +22,10 @@ export interface FitOptions {
   validation?: BatchSource;
   /** Save a checkpoint here after every epoch (and at the end). */
   checkpointPath?: string;
+  /** Extra JSON stored in the checkpoint's metadata (e.g. how the data was normalised). */
+  checkpointMeta?: Record<string, unknown>;
+  /** The data source's shuffling seed, recorded in the checkpoint position. */
+  dataSeed?: number;
   /** Resume: the first epoch and batch to run (from a checkpoint's position). */
   startEpoch?: number;
   startBatch?: number;
@@ -114,7 +118,7 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
     }
     history.epochs.push(logs);
     if (o.checkpointPath && !o.signal?.aborted)
-      await saveTrainingCheckpoint(o.checkpointPath, model, opt, { epoch: epoch + 1, batch: 0, step: history.steps });
+      await saveTrainingCheckpoint(o.checkpointPath, model, opt, { epoch: epoch + 1, batch: 0, step: history.steps, seed: o.dataSeed }, o.checkpointMeta);
     await cb.onEpochEnd?.(epoch, logs);
     if (o.signal?.aborted) break;
   }

@@ -1,7 +1,6 @@
 #include "im2col.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "../core/thread_pool.h"
 
@@ -24,39 +23,40 @@ inline Span insideSpan(int64_t outExtent, int64_t extent, int64_t S, int64_t off
 }
 
 // One column row (one kernel tap kh, kw of one channel plane) for all OH*OW output positions.
-void copyTapRow(const float* plane, const Conv2dGeom& g, int64_t kh, int64_t kw, float* dst) {
-  const int64_t offH = kh * g.DH - g.PH, offW = kw * g.DW - g.PW;
-  const Span cols = insideSpan(g.OW, g.W, g.SW, offW);
+// Rows are short (13 to 55 floats in AlexNet), so plain loops beat memcpy/memset calls.
+void copyTapRow(const float* plane, const Conv2dGeom& g, int64_t kh, int64_t kw, float* __restrict dst) {
+  const int64_t offH = kh * g.DH - g.PH, offW = kw * g.DW - g.PW, OW = g.OW, SW = g.SW;
+  const Span cols = insideSpan(OW, g.W, SW, offW);
   for (int64_t oh = 0; oh < g.OH; oh++) {
-    float* d = dst + oh * g.OW;
+    float* __restrict d = dst + oh * OW;
     const int64_t ih = oh * g.SH + offH;
     if (ih < 0 || ih >= g.H) {
-      std::memset(d, 0, size_t(g.OW) * sizeof(float));
+      for (int64_t ow = 0; ow < OW; ow++) d[ow] = 0.0f;
       continue;
     }
-    const float* src = plane + ih * g.W;
-    std::memset(d, 0, size_t(cols.lo) * sizeof(float));
-    if (g.SW == 1) {
-      if (cols.hi > cols.lo) std::memcpy(d + cols.lo, src + cols.lo + offW, size_t(cols.hi - cols.lo) * sizeof(float));
+    const float* __restrict src = plane + ih * g.W;
+    for (int64_t ow = 0; ow < cols.lo; ow++) d[ow] = 0.0f;
+    if (SW == 1) {
+      for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow] = src[ow + offW];
     } else {
-      for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow] = src[ow * g.SW + offW];
+      for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow] = src[ow * SW + offW];
     }
-    std::memset(d + cols.hi, 0, size_t(g.OW - cols.hi) * sizeof(float));
+    for (int64_t ow = cols.hi; ow < OW; ow++) d[ow] = 0.0f;
   }
 }
 
 // The adjoint of copyTapRow: adds the row back into the plane.
-void addTapRow(const float* src, const Conv2dGeom& g, int64_t kh, int64_t kw, float* plane) {
-  const int64_t offH = kh * g.DH - g.PH, offW = kw * g.DW - g.PW;
-  const Span cols = insideSpan(g.OW, g.W, g.SW, offW);
+void addTapRow(const float* __restrict src, const Conv2dGeom& g, int64_t kh, int64_t kw, float* __restrict plane) {
+  const int64_t offH = kh * g.DH - g.PH, offW = kw * g.DW - g.PW, OW = g.OW, SW = g.SW;
+  const Span cols = insideSpan(OW, g.W, SW, offW);
   const Span rows = insideSpan(g.OH, g.H, g.SH, offH);
   for (int64_t oh = rows.lo; oh < rows.hi; oh++) {
-    const float* s = src + oh * g.OW;
-    float* d = plane + (oh * g.SH + offH) * g.W;
-    if (g.SW == 1) {
+    const float* __restrict s = src + oh * OW;
+    float* __restrict d = plane + (oh * g.SH + offH) * g.W;
+    if (SW == 1) {
       for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow + offW] += s[ow];
     } else {
-      for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow * g.SW + offW] += s[ow];
+      for (int64_t ow = cols.lo; ow < cols.hi; ow++) d[ow * SW + offW] += s[ow];
     }
   }
 }
