@@ -7,3 +7,17 @@ export { memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory.j
 export { ConvkitError, ShapeError, ArgumentError, DisposedError, type ErrorCode } from './errors.js';
 export { backends, type BackendInfo } from './backends.js';
 export * as ops from './ops/index.js';
+export * from './layers/index.js';
+export { Model, lenet5, c3Mask, C3_TABLE, type LeNet5Options, type CriterionKind, type StepResult, type NamedArray } from './models/index.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { fit, evaluate, predict, constantLr, stepLr, piecewiseLr, type FitOptions, type History, type Schedule, type BatchSource, type BatchLogs, type EpochLogs, type Callbacks } from './train/index.js';
+export { saveTrainingCheckpoint, restoreModel } from './train/checkpointing.js';
+export {
+  readIdx, parseIdx, loadMnist, InMemoryDataset, DataLoader, epochOrder, pixelTable, CLASSIC_BACKGROUND, CLASSIC_FOREGROUND,
+  type IdxArray, type MnistData, type MnistSplit, type DatasetOptions, type DataLoaderOptions, type Batch, type Normalize,
+} from './data/index.js';
+export {
+  readSafetensors, parseSafetensors, writeSafetensors, encodeSafetensors, saveCheckpoint, loadCheckpoint, optimizerPath,
+  type SafetensorsEntry, type SafetensorsFile, type ReadTensor, type WritableDType, type Checkpoint, type CheckpointTensor,
+  type LoadedCheckpoint, type TrainingPosition,
+} from './io/index.js';

@@ -8,10 +8,6 @@ export function normalizeFor(variant: string): Normalize {
 export async function mnistLoader(dir: string, split: 'train' | 'test', o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean }): Promise<DataLoader> {
   const m = await loadMnist(dir, { split });
   let ds = InMemoryDataset.fromMnist(m);
-  if (o.limit !== undefined && o.limit < ds.count) {
-    const n = o.limit;
-    const px = ds.channels * ds.height * ds.width;
-    ds = new InMemoryDataset({ images: ds.images.subarray(0, n * px), labels: ds.labels.subarray(0, n), count: n, channels: 1, height: ds.height, width: ds.width });
-  }
+  if (o.limit !== undefined && o.limit < ds.count) ds = ds.slice(0, o.limit);
   return new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle ?? split === 'train', normalize: normalizeFor(o.variant) });
 }

@@ -42,20 +42,41 @@ export class InMemoryDataset {
       throw new ShapeError(`InMemoryDataset: 'images' has ${opts.images.length} bytes but shape ${fmtShape(shape)} needs ${this.sampleSize * this.count}`);
     if (opts.labels == null || opts.labels.length !== this.count)
       throw new ShapeError(`InMemoryDataset: 'labels' has ${opts.labels?.length} entries but 'count' is ${this.count}`);
-    this.images = new Uint8Array(new SharedArrayBuffer(opts.images.length));
-    this.images.set(opts.images);
-    this.labels = new Int32Array(new SharedArrayBuffer(this.count * 4));
     for (let i = 0; i < this.count; i++) {
       const l = opts.labels[i]!;
       if (!Number.isInteger(l) || l < 0 || l > 0x7fffffff)
         throw new ArgumentError(`InMemoryDataset: label ${i} must be a non-negative integer, got ${l}`);
-      this.labels[i] = l;
+    }
+    // Arrays already in shared memory (e.g. another dataset's, via slice) are used as they are.
+    if (opts.images.buffer instanceof SharedArrayBuffer) this.images = opts.images;
+    else {
+      this.images = new Uint8Array(new SharedArrayBuffer(opts.images.length));
+      this.images.set(opts.images);
+    }
+    if (opts.labels instanceof Int32Array && opts.labels.buffer instanceof SharedArrayBuffer) this.labels = opts.labels;
+    else {
+      this.labels = new Int32Array(new SharedArrayBuffer(this.count * 4));
+      this.labels.set(opts.labels);
     }
   }
 
   /** A one-channel dataset from loadMnist's result. */
   static fromMnist(m: MnistData): InMemoryDataset {
     return new InMemoryDataset({ images: m.images, labels: m.labels, count: m.count, channels: 1, height: m.rows, width: m.cols });
+  }
+
+  /** Samples [begin, end) as a dataset sharing this one's memory (no copy). */
+  slice(begin: number, end = this.count): InMemoryDataset {
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > this.count || begin > end)
+      throw new ArgumentError(`InMemoryDataset.slice: need 0 <= begin <= end <= ${this.count}, got [${begin}, ${end})`);
+    return new InMemoryDataset({
+      images: this.images.subarray(begin * this.sampleSize, end * this.sampleSize),
+      labels: this.labels.subarray(begin, end),
+      count: end - begin,
+      channels: this.channels,
+      height: this.height,
+      width: this.width,
+    });
   }
 
   /** Bytes per sample: channels * height * width. */

@@ -90,6 +90,8 @@ export class DataLoader {
   #worker: Worker | null = null;
   #active: EpochState | null = null;
   #nextId = 1;
+  /** Iterations waiting for the worker; the worker keeps the process alive only while > 0. */
+  #waiters = 0;
   #closed = false;
 
   constructor(dataset: InMemoryDataset, opts: DataLoaderOptions) {
@@ -185,7 +187,6 @@ export class DataLoader {
         this.#active = null;
         if (!finished) this.#post({ type: 'cancel', id: state.id });
       }
-      this.#worker?.unref();
     }
   }
 
@@ -198,9 +199,13 @@ export class DataLoader {
         state.ready.delete(index);
         return m;
       }
-      this.#worker?.ref();
-      await new Promise<void>((resolve) => (state.wake = resolve));
-      this.#worker?.unref();
+      // Counted: a superseded epoch's waiter must not unref the worker another epoch waits on.
+      if (this.#waiters++ === 0) this.#worker?.ref();
+      try {
+        await new Promise<void>((resolve) => (state.wake = resolve));
+      } finally {
+        if (--this.#waiters === 0) this.#worker?.unref();
+      }
     }
   }
 
@@ -219,7 +224,7 @@ export class DataLoader {
     if (this.#worker) return this.#worker;
     const init: WorkerInit = { images: this.dataset.images, labels: this.dataset.labels, geometry: this.#geometry, debug: this.#debug };
     const w = new Worker(workerUrl(), { workerData: init });
-    w.unref(); // an idle loader never keeps the process alive; #take refs it while waiting
+    if (this.#waiters === 0) w.unref(); // an idle loader never keeps the process alive
     w.on('message', (m: FromWorker) => {
       const s = this.#active;
       if (!s || m.id !== s.id) return; // a cancelled epoch's leftovers
@@ -233,7 +238,8 @@ export class DataLoader {
       s.wake = null;
     });
     const lost = (err: Error): void => {
-      if (this.#worker === w) this.#worker = null; // the next epoch starts a fresh worker
+      if (this.#worker !== w) return; // already replaced: its 'exit' follows its 'error'
+      this.#worker = null; // the next epoch starts a fresh worker
       if (this.#active) this.#fail(this.#active, err);
     };
     w.on('error', (e) => lost(new ConvkitError('ND_INTERNAL', `DataLoader: the prefetch worker crashed: ${e.message}`, { cause: e })));

@@ -4,6 +4,7 @@
 // im2col copies (exact, bit for bit); col2im is its adjoint and adds into the image.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "conv.h"
 
@@ -25,5 +26,11 @@ void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, f
 void im2col(const float* x, const Conv2dGeom& g, float* cols);
 // Adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W].
 void col2im(const float* cols, const Conv2dGeom& g, float* x);
+
+// The row-copy path: "avx512" where the CPU has it, else "portable" (same results, bit for bit).
+// im2colSetPath("auto" | "avx512" | "portable") switches it for later calls (tests run both);
+// it returns "" or why the switch was refused.
+std::string im2colSetPath(const std::string& name);
+const char* im2colPathName();
 
 }  // namespace ck::cpu

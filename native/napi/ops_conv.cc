@@ -92,6 +92,17 @@ Napi::Value ConvScratchBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(cpu::setConvScratchBytes(bytes)));
 }
 
+// im2colPath(name?): the im2col row-copy path in use ("avx512" or "portable"); with a name
+// ("auto", "avx512", "portable") switches to it first. Tests run both paths.
+Napi::Value Im2colPath(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) throw Error(Code::Arg, "im2colPath: 'name' must be a string");
+    const std::string why = cpu::im2colSetPath(info[0].As<Napi::String>().Utf8Value());
+    if (!why.empty()) throw Error(Code::Arg, "im2colPath: " + why);
+  }
+  return Napi::String::New(info.Env(), cpu::im2colPathName());
+}
+
 }  // namespace
 
 void registerConv(Napi::Env, Napi::Object exports) {
@@ -100,6 +111,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "conv2dForward", Conv2dForward);
   CK_EXPORT(exports, "conv2dBackward", Conv2dBackward);
   CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
+  CK_EXPORT(exports, "im2colPath", Im2colPath);
 }
 
 }  // namespace ck

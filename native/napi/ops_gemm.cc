@@ -1,10 +1,94 @@
-// Bindings of native/cpu/gemm (to be filled in).
+// Bindings of native/cpu/gemm: argument conversion and enqueue, nothing else.
+#include <algorithm>
+#include <string>
+
+#include "../cpu/gemm.h"
+#include "../cpu/gemm_select.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
 
 namespace ck {
 
-void registerGemm(Napi::Env, Napi::Object) {}
+namespace {
+
+// Elements a row-major rows x cols matrix with row stride ld spans (0 when it is empty).
+int64_t spanOf(Args& a, const char* what, int64_t rows, int64_t cols, int64_t ld) {
+  if (ld < std::max<int64_t>(1, cols))
+    throw Error(Code::Arg, std::string(a.op()) + ": leading dimension of '" + what + "' is " + std::to_string(ld) +
+                               ", less than its " + std::to_string(cols) + " columns");
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+// gemm(stream, a, b, c, transA, transB, M, N, K, alpha, lda, ldb, beta, ldc)
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args a(info, "gemm");
+  CpuStream& s = a.stream(0);
+  bool tA = a.flag(4), tB = a.flag(5);
+  int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
+  float alpha = float(a.f64(9, "alpha"));
+  int64_t lda = a.count(10, "lda"), ldb = a.count(11, "ldb");
+  float beta = float(a.f64(12, "beta"));
+  int64_t ldc = a.count(13, "ldc");
+  TensorRef A = a.f32(1, "a", tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda));
+  TensorRef B = a.f32(2, "b", tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb));
+  TensorRef C = a.f32(3, "c", spanOf(a, "c", M, N, ldc));
+  s.enqueue("gemm", [=] {
+    cpu::sgemm(tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
+  });
+  return info.Env().Undefined();
+}
+
+// batchedGemm(stream, a, b, c, transA, transB, M, N, K, alpha, lda, strideA, ldb, strideB, beta, ldc,
+//             strideC, batch): a stride of 0 shares one matrix across the batch.
+Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
+  Args a(info, "batchedGemm");
+  CpuStream& s = a.stream(0);
+  bool tA = a.flag(4), tB = a.flag(5);
+  int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
+  float alpha = float(a.f64(9, "alpha"));
+  int64_t lda = a.count(10, "lda"), sA = a.count(11, "strideA");
+  int64_t ldb = a.count(12, "ldb"), sB = a.count(13, "strideB");
+  float beta = float(a.f64(14, "beta"));
+  int64_t ldc = a.count(15, "ldc"), sC = a.count(16, "strideC");
+  int64_t batch = a.count(17, "batch");
+  int64_t last = std::max<int64_t>(0, batch - 1);
+  int64_t oneA = tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda);
+  int64_t oneB = tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb);
+  int64_t oneC = spanOf(a, "c", M, N, ldc);
+  if (batch > 1 && sC < oneC)
+    throw Error(Code::Arg, "batchedGemm: the matrices of 'c' overlap (strideC " + std::to_string(sC) + " < " +
+                               std::to_string(oneC) + ")");
+  TensorRef A = a.f32(1, "a", batch ? last * sA + oneA : 0);
+  TensorRef B = a.f32(2, "b", batch ? last * sB + oneB : 0);
+  TensorRef C = a.f32(3, "c", batch ? last * sC + oneC : 0);
+  s.enqueue("batchedGemm", [=] {
+    cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
+                             batch);
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmKernelName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), cpu::sgemmKernelName());
+}
+
+// gemmSetKernel(name): applies to every gemm that runs afterwards, on any stream; callers
+// synchronize first if ops are still queued.
+Napi::Value GemmSetKernel(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Error(Code::Arg, "gemmSetKernel: 'name' must be a string");
+  std::string why = cpu::sgemmSetKernel(info[0].As<Napi::String>().Utf8Value());
+  if (!why.empty()) throw Error(Code::Arg, "gemmSetKernel: " + why);
+  return Napi::String::New(info.Env(), cpu::sgemmKernelName());
+}
+
+}  // namespace
+
+void registerGemm(Napi::Env, Napi::Object exports) {
+  CK_EXPORT(exports, "gemm", Gemm);
+  CK_EXPORT(exports, "batchedGemm", BatchedGemm);
+  CK_EXPORT(exports, "gemmKernelName", GemmKernelName);
+  CK_EXPORT(exports, "gemmSetKernel", GemmSetKernel);
+}
 
 }  // namespace ck

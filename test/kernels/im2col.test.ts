@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
+import { native } from '../../lib/native.js';
 import { mismatch } from '../helpers/compare.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
@@ -77,6 +78,10 @@ const ODD: Array<[string, Win]> = [
   ['11x11 stride 4 (AlexNet conv1 shape)', win(1, 3, 35, 35, [11, 11], [4, 4], [0, 0], [1, 1])],
   ['5x5 padding 2, 13 channels', win(2, 13, 9, 9, [5, 5], [1, 1], [2, 2], [1, 1])],
   ['kernel = image', win(2, 2, 4, 3, [4, 3], [1, 1], [0, 0], [1, 1])],
+  ['same 3x3 (13x13 like AlexNet conv3-5)', win(2, 5, 13, 13, [3, 3], [1, 1], [1, 1], [1, 1])],
+  ['same 5x5 on 27x27 (AlexNet conv2)', win(1, 3, 27, 27, [5, 5], [1, 1], [2, 2], [1, 1])],
+  ['same width, other height, dilated', win(2, 2, 9, 17, [2, 3], [1, 1], [0, 2], [3, 2])],
+  ['same, plane smaller than a vector', win(3, 2, 3, 3, [3, 3], [1, 1], [1, 1], [1, 1])],
 ];
 
 function randomWins(count: number, seed: number): Array<[string, Win]> {
@@ -101,36 +106,75 @@ function randomWins(count: number, seed: number): Array<[string, Win]> {
 
 const CASES = [...ODD, ...randomWins(25, 7)];
 
-t.test('im2col equals the float64 reference exactly', async (t) => {
-  for (const [i, [name, g]] of CASES.entries()) {
-    const x = f32(randomArray(g.N * g.C * g.H * g.W, 100 + i));
-    const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W]);
-    const cols = ops.im2col(xt, opts(g));
-    const [OH, OW] = outHW(g);
-    t.same(cols.shape, [g.N, g.C * g.KH * g.KW, OH * OW], `${name}: shape`);
-    t.equal(mismatch(await cols.data(), im2col64(x, g), { rtol: 0, atol: 0 }), null, name);
-    xt.dispose();
-    cols.dispose();
+// The row-copy paths this CPU runs: "portable" always, "avx512" where the CPU has it.
+const im2colPath = native.im2colPath as (name?: string) => string;
+const PATHS = ['portable', 'avx512'].filter((p) => {
+  try {
+    im2colPath(p);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    im2colPath('auto');
   }
 });
 
-t.test('col2im equals the float64 reference (exactly on integer data)', async (t) => {
+t.test('im2col equals the float64 reference exactly, on every row-copy path', async (t) => {
+  t.ok(PATHS.includes('portable'), `paths: ${PATHS.join(', ')}`);
+  for (const path of PATHS) {
+    im2colPath(path);
+    for (const [i, [name, g]] of CASES.entries()) {
+      const x = f32(randomArray(g.N * g.C * g.H * g.W, 100 + i));
+      const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W]);
+      const cols = ops.im2col(xt, opts(g));
+      const [OH, OW] = outHW(g);
+      t.same(cols.shape, [g.N, g.C * g.KH * g.KW, OH * OW], `${path}, ${name}: shape`);
+      t.equal(mismatch(await cols.data(), im2col64(x, g), { rtol: 0, atol: 0 }), null, `${path}, ${name}`);
+      xt.dispose();
+      cols.dispose();
+    }
+  }
+  im2colPath('auto');
+  t.throws(() => im2colPath('sse9'), { code: 'ND_ARG', message: /im2colPath: unknown path 'sse9'/ });
+});
+
+t.test('col2im equals the float64 reference (exactly on integer data), on every path', async (t) => {
+  for (const path of PATHS) {
+    im2colPath(path);
+    for (const [i, [name, g]] of CASES.entries()) {
+      const [OH, OW] = outHW(g);
+      const shape = [g.N, g.C * g.KH * g.KW, OH * OW];
+      const n = shape[0] * shape[1] * shape[2];
+      // Small integers: every partial sum is exact in float32, so any order gives the same bits.
+      const ints = Float64Array.from(randomArray(n, 200 + i, -8, 8), Math.round);
+      const c = Tensor.fromArray(Float32Array.from(ints), shape);
+      const x = ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] });
+      t.same(x.shape, [g.N, g.C, g.H, g.W], `${path}, ${name}: shape`);
+      t.equal(mismatch(await x.data(), col2im64(ints, g), { rtol: 0, atol: 0 }), null, `${path}, ${name} (integers)`);
+      const real = f32(randomArray(n, 300 + i));
+      const c2 = Tensor.fromArray(Float32Array.from(real), shape);
+      const x2 = ops.col2im(c2, { ...opts(g), inputSize: [g.H, g.W] });
+      t.equal(mismatch(await x2.data(), col2im64(real, g), { rtol: 1e-6, atol: 1e-6 }), null, `${path}, ${name} (reals)`);
+      for (const z of [c, x, c2, x2]) z.dispose();
+    }
+  }
+  im2colPath('auto');
+});
+
+t.test('both paths give bit-identical col2im sums on real data', async (t) => {
   for (const [i, [name, g]] of CASES.entries()) {
     const [OH, OW] = outHW(g);
     const shape = [g.N, g.C * g.KH * g.KW, OH * OW];
-    const n = shape[0] * shape[1] * shape[2];
-    // Small integers: every partial sum is exact in float32, so any order gives the same bits.
-    const ints = Float64Array.from(randomArray(n, 200 + i, -8, 8), Math.round);
-    const c = Tensor.fromArray(Float32Array.from(ints), shape);
-    const x = ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] });
-    t.same(x.shape, [g.N, g.C, g.H, g.W], `${name}: shape`);
-    t.equal(mismatch(await x.data(), col2im64(ints, g), { rtol: 0, atol: 0 }), null, `${name} (integers)`);
-    const real = f32(randomArray(n, 300 + i));
-    const c2 = Tensor.fromArray(Float32Array.from(real), shape);
-    const x2 = ops.col2im(c2, { ...opts(g), inputSize: [g.H, g.W] });
-    t.equal(mismatch(await x2.data(), col2im64(real, g), { rtol: 1e-6, atol: 1e-6 }), null, `${name} (reals)`);
-    for (const z of [c, x, c2, x2]) z.dispose();
+    const c = Tensor.fromArray(Float32Array.from(randomArray(shape[0] * shape[1] * shape[2], 600 + i)), shape);
+    const results = [];
+    for (const path of PATHS) {
+      im2colPath(path);
+      results.push(await ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] }).data());
+    }
+    for (let k = 1; k < results.length; k++) t.equal(mismatch(results[k], results[0], { rtol: 0, atol: 0 }), null, `${PATHS[k]} vs ${PATHS[0]}: ${name}`);
+    c.dispose();
   }
+  im2colPath('auto');
 });
 
 t.test('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>', async (t) => {

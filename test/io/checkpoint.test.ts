@@ -1,0 +1,123 @@
+import t from 'tap';
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { saveCheckpoint, loadCheckpoint, optimizerPath, readSafetensors, writeSafetensors, type Checkpoint } from '../../lib/io/index.js';
+import { randomArray } from '../helpers/rng.js';
+
+function lenetLike(seed: number): Checkpoint {
+  const f = (n: number, s: number): Float32Array => Float32Array.from(randomArray(n, seed * 100 + s));
+  return {
+    params: {
+      'c1.weight': { shape: [6, 1, 5, 5], data: f(150, 1) },
+      'c1.bias': { shape: [6], data: f(6, 2) },
+      'f6.weight': { shape: [84, 120], data: f(84 * 120, 3) },
+    },
+    optimizer: {
+      'c1.weight.momentum': { shape: [6, 1, 5, 5], data: f(150, 4) },
+      'c1.bias.momentum': { shape: [6], data: f(6, 5) },
+      step: { shape: [1], data: Int32Array.from([1234]) },
+    },
+    position: { epoch: 3, batch: 117, step: 1234 + seed, seed: 42 },
+    meta: { model: 'lenet5', form: 'classic', lr: 0.01, history: [0.9, 0.95] },
+  };
+}
+
+t.test('save then load gives back the same checkpoint', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'lenet.safetensors');
+  const ck = lenetLike(1);
+  const saved = await saveCheckpoint(path, ck);
+  t.equal(saved.weightsPath, path);
+  t.equal(saved.optimizerPath, join(dir, 'lenet.optim.safetensors'));
+  t.match(saved.checkpointId, /^[0-9a-f]{32}$/);
+  t.same((await readdir(dir)).sort(), ['lenet.optim.safetensors', 'lenet.safetensors']);
+
+  const back = await loadCheckpoint(path);
+  t.equal(back.checkpointId, saved.checkpointId);
+  t.same(back.position, ck.position);
+  t.same(back.meta, ck.meta);
+  t.same(Object.keys(back.params), Object.keys(ck.params));
+  for (const [name, p] of Object.entries(ck.params)) {
+    t.same(back.params[name]!.shape, p.shape, `${name} shape`);
+    t.same(Array.from(back.params[name]!.data), Array.from(p.data), `${name} data`);
+  }
+  t.ok(back.optimizer.step!.data instanceof Int32Array);
+  t.same(Array.from(back.optimizer.step!.data), [1234]);
+  t.same(Array.from(back.optimizer['c1.weight.momentum']!.data), Array.from(ck.optimizer['c1.weight.momentum']!.data));
+
+  // The weights file is a plain safetensors file keyed by parameter name, as PyTorch expects.
+  const w = await readSafetensors(path);
+  t.same(Object.keys(w.tensors), ['c1.weight', 'c1.bias', 'f6.weight']);
+  t.equal(w.metadata.format, 'pt');
+  t.notOk('convkit.position' in w.metadata, 'the position lives in the optimizer file');
+  const o = await readSafetensors(optimizerPath(path));
+  t.same(JSON.parse(o.metadata['convkit.position']!), ck.position);
+});
+
+t.test('optimizerPath', async (t) => {
+  t.equal(optimizerPath('/a/b/model.safetensors'), '/a/b/model.optim.safetensors');
+  t.equal(optimizerPath('/a/b/model.ckpt'), '/a/b/model.ckpt.optim.safetensors');
+});
+
+t.test('a mismatched or incomplete pair is detected', async (t) => {
+  const dir = t.testdir();
+  const a = join(dir, 'a.safetensors');
+  const b = join(dir, 'b.safetensors');
+  await saveCheckpoint(a, lenetLike(1));
+  await saveCheckpoint(b, lenetLike(2));
+
+  // A save interrupted between its two renames: new optimizer file, old weights.
+  await copyFile(optimizerPath(b), optimizerPath(a));
+  await t.rejects(loadCheckpoint(a), { code: 'ND_FORMAT', message: /a\.safetensors \(checkpoint_id [0-9a-f]{32}\) and .*a\.optim\.safetensors \(checkpoint_id [0-9a-f]{32}\) come from different saves/ });
+
+  // Saving again over the same path repairs the pair.
+  await saveCheckpoint(a, lenetLike(3));
+  t.equal((await loadCheckpoint(a)).position.step, 1237);
+
+  await rm(optimizerPath(a));
+  await t.rejects(loadCheckpoint(a), { code: 'ND_FORMAT', message: /has no optimizer\/position file beside it/ });
+
+  // The two files swapped: each is checked for its kind.
+  await copyFile(b, optimizerPath(a));
+  await t.rejects(loadCheckpoint(a), { code: 'ND_FORMAT', message: /a\.optim\.safetensors: not a convkit checkpoint optimizer file/ });
+
+  // A plain safetensors file is not a checkpoint.
+  await writeSafetensors(join(dir, 'plain.safetensors'), { w: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
+  await copyFile(optimizerPath(b), join(dir, 'plain.optim.safetensors'));
+  await t.rejects(loadCheckpoint(join(dir, 'plain.safetensors')), { code: 'ND_FORMAT', message: /plain\.safetensors: not a convkit checkpoint weights file/ });
+
+  // A corrupt weights file is reported as such.
+  const bytes = await readFile(b);
+  await writeFile(b, bytes.subarray(0, bytes.length - 10));
+  await t.rejects(loadCheckpoint(b), { code: 'ND_FORMAT', message: /b\.safetensors: tensor "f6\.weight": .* run past the end of the file/ });
+});
+
+t.test('the optimizer file is written before the weights', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'order.safetensors');
+  const order: string[] = [];
+  const io = await t.mockImport<typeof import('../../lib/io/checkpoint.js')>('../../lib/io/checkpoint.js', {
+    '../../lib/io/safetensors.js': {
+      ...(await import('../../lib/io/safetensors.js')),
+      writeSafetensors: async (p: string) => {
+        order.push(p);
+        if (order.length === 2) throw new Error('crash before the weights were renamed (simulated)');
+      },
+    },
+  });
+  await t.rejects(io.saveCheckpoint(path, lenetLike(1)), /simulated/);
+  t.same(order, [optimizerPath(path), path]);
+});
+
+t.test('bad arguments', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'x.safetensors');
+  const ck = lenetLike(1);
+  await t.rejects(saveCheckpoint(path, { ...ck, position: { ...ck.position, batch: -1 } }), { code: 'ND_ARG', message: /position\.batch must be a non-negative integer/ });
+  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: new Float32Array(3) } } }), { code: 'ND_SHAPE', message: /params "w" has shape \[2\] but 3 values/ });
+  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: [1, 2] as unknown as Float32Array } } }), { code: 'ND_ARG' });
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  await t.rejects(saveCheckpoint(path, { ...ck, meta: cyclic }), { code: 'ND_ARG', message: /'meta' must be JSON-serializable/ });
+  t.same(await readdir(dir), [], 'nothing was written');
+});
