@@ -82,7 +82,7 @@ async function train(rest: string[], v: Record<string, string | boolean | undefi
     if (variant !== 'modern' && variant !== 'classic') throw new UsageError(`--variant must be modern or classic, got ${JSON.stringify(variant)}`);
     model = lenet5({ variant, seed });
     opt = new SGD(model.parameters(), {
-      lr: num(v.lr as string, 'lr', classic() ? 0.02 : 0.05),
+      lr: num(v.lr as string, 'lr', classic() ? 0.001 : 0.05),
       momentum: num(v.momentum as string, 'momentum', 0.9),
       weightDecay: num(v['weight-decay'] as string, 'weight-decay', classic() ? 0 : 5e-4),
     });

@@ -41,10 +41,15 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
                     float* dx, float* dw, float* db);
 
 // Upper bound on the scratch (column buffers) one conv call holds, in bytes: the batch is
-// processed in chunks of images that fit (at least one image per chunk). Process-wide; tests
-// lower it to exercise chunking. Returns the previous value.
+// processed in chunks of images that fit (at least one image per chunk, so a single image too
+// large for the cap still runs). Chunks are usually smaller still, sized for the caches.
+// Process-wide; tests lower it to exercise chunking. setConvScratchBytes returns the old cap.
 constexpr int64_t kDefaultConvScratchBytes = int64_t(64) << 20;
 int64_t setConvScratchBytes(int64_t bytes);
 int64_t convScratchBytes();
+
+// Images per chunk that conv2dForward and conv2dBackward use for this geometry (benchmarks
+// reproduce the GEMMs from it; tests check that chunking happens).
+int64_t conv2dImagesPerChunk(const Conv2dGeom& g);
 
 }  // namespace ck::cpu

@@ -35,7 +35,15 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+#ifndef CK_PFD
+#define CK_PFD 8
+#endif
+#if CK_PFD > 0
+    _mm_prefetch(reinterpret_cast<const char*>(b + CK_PFD * NR), _MM_HINT_T0);
+#ifdef CK_PF2
+    _mm_prefetch(reinterpret_cast<const char*>(b + CK_PFD * NR + 16), _MM_HINT_T0);
+#endif
+#endif
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       __m512 ar = _mm512_set1_ps(a[r]);
@@ -85,8 +93,71 @@ void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int
   kTiles[rows](kc, a, b, C, ldc, cols, alpha, beta, mode);
 }
 
+// In-register transpose of 16 rows of 16 floats: r[i][t] becomes r[t][i].
+CK_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int p = 0; p < 8; p++) {
+    t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+    t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+  }
+  // u[4q+c], lane L: column 4L+c of rows 4q..4q+3.
+  for (int q = 0; q < 4; q++) {
+    u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+    u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+    u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+    u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; c++) {
+    __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+    __m512 v1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+    r[c] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(v0, v1, 0xDD);
+    r[4 + c] = _mm512_shuffle_f32x4(w0, w1, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(w0, w1, 0xDD);
+  }
+}
+
+// Loads `rows` (<= 16) rows of `n` (<= 16) floats, row i at src + i*ld; the rest are zero.
+CK_AVX512 inline void loadBlock(__m512 r[16], const float* src, int64_t ld, int rows, int n) {
+  __mmask16 m = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
+}
+
+// op(A) = A: each panel row k is a column of A's 12 rows, so transpose 16 k at a time.
+CK_AVX512 void packARows(const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  __m512 r[16];
+  const float* src = A + m0 * lda + k0;
+  for (int64_t k = 0; k < kc; k += 16) {
+    int n = int(kc - k < 16 ? kc - k : 16);
+    loadBlock(r, src + k, lda, int(rows), n);
+    transpose16(r);
+    // Lane t of r[t] holds k+t of every row: its first 12 lanes are one panel row.
+    for (int t = 0; t < n; t++) _mm512_mask_storeu_ps(dst + (k + t) * MR, __mmask16(0x0FFF), r[t]);
+  }
+}
+
 void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  if (!transA) return packARows(A, lda, m0, rows, k0, kc, dst);
   packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
+}
+
+// op(B) = B^T: panel column j is row n0+j of B, contiguous along k; transpose 16 x 16 blocks.
+CK_AVX512 void packBCols(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+  __m512 r[16];
+  for (int64_t p = 0; p * NR < cols; p++) {
+    float* d = dst + p * kc * NR;
+    for (int h = 0; h < 2; h++) {
+      int64_t j0 = p * NR + h * 16;
+      int rows = int(cols - j0 >= 16 ? 16 : cols - j0 > 0 ? cols - j0 : 0);
+      const float* src = B + (n0 + j0) * ldb + k0;
+      for (int64_t k = 0; k < kc; k += 16) {
+        int n = int(kc - k < 16 ? kc - k : 16);
+        loadBlock(r, src + k, ldb, rows, n);
+        transpose16(r);
+        for (int t = 0; t < n; t++) _mm512_store_ps(d + (k + t) * NR + h * 16, r[t]);
+      }
+    }
+  }
 }
 
 // op(B) = B: every panel row is 32 contiguous floats of a row of B, so copy whole vectors,
@@ -113,7 +184,7 @@ CK_AVX512 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, in
 
 void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
   if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst);
-  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst);
+  packBCols(B, ldb, k0, kc, n0, cols, dst);
 }
 
 bool supported() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }

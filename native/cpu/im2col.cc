@@ -137,10 +137,11 @@ FlatPlan flatPlan(const Conv2dGeom& g) {
     for (int64_t kw = 0; kw < g.KW; kw++, t++) {
       const int64_t offH = kh * g.DH - g.PH, offW = kw * g.DW - g.PW;
       plan.shifts[size_t(t)] = offH * g.W + offW;
-      for (int64_t p = 0; p < g.HW(); p++) {
-        const int64_t oh = p / g.W - offH, ow = p % g.W - offW;
-        if (oh >= 0 && oh < g.OH && ow >= 0 && ow < g.OW) plan.masks[size_t((p / 16) * T + t)] |= uint16_t(1u << (p % 16));
-      }
+      // Pixel (ih, iw) receives this tap from output (ih - offH, iw - offW) when that exists.
+      const Span rows = insideSpan(g.OH, g.H, 1, offH), cols = insideSpan(g.OW, g.W, 1, offW);
+      for (int64_t oh = rows.lo; oh < rows.hi; oh++)
+        for (int64_t p = (oh + offH) * g.W + cols.lo + offW, end = p + cols.hi - cols.lo; p < end; p++)
+          plan.masks[size_t((p >> 4) * T + t)] |= uint16_t(1u << (p & 15));
     }
   return plan;
 }
@@ -155,7 +156,11 @@ CK_AVX512 void addPlaneFlatAvx512(const float* cols, int64_t rowStride, const Co
     const __mmask16 m = laneMask(0, HW - p0);
     __m512 acc = _mm512_maskz_loadu_ps(m, plane + p0);
     for (int64_t t = 0; t < T; t++)
-      if (masks[t]) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(masks[t], taps + t * rowStride + p0 - shifts[t]));
+      if (masks[t]) {
+        // Lanes this tap does not reach keep acc as is (adding a masked-off 0 would turn -0 into +0).
+        const __m512 v = _mm512_maskz_loadu_ps(masks[t], taps + t * rowStride + p0 - shifts[t]);
+        acc = _mm512_mask_add_ps(acc, masks[t], acc, v);
+      }
     _mm512_mask_storeu_ps(plane + p0, m, acc);
   }
 }

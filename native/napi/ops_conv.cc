@@ -92,6 +92,12 @@ Napi::Value ConvScratchBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(cpu::setConvScratchBytes(bytes)));
 }
 
+// convChunkImages(geom): images per chunk that conv2d and conv2dBackward use for this geometry.
+Napi::Value ConvChunkImages(const Napi::CallbackInfo& info) {
+  Args a(info, "convChunkImages");
+  return Napi::Number::New(info.Env(), double(cpu::conv2dImagesPerChunk(readGeom(a, 0))));
+}
+
 // im2colPath(name?): the im2col row-copy path in use ("avx512" or "portable"); with a name
 // ("auto", "avx512", "portable") switches to it first. Tests run both paths.
 Napi::Value Im2colPath(const Napi::CallbackInfo& info) {
@@ -112,6 +118,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "conv2dBackward", Conv2dBackward);
   CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
   CK_EXPORT(exports, "im2colPath", Im2colPath);
+  CK_EXPORT(exports, "convChunkImages", ConvChunkImages);
 }
 
 }  // namespace ck

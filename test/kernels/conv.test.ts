@@ -299,6 +299,8 @@ t.test('conv2d forward and backward match PyTorch', async (t) => {
 
 t.test('chunking the batch under a small scratch cap gives the same results, in bounded memory', async (t) => {
   const scratch = native.convScratchBytes as (bytes?: number) => number;
+  const chunkImages = native.convChunkImages as (geom: number[]) => number;
+  const geomArray = (g: Geom) => [g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, ...outHW(g), g.groups];
   const cases = [
     geom(9, 6, 12, 12, 8, [3, 3], [1, 1], [1, 1], [1, 1], 2),
     geom(7, 4, 10, 10, 6, [1, 1], [1, 1], [0, 0], [1, 1], 1), // pointwise: in place when 1 image per chunk
@@ -327,12 +329,16 @@ t.test('chunking the batch under a small scratch cap gives the same results, in 
       };
       const [OH, OW] = outHW(g);
       const perImage = ((g.C / g.groups) * g.KH * g.KW + g.OC / g.groups) * OH * OW * 4;
-      const whole = await run(before);
       const name = JSON.stringify(g);
+      scratch(before);
+      t.equal(chunkImages(geomArray(g)), g.N, `${name}: the whole batch is one chunk by default`);
+      const whole = await run(before);
       for (const [label, cap] of [
         ['3 images per chunk', 3 * perImage],
         ['1 image per chunk', 1],
       ] as const) {
+        scratch(cap);
+        t.equal(chunkImages(geomArray(g)), label === '1 image per chunk' ? 1 : Math.ceil(g.N / Math.ceil(g.N / 3)), `${name}: ${label}`);
         const chunked = await run(cap);
         const names = ['y', 'dx', 'dw', 'db'];
         // Chunks sum dw in a different order, so allow float rounding there.
