@@ -1,8 +1,30 @@
 #include "stream.h"
 
+#include <atomic>
+#include <chrono>
+#include <map>
 #include <new>
 
 namespace ck {
+
+namespace {
+std::atomic<bool> gProfiling{false};
+std::mutex gProfileMu;
+std::map<std::string, OpProfile>& profileTable() {
+  static auto* t = new std::map<std::string, OpProfile>();  // leaked on purpose
+  return *t;
+}
+}  // namespace
+
+void setProfiling(bool on) { gProfiling = on; }
+
+std::vector<OpProfile> takeProfile() {
+  std::lock_guard<std::mutex> lk(gProfileMu);
+  std::vector<OpProfile> out;
+  for (auto& kv : profileTable()) out.push_back(kv.second);
+  profileTable().clear();
+  return out;
+}
 
 CpuStream::CpuStream(int index) : index_(index) {
   thread_ = std::thread([this] { loop(); });
@@ -65,7 +87,18 @@ void CpuStream::loop() {
       }
     } else {
       try {
-        task.fn();
+        if (gProfiling.load(std::memory_order_relaxed)) {
+          auto t0 = std::chrono::steady_clock::now();
+          task.fn();
+          double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          std::lock_guard<std::mutex> lk(gProfileMu);
+          OpProfile& p = profileTable()[task.op];
+          p.op = task.op;
+          p.calls++;
+          p.ms += ms;
+        } else {
+          task.fn();
+        }
       } catch (const Error& e) {
         failure = StreamError{e.code(), std::string(task.op) + ": " + e.what()};
       } catch (const std::bad_alloc&) {

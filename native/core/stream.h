@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "errors.h"
 
@@ -53,6 +54,15 @@ class CpuStream {
   std::optional<StreamError> error_;
   std::thread thread_;
 };
+
+// Per-op time accounting across all CPU streams, off unless enabled (tools and benchmarks).
+struct OpProfile {
+  std::string op;
+  int64_t calls;
+  double ms;
+};
+void setProfiling(bool on);
+std::vector<OpProfile> takeProfile();
 
 // Stream `index` of the CPU device ("cpu:index"), created on first use, alive for the process.
 CpuStream& cpuStream(int index);

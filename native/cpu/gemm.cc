@@ -26,11 +26,16 @@ using gemm::Kernel;
 using gemm::Store;
 
 // kc: one A panel (MR x kc) must stay in L1 while B panels stream past it.
-static int64_t kKcMax = std::getenv("CK_KC") ? std::atoi(std::getenv("CK_KC")) : 384;
+constexpr int64_t kKcMax = 384;
 // Columns of op(B) a task packs at a time: kc x 640 floats is ~1 MB, half of this L2.
-static int64_t kNcMax = std::getenv("CK_NC") ? std::atoi(std::getenv("CK_NC")) : 640;
+constexpr int64_t kNcMax = 640;
 // Below this many multiply-adds the pool's hand-off costs more than it saves.
 constexpr double kParallelMinMacs = 1 << 18;
+// Column tasks per thread when C is wide enough, so that a thread slowed by another process
+// (these cores are shared) leaves its last pieces to the other; never under 8 panels a task.
+constexpr int64_t kTasksPerThread = 4, kMinTaskPanels = 8;
+// Packed op(A) is held whole per call; taller A is processed in row slices under this size.
+constexpr int64_t kMaxPackedA = int64_t(16) << 20;  // floats
 
 const Kernel* kernelByName(const std::string& name) {
   if (name == "avx512") return &gemm::avx512Kernel();
@@ -73,6 +78,7 @@ Split chooseSplit(int64_t mPanels, int64_t nPanels, int64_t nr, int threads) {
   int64_t nChunks = std::max<int64_t>(1, (nPanels * nr + kNcMax - 1) / kNcMax);
   if (threads <= 1) return {1, nChunks};
   if (nPanels >= 2 * threads) {
+    nChunks = std::max(nChunks, std::min<int64_t>(kTasksPerThread * threads, nPanels / kMinTaskPanels));
     nChunks = (nChunks + threads - 1) / threads * threads;
     return {1, std::min(nChunks, nPanels)};
   }
@@ -112,11 +118,13 @@ void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t
     int64_t j0 = nc * nPanels / split.nChunks, j1 = (nc + 1) * nPanels / split.nChunks;
     if (i0 >= i1 || j0 >= j1) return;
     int64_t n0 = j0 * NR, cols = std::min(N, j1 * NR) - n0;
-    Scratch bBuf(size_t(std::min(K, kKcMax) * (j1 - j0) * NR) * sizeof(float));
+    // One cache line between panels (see gemm_kernels.h).
+    const int64_t bStride = std::min(K, kKcMax) * NR + 16;
+    Scratch bBuf(size_t(bStride * (j1 - j0)) * sizeof(float));
     float* bPack = bBuf.as<float>();
     for (int64_t b = 0; b < kBlocks; b++) {
       int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
-      kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack);
+      kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack, bStride);
       bool first = b == 0;
       Store mode = first && beta == 0.0f ? Store::Overwrite : Store::Blend;
       float be = first ? beta : 1.0f;
@@ -127,7 +135,7 @@ void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t
         float* cRow = C + i * MR * ldc;
         for (int64_t j = j0; j < j1; j++) {
           int w = int(std::min(NR, N - j * NR));
-          kr.tile(kc, a, bPack + (j - j0) * kc * NR, cRow + j * NR, ldc, rows, w, alpha, be, mode);
+          kr.tile(kc, a, bPack + (j - j0) * bStride, cRow + j * NR, ldc, rows, w, alpha, be, mode);
         }
       }
     }
@@ -143,7 +151,11 @@ void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) return scaleC(M, N, beta, C, ldc);
-  blockedSgemm(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  int64_t slice = std::max<int64_t>(1, kMaxPackedA / K / kr.mr) * kr.mr;
+  for (int64_t m0 = 0; m0 < M; m0 += slice) {
+    const float* a = transA ? A + m0 : A + m0 * lda;
+    blockedSgemm(kr, transA, transB, std::min(slice, M - m0), N, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
+  }
 }
 
 }  // namespace

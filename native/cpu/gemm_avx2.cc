@@ -65,22 +65,25 @@ void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, i
   packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
 }
 
-CK_AVX2 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+CK_AVX2 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                       int64_t stride) {
   int64_t full = cols / NR;
   for (int64_t k = 0; k < kc; k++) {
     const float* src = B + (k0 + k) * ldb + n0;
     float* d = dst + k * NR;
     for (int64_t p = 0; p < full; p++) {
-      _mm256_store_ps(d + p * kc * NR, _mm256_loadu_ps(src + p * NR));
-      _mm256_store_ps(d + p * kc * NR + 8, _mm256_loadu_ps(src + p * NR + 8));
+      _mm256_store_ps(d + p * stride, _mm256_loadu_ps(src + p * NR));
+      _mm256_store_ps(d + p * stride + 8, _mm256_loadu_ps(src + p * NR + 8));
     }
   }
-  if (cols > full * NR) packBGeneric(NR, false, B, ldb, k0, kc, n0 + full * NR, cols - full * NR, dst + full * kc * NR);
+  if (cols > full * NR)
+    packBGeneric(NR, false, B, ldb, k0, kc, n0 + full * NR, cols - full * NR, dst + full * stride, stride);
 }
 
-void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
-  if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst);
-  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst);
+void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+           int64_t stride) {
+  if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst, stride);
+  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
 bool supported() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }

@@ -35,15 +35,9 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#ifndef CK_PFD
-#define CK_PFD 8
-#endif
-#if CK_PFD > 0
-    _mm_prefetch(reinterpret_cast<const char*>(b + CK_PFD * NR), _MM_HINT_T0);
-#ifdef CK_PF2
-    _mm_prefetch(reinterpret_cast<const char*>(b + CK_PFD * NR + 16), _MM_HINT_T0);
-#endif
-#endif
+    // The B panel streams from L2: ask for both of its lines 8 steps ahead.
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + 16), _MM_HINT_T0);
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       __m512 ar = _mm512_set1_ps(a[r]);
@@ -142,10 +136,11 @@ void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, i
 }
 
 // op(B) = B^T: panel column j is row n0+j of B, contiguous along k; transpose 16 x 16 blocks.
-CK_AVX512 void packBCols(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+CK_AVX512 void packBCols(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                         int64_t stride) {
   __m512 r[16];
   for (int64_t p = 0; p * NR < cols; p++) {
-    float* d = dst + p * kc * NR;
+    float* d = dst + p * stride;
     for (int h = 0; h < 2; h++) {
       int64_t j0 = p * NR + h * 16;
       int rows = int(cols - j0 >= 16 ? 16 : cols - j0 > 0 ? cols - j0 : 0);
@@ -162,7 +157,8 @@ CK_AVX512 void packBCols(const float* B, int64_t ldb, int64_t k0, int64_t kc, in
 
 // op(B) = B: every panel row is 32 contiguous floats of a row of B, so copy whole vectors,
 // walking B row by row (one page at a time) rather than panel by panel.
-CK_AVX512 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
+CK_AVX512 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                         int64_t stride) {
   int64_t full = cols / NR, rest = cols - full * NR;
   __mmask16 m0 = rest >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rest) - 1);
   __mmask16 m1 = rest <= 16 ? __mmask16(0) : __mmask16((1u << (rest - 16)) - 1);
@@ -170,21 +166,22 @@ CK_AVX512 void packBRows(const float* B, int64_t ldb, int64_t k0, int64_t kc, in
     const float* src = B + (k0 + k) * ldb + n0;
     float* d = dst + k * NR;
     for (int64_t p = 0; p < full; p++) {
-      _mm512_store_ps(d + p * kc * NR, _mm512_loadu_ps(src + p * NR));
-      _mm512_store_ps(d + p * kc * NR + 16, _mm512_loadu_ps(src + p * NR + 16));
+      _mm512_store_ps(d + p * stride, _mm512_loadu_ps(src + p * NR));
+      _mm512_store_ps(d + p * stride + 16, _mm512_loadu_ps(src + p * NR + 16));
     }
     if (rest) {
       const float* s = src + full * NR;
-      float* dd = d + full * kc * NR;
+      float* dd = d + full * stride;
       _mm512_store_ps(dd, _mm512_maskz_loadu_ps(m0, s));
       _mm512_store_ps(dd + 16, _mm512_maskz_loadu_ps(m1, s + 16));
     }
   }
 }
 
-void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
-  if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst);
-  packBCols(B, ldb, k0, kc, n0, cols, dst);
+void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+           int64_t stride) {
+  if (!transB) return packBRows(B, ldb, k0, kc, n0, cols, dst, stride);
+  packBCols(B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
 bool supported() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }

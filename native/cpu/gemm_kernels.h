@@ -4,7 +4,9 @@
 //   A panel: MR rows of op(A) for a block of kc columns, stored k-major: a[k*MR + r], rows past
 //            the matrix edge are zero.
 //   B panel: NR columns of op(B) for a block of kc rows, stored k-major: b[k*NR + j], columns past
-//            the edge are zero. Panels start 64-byte aligned.
+//            the edge are zero. Consecutive panels start `stride` floats apart, 64-byte aligned;
+//            the stride is kc*NR plus one cache line, so that packing (which writes one row of
+//            every panel in turn) does not aim all its stores at the same L1 set.
 // The tile function computes one MR x NR product of a packed A panel and a packed B panel and
 // writes its top-left rows x cols corner into C:
 //   mode Overwrite:  C = alpha*AB            (C's old contents are never read, NaN included)
@@ -22,9 +24,9 @@ struct Kernel {
   // Packs rows [m0, m0+rows) x columns [k0, k0+kc) of op(A) into one A panel.
   void (*packA)(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
                 float* dst);
-  // Packs `panels` consecutive B panels: columns [n0, n0+cols) x rows [k0, k0+kc) of op(B).
+  // Packs columns [n0, n0+cols) x rows [k0, k0+kc) of op(B) into ceil(cols/NR) panels.
   void (*packB)(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
-                float* dst);
+                float* dst, int64_t stride);
   void (*tile)(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
                float beta, Store mode);
   bool (*supported)();
@@ -39,6 +41,6 @@ const Kernel& portableKernel();
 void packAGeneric(int mr, bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
                   float* dst);
 void packBGeneric(int nr, bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
-                  float* dst);
+                  float* dst, int64_t stride);
 
 }  // namespace ck::cpu::gemm

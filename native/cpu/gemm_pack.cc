@@ -28,13 +28,13 @@ void packAGeneric(int mr, bool transA, const float* A, int64_t lda, int64_t m0, 
 }
 
 void packBGeneric(int nr, bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
-                  float* dst) {
+                  float* dst, int64_t stride) {
   int64_t panels = (cols + nr - 1) / nr;
   if (!transB) {
     for (int64_t k = 0; k < kc; k++) {
       const float* src = B + (k0 + k) * ldb + n0;
       for (int64_t p = 0; p < panels; p++) {
-        float* d = dst + p * kc * nr + k * nr;
+        float* d = dst + p * stride + k * nr;
         int64_t w = std::min<int64_t>(nr, cols - p * nr);
         int64_t j = 0;
         for (; j < w; j++) d[j] = src[p * nr + j];
@@ -45,7 +45,7 @@ void packBGeneric(int nr, bool transB, const float* B, int64_t ldb, int64_t k0, 
   }
   // op(B)[k][n] = B[n*ldb + k]: each column of op(B) is a contiguous row of B.
   for (int64_t p = 0; p < panels; p++) {
-    float* d = dst + p * kc * nr;
+    float* d = dst + p * stride;
     int64_t w = std::min<int64_t>(nr, cols - p * nr);
     for (int64_t j = 0; j < w; j++) {
       const float* src = B + (n0 + p * nr + j) * ldb + k0;

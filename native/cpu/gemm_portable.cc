@@ -31,8 +31,9 @@ void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, i
   packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
 }
 
-void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst) {
-  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst);
+void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+           int64_t stride) {
+  packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
 bool supported() { return true; }

@@ -89,6 +89,22 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// profile(on?) -> [{ op, calls, ms }] accumulated since the previous call; on switches it.
+Napi::Value Profile(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsBoolean()) setProfiling(info[0].As<Napi::Boolean>().Value());
+  Napi::Env env = info.Env();
+  std::vector<OpProfile> rows = takeProfile();
+  Napi::Array out = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", rows[i].op);
+    o.Set("calls", double(rows[i].calls));
+    o.Set("ms", rows[i].ms);
+    out.Set(uint32_t(i), o);
+  }
+  return out;
+}
+
 Napi::Value Threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threadPool().size());
 }
@@ -105,6 +121,7 @@ void registerTensors(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "resetPeak", ResetPeak);
   CK_EXPORT(exports, "emptyCache", EmptyCache);
   CK_EXPORT(exports, "threads", Threads);
+  CK_EXPORT(exports, "profile", Profile);
 }
 
 }  // namespace ck
