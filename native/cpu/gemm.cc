@@ -1,11 +1,13 @@
-// The blocked SGEMM driver (Goto/BLIS scheme). Per block of kc rows of op(B):
-//   - all of op(A) is packed once into MR-row panels (shared by the threads);
-//   - each task owns a range of C's columns; it packs its kc x cols slab of op(B) into NR-column
-//     panels (sized to stay in L2), then walks A panels (one at a time in L1) against every B
-//     panel, each pair being one register-blocked micro-tile.
+// The blocked SGEMM driver (Goto/BLIS scheme):
+//   - all of op(A) is packed once per call into MR-row panels, per block of kc columns, shared by
+//     the threads (one barrier, then the tasks);
+//   - each task owns a range of C's columns and walks it in slabs of at most kNcMax columns: per
+//     slab and k block it packs op(B) into NR-column panels (the slab stays in L2), then takes A
+//     panels one at a time (in L1) against every B panel of the slab, each pair being one
+//     register-blocked micro-tile (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc).
 // Tasks split C by columns when it is wide (the conv shapes: N is batch*OH*OW) and by rows
-// otherwise, in a multiple of the thread count with whole panels dealt out evenly, so both
-// threads finish together.
+// otherwise, a multiple of the thread count with whole panels dealt out evenly, picked up
+// dynamically from the pool. bench/kernels/sgemm.mjs compares the result with OpenBLAS.
 #include "gemm.h"
 
 #include <algorithm>
@@ -32,8 +34,9 @@ constexpr int64_t kNcMax = 640;
 // Below this many multiply-adds the pool's hand-off costs more than it saves.
 constexpr double kParallelMinMacs = 1 << 18;
 // Column tasks per thread when C is wide enough, so that a thread slowed by another process
-// (these cores are shared) leaves its last pieces to the other; never under 8 panels a task.
-constexpr int64_t kTasksPerThread = 4, kMinTaskPanels = 8;
+// (these cores are shared) leaves its last pieces to the other; never under 16 panels a task,
+// since each A panel loaded is reused across the panels of one slab.
+constexpr int64_t kTasksPerThread = 4, kMinTaskPanels = 16;
 // Packed op(A) is held whole per call; taller A is processed in row slices under this size.
 constexpr int64_t kMaxPackedA = int64_t(16) << 20;  // floats
 
@@ -74,15 +77,14 @@ struct Split {
   int64_t mChunks, nChunks;
 };
 
-Split chooseSplit(int64_t mPanels, int64_t nPanels, int64_t nr, int threads) {
-  int64_t nChunks = std::max<int64_t>(1, (nPanels * nr + kNcMax - 1) / kNcMax);
-  if (threads <= 1) return {1, nChunks};
+Split chooseSplit(int64_t mPanels, int64_t nPanels, int threads) {
+  if (threads <= 1) return {1, 1};
   if (nPanels >= 2 * threads) {
-    nChunks = std::max(nChunks, std::min<int64_t>(kTasksPerThread * threads, nPanels / kMinTaskPanels));
+    int64_t nChunks = std::max<int64_t>(threads, std::min<int64_t>(kTasksPerThread * threads, nPanels / kMinTaskPanels));
     nChunks = (nChunks + threads - 1) / threads * threads;
     return {1, std::min(nChunks, nPanels)};
   }
-  return {std::min<int64_t>(threads, mPanels), nChunks};
+  return {std::min<int64_t>(threads, mPanels), 1};
 }
 
 void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
@@ -111,31 +113,38 @@ void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t
   else
     for (int64_t t = 0; t < kBlocks * mPanels; t++) packA(t);
 
-  Split split = chooseSplit(mPanels, nPanels, NR, threads);
+  Split split = chooseSplit(mPanels, nPanels, threads);
+  // Columns are packed kNcMax at a time ("slabs"); a task walks its slabs and k blocks in order.
+  const int64_t slabPanels = std::max<int64_t>(1, kNcMax / NR);
+  // One cache line between panels (see gemm_kernels.h).
+  const int64_t bStride = std::min(K, kKcMax) * NR + 16;
   auto task = [&](int64_t t) {
     int64_t mc = t / split.nChunks, nc = t % split.nChunks;
     int64_t i0 = mc * mPanels / split.mChunks, i1 = (mc + 1) * mPanels / split.mChunks;
     int64_t j0 = nc * nPanels / split.nChunks, j1 = (nc + 1) * nPanels / split.nChunks;
     if (i0 >= i1 || j0 >= j1) return;
-    int64_t n0 = j0 * NR, cols = std::min(N, j1 * NR) - n0;
-    // One cache line between panels (see gemm_kernels.h).
-    const int64_t bStride = std::min(K, kKcMax) * NR + 16;
-    Scratch bBuf(size_t(bStride * (j1 - j0)) * sizeof(float));
+    // Equal slabs: 21 panels are 11 + 10, not 20 + 1.
+    int64_t slabs = (j1 - j0 + slabPanels - 1) / slabPanels;
+    Scratch bBuf(size_t(bStride * ((j1 - j0 + slabs - 1) / slabs)) * sizeof(float));
     float* bPack = bBuf.as<float>();
-    for (int64_t b = 0; b < kBlocks; b++) {
-      int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
-      kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack, bStride);
-      bool first = b == 0;
-      Store mode = first && beta == 0.0f ? Store::Overwrite : Store::Blend;
-      float be = first ? beta : 1.0f;
-      const float* aBlock = aPack + k0 * mPad;
-      for (int64_t i = i0; i < i1; i++) {
-        int rows = int(std::min(MR, M - i * MR));
-        const float* a = aBlock + i * kc * MR;
-        float* cRow = C + i * MR * ldc;
-        for (int64_t j = j0; j < j1; j++) {
-          int w = int(std::min(NR, N - j * NR));
-          kr.tile(kc, a, bPack + (j - j0) * bStride, cRow + j * NR, ldc, rows, w, alpha, be, mode);
+    for (int64_t sl = 0; sl < slabs; sl++) {
+      int64_t s0 = j0 + sl * (j1 - j0) / slabs, s1 = j0 + (sl + 1) * (j1 - j0) / slabs;
+      int64_t n0 = s0 * NR, cols = std::min(N, s1 * NR) - n0;
+      for (int64_t b = 0; b < kBlocks; b++) {
+        int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
+        kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack, bStride);
+        bool first = b == 0;
+        Store mode = first && beta == 0.0f ? Store::Overwrite : Store::Blend;
+        float be = first ? beta : 1.0f;
+        const float* aBlock = aPack + k0 * mPad;
+        for (int64_t i = i0; i < i1; i++) {
+          int rows = int(std::min(MR, M - i * MR));
+          const float* a = aBlock + i * kc * MR;
+          float* cRow = C + i * MR * ldc;
+          for (int64_t j = s0; j < s1; j++) {
+            int w = int(std::min(NR, N - j * NR));
+            kr.tile(kc, a, bPack + (j - s0) * bStride, cRow + j * NR, ldc, rows, w, alpha, be, mode);
+          }
         }
       }
     }

@@ -3,6 +3,9 @@
 // so 24 FMAs are fed by 2 loads + 12 broadcast operands: FMA-bound on cores with two FMA units.
 // Compiled for AVX-512 through function attributes only (the addon is built without -march),
 // and reached only when the CPU reports avx512f.
+// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized (_mm512_undefined_ps inside the
+// shuffle intrinsics, GCC bug 105593, fixed in 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -78,9 +81,11 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
 }
 
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float, Store);
-const TileFn kTiles[MR + 1] = {nullptr,        tileRows<1>, tileRows<2>, tileRows<3>,  tileRows<4>,
-                               tileRows<5>,    tileRows<6>, tileRows<7>, tileRows<8>,  tileRows<9>,
-                               tileRows<10>,   tileRows<11>, tileRows<12>};
+// One instantiation per row count, so the last panel of an M that is not a multiple of 12 runs
+// only the FMAs it needs (M = 256 ends on a 4-row panel).
+const TileFn kTiles[MR + 1] = {nullptr,     tileRows<1>, tileRows<2>, tileRows<3>,  tileRows<4>,
+                               tileRows<5>, tileRows<6>, tileRows<7>, tileRows<8>,  tileRows<9>,
+                               tileRows<10>, tileRows<11>, tileRows<12>};
 
 void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
           float beta, Store mode) {
@@ -90,17 +95,20 @@ void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int
 // In-register transpose of 16 rows of 16 floats: r[i][t] becomes r[t][i].
 CK_AVX512 inline void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];
+#pragma GCC unroll 8
   for (int p = 0; p < 8; p++) {
     t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
     t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
   }
   // u[4q+c], lane L: column 4L+c of rows 4q..4q+3.
+#pragma GCC unroll 4
   for (int q = 0; q < 4; q++) {
     u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
     u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
     u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
     u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
   }
+#pragma GCC unroll 4
   for (int c = 0; c < 4; c++) {
     __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
     __m512 v1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
@@ -114,6 +122,7 @@ CK_AVX512 inline void transpose16(__m512 r[16]) {
 // Loads `rows` (<= 16) rows of `n` (<= 16) floats, row i at src + i*ld; the rest are zero.
 CK_AVX512 inline void loadBlock(__m512 r[16], const float* src, int64_t ld, int rows, int n) {
   __mmask16 m = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+#pragma GCC unroll 16
   for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
 }
 

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, ops } from '../../lib/index.js';
+import { Tensor, device, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
@@ -179,6 +179,27 @@ t.test('batchedGemm matches a float64 reference per entry', async (t) => {
   await checkBatched(t, 5, 7, 100, 33, { transA: true, transB: true, shareB: true });
   await checkBatched(t, 4, 65, 13, 17, { transA: false, transB: false, shareA: true, beta: 1 });
   await checkBatched(t, 2, 100, 257, 65, { transA: false, transB: false });
+});
+
+t.test('gemm on two CPU streams at once shares the thread pool and gives the same answers', async (t) => {
+  const M = 65;
+  const N = 1031;
+  const K = 401;
+  const A = f32(randomArray(M * K, seed++));
+  const B = f32(randomArray(K * N, seed++));
+  const devs = [device('cpu:0'), device('cpu:1')];
+  const outs = [];
+  for (let rep = 0; rep < 3; rep++)
+    for (const dev of devs) {
+      const a = Tensor.fromArray(A, [M, K], { device: dev });
+      const b = Tensor.fromArray(B, [K, N], { device: dev });
+      outs.push({ c: ops.gemm(a, b), a, b });
+    }
+  const want = reference({ transA: false, transB: false, M, N, K, alpha: 1, beta: 0, pad: 0 }, A, K, B, N, new Float64Array(M * N), N);
+  const first = await outs[0].c.data();
+  t.equal(mismatch(first, want, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(K) }), null);
+  for (const o of outs.slice(1)) t.same(Array.from(await o.c.data()), Array.from(first), `${o.c.device.name}: bit-identical`);
+  for (const o of outs) for (const x of [o.a, o.b, o.c]) x.dispose();
 });
 
 t.test('CONVKIT_GEMM_KERNEL picks the kernel at load time', async (t) => {
