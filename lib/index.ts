@@ -21,3 +21,4 @@ export {
   type SafetensorsEntry, type SafetensorsFile, type ReadTensor, type WritableDType, type Checkpoint, type CheckpointTensor,
   type LoadedCheckpoint, type TrainingPosition,
 } from './io/index.js';
+export { alexnet, type AlexNetOptions } from './models/index.js';

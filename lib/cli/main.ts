@@ -1,7 +1,7 @@
 /**
- * The `convkit` command: train, evaluate, predict. Progress on a terminal as a bar; JSON lines
- * when stdout is not a terminal or with --json. Exit code 0 on success, 1 on a failure (with
- * the error's code and message), 2 on a usage error.
+ * The `convkit` command: train (LeNet-5 here, AlexNet in ./alexnet.ts), evaluate, predict.
+ * Progress on a terminal as a bar; JSON lines when stdout is not a terminal or with --json.
+ * Exit code 0 on success, 1 on a failure (with the error's code and message), 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
 import { ConvkitError } from '../errors.js';
@@ -11,6 +11,8 @@ import { restoreModel } from '../train/checkpointing.js';
 import { evaluate, predict } from '../train/evaluate.js';
 import { fit } from '../train/fit.js';
 import { piecewiseLr } from '../train/schedule.js';
+import { ALEXNET_USAGE, predictImages, trainAlexnet } from './alexnet.js';
+import { UsageError, num } from './args.js';
 import { mnistLoader, normalizeFor } from './mnist-data.js';
 import { barReporter, jsonReporter, type Reporter } from './progress.js';
 
@@ -19,16 +21,8 @@ const USAGE = `usage:
                        [--momentum X] [--weight-decay X] [--seed N] [--save FILE] [--resume FILE]
                        [--limit N] [--json]
   convkit evaluate --model FILE --data DIR [--json]
-  convkit predict --model FILE --data DIR [--index I[,I...]] [--json]`;
-
-class UsageError extends Error {}
-
-function num(v: string | undefined, name: string, fallback: number, int = false): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isSafeInteger(n))) throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
-  return n;
-}
+  convkit predict --model FILE --data DIR [--index I[,I...]] [--json]
+${ALEXNET_USAGE}`;
 
 const OPTIONS = {
   data: { type: 'string' },
@@ -44,12 +38,22 @@ const OPTIONS = {
   limit: { type: 'string' },
   model: { type: 'string' },
   index: { type: 'string' },
+  list: { type: 'string' },
+  val: { type: 'string' },
+  'save-every': { type: 'string' },
+  'lr-step': { type: 'string' },
+  workers: { type: 'string' },
+  dropout: { type: 'string' },
+  'fc-width': { type: 'string' },
+  'ten-crop': { type: 'boolean' },
+  top: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function train(rest: string[], v: Record<string, string | boolean | undefined>, out: Reporter): Promise<void> {
-  if (rest[0] !== 'lenet5') throw new UsageError(`train: unknown model ${JSON.stringify(rest[0] ?? '')} (this version trains lenet5)`);
+  if (rest[0] === 'alexnet') return trainAlexnet(v, out);
+  if (rest[0] !== 'lenet5') throw new UsageError(`train: unknown model ${JSON.stringify(rest[0] ?? '')} (this version trains lenet5 and alexnet)`);
   const data = v.data as string | undefined;
   if (!data) throw new UsageError('train: --data DIR is required (the folder with the MNIST files)');
   let variant = (v.variant as string | undefined) ?? 'modern';
@@ -189,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'train') await train(rest, v, out);
     else if (cmd === 'evaluate') await evaluateCmd(v, out);
+    else if (cmd === 'predict' && rest.length) await predictImages(rest, v, out);
     else if (cmd === 'predict') await predictCmd(v, out);
     else throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     return 0;

@@ -2,11 +2,14 @@
  * Model: a Sequential network, its per-sample input shape and its criterion. train/eval mode,
  * summary(), one training step's forward + loss + backward, and prediction. No math here.
  */
-import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { Dropout } from '../layers/dropout.js';
 import type { Parameter } from '../layers/layer.js';
+import type { SGD } from '../optim/sgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
 import * as ops from '../ops/index.js';
+import { checkInt } from '../ops/validate.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 
 export interface NamedArray {
@@ -115,6 +118,40 @@ export class Model {
     return p;
   }
 
+  /**
+   * A prediction plan for batches of exactly `batch` samples: predictProbs's ops recorded once
+   * (eval mode) and replayed as one queued op per call, which is what makes batch-1 latency
+   * small on the CPU. It reads the model's parameters as they are when it runs (in-place updates
+   * such as SGD steps and loadStateDict are seen). Dispose it when done.
+   */
+  compilePredictor(batch: number): Predictor {
+    checkInt(`${this.name}.compilePredictor`, 'batch', batch, 1);
+    const params = this.parameters();
+    const device = params.length ? params[0].value.device : undefined;
+    const input = Tensor.zeros([batch, ...this.inputShape], { device });
+    try {
+      const { ops: plan, result } = ops.capture(input.device, () => this.predictProbs(input));
+      return new Predictor(this.name, plan, input, result);
+    } catch (e) {
+      input.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * A recorded training step for batches of exactly `batch` samples: trainStep + optimizer.step()
+   * captured once and replayed as one queued op per call (the per-op cost of ~40 small ops is
+   * most of LeNet-5's step otherwise). Same results as the eager calls; parameter grads are set
+   * as by trainStep. A change of the optimizer's lr or state (loadState) re-records on the next
+   * step. Models with dropout are refused: a replay would repeat the recorded masks.
+   */
+  compileTrainStep(batch: number, optimizer: SGD): TrainPlan {
+    checkInt(`${this.name}.compileTrainStep`, 'batch', batch, 1);
+    if (this.net.layers.some((l) => l instanceof Dropout))
+      throw new ArgumentError(`${this.name}.compileTrainStep: the model has dropout, whose masks a recorded step would repeat; use trainStep`);
+    return new TrainPlan(this, optimizer, batch);
+  }
+
   /** A copy of every parameter, by its stable name. */
   async stateDict(): Promise<Record<string, NamedArray>> {
     const out: Record<string, NamedArray> = {};
@@ -153,5 +190,106 @@ export class Model {
 
   toString(): string {
     return `${this.name} ${this.net.toString()}`;
+  }
+}
+
+/** Model.compilePredictor's plan: predict(x) equals model.predictProbs(x) in one queued op. */
+export class Predictor {
+  /** @internal */
+  constructor(
+    readonly modelName: string,
+    private readonly plan: ops.CapturedOps,
+    private readonly input: Tensor,
+    private readonly probs: Tensor,
+  ) {}
+
+  /** Class probabilities [batch, classes] for x [batch, ...inputShape] (a new tensor). */
+  predict(x: Tensor): Tensor {
+    const op = `${this.modelName}.predict`;
+    if (!(x instanceof Tensor)) throw new ArgumentError(`${op}: 'x' must be a Tensor`);
+    const want = this.input.shape;
+    if (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i]))
+      throw new ShapeError(`${op}: input must be ${fmtShape(want)} (the compiled batch), got ${fmtShape(x.shape)}`);
+    const out = Tensor.empty(this.probs.shape, 'float32', this.probs.device);
+    this.plan.replay([[x, this.input]], [[this.probs, out]]);
+    return out;
+  }
+
+  /** Recorded ops in the plan. */
+  get opCount(): number {
+    return this.plan.length;
+  }
+
+  dispose(): void {
+    this.plan.dispose();
+    this.input.dispose();
+    this.probs.dispose();
+  }
+}
+
+/** Model.compileTrainStep's plan. */
+export class TrainPlan {
+  private readonly x: Tensor;
+  private readonly labels: Tensor;
+  private recorded: { ops: ops.CapturedOps; loss: Tensor; correct: Tensor; lr: number; state: Tensor[] } | null = null;
+
+  /** @internal */
+  constructor(
+    readonly model: Model,
+    readonly optimizer: SGD,
+    readonly batch: number,
+  ) {
+    const params = model.parameters();
+    const device = params.length ? params[0].value.device : undefined;
+    this.x = Tensor.zeros([batch, ...model.inputShape], { device });
+    this.labels = Tensor.zeros([batch], { dtype: 'int32', device });
+  }
+
+  /** One training step on (x, labels): forward, loss, backward and the optimizer's update. */
+  step(x: Tensor, labels: Tensor): StepResult {
+    const op = `${this.model.name}.trainStep`;
+    if (!(x instanceof Tensor) || !(labels instanceof Tensor)) throw new ArgumentError(`${op}: 'x' and 'labels' must be Tensors`);
+    const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+    if (!same(x, this.x)) throw new ShapeError(`${op}: input must be ${fmtShape(this.x.shape)} (the compiled batch), got ${fmtShape(x.shape)}`);
+    if (!same(labels, this.labels) || labels.dtype !== 'int32')
+      throw new ShapeError(`${op}: labels must be int32 ${fmtShape(this.labels.shape)}, got ${labels.dtype} ${fmtShape(labels.shape)}`);
+    const r = this.current();
+    const loss = Tensor.empty(r.loss.shape, r.loss.dtype, r.loss.device);
+    const correct = Tensor.empty(r.correct.shape, r.correct.dtype, r.correct.device);
+    r.ops.replay([[x, this.x], [labels, this.labels]], [[r.loss, loss], [r.correct, correct]]);
+    return { loss, correct };
+  }
+
+  private optimizerState(): Tensor[] {
+    return [...this.optimizer.state().values()];
+  }
+
+  private current() {
+    const r = this.recorded;
+    const state = this.optimizerState();
+    if (r && r.lr === this.optimizer.lr && r.state.length === state.length && r.state.every((t, i) => t === state[i])) return r;
+    this.release();
+    this.optimizer.ensureState();
+    const { ops: recorded, result } = ops.capture(this.x.device, () => {
+      const s = this.model.trainStep(this.x, this.labels);
+      this.optimizer.step();
+      return s;
+    });
+    this.recorded = { ops: recorded, loss: result.loss, correct: result.correct, lr: this.optimizer.lr, state: this.optimizerState() };
+    return this.recorded;
+  }
+
+  private release(): void {
+    if (!this.recorded) return;
+    this.recorded.ops.dispose();
+    this.recorded.loss.dispose();
+    this.recorded.correct.dispose();
+    this.recorded = null;
+  }
+
+  dispose(): void {
+    this.release();
+    this.x.dispose();
+    this.labels.dispose();
   }
 }

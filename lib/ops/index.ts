@@ -11,3 +11,4 @@ export * from './loss.js';
 export * from './optim.js';
 export * from './channel-affine.js';
 export * from './rbf.js';
+export * from './capture.js';

@@ -59,6 +59,16 @@ export class SGD {
     }
   }
 
+  /**
+   * Creates the velocity buffers now (zeros, which is what the first step would create), so
+   * that a recorded training step (Model.compileTrainStep) does not record their creation.
+   */
+  ensureState(): void {
+    if (!(this.momentum > 0)) return;
+    for (const p of this.params)
+      if (!this.velocity.has(p.name)) this.velocity.set(p.name, Tensor.zeros(p.value.shape, { device: p.value.device }));
+  }
+
   /** Velocity buffers by parameter name (for checkpoints). */
   state(): Map<string, Tensor> {
     return this.velocity;

@@ -5,6 +5,7 @@
  */
 import { ConvkitError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { alexnet } from '../models/alexnet.js';
 import { lenet5 } from '../models/lenet5.js';
 import type { Model, NamedArray } from '../models/model.js';
 import type { SGD } from '../optim/sgd.js';
@@ -42,6 +43,8 @@ export async function restoreModel(path: string, opts: { device?: DeviceName | D
   let model: Model;
   if (cfg.model === 'lenet5') {
     model = lenet5({ ...(cfg as object), device: opts.device } as Parameters<typeof lenet5>[0]);
+  } else if (cfg.model === 'alexnet') {
+    model = alexnet({ ...(cfg as object), device: opts.device } as Parameters<typeof alexnet>[0]);
   } else {
     throw new ConvkitError('ND_FORMAT', `${path}: meta.model ${JSON.stringify(cfg)} names no model this version can build`);
   }

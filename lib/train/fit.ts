@@ -38,6 +38,7 @@ export interface FitOptions {
 export interface History {
   epochs: EpochLogs[];
   steps: number;
+  /** The optimizer used; when fit() built it from options, the caller disposes it (its momentum buffers). */
   optimizer: SGD;
 }
 

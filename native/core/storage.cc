@@ -5,6 +5,12 @@
 
 namespace ck {
 
+namespace {
+std::atomic<DeviceFreeFn> deviceFree{nullptr};
+}
+
+void setDeviceFree(DeviceFreeFn fn) { deviceFree.store(fn); }
+
 LiveCounter& liveCounter(DeviceKind kind, int deviceIndex) {
   // Leaked on purpose (outlives static destruction); 64 devices of each kind is plenty.
   static LiveCounter* counters = new LiveCounter[2 * 64];
@@ -30,6 +36,7 @@ Storage::~Storage() {
   c.count--;
   c.bytes -= int64_t(bytes);
   if (kind == DeviceKind::Cpu) hostAllocator().free(ptr, rounded);
+  else if (DeviceFreeFn f = deviceFree.load()) f(ptr, rounded, deviceIndex);
 }
 
 }  // namespace ck

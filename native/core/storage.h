@@ -20,11 +20,19 @@ struct Storage {
   int deviceIndex = 0;
 
   static std::shared_ptr<Storage> allocHost(size_t bytes, int deviceIndex);
+  // Device memory from cuda:deviceIndex's caching allocator. Defined in native/cuda (only the
+  // CUDA addon has it); its blocks go back through the hook below.
+  static std::shared_ptr<Storage> allocDevice(size_t bytes, int deviceIndex);
   ~Storage();
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
+
+// Returns a device block to its allocator. The CPU addon has no device memory, so storage.cc
+// cannot call the CUDA allocator directly: the CUDA backend installs this when it allocates.
+using DeviceFreeFn = void (*)(void* ptr, size_t rounded, int deviceIndex);
+void setDeviceFree(DeviceFreeFn fn);
 
 // Counts per device of live Storage objects, for memory() and leak tests.
 struct LiveCounter {

@@ -1,13 +1,24 @@
 #include "stream.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <new>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define CK_STREAM_PAUSE() _mm_pause()
+#else
+#define CK_STREAM_PAUSE() std::this_thread::yield()
+#endif
 
 namespace ck {
 
 namespace {
+// How long an idle executor spins for the next op before it sleeps.
+constexpr int kSpinMicros = 50;
 std::atomic<bool> gProfiling{false};
 std::mutex gProfileMu;
 std::map<std::string, OpProfile>& profileTable() {
@@ -17,6 +28,14 @@ std::map<std::string, OpProfile>& profileTable() {
 }  // namespace
 
 void setProfiling(bool on) { gProfiling = on; }
+
+int64_t maxQueuedOps() {
+  static const int64_t limit = [] {
+    const char* s = std::getenv("CONVKIT_MAX_QUEUED_OPS");
+    return s ? std::max<int64_t>(0, std::atoll(s)) : int64_t(1024);
+  }();
+  return limit;
+}
 
 std::vector<OpProfile> takeProfile() {
   std::lock_guard<std::mutex> lk(gProfileMu);
@@ -31,22 +50,83 @@ CpuStream::CpuStream(int index) : index_(index) {
   thread_.detach();  // streams live for the whole process (see cpuStream)
 }
 
+namespace {
+void recordProfile(const char* op, double ms) {
+  std::lock_guard<std::mutex> lk(gProfileMu);
+  OpProfile& p = profileTable()[op];
+  p.op = op;
+  p.calls++;
+  p.ms += ms;
+}
+}  // namespace
+
+void runCaptured(const CapturedOps& g) {
+  const bool profiling = gProfiling.load(std::memory_order_relaxed);
+  for (const CapturedOps::Op& op : g.ops) {
+    try {
+      if (profiling) {
+        auto t0 = std::chrono::steady_clock::now();
+        op.fn();
+        recordProfile(op.name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      } else {
+        op.fn();
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string(op.name) + ": " + e.what());
+    }
+  }
+}
+
+void CpuStream::beginCapture() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (capture_) throw Error(Code::Arg, "cpu:" + std::to_string(index_) + " is already capturing");
+  capture_ = std::make_shared<CapturedOps>();
+}
+
+std::shared_ptr<CapturedOps> CpuStream::endCapture() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!capture_) throw Error(Code::Arg, "cpu:" + std::to_string(index_) + " is not capturing");
+  std::shared_ptr<CapturedOps> g;
+  g.swap(capture_);
+  return g;
+}
+
 void CpuStream::enqueue(const char* op, std::function<void()> fn) {
+  const int64_t limit = maxQueuedOps();
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    std::unique_lock<std::mutex> lk(mu_);
+    if (capture_) {
+      capture_->ops.push_back(CapturedOps::Op{op, std::move(fn)});
+      return;
+    }
+    if (limit > 0 && inFlight_ >= limit) {
+      producersWaiting_++;
+      cvSpace_.wait(lk, [&] { return inFlight_ <= limit / 2; });
+      producersWaiting_--;
+    }
     queue_.push_back(Task{op, std::move(fn), nullptr});
     inFlight_++;
+    hasWork_.store(true, std::memory_order_release);
   }
-  cvWork_.notify_one();
+  // The executor spins a while before it sleeps; only a sleeping one needs the futex wake.
+  if (sleeping_.load(std::memory_order_seq_cst)) cvWork_.notify_one();
 }
 
 void CpuStream::enqueueSignal(std::function<void(std::optional<StreamError>)> fn) {
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    std::unique_lock<std::mutex> lk(mu_);
+    if (capture_) {
+      // Refused through the signal itself (its promise rejects), so that its caller's
+      // bookkeeping completes as for any other failed wait.
+      lk.unlock();
+      fn(StreamError{Code::Arg, "cpu:" + std::to_string(index_) + " is capturing: reading values back or waiting is not recorded"});
+      return;
+    }
     queue_.push_back(Task{"signal", nullptr, std::move(fn)});
     inFlight_++;
+    hasWork_.store(true, std::memory_order_release);
   }
-  cvWork_.notify_one();
+  if (sleeping_.load(std::memory_order_seq_cst)) cvWork_.notify_one();
 }
 
 std::optional<StreamError> CpuStream::takeError() {
@@ -74,9 +154,24 @@ void CpuStream::loop() {
     Task task;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      cvWork_.wait(lk, [this] { return !queue_.empty(); });
+      if (queue_.empty()) {
+        // Small nets queue ops a few microseconds apart (and a batch-1 prediction is a dozen
+        // of them): spinning briefly saves a futex sleep and wake-up of tens of microseconds
+        // per op. The producer checks sleeping_ after its push, so either it sees the flag and
+        // notifies, or this thread sees the op before it sleeps.
+        lk.unlock();
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+        while (!hasWork_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) CK_STREAM_PAUSE();
+        lk.lock();
+        if (queue_.empty()) {
+          sleeping_.store(true, std::memory_order_seq_cst);
+          cvWork_.wait(lk, [this] { return !queue_.empty(); });
+          sleeping_.store(false, std::memory_order_relaxed);
+        }
+      }
       task = std::move(queue_.front());
       queue_.pop_front();
+      hasWork_.store(!queue_.empty(), std::memory_order_relaxed);
     }
     std::optional<StreamError> failure;
     if (task.signal) {
@@ -90,12 +185,7 @@ void CpuStream::loop() {
         if (gProfiling.load(std::memory_order_relaxed)) {
           auto t0 = std::chrono::steady_clock::now();
           task.fn();
-          double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-          std::lock_guard<std::mutex> lk(gProfileMu);
-          OpProfile& p = profileTable()[task.op];
-          p.op = task.op;
-          p.calls++;
-          p.ms += ms;
+          recordProfile(task.op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         } else {
           task.fn();
         }
@@ -117,6 +207,7 @@ void CpuStream::loop() {
       if (failure && !error_) error_ = std::move(failure);
       inFlight_--;
       if (inFlight_ == 0) cvIdle_.notify_all();
+      if (producersWaiting_ > 0 && inFlight_ <= maxQueuedOps() / 2) cvSpace_.notify_all();
     }
   }
 }

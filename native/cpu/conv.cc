@@ -6,7 +6,8 @@
 // (a per-thread chunk target, and the convScratchBytes cap), so memory does not grow with the
 // batch. With B > 1 the GEMM's output is [OCg, B*OH*OW] and is scattered into NCHW (the bias is
 // added in that same pass); with B == 1 the GEMMs read and write the tensors in place, and a
-// pointwise conv skips im2col entirely.
+// pointwise conv skips im2col entirely. Small stride-1 convolutions and kernels that cover the
+// whole input (LeNet-5's) take the fast paths of conv_direct.h instead, chosen by shape.
 #include "conv.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "conv_direct.h"
 #include "gemm.h"
 #include "im2col.h"
 
@@ -147,6 +149,8 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
     maskWeight(w, mask, g, masked->as<float>());
     wm = masked->as<float>();
   }
+  if (convFullKernelApplies(g)) return conv2dFullKernelForward(x, wm, bias, g, y);
+  if (convDirectApplies(g)) return conv2dDirectForward(x, wm, bias, g, y);
 
   const int64_t B = imagesPerChunk(g);
   const bool direct = B == 1;                     // GEMMs write y in place
@@ -178,7 +182,8 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
                     float* dx, float* dw, float* db) {
   const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
-  if (db) biasGrad(dy, g, db);
+  const bool full = g.N > 0 && convFullKernelApplies(g), directConv = g.N > 0 && !full && convDirectApplies(g);
+  if (db && !directConv) biasGrad(dy, g, db);
   if (g.N == 0) {
     std::memset(dw, 0, size_t(g.OC * Kg) * sizeof(float));
     return;
@@ -190,6 +195,12 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
     masked.emplace(size_t(g.OC * Kg) * sizeof(float));
     maskWeight(w, mask, g, masked->as<float>());
     wm = masked->as<float>();
+  }
+  if (full || directConv) {
+    if (full) conv2dFullKernelBackward(dy, x, wm, g, dx, dw);
+    else conv2dDirectBackward(dy, x, wm, g, dx, dw, db);
+    if (mask) maskWeight(dw, mask, g, dw);
+    return;
   }
 
   const int64_t B = imagesPerChunk(g);

@@ -20,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ck::registerLoss(env, exports);
   ck::registerRbf(env, exports);
   ck::registerOptim(env, exports);
+  ck::registerCapture(env, exports);
   Napi::Object build = Napi::Object::New(env);
   build.Set("backend", "cpu");
   build.Set("cuda", false);

@@ -16,6 +16,7 @@ void registerDropout(Napi::Env env, Napi::Object exports);
 void registerLinear(Napi::Env env, Napi::Object exports);
 void registerLoss(Napi::Env env, Napi::Object exports);
 void registerRbf(Napi::Env env, Napi::Object exports);
+void registerCapture(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 
 }  // namespace ck

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../cpu/conv.h"
+#include "../cpu/conv_direct.h"
 #include "../cpu/im2col.h"
 #include "args.h"
 #include "errors_napi.h"
@@ -109,6 +110,17 @@ Napi::Value Im2colPath(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cpu::im2colPathName());
 }
 
+// convFastPath(name?): the small-convolution fast path in use ("avx512", "portable" or "off");
+// with a name ("auto", "avx512", "portable", "off") switches first. Tests run every path.
+Napi::Value ConvFastPath(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) throw Error(Code::Arg, "convFastPath: 'name' must be a string");
+    const std::string why = cpu::convFastPathSet(info[0].As<Napi::String>().Utf8Value());
+    if (!why.empty()) throw Error(Code::Arg, "convFastPath: " + why);
+  }
+  return Napi::String::New(info.Env(), cpu::convFastPathName());
+}
+
 }  // namespace
 
 void registerConv(Napi::Env, Napi::Object exports) {
@@ -119,6 +131,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
   CK_EXPORT(exports, "im2colPath", Im2colPath);
   CK_EXPORT(exports, "convChunkImages", ConvChunkImages);
+  CK_EXPORT(exports, "convFastPath", ConvFastPath);
 }
 
 }  // namespace ck

@@ -66,6 +66,14 @@ Completion* newCompletion(Napi::Env env) {
   return c;
 }
 
+// Undoes newCompletion when queueing the signal failed, so that a failed wait neither leaks
+// nor leaves the thread-safe function ref'd (which would keep Node from exiting).
+void abandon(Napi::Env env, Completion* c) {
+  EnvState* st = state(env);
+  if (--st->pending == 0) st->channel->tsfn.Unref(env);
+  delete c;
+}
+
 void post(const std::shared_ptr<Channel>& ch, Completion* c) {
   std::lock_guard<std::mutex> lk(ch->mu);
   if (!ch->alive || ch->tsfn.NonBlockingCall(c) != napi_ok) delete c;  // environment gone
@@ -78,10 +86,15 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Completion* c = newCompletion(info.Env());
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
-  s.enqueueSignal([c, tsfn](std::optional<StreamError> err) {
-    c->error = std::move(err);
-    post(tsfn, c);
-  });
+  try {
+    s.enqueueSignal([c, tsfn](std::optional<StreamError> err) {
+      c->error = std::move(err);
+      post(tsfn, c);
+    });
+  } catch (...) {
+    abandon(info.Env(), c);
+    throw;
+  }
   return p;
 }
 
@@ -94,17 +107,22 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   c->wantsBytes = true;
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
-  s.enqueueSignal([c, r, tsfn](std::optional<StreamError> err) {
-    c->error = std::move(err);
-    if (!c->error) {
-      try {
-        c->bytes.assign(static_cast<const char*>(r.data()), static_cast<const char*>(r.data()) + r.bytes);
-      } catch (const std::bad_alloc&) {
-        c->error = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(r.bytes) + " bytes"};
+  try {
+    s.enqueueSignal([c, r, tsfn](std::optional<StreamError> err) {
+      c->error = std::move(err);
+      if (!c->error) {
+        try {
+          c->bytes.assign(static_cast<const char*>(r.data()), static_cast<const char*>(r.data()) + r.bytes);
+        } catch (const std::bad_alloc&) {
+          c->error = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(r.bytes) + " bytes"};
+        }
       }
-    }
-    post(tsfn, c);
-  });
+      post(tsfn, c);
+    });
+  } catch (...) {
+    abandon(info.Env(), c);
+    throw;
+  }
   return p;
 }
 

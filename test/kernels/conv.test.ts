@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Tensor, ops, memory, resetPeakMemory } from '../../lib/index.js';
+import { Tensor, device, ops, memory, resetPeakMemory } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { mismatch } from '../helpers/compare.js';
 import { loadFixture } from '../helpers/fixtures.js';
@@ -138,7 +138,89 @@ const ODD: Geom[] = [
   geom(1, 3, 23, 23, 5, [11, 11], [4, 4], [0, 0], [1, 1], 1), // AlexNet conv1 form
 ];
 
-t.test('conv2d forward matches a float64 direct convolution', async (t) => {
+// Small stride-1 convolutions take a direct fast path (and a full-kernel one is a GEMM), in an
+// AVX-512 and a portable build; 'off' forces the im2col + GEMM path. The correctness tests below
+// run under each, switching only while the stream is idle (kernels read the setting as they run).
+const fastPath = native.convFastPath as (name?: string) => string;
+const PATHS = ['off', 'portable', ...(() => {
+  try {
+    fastPath('avx512');
+    return ['avx512'];
+  } catch {
+    return [];
+  } finally {
+    fastPath('auto');
+  }
+})()];
+async function usePath(name: string): Promise<void> {
+  await device('cpu').synchronize();
+  fastPath(name);
+}
+
+// LeNet-5's C3 connection table: which of S2's 6 maps feed each of C3's 16 maps.
+const C3_TABLE = [
+  [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
+  [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
+  [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
+  [0, 1, 2, 3, 4, 5],
+];
+
+interface FixtureCase {
+  name: string;
+  xShape: number[];
+  wShape: number[];
+  stride: number | [number, number];
+  padding: number | [number, number];
+  dilation: number | [number, number];
+  groups: number;
+  x: number[];
+  w: number[];
+  b?: number[];
+  y: number[];
+  dy: number[];
+  dx: number[];
+  dw: number[];
+  db?: number[];
+}
+
+for (const path of PATHS) {
+t.test(`${path}: LeNet-5 shapes and odd stride-1 shapes (the fast paths' territory) match float64`, async (t) => {
+  await usePath(path);
+  const shapes = [
+    geom(3, 1, 28, 28, 6, [5, 5], [1, 1], [2, 2], [1, 1], 1), // C1
+    geom(5, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C3 (full table)
+    geom(5, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5: the kernel covers the input
+    geom(1, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5 at batch 1: dot products, no GEMM
+    geom(3, 2, 3, 4, 7, [3, 4], [2, 3], [0, 0], [1, 1], 1), // full kernel, rectangular, strided
+    geom(2, 3, 9, 17, 7, [3, 3], [1, 1], [1, 1], [1, 1], 1), // 7 channels: partial register tiles
+    geom(1, 2, 6, 5, 5, [4, 2], [1, 1], [3, 1], [1, 1], 1), // padding = kernel - 1
+    geom(2, 4, 5, 20, 3, [5, 3], [1, 1], [0, 1], [1, 1], 1), // one output row
+    geom(4, 1, 32, 32, 13, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C = 1, 13 channels
+    geom(3, 5, 7, 9, 2, [1, 3], [1, 1], [0, 1], [1, 1], 1), // 1x3 kernel
+  ];
+  for (const [i, g] of shapes.entries()) {
+    const x = f32(randomArray(xSize(g), 200 + i));
+    const w = f32(randomArray(wSize(g), 210 + i));
+    const b = f32(randomArray(g.OC, 220 + i));
+    const dy = f32(randomArray(ySize(g), 230 + i));
+    const xt = tensor(x, [g.N, g.C, g.H, g.W]);
+    const wt = tensor(w, [g.OC, g.C, g.KH, g.KW]);
+    const opts = { ...options(g), bias: tensor(b, [g.OC]) };
+    const name = JSON.stringify(g);
+    t.equal(mismatch(await ops.conv2d(xt, wt, opts).data(), conv64(x, w, b, g), { rtol: 1e-4, atol: 1e-5 }), null, `${name}: y`);
+    const ref = backward64(dy, x, w, g);
+    const dyt = tensor(dy, [g.N, g.OC, ...outHW(g)]);
+    const grads = ops.conv2dBackward(dyt, xt, wt, opts);
+    t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dx`);
+    t.equal(mismatch(await grads.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw`);
+    t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, `${name}: db`);
+    const noDx = ops.conv2dBackward(dyt, xt, wt, { ...opts, needInputGrad: false });
+    t.equal(mismatch(await noDx.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw without dx`);
+  }
+});
+
+t.test(`${path}: conv2d forward matches a float64 direct convolution`, async (t) => {
+  await usePath(path);
   for (const [i, g] of [...ODD, ...randomGeoms(20, 11)].entries()) {
     const x = f32(randomArray(xSize(g), 10 + i));
     const w = f32(randomArray(wSize(g), 20 + i));
@@ -152,7 +234,8 @@ t.test('conv2d forward matches a float64 direct convolution', async (t) => {
   }
 });
 
-t.test('conv2d backward matches the float64 analytic gradients', async (t) => {
+t.test(`${path}: conv2d backward matches the float64 analytic gradients`, async (t) => {
+  await usePath(path);
   const big = [
     geom(3, 16, 13, 13, 24, [3, 3], [1, 1], [1, 1], [1, 1], 2),
     geom(2, 3, 27, 27, 8, [11, 11], [4, 4], [2, 2], [1, 1], 1),
@@ -176,7 +259,8 @@ t.test('conv2d backward matches the float64 analytic gradients', async (t) => {
   }
 });
 
-t.test('conv2d backward matches finite differences', async (t) => {
+t.test(`${path}: conv2d backward matches finite differences`, async (t) => {
+  await usePath(path);
   const small = [
     geom(2, 2, 5, 4, 3, [3, 2], [1, 1], [1, 0], [1, 1], 1),
     geom(1, 4, 6, 6, 2, [3, 3], [2, 2], [1, 1], [1, 1], 2),
@@ -200,15 +284,8 @@ t.test('conv2d backward matches finite differences', async (t) => {
   }
 });
 
-// LeNet-5's C3 connection table: which of S2's 6 maps feed each of C3's 16 maps.
-const C3_TABLE = [
-  [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
-  [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
-  [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
-  [0, 1, 2, 3, 4, 5],
-];
-
-t.test('a connection mask (LeNet-5 C3) gives w * mask forward and masked gradients', async (t) => {
+t.test(`${path}: a connection mask (LeNet-5 C3) gives w * mask forward and masked gradients`, async (t) => {
+  await usePath(path);
   const g = geom(3, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1);
   const mask = new Float64Array(16 * 6);
   C3_TABLE.forEach((ins, oc) => ins.forEach((c) => (mask[oc * 6 + c] = 1)));
@@ -244,7 +321,8 @@ t.test('a connection mask (LeNet-5 C3) gives w * mask forward and masked gradien
   t.equal(mismatch(await gy.data(), conv64(gx, gw, null, gg, gm), { rtol: 1e-4, atol: 1e-5 }), null, 'mask with groups');
 });
 
-t.test('groups = 2 equals two independent convolutions on the channel halves', async (t) => {
+t.test(`${path}: groups = 2 equals two independent convolutions on the channel halves`, async (t) => {
+  await usePath(path);
   const [N, C, H, W, OC] = [2, 8, 9, 9, 6];
   const x = f32(randomArray(N * C * H * W, 7));
   const w = f32(randomArray(OC * (C / 2) * 25, 8));
@@ -262,25 +340,8 @@ t.test('groups = 2 equals two independent convolutions on the channel halves', a
   }
 });
 
-interface FixtureCase {
-  name: string;
-  xShape: number[];
-  wShape: number[];
-  stride: number | [number, number];
-  padding: number | [number, number];
-  dilation: number | [number, number];
-  groups: number;
-  x: number[];
-  w: number[];
-  b?: number[];
-  y: number[];
-  dy: number[];
-  dx: number[];
-  dw: number[];
-  db?: number[];
-}
-
-t.test('conv2d forward and backward match PyTorch', async (t) => {
+t.test(`${path}: conv2d forward and backward match PyTorch`, async (t) => {
+  await usePath(path);
   const { cases } = loadFixture<{ cases: FixtureCase[] }>('conv');
   t.ok(cases.length >= 5, 'fixtures present');
   for (const c of cases) {
@@ -297,6 +358,8 @@ t.test('conv2d forward and backward match PyTorch', async (t) => {
   }
 });
 
+}
+
 t.test('chunking the batch under a small scratch cap gives the same results, in bounded memory', async (t) => {
   const scratch = native.convScratchBytes as (bytes?: number) => number;
   const chunkImages = native.convChunkImages as (geom: number[]) => number;
@@ -307,6 +370,7 @@ t.test('chunking the batch under a small scratch cap gives the same results, in 
     geom(12, 2, 16, 16, 4, [5, 5], [1, 1], [2, 2], [1, 1], 1), // columns 12x the outputs
   ];
   const before = scratch();
+  await usePath('off'); // chunking is the im2col + GEMM path's
   try {
     for (const g of cases) {
       const x = tensor(f32(randomArray(xSize(g), 1)), [g.N, g.C, g.H, g.W]);
@@ -354,7 +418,17 @@ t.test('chunking the batch under a small scratch cap gives the same results, in 
     }
   } finally {
     scratch(before);
+    await usePath('auto');
   }
+});
+
+t.test('convFastPath reports and switches the path, and refuses unknown names', async (t) => {
+  await device('cpu').synchronize();
+  t.match(fastPath(), /^(avx512|portable)$/, 'auto picks a vector build');
+  t.equal(fastPath('off'), 'off');
+  t.equal(fastPath('portable'), 'portable');
+  t.throws(() => fastPath('sse9'), { code: 'ND_ARG', message: /convFastPath: unknown path 'sse9'/ });
+  fastPath('auto');
 });
 
 t.test('needInputGrad: false skips dx', async (t) => {

@@ -40,6 +40,10 @@ const shapes: Array<[number[], number, number]> = [
   [[2, 3], 19, 4],
   [[64], 130, 10],
   [[5], 1, 31],
+  // Batches of at most 4 take a dot-product path (no GEMM packing): vector bodies and tails.
+  [[1], 120, 84],
+  [[4], 37, 6],
+  [[2], 400, 3],
 ];
 
 t.test('forward and backward match float64 on odd shapes', async (t) => {

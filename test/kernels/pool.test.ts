@@ -247,6 +247,55 @@ t.test('max pooling pads with -inf and propagates NaN as PyTorch does', async (t
   for (const u of [x, y, argmax, xn, n.y, n.argmax]) u.dispose();
 });
 
+t.test('2x2 stride-2 max pooling (its own fast loop) keeps the first of ties, lets a NaN win, handles -inf and odd sizes', async (t) => {
+  // Few distinct values so that ties are everywhere; odd sizes drop the last row and column.
+  const pick = [-Infinity, -1, 0, 0, 1, 1, NaN];
+  for (const [i, [N, C, H, W]] of [[2, 3, 7, 9], [1, 1, 2, 2], [3, 2, 28, 28], [1, 4, 5, 4]].entries()) {
+    const r = rng(900 + i);
+    const x = Float32Array.from({ length: N * C * H * W }, () => pick[Math.floor(r() * pick.length)]);
+    const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+    const wantY: number[] = [];
+    const wantA: number[] = [];
+    for (let p = 0; p < N * C; p++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let best = -Infinity;
+          let at = 2 * oh * W + 2 * ow;
+          for (const [dh, dw] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+            const idx = (2 * oh + dh) * W + 2 * ow + dw;
+            const v = x[p * H * W + idx];
+            if (v > best || Number.isNaN(v)) {
+              best = v;
+              at = idx;
+            }
+          }
+          wantY.push(best);
+          wantA.push(at);
+        }
+    const xt = Tensor.fromArray(x, [N, C, H, W]);
+    const { y, argmax } = ops.maxPool2d(xt, { kernelSize: 2 });
+    t.same(y.shape, [N, C, OH, OW]);
+    t.same(Array.from(await y.data()), wantY, `${[N, C, H, W]}: y`);
+    t.same(Array.from(await argmax.data()), wantA, `${[N, C, H, W]}: argmax`);
+    // Backward: each window's gradient lands on its argmax; uncovered rows/columns get 0.
+    const dy = randomArray(N * C * OH * OW, 950 + i);
+    const wantDx = new Float64Array(N * C * H * W);
+    wantA.forEach((at, o) => (wantDx[Math.floor(o / (OH * OW)) * H * W + at] += Math.fround(dy[o])));
+    const dx = ops.maxPool2dBackward(Tensor.fromArray(f32(dy), [N, C, OH, OW]), argmax, [N, C, H, W]);
+    t.equal(mismatch(await dx.data(), wantDx, { rtol: 0, atol: 0 }), null, `${[N, C, H, W]}: backward`);
+    // An argmax from elsewhere (every window pointing at cell 0) still scatters exactly.
+    const zeros = Tensor.fromArray(new Int32Array(N * C * OH * OW), [N, C, OH, OW]);
+    const dx0 = await ops.maxPool2dBackward(Tensor.fromArray(f32(dy), [N, C, OH, OW]), zeros, [N, C, H, W]).data();
+    for (let p = 0; p < N * C; p++) {
+      let sum = 0;
+      for (let o = 0; o < OH * OW; o++) sum += Math.fround(dy[p * OH * OW + o]);
+      t.ok(Math.abs(dx0[p * H * W] - sum) <= 1e-5 * (1 + Math.abs(sum)), `${[N, C, H, W]} plane ${p}: foreign argmax accumulates`);
+      if (p > 1) break;
+    }
+    for (const u of [xt, y, argmax, dx, zeros]) u.dispose();
+  }
+});
+
 t.test('stride defaults to the kernel size', async (t) => {
   const x = Tensor.fromArray(f32(randomArray(2 * 8 * 8, 7)), [1, 2, 8, 8]);
   const a = ops.avgPool2d(x, { kernelSize: 2 });

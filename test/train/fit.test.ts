@@ -30,13 +30,14 @@ t.test('fit: callbacks, history, loss goes down, the event loop turns every batc
   t.ok(ev.accuracy > 0.5 && ev.count === 1024, `accuracy ${ev.accuracy}`);
   await loader.close();
   m.dispose();
+  h.optimizer.dispose(); // fit() made it from options; its momentum buffers are ours to free
 });
 
 t.test('memory is flat across epochs (tensors and bytes)', async (t) => {
   const loader = await smallLoader(640, 32, 7);
   const m = lenet5({ seed: 3 });
   const snapshots: Array<{ tensors: number; storages: number; bytes: number }> = [];
-  await fit(m, loader, {
+  const h = await fit(m, loader, {
     epochs: 12, // 240 steps
     optimizer: { lr: 0.02, momentum: 0.9 },
     callbacks: {
@@ -50,4 +51,5 @@ t.test('memory is flat across epochs (tensors and bytes)', async (t) => {
   for (let i = 2; i < snapshots.length; i++) t.same(snapshots[i], snapshots[1], `epoch ${i + 1} vs epoch 2`);
   await loader.close();
   m.dispose();
+  h.optimizer.dispose();
 });

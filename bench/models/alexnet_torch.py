@@ -1,0 +1,95 @@
+"""PyTorch CPU peer for bench/models/alexnet.mjs: the same paper-form AlexNet in torch.nn (groups,
+LRN with the paper's literal alpha, i.e. nn.LocalResponseNorm(alpha = 5 * 1e-4), dropout 0.5),
+float32, intra-op threads = the number given; training at batch 16 and 64 (torch.optim.SGD,
+momentum 0.9, weight decay 5e-4), inference at batch 1 and 32. Prints JSON lines."""
+import json
+import os
+import platform
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count()
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+DEVICE = f"cpu:0 ({cpu_model()}, {threads} threads)"
+IMPL = f"pytorch {torch.__version__}"
+
+
+class AlexNet(nn.Module):
+    def __init__(self, classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
+        self.fc6 = nn.Linear(9216, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, classes)
+        self.lrn = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.lrn(F.relu(self.conv1(x))), 3, 2)
+        x = F.max_pool2d(self.lrn(F.relu(self.conv2(x))), 3, 2)
+        x = F.relu(self.conv3(x))
+        x = F.relu(self.conv4(x))
+        x = F.max_pool2d(F.relu(self.conv5(x)), 3, 2).flatten(1)
+        x = self.drop(F.relu(self.fc6(x)))
+        x = self.drop(F.relu(self.fc7(x)))
+        return self.fc8(x)
+
+
+def median_time(fn, min_s=3.0, warmup=1, iters=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_s or len(times) < iters:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def emit(row):
+    print(json.dumps({"bench": "alexnet", "impl": IMPL, "device": DEVICE, "variant": "paper", **row}), flush=True)
+
+
+net = AlexNet()
+opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+net.train()
+for batch in (16, 64):
+    x = torch.randn(batch, 3, 227, 227)
+    y = torch.tensor([(i * 37) % 1000 for i in range(batch)])
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    s = median_time(step)
+    emit({"pass": "train", "batch": batch, "ms": s * 1e3, "images_per_s": batch / s})
+net.eval()
+with torch.no_grad():
+    for batch in (1, 32):
+        x = torch.randn(batch, 3, 227, 227)
+        s = median_time(lambda: F.softmax(net(x), 1), min_s=2.0, iters=5)
+        emit({"pass": "inference", "batch": batch, "ms": s * 1e3, "images_per_s": batch / s})

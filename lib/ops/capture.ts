@@ -1,0 +1,91 @@
+/**
+ * Capture: record the ops a function queues on a device, once, and replay them later as one
+ * queued op (DESIGN.md: "a recorded op list on CPU"). A small net's forward pass is a dozen ops
+ * whose per-call cost (validation, output tensors, the native call) exceeds their arithmetic at
+ * batch 1; a replay pays it once.
+ *
+ * The recorded ops read and write the very tensors they were recorded with, at every replay
+ * (as a CUDA graph does): replay() copies fresh inputs into the recorded input tensors first and
+ * the recorded outputs out to fresh tensors afterwards, inside the same queued op. Parameters
+ * updated in place (SGD, loadStateDict) are seen by later replays.
+ */
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { native, type NativeHandle, type StreamId } from '../native.js';
+import type { Device } from '../tensor/device.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkTensor } from './validate.js';
+
+interface CaptureBinding {
+  captureBegin(stream: StreamId): void;
+  captureEnd(stream: StreamId): NativeHandle;
+  capturedOps(plan: NativeHandle): number;
+  captureRelease(plan: NativeHandle): void;
+  captureReplay(stream: StreamId, plan: NativeHandle, inputs: NativeHandle[], outputs: NativeHandle[]): void;
+}
+const nb = native as unknown as CaptureBinding;
+
+/** A [source, destination] pair of tensors of one shape and dtype. */
+export type CopyPair = readonly [Tensor, Tensor];
+
+export class CapturedOps {
+  #plan: NativeHandle | null;
+  /** Number of recorded ops. */
+  readonly length: number;
+
+  /** @internal Use capture(). */
+  constructor(readonly device: Device, plan: NativeHandle) {
+    this.#plan = plan;
+    this.length = nb.capturedOps(plan);
+  }
+
+  get disposed(): boolean {
+    return this.#plan === null;
+  }
+
+  /** Queues one op: copies each input pair src -> dst, runs the recorded ops, copies each output pair src -> dst. */
+  replay(inputs: readonly CopyPair[] = [], outputs: readonly CopyPair[] = []): void {
+    const op = 'replay';
+    if (this.#plan === null) throw new ArgumentError(`${op}: the captured ops were disposed`);
+    const handles = (pairs: readonly CopyPair[], what: string): NativeHandle[] =>
+      pairs.flatMap(([src, dst], i) => {
+        checkTensor(op, `${what}[${i}][0]`, src, { dtype: src instanceof Tensor ? src.dtype : 'float32' });
+        checkTensor(op, `${what}[${i}][1]`, dst, { dtype: src.dtype });
+        if (src.device !== this.device || dst.device !== this.device)
+          throw new ArgumentError(`${op}: ${what}[${i}] must be on ${this.device.name}, got ${src.device.name} and ${dst.device.name}`);
+        if (src.size !== dst.size || src.shape.length !== dst.shape.length || src.shape.some((d, k) => d !== dst.shape[k]))
+          throw new ShapeError(`${op}: ${what}[${i}] copies ${fmtShape(src.shape)} into ${fmtShape(dst.shape)}; the shapes must match`);
+        return [src.handle(op, `${what}[${i}][0]`), dst.handle(op, `${what}[${i}][1]`)];
+      });
+    nb.captureReplay(this.device.stream, this.#plan, handles(inputs, 'inputs'), handles(outputs, 'outputs'));
+  }
+
+  /** Releases the recorded ops and the tensors they hold (replays already queued still run). */
+  dispose(): void {
+    if (this.#plan === null) return;
+    nb.captureRelease(this.#plan);
+    this.#plan = null;
+  }
+}
+
+/**
+ * Runs fn with `device`'s stream recording instead of running, and returns what fn returned
+ * with the recorded ops. Tensors fn creates are placeholders until a replay fills them; fn must
+ * not read values back (that throws). CPU devices only.
+ */
+export function capture<R>(device: Device, fn: () => R): { ops: CapturedOps; result: R } {
+  if (device.kind !== 'cpu') throw new ArgumentError(`capture: only cpu devices record ops, got ${device.name}`);
+  nb.captureBegin(device.stream);
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    nb.captureRelease(nb.captureEnd(device.stream));
+    throw e;
+  }
+  const ops = new CapturedOps(device, nb.captureEnd(device.stream));
+  if (result instanceof Promise) {
+    ops.dispose();
+    throw new ArgumentError('capture: fn must be synchronous (it returned a Promise; ops queued after an await would not be recorded)');
+  }
+  return { ops, result };
+}

@@ -1,0 +1,27 @@
+// The direct convolution's inner loops, one table per instruction set (conv_direct_kernels.h).
+#pragma once
+#include <cstdint>
+
+namespace ck::cpu::direct {
+
+struct Kernels {
+  const char* name;
+  // out[o * ldo + p] = bias[o] + sum_t w[o * T + t] * in[off[t] + p], o < OC, p < P (P % 16 == 0).
+  void (*corr)(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC,
+               int64_t P, float* out, int64_t ldo);
+  // y[o] = bias[o] + sum_k x[k] * w[o * K + k], o < OC (bias may be null).
+  void (*gemv)(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y);
+  // dst[r * dstStride + i] = src[r * srcStride + i] for r < rows, i < len.
+  void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len);
+  // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,
+  // t < T (P % 16 == 0): 16 partial sums per weight, folded by sumLanes.
+  void (*corrGrad)(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC,
+                   int64_t P, float* dw);
+  // out[i] = sum of v[i * 16 + lane] over the 16 lanes, i < n.
+  void (*sumLanes)(const float* v, int64_t n, float* out);
+};
+
+const Kernels& avx512Kernels();
+const Kernels& portableKernels();
+
+}  // namespace ck::cpu::direct

@@ -1,0 +1,164 @@
+// The two inner loops of the direct convolution (conv_direct.cc), written once with GCC vector
+// extensions and compiled twice: conv_direct_avx512.cc (16 float lanes in zmm registers, FMAs)
+// and conv_direct_portable.cc (the same code lowered to baseline SSE, with smaller register
+// tiles). Include inside a namespace, after defining CK_DIRECT_OB / CK_DIRECT_PV /
+// CK_DIRECT_TB (register tile sizes).
+//
+// Both work on "wide" planes: an input channel is stored with row stride Wp (padding included),
+// and output position p = oh * Wp + ow, so that for a tap (c, kh, kw) the inputs of every output
+// position are the contiguous run in[c * plane + kh * Wp + kw + p]. Positions with ow >= OW
+// are computed too and thrown away (forward), or multiply zeros (filter gradient).
+// The including file provides <cstdint>.
+
+typedef float vf __attribute__((vector_size(64)));
+typedef float vfu __attribute__((vector_size(64), aligned(4), may_alias));
+
+static inline vf loadv(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+static inline void storev(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+static inline float hsum(vf v) {
+  float s = 0;
+  for (int i = 0; i < 16; i++) s += v[i];
+  return s;
+}
+
+// OB output channels x PV vectors of 16 positions, accumulated in registers over all taps.
+template <int OB, int PV>
+static inline void corrTile(const float* in, const int32_t* off, int64_t T, const float* w, int64_t ldw,
+                            const float* bias, float* out, int64_t ldo) {
+  vf acc[OB][PV];
+  for (int o = 0; o < OB; o++)
+    for (int v = 0; v < PV; v++) acc[o][v] = vf{} + (bias ? bias[o] : 0.0f);
+  for (int64_t t = 0; t < T; t++) {
+    const float* src = in + off[t];
+    vf x[PV];
+    for (int v = 0; v < PV; v++) x[v] = loadv(src + 16 * v);
+    for (int o = 0; o < OB; o++) {
+      const float wv = w[o * ldw + t];
+      for (int v = 0; v < PV; v++) acc[o][v] += wv * x[v];
+    }
+  }
+  for (int o = 0; o < OB; o++)
+    for (int v = 0; v < PV; v++) storev(out + o * ldo + 16 * v, acc[o][v]);
+}
+
+template <int OB>
+static void corrRows(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t P,
+                     float* out, int64_t ldo) {
+  int64_t p = 0;
+  for (; p + 16 * CK_DIRECT_PV <= P; p += 16 * CK_DIRECT_PV)
+    corrTile<OB, CK_DIRECT_PV>(in + p, off, T, w, T, bias, out + p, ldo);
+  for (; p < P; p += 16) corrTile<OB, 1>(in + p, off, T, w, T, bias, out + p, ldo);
+}
+
+// out[o * ldo + p] = bias[o] + sum_t w[o * T + t] * in[off[t] + p] for o < OC, p < P (P a
+// multiple of 16). bias may be null.
+static void corr(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC,
+                 int64_t P, float* out, int64_t ldo) {
+  for (int64_t o0 = 0; o0 < OC; o0 += CK_DIRECT_OB) {
+    const int64_t ob = OC - o0 < CK_DIRECT_OB ? OC - o0 : CK_DIRECT_OB;
+    const float* wb = w + o0 * T;
+    const float* bb = bias ? bias + o0 : nullptr;
+    float* ob_out = out + o0 * ldo;
+    switch (ob) {
+#define CK_CASE(n) \
+  case n:          \
+    if (n <= CK_DIRECT_OB) corrRows<(n <= CK_DIRECT_OB ? n : 1)>(in, off, T, wb, bb, P, ob_out, ldo); \
+    break;
+      CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(5) CK_CASE(6)
+#undef CK_CASE
+    }
+  }
+}
+
+// OB channels of d x TB taps: dot products over P positions, kept as vectors until the end.
+template <int OB, int TB>
+static inline void gradTile(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t P, float* dw,
+                            int64_t ldw) {
+  vf acc[OB][TB];
+  for (int o = 0; o < OB; o++)
+    for (int j = 0; j < TB; j++) acc[o][j] = vf{};
+  for (int64_t p = 0; p < P; p += 16) {
+    vf dv[OB];
+    for (int o = 0; o < OB; o++) dv[o] = loadv(d + o * ldd + p);
+    for (int j = 0; j < TB; j++) {
+      const vf x = loadv(in + off[j] + p);
+      for (int o = 0; o < OB; o++) acc[o][j] += dv[o] * x;
+    }
+  }
+  // Kept as vectors: a horizontal sum per (channel, tap) and image cost more than the dot
+  // products themselves on small planes (LeNet's C3: 9 vectors per dot product).
+  for (int o = 0; o < OB; o++)
+    for (int j = 0; j < TB; j++) storev(dw + (o * ldw + j) * 16, loadv(dw + (o * ldw + j) * 16) + acc[o][j]);
+}
+
+template <int OB>
+static void gradRows(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t P,
+                     float* dw) {
+  int64_t t = 0;
+  for (; t + CK_DIRECT_TB <= T; t += CK_DIRECT_TB) gradTile<OB, CK_DIRECT_TB>(d, ldd, in, off + t, P, dw + t * 16, T);
+  for (; t < T; t++) gradTile<OB, 1>(d, ldd, in, off + t, P, dw + t * 16, T);
+}
+
+// dw[(o * T + t) * 16 + lane] += the lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p] for
+// o < OC, t < T (P a multiple of 16); sumLanes folds the 16 lanes once at the end.
+static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC,
+                     int64_t P, float* dw) {
+  for (int64_t o0 = 0; o0 < OC; o0 += CK_DIRECT_GB) {
+    const int64_t ob = OC - o0 < CK_DIRECT_GB ? OC - o0 : CK_DIRECT_GB;
+    switch (ob) {
+#define CK_CASE(n) \
+  case n:          \
+    if (n <= CK_DIRECT_GB) gradRows<(n <= CK_DIRECT_GB ? n : 1)>(d + o0 * ldd, ldd, in, off, T, P, dw + o0 * T * 16); \
+    break;
+      CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4)
+#undef CK_CASE
+    }
+  }
+}
+
+// Row copies between dense [channels, h, w] planes and wide planes (row stride wp), as plain
+// loops: rows are short (5 to 32 floats), where a memcpy call costs more than the copy.
+static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows,
+                     int64_t len) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* s = src + r * srcStride;
+    float* d = dst + r * dstStride;
+    for (int64_t i = 0; i < len; i++) d[i] = s[i];
+  }
+}
+
+// y[o] = (bias ? bias[o] : 0) + sum_k x[k] * w[o * K + k] for o < OC: one sample through a
+// dense layer, four weight rows at a time so that each x vector is loaded once per four rows.
+static void gemv(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y) {
+  int64_t o = 0;
+  for (; o + 4 <= OC; o += 4) {
+    const float* w0 = w + o * K;
+    vf a0{}, a1{}, a2{}, a3{};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      const vf xv = loadv(x + k);
+      a0 += xv * loadv(w0 + k);
+      a1 += xv * loadv(w0 + K + k);
+      a2 += xv * loadv(w0 + 2 * K + k);
+      a3 += xv * loadv(w0 + 3 * K + k);
+    }
+    float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+    for (; k < K; k++)
+      for (int r = 0; r < 4; r++) s[r] += x[k] * w0[r * K + k];
+    for (int r = 0; r < 4; r++) y[o + r] = s[r] + (bias ? bias[o + r] : 0.0f);
+  }
+  for (; o < OC; o++) {
+    const float* wr = w + o * K;
+    vf a{};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) a += loadv(x + k) * loadv(wr + k);
+    float s = hsum(a);
+    for (; k < K; k++) s += x[k] * wr[k];
+    y[o] = s + (bias ? bias[o] : 0.0f);
+  }
+}
+
+// out[i] = sum of the 16 lanes of v[i * 16 ...], for i < n.
+static void sumLanes(const float* v, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i++) out[i] = hsum(loadv(v + i * 16));
+}

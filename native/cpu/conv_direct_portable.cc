@@ -1,0 +1,24 @@
+// Baseline build of the direct convolution's inner loops: the 16-lane vectors lower to four SSE
+// registers each, so the register tiles are small (2 channels x 1 vector, 2 x 2 for corrGrad).
+// The 64-byte vector type only lives inside this file (static functions), so GCC's note about
+// its calling convention without AVX-512 does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#include <cstdint>
+
+#include "conv_direct_isa.h"
+
+namespace ck::cpu::direct {
+namespace {
+#define CK_DIRECT_OB 2
+#define CK_DIRECT_PV 1
+#define CK_DIRECT_GB 2
+#define CK_DIRECT_TB 2
+#include "conv_direct_kernels.h"
+}  // namespace
+
+const Kernels& portableKernels() {
+  static const Kernels k{"portable", corr, gemv, copyRows, corrGrad, sumLanes};
+  return k;
+}
+
+}  // namespace ck::cpu::direct
