@@ -22,3 +22,8 @@ export {
   type LoadedCheckpoint, type TrainingPosition,
 } from './io/index.js';
 export { alexnet, type AlexNetOptions } from './models/index.js';
+export {
+  imageFolderLoader, ImageFolderLoader, loadImageForPredict, computeMeanImage, decodeImage, IMAGENET_MEAN, IMAGENET_PCA,
+  type ImageLoaderOptions, type ImageBatch, type PredictImageOptions, type Pca,
+} from './data/images/index.js';
+export { Predictor, TrainPlan } from './models/model.js';

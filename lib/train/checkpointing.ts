@@ -4,6 +4,7 @@
  * `restoreModel` can rebuild the architecture from the file alone.
  */
 import { ConvkitError } from '../errors.js';
+import { Dropout } from '../layers/dropout.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor, type LoadedCheckpoint } from '../io/checkpoint.js';
 import { alexnet } from '../models/alexnet.js';
 import { lenet5 } from '../models/lenet5.js';
@@ -30,10 +31,18 @@ export async function saveTrainingCheckpoint(path: string, model: Model, opt: SG
     position: { epoch: position.epoch, batch: position.batch, step: position.step, seed: position.seed ?? Number(model.config.seed ?? 0) },
     meta: {
       model: model.config,
+      // Where each dropout layer's Philox stream stands, so a resumed run draws the next masks.
+      dropoutOffsets: dropoutOffsets(model),
       optimizer: opt ? { lr: opt.lr, momentum: opt.momentum, weightDecay: opt.weightDecay, form: opt.form, nesterov: opt.nesterov, decayAll: opt.decayAll } : null,
       ...extraMeta,
     },
   });
+}
+
+function dropoutOffsets(model: Model): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of model.net.layers) if (l instanceof Dropout) out[l.name] = l.offset;
+  return out;
 }
 
 /** Rebuilds a model from a checkpoint's meta.model config and loads its weights. */
@@ -50,6 +59,8 @@ export async function restoreModel(path: string, opts: { device?: DeviceName | D
   }
   try {
     model.loadStateDict(ckpt.params as Record<string, NamedArray>);
+    const offsets = (ckpt.meta.dropoutOffsets ?? {}) as Record<string, number>;
+    for (const l of model.net.layers) if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name])) l.offset = offsets[l.name];
   } catch (e) {
     model.dispose();
     throw e;
