@@ -1,6 +1,7 @@
 // The addon's entry point: a list of registrations and the build's self-description. No math.
 #include <napi.h>
 
+#include "../cpu/gemm.h"
 #include "families.h"
 #include "waits.h"
 
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object build = Napi::Object::New(env);
   build.Set("backend", "cpu");
   build.Set("cuda", false);
+  build.Set("simd", ck::cpu::sgemmKernelName());  // the GEMM micro-kernel picked for this CPU
   exports.Set("build", build);
   return exports;
 }

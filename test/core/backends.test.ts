@@ -1,0 +1,13 @@
+import t from 'tap';
+import { backends, ops } from '../../lib/index.js';
+
+t.test('backends() describes the CPU backend', async (t) => {
+  const cpu = backends().find((b) => b.name === 'cpu')!;
+  t.ok(cpu.available);
+  t.ok((cpu.details!.threads as number) >= 1);
+  t.equal(cpu.details!.simd, ops.gemmKernelName(), 'the SIMD level is the GEMM kernel in use');
+  t.match(String(cpu.details!.simd), /^(avx512|avx2|portable)$/);
+  const cuda = backends().find((b) => b.name === 'cuda')!;
+  t.notOk(cuda.available, 'CUDA is not usable in this build/session');
+  t.ok(cuda.reason && cuda.reason.length > 10, `says why: ${cuda.reason}`);
+});
