@@ -88,7 +88,7 @@ async function train(rest: string[], v: Record<string, string | boolean | undefi
     opt = new SGD(model.parameters(), {
       lr: num(v.lr as string, 'lr', classic() ? 0.001 : 0.05),
       momentum: num(v.momentum as string, 'momentum', 0.9),
-      weightDecay: num(v['weight-decay'] as string, 'weight-decay', classic() ? 0 : 5e-4),
+      weightDecay: num(v['weight-decay'] as string, 'weight-decay', 5e-4),
     });
   }
   const epochs = num(v.epochs as string, 'epochs', classic() ? 20 : 5, true);
