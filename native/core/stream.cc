@@ -175,11 +175,23 @@ void CpuStream::loop() {
     }
     std::optional<StreamError> failure;
     if (task.signal) {
+      // Everything queued before the signal has run: count it done before telling JS, so that a
+      // resolved synchronize() never sees itself still pending.
+      std::optional<StreamError> err = takeError();
+      auto signal = std::move(task.signal);
+      task = Task{};
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        inFlight_--;
+        if (inFlight_ == 0) cvIdle_.notify_all();
+        if (producersWaiting_ > 0 && inFlight_ <= maxQueuedOps() / 2) cvSpace_.notify_all();
+      }
       try {
-        task.signal(takeError());
+        signal(std::move(err));
       } catch (...) {
         // A signal only hands results to JS; it must not take the stream down.
       }
+      continue;
     } else {
       try {
         if (gProfiling.load(std::memory_order_relaxed)) {
