@@ -10,14 +10,13 @@
  * run from a checkpoint at the same batch with the same order. Batches are plain typed arrays
  * (not Tensors), each in its own buffer that the caller owns.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { threadId, Worker } from 'node:worker_threads';
 import { ArgumentError, ConvkitError, DisposedError, type ErrorCode } from '../errors.js';
 import { batchGeometry, fillBatch, type BatchGeometry, type Normalize } from './batch.js';
 import type { InMemoryDataset } from './dataset.js';
 import type { FromWorker, ToWorker, WorkerInit } from './loader-worker.js';
 import { epochOrder } from './shuffle.js';
+import { optInt, siblingWorkerUrl } from './loader-util.js';
 
 export interface DataLoaderOptions {
   batchSize: number;
@@ -60,19 +59,6 @@ interface EpochState {
   wake: (() => void) | null;
 }
 
-function workerUrl(): URL {
-  // From dist/ the compiled .js sits beside this file; from lib/ under a TypeScript loader
-  // (tap's ts-node, inherited by workers through execArgv) only the .ts does.
-  const js = new URL('./loader-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./loader-worker.ts', import.meta.url);
-}
-
-function optInt(name: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    throw new ArgumentError(`DataLoader: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${String(v)}`);
-  return v;
-}
 
 export class DataLoader {
   readonly dataset: InMemoryDataset;
@@ -99,9 +85,9 @@ export class DataLoader {
       throw new ArgumentError(`DataLoader: 'dataset' must be an InMemoryDataset, got ${String(dataset)}`);
     this.dataset = dataset;
     if (opts?.batchSize === undefined) throw new ArgumentError(`DataLoader: 'batchSize' is required`);
-    this.batchSize = optInt('batchSize', opts.batchSize, 1, 1);
-    this.seed = optInt('seed', opts.seed, 0, Number.MIN_SAFE_INTEGER);
-    this.prefetch = optInt('prefetch', opts.prefetch, 3, 0, MAX_PREFETCH);
+    this.batchSize = optInt('DataLoader', 'batchSize', opts.batchSize, 1, 1);
+    this.seed = optInt('DataLoader', 'seed', opts.seed, 0, Number.MIN_SAFE_INTEGER);
+    this.prefetch = optInt('DataLoader', 'prefetch', opts.prefetch, 3, 0, MAX_PREFETCH);
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
     this.#geometry = batchGeometry(opts.normalize ?? { form: 'modern' }, dataset.channels, dataset.height, dataset.width);
@@ -112,7 +98,7 @@ export class DataLoader {
 
   /** The sample indices of `epoch` in the order its batches take them. */
   order(epoch: number): Uint32Array {
-    optInt('epoch', epoch, 0, 0);
+    optInt('DataLoader', 'epoch', epoch, 0, 0);
     return epochOrder(this.dataset.count, this.seed, epoch, this.shuffle);
   }
 
@@ -122,8 +108,8 @@ export class DataLoader {
    */
   epoch(epoch: number, opts: { startBatch?: number } = {}): AsyncGenerator<Batch, void, undefined> {
     if (this.#closed) throw new DisposedError('DataLoader.epoch: the loader is closed');
-    optInt('epoch', epoch, 0, 0);
-    const start = optInt('startBatch', opts.startBatch, 0, 0, this.batchesPerEpoch);
+    optInt('DataLoader', 'epoch', epoch, 0, 0);
+    const start = optInt('DataLoader', 'startBatch', opts.startBatch, 0, 0, this.batchesPerEpoch);
     return this.prefetch === 0 ? this.#iterateHere(epoch, start) : this.#iterateWorker(epoch, start);
   }
 
@@ -223,7 +209,7 @@ export class DataLoader {
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker;
     const init: WorkerInit = { images: this.dataset.images, labels: this.dataset.labels, geometry: this.#geometry, debug: this.#debug };
-    const w = new Worker(workerUrl(), { workerData: init });
+    const w = new Worker(siblingWorkerUrl(import.meta.url, 'loader-worker'), { workerData: init });
     if (this.#waiters === 0) w.unref(); // an idle loader never keeps the process alive
     w.on('message', (m: FromWorker) => {
       const s = this.#active;

@@ -13,8 +13,6 @@
  * (SharedArrayBuffers, handed to workers without copying), so later epochs skip decoding.
  */
 import os from 'node:os';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { threadId, Worker } from 'node:worker_threads';
 import { ArgumentError, ConvkitError, DisposedError, type ErrorCode } from '../../errors.js';
 import { epochOrder } from '../shuffle.js';
@@ -24,6 +22,7 @@ import { loadSharp } from './decode.js';
 import type { FromImageWorker, ImageWorkerInit, ToImageWorker } from './loader-worker.js';
 import { imageSource, type ImageSource } from './sources.js';
 import { transformSpec, type TransformOptions, type TransformSpec } from './transform.js';
+import { optInt, siblingWorkerUrl } from '../loader-util.js';
 
 export interface ImageLoaderOptions extends TransformOptions {
   batchSize: number;
@@ -85,18 +84,6 @@ interface Slot {
   pending: Set<string>;
 }
 
-function workerUrl(): URL {
-  // From dist/ the compiled .js sits beside this file; under a TypeScript loader only the .ts does.
-  const js = new URL('./loader-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./loader-worker.ts', import.meta.url);
-}
-
-function optInt(name: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    throw new ArgumentError(`imageFolderLoader: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${String(v)}`);
-  return v;
-}
 
 export class ImageFolderLoader {
   /** Images in the loader (after `limit`). */
@@ -123,26 +110,26 @@ export class ImageFolderLoader {
 
   constructor(source: ImageSource, opts: ImageLoaderOptions) {
     if (opts?.batchSize === undefined) throw new ArgumentError(`imageFolderLoader: 'batchSize' is required`);
-    this.batchSize = optInt('batchSize', opts.batchSize, 1, 1);
-    this.seed = optInt('seed', opts.seed, 0, Number.MIN_SAFE_INTEGER);
+    this.batchSize = optInt('imageFolderLoader', 'batchSize', opts.batchSize, 1, 1);
+    this.seed = optInt('imageFolderLoader', 'seed', opts.seed, 0, Number.MIN_SAFE_INTEGER);
     this.train = opts.train ?? false;
     this.shuffle = opts.shuffle ?? this.train;
-    this.workers = optInt('workers', opts.workers, Math.min(2, os.availableParallelism()), 0, 256);
-    this.prefetch = optInt('prefetch', opts.prefetch, Math.min(MAX_PREFETCH, Math.max(2, 2 * this.workers)), 0, MAX_PREFETCH);
+    this.workers = optInt('imageFolderLoader', 'workers', opts.workers, Math.min(2, os.availableParallelism()), 0, 256);
+    this.prefetch = optInt('imageFolderLoader', 'prefetch', opts.prefetch, Math.min(MAX_PREFETCH, Math.max(2, 2 * this.workers)), 0, MAX_PREFETCH);
     this.#spec = transformSpec('imageFolderLoader', opts, this.train, this.seed);
     this.crop = this.#spec.crop;
-    const limit = optInt('limit', opts.limit, source.paths.length, 1);
+    const limit = optInt('imageFolderLoader', 'limit', opts.limit, source.paths.length, 1);
     this.count = Math.min(limit, source.paths.length);
     this.paths = source.paths.slice(0, this.count);
     this.labels = source.labels.slice(0, this.count);
     this.classes = source.classes;
     this.batchesPerEpoch = opts.dropLast ? Math.floor(this.count / this.batchSize) : Math.ceil(this.count / this.batchSize);
-    this.#cache = new ByteLru(optInt('cacheBytes', opts.cacheBytes, DEFAULT_CACHE, 0));
+    this.#cache = new ByteLru(optInt('imageFolderLoader', 'cacheBytes', opts.cacheBytes, DEFAULT_CACHE, 0));
   }
 
   /** The image indices of `epoch` in the order its batches take them. */
   order(epoch: number): Uint32Array {
-    optInt('epoch', epoch, 0, 0);
+    optInt('imageFolderLoader', 'epoch', epoch, 0, 0);
     return epochOrder(this.count, this.seed, epoch, this.shuffle);
   }
 
@@ -158,8 +145,8 @@ export class ImageFolderLoader {
    */
   epoch(epoch: number, opts: { startBatch?: number } = {}): AsyncGenerator<ImageBatch, void, undefined> {
     if (this.#closed) throw new DisposedError('imageFolderLoader.epoch: the loader is closed');
-    optInt('epoch', epoch, 0, 0);
-    const start = optInt('startBatch', opts.startBatch, 0, 0, this.batchesPerEpoch);
+    optInt('imageFolderLoader', 'epoch', epoch, 0, 0);
+    const start = optInt('imageFolderLoader', 'startBatch', opts.startBatch, 0, 0, this.batchesPerEpoch);
     return this.workers === 0 ? this.#iterateHere(epoch, start) : this.#iterateWorkers(epoch, start);
   }
 
@@ -300,7 +287,7 @@ export class ImageFolderLoader {
   #ensureWorkers(): void {
     const init: ImageWorkerInit = { spec: this.#spec };
     while (this.#slots.length < this.workers) {
-      const w = new Worker(workerUrl(), { workerData: init });
+      const w = new Worker(siblingWorkerUrl(import.meta.url, 'loader-worker'), { workerData: init });
       const slot: Slot = { worker: w, pending: new Set() };
       if (this.#waiters === 0) w.unref(); // an idle loader never keeps the process alive
       w.on('message', (m: FromImageWorker) => this.#onMessage(slot, m));
