@@ -3,31 +3,15 @@ LRN with the paper's literal alpha, i.e. nn.LocalResponseNorm(alpha = 5 * 1e-4),
 float32, intra-op threads = the number given; training at batch 16 and 64 (torch.optim.SGD,
 momentum 0.9, weight decay 5e-4), inference at batch 1 and 32. Prints JSON lines."""
 import json
-import os
-import platform
-import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count()
-torch.set_num_threads(threads)
-torch.manual_seed(0)
+from torch_peer import device_name, median_time, setup_threads
 
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-DEVICE = f"cpu:0 ({cpu_model()}, {threads} threads)"
+threads = setup_threads()
+DEVICE = device_name(threads)
 IMPL = f"pytorch {torch.__version__}"
 
 
@@ -56,19 +40,6 @@ class AlexNet(nn.Module):
         return self.fc8(x)
 
 
-def median_time(fn, min_s=3.0, warmup=1, iters=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_s or len(times) < iters:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
-
-
 def emit(row):
     print(json.dumps({"bench": "alexnet", "impl": IMPL, "device": DEVICE, "variant": "paper", **row}), flush=True)
 
@@ -85,11 +56,11 @@ for batch in (16, 64):
         F.cross_entropy(net(x), y).backward()
         opt.step()
 
-    s = median_time(step)
+    s = median_time(step, min_s=3.0, warmup=1, iters=3)
     emit({"pass": "train", "batch": batch, "ms": s * 1e3, "images_per_s": batch / s})
 net.eval()
 with torch.no_grad():
     for batch in (1, 32):
         x = torch.randn(batch, 3, 227, 227)
-        s = median_time(lambda: F.softmax(net(x), 1), min_s=2.0, iters=5)
+        s = median_time(lambda: F.softmax(net(x), 1), min_s=2.0, warmup=1, iters=5)
         emit({"pass": "inference", "batch": batch, "ms": s * 1e3, "images_per_s": batch / s})
