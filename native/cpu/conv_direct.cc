@@ -209,7 +209,12 @@ bool convFullKernelApplies(const Conv2dGeom& g) {
 
 void smallBatchLinear(const float* x, const float* w, const float* bias, int64_t N, int64_t K, int64_t OC, float* y) {
   const direct::Kernels& k = kernels();
-  for (int64_t n = 0; n < N; n++) k.gemv(x + n * K, w, bias, OC, K, y + n * OC);
+  // Rows of w are split across the pool (each row's sums are the same whichever thread takes it);
+  // a piece is at least ~256k multiply-adds, so LeNet-5's small layers stay on one thread.
+  const int64_t grain = std::max<int64_t>(4, ((int64_t(1) << 18) / std::max<int64_t>(1, K * N) + 3) / 4 * 4);
+  parallelRange(OC, grain, [&](int64_t o0, int64_t o1) {
+    k.gemv(x, N, w + o0 * K, bias ? bias + o0 : nullptr, o1 - o0, K, y + o0, OC);
+  });
 }
 
 // y [N, OC] = x [N, K] * w [OC, K]^T + bias.

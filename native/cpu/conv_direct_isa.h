@@ -9,8 +9,9 @@ struct Kernels {
   // out[o * ldo + p] = bias[o] + sum_t w[o * T + t] * in[off[t] + p], o < OC, p < P (P % 16 == 0).
   void (*corr)(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC,
                int64_t P, float* out, int64_t ldo);
-  // y[o] = bias[o] + sum_k x[k] * w[o * K + k], o < OC (bias may be null).
-  void (*gemv)(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y);
+  // y[n * ldy + o] = bias[o] + sum_k x[n * K + k] * w[o * K + k], n < N, o < OC (bias may be null).
+  void (*gemv)(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
+               int64_t ldy);
   // dst[r * dstStride + i] = src[r * srcStride + i] for r < rows, i < len.
   void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len);
   // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,

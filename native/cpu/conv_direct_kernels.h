@@ -127,34 +127,59 @@ static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t ds
   }
 }
 
-// y[o] = (bias ? bias[o] : 0) + sum_k x[k] * w[o * K + k] for o < OC: one sample through a
-// dense layer, four weight rows at a time so that each x vector is loaded once per four rows.
-static void gemv(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y) {
+// y[n * ldy + o] = (bias ? bias[o] : 0) + sum_k x[n * K + k] * w[o * K + k] for n < NB, o < OC:
+// a few samples through a dense layer. Each weight row is read once for all NB samples (at batch
+// 1-4 the layer is bound by reading the weights), four rows at a time so that each x vector
+// loaded serves four rows.
+template <int NB>
+static void gemvRows(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
+                     int64_t ldy) {
   int64_t o = 0;
   for (; o + 4 <= OC; o += 4) {
     const float* w0 = w + o * K;
-    vf a0{}, a1{}, a2{}, a3{};
+    vf a[NB][4] = {};
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
-      const vf xv = loadv(x + k);
-      a0 += xv * loadv(w0 + k);
-      a1 += xv * loadv(w0 + K + k);
-      a2 += xv * loadv(w0 + 2 * K + k);
-      a3 += xv * loadv(w0 + 3 * K + k);
+      const vf r0 = loadv(w0 + k), r1 = loadv(w0 + K + k), r2 = loadv(w0 + 2 * K + k), r3 = loadv(w0 + 3 * K + k);
+      for (int n = 0; n < NB; n++) {
+        const vf xv = loadv(x + n * K + k);
+        a[n][0] += xv * r0;
+        a[n][1] += xv * r1;
+        a[n][2] += xv * r2;
+        a[n][3] += xv * r3;
+      }
     }
-    float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
-    for (; k < K; k++)
-      for (int r = 0; r < 4; r++) s[r] += x[k] * w0[r * K + k];
-    for (int r = 0; r < 4; r++) y[o + r] = s[r] + (bias ? bias[o + r] : 0.0f);
+    for (int n = 0; n < NB; n++)
+      for (int r = 0; r < 4; r++) {
+        float s = hsum(a[n][r]);
+        for (int64_t j = k; j < K; j++) s += x[n * K + j] * w0[r * K + j];
+        y[n * ldy + o + r] = s + (bias ? bias[o + r] : 0.0f);
+      }
   }
   for (; o < OC; o++) {
     const float* wr = w + o * K;
-    vf a{};
-    int64_t k = 0;
-    for (; k + 16 <= K; k += 16) a += loadv(x + k) * loadv(wr + k);
-    float s = hsum(a);
-    for (; k < K; k++) s += x[k] * wr[k];
-    y[o] = s + (bias ? bias[o] : 0.0f);
+    for (int n = 0; n < NB; n++) {
+      vf a{};
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) a += loadv(x + n * K + k) * loadv(wr + k);
+      float s = hsum(a);
+      for (; k < K; k++) s += x[n * K + k] * wr[k];
+      y[n * ldy + o] = s + (bias ? bias[o] : 0.0f);
+    }
+  }
+}
+
+static void gemv(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
+                 int64_t ldy) {
+  for (int64_t n0 = 0; n0 < N; n0 += 4) {
+    const float* xs = x + n0 * K;
+    float* ys = y + n0 * ldy;
+    switch (N - n0 >= 4 ? 4 : N - n0) {
+      case 1: gemvRows<1>(xs, w, bias, OC, K, ys, ldy); break;
+      case 2: gemvRows<2>(xs, w, bias, OC, K, ys, ldy); break;
+      case 3: gemvRows<3>(xs, w, bias, OC, K, ys, ldy); break;
+      default: gemvRows<4>(xs, w, bias, OC, K, ys, ldy); break;
+    }
   }
 }
 

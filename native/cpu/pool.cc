@@ -157,6 +157,90 @@ void maxPool2x2Forward(const float* x, const Pool2dGeom& g, float* y, int32_t* a
   });
 }
 
+// Windows that all lie inside the input (no padding, none clipped at the far edge): AlexNet's
+// overlapping 3x3/2 pooling and most others. The general loop below clips every window and
+// carries one compare-select chain at a time; here four outputs of a row share each step as
+// one vector, and two groups of four run side by side so their chains overlap. The steps visit
+// the window in row-major order, so ties and NaNs resolve exactly as in the general loop.
+bool allWindowsInside(const Pool2dGeom& g) {
+  return g.PH == 0 && g.PW == 0 && (g.OH - 1) * g.SH + g.KH <= g.H && (g.OW - 1) * g.SW + g.KW <= g.W;
+}
+
+// Four inputs s apart starting at p. S is the stride when it is 1 or 2 (a plain or an
+// even-lane load), else 0 and s is read at run time.
+template <int S>
+inline v4f gather4(const float* p, int64_t s) {
+  if constexpr (S == 1) return loadv4(p);
+  else if constexpr (S == 2) return evens(loadv4(p), loadv4(p + 4));
+  else return v4f{p[0], p[s], p[2 * s], p[3 * s]};
+}
+
+// How far past its first element gather4 reads.
+template <int S>
+inline int64_t gatherReach(int64_t s) {
+  return S == 1 ? 3 : S == 2 ? 7 : 3 * s;
+}
+
+template <int S>
+void maxPoolInsideForward(const float* x, const Pool2dGeom& g, float* y, int32_t* argmax) {
+  const int64_t sw = g.SW;
+  const v4i lane = v4i{0, 1, 2, 3} * int32_t(sw);
+  // Groups of four outputs whose reads all stay inside their row.
+  const int64_t reach = (g.KW - 1) + gatherReach<S>(sw);
+  int64_t vecOW = 0;
+  while (vecOW + 4 <= g.OW && vecOW * sw + reach < g.W) vecOW += 4;
+  forEachPlane(g, [&](int64_t p) {
+    const float* xp = x + p * g.H * g.W;
+    float* yp = y + p * g.OH * g.OW;
+    int32_t* ap = argmax + p * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const int64_t h0 = oh * g.SH;
+      float* yr = yp + oh * g.OW;
+      int32_t* ar = ap + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow + 8 <= vecOW; ow += 8) {
+        const int64_t c0 = ow * sw, c1 = c0 + 4 * sw;
+        v4f b0 = gather4<S>(xp + h0 * g.W + c0, sw), b1 = gather4<S>(xp + h0 * g.W + c1, sw);
+        v4i a0 = lane + int32_t(h0 * g.W + c0), a1 = lane + int32_t(h0 * g.W + c1);
+        for (int64_t kh = 0; kh < g.KH; kh++)
+          for (int64_t kw = kh == 0 ? 1 : 0; kw < g.KW; kw++) {
+            const int64_t at = (h0 + kh) * g.W + kw;
+            maxStep4(gather4<S>(xp + at + c0, sw), lane + int32_t(at + c0), b0, a0);
+            maxStep4(gather4<S>(xp + at + c1, sw), lane + int32_t(at + c1), b1, a1);
+          }
+        *reinterpret_cast<v4fu*>(yr + ow) = b0;
+        *reinterpret_cast<v4fu*>(yr + ow + 4) = b1;
+        *reinterpret_cast<v4iu*>(ar + ow) = a0;
+        *reinterpret_cast<v4iu*>(ar + ow + 4) = a1;
+      }
+      for (; ow + 4 <= vecOW; ow += 4) {
+        const int64_t c0 = ow * sw;
+        v4f b0 = gather4<S>(xp + h0 * g.W + c0, sw);
+        v4i a0 = lane + int32_t(h0 * g.W + c0);
+        for (int64_t kh = 0; kh < g.KH; kh++)
+          for (int64_t kw = kh == 0 ? 1 : 0; kw < g.KW; kw++) {
+            const int64_t at = (h0 + kh) * g.W + kw;
+            maxStep4(gather4<S>(xp + at + c0, sw), lane + int32_t(at + c0), b0, a0);
+          }
+        *reinterpret_cast<v4fu*>(yr + ow) = b0;
+        *reinterpret_cast<v4iu*>(ar + ow) = a0;
+      }
+      for (; ow < g.OW; ow++) {
+        const int64_t first = h0 * g.W + ow * sw;
+        float best = xp[first];
+        int32_t at = int32_t(first);
+        for (int64_t kh = 0; kh < g.KH; kh++)
+          for (int64_t kw = kh == 0 ? 1 : 0; kw < g.KW; kw++) {
+            const int64_t i = first + kh * g.W + kw;
+            maxStep(xp[i], int32_t(i), best, at);
+          }
+        yr[ow] = best;
+        ar[ow] = at;
+      }
+    }
+  });
+}
+
 // Whether every argmax of a plane lies inside its own 2x2 window.
 bool tiledArgmaxValid(const int32_t* ap, const Pool2dGeom& g) {
   for (int64_t oh = 0; oh < g.OH; oh++)
@@ -193,6 +277,11 @@ void maxPool2x2Backward(const float* dyp, const int32_t* ap, const Pool2dGeom& g
 
 void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* argmax) {
   if (isTiled2x2(g)) return maxPool2x2Forward(x, g, y, argmax);
+  if (allWindowsInside(g)) {
+    if (g.SW == 1) return maxPoolInsideForward<1>(x, g, y, argmax);
+    if (g.SW == 2) return maxPoolInsideForward<2>(x, g, y, argmax);
+    return maxPoolInsideForward<0>(x, g, y, argmax);
+  }
   forEachPlane(g, [&](int64_t p) {
     const float* xp = x + p * g.H * g.W;
     float* yp = y + p * g.OH * g.OW;

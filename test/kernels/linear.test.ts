@@ -44,6 +44,11 @@ const shapes: Array<[number[], number, number]> = [
   [[1], 120, 84],
   [[4], 37, 6],
   [[2], 400, 3],
+  // Large enough that the rows are split across the pool: pieces whose row counts are not
+  // multiples of 4, and every batch size 1-4 (each weight row read once for all samples).
+  [[1], 1000, 602],
+  [[3], 1003, 530],
+  [[4], 700, 401],
 ];
 
 t.test('forward and backward match float64 on odd shapes', async (t) => {

@@ -68,6 +68,9 @@ const named: [string, number[], number][] = [
   ['H=W=1', [4, 10, 1, 1], 5],
   ['more pixels than one block (128)', [2, 7, 13, 17], 3],
   ['rank 3 [N, C, L]', [2, 6, 11], 3],
+  // Windows wider than 16 channels take the running-sum path, the others the direct sums.
+  ['wide window n=21 (running sum)', [2, 30, 3, 5], 21],
+  ['n=16, the widest direct window', [1, 20, 3, 3], 16],
 ];
 const r = rng(777);
 const random: [string, number[], number][] = [];

@@ -222,6 +222,40 @@ t.test('backward equals finite differences of the forward', async (t) => {
     }
 });
 
+t.test('max pooling on wide planes (the vector path) keeps row-major ties and NaNs', async (t) => {
+  // Values from a handful of levels (after a ReLU most windows tie at 0) and a few NaNs: the
+  // vector path must pick the same argmax as PyTorch's row-major scan, with a NaN winning.
+  const cases: [string, Geom][] = [
+    ['AlexNet pool1 3x3 s2 on 55x55', g0(2, 3, 55, 55, 3, 2)],
+    ['3x3 s1', g0(1, 2, 9, 41, 3, 1)],
+    ['2x3 kernel, stride 3', g0(1, 2, 8, 50, [2, 3], 3)],
+    ['4x4 s2', g0(1, 1, 12, 70, 4, 2)],
+  ];
+  const r = rng(4242);
+  for (const [name, g] of cases) {
+    const x = Float32Array.from({ length: size(g) }, () => (r() < 0.01 ? NaN : Math.floor(r() * 4) - 1));
+    const [, , OH, OW] = outShape(g);
+    const yRef: number[] = [];
+    const aRef: number[] = [];
+    for (let p = 0; p < g.N * g.C; p++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let best = -Infinity;
+          let at = (oh * g.sh) * g.W + ow * g.sw;
+          for (let h = oh * g.sh; h < oh * g.sh + g.kh; h++)
+            for (let w = ow * g.sw; w < ow * g.sw + g.kw; w++) {
+              const v = x[p * g.H * g.W + h * g.W + w];
+              if (v > best || Number.isNaN(v)) [best, at] = [v, h * g.W + w];
+            }
+          yRef.push(best);
+          aRef.push(at);
+        }
+    const got = await runForward(x, g, 'max');
+    t.same(Array.from(got.argmax!), aRef, `${name}: argmax`);
+    t.same(Array.from(got.y, (v) => (Number.isNaN(v) ? 'NaN' : v)), yRef.map((v) => (Number.isNaN(v) ? 'NaN' : v)), `${name}: y`);
+  }
+});
+
 t.test('overlapping windows accumulate into the shared input', async (t) => {
   // 1x1x3x3 with the maximum in the centre: all four 2x2 stride-1 windows pick it.
   const x = Tensor.fromArray([0, 1, 0, 1, 9, 1, 0, 1, 0], [1, 1, 3, 3]);
