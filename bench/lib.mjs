@@ -36,3 +36,29 @@ export async function timeIt(run, { warmup = 2, iters = 5, minMs = 300 } = {}) {
   times.sort((a, b) => a - b);
   return { ms: times[Math.floor(times.length / 2)], runs: times.length, minMs: times[0] };
 }
+
+/**
+ * timeIt for several implementations of the same work, taken in turns (a, b, a, b, ...), so a
+ * machine whose speed drifts (shared memory bandwidth, other tenants) slows each alike and
+ * their ratio stays meaningful. Returns { name: { ms, runs, minMs } }.
+ */
+export async function timeInTurns(runs, { warmup = 2, iters = 5, minMs = 300 } = {}) {
+  const names = Object.keys(runs);
+  for (const n of names) for (let i = 0; i < warmup; i++) await runs[n]();
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  const start = performance.now();
+  while (times[names[0]].length < iters || performance.now() - start < minMs * names.length) {
+    for (const n of names) {
+      const t0 = performance.now();
+      await runs[n]();
+      times[n].push(performance.now() - t0);
+    }
+    if (times[names[0]].length > 1000) break;
+  }
+  return Object.fromEntries(
+    names.map((n) => {
+      const t = times[n].sort((a, b) => a - b);
+      return [n, { ms: t[Math.floor(t.length / 2)], runs: t.length, minMs: t[0] }];
+    }),
+  );
+}

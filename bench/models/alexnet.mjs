@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, device, backends, memory, resetPeakMemory, Conv2d, Linear } from '../../dist/index.js';
 import { alexnet } from '../../dist/models/index.js';
 import { SGD } from '../../dist/optim/sgd.js';
-import { deviceName, emit, timeIt } from '../lib.mjs';
+import { deviceName, emit, timeInTurns, timeIt } from '../lib.mjs';
+import { ortAlexNet } from './ort-peer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const threads = backends()[0].details.threads;
@@ -74,21 +75,46 @@ for (const batch of [16, 64]) {
 opt.dispose();
 
 model.eval();
+// Inference: the eager path (model.predictProbs, one queued op per layer) and the compiled one
+// (compilePredictor: the op list recorded once, one queued op per call), with onnxruntime-node
+// on the same net taken in turns with them when it is installed (bench/models/ort-peer.mjs).
+const ort = await ortAlexNet(threads);
+if (ort.skipped) emit({ bench: 'alexnet', impl: 'onnxruntime-node', device: dev, skipped: ort.skipped });
 for (const batch of [1, 32]) {
-  const x = Tensor.randn([batch, 3, 227, 227], { seed: 2 });
+  const shape = [batch, 3, 227, 227];
+  const x = Tensor.randn(shape, { seed: 2 });
+  const xHost = await x.data();
+  const predictor = model.compilePredictor(batch);
   const reps = batch === 1 ? 10 : 1;
   // Latency of one prediction, probabilities read back (what a server sees per request).
-  const r = await timeIt(async () => {
-    for (let i = 0; i < reps; i++) {
+  const repeat = (once) => async () => {
+    for (let i = 0; i < reps; i++) await once();
+  };
+  const runs = {
+    eager: repeat(async () => {
       const p = model.predictProbs(x);
       await p.data();
       p.dispose();
-    }
-  }, { warmup: 1, iters: 5, minMs: 2000 });
-  const ms = r.ms / reps;
-  const ips = (batch / ms) * 1e3;
-  ours[`inference:${batch}`] = ips;
-  emit({ bench: 'alexnet', impl: 'convkit', device: dev, variant: 'paper', pass: 'inference', batch, ms, images_per_s: ips, gflops: (ips * flops.forward) / 1e9 });
+    }),
+    compiled: repeat(async () => {
+      const p = predictor.predict(x);
+      await p.data();
+      p.dispose();
+    }),
+  };
+  if (!ort.skipped) runs.ort = repeat(() => ort.run(xHost, shape));
+  const r = await timeInTurns(runs, { warmup: 1, iters: 5, minMs: 2000 });
+  for (const [name, t] of Object.entries(r)) {
+    const ms = t.ms / reps;
+    const ips = (batch / ms) * 1e3;
+    const impl = name === 'ort' ? ort.impl : 'convkit';
+    const path = name === 'ort' ? undefined : name;
+    emit({ bench: 'alexnet', impl, path, device: dev, variant: 'paper', pass: 'inference', batch, ms, images_per_s: ips, gflops: (ips * flops.forward) / 1e9 });
+  }
+  const best = Math.min(r.eager.ms, r.compiled.ms);
+  ours[`inference:${batch}`] = (batch / (best / reps)) * 1e3;
+  if (r.ort) emit({ bench: 'alexnet', device: dev, variant: 'paper', pass: 'inference', batch, peer: ort.impl, ratio_vs_peer: r.ort.ms / best });
+  predictor.dispose();
   x.dispose();
 }
 model.dispose();

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <optional>
 
@@ -20,6 +21,7 @@
 #include "conv_direct.h"
 #include "gemm.h"
 #include "im2col.h"
+#include "im2col_panels.h"
 
 namespace ck::cpu {
 
@@ -155,25 +157,36 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
   const int64_t B = imagesPerChunk(g);
   const bool direct = B == 1;                     // GEMMs write y in place
   const bool noColumns = direct && g.pointwise();  // and read x in place
+  // Columns packed straight into the GEMM's panels (im2col_panels.h) unless switched off, or the
+  // chunk spans more floats than its 32-bit gather indices reach.
+  const bool packed = !noColumns && convPackedColumns() && B * g.C * HW < INT32_MAX;
   std::optional<Scratch> cols, out;
-  if (!noColumns) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
+  if (!noColumns && !packed) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
   if (!direct) out.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
     const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
     for (int64_t gi = 0; gi < g.groups; gi++) {
-      const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
-      const int64_t ldCol = noColumns ? HW : ld;
-      if (!noColumns) im2colBlock(x, g, ColumnBlock{n0, nb, gi * Cg, Cg, ld, OHW}, cols->as<float>());
+      const ColumnBlock block{n0, nb, gi * Cg, Cg, ld, OHW};
       const float* wg = wm + gi * OCg * Kg;
       const float* bg = bias ? bias + gi * OCg : nullptr;
-      if (direct) {
-        float* yg = y + (n0 * g.OC + gi * OCg) * OHW;
-        sgemm(false, false, OCg, OHW, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, yg, OHW);
-        if (bg) addBiasRows(yg, bg, OCg, OHW);
+      float* dst = direct ? y + (n0 * g.OC + gi * OCg) * OHW : out->as<float>();
+      if (packed) {
+        sgemmPackedB(OCg, ld, Kg, wg, Kg,
+                     [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
+                       im2colPanels(x, g, block, k0, kc, c0, n, nr, panels, stride);
+                     },
+                     0.0f, dst, ld);
       } else {
-        sgemm(false, false, OCg, ld, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, out->as<float>(), ld);
-        scatterRows(out->as<float>(), bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y);
+        const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
+        const int64_t ldCol = noColumns ? HW : ld;
+        if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
+        sgemm(false, false, OCg, ld, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, dst, ld);
+      }
+      if (direct) {
+        if (bg) addBiasRows(dst, bg, OCg, OHW);
+      } else {
+        scatterRows(dst, bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y);
       }
     }
   }

@@ -87,8 +87,8 @@ Split chooseSplit(int64_t mPanels, int64_t nPanels, int threads) {
   return {std::min<int64_t>(threads, mPanels), 1};
 }
 
-void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const BPanelPacker& packB, float beta, float* C, int64_t ldc) {
   const int64_t MR = kr.mr, NR = kr.nr;
   const int64_t mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
   const int64_t kBlocks = (K + kKcMax - 1) / kKcMax;
@@ -132,7 +132,7 @@ void blockedSgemm(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t
       int64_t n0 = s0 * NR, cols = std::min(N, s1 * NR) - n0;
       for (int64_t b = 0; b < kBlocks; b++) {
         int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
-        kr.packB(transB, B, ldb, k0, kc, n0, cols, bPack, bStride);
+        packB(k0, kc, n0, cols, NR, bPack, bStride);
         bool first = b == 0;
         Store mode = first && beta == 0.0f ? Store::Overwrite : Store::Blend;
         float be = first ? beta : 1.0f;
@@ -161,9 +161,12 @@ void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N,
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) return scaleC(M, N, beta, C, ldc);
   int64_t slice = std::max<int64_t>(1, kMaxPackedA / K / kr.mr) * kr.mr;
+  const BPanelPacker packB = [&](int64_t k0, int64_t kc, int64_t n0, int64_t cols, int, float* dst, int64_t stride) {
+    kr.packB(transB, B, ldb, k0, kc, n0, cols, dst, stride);
+  };
   for (int64_t m0 = 0; m0 < M; m0 += slice) {
     const float* a = transA ? A + m0 : A + m0 * lda;
-    blockedSgemm(kr, transA, transB, std::min(slice, M - m0), N, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
+    blockedSgemm(kr, transA, std::min(slice, M - m0), N, K, alpha, a, lda, packB, beta, C + m0 * ldc, ldc);
   }
 }
 
@@ -178,6 +181,16 @@ std::string sgemmSetKernel(const std::string& name) {
 }
 
 const char* sgemmKernelName() { return currentKernel().load()->name; }
+
+void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const BPanelPacker& packB, float beta,
+                  float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) return scaleC(M, N, beta, C, ldc);
+  const Kernel& kr = *currentKernel().load();
+  const int64_t slice = std::max<int64_t>(1, kMaxPackedA / K / kr.mr) * kr.mr;
+  for (int64_t m0 = 0; m0 < M; m0 += slice)
+    blockedSgemm(kr, false, std::min(slice, M - m0), N, K, 1.0f, A + m0 * lda, lda, packB, beta, C + m0 * ldc, ldc);
+}
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

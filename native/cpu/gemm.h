@@ -4,6 +4,7 @@
 // from inside a pool task).
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace ck::cpu {
 
@@ -14,6 +15,18 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
 void sgemmStridedBatched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                          float* C, int64_t ldc, int64_t strideC, int64_t batch);
+
+// Writes rows [k0, k0+kc) x columns [n0, n0+cols) of a B operand into ceil(cols/nr) packed
+// panels of nr columns each, `stride` floats apart, stored k-major (panel[k*nr + j]), columns past
+// `cols` zero: the B panel layout of gemm_kernels.h. Called from pool threads, concurrently.
+using BPanelPacker =
+    std::function<void(int64_t k0, int64_t kc, int64_t n0, int64_t cols, int nr, float* dst, int64_t stride)>;
+
+// C[M,N] = A[M,K] * B + beta * C with a B that is never stored: the driver asks packB for each
+// block it needs (a convolution packs its image columns straight from the input, no im2col
+// buffer). A is row-major, not transposed.
+void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const BPanelPacker& packB, float beta,
+                  float* C, int64_t ldc);
 
 // The micro-kernel chosen at run time for this CPU: "avx512", "avx2" or "portable".
 const char* sgemmKernelName();

@@ -5,6 +5,7 @@
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "lrn_blocks.h"
 
 namespace ck::cpu {
 
@@ -12,7 +13,7 @@ namespace {
 
 // Pixels per task. A block of pixels walks down the channels together, so every inner loop reads
 // one contiguous row of a channel plane (NCHW) instead of striding by H*W per channel.
-constexpr int64_t kBlock = 128;
+constexpr int64_t kBlock = lrnblk::kBlock;
 
 // s^-beta, with the paper's beta = 0.75 done by square roots (several times faster than pow).
 inline float powNegBeta(float s, float beta) {
@@ -39,6 +40,11 @@ void forEachBlock(const LrnGeom& g, int64_t wsFloats, Fn fn) {
   });
 }
 
+// out[i] = s[i]^-beta for a row.
+void powNegBetaRow(const float* s, int64_t len, float beta, float* out) {
+  for (int64_t i = 0; i < len; i++) out[i] = powNegBeta(s[i], beta);
+}
+
 // acc += sign * v^2 (square) or acc += sign * v, over one block row.
 inline void accumulate(double* acc, const float* v, int64_t len, double sign, bool square) {
   if (square)
@@ -52,105 +58,70 @@ inline void accumulate(double* acc, const float* v, int64_t len, double sign, bo
 //
 // Each block first squares its pixels for every channel (into the workspace), then every channel
 // adds up its window: size adds per element instead of the running sum's two double-precision
-// updates, with no drift to guard against, and every loop a plain elementwise one the compiler
-// vectorizes. The loops are cloned for AVX-512 and AVX2 (picked once at load time); they have no
-// reductions across lanes and no contractions (ISO C++ mode: -ffp-contract=off), and sqrt and
-// division are exact in IEEE arithmetic, so every clone gives the same bits.
+// updates, with no drift to guard against. The AVX-512 build of these loops (lrn_avx512.cc)
+// serves beta = 0.75; the loops here serve everything else.
 constexpr int64_t kDirectMax = 16;
+using lrnblk::kRow;
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-#define CK_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CK_SIMD_CLONES
-#endif
-
-// scale^-beta for a row; the paper's 0.75 by square roots (vectorizable, unlike pow).
-CK_SIMD_CLONES void powNegBetaRow(const float* s, int64_t len, float beta, float* out) {
-  if (beta == 0.75f) {
-    for (int64_t i = 0; i < len; i++) {
-      float r = __builtin_sqrtf(s[i]);
-      out[i] = 1.f / (r * __builtin_sqrtf(r));
-    }
-  } else {
-    for (int64_t i = 0; i < len; i++) out[i] = std::pow(s[i], -beta);
+void forwardBlockPortable(const float* x, const lrnblk::Block& b, const LrnParams& p, float* y, float* scale,
+                          float* ws) {
+  for (int64_t c = 0; c < b.C; c++)
+    for (int64_t i = 0; i < b.len; i++) ws[c * kRow + i] = x[c * b.hw + i] * x[c * b.hw + i];
+  float sum[kBlock], pw[kBlock];
+  for (int64_t c = 0; c < b.C; c++) {
+    const int64_t from = std::max<int64_t>(0, c - b.lo), to = std::min(b.C - 1, c + b.hi);
+    for (int64_t i = 0; i < b.len; i++) sum[i] = 0.f;
+    for (int64_t r = from; r <= to; r++)
+      for (int64_t i = 0; i < b.len; i++) sum[i] += ws[r * kRow + i];
+    const int64_t o = c * b.hw;
+    for (int64_t i = 0; i < b.len; i++) scale[o + i] = p.k + p.alphaEff * sum[i];
+    powNegBetaRow(scale + o, b.len, p.beta, pw);
+    for (int64_t i = 0; i < b.len; i++) y[o + i] = x[o + i] * pw[i];
   }
 }
 
-// sq[c] = x[c]^2 for the block's pixels of every channel (the workspace rows are kBlock apart).
-CK_SIMD_CLONES void squareRows(const float* x, int64_t hw, int64_t C, int64_t len, float* sq) {
-  for (int64_t c = 0; c < C; c++) {
-    const float* xc = x + c * hw;
-    float* q = sq + c * kBlock;
-    for (int64_t i = 0; i < len; i++) q[i] = xc[i] * xc[i];
+void backwardBlockPortable(const float* dy, const float* x, const float* y, const float* scale,
+                           const lrnblk::Block& b, const LrnParams& p, float coef, float* dx, float* ws) {
+  for (int64_t c = 0; c < b.C; c++) {
+    const int64_t o = c * b.hw;
+    for (int64_t i = 0; i < b.len; i++) ws[c * kRow + i] = dy[o + i] * y[o + i] / scale[o + i];
+  }
+  float acc[kBlock], pw[kBlock];
+  for (int64_t j = 0; j < b.C; j++) {
+    // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
+    const int64_t from = std::max<int64_t>(0, j - b.hi), to = std::min(b.C - 1, j + b.lo);
+    for (int64_t i = 0; i < b.len; i++) acc[i] = 0.f;
+    for (int64_t r = from; r <= to; r++)
+      for (int64_t i = 0; i < b.len; i++) acc[i] += ws[r * kRow + i];
+    const int64_t o = j * b.hw;
+    powNegBetaRow(scale + o, b.len, p.beta, pw);
+    for (int64_t i = 0; i < b.len; i++) dx[o + i] = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
   }
 }
 
-// out = sum of rows [from, to] of a workspace.
-CK_SIMD_CLONES void sumRows(const float* rows, int64_t from, int64_t to, int64_t len, float* out) {
-  for (int64_t i = 0; i < len; i++) out[i] = 0.f;
-  for (int64_t c = from; c <= to; c++) {
-    const float* q = rows + c * kBlock;
-    for (int64_t i = 0; i < len; i++) out[i] += q[i];
-  }
-}
-
-CK_SIMD_CLONES void scaleAndOutput(const float* sum, const float* xc, int64_t len, const LrnParams& p, float* sc,
-                                   float* pw, float* yc) {
-  for (int64_t i = 0; i < len; i++) sc[i] = p.k + p.alphaEff * sum[i];
-  powNegBetaRow(sc, len, p.beta, pw);
-  for (int64_t i = 0; i < len; i++) yc[i] = xc[i] * pw[i];
-}
-
-CK_SIMD_CLONES void ratioRows(const float* dy, const float* y, const float* scale, int64_t hw, int64_t C,
-                              int64_t len, float* ratio) {
-  for (int64_t c = 0; c < C; c++) {
-    const int64_t o = c * hw;
-    float* r = ratio + c * kBlock;
-    for (int64_t i = 0; i < len; i++) r[i] = dy[o + i] * y[o + i] / scale[o + i];
-  }
-}
-
-CK_SIMD_CLONES void gradRow(const float* dy, const float* x, const float* pw, const float* acc, float coef, int64_t len,
-                            float* dx) {
-  for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * pw[i] - coef * x[i] * acc[i];
-}
+bool useAvx512(const LrnParams& p) { return p.beta == 0.75f && lrnblk::avx512Supported(); }
 
 void lrnForwardDirect(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale) {
   const int64_t hw = g.H * g.W, C = g.C;
-  const int64_t lo = p.size / 2, hi = (p.size - 1) / 2;
-  forEachBlock(g, (C + 2) * kBlock, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
+  const bool avx = useAvx512(p);
+  forEachBlock(g, C * kRow, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
     const int64_t base = n * C * hw + p0;
-    float* sq = ws;
-    float* sum = ws + C * kBlock;
-    float* pw = sum + kBlock;
-    squareRows(x + base, hw, C, len, sq);
-    for (int64_t c = 0; c < C; c++) {
-      const int64_t o = base + c * hw;
-      sumRows(sq, std::max<int64_t>(0, c - lo), std::min(C - 1, c + hi), len, sum);
-      // Squares are >= 0, so the sum is too: no clamp needed before the root.
-      scaleAndOutput(sum, x + o, len, p, scale + o, pw, y + o);
-    }
+    const lrnblk::Block b{C, hw, len, p.size / 2, (p.size - 1) / 2};
+    if (avx) lrnblk::forwardAvx512(x + base, b, p.k, p.alphaEff, y + base, scale + base, ws);
+    else forwardBlockPortable(x + base, b, p, y + base, scale + base, ws);
   });
 }
 
 void lrnBackwardDirect(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                        const LrnParams& p, float* dx) {
   const int64_t hw = g.H * g.W, C = g.C;
-  const int64_t lo = p.size / 2, hi = (p.size - 1) / 2;
   const float coef = 2.f * p.beta * p.alphaEff;
-  forEachBlock(g, (C + 2) * kBlock, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
+  const bool avx = useAvx512(p);
+  forEachBlock(g, C * kRow, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
     const int64_t base = n * C * hw + p0;
-    float* ratio = ws;
-    float* acc = ws + C * kBlock;
-    float* pw = acc + kBlock;
-    ratioRows(dy + base, y + base, scale + base, hw, C, len, ratio);
-    for (int64_t j = 0; j < C; j++) {
-      const int64_t o = base + j * hw;
-      // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
-      sumRows(ratio, std::max<int64_t>(0, j - hi), std::min(C - 1, j + lo), len, acc);
-      powNegBetaRow(scale + o, len, p.beta, pw);
-      gradRow(dy + o, x + o, pw, acc, coef, len, dx + o);
-    }
+    const lrnblk::Block b{C, hw, len, p.size / 2, (p.size - 1) / 2};
+    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, b, coef, dx + base, ws);
+    else backwardBlockPortable(dy + base, x + base, y + base, scale + base, b, p, coef, dx + base, ws);
   });
 }
 

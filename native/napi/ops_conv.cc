@@ -7,6 +7,7 @@
 #include "../cpu/conv.h"
 #include "../cpu/conv_direct.h"
 #include "../cpu/im2col.h"
+#include "../cpu/im2col_panels.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
@@ -121,6 +122,17 @@ Napi::Value ConvFastPath(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cpu::convFastPathName());
 }
 
+// convPackedColumns(on?): whether conv2d's forward packs its image columns straight into the
+// GEMM's panels (true, the default) or goes through an im2col buffer; with a boolean switches
+// first. Tests compare the two.
+Napi::Value ConvPackedColumns(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsBoolean()) throw Error(Code::Arg, "convPackedColumns: 'on' must be a boolean");
+    cpu::setConvPackedColumns(info[0].As<Napi::Boolean>().Value());
+  }
+  return Napi::Boolean::New(info.Env(), cpu::convPackedColumns());
+}
+
 }  // namespace
 
 void registerConv(Napi::Env, Napi::Object exports) {
@@ -132,6 +144,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "im2colPath", Im2colPath);
   CK_EXPORT(exports, "convChunkImages", ConvChunkImages);
   CK_EXPORT(exports, "convFastPath", ConvFastPath);
+  CK_EXPORT(exports, "convPackedColumns", ConvPackedColumns);
 }
 
 }  // namespace ck

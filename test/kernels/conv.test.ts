@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, device, ops, memory, resetPeakMemory } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
+import type { Conv2dOptions } from '../../lib/ops/conv.js';
 import { mismatch } from '../helpers/compare.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
@@ -476,4 +477,47 @@ t.test('an empty batch gives an empty output and zero weight gradients', async (
   const g = ops.conv2dBackward(Tensor.zeros([0, 3, 3, 3]), x, w, { bias: b });
   t.same(Array.from(await g.dw.data()), new Array(54).fill(0));
   t.same(Array.from(await g.db!.data()), [0, 0, 0]);
+});
+
+// The forward packs its image columns straight into the GEMM's panels (im2col_panels.cc: AVX-512
+// gathers for 16- and 32-wide panels, a scalar loop for the portable kernel's 8-wide ones) or,
+// switched off, through an im2col buffer. The GEMM adds the same products in the same order
+// either way, so the outputs must agree bit for bit, at every GEMM kernel this CPU runs.
+const packedColumns = native.convPackedColumns as (on?: boolean) => boolean;
+t.test('columns packed straight into GEMM panels give the same bits as the im2col buffer', async (t) => {
+  t.equal(packedColumns(), true, 'on by default');
+  const cases: [string, number[], number[], Conv2dOptions][] = [
+    ['AlexNet conv1-like: 11x11 stride 4', [1, 3, 67, 67], [8, 3, 11, 11], { stride: 4 }],
+    ['padding 2, groups 2', [2, 6, 13, 13], [8, 3, 5, 5], { padding: 2, groups: 2 }],
+    ['dilation 2, stride 2, rectangular', [3, 4, 17, 11], [5, 4, 3, 2], { stride: [2, 1], padding: [1, 2], dilation: [2, 1] }],
+    ['batch of many small images (columns cross images)', [9, 5, 7, 7], [6, 5, 3, 3], { padding: 1 }],
+    ['more columns than one panel slab', [1, 3, 40, 40], [4, 3, 3, 3], { padding: 1 }],
+  ];
+  const kernels = ['portable', 'avx2', 'avx512'].filter((k) => {
+    try {
+      ops.setGemmKernel(k as never);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  let seed = 3000;
+  for (const kernel of kernels)
+    for (const [name, xs, ws, o] of cases) {
+      ops.setGemmKernel(kernel as never);
+      const x = Tensor.fromArray(f32(randomArray(xs.reduce((a, b) => a * b, 1), seed++)), xs);
+      const w = Tensor.fromArray(f32(randomArray(ws.reduce((a, b) => a * b, 1), seed++)), ws);
+      const b = Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]);
+      await device('cpu').synchronize();
+      packedColumns(false);
+      const ref = ops.conv2d(x, w, { ...o, bias: b });
+      await device('cpu').synchronize();
+      packedColumns(true);
+      const got = ops.conv2d(x, w, { ...o, bias: b });
+      const [r, g] = [await ref.data(), await got.data()];
+      t.same(Buffer.from(g.buffer), Buffer.from(r.buffer), `${kernel}: ${name}`);
+      for (const u of [x, w, b, ref, got]) u.dispose();
+    }
+  ops.setGemmKernel('auto');
+  t.throws(() => packedColumns(1 as never), { code: 'ND_ARG', message: /convPackedColumns: 'on' must be a boolean/ });
 });

@@ -1,0 +1,113 @@
+#include "im2col_panels.h"
+
+#include <atomic>
+#include <climits>
+
+#include "../core/scratch.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define CK_HAVE_AVX512_PATH 1
+#define CK_AVX512 __attribute__((target("avx512f")))
+#endif
+
+namespace ck::cpu {
+
+namespace {
+
+std::atomic<bool> gPacked{true};
+
+// Where each column's window starts: row ih0 and column iw0 of its image (negative in the
+// padding), and the offset of that corner from the block's first image, channel 0.
+struct ColumnTable {
+  int32_t* ih0;
+  int32_t* iw0;
+  int32_t* corner;  // image offset + ih0 * W + iw0 (used only where the tap lands inside)
+};
+
+void fillTable(const Conv2dGeom& g, int64_t n0, int64_t cols, ColumnTable t) {
+  const int64_t OHW = g.OHW(), imageFloats = g.C * g.HW();
+  for (int64_t j = 0; j < cols; j++) {
+    const int64_t col = n0 + j, i = col / OHW, p = col % OHW;
+    const int64_t ih = (p / g.OW) * g.SH - g.PH, iw = (p % g.OW) * g.SW - g.PW;
+    t.ih0[j] = int32_t(ih);
+    t.iw0[j] = int32_t(iw);
+    t.corner[j] = int32_t(i * imageFloats + ih * g.W + iw);
+  }
+}
+
+void packScalar(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols, int nr,
+                float* dst, int64_t stride, const ColumnTable& t) {
+  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr;
+  for (int64_t r = k0; r < k0 + kc; r++) {
+    const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
+    const int64_t dh = kh * g.DH, dw = kw * g.DW, shift = c * g.HW() + dh * g.W + dw;
+    float* row = dst + (r - k0) * nr;
+    for (int64_t j = 0; j < padded; j++) {
+      float v = 0.0f;
+      if (j < cols) {
+        const uint32_t ih = uint32_t(t.ih0[j] + dh), iw = uint32_t(t.iw0[j] + dw);
+        if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[t.corner[j] + shift];
+      }
+      row[(j / nr) * stride + j % nr] = v;
+    }
+  }
+}
+
+#ifdef CK_HAVE_AVX512_PATH
+bool cpuHasAvx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+// 16 columns per gather; a group of 16 lies inside one panel since nr is a multiple of 16.
+CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
+                          int nr, float* dst, int64_t stride, const ColumnTable& t) {
+  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr;
+  const __m512i H = _mm512_set1_epi32(int32_t(g.H)), W = _mm512_set1_epi32(int32_t(g.W));
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t r = k0; r < k0 + kc; r++) {
+    const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
+    const int32_t dh = int32_t(kh * g.DH), dw = int32_t(kw * g.DW);
+    const float* plane = base + c * g.HW() + dh * g.W + dw;
+    const __m512i dhv = _mm512_set1_epi32(dh), dwv = _mm512_set1_epi32(dw);
+    float* row = dst + (r - k0) * nr;
+    for (int64_t j = 0; j < padded; j += 16) {
+      float* out = row + (j / nr) * stride + j % nr;
+      if (j >= cols) {
+        _mm512_storeu_ps(out, _mm512_setzero_ps());
+        continue;
+      }
+      const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))),
+                                                     _mm512_set1_epi32(int32_t(cols)));
+      const __m512i ih = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, t.ih0 + j), dhv);
+      const __m512i iw = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, t.iw0 + j), dwv);
+      // Unsigned compares: a negative row or column (the padding) is out of range too.
+      const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, H) & _mm512_cmplt_epu32_mask(iw, W);
+      const __m512i idx = _mm512_maskz_loadu_epi32(live, t.corner + j);
+      _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, plane, 4));
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void setConvPackedColumns(bool on) { gPacked.store(on); }
+bool convPackedColumns() { return gPacked.load(); }
+
+void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc, int64_t n0,
+                  int64_t cols, int nr, float* dst, int64_t stride) {
+  Scratch buf(size_t(3 * cols) * sizeof(int32_t));
+  ColumnTable t{buf.as<int32_t>(), buf.as<int32_t>() + cols, buf.as<int32_t>() + 2 * cols};
+  fillTable(g, n0, cols, t);
+  const float* base = x + b.n0 * g.C * g.HW();
+#ifdef CK_HAVE_AVX512_PATH
+  // Gather indices are 32-bit: the block's images must span fewer than 2^31 floats.
+  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX)
+    return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
+#endif
+  packScalar(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
+}
+
+}  // namespace ck::cpu
