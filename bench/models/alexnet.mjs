@@ -15,6 +15,10 @@ import { deviceName, emit, timeInTurns, timeIt } from '../lib.mjs';
 import { ortAlexNet } from './ort-peer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// `--only train` or `--only inference` runs one half (the PyTorch peer still runs both).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && only !== 'train' && only !== 'inference') throw new Error(`--only: expected 'train' or 'inference', got ${only}`);
 const threads = backends()[0].details.threads;
 const dev = deviceName('cpu:0', threads);
 const cpu = device('cpu');
@@ -48,7 +52,7 @@ const trainStep = (x, labels) => {
   loss.dispose();
   correct.dispose();
 };
-for (const batch of [16, 64]) {
+for (const batch of only === 'inference' ? [] : [16, 64]) {
   const x = Tensor.randn([batch, 3, 227, 227], { seed: 1 });
   const labels = Tensor.fromArray(Int32Array.from({ length: batch }, (_, i) => (i * 37) % 1000));
   const steps = batch === 16 ? 4 : 1;
@@ -78,9 +82,9 @@ model.eval();
 // Inference: the eager path (model.predictProbs, one queued op per layer) and the compiled one
 // (compilePredictor: the op list recorded once, one queued op per call), with onnxruntime-node
 // on the same net taken in turns with them when it is installed (bench/models/ort-peer.mjs).
-const ort = await ortAlexNet(threads);
+const ort = only === 'train' ? { skipped: '--only train' } : await ortAlexNet(threads);
 if (ort.skipped) emit({ bench: 'alexnet', impl: 'onnxruntime-node', device: dev, skipped: ort.skipped });
-for (const batch of [1, 32]) {
+for (const batch of only === 'train' ? [] : [1, 32]) {
   const shape = [batch, 3, 227, 227];
   const x = Tensor.randn(shape, { seed: 2 });
   const xHost = await x.data();
@@ -119,7 +123,9 @@ for (const batch of [1, 32]) {
 }
 model.dispose();
 
-const py = spawnSync('/usr/bin/python3', [join(here, 'alexnet_torch.py'), String(threads)], { encoding: 'utf8' });
+const py = process.env.CONVKIT_BENCH_NO_TORCH
+  ? { status: 1, stderr: 'skipped: CONVKIT_BENCH_NO_TORCH is set' }
+  : spawnSync('/usr/bin/python3', [join(here, 'alexnet_torch.py'), String(threads)], { encoding: 'utf8' });
 if (py.status !== 0) {
   emit({ bench: 'alexnet', impl: 'pytorch', device: dev, skipped: `PyTorch peer did not run: ${(py.stderr || String(py.error)).trim().split('\n').pop()}` });
 } else {

@@ -91,6 +91,13 @@ export class Conv2d extends Layer {
     return ops.conv2d(x, this.weight.value, this.convOpts());
   }
 
+  /** relu(forward(x)) in one kernel pass, for inference (Sequential fuses Conv2d + ReLU in eval mode). */
+  forwardRelu(x: Tensor): Tensor {
+    if (this.training) throw new ArgumentError(`${this.name}: forwardRelu() is for eval mode (training needs the ReLU layer's saved output)`);
+    this.releaseSaved();
+    return ops.conv2d(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
+  }
+
   backward(dy: Tensor): Tensor | undefined {
     if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
     const r = ops.conv2dBackward(dy, this.saved, this.weight.value, { ...this.convOpts(), needInputGrad: this.needInputGrad });

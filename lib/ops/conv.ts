@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native, type NativeHandle, type StreamId } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { checkInt, checkTensor, pair, sameDevice } from './validate.js';
+import { checkInt, checkTensor, describe, pair, sameDevice } from './validate.js';
 
 type H = NativeHandle;
 type S = StreamId;
@@ -14,7 +14,7 @@ type S = StreamId;
 interface ConvBinding {
   im2col(stream: S, x: H, cols: H, geom: number[]): void;
   col2im(stream: S, cols: H, x: H, geom: number[]): void;
-  conv2dForward(stream: S, x: H, w: H, bias: H | null, mask: H | null, y: H, geom: number[]): void;
+  conv2dForward(stream: S, x: H, w: H, bias: H | null, mask: H | null, y: H, geom: number[], relu?: boolean): void;
   conv2dBackward(stream: S, dy: H, x: H, w: H, mask: H | null, dx: H | null, dw: H, db: H | null, geom: number[]): void;
 }
 const nb = native as unknown as ConvBinding;
@@ -44,6 +44,12 @@ export interface Conv2dOptions extends ConvWindow {
   groups?: number;
   /** Fixed 0/1 connection table [OC, C/groups] (LeNet-5's C3): the weight used is w * mask. */
   mask?: Tensor | null;
+}
+
+/** conv2d's options plus a fused activation (forward only: inference). */
+export interface Conv2dForwardOptions extends Conv2dOptions {
+  /** 'relu': y = max(0, conv + bias), applied in the kernel's own output pass. */
+  activation?: 'relu' | null;
 }
 
 export interface Conv2dBackwardOptions extends Conv2dOptions {
@@ -181,11 +187,16 @@ export function col2im(cols: Tensor, opts: Col2imOptions): Tensor {
   return x;
 }
 
-/** y = conv(x, w) + bias: x [N, C, H, W], w [OC, C/groups, KH, KW] -> y [N, OC, OH, OW]. */
-export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+/**
+ * y = conv(x, w) + bias: x [N, C, H, W], w [OC, C/groups, KH, KW] -> y [N, OC, OH, OW];
+ * with activation 'relu', max(0, y) in the same pass (equal to ops.relu(conv2d(...)) exactly).
+ */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): Tensor {
   const g = convGeometry('conv2d', x, w, opts);
+  const act = opts.activation ?? null;
+  if (act !== null && act !== 'relu') throw new ArgumentError(`conv2d: 'activation' must be 'relu' or null, got ${describe(act)}`);
   const y = Tensor.empty([g.N, g.OC, g.OH, g.OW], 'float32', x.device);
-  nb.conv2dForward(x.device.stream, x.handle(), w.handle(), opts.bias?.handle() ?? null, opts.mask?.handle() ?? null, y.handle(), geomArray(g));
+  nb.conv2dForward(x.device.stream, x.handle(), w.handle(), opts.bias?.handle() ?? null, opts.mask?.handle() ?? null, y.handle(), geomArray(g), act === 'relu');
   return y;
 }
 

@@ -82,29 +82,41 @@ void gatherRows(const float* src, const GroupRows& r, int64_t plane, float* pack
   });
 }
 
-// Packed [rows, images*plane] matrix -> NCHW rows, adding bias[o] to row o when bias is given.
-void scatterRows(const float* packed, const float* bias, const GroupRows& r, int64_t plane, float* dst) {
+// max(v, 0) with PyTorch's NaN rule (a NaN stays NaN), as reluForward computes it.
+inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
+
+// Packed [rows, images*plane] matrix -> NCHW rows, adding bias[o] to row o when bias is given,
+// then the ReLU when relu is set.
+void scatterRows(const float* packed, const float* bias, const GroupRows& r, int64_t plane, float* dst,
+                 bool relu = false) {
   const int64_t ld = r.images * plane;
   parallelRange(r.images * r.rows, rowGrain(plane), [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; t++) {
       const int64_t i = t / r.rows, o = t % r.rows;
       const float* s = packed + o * ld + i * plane;
       float* d = dst + ((r.n0 + i) * r.channels + r.c0 + o) * plane;
-      if (bias) {
-        const float b = bias[o];
+      const float b = bias ? bias[o] : 0.0f;
+      if (relu)
+        for (int64_t p = 0; p < plane; p++) d[p] = reluOf(s[p] + b);
+      else if (bias)
         for (int64_t p = 0; p < plane; p++) d[p] = s[p] + b;
-      } else {
+      else
         std::memcpy(d, s, size_t(plane) * sizeof(float));
-      }
     }
   });
 }
 
-void addBiasRows(float* y, const float* bias, int64_t rows, int64_t plane) {
+// y[o] += bias[o] (bias may be null), then the ReLU when relu is set; nothing to do for neither.
+void addBiasRows(float* y, const float* bias, int64_t rows, int64_t plane, bool relu = false) {
+  if (!bias && !relu) return;
   parallelRange(rows, rowGrain(plane), [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; o++) {
-      const float b = bias[o];
-      for (int64_t p = 0; p < plane; p++) y[o * plane + p] += b;
+      const float b = bias ? bias[o] : 0.0f;
+      float* row = y + o * plane;
+      if (relu)
+        for (int64_t p = 0; p < plane; p++) row[p] = reluOf(row[p] + b);
+      else
+        for (int64_t p = 0; p < plane; p++) row[p] += b;
     }
   });
 }
@@ -139,8 +151,10 @@ int64_t setConvScratchBytes(int64_t bytes) { return scratchCap.exchange(std::max
 int64_t convScratchBytes() { return scratchCap.load(); }
 int64_t conv2dImagesPerChunk(const Conv2dGeom& g) { return imagesPerChunk(g); }
 
-void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
-                   float* y) {
+namespace {
+
+void forward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g, float* y,
+             bool relu) {
   if (g.N == 0) return;
   const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
 
@@ -151,8 +165,14 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
     maskWeight(w, mask, g, masked->as<float>());
     wm = masked->as<float>();
   }
-  if (convFullKernelApplies(g)) return conv2dFullKernelForward(x, wm, bias, g, y);
-  if (convDirectApplies(g)) return conv2dDirectForward(x, wm, bias, g, y);
+  // The fast paths have no epilogue of their own: the ReLU is one more pass over their output.
+  const bool fullKernel = convFullKernelApplies(g), directConv = !fullKernel && convDirectApplies(g);
+  if (fullKernel || directConv) {
+    if (fullKernel) conv2dFullKernelForward(x, wm, bias, g, y);
+    else conv2dDirectForward(x, wm, bias, g, y);
+    if (relu) addBiasRows(y, nullptr, g.N * g.OC, g.OHW(), true);
+    return;
+  }
 
   const int64_t B = imagesPerChunk(g);
   const bool direct = B == 1;                     // GEMMs write y in place
@@ -183,13 +203,22 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
         if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
         sgemm(false, false, OCg, ld, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, dst, ld);
       }
-      if (direct) {
-        if (bg) addBiasRows(dst, bg, OCg, OHW);
-      } else {
-        scatterRows(dst, bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y);
-      }
+      if (direct) addBiasRows(dst, bg, OCg, OHW, relu);
+      else scatterRows(dst, bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y, relu);
     }
   }
+}
+
+}  // namespace
+
+void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                   float* y) {
+  forward(x, w, bias, mask, g, y, false);
+}
+
+void conv2dForwardRelu(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                       float* y) {
+  forward(x, w, bias, mask, g, y, true);
 }
 
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,

@@ -34,6 +34,11 @@ inline int64_t convOutputSize(int64_t in, int64_t k, int64_t s, int64_t p, int64
 void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
                    float* y);
 
+// relu(conv2dForward(...)): the ReLU applied in the pass that adds the bias or scatters the GEMM
+// output, instead of one more pass over y (inference: Sequential fuses Conv2d + ReLU in eval mode).
+void conv2dForwardRelu(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                       float* y);
+
 // Gradients of conv2dForward given dy [N, OC, OH, OW]. dx (may be null: not computed) is
 // overwritten; dw is overwritten with the gradient of the masked weight (zero where mask is 0);
 // db [OC] (may be null) is overwritten.

@@ -54,7 +54,8 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dForward(stream, x, w, bias|null, mask|null, y, geom)
+// conv2dForward(stream, x, w, bias|null, mask|null, y, geom, relu?): relu applies max(0, .) in the
+// kernel's own output pass.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2d");
   CpuStream& s = a.stream(0);
@@ -62,9 +63,12 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
   TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", g.OC * g.Cg());
   TensorRef y = a.f32(5, "y", yElems(g));
-  s.enqueue("conv2d", [=] {
-    cpu::conv2dForward(x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr, mask.storage ? mask.f32() : nullptr, g,
-                       y.f32());
+  const bool relu = a.flag(7);
+  s.enqueue(relu ? "conv2dRelu" : "conv2d", [=] {
+    const float* b = bias.storage ? bias.f32() : nullptr;
+    const float* m = mask.storage ? mask.f32() : nullptr;
+    if (relu) cpu::conv2dForwardRelu(x.f32(), w.f32(), b, m, g, y.f32());
+    else cpu::conv2dForward(x.f32(), w.f32(), b, m, g, y.f32());
   });
   return info.Env().Undefined();
 }

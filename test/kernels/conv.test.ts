@@ -521,3 +521,36 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
   ops.setGemmKernel('auto');
   t.throws(() => packedColumns(1 as never), { code: 'ND_ARG', message: /convPackedColumns: 'on' must be a boolean/ });
 });
+
+t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async (t) => {
+  // Chunked (batch > 1, packed output scattered), one image (GEMM writes y in place), the small
+  // direct path, the full-kernel path, with and without bias, with and without packed columns.
+  const cases: [string, number[], number[], Conv2dOptions][] = [
+    ['batch 3, groups 2, padding', [3, 4, 9, 9], [6, 2, 3, 3], { padding: 1, groups: 2 }],
+    ['one image, stride 2', [1, 3, 15, 15], [5, 3, 5, 5], { stride: 2 }],
+    ['small stride-1 (direct path)', [2, 1, 12, 12], [4, 1, 5, 5], { padding: 2 }],
+    ['kernel covers the input (full-kernel path)', [3, 4, 5, 5], [7, 4, 5, 5], {}],
+  ];
+  let seed = 4000;
+  for (const packed of [true, false])
+    for (const withBias of [true, false])
+      for (const [name, xs, ws, o] of cases) {
+        await device('cpu').synchronize();
+        packedColumns(packed);
+        const x = Tensor.fromArray(f32(randomArray(xs.reduce((a, b) => a * b, 1), seed++)), xs);
+        const w = Tensor.fromArray(f32(randomArray(ws.reduce((a, b) => a * b, 1), seed++)), ws);
+        const b = withBias ? Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]) : undefined;
+        const plain = ops.conv2d(x, w, { ...o, bias: b });
+        const ref = ops.relu(plain);
+        const got = ops.conv2d(x, w, { ...o, bias: b, activation: 'relu' });
+        const [r, g] = [await ref.data(), await got.data()];
+        const label = `${name}${withBias ? '' : ', no bias'}${packed ? '' : ', im2col buffer'}`;
+        t.same(Buffer.from(g.buffer), Buffer.from(r.buffer), label);
+        t.ok(r.some((v) => v === 0) && r.some((v) => v > 0), `${label}: the ReLU clips some outputs, not all`);
+        for (const u of [x, w, b, plain, ref, got]) u?.dispose();
+      }
+  await device('cpu').synchronize();
+  packedColumns(true);
+  const x = Tensor.zeros([1, 1, 4, 4]);
+  t.throws(() => ops.conv2d(x, Tensor.zeros([1, 1, 3, 3]), { activation: 'tanh' as never }), { code: 'ND_ARG', message: /conv2d: 'activation' must be 'relu' or null/ });
+});
