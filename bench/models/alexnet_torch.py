@@ -5,39 +5,13 @@ momentum 0.9, weight decay 5e-4), inference at batch 1 and 32. Prints JSON lines
 import json
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_peer import device_name, median_time, setup_threads
+from torch_peer import AlexNet, device_name, median_time, setup_threads
 
 threads = setup_threads()
 DEVICE = device_name(threads)
 IMPL = f"pytorch {torch.__version__}"
-
-
-class AlexNet(nn.Module):
-    def __init__(self, classes=1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
-        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
-        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
-        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
-        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
-        self.fc6 = nn.Linear(9216, 4096)
-        self.fc7 = nn.Linear(4096, 4096)
-        self.fc8 = nn.Linear(4096, classes)
-        self.lrn = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
-        self.drop = nn.Dropout(0.5)
-
-    def forward(self, x):
-        x = F.max_pool2d(self.lrn(F.relu(self.conv1(x))), 3, 2)
-        x = F.max_pool2d(self.lrn(F.relu(self.conv2(x))), 3, 2)
-        x = F.relu(self.conv3(x))
-        x = F.relu(self.conv4(x))
-        x = F.max_pool2d(F.relu(self.conv5(x)), 3, 2).flatten(1)
-        x = self.drop(F.relu(self.fc6(x)))
-        x = self.drop(F.relu(self.fc7(x)))
-        return self.fc8(x)
 
 
 def emit(row):

@@ -9,7 +9,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "fixtures"))
-from torch_nets import LeNet5  # noqa: E402,F401  (re-exported for the peers)
+from torch_nets import AlexNet, LeNet5  # noqa: E402,F401  (re-exported for the peers)
 
 
 def setup_threads():

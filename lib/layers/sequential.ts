@@ -4,6 +4,7 @@
  * soon as the next layer has queued its op (queued ops hold their own references).
  */
 import { ArgumentError } from '../errors.js';
+import type { Device } from '../tensor/device.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 import { Layer, type LayerGeometry, type Parameter } from './layer.js';
 
@@ -80,6 +81,12 @@ export class Sequential extends Layer {
   override releaseSaved(): void {
     for (const t of this.acts) t.dispose();
     this.acts = [];
+  }
+
+  protected override moveBuffers(device: Device): void {
+    // Parameters were moved by Layer.to (parameters() lists every layer's); fixed tensors are
+    // each layer's own.
+    for (const l of this.layers) l.to(device);
   }
 
   override dispose(): void {
