@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 /** An opaque, type-tagged native handle to a tensor's bytes. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
-/** A stream id: the index N of `cpu:N`. */
+/** A stream id: N for `cpu:N`, 256 + N for `cuda:N` (lib/tensor/device.ts, native/napi/target.h). */
 export type StreamId = number;
 type H = NativeHandle;
 type S = StreamId;

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # npm run check:gpu
 #
-# Here (no nvidia-smi): prepares a device run. Builds the CUDA addon and the kernel-check
-# harness, packs this node binary into .device/node.xz, and prints what to carry.
+# Here (no nvidia-smi): prepares a device run. Builds the CUDA addon, the kernel-check harness
+# and dist/, packs this node binary into .device/node.xz, and prints what to carry:
+#   .device  build-cuda/Release/convkit_cuda.node  dist
 # On a GPU machine (nvidia-smi answers): builds the harness for the local GPU if it is not
 # there (cmake + nvcc, no Node needed), runs it (every CUDA kernel against its CPU twin, one JSON
-# line per check), loads the carried CUDA addon in the carried node, and times SGEMM in convkit
-# and PyTorch. Every result is a JSON line; the whole run stays under 8 minutes.
+# line per check), loads the carried CUDA addon in the carried node (unpacked to /tmp/node),
+# runs one LeNet-5 and one AlexNet training step on cuda:0 and on cpu and compares them
+# (bench/gpu/step-check.mjs), times SGEMM in PyTorch, and times the two training steps against
+# PyTorch on the same card (bench/gpu/step-bench.mjs + torch_gpu.py). Every result is a JSON
+# line; the whole run stays under 8 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,13 +27,16 @@ prepare() {
   start=$(date +%s)
   node scripts/build-cuda.mjs || { json '{"step":"build","pass":false}'; exit 1; }
   json "{\"step\":\"build\",\"pass\":true,\"seconds\":$(( $(date +%s) - start ))}"
+  npx tsc -p tsconfig.build.json || { json '{"step":"dist","pass":false}'; exit 1; }
   mkdir -p .device
-  rm -f .device/node  # an unpacked node from a device run would push the carry past its limit
-  xz -T2 -c "$(command -v node)" > .device/node.xz
-  # The addon and the harness, outside the ignored build folder's object files.
-  cp build-cuda/Release/convkit_cuda.node build-cuda/Release/kernel_check .device/
-  du -b .device/* | awk '{printf "{\"step\":\"pack\",\"file\":\"%s\",\"bytes\":%s}\n", $2, $1}'
-  json '{"step":"carry","paths":[".device"],"then":"bash scripts/check-gpu.sh","note":"the GPU machine rebuilds the harness for its own GPU when the carried one does not run"}'
+  rm -f .device/node .device/convkit_cuda.node  # an unpacked node, or a second addon, would push the carry past its limit
+  [ -f .device/node.xz ] && [ .device/node.xz -nt "$(command -v node)" ] || xz -T2 -c "$(command -v node)" > .device/node.xz
+  # The harness, outside the ignored build folder's object files; the addon travels in place
+  # (build-cuda/Release), where dist/native.js looks for it.
+  cp build-cuda/Release/kernel_check .device/
+  du -b .device/* build-cuda/Release/convkit_cuda.node | awk '{printf "{\"step\":\"pack\",\"file\":\"%s\",\"bytes\":%s}\n", $2, $1}'
+  json "{\"step\":\"pack\",\"file\":\"dist\",\"bytes\":$(du -sb dist | cut -f1)}"
+  json '{"step":"carry","paths":[".device","build-cuda/Release/convkit_cuda.node","dist"],"then":"bash scripts/check-gpu.sh","note":"the GPU machine rebuilds the harness for its own GPU when the carried one does not run"}'
 }
 
 # The folder of a cublas_v2.h from the pip wheels (CUDA 13: nvidia/cu13/include), if any.
@@ -91,17 +98,28 @@ gpu() {
   json "{\"step\":\"kernel_check\",\"exit\":$rc,\"pass\":$([ $rc -eq 0 ] && echo true || echo false)}"
   [ $rc -eq 0 ] || status=1
 
-  if [ -f .device/node.xz ] && [ -f .device/convkit_cuda.node ]; then
-    xz -dc .device/node.xz > .device/node && chmod +x .device/node
-    timeout "$(limit 60)" .device/node -e '
+  local addon="$root/build-cuda/Release/convkit_cuda.node" node=/tmp/node
+  if [ -f .device/node.xz ] && [ -f "$addon" ] && [ -f dist/index.js ]; then
+    # Outside the repo: an unpacked node (~100 MB) must never travel back or be carried again.
+    xz -dc .device/node.xz > "$node" && chmod +x "$node"
+    # Named explicitly: the copied sources may look newer than the carried addon, which would
+    # make dist/native.js skip it as stale.
+    export CONVKIT_ADDON="$addon"
+    timeout "$(limit 60)" "$node" -e '
       const a = require(process.argv[1]);
       const s = a.cudaStatus();
       let cublas; try { cublas = a.cudaLoadCublas(); } catch (e) { cublas = { code: e.code, message: e.message }; }
       console.log(JSON.stringify({ step: "addon", build: a.build, status: s, cublas, pass: s.available && !!cublas.path }));
       process.exit(s.available && cublas.path ? 0 : 1);
-    ' "$root/.device/convkit_cuda.node" || status=1
+    ' "$addon" || status=1
+
+    # The same LeNet-5 and AlexNet training steps on cuda:0 and on cpu: loss, gradients, update.
+    timeout "$(limit 150)" "$node" bench/gpu/step-check.mjs
+    rc=$?
+    json "{\"step\":\"step-check\",\"exit\":$rc,\"pass\":$([ $rc -eq 0 ] && echo true || echo false)}"
+    [ $rc -eq 0 ] || status=1
   else
-    json '{"step":"addon","skipped":true,"reason":".device/node.xz or .device/convkit_cuda.node not carried"}'
+    json '{"step":"addon","skipped":true,"reason":".device/node.xz, build-cuda/Release/convkit_cuda.node or dist/ not carried"}'
   fi
 
   timeout "$(limit 120)" python3 - <<'PY' || json '{"step":"torch-gemm","skipped":true,"reason":"PyTorch timing failed"}'
@@ -121,6 +139,12 @@ for n in (512, 1024, 2048, 4096):
         print(json.dumps({"bench": "sgemm", "impl": "torch " + torch.__version__, "M": n, "N": n, "K": n,
                           "tf32": tf32, "ms": round(s * 1e3, 4), "gflops": round(2 * n**3 / s / 1e9, 1)}), flush=True)
 PY
+
+  # Training-step throughput against PyTorch on this card (fp32 and TF32), with ratios.
+  if [ -x "$node" ] && [ -f dist/index.js ]; then
+    timeout "$(limit 240)" "$node" bench/gpu/step-bench.mjs --seconds 2 ||
+      json '{"step":"step-bench","pass":false,"reason":"bench/gpu/step-bench.mjs failed or ran out of time"}'
+  fi
 }
 
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then

@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { initTensor, paramSeed, type Init } from './init.js';
-import { Layer, setGrad, type LayerGeometry, type Parameter } from './layer.js';
+import { Layer, moveTensor, setGrad, type LayerGeometry, type Parameter } from './layer.js';
 
 export interface Conv2dOptions {
   inChannels: number;
@@ -28,7 +28,8 @@ export class Conv2d extends Layer {
   readonly opts: Required<Pick<Conv2dOptions, 'inChannels' | 'outChannels' | 'kernelSize' | 'stride' | 'padding' | 'dilation' | 'groups'>>;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  readonly mask: Tensor | null;
+  /** The connection table as a tensor (replaced by to(device)). */
+  mask: Tensor | null;
   private readonly maskCount: number;
   private saved: Tensor | null = null;
 
@@ -128,6 +129,10 @@ export class Conv2d extends Layer {
 
   override releaseSaved(): void {
     this.saved = null; // the input is owned by the caller
+  }
+
+  protected override moveBuffers(device: Device): void {
+    if (this.mask) this.mask = moveTensor(this.mask, device);
   }
 
   override dispose(): void {

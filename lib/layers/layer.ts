@@ -4,6 +4,7 @@
  * keeps activations alive until backward is done). A layer never touches the native binding:
  * it calls lib/ops only.
  */
+import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -65,6 +66,25 @@ export abstract class Layer {
     return this.train(false);
   }
 
+  /**
+   * Moves the parameters (and fixed tensors such as a connection mask) to `device`, in place:
+   * each parameter's value is replaced by a copy there and its gradient is dropped. Crossing
+   * devices waits for the source device (Tensor.to). Move a model before creating its optimizer,
+   * whose state is made where the parameters are.
+   */
+  to(device: DeviceName | Device): this {
+    const dev = toDevice(device);
+    this.releaseSaved();
+    for (const p of this.parameters()) moveParameter(p, dev);
+    this.moveBuffers(dev);
+    return this;
+  }
+
+  /** Layers that hold fixed tensors besides their parameters move them here. */
+  protected moveBuffers(device: Device): void {
+    void device;
+  }
+
   /** Frees saved tensors (the layer stays usable). */
   releaseSaved(): void {}
 
@@ -84,6 +104,23 @@ export abstract class Layer {
   toString(): string {
     return `${this.constructor.name}(${this.extraRepr()})`;
   }
+}
+
+/** Replaces a parameter's value by its copy on `device` (no-op when it is there) and drops its gradient. */
+export function moveParameter(p: Parameter, device: Device): void {
+  if (p.value.device === device) return;
+  const moved = p.value.to(device);
+  p.value.dispose();
+  p.value = moved;
+  setGrad(p, undefined);
+}
+
+/** A fixed tensor's copy on `device`, disposing the original (the same tensor when it is there). */
+export function moveTensor(t: Tensor, device: Device): Tensor {
+  if (t.device === device) return t;
+  const moved = t.to(device);
+  t.dispose();
+  return moved;
 }
 
 /** Replaces a parameter's gradient, disposing the previous one. */

@@ -3,11 +3,12 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { Layer, type LayerGeometry } from './layer.js';
+import { Layer, moveTensor, type LayerGeometry } from './layer.js';
 import { lenetDigitCodes } from './rbf-codes.js';
 
 export class RBFOutput extends Layer {
-  readonly codes: Tensor;
+  /** The class codes as a tensor (replaced by to(device)). */
+  codes: Tensor;
   readonly inFeatures: number;
   readonly classes: number;
   private x: Tensor | null = null;
@@ -21,6 +22,10 @@ export class RBFOutput extends Layer {
     if (codes.length !== this.classes * this.inFeatures)
       throw new ShapeError(`RBFOutput: ${codes.length} code values do not make [${this.classes}, ${this.inFeatures}]`);
     this.codes = Tensor.fromArray(codes, [this.classes, this.inFeatures], { device: toDevice(o.device ?? 'cpu') });
+  }
+
+  protected override moveBuffers(device: Device): void {
+    this.codes = moveTensor(this.codes, device);
   }
 
   forward(x: Tensor): Tensor {

@@ -5,6 +5,7 @@
  * followed by a ReLU runs as one fused op (no separate pass over the conv output).
  */
 import { ArgumentError } from '../errors.js';
+import type { Device } from '../tensor/device.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 import { ReLU } from './activations.js';
 import { Conv2d } from './conv2d.js';
@@ -86,6 +87,12 @@ export class Sequential extends Layer {
   override releaseSaved(): void {
     for (const t of this.acts) t.dispose();
     this.acts = [];
+  }
+
+  protected override moveBuffers(device: Device): void {
+    // Parameters were moved by Layer.to (parameters() lists every layer's); fixed tensors are
+    // each layer's own.
+    for (const l of this.layers) l.to(device);
   }
 
   override dispose(): void {

@@ -10,6 +10,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
 import * as ops from '../ops/index.js';
 import { checkInt } from '../ops/validate.js';
+import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 
 export interface NamedArray {
@@ -44,6 +45,23 @@ export class Model {
 
   parameters(): Parameter[] {
     return this.net.parameters();
+  }
+
+  /** The device of the parameters (cpu:0 for a model without any). */
+  get device(): Device {
+    const ps = this.parameters();
+    return ps.length ? ps[0].value.device : toDevice('cpu');
+  }
+
+  /**
+   * Moves the model to `device` in place, with its current values (parameters, masks, codes),
+   * and returns it; building it there (lenet5({ device })) is the other way to get a model on a
+   * device. Gradients are dropped; create the optimizer after moving (its state lives where the
+   * parameters are).
+   */
+  to(device: DeviceName | Device): this {
+    this.net.to(device);
+    return this;
   }
 
   train(mode = true): this {

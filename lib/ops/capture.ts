@@ -73,7 +73,7 @@ export class CapturedOps {
  * not read values back (that throws). CPU devices only.
  */
 export function capture<R>(device: Device, fn: () => R): { ops: CapturedOps; result: R } {
-  if (device.kind !== 'cpu') throw new ArgumentError(`capture: only cpu devices record ops, got ${device.name}`);
+  if (device.kind !== 'cpu') throw new ArgumentError(`capture: capture on ${device.name} is not supported yet (CPU streams only)`);
   nb.captureBegin(device.stream);
   let result: R;
   try {

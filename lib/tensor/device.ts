@@ -1,9 +1,18 @@
 /**
  * Devices are in-order streams (DESIGN.md). `cpu:N` is native executor thread N; ops on it run
- * in the order they were called, off the JS thread. `cpu` is `cpu:0`.
+ * in the order they were called, off the JS thread. `cpu` is `cpu:0`. `cuda:N` is GPU N's CUDA
+ * stream (CUDA build only): ops launch from the JS thread and run in order on the GPU.
  */
 import { ArgumentError } from '../errors.js';
 import { native, type StreamId } from '../native.js';
+import { checkCudaDevice } from './cuda-status.js';
+
+/** The stream id of cuda:N is CUDA_STREAM_BASE + N (native/napi/target.h, kCudaStreamBase). */
+const CUDA_STREAM_BASE = 256;
+
+interface Tf32Binding {
+  cudaTf32?: (stream: StreamId, on?: boolean) => boolean;
+}
 
 export type DeviceKind = 'cpu' | 'cuda';
 export type DeviceName = 'cpu' | `cpu:${number}` | `cuda:${number}`;
@@ -15,7 +24,7 @@ export class Device {
     readonly kind: DeviceKind,
     readonly index: number,
   ) {
-    this.stream = index;
+    this.stream = kind === 'cuda' ? CUDA_STREAM_BASE + index : index;
   }
 
   get name(): string {
@@ -37,11 +46,27 @@ export class Device {
     return native.pending(this.stream);
   }
 
+  /**
+   * cuda:N only: whether SGEMMs (conv, linear) use TF32 tensor cores (10-bit mantissa products;
+   * faster, no longer within float tolerance of the CPU). Off by default. With an argument, sets
+   * it for the ops queued from now on and returns the previous setting.
+   */
+  allowTf32(on?: boolean): boolean {
+    const nb = native as unknown as Tf32Binding;
+    if (this.kind !== 'cuda' || !nb.cudaTf32) throw new ArgumentError(`allowTf32: ${this.name} is not a CUDA device`);
+    return nb.cudaTf32(this.stream, on);
+  }
+
   toString(): string {
     return this.name;
   }
 
   private static readonly cache = new Map<string, Device>();
+
+  /** @internal Whether a device of this name was already made (and so checked). */
+  static isKnown(kind: DeviceKind, index: number): boolean {
+    return Device.cache.has(`${kind}:${index}`);
+  }
 
   /** @internal */
   static get(kind: DeviceKind, index: number): Device {
@@ -56,6 +81,7 @@ export class Device {
 }
 
 const MAX_CPU_STREAMS = 64;
+const MAX_DEVICES = 64;
 
 /** Parses 'cpu', 'cpu:N' (0 <= N < 64) or a Device and returns the Device. */
 export function device(spec: DeviceName | Device = 'cpu'): Device {
@@ -65,9 +91,10 @@ export function device(spec: DeviceName | Device = 'cpu'): Device {
   const kind = m[1] as DeviceKind;
   const index = m[2] === undefined ? 0 : Number(m[2]);
   if (kind === 'cuda') {
-    const e = new Error(`device: '${spec}' needs the CUDA build of convkit, which is not loaded (backends() tells why)`);
-    (e as Error & { code: string }).code = 'ND_NO_CUDA';
-    throw e;
+    if (index >= MAX_DEVICES) throw new ArgumentError(`device: cuda index ${index} out of range [0, ${MAX_DEVICES - 1}]`);
+    // Coded ND_NO_CUDA (CPU build, no GPU) or ND_ARG (no such GPU), with the reason.
+    if (!Device.isKnown('cuda', index)) checkCudaDevice(String(spec), index);
+    return Device.get(kind, index);
   }
   if (index >= MAX_CPU_STREAMS) throw new ArgumentError(`device: cpu stream index ${index} out of range [0, ${MAX_CPU_STREAMS - 1}]`);
   return Device.get(kind, index);

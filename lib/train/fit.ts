@@ -36,7 +36,8 @@ export interface FitOptions {
   signal?: AbortSignal;
   /**
    * Replay a recorded training step for full batches (Model.compileTrainStep: one queued op per
-   * batch instead of ~40; same results). Default true; models with dropout always run eagerly.
+   * batch instead of ~40; same results). Default true; models with dropout, and models on
+   * cuda:N (no CUDA graphs yet), always run eagerly.
    */
   compile?: boolean;
 }
@@ -56,7 +57,7 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
   const history: History = { epochs: [], steps: o.startStep ?? 0, optimizer: opt };
   const dev = model.parameters()[0].value.device;
   const nb = data.batchesPerEpoch;
-  const canCompile = (o.compile ?? true) && !model.net.layers.some((l) => l instanceof Dropout);
+  const canCompile = (o.compile ?? true) && dev.kind === 'cpu' && !model.net.layers.some((l) => l instanceof Dropout);
   let plan: TrainPlan | null = null;
   const trainStep = (x: Tensor, labels: Tensor, n: number): StepResult => {
     if (canCompile && (plan === null || plan.batch === n)) {

@@ -70,14 +70,18 @@ void Ctx::synchronize(const char* op) {
   // does not wait for, so a later kernel's fault could land before the clear.
   check(cudaMemsetAsync(fault_, 0, sizeof(word), stream_), "clearing the fault word");
   check(cudaStreamSynchronize(stream_), "clearing the fault word");
+  throw faultError(op, word);
+}
+
+Error faultError(const char* op, const int word[2]) {
   switch (KernelFault(word[0])) {
     case KernelFault::LabelOutOfRange:
-      throw Error(Code::Arg, std::string(op) + ": a label at row " + std::to_string(word[1]) + " is out of range");
+      return Error(Code::Arg, std::string(op) + ": a label at row " + std::to_string(word[1]) + " is out of range");
     case KernelFault::ArgmaxOutOfRange:
-      throw Error(Code::Arg, std::string(op) + ": argmax at output " + std::to_string(word[1]) +
-                                 " lies outside the input plane");
+      return Error(Code::Arg, std::string(op) + ": argmax at output " + std::to_string(word[1]) +
+                                  " lies outside the input plane");
     default:
-      throw Error(Code::Internal, std::string(op) + ": unknown kernel fault " + std::to_string(word[0]));
+      return Error(Code::Internal, std::string(op) + ": unknown kernel fault " + std::to_string(word[0]));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../core/errors.h"
 #include "cublas_api.h"
 
 namespace ck::cuda {
@@ -55,6 +56,10 @@ Ctx& deviceContext(int device);
 
 // Number of visible devices; 0 with *why set to the runtime's message when there is none.
 int deviceCount(std::string* why);
+
+// The error for a fault word {KernelFault, index} read back from the device (ND_ARG naming `op`
+// for a fault a kernel found in its input, ND_INTERNAL for an unknown one).
+Error faultError(const char* op, const int word[2]);
 
 // Sets the cuBLAS math mode to match ctx.tf32 (called by sgemm before each call).
 void applyMathMode(Ctx& ctx);

@@ -1,10 +1,13 @@
 // cudaStatus() -> { available, reason, devices: [{ index, name, computeCapability, memoryBytes }],
 //                   runtimeVersion, driverVersion }
 // cudaLoadCublas() -> { path, version } or throws ND_NO_CUDA naming every place searched.
+// cudaTf32(stream, on?) -> whether cuda:N's SGEMMs use TF32 tensor cores; with `on`, sets it
+// first (for the GEMMs queued from then on) and returns the previous setting.
 // Neither needs a GPU to run: without one, cudaStatus reports why and cudaLoadCublas still tries
 // the library (it loads without a device).
 #include <cuda_runtime_api.h>
 
+#include "../napi/args.h"
 #include "../napi/errors_napi.h"
 #include "context.h"
 #include "cublas_loader.h"
@@ -53,11 +56,21 @@ Napi::Value CudaLoadCublas(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value CudaTf32(const Napi::CallbackInfo& info) {
+  Args a(info, "cudaTf32");
+  const Target t = a.target(0);
+  if (!t.cuda) throw Error(Code::Arg, "cudaTf32: " + t.name() + " is not a CUDA device");
+  const bool was = t.cuda->tf32;
+  if (info.Length() > 1 && !info[1].IsUndefined()) t.cuda->tf32 = a.flag(1);
+  return Napi::Boolean::New(info.Env(), was);
+}
+
 }  // namespace
 
 void registerCuda(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "cudaStatus", CudaStatus);
   CK_EXPORT(exports, "cudaLoadCublas", CudaLoadCublas);
+  CK_EXPORT(exports, "cudaTf32", CudaTf32);
 }
 
 }  // namespace ck

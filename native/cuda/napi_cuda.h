@@ -1,5 +1,5 @@
-// The CUDA addon's own bindings (status and library loading). Device tensors and per-device op
-// dispatch are wired through native/napi later; these exist so JS can report what is usable.
+// The CUDA addon's own bindings: status, library loading and the TF32 switch. Device tensors and
+// per-device op dispatch go through the shared native/napi layer (native/napi/target.h).
 #pragma once
 #include <napi.h>
 

@@ -9,7 +9,12 @@ namespace ck {
 
 namespace {
 void freeDeviceBlock(void* ptr, size_t rounded, int deviceIndex) {
-  cuda::deviceAllocator(deviceIndex).free(ptr, rounded, cuda::deviceContext(deviceIndex).stream());
+  // Runs inside ~Storage, which must not throw: a failure here (the runtime already torn down
+  // at process exit) leaks the block instead of terminating the process.
+  try {
+    cuda::deviceAllocator(deviceIndex).free(ptr, rounded, cuda::deviceContext(deviceIndex).stream());
+  } catch (...) {
+  }
 }
 }  // namespace
 

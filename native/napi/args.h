@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "../core/storage.h"
 #include "../core/stream.h"
 #include "handle.h"
+#include "target.h"
 
 namespace ck {
 
@@ -19,11 +21,27 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
   const char* op() const { return op_; }
 
-  CpuStream& stream(size_t i) { return cpuStream(int(i64(i, "stream"))); }
+  // The device the op runs on. Read it before the tensors: each tensor read afterwards must live
+  // on it (a CPU kernel handed device memory, or a GPU handed another GPU's, would crash).
+  Target target(size_t i) {
+    target_ = targetOf(i64(i, "stream"), op_);
+    return *target_;
+  }
+  // A CPU stream, for features that exist only on the CPU so far (`what`: "capture").
+  CpuStream& cpuOnly(size_t i, const char* what) {
+    Target t = target(i);
+    if (!t.cpu)
+      throw Error(Code::Arg,
+                  std::string(op_) + ": " + what + " on " + t.name() + " is not supported yet (CPU streams only)");
+    return *t.cpu;
+  }
 
   // A tensor argument that must hold at least `minBytes` bytes.
   TensorRef tensor(size_t i, const char* what, size_t minBytes) {
     TensorRef& r = handleRef(info_[i], op_, what);
+    if (target_ && !target_->holds(*r.storage))
+      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' is on " + deviceName(*r.storage) +
+                                 " but the op runs on " + target_->name() + " (copy it with tensor.to(device) first)");
     if (r.bytes < minBytes)
       throw Error(Code::Shape, std::string(op_) + ": '" + what + "' holds " + std::to_string(r.bytes) +
                                    " bytes, the op needs " + std::to_string(minBytes));
@@ -81,8 +99,13 @@ class Args {
   Napi::Env env() const { return info_.Env(); }
 
  private:
+  static std::string deviceName(const Storage& s) {
+    return std::string(s.kind == DeviceKind::Cuda ? "cuda:" : "cpu:") + std::to_string(s.deviceIndex);
+  }
+
   const Napi::CallbackInfo& info_;
   const char* op_;
+  std::optional<Target> target_;
 };
 
 }  // namespace ck

@@ -30,14 +30,14 @@ Plan& planOf(const Napi::Value& v, const char* op) {
 // captureBegin(stream): ops queued on the stream from now on are recorded, not run.
 Napi::Value CaptureBegin(const Napi::CallbackInfo& info) {
   Args a(info, "captureBegin");
-  a.stream(0).beginCapture();
+  a.cpuOnly(0, "capture").beginCapture();
   return info.Env().Undefined();
 }
 
 // captureEnd(stream) -> plan: the ops recorded since captureBegin.
 Napi::Value CaptureEnd(const Napi::CallbackInfo& info) {
   Args a(info, "captureEnd");
-  auto* box = new Plan(a.stream(0).endCapture());
+  auto* box = new Plan(a.cpuOnly(0, "capture").endCapture());
   auto ext = Napi::External<Plan>::New(info.Env(), box, [](Napi::Env, Plan* p) { delete p; });
   ext.TypeTag(&kPlanTag);
   return ext;
@@ -68,6 +68,10 @@ std::vector<Copy> copies(const Napi::CallbackInfo& info, size_t i, const char* w
   std::vector<Copy> out;
   for (uint32_t k = 0; k < arr.Length(); k += 2) {
     TensorRef s = handleRef(arr.Get(k), "captureReplay", what), d = handleRef(arr.Get(k + 1), "captureReplay", what);
+    // The replay memcpy()s on the CPU executor: device memory would crash it.
+    if (s.storage->kind != DeviceKind::Cpu || d.storage->kind != DeviceKind::Cpu)
+      throw Error(Code::Arg, std::string("captureReplay: '") + what + "' pair " + std::to_string(k / 2) +
+                                 " is not in host memory (capture on cuda:N is not supported yet)");
     if (s.bytes != d.bytes)
       throw Error(Code::Shape, std::string("captureReplay: '") + what + "' pair " + std::to_string(k / 2) + " holds " +
                                    std::to_string(s.bytes) + " and " + std::to_string(d.bytes) + " bytes");
@@ -80,7 +84,7 @@ std::vector<Copy> copies(const Napi::CallbackInfo& info, size_t i, const char* w
 // inCopies pair src -> dst, runs the plan, then copies each outCopies pair src -> dst.
 Napi::Value CaptureReplay(const Napi::CallbackInfo& info) {
   Args a(info, "captureReplay");
-  CpuStream& s = a.stream(0);
+  CpuStream& s = a.cpuOnly(0, "capture");
   Plan plan = planOf(info[1], "captureReplay");
   std::vector<Copy> in = copies(info, 2, "inputs"), out = copies(info, 3, "outputs");
   s.enqueue("captureReplay", [plan, in, out] {

@@ -1,4 +1,5 @@
-// Bindings of native/cpu/im2col and native/cpu/conv: argument conversion and enqueue.
+// Bindings of native/cpu/im2col and native/cpu/conv and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 // Geometry crosses as one array: [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, groups]
 // (lib/ops/conv.ts builds it). TypeScript has validated it; the checks here only keep a wrong
 // call from reading or writing out of bounds.
@@ -11,6 +12,11 @@
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/activation.h"
+#include "../cuda/conv.h"
+#include "../cuda/im2col.h"
+#endif
 
 namespace ck {
 
@@ -37,20 +43,22 @@ int64_t colElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.KHW() * g.OHW(
 // im2col(stream, x, cols, geom): cols [N, C*KH*KW, OH*OW]
 Napi::Value Im2col(const Napi::CallbackInfo& info) {
   Args a(info, "im2col");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", xElems(g)), cols = a.f32(2, "cols", colElems(g));
-  s.enqueue("im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); });
+  t.run("im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::im2col(c, x.f32(), g, cols.f32()); }));
   return info.Env().Undefined();
 }
 
 // col2im(stream, cols, x, geom): adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W]
 Napi::Value Col2im(const Napi::CallbackInfo& info) {
   Args a(info, "col2im");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 3);
   TensorRef cols = a.f32(1, "cols", colElems(g)), x = a.f32(2, "x", xElems(g));
-  s.enqueue("col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); });
+  t.run("col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::col2im(c, cols.f32(), g, x.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -58,33 +66,41 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
 // kernel's own output pass.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2d");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 6);
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
   TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", g.OC * g.Cg());
   TensorRef y = a.f32(5, "y", yElems(g));
   const bool relu = a.flag(7);
-  s.enqueue(relu ? "conv2dRelu" : "conv2d", [=] {
+  t.run(relu ? "conv2dRelu" : "conv2d", [=] {
     const float* b = bias.storage ? bias.f32() : nullptr;
     const float* m = mask.storage ? mask.f32() : nullptr;
     if (relu) cpu::conv2dForwardRelu(x.f32(), w.f32(), b, m, g, y.f32());
     else cpu::conv2dForward(x.f32(), w.f32(), b, m, g, y.f32());
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::conv2dForward(c, x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr,
+                        mask.storage ? mask.f32() : nullptr, g, y.f32());
+    // No fused epilogue on the GPU yet: the ReLU is one more in-place kernel on the same stream.
+    if (relu) cuda::reluForward(c, y.f32(), y.f32(), yElems(g));
+  }));
   return info.Env().Undefined();
 }
 
 // conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom)
 Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 8);
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
   TensorRef mask = a.optF32(4, "mask", g.OC * g.Cg()), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
-  s.enqueue("conv2dBackward", [=] {
+  t.run("conv2dBackward", [=] {
     cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
                         dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::conv2dBackward(c, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                         dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+  }));
   return info.Env().Undefined();
 }
 

@@ -1,9 +1,13 @@
-// Bindings of native/cpu/dropout: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/dropout and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 #include "../core/philox.h"
 #include "../cpu/dropout.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/dropout.h"
+#endif
 
 namespace ck {
 
@@ -12,22 +16,27 @@ namespace {
 // dropout(stream, x, y, mask, n, p, scale, seed, offset)
 Napi::Value Dropout(const Napi::CallbackInfo& info) {
   Args a(info, "dropout");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t n = a.count(4, "n");
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), mask = a.f32(3, "mask", n);
   float p = float(a.f64(5, "p")), scale = float(a.f64(6, "scale"));
   uint64_t seed = a.seed(7, "seed"), off = a.seed(8, "offset");
-  s.enqueue("dropout", [=] { cpu::dropoutForward(x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); });
+  t.run("dropout", [=] {
+    cpu::dropoutForward(x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off);
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::dropoutForward(c, x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off);
+  }));
   return info.Env().Undefined();
 }
 
 // dropoutBackward(stream, dy, mask, dx, n)
 Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   Args a(info, "dropoutBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t n = a.count(4, "n");
   TensorRef dy = a.f32(1, "dy", n), mask = a.f32(2, "mask", n), dx = a.f32(3, "dx", n);
-  s.enqueue("dropoutBackward", [=] { cpu::dropoutBackward(dy.f32(), mask.f32(), dx.f32(), n); });
+  t.run("dropoutBackward", [=] { cpu::dropoutBackward(dy.f32(), mask.f32(), dx.f32(), n); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutBackward(c, dy.f32(), mask.f32(), dx.f32(), n); }));
   return info.Env().Undefined();
 }
 

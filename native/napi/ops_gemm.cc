@@ -1,4 +1,5 @@
-// Bindings of native/cpu/gemm: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/gemm and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 #include <algorithm>
 #include <string>
 
@@ -7,6 +8,9 @@
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/gemm.h"
+#endif
 
 namespace ck {
 
@@ -23,7 +27,7 @@ int64_t spanOf(Args& a, const char* what, int64_t rows, int64_t cols, int64_t ld
 // gemm(stream, a, b, c, transA, transB, M, N, K, alpha, lda, ldb, beta, ldc)
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args a(info, "gemm");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   bool tA = a.flag(4), tB = a.flag(5);
   int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
   float alpha = float(a.f64(9, "alpha"));
@@ -33,9 +37,11 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda));
   TensorRef B = a.f32(2, "b", tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb));
   TensorRef C = a.f32(3, "c", spanOf(a, "c", M, N, ldc));
-  s.enqueue("gemm", [=] {
+  t.run("gemm", [=] {
     cpu::sgemm(tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::sgemm(c, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
+  }));
   return info.Env().Undefined();
 }
 
@@ -43,7 +49,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 //             strideC, batch): a stride of 0 shares one matrix across the batch.
 Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   Args a(info, "batchedGemm");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   bool tA = a.flag(4), tB = a.flag(5);
   int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
   float alpha = float(a.f64(9, "alpha"));
@@ -62,10 +68,13 @@ Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", batch ? last * sA + oneA : 0);
   TensorRef B = a.f32(2, "b", batch ? last * sB + oneB : 0);
   TensorRef C = a.f32(3, "c", batch ? last * sC + oneC : 0);
-  s.enqueue("batchedGemm", [=] {
+  t.run("batchedGemm", [=] {
     cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
                              batch);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::sgemmStridedBatched(c, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
+                              batch);
+  }));
   return info.Env().Undefined();
 }
 

@@ -1,8 +1,12 @@
-// Bindings of native/cpu/linear: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/linear and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 #include "../cpu/linear.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/linear.h"
+#endif
 
 namespace ck {
 
@@ -11,46 +15,53 @@ namespace {
 // linear(stream, x, w, b | null, y, N, in, out)
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   Args a(info, "linear");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(5, "N"), in = a.count(6, "in"), out = a.count(7, "out");
   TensorRef x = a.f32(1, "x", N * in), w = a.f32(2, "w", out * in), b = a.optF32(3, "b", out);
   TensorRef y = a.f32(4, "y", N * out);
-  s.enqueue("linear", [=] {
+  t.run("linear", [=] {
     cpu::linearForward(x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::linearForward(c, x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out);
+  }));
   return info.Env().Undefined();
 }
 
 // linearBackwardData(stream, dy, w, dx, N, in, out)
 Napi::Value LinearBackwardData(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardData");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(4, "N"), in = a.count(5, "in"), out = a.count(6, "out");
   TensorRef dy = a.f32(1, "dy", N * out), w = a.f32(2, "w", out * in), dx = a.f32(3, "dx", N * in);
-  s.enqueue("linearBackwardData", [=] { cpu::linearBackwardData(dy.f32(), w.f32(), dx.f32(), N, in, out); });
+  t.run("linearBackwardData", [=] { cpu::linearBackwardData(dy.f32(), w.f32(), dx.f32(), N, in, out); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::linearBackwardData(c, dy.f32(), w.f32(), dx.f32(), N, in, out); }));
   return info.Env().Undefined();
 }
 
 // linearBackwardWeight(stream, dy, x, dw, N, in, out, beta)
 Napi::Value LinearBackwardWeight(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardWeight");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(4, "N"), in = a.count(5, "in"), out = a.count(6, "out");
   TensorRef dy = a.f32(1, "dy", N * out), x = a.f32(2, "x", N * in), dw = a.f32(3, "dw", out * in);
   float beta = float(a.f64(7, "beta"));
-  s.enqueue("linearBackwardWeight",
-            [=] { cpu::linearBackwardWeight(dy.f32(), x.f32(), dw.f32(), N, in, out, beta); });
+  t.run("linearBackwardWeight", [=] {
+    cpu::linearBackwardWeight(dy.f32(), x.f32(), dw.f32(), N, in, out, beta);
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::linearBackwardWeight(c, dy.f32(), x.f32(), dw.f32(), N, in, out, beta);
+  }));
   return info.Env().Undefined();
 }
 
 // linearBackwardBias(stream, dy, db, N, out, beta)
 Napi::Value LinearBackwardBias(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardBias");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(3, "N"), out = a.count(4, "out");
   TensorRef dy = a.f32(1, "dy", N * out), db = a.f32(2, "db", out);
   float beta = float(a.f64(5, "beta"));
-  s.enqueue("linearBackwardBias", [=] { cpu::linearBackwardBias(dy.f32(), db.f32(), N, out, beta); });
+  t.run("linearBackwardBias", [=] { cpu::linearBackwardBias(dy.f32(), db.f32(), N, out, beta); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::linearBackwardBias(c, dy.f32(), db.f32(), N, out, beta); }));
   return info.Env().Undefined();
 }
 

@@ -1,8 +1,12 @@
-// Bindings of native/cpu/loss: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/loss and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 #include "../cpu/loss.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/loss.h"
+#endif
 
 namespace ck {
 
@@ -11,46 +15,54 @@ namespace {
 // softmax(stream, x, y, N, K)
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Args a(info, "softmax");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(3, "N"), K = a.count(4, "K");
   TensorRef x = a.f32(1, "x", N * K), y = a.f32(2, "y", N * K);
-  s.enqueue("softmax", [=] { cpu::softmaxForward(x.f32(), y.f32(), N, K); });
+  t.run("softmax", [=] { cpu::softmaxForward(x.f32(), y.f32(), N, K); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::softmaxForward(c, x.f32(), y.f32(), N, K); }));
   return info.Env().Undefined();
 }
 
 // softmaxBackward(stream, dy, y, dx, N, K)
 Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(4, "N"), K = a.count(5, "K");
   TensorRef dy = a.f32(1, "dy", N * K), y = a.f32(2, "y", N * K), dx = a.f32(3, "dx", N * K);
-  s.enqueue("softmaxBackward", [=] { cpu::softmaxBackward(dy.f32(), y.f32(), dx.f32(), N, K); });
+  t.run("softmaxBackward", [=] { cpu::softmaxBackward(dy.f32(), y.f32(), dx.f32(), N, K); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::softmaxBackward(c, dy.f32(), y.f32(), dx.f32(), N, K); }));
   return info.Env().Undefined();
 }
 
 // softmaxCrossEntropy(stream, logits, labels, probs, loss, correct, correctTopK | null, N, K, k)
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropy");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(7, "N"), K = a.count(8, "K"), k = a.count(9, "k");
   TensorRef logits = a.f32(1, "logits", N * K), labels = a.i32(2, "labels", N), probs = a.f32(3, "probs", N * K);
   TensorRef loss = a.f32(4, "loss", 1), correct = a.f32(5, "correct", 1), topk = a.optF32(6, "correctTopK", 1);
-  s.enqueue("softmaxCrossEntropy", [=] {
+  t.run("softmaxCrossEntropy", [=] {
     cpu::softmaxCrossEntropyForward(logits.f32(), labels.i32(), probs.f32(), loss.f32(), correct.f32(),
                                     topk.storage ? topk.f32() : nullptr, N, K, k);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::softmaxCrossEntropyForward(c, logits.f32(), labels.i32(), probs.f32(), loss.f32(), correct.f32(),
+                                     topk.storage ? topk.f32() : nullptr, N, K, k);
+  }));
   return info.Env().Undefined();
 }
 
 // softmaxCrossEntropyBackward(stream, probs, labels, dlogits, N, K, scale)
 Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxCrossEntropyBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(4, "N"), K = a.count(5, "K");
   TensorRef probs = a.f32(1, "probs", N * K), labels = a.i32(2, "labels", N), d = a.f32(3, "dlogits", N * K);
   float scale = float(a.f64(6, "scale"));
-  s.enqueue("softmaxCrossEntropyBackward",
-            [=] { cpu::softmaxCrossEntropyBackward(probs.f32(), labels.i32(), d.f32(), N, K, scale); });
+  t.run("softmaxCrossEntropyBackward", [=] {
+    cpu::softmaxCrossEntropyBackward(probs.f32(), labels.i32(), d.f32(), N, K, scale);
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::softmaxCrossEntropyBackward(c, probs.f32(), labels.i32(), d.f32(), N, K, scale);
+  }));
   return info.Env().Undefined();
 }
 

@@ -1,9 +1,13 @@
-// Bindings of native/cpu/lrn: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/lrn and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 // geom is [N, C, H, W]; alphaEff is the coefficient already chosen by lib/ops/lrn.ts.
 #include "../cpu/lrn.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/lrn.h"
+#endif
 
 namespace ck {
 
@@ -28,25 +32,27 @@ int64_t elems(const cpu::LrnGeom& g) { return g.N * g.C * g.H * g.W; }
 // lrn(stream, x, y, scale, geom, size, alphaEff, beta, k)
 Napi::Value Lrn(const Napi::CallbackInfo& info) {
   Args a(info, "lrn");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::LrnGeom g = readGeom(a, 4);
   cpu::LrnParams p = readParams(a, 5);
   int64_t n = elems(g);
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), sc = a.f32(3, "scale", n);
-  s.enqueue("lrn", [=] { cpu::lrnForward(x.f32(), g, p, y.f32(), sc.f32()); });
+  t.run("lrn", [=] { cpu::lrnForward(x.f32(), g, p, y.f32(), sc.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnForward(c, x.f32(), g, p, y.f32(), sc.f32()); }));
   return info.Env().Undefined();
 }
 
 // lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k)
 Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "lrnBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::LrnGeom g = readGeom(a, 6);
   cpu::LrnParams p = readParams(a, 7);
   int64_t n = elems(g);
   TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
             dx = a.f32(5, "dx", n);
-  s.enqueue("lrnBackward", [=] { cpu::lrnBackward(dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); });
+  t.run("lrnBackward", [=] { cpu::lrnBackward(dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnBackward(c, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); }));
   return info.Env().Undefined();
 }
 

@@ -1,9 +1,13 @@
-// Bindings of native/cpu/pool: argument conversion and enqueue, nothing else.
+// Bindings of native/cpu/pool and their CUDA twins: argument conversion and
+// per-device dispatch (target.h), nothing else.
 // geom is [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW, ceilMode], computed by lib/ops/pool.ts.
 #include "../cpu/pool.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/pool.h"
+#endif
 
 namespace ck {
 
@@ -27,62 +31,68 @@ int64_t outElems(const cpu::Pool2dGeom& g) { return g.N * g.C * g.OH * g.OW; }
 // maxPool2d(stream, x, y, argmax, geom)
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2d");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 4);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.i32(3, "argmax", outElems(g));
-  s.enqueue("maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); });
+  t.run("maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dForward(c, x.f32(), g, y.f32(), am.i32()); }));
   return info.Env().Undefined();
 }
 
 // maxPool2dBackward(stream, dy, argmax, dx, geom)
 Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2dBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 4);
   TensorRef dy = a.f32(1, "dy", outElems(g)), am = a.i32(2, "argmax", outElems(g)), dx = a.f32(3, "dx", inElems(g));
-  s.enqueue("maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); });
+  t.run("maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dBackward(c, dy.f32(), am.i32(), g, dx.f32()); }));
   return info.Env().Undefined();
 }
 
 // avgPool2d(stream, x, y, geom, countIncludePad)
 Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "avgPool2d");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
   bool inc = a.flag(4);
-  s.enqueue("avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); });
+  t.run("avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dForward(c, x.f32(), g, inc, y.f32()); }));
   return info.Env().Undefined();
 }
 
 // avgPool2dBackward(stream, dy, dx, geom, countIncludePad)
 Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "avgPool2dBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
   bool inc = a.flag(4);
-  s.enqueue("avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); });
+  t.run("avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dBackward(c, dy.f32(), g, inc, dx.f32()); }));
   return info.Env().Undefined();
 }
 
 // sumPool2d(stream, x, y, geom)
 Napi::Value SumPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "sumPool2d");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
-  s.enqueue("sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); });
+  t.run("sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dForward(c, x.f32(), g, y.f32()); }));
   return info.Env().Undefined();
 }
 
 // sumPool2dBackward(stream, dy, dx, geom)
 Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "sumPool2dBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
-  s.enqueue("sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); });
+  t.run("sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dBackward(c, dy.f32(), g, dx.f32()); }));
   return info.Env().Undefined();
 }
 

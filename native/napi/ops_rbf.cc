@@ -3,6 +3,9 @@
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
+#ifdef CONVKIT_CUDA
+#include "../cuda/rbf.h"
+#endif
 
 namespace ck {
 
@@ -11,34 +14,38 @@ namespace {
 // rbfForward(stream, x, w, y, N, F, K)
 Napi::Value RbfForward(const Napi::CallbackInfo& info) {
   Args a(info, "rbfForward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(4, "N"), F = a.count(5, "F"), K = a.count(6, "K");
   TensorRef x = a.f32(1, "x", N * F), w = a.f32(2, "w", K * F), y = a.f32(3, "y", N * K);
-  s.enqueue("rbfForward", [=] { cpu::rbfForward(x.f32(), w.f32(), y.f32(), N, F, K); });
+  t.run("rbfForward", [=] { cpu::rbfForward(x.f32(), w.f32(), y.f32(), N, F, K); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::rbfForward(c, x.f32(), w.f32(), y.f32(), N, F, K); }));
   return info.Env().Undefined();
 }
 
 // rbfBackward(stream, dy, x, w, dx, N, F, K)
 Napi::Value RbfBackward(const Napi::CallbackInfo& info) {
   Args a(info, "rbfBackward");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(5, "N"), F = a.count(6, "F"), K = a.count(7, "K");
   TensorRef dy = a.f32(1, "dy", N * K), x = a.f32(2, "x", N * F), w = a.f32(3, "w", K * F), dx = a.f32(4, "dx", N * F);
-  s.enqueue("rbfBackward", [=] { cpu::rbfBackward(dy.f32(), x.f32(), w.f32(), dx.f32(), N, F, K); });
+  t.run("rbfBackward", [=] { cpu::rbfBackward(dy.f32(), x.f32(), w.f32(), dx.f32(), N, F, K); },
+        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::rbfBackward(c, dy.f32(), x.f32(), w.f32(), dx.f32(), N, F, K); }));
   return info.Env().Undefined();
 }
 
 // rbfCriterion(stream, y, labels, loss, correct, dy, N, K, J)
 Napi::Value RbfCriterion(const Napi::CallbackInfo& info) {
   Args a(info, "rbfCriterion");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   int64_t N = a.count(6, "N"), K = a.count(7, "K");
   float J = float(a.f64(8, "J"));
   TensorRef y = a.f32(1, "y", N * K), labels = a.i32(2, "labels", N), loss = a.f32(3, "loss", 1),
             correct = a.f32(4, "correct", 1), dy = a.f32(5, "dy", N * K);
-  s.enqueue("rbfCriterion", [=] {
+  t.run("rbfCriterion", [=] {
     cpu::rbfCriterion(y.f32(), labels.i32(), loss.f32(), correct.f32(), dy.f32(), N, K, J);
-  });
+  }, CK_ON_CUDA([=](cuda::Ctx& c) {
+    cuda::rbfCriterion(c, y.f32(), labels.i32(), loss.f32(), correct.f32(), dy.f32(), N, K, J);
+  }));
   return info.Env().Undefined();
 }
 

@@ -15,26 +15,19 @@ namespace {
 // alloc(stream, bytes) -> handle. The bytes are uninitialised: ops that need zeros fill them.
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Args a(info, "alloc");
-  int dev = int(a.count(0, "stream"));
-  cpuStream(dev);  // validates the index
+  const Target t = a.target(0);
   size_t bytes = size_t(a.count(1, "bytes"));
-  TensorRef r{Storage::allocHost(bytes, dev), 0, bytes};
-  return makeHandle(info.Env(), std::move(r));
+  return makeHandle(info.Env(), t.alloc(bytes));
 }
 
-// fromBytes(stream, typedArray) -> handle holding a copy. Written on the JS thread: the new
-// storage is not yet visible to any queued op, so no ordering is needed.
+// fromBytes(stream, typedArray) -> handle holding a copy (on a GPU: copied in stream order).
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Args a(info, "fromBytes");
-  int dev = int(a.count(0, "stream"));
-  cpuStream(dev);
+  const Target t = a.target(0);
   if (!info[1].IsTypedArray()) throw Error(Code::Arg, "fromBytes: 'data' must be a typed array");
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  size_t bytes = ta.ByteLength();
   Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  TensorRef r{Storage::allocHost(bytes, dev), 0, bytes};
-  if (bytes) std::memcpy(r.data(), static_cast<char*>(ab.Data()) + ta.ByteOffset(), bytes);
-  return makeHandle(info.Env(), std::move(r));
+  return makeHandle(info.Env(), t.upload(static_cast<char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()));
 }
 
 // view(handle, byteOffset, bytes) -> a handle sharing the storage (reshape, flat parameters).

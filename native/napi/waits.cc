@@ -1,5 +1,6 @@
-// synchronize(), read() and their synchronous forms. An async wait queues a signal on the
-// stream; when the executor reaches it, the result travels back to the JS thread through one
+// synchronize(), read() and their synchronous forms, on any device (target.h). An async wait
+// queues a signal on the device's stream; when the stream reaches it (the CPU executor, or the
+// CUDA device's waiter thread), the result travels back to the JS thread through one
 // thread-safe function per environment, which stays ref'd only while a wait is pending so an
 // idle convkit never keeps the process alive.
 #include "waits.h"
@@ -82,12 +83,12 @@ void post(const std::shared_ptr<Channel>& ch, Completion* c) {
 // synchronize(stream) -> Promise<void>
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Args a(info, "synchronize");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   Completion* c = newCompletion(info.Env());
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
   try {
-    s.enqueueSignal([c, tsfn](std::optional<StreamError> err) {
+    t.signal([c, tsfn](std::optional<StreamError> err) {
       c->error = std::move(err);
       post(tsfn, c);
     });
@@ -101,22 +102,16 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
 // read(stream, handle) -> Promise<ArrayBuffer>: a copy of the bytes once queued ops have run.
 Napi::Value Read(const Napi::CallbackInfo& info) {
   Args a(info, "read");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   TensorRef r = a.tensor(1, "tensor", 0);
   Completion* c = newCompletion(info.Env());
   c->wantsBytes = true;
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
   try {
-    s.enqueueSignal([c, r, tsfn](std::optional<StreamError> err) {
+    t.read(r, [c, tsfn](std::optional<StreamError> err, std::vector<char>&& bytes) {
       c->error = std::move(err);
-      if (!c->error) {
-        try {
-          c->bytes.assign(static_cast<const char*>(r.data()), static_cast<const char*>(r.data()) + r.bytes);
-        } catch (const std::bad_alloc&) {
-          c->error = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(r.bytes) + " bytes"};
-        }
-      }
+      c->bytes = std::move(bytes);
       post(tsfn, c);
     });
   } catch (...) {
@@ -132,23 +127,22 @@ void throwIfError(Napi::Env env, std::optional<StreamError> err) {
 
 Napi::Value SynchronizeSync(const Napi::CallbackInfo& info) {
   Args a(info, "synchronizeSync");
-  throwIfError(info.Env(), a.stream(0).waitIdle());
+  throwIfError(info.Env(), a.target(0).waitIdle());
   return info.Env().Undefined();
 }
 
 Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   Args a(info, "readSync");
-  CpuStream& s = a.stream(0);
+  const Target t = a.target(0);
   TensorRef r = a.tensor(1, "tensor", 0);
-  throwIfError(info.Env(), s.waitIdle());
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), r.bytes);
-  if (r.bytes) std::memcpy(buf.Data(), r.data(), r.bytes);
+  throwIfError(info.Env(), t.readSync(r, buf.Data()));
   return buf;
 }
 
 Napi::Value Pending(const Napi::CallbackInfo& info) {
   Args a(info, "pending");
-  return Napi::Number::New(info.Env(), double(a.stream(0).pending()));
+  return Napi::Number::New(info.Env(), double(a.target(0).pending()));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The CUDA addon on a machine without a GPU: it must build, load, keep the CPU backend working,
 // report CUDA as unavailable with the reason, and report a missing cuBLAS as ND_NO_CUDA naming
 // every place searched. Checks that need a GPU are reported as skipped, never as passed.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,9 +89,57 @@ t.test('lib/ on the CUDA addon: CPU ops work and backends() reports CUDA', { ski
   const cuda = out.backends.find((b) => b.name === 'cuda');
   t.equal(cpu?.available, true);
   t.equal(cuda?.compiled, true);
-  t.equal(cuda?.available, false, 'ops do not dispatch cuda:N yet, so CUDA is never reported usable');
-  t.type(cuda?.reason, 'string');
-  if (!hasDevice) t.match(cuda?.reason, /no CUDA device/);
+  t.equal(cuda?.available, hasDevice, 'CUDA is usable exactly when a device is present');
+  if (!hasDevice) {
+    t.type(cuda?.reason, 'string');
+    t.match(cuda?.reason, /no CUDA device/);
+  }
+});
+
+interface DeviceChildOut {
+  build: { cuda: boolean };
+  device: { ok: boolean; code?: string; message?: string };
+  deviceFar: { ok: boolean; code?: string; message?: string };
+  nativeFill: { ok: boolean; code?: string; message?: string };
+  nativeAlloc: { ok: boolean; code?: string; message?: string };
+  relu: number[];
+  moved: { device: string; values: number[] };
+  captured: number[];
+}
+
+function deviceChild(t: Test, env: Record<string, string | undefined>): DeviceChildOut {
+  const tsImport = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+  const r = nodeChild([...tsImport, join(root, 'test', 'cuda', 'device-child.ts')], env);
+  t.equal(r.status, 0, `child exited cleanly: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DeviceChildOut;
+}
+
+t.test('the CUDA addon without a GPU: cuda:0 is a coded error with the reason, CPU ops unaffected', { skip: notBuilt || (hasDevice && 'a CUDA device is present: cuda:0 works here (ops-devices.test.ts)') }, async (t) => {
+  const out = deviceChild(t, { CONVKIT_ADDON: addonPath });
+  t.equal(out.build.cuda, true, 'the CUDA addon was loaded');
+  t.equal(out.device.ok, false);
+  t.equal(out.device.code, 'ND_NO_CUDA');
+  t.match(out.device.message, /cuda:0.*no CUDA device: \S+/, `names the reason: ${out.device.message}`);
+  t.equal(out.deviceFar.code, 'ND_NO_CUDA', 'any index: no device at all');
+  t.equal(out.nativeFill.code, 'ND_NO_CUDA', 'the binding refuses cuda:0 too');
+  t.match(out.nativeFill.message, /^fill: .*cuda:0 does not exist \(no CUDA device/, String(out.nativeFill.message));
+  t.equal(out.nativeAlloc.code, 'ND_NO_CUDA');
+  t.match(out.nativeAlloc.message, /^alloc: /);
+  t.same(out.relu, [1, 0, 3, 0], 'CPU ops run');
+  t.same(out.moved, { device: 'cpu:1', values: [1, -2, 3, -4] }, 'to() between cpu streams');
+  t.same(out.captured, [1, 0, 3, 0], 'capture on cpu');
+});
+
+t.test('the CPU addon: cuda:0 is ND_NO_CUDA naming the CPU build, nothing else changes', { skip: notBuilt }, async (t) => {
+  const out = deviceChild(t, { CONVKIT_NO_CUDA: '1', CONVKIT_ADDON: undefined });
+  t.equal(out.build.cuda, false, 'the CPU addon was loaded');
+  t.equal(out.device.code, 'ND_NO_CUDA');
+  t.match(out.device.message, /needs the CUDA build of convkit.*CONVKIT_NO_CUDA/);
+  t.equal(out.nativeFill.code, 'ND_NO_CUDA');
+  t.match(out.nativeFill.message, /^fill: cuda:0 needs the CUDA build of convkit \(this is the CPU build\)/);
+  t.same(out.relu, [1, 0, 3, 0]);
+  t.same(out.moved, { device: 'cpu:1', values: [1, -2, 3, -4] });
+  t.same(out.captured, [1, 0, 3, 0]);
 });
 
 t.test('CONVKIT_NO_CUDA keeps the CPU build and backends() says why', { skip: notBuilt }, async (t) => {
