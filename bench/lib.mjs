@@ -40,18 +40,23 @@ export async function timeIt(run, { warmup = 2, iters = 5, minMs = 300 } = {}) {
 /**
  * timeIt for several implementations of the same work, taken in turns (a, b, a, b, ...), so a
  * machine whose speed drifts (shared memory bandwidth, other tenants) slows each alike and
- * their ratio stays meaningful. Returns { name: { ms, runs, minMs } }.
+ * their ratio stays meaningful. Between turns it pauses settleMs, untimed: a peer whose idle
+ * threads spin for a while after a run (onnxruntime's do) would otherwise slow the next turn.
+ * Returns { name: { ms, runs, minMs } }.
  */
-export async function timeInTurns(runs, { warmup = 2, iters = 5, minMs = 300 } = {}) {
+export async function timeInTurns(runs, { warmup = 2, iters = 5, minMs = 300, settleMs = 50 } = {}) {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, settleMs));
   const names = Object.keys(runs);
   for (const n of names) for (let i = 0; i < warmup; i++) await runs[n]();
   const times = Object.fromEntries(names.map((n) => [n, []]));
-  const start = performance.now();
-  while (times[names[0]].length < iters || performance.now() - start < minMs * names.length) {
+  let timed = 0;
+  while (times[names[0]].length < iters || timed < minMs * names.length) {
     for (const n of names) {
+      await settle();
       const t0 = performance.now();
       await runs[n]();
       times[n].push(performance.now() - t0);
+      timed += times[n][times[n].length - 1];
     }
     if (times[names[0]].length > 1000) break;
   }
