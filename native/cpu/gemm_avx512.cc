@@ -80,6 +80,34 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
   }
 }
 
+// The last panel of an N that ends 1-16 columns past a multiple of 32 (AlexNet's 13x13 layers
+// at batch 1: N = 169 = 5 * 32 + 9): only the first 16 columns exist, so half the FMAs.
+template <int R>
+CK_AVX512 void tileRowsNarrow(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int cols, float alpha,
+                              float beta, Store mode) {
+  __m512 acc[R];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r]);
+    a += MR;
+    b += NR;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    float* c = C + r * ldc;
+    __m512 x = _mm512_mul_ps(va, acc[r]);
+    if (mode == Store::Blend) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c), x);
+    _mm512_mask_storeu_ps(c, m, x);
+  }
+}
+
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float, Store);
 // One instantiation per row count, so the last panel of an M that is not a multiple of 12 runs
 // only the FMAs it needs (M = 256 ends on a 4-row panel).
@@ -87,9 +115,14 @@ const TileFn kTiles[MR + 1] = {nullptr,     tileRows<1>, tileRows<2>, tileRows<3
                                tileRows<5>, tileRows<6>, tileRows<7>, tileRows<8>,  tileRows<9>,
                                tileRows<10>, tileRows<11>, tileRows<12>};
 
+const TileFn kNarrowTiles[MR + 1] = {nullptr,           tileRowsNarrow<1>,  tileRowsNarrow<2>,  tileRowsNarrow<3>,
+                                     tileRowsNarrow<4>, tileRowsNarrow<5>,  tileRowsNarrow<6>,  tileRowsNarrow<7>,
+                                     tileRowsNarrow<8>, tileRowsNarrow<9>,  tileRowsNarrow<10>, tileRowsNarrow<11>,
+                                     tileRowsNarrow<12>};
+
 void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
           float beta, Store mode) {
-  kTiles[rows](kc, a, b, C, ldc, cols, alpha, beta, mode);
+  (cols <= 16 ? kNarrowTiles : kTiles)[rows](kc, a, b, C, ldc, cols, alpha, beta, mode);
 }
 
 // In-register transpose of 16 rows of 16 floats: r[i][t] becomes r[t][i].
