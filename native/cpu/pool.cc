@@ -7,6 +7,7 @@
 
 #include "../core/errors.h"
 #include "../core/thread_pool.h"
+#include "pool_avx512.h"
 
 namespace ck::cpu {
 
@@ -278,6 +279,11 @@ void maxPool2x2Backward(const float* dyp, const int32_t* ap, const Pool2dGeom& g
 void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* argmax) {
   if (isTiled2x2(g)) return maxPool2x2Forward(x, g, y, argmax);
   if (allWindowsInside(g)) {
+    // 32-bit gather indices within a plane, like the int32 argmax itself.
+    if (poolavx::supported()) {
+      forEachPlane(g, [&](int64_t p) { poolavx::maxInside(x, g, p, p + 1, y, argmax); });
+      return;
+    }
     if (g.SW == 1) return maxPoolInsideForward<1>(x, g, y, argmax);
     if (g.SW == 2) return maxPoolInsideForward<2>(x, g, y, argmax);
     return maxPoolInsideForward<0>(x, g, y, argmax);

@@ -1,0 +1,73 @@
+#include "pool_avx512.h"
+
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+namespace ck::cpu::poolavx {
+
+namespace {
+
+// One step of PyTorch's max rule on 16 lanes: take v where v > best or v is NaN.
+inline void step(__m512 v, __m512i at, __m512& best, __m512i& arg) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, take, v);
+  arg = _mm512_mask_mov_epi32(arg, take, at);
+}
+
+}  // namespace
+
+bool supported() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
+  const int64_t S = g.SW;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i laneCols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
+  // Even lanes of two consecutive vectors (stride 2): indices 0, 2, ..., 30 of the pair.
+  const __m512i evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
+  for (int64_t p = p0; p < p1; p++) {
+    const float* xp = x + p * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const int64_t h0 = oh * g.SH;
+      float* yr = y + (p * g.OH + oh) * g.OW;
+      int32_t* ar = argmax + (p * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ow += 16) {
+        const int64_t n = g.OW - ow < 16 ? g.OW - ow : 16;
+        const __mmask16 live = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+        const int64_t c0 = ow * S;
+        // Whole vectors may be loaded when every lane's reads stay inside the row (stride 1:
+        // 16 floats from the tap; stride 2: 32); otherwise the live lanes are gathered.
+        const int64_t reach = c0 + (g.KW - 1) + (S == 1 ? 15 : 31);
+        const bool loads = n == 16 && (S == 1 || S == 2) && reach < g.W;
+        __m512 best = _mm512_set1_ps(0.f);
+        __m512i arg = _mm512_setzero_si512();
+        for (int64_t kh = 0; kh < g.KH; kh++)
+          for (int64_t kw = 0; kw < g.KW; kw++) {
+            const int64_t off = (h0 + kh) * g.W + c0 + kw;
+            const __m512i at = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
+            __m512 v;
+            if (loads && S == 1) v = _mm512_loadu_ps(xp + off);
+            else if (loads) v = _mm512_permutex2var_ps(_mm512_loadu_ps(xp + off), evens, _mm512_loadu_ps(xp + off + 16));
+            else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at, xp, 4);
+            // The window's first element starts the scan (the same as starting from -inf).
+            if (kh == 0 && kw == 0) {
+              best = v;
+              arg = at;
+            } else {
+              step(v, at, best, arg);
+            }
+          }
+        _mm512_mask_storeu_ps(yr + ow, live, best);
+        _mm512_mask_storeu_epi32(ar + ow, live, arg);
+      }
+    }
+  }
+}
+
+}  // namespace ck::cpu::poolavx
+
+#pragma GCC pop_options
