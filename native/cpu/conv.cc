@@ -248,9 +248,11 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
   const int64_t B = imagesPerChunk(g);
   const bool direct = B == 1;                     // GEMMs read dy in place
   const bool noColumns = direct && g.pointwise();  // and x and dx too
-  // The column buffer holds x's columns for the filter gradient, then the input gradient's.
+  // The filter gradient's columns are packed straight into its GEMM's panels (as in the
+  // forward), so the column buffer is needed only for the input gradient's columns.
+  const bool packed = !noColumns && convPackedColumns() && B * g.C * HW < INT32_MAX;
   std::optional<Scratch> cols, dyPacked;
-  if (!noColumns) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
+  if (!noColumns && (dx || !packed)) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
   if (!direct) dyPacked.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
@@ -264,13 +266,23 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
         dyg = dyPacked->as<float>();
         ldDy = ld;
       }
-      const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
-      const int64_t ldCol = noColumns ? HW : ld;
       const ColumnBlock block{n0, nb, gi * Cg, Cg, ld, OHW};
-      if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
+      float* dwg = dw + gi * OCg * Kg;
+      const float beta = n0 == 0 ? 0.0f : 1.0f;
 
       // dW_g [OCg, Kg] (+)= dY_g [OCg, nb*OHW] * cols^T, summed over chunks.
-      sgemm(false, true, OCg, Kg, ld, 1.0f, dyg, ldDy, colp, ldCol, n0 == 0 ? 0.0f : 1.0f, dw + gi * OCg * Kg, Kg);
+      if (packed) {
+        sgemmPackedB(OCg, Kg, ld, dyg, ldDy,
+                     [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
+                       im2colPanelsTransposed(x, g, block, k0, kc, c0, n, nr, panels, stride);
+                     },
+                     beta, dwg, Kg);
+      } else {
+        const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
+        const int64_t ldCol = noColumns ? HW : ld;
+        if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
+        sgemm(false, true, OCg, Kg, ld, 1.0f, dyg, ldDy, colp, ldCol, beta, dwg, Kg);
+      }
 
       if (dx) {
         // dcols [Kg, nb*OHW] = W_g^T * dY_g, then back onto the image.

@@ -91,7 +91,86 @@ CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, in
 }
 #endif
 
+// Where each tap row reads, relative to a position's window corner: its channel plane plus the
+// tap's row and column offsets (dh, dw, which decide whether it lands in the padding).
+struct TapTable {
+  int32_t* dh;
+  int32_t* dw;
+  int32_t* offset;  // (c - c0) * HW + dh * W + dw
+};
+
+void fillTaps(const Conv2dGeom& g, int64_t n0, int64_t cols, TapTable t) {
+  const int64_t KHW = g.KHW();
+  for (int64_t j = 0; j < cols; j++) {
+    const int64_t r = n0 + j, c = r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
+    t.dh[j] = int32_t(kh * g.DH);
+    t.dw[j] = int32_t(kw * g.DW);
+    t.offset[j] = int32_t(c * g.HW() + kh * g.DH * g.W + kw * g.DW);
+  }
+}
+
+// op(B)[k][j] = column matrix [tap n0 + j][position k0 + k].
+void packTransposedScalar(const float* base, const Conv2dGeom& g, int64_t kc, int64_t cols, int nr, float* dst,
+                          int64_t stride, const ColumnTable& pos, const TapTable& taps) {
+  const int64_t padded = (cols + nr - 1) / nr * nr;
+  for (int64_t k = 0; k < kc; k++) {
+    float* row = dst + k * nr;
+    for (int64_t j = 0; j < padded; j++) {
+      float v = 0.0f;
+      if (j < cols) {
+        const uint32_t ih = uint32_t(pos.ih0[k] + taps.dh[j]), iw = uint32_t(pos.iw0[k] + taps.dw[j]);
+        if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[pos.corner[k] + taps.offset[j]];
+      }
+      row[(j / nr) * stride + j % nr] = v;
+    }
+  }
+}
+
+#ifdef CK_HAVE_AVX512_PATH
+CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int64_t kc, int64_t cols, int nr,
+                                    float* dst, int64_t stride, const ColumnTable& pos, const TapTable& taps) {
+  const int64_t padded = (cols + nr - 1) / nr * nr;
+  const __m512i H = _mm512_set1_epi32(int32_t(g.H)), W = _mm512_set1_epi32(int32_t(g.W));
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512i ih0 = _mm512_set1_epi32(pos.ih0[k]), iw0 = _mm512_set1_epi32(pos.iw0[k]);
+    const float* corner = base + pos.corner[k];
+    float* row = dst + k * nr;
+    for (int64_t j = 0; j < padded; j += 16) {
+      float* out = row + (j / nr) * stride + j % nr;
+      if (j >= cols) {
+        _mm512_storeu_ps(out, _mm512_setzero_ps());
+        continue;
+      }
+      const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))),
+                                                     _mm512_set1_epi32(int32_t(cols)));
+      const __m512i ih = _mm512_add_epi32(ih0, _mm512_maskz_loadu_epi32(live, taps.dh + j));
+      const __m512i iw = _mm512_add_epi32(iw0, _mm512_maskz_loadu_epi32(live, taps.dw + j));
+      const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, H) & _mm512_cmplt_epu32_mask(iw, W);
+      const __m512i idx = _mm512_maskz_loadu_epi32(live, taps.offset + j);
+      _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, corner, 4));
+    }
+  }
+}
+#endif
+
 }  // namespace
+
+void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc,
+                            int64_t n0, int64_t cols, int nr, float* dst, int64_t stride) {
+  Scratch buf(size_t(3 * kc + 3 * cols) * sizeof(int32_t));
+  int32_t* p = buf.as<int32_t>();
+  ColumnTable pos{p, p + kc, p + 2 * kc};
+  TapTable taps{p + 3 * kc, p + 3 * kc + cols, p + 3 * kc + 2 * cols};
+  fillTable(g, k0, kc, pos);
+  fillTaps(g, n0, cols, taps);
+  const float* base = x + (b.n0 * g.C + b.c0) * g.HW();
+#ifdef CK_HAVE_AVX512_PATH
+  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX)
+    return packTransposedAvx512(base, g, kc, cols, nr, dst, stride, pos, taps);
+#endif
+  packTransposedScalar(base, g, kc, cols, nr, dst, stride, pos, taps);
+}
 
 void setConvPackedColumns(bool on) { gPacked.store(on); }
 bool convPackedColumns() { return gPacked.load(); }

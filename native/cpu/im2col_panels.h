@@ -16,8 +16,13 @@ namespace ck::cpu {
 void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc, int64_t n0,
                   int64_t cols, int nr, float* dst, int64_t stride);
 
-// Whether conv2dForward packs its columns this way ("on", the default) or through an im2col
-// buffer ("off"); tests run both and expect the same bits.
+// The transposed matrix, for the filter gradient dW = dY * cols^T: rows [k0, k0+kc) are output
+// positions (column k of the column matrix) and columns [n0, n0+cols) are its tap rows.
+void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc,
+                            int64_t n0, int64_t cols, int nr, float* dst, int64_t stride);
+
+// Whether conv2dForward and conv2dBackward's filter gradient pack their columns this way ("on",
+// the default) or through an im2col buffer ("off"); tests run both and expect the same bits.
 void setConvPackedColumns(bool on);
 bool convPackedColumns();
 

@@ -479,12 +479,12 @@ t.test('an empty batch gives an empty output and zero weight gradients', async (
   t.same(Array.from(await g.db!.data()), [0, 0, 0]);
 });
 
-// The forward packs its image columns straight into the GEMM's panels (im2col_panels.cc: AVX-512
-// gathers for 16- and 32-wide panels, a scalar loop for the portable kernel's 8-wide ones) or,
-// switched off, through an im2col buffer. The GEMM adds the same products in the same order
+// The forward and the filter gradient pack their image columns straight into the GEMM's panels
+// (im2col_panels.cc: AVX-512 gathers for 16- and 32-wide panels, a scalar loop for the portable
+// kernel's 8-wide ones) or, switched off, through an im2col buffer. The GEMM adds the same products in the same order
 // either way, so the outputs must agree bit for bit, at every GEMM kernel this CPU runs.
 const packedColumns = native.convPackedColumns as (on?: boolean) => boolean;
-t.test('columns packed straight into GEMM panels give the same bits as the im2col buffer', async (t) => {
+t.test('columns packed straight into GEMM panels give the same bits as the im2col buffer (forward, dx, dw)', async (t) => {
   t.equal(packedColumns(), true, 'on by default');
   const cases: [string, number[], number[], Conv2dOptions][] = [
     ['AlexNet conv1-like: 11x11 stride 4', [1, 3, 67, 67], [8, 3, 11, 11], { stride: 4 }],
@@ -508,15 +508,21 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
       const x = Tensor.fromArray(f32(randomArray(xs.reduce((a, b) => a * b, 1), seed++)), xs);
       const w = Tensor.fromArray(f32(randomArray(ws.reduce((a, b) => a * b, 1), seed++)), ws);
       const b = Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]);
-      await device('cpu').synchronize();
-      packedColumns(false);
-      const ref = ops.conv2d(x, w, { ...o, bias: b });
-      await device('cpu').synchronize();
-      packedColumns(true);
-      const got = ops.conv2d(x, w, { ...o, bias: b });
-      const [r, g] = [await ref.data(), await got.data()];
-      t.same(Buffer.from(g.buffer), Buffer.from(r.buffer), `${kernel}: ${name}`);
-      for (const u of [x, w, b, ref, got]) u.dispose();
+      const run = async (packed: boolean) => {
+        await device('cpu').synchronize();
+        packedColumns(packed);
+        const y = ops.conv2d(x, w, { ...o, bias: b });
+        const dy = Tensor.fromArray(f32(randomArray(y.size, 77)), y.shape);
+        const grads = ops.conv2dBackward(dy, x, w, { ...o, bias: b });
+        const out = { y: await y.data(), dx: await grads.dx!.data(), dw: await grads.dw.data() };
+        for (const u of [y, dy, grads.dx!, grads.dw, grads.db!]) u.dispose();
+        return out;
+      };
+      const ref = await run(false);
+      const got = await run(true);
+      for (const k of ['y', 'dx', 'dw'] as const)
+        t.same(Buffer.from(got[k].buffer), Buffer.from(ref[k].buffer), `${kernel}: ${name}: ${k}`);
+      for (const u of [x, w, b]) u.dispose();
     }
   ops.setGemmKernel('auto');
   t.throws(() => packedColumns(1 as never), { code: 'ND_ARG', message: /convPackedColumns: 'on' must be a boolean/ });
