@@ -66,7 +66,7 @@ const named: [string, number[], number][] = [
   ['C=1', [3, 1, 5, 5], 5],
   ['n=1', [1, 5, 2, 3], 1],
   ['H=W=1', [4, 10, 1, 1], 5],
-  ['more pixels than one block (128)', [2, 7, 13, 17], 3],
+  ['more pixels than one block (512)', [1, 5, 23, 23], 3],
   ['rank 3 [N, C, L]', [2, 6, 11], 3],
   // Windows wider than 16 channels take the running-sum path, the others the direct sums.
   ['wide window n=21 (running sum)', [2, 30, 3, 5], 21],
