@@ -60,33 +60,42 @@ bool cpuHasAvx512() {
   return ok;
 }
 
+// Sixteen values of one panel row, for columns j..j+15 of the `cols` being packed: lane l reads
+// base[idx[j+l]] where row rowAdd + rows[j+l] and column colAdd + cols_[j+l] land inside the
+// image, else 0 (the padding), and 0 past `cols`. Both packers call it: the forward with the
+// tap fixed (rowAdd/colAdd its offsets, the tables per position), the transposed one with the
+// position fixed (rowAdd/colAdd its window corner, the tables per tap).
+CK_AVX512 inline void gatherGroup(float* out, int64_t j, int64_t cols, __m512i rowAdd, __m512i colAdd,
+                                  const int32_t* rows, const int32_t* colsOf, const int32_t* idx, const float* base,
+                                  const Conv2dGeom& g) {
+  if (j >= cols) {
+    _mm512_storeu_ps(out, _mm512_setzero_ps());
+    return;
+  }
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __mmask16 live =
+      _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))), _mm512_set1_epi32(int32_t(cols)));
+  const __m512i ih = _mm512_add_epi32(rowAdd, _mm512_maskz_loadu_epi32(live, rows + j));
+  const __m512i iw = _mm512_add_epi32(colAdd, _mm512_maskz_loadu_epi32(live, colsOf + j));
+  // Unsigned compares: a negative row or column (the padding) is out of range too.
+  const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, _mm512_set1_epi32(int32_t(g.H))) &
+                           _mm512_cmplt_epu32_mask(iw, _mm512_set1_epi32(int32_t(g.W)));
+  const __m512i at = _mm512_maskz_loadu_epi32(live, idx + j);
+  _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, at, base, 4));
+}
+
 // 16 columns per gather; a group of 16 lies inside one panel since nr is a multiple of 16.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
                           int nr, float* dst, int64_t stride, const ColumnTable& t) {
   const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr;
-  const __m512i H = _mm512_set1_epi32(int32_t(g.H)), W = _mm512_set1_epi32(int32_t(g.W));
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t r = k0; r < k0 + kc; r++) {
     const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
     const int32_t dh = int32_t(kh * g.DH), dw = int32_t(kw * g.DW);
     const float* plane = base + c * g.HW() + dh * g.W + dw;
     const __m512i dhv = _mm512_set1_epi32(dh), dwv = _mm512_set1_epi32(dw);
     float* row = dst + (r - k0) * nr;
-    for (int64_t j = 0; j < padded; j += 16) {
-      float* out = row + (j / nr) * stride + j % nr;
-      if (j >= cols) {
-        _mm512_storeu_ps(out, _mm512_setzero_ps());
-        continue;
-      }
-      const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))),
-                                                     _mm512_set1_epi32(int32_t(cols)));
-      const __m512i ih = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, t.ih0 + j), dhv);
-      const __m512i iw = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, t.iw0 + j), dwv);
-      // Unsigned compares: a negative row or column (the padding) is out of range too.
-      const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, H) & _mm512_cmplt_epu32_mask(iw, W);
-      const __m512i idx = _mm512_maskz_loadu_epi32(live, t.corner + j);
-      _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, plane, 4));
-    }
+    for (int64_t j = 0; j < padded; j += 16)
+      gatherGroup(row + (j / nr) * stride + j % nr, j, cols, dhv, dwv, t.ih0, t.iw0, t.corner, plane, g);
   }
 }
 #endif
@@ -130,26 +139,12 @@ void packTransposedScalar(const float* base, const Conv2dGeom& g, int64_t kc, in
 CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int64_t kc, int64_t cols, int nr,
                                     float* dst, int64_t stride, const ColumnTable& pos, const TapTable& taps) {
   const int64_t padded = (cols + nr - 1) / nr * nr;
-  const __m512i H = _mm512_set1_epi32(int32_t(g.H)), W = _mm512_set1_epi32(int32_t(g.W));
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t k = 0; k < kc; k++) {
     const __m512i ih0 = _mm512_set1_epi32(pos.ih0[k]), iw0 = _mm512_set1_epi32(pos.iw0[k]);
-    const float* corner = base + pos.corner[k];
     float* row = dst + k * nr;
-    for (int64_t j = 0; j < padded; j += 16) {
-      float* out = row + (j / nr) * stride + j % nr;
-      if (j >= cols) {
-        _mm512_storeu_ps(out, _mm512_setzero_ps());
-        continue;
-      }
-      const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))),
-                                                     _mm512_set1_epi32(int32_t(cols)));
-      const __m512i ih = _mm512_add_epi32(ih0, _mm512_maskz_loadu_epi32(live, taps.dh + j));
-      const __m512i iw = _mm512_add_epi32(iw0, _mm512_maskz_loadu_epi32(live, taps.dw + j));
-      const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, H) & _mm512_cmplt_epu32_mask(iw, W);
-      const __m512i idx = _mm512_maskz_loadu_epi32(live, taps.offset + j);
-      _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, corner, 4));
-    }
+    for (int64_t j = 0; j < padded; j += 16)
+      gatherGroup(row + (j / nr) * stride + j % nr, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset,
+                  base + pos.corner[k], g);
   }
 }
 #endif

@@ -63,6 +63,13 @@ inline void accumulate(double* acc, const float* v, int64_t len, double sign, bo
 constexpr int64_t kDirectMax = 16;
 using lrnblk::kRow;
 
+// out[i] = sum of workspace rows [from, to] at column i, added in row order.
+void windowSumRows(const float* ws, int64_t from, int64_t to, int64_t len, float* out) {
+  for (int64_t i = 0; i < len; i++) out[i] = 0.f;
+  for (int64_t r = from; r <= to; r++)
+    for (int64_t i = 0; i < len; i++) out[i] += ws[r * kRow + i];
+}
+
 void forwardBlockPortable(const float* x, const lrnblk::Block& b, const LrnParams& p, float* y, float* scale,
                           float* ws) {
   for (int64_t c = 0; c < b.C; c++)
@@ -70,9 +77,7 @@ void forwardBlockPortable(const float* x, const lrnblk::Block& b, const LrnParam
   float sum[kBlock], pw[kBlock];
   for (int64_t c = 0; c < b.C; c++) {
     const int64_t from = std::max<int64_t>(0, c - b.lo), to = std::min(b.C - 1, c + b.hi);
-    for (int64_t i = 0; i < b.len; i++) sum[i] = 0.f;
-    for (int64_t r = from; r <= to; r++)
-      for (int64_t i = 0; i < b.len; i++) sum[i] += ws[r * kRow + i];
+    windowSumRows(ws, from, to, b.len, sum);
     const int64_t o = c * b.hw;
     for (int64_t i = 0; i < b.len; i++) scale[o + i] = p.k + p.alphaEff * sum[i];
     powNegBetaRow(scale + o, b.len, p.beta, pw);
@@ -90,9 +95,7 @@ void backwardBlockPortable(const float* dy, const float* x, const float* y, cons
   for (int64_t j = 0; j < b.C; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
     const int64_t from = std::max<int64_t>(0, j - b.hi), to = std::min(b.C - 1, j + b.lo);
-    for (int64_t i = 0; i < b.len; i++) acc[i] = 0.f;
-    for (int64_t r = from; r <= to; r++)
-      for (int64_t i = 0; i < b.len; i++) acc[i] += ws[r * kRow + i];
+    windowSumRows(ws, from, to, b.len, acc);
     const int64_t o = j * b.hw;
     powNegBetaRow(scale + o, b.len, p.beta, pw);
     for (int64_t i = 0; i < b.len; i++) dx[o + i] = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
