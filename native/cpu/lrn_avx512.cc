@@ -24,10 +24,13 @@ inline __m512 rsqrtRefined(__m512 a) {
   return _mm512_mul_ps(y, _mm512_fnmadd_ps(halfA, _mm512_mul_ps(y, y), _mm512_set1_ps(1.5f)));
 }
 
-// s^-3/4 = s^-1/2 * (s * s^-1/2)^-1/2.
+// s^-3/4 = s^-1/2 * (s * s^-1/2)^-1/2. An infinite s (squares that overflowed float) gives 0, as
+// the exact form and PyTorch do, not the estimate's inf * 0 = NaN.
 inline __m512 powNeg075(__m512 s) {
   const __m512 y = rsqrtRefined(s);
-  return _mm512_mul_ps(y, rsqrtRefined(_mm512_mul_ps(s, y)));
+  const __m512 r = _mm512_mul_ps(y, rsqrtRefined(_mm512_mul_ps(s, y)));
+  const __mmask16 inf = _mm512_cmp_ps_mask(s, _mm512_set1_ps(__builtin_inff()), _CMP_EQ_OQ);
+  return _mm512_mask_mov_ps(r, inf, _mm512_setzero_ps());
 }
 
 // Sum of workspace rows [from, to] at column v, added in row order (as the portable loop does).

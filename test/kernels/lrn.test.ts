@@ -192,3 +192,21 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   t.throws(() => ops.lrnBackward(x, x, y, scale, {} as Params), { code: 'ND_ARG', message: /lrnBackward: alphaConvention/ });
   for (const u of [x, other, x2, xi, y, scale]) u.dispose();
 });
+
+t.test('squares that overflow float give y = 0 (as float32 PyTorch does), never NaN', async (t) => {
+  // 3e19^2 is past float32's range: the scale is inf, and x * inf^-0.75 = x * 0 = 0. The AVX-512
+  // path's reciprocal-square-root estimate would otherwise turn inf * 0 into NaN.
+  const n = 40;
+  const v = Float32Array.from({ length: 2 * 8 * n }, (_, i) => (i % 5 === 0 ? 3e19 : (i % 7) - 3));
+  const x = Tensor.fromArray(v, [2, 8, n]);
+  const { y, scale } = ops.lrn(x, { alphaConvention: 'literal' });
+  const [yv, sv] = [await y.data(), await scale.data()];
+  t.ok(sv.some((s) => s === Infinity), 'some scales overflow to inf');
+  t.notOk(yv.some(Number.isNaN), 'no NaN');
+  for (let i = 0; i < yv.length; i++)
+    if (sv[i] === Infinity && yv[i] !== 0) {
+      t.fail(`y[${i}] = ${yv[i]} where the scale is inf`);
+      break;
+    }
+  for (const u of [x, y, scale]) u.dispose();
+});
