@@ -36,6 +36,37 @@ void fillTable(const Conv2dGeom& g, int64_t n0, int64_t cols, ColumnTable t) {
   }
 }
 
+// A group of 16 columns whose window corners form at most kMaxRuns runs of consecutive
+// addresses (a stride-1 convolution: consecutive output columns of one row) is read with that
+// many masked vector loads instead of a gather; lane l of run r reads base[start[r] + l].
+constexpr int kMaxRuns = 3;
+struct GroupRuns {
+  int32_t start[kMaxRuns];
+  uint16_t lanes[kMaxRuns];
+  int8_t count;  // 0: not runs, gather
+};
+
+void fillRuns(const ColumnTable& t, int64_t cols, GroupRuns* runs) {
+  for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+    GroupRuns& gr = runs[j0 / 16];
+    gr.count = 0;
+    const int64_t n = cols - j0 < 16 ? cols - j0 : 16;
+    for (int64_t l = 0; l < n; l++) {
+      const bool extends = l > 0 && t.corner[j0 + l] == t.corner[j0 + l - 1] + 1;
+      if (!extends) {
+        if (gr.count == kMaxRuns) {
+          gr.count = 0;
+          break;
+        }
+        gr.start[gr.count] = t.corner[j0 + l] - int32_t(l);
+        gr.lanes[gr.count] = 0;
+        gr.count++;
+      }
+      gr.lanes[gr.count - 1] |= uint16_t(1u << l);
+    }
+  }
+}
+
 void packScalar(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols, int nr,
                 float* dst, int64_t stride, const ColumnTable& t) {
   const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr;
@@ -85,17 +116,51 @@ CK_AVX512 inline void gatherGroup(float* out, int64_t j, int64_t cols, __m512i r
 }
 
 // 16 columns per gather; a group of 16 lies inside one panel since nr is a multiple of 16.
+// Groups made of runs (stride 1) take masked loads, with their padding masks looked up per tap
+// row (which lanes' rows are inside for each kh, which columns for each kw) instead of computed.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
-                          int nr, float* dst, int64_t stride, const ColumnTable& t) {
-  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr;
+                          int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
+                          const uint16_t* rowInside, const uint16_t* colInside) {
+  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16;
   for (int64_t r = k0; r < k0 + kc; r++) {
     const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
     const int32_t dh = int32_t(kh * g.DH), dw = int32_t(kw * g.DW);
     const float* plane = base + c * g.HW() + dh * g.W + dw;
     const __m512i dhv = _mm512_set1_epi32(dh), dwv = _mm512_set1_epi32(dw);
     float* row = dst + (r - k0) * nr;
-    for (int64_t j = 0; j < padded; j += 16)
-      gatherGroup(row + (j / nr) * stride + j % nr, j, cols, dhv, dwv, t.ih0, t.iw0, t.corner, plane, g);
+    // Panel by panel, 16 lanes at a time (no division per group: nr is a run-time value).
+    for (int64_t pi = 0, j = 0; j < padded; pi++) {
+      for (int64_t q = 0; q < nr; q += 16, j += 16) {
+        float* out = row + pi * stride + q;
+        const GroupRuns* gr = j < cols ? runs + j / 16 : nullptr;  // groups past `cols` are zeros
+        if (gr && gr->count) {
+          const __mmask16 inside = rowInside[kh * groups + j / 16] & colInside[kw * groups + j / 16];
+          __m512 v = _mm512_setzero_ps();
+          for (int u = 0; u < gr->count; u++)
+            v = _mm512_mask_loadu_ps(v, inside & __mmask16(gr->lanes[u]), plane + gr->start[u]);
+          _mm512_storeu_ps(out, v);
+        } else {
+          gatherGroup(out, j, cols, dhv, dwv, t.ih0, t.iw0, t.corner, plane, g);
+        }
+      }
+    }
+  }
+}
+
+// rowInside[kh * groups + gi]: the live lanes of group gi whose row ih0 + kh*DH is inside the
+// image; colInside likewise for columns and kw.
+void fillInside(const Conv2dGeom& g, const ColumnTable& t, int64_t cols, uint16_t* rowInside, uint16_t* colInside) {
+  const int64_t groups = (cols + 15) / 16;
+  for (int64_t gi = 0; gi < groups; gi++) {
+    for (int64_t kh = 0; kh < g.KH; kh++) rowInside[kh * groups + gi] = 0;
+    for (int64_t kw = 0; kw < g.KW; kw++) colInside[kw * groups + gi] = 0;
+    for (int64_t l = 0; l < 16 && gi * 16 + l < cols; l++) {
+      const int64_t j = gi * 16 + l;
+      for (int64_t kh = 0; kh < g.KH; kh++)
+        if (uint64_t(t.ih0[j] + kh * g.DH) < uint64_t(g.H)) rowInside[kh * groups + gi] |= uint16_t(1u << l);
+      for (int64_t kw = 0; kw < g.KW; kw++)
+        if (uint64_t(t.iw0[j] + kw * g.DW) < uint64_t(g.W)) colInside[kw * groups + gi] |= uint16_t(1u << l);
+    }
   }
 }
 #endif
@@ -142,9 +207,10 @@ CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int6
   for (int64_t k = 0; k < kc; k++) {
     const __m512i ih0 = _mm512_set1_epi32(pos.ih0[k]), iw0 = _mm512_set1_epi32(pos.iw0[k]);
     float* row = dst + k * nr;
-    for (int64_t j = 0; j < padded; j += 16)
-      gatherGroup(row + (j / nr) * stride + j % nr, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset,
-                  base + pos.corner[k], g);
+    for (int64_t pi = 0, j = 0; j < padded; pi++)
+      for (int64_t q = 0; q < nr; q += 16, j += 16)
+        gatherGroup(row + pi * stride + q, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset,
+                    base + pos.corner[k], g);
   }
 }
 #endif
@@ -178,8 +244,15 @@ void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int
   const float* base = x + b.n0 * g.C * g.HW();
 #ifdef CK_HAVE_AVX512_PATH
   // Gather indices are 32-bit: the block's images must span fewer than 2^31 floats.
-  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX)
-    return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
+  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX) {
+    const int64_t groups = (cols + 15) / 16;
+    Scratch runBuf(size_t(groups) * sizeof(GroupRuns) + size_t(groups * (g.KH + g.KW)) * sizeof(uint16_t));
+    GroupRuns* runs = runBuf.as<GroupRuns>();
+    uint16_t* rowInside = reinterpret_cast<uint16_t*>(runs + groups);
+    fillRuns(t, cols, runs);
+    fillInside(g, t, cols, rowInside, rowInside + groups * g.KH);
+    return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t, runs, rowInside, rowInside + groups * g.KH);
+  }
 #endif
   packScalar(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
 }
