@@ -12,7 +12,7 @@ import { Tensor, device, backends, memory, resetPeakMemory, Conv2d, Linear } fro
 import { alexnet } from '../../dist/models/index.js';
 import { SGD } from '../../dist/optim/sgd.js';
 import { deviceName, emit, timeInTurns, timeIt } from '../lib.mjs';
-import { ortAlexNet } from './ort-peer.mjs';
+import { ortAlexNet } from '../ort-peer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // `--only train` or `--only inference` runs one half (the PyTorch peer still runs both).
@@ -81,7 +81,7 @@ opt.dispose();
 model.eval();
 // Inference: the eager path (model.predictProbs, one queued op per layer) and the compiled one
 // (compilePredictor: the op list recorded once, one queued op per call), with onnxruntime-node
-// on the same net taken in turns with them when it is installed (bench/models/ort-peer.mjs).
+// on the same net taken in turns with them when it is installed (bench/ort-peer.mjs).
 const ort = only === 'train' ? { skipped: '--only train' } : await ortAlexNet(threads);
 if (ort.skipped) emit({ bench: 'alexnet', impl: 'onnxruntime-node', device: dev, skipped: ort.skipped });
 for (const batch of only === 'train' ? [] : [1, 32]) {

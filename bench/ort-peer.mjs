@@ -1,4 +1,5 @@
-// The onnxruntime-node peer of bench/models/alexnet.mjs's inference lines: the same paper-form
+// The onnxruntime-node peer of bench/models/alexnet.mjs's inference lines (a helper module beside
+// lib.mjs, so bench/run.mjs does not run it as a benchmark): the same paper-form
 // AlexNet exported from torch.nn (alexnet_onnx.py) and run by onnxruntime's CPU provider with the
 // same thread count. A benchmark-only peer, not a dependency: it is looked up in this package's
 // node_modules, then in CONVKIT_ORT_DIR (a folder whose node_modules holds it). Install it with
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function findOrt() {
-  const bases = [join(here, '..', '..', 'package.json')];
+  const bases = [join(here, '..', 'package.json')];
   if (process.env.CONVKIT_ORT_DIR) bases.push(join(process.env.CONVKIT_ORT_DIR, 'package.json'));
   for (const base of bases) {
     try {
@@ -35,7 +36,7 @@ export async function ortAlexNet(threads) {
   const file = join(dir, 'alexnet_paper.onnx');
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
-    const py = spawnSync('/usr/bin/python3', [join(here, 'alexnet_onnx.py'), file], { encoding: 'utf8' });
+    const py = spawnSync('/usr/bin/python3', [join(here, 'models', 'alexnet_onnx.py'), file], { encoding: 'utf8' });
     if (py.status !== 0) return { skipped: `ONNX export failed: ${(py.stderr || String(py.error)).trim().split('\n').pop()}` };
   }
   const session = await ort.InferenceSession.create(file, {
