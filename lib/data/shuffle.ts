@@ -4,15 +4,15 @@
  * which is what lets a resumed run continue at the same batch with the same order.
  */
 
-/** splitmix32-style integer hash: decorrelates nearby seeds and epochs. */
-function mix32(h: number): number {
+/** splitmix32-style integer hash: decorrelates nearby seeds and epochs (and image indices). */
+export function mix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x21f0aaad);
   h = Math.imul(h ^ (h >>> 15), 0x735a2d97);
   return (h ^ (h >>> 15)) >>> 0;
 }
 
 /** sfc32 seeded from four words; returns uniform integers in [0, 2^32). */
-function sfc32(a: number, b: number, c: number, d: number): () => number {
+export function sfc32(a: number, b: number, c: number, d: number): () => number {
   return () => {
     a |= 0;
     b |= 0;

@@ -3,32 +3,19 @@
  * than drawn from a shared stream, so an image's crop, flip and lighting do not depend on which
  * worker prepares it, on the batch size, or on where a resumed run starts.
  */
-
-/** splitmix32-style finalizer: nearby keys give unrelated words. */
-function mix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x21f0aaad);
-  h = Math.imul(h ^ (h >>> 15), 0x735a2d97);
-  return (h ^ (h >>> 15)) >>> 0;
-}
+import { mix32, sfc32 } from '../shuffle.js';
 
 /** Uniform floats in [0, 1) for (seed, epoch, index); seed is any safe integer. */
 export function imageRandom(seed: number, epoch: number, index: number): () => number {
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
-  let a = mix32(lo ^ 0x3c6ef372);
-  let b = mix32((hi + 0x1b873593) ^ mix32(epoch >>> 0));
-  let c = mix32((index >>> 0) ^ 0xa54ff53a);
-  let d = mix32(Math.floor(index / 4294967296) + Math.imul(epoch >>> 0, 0x27d4eb2f) + 1);
   // sfc32, 53-bit floats from two outputs.
-  const word = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
+  const word = sfc32(
+    mix32(lo ^ 0x3c6ef372),
+    mix32((hi + 0x1b873593) ^ mix32(epoch >>> 0)),
+    mix32((index >>> 0) ^ 0xa54ff53a),
+    mix32(Math.floor(index / 4294967296) + Math.imul(epoch >>> 0, 0x27d4eb2f) + 1),
+  );
   for (let i = 0; i < 12; i++) word();
   return () => ((word() >>> 5) * 67108864 + (word() >>> 6)) / 9007199254740992;
 }
