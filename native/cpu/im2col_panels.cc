@@ -74,14 +74,16 @@ void packScalar(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, 
     const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
     const int64_t dh = kh * g.DH, dw = kw * g.DW, shift = c * g.HW() + dh * g.W + dw;
     float* row = dst + (r - k0) * nr;
-    for (int64_t j = 0; j < padded; j++) {
-      float v = 0.0f;
-      if (j < cols) {
-        const uint32_t ih = uint32_t(t.ih0[j] + dh), iw = uint32_t(t.iw0[j] + dw);
-        if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[t.corner[j] + shift];
+    // Panel by panel (no division per element: nr is a run-time value).
+    for (int64_t pi = 0, j = 0; j < padded; pi++)
+      for (int64_t q = 0; q < nr; q++, j++) {
+        float v = 0.0f;
+        if (j < cols) {
+          const uint32_t ih = uint32_t(t.ih0[j] + dh), iw = uint32_t(t.iw0[j] + dw);
+          if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[t.corner[j] + shift];
+        }
+        row[pi * stride + q] = v;
       }
-      row[(j / nr) * stride + j % nr] = v;
-    }
   }
 }
 
@@ -189,14 +191,15 @@ void packTransposedScalar(const float* base, const Conv2dGeom& g, int64_t kc, in
   const int64_t padded = (cols + nr - 1) / nr * nr;
   for (int64_t k = 0; k < kc; k++) {
     float* row = dst + k * nr;
-    for (int64_t j = 0; j < padded; j++) {
-      float v = 0.0f;
-      if (j < cols) {
-        const uint32_t ih = uint32_t(pos.ih0[k] + taps.dh[j]), iw = uint32_t(pos.iw0[k] + taps.dw[j]);
-        if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[pos.corner[k] + taps.offset[j]];
+    for (int64_t pi = 0, j = 0; j < padded; pi++)
+      for (int64_t q = 0; q < nr; q++, j++) {
+        float v = 0.0f;
+        if (j < cols) {
+          const uint32_t ih = uint32_t(pos.ih0[k] + taps.dh[j]), iw = uint32_t(pos.iw0[k] + taps.dw[j]);
+          if (ih < uint32_t(g.H) && iw < uint32_t(g.W)) v = base[pos.corner[k] + taps.offset[j]];
+        }
+        row[pi * stride + q] = v;
       }
-      row[(j / nr) * stride + j % nr] = v;
-    }
   }
 }
 
