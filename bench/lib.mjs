@@ -21,31 +21,21 @@ export function emit(obj) {
 
 /**
  * Median wall time (ms) of `run` (an async function that ends with a device synchronize),
- * after `warmup` calls; at least `iters` calls and `minMs` of total time.
+ * after `warmup` calls; at least `iters` calls and `minMs` of timed calls.
  */
 export async function timeIt(run, { warmup = 2, iters = 5, minMs = 300 } = {}) {
-  for (let i = 0; i < warmup; i++) await run();
-  const times = [];
-  const start = performance.now();
-  while (times.length < iters || performance.now() - start < minMs) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-    if (times.length > 1000) break;
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], runs: times.length, minMs: times[0] };
+  return (await timeInTurns({ run }, { warmup, iters, minMs, settleMs: 0 })).run;
 }
 
 /**
- * timeIt for several implementations of the same work, taken in turns (a, b, a, b, ...), so a
+ * Median times of several implementations of the same work, taken in turns (a, b, a, b, ...), so a
  * machine whose speed drifts (shared memory bandwidth, other tenants) slows each alike and
  * their ratio stays meaningful. Between turns it pauses settleMs, untimed: a peer whose idle
  * threads spin for a while after a run (onnxruntime's do) would otherwise slow the next turn.
  * Returns { name: { ms, runs, minMs } }.
  */
 export async function timeInTurns(runs, { warmup = 2, iters = 5, minMs = 300, settleMs = 50 } = {}) {
-  const settle = () => new Promise((resolve) => setTimeout(resolve, settleMs));
+  const settle = () => (settleMs > 0 ? new Promise((resolve) => setTimeout(resolve, settleMs)) : undefined);
   const names = Object.keys(runs);
   for (const n of names) for (let i = 0; i < warmup; i++) await runs[n]();
   const times = Object.fromEntries(names.map((n) => [n, []]));
