@@ -89,7 +89,9 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
   const run: IsaLevel[] = [];
   const skip: Array<[IsaLevel, string]> = [];
   const seen = new Map<string, IsaLevel>();
-  for (const level of ISA_LEVELS) {
+  // Portable first, so a level that adds nothing for these families is the one skipped (avx2
+  // for LRN: 'same paths as cpu/portable'), then reported in ISA_LEVELS order.
+  for (const level of [...ISA_LEVELS].reverse()) {
     if (!have.includes(level)) {
       skip.push([level, `this CPU lacks ${level} (it runs up to ${cpuIsa()})`]);
       continue;
@@ -103,6 +105,9 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
     seen.set(paths, level);
     run.push(level);
   }
+  const order = (l: IsaLevel) => ISA_LEVELS.indexOf(l);
+  run.sort((a, b) => order(a) - order(b));
+  skip.sort((a, b) => order(a[0]) - order(b[0]));
   return { run, skip };
 }
 
