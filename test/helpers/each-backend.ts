@@ -112,8 +112,10 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
 }
 
 /**
- * Adds one subtest of `parent` per backend: `${title} [cpu/avx512]`, ..., `[cuda:0]`. The ISA
- * level is switched while the CPU stream is idle and restored after the body, pass or fail.
+ * Adds a subtest `title` to `parent` with one child per backend: `cpu/avx512`, `cpu/avx2`,
+ * `cpu/portable`, `cuda:N`. The plan (which levels differ, which are skipped) is made when the
+ * subtest starts, once the CPU stream is idle; the level is switched while the stream is idle
+ * and restored after the body, pass or fail.
  */
 export function eachBackend(
   parent: Test,
@@ -121,34 +123,36 @@ export function eachBackend(
   opts: EachOptions,
   body: (t: Test, b: Backend) => Promise<void> | void,
 ): void {
-  const plan = isaPlan(opts.families);
-  for (const level of ISA_LEVELS) {
-    const skipped = plan.skip.find(([l]) => l === level);
-    const name = `${title} [cpu/${level}]`;
-    if (skipped) {
-      parent.test(name, { skip: skipped[1] }, async () => {});
-      continue;
-    }
-    parent.test(name, async (t) => {
-      await idleCpu();
-      const before = setIsa(level);
-      t.equal(isa(), level, `the CPU kernels run at ${level}`);
-      try {
-        await body(t, { name: `cpu/${level}`, kind: 'cpu', device: device('cpu'), isa: level });
-      } finally {
-        await idleCpu();
-        setIsa(before);
+  parent.test(title, async (t) => {
+    await idleCpu();
+    const plan = isaPlan(opts.families);
+    for (const level of ISA_LEVELS) {
+      const skipped = plan.skip.find(([l]) => l === level);
+      if (skipped) {
+        t.test(`cpu/${level}`, { skip: skipped[1] }, async () => {});
+        continue;
       }
-    });
-  }
-  if (!opts.cuda) return;
-  const { devices, reason } = cudaDevices();
-  if (!devices.length) {
-    parent.test(`${title} [cuda]`, { skip: reason }, async () => {});
-    return;
-  }
-  for (const d of devices)
-    parent.test(`${title} [cuda:${d.index} ${d.name}]`, async (t) => {
-      await body(t, { name: `cuda:${d.index}`, kind: 'cuda', device: device(`cuda:${d.index}`) });
-    });
+      t.test(`cpu/${level}`, async (t) => {
+        await idleCpu();
+        const before = setIsa(level);
+        t.equal(isa(), level, `the CPU kernels run at ${level}`);
+        try {
+          await body(t, { name: `cpu/${level}`, kind: 'cpu', device: device('cpu'), isa: level });
+        } finally {
+          await idleCpu();
+          setIsa(before);
+        }
+      });
+    }
+    if (!opts.cuda) return;
+    const { devices, reason } = cudaDevices();
+    if (!devices.length) {
+      t.test('cuda', { skip: reason }, async () => {});
+      return;
+    }
+    for (const d of devices)
+      t.test(`cuda:${d.index} (${d.name})`, async (t) => {
+        await body(t, { name: `cuda:${d.index}`, kind: 'cuda', device: device(`cuda:${d.index}`) });
+      });
+  });
 }
