@@ -8,7 +8,7 @@
  * Paths that run the same code are not run twice: for the families a suite names, the ISA
  * levels that select the same paths as a level already run are skipped with that reason (LRN
  * under avx2 runs its portable loops, as under portable). A suite with no ISA-specific code
- * (families: []) runs once on the CPU.
+ * (families: []) runs once on the CPU, at the best level, and reports the others as skips.
  */
 import type { Test } from 'tap';
 import {
@@ -89,6 +89,14 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
   const run: IsaLevel[] = [];
   const skip: Array<[IsaLevel, string]> = [];
   const seen = new Map<string, IsaLevel>();
+  if (!families.length) {
+    // Nothing here depends on the level: run once, at the best level this CPU has.
+    for (const level of ISA_LEVELS)
+      if (level === cpuIsa()) run.push(level);
+      else if (!have.includes(level)) skip.push([level, `this CPU lacks ${level} (it runs up to ${cpuIsa()})`]);
+      else skip.push([level, `no ISA-specific code in this suite: it runs once, on cpu/${cpuIsa()}`]);
+    return { run, skip };
+  }
   // Portable first, so a level that adds nothing for these families is the one skipped (avx2
   // for LRN: 'same paths as cpu/portable'), then reported in ISA_LEVELS order.
   for (const level of [...ISA_LEVELS].reverse()) {
@@ -96,7 +104,7 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
       skip.push([level, `this CPU lacks ${level} (it runs up to ${cpuIsa()})`]);
       continue;
     }
-    const paths = families.length ? pathsUnder(level, families) : 'no ISA-specific code';
+    const paths = pathsUnder(level, families);
     const same = seen.get(paths);
     if (same) {
       skip.push([level, `same paths as cpu/${same} (${paths})`]);
