@@ -12,7 +12,7 @@
  */
 import type { Test } from 'tap';
 import {
-  ISA_LEVELS, backends, cpuIsa, device, isa, isaFamilies, setIsa, supportedIsas, type Device, type IsaFamilies, type IsaLevel,
+  Device, ISA_LEVELS, backends, cpuIsa, device, isa, isaFamilies, setIsa, supportedIsas, type IsaFamilies, type IsaLevel,
 } from '../../lib/index.js';
 import type { Tolerance } from './compare.js';
 
@@ -65,8 +65,9 @@ function pathsUnder(level: IsaLevel, families: Family[]): string {
   }
 }
 
+/** Waits until every CPU stream this thread made is idle (setIsa refuses otherwise). */
 async function idleCpu(): Promise<void> {
-  await device('cpu').synchronize();
+  for (let i = 0; i < 64; i++) if (Device.isKnown('cpu', i)) await device(`cpu:${i}`).synchronize();
 }
 
 interface CudaDevice {
