@@ -1,4 +1,5 @@
 /** backends(): what this build of convkit has compiled in and what is usable on this machine. */
+import { cpuIsa, isa, isaFamilies } from './isa.js';
 import { native } from './native.js';
 import { cpuBuildReason, cudaStatus, type CudaStatus } from './tensor/cuda-status.js';
 
@@ -10,7 +11,11 @@ export interface BackendInfo {
   available: boolean;
   /** Why an unavailable backend cannot be used. */
   reason?: string;
-  /** Extra facts: intra-op threads and SIMD level on the CPU; runtime, driver and devices on CUDA. */
+  /**
+   * Extra facts. CPU: intra-op threads; `isa`, the instruction-set level in force (setIsa,
+   * CONVKIT_ISA), `cpuIsa`, the best this CPU runs, and `families`, the path each kernel family
+   * takes under it; `simd` is the GEMM micro-kernel in use. CUDA: runtime, driver and devices.
+   */
   details?: Record<string, unknown>;
 }
 
@@ -38,7 +43,7 @@ export function backends(): BackendInfo[] {
     name: 'cpu',
     compiled: true,
     available: true,
-    details: { threads: native.threads(), simd: native.build.simd ?? 'unknown' },
+    details: { threads: native.threads(), simd: isaFamilies().gemm, isa: isa(), cpuIsa: cpuIsa(), families: isaFamilies() },
   };
   return [cpu, cudaBackend()];
 }

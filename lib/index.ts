@@ -6,6 +6,7 @@ export { manualSeed } from './tensor/random.js';
 export { memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory.js';
 export { ConvkitError, ShapeError, ArgumentError, DisposedError, type ErrorCode } from './errors.js';
 export { backends, type BackendInfo } from './backends.js';
+export { isa, setIsa, cpuIsa, supportedIsas, isaFamilies, ISA_LEVELS, type IsaLevel, type IsaFamilies } from './isa.js';
 export * as ops from './ops/index.js';
 export * from './layers/index.js';
 export { Model, lenet5, c3Mask, C3_TABLE, type LeNet5Options, type CriterionKind, type StepResult, type NamedArray } from './models/index.js';

@@ -9,53 +9,16 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque, type-tagged native handle to a tensor's bytes. */
-export type NativeHandle = { readonly __nativeHandle: unique symbol };
-/** A stream id: N for `cpu:N`, 256 + N for `cuda:N` (lib/tensor/device.ts, native/napi/target.h). */
-export type StreamId = number;
-type H = NativeHandle;
-type S = StreamId;
+// The binding's typed description lives in lib/native/ (one file per part); this file re-exports
+// it so that the rest of lib/ imports the binding and its types from one place.
+import type { NativeBinding } from './native/binding.js';
 
-export interface MemoryStats {
-  storages: number;
-  bytes: number;
-  hostPool: { liveBlocks: number; liveBytes: number; cachedBytes: number; peakBytes: number; osAllocs: number };
-}
-
-/** Geometry arrays are passed as plain number arrays; see each op's TS file for the order. */
-export interface NativeBinding {
-  build: { backend: string; cuda: boolean; simd?: string; cudaRuntime?: number };
-  // storage
-  alloc(stream: S, bytes: number): H;
-  fromBytes(stream: S, data: ArrayBufferView): H;
-  view(h: H, byteOffset: number, bytes: number): H;
-  release(h: H): void;
-  isLive(h: H): boolean;
-  memoryStats(kind: number, index: number): MemoryStats;
-  resetPeak(): void;
-  emptyCache(): void;
-  threads(): number;
-  // waits
-  synchronize(stream: S): Promise<void>;
-  read(stream: S, h: H): Promise<ArrayBuffer>;
-  synchronizeSync(stream: S): void;
-  readSync(stream: S, h: H): ArrayBuffer;
-  pending(stream: S): number;
-  // elementwise
-  fill(stream: S, y: H, n: number, value: number): void;
-  fillI32(stream: S, y: H, n: number, value: number): void;
-  copy(stream: S, x: H, y: H, n: number): void;
-  axpby(stream: S, x: H, y: H, n: number, a: number, b: number): void;
-  add(stream: S, a: H, b: H, y: H, n: number): void;
-  mul(stream: S, a: H, b: H, y: H, n: number): void;
-  randomNormal(stream: S, y: H, n: number, seed: number | bigint, offset: number | bigint, mean: number, std: number): void;
-  randomUniform(stream: S, y: H, n: number, seed: number | bigint, offset: number | bigint, lo: number, hi: number): void;
-  sum(stream: S, x: H, y: H, n: number): void;
-  debugSleep(stream: S, ms: number): void;
-  debugFail(stream: S, message: string): void;
-  // Kernel families add their functions below (each file in lib/ops declares what it uses).
-  [name: string]: unknown;
-}
+export type { NativeBinding } from './native/binding.js';
+export { BINDING_NAMES, type BindingBuilds } from './native/binding.js';
+export type * from './native/types.js';
+export type * from './native/core.js';
+export type * from './native/kernels.js';
+export type * from './native/cuda.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');

@@ -2,7 +2,7 @@
 // towers as groups = 2), against our own SGEMM on exactly the GEMMs the convolution runs, so
 // ratio_vs_gemm = (GEMM time) / (conv time) is what im2col, col2im, bias and chunking cost.
 // Usage: node bench/kernels/conv.mjs [batch] (default 32; build dist/ first).
-import { Tensor, device, ops } from '../../dist/index.js';
+import { Tensor, device, isa, isaFamilies, ops } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { deviceName, emit, timeIt } from '../lib.mjs';
 
@@ -140,5 +140,6 @@ emit({
   target: TARGET,
   meets_target: ratio >= TARGET,
   gemm_kernel: ops.gemmKernelName(),
-  im2col_path: native.im2colPath(),
+  im2col_path: isaFamilies().im2col,
+  isa: isa(),
 });

@@ -3,23 +3,13 @@
  * four), so a layer keeps one tensor and the forward may run in place. Scaled tanh is LeNet-5's
  * squashing function f(a) = 1.7159 tanh(2a/3).
  */
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native, type StreamId as S } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkTensor, sameDevice, sameShape } from './validate.js';
 
 type Kind = 'relu' | 'tanh' | 'sigmoid' | 'scaledTanh';
 
-interface ActivationBinding {
-  relu(s: S, x: H, y: H, n: number): void;
-  tanh(s: S, x: H, y: H, n: number): void;
-  sigmoid(s: S, x: H, y: H, n: number): void;
-  scaledTanh(s: S, x: H, y: H, n: number): void;
-  reluBackward(s: S, dy: H, y: H, dx: H, n: number): void;
-  tanhBackward(s: S, dy: H, y: H, dx: H, n: number): void;
-  sigmoidBackward(s: S, dy: H, y: H, dx: H, n: number): void;
-  scaledTanhBackward(s: S, dy: H, y: H, dx: H, n: number): void;
-}
-const nb = native as unknown as ActivationBinding;
+const nb = native;
 
 /** LeNet-5's constants: f(a) = A tanh(S a). */
 export const SCALED_TANH_A = 1.7159;

@@ -10,19 +10,12 @@
  * updated in place (SGD, loadStateDict) are seen by later replays.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle, type StreamId } from '../native.js';
+import { native, type NativeHandle } from '../native.js';
 import type { Device } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkTensor } from './validate.js';
 
-interface CaptureBinding {
-  captureBegin(stream: StreamId): void;
-  captureEnd(stream: StreamId): NativeHandle;
-  capturedOps(plan: NativeHandle): number;
-  captureRelease(plan: NativeHandle): void;
-  captureReplay(stream: StreamId, plan: NativeHandle, inputs: NativeHandle[], outputs: NativeHandle[]): void;
-}
-const nb = native as unknown as CaptureBinding;
+const nb = native;
 
 /** A [source, destination] pair of tensors of one shape and dtype. */
 export type CopyPair = readonly [Tensor, Tensor];

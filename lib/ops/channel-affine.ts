@@ -1,17 +1,10 @@
 /** Per-channel affine map y[n,c] = a[c]*x[n,c] + b[c] over NCHW (LeNet-5's subsampling coefficients). */
 import { ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle, type StreamId } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkTensor, sameDevice } from './validate.js';
 
-interface ChannelAffineBinding {
-  channelAffine(s: StreamId, x: NativeHandle, a: NativeHandle, b: NativeHandle, y: NativeHandle, N: number, C: number, HW: number): void;
-  channelAffineBackward(
-    s: StreamId, dy: NativeHandle, x: NativeHandle, a: NativeHandle, dx: NativeHandle | null,
-    da: NativeHandle, db: NativeHandle, N: number, C: number, HW: number,
-  ): void;
-}
-const nb = native as unknown as ChannelAffineBinding;
+const nb = native;
 
 function dims(op: string, x: Tensor, a: Tensor, b: Tensor): [number, number, number] {
   if (x.rank < 2) throw new ShapeError(`${op}: 'x' must be [N, C, ...], got ${fmtShape(x.shape)}`);

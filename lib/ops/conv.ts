@@ -11,13 +11,7 @@ import { checkInt, checkTensor, describe, pair, sameDevice } from './validate.js
 type H = NativeHandle;
 type S = StreamId;
 
-interface ConvBinding {
-  im2col(stream: S, x: H, cols: H, geom: number[]): void;
-  col2im(stream: S, cols: H, x: H, geom: number[]): void;
-  conv2dForward(stream: S, x: H, w: H, bias: H | null, mask: H | null, y: H, geom: number[], relu?: boolean): void;
-  conv2dBackward(stream: S, dy: H, x: H, w: H, mask: H | null, dx: H | null, dw: H, db: H | null, geom: number[]): void;
-}
-const nb = native as unknown as ConvBinding;
+const nb = native;
 
 type Size2 = number | readonly [number, number];
 

@@ -12,16 +12,12 @@
  * evaluation scale (1 or 1-p), which keeps backward valid there too.
  */
 import { ArgumentError } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { nextStream } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 
-interface DropoutBinding {
-  dropout(s: S, x: H, y: H, mask: H, n: number, p: number, scale: number, seed: number | bigint, offset: number | bigint): void;
-  dropoutBackward(s: S, dy: H, mask: H, dx: H, n: number): void;
-}
-const nb = native as unknown as DropoutBinding;
+const nb = native;
 
 export type DropoutMode = 'inverted' | 'paper';
 

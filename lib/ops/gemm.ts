@@ -4,20 +4,12 @@
  * micro-kernel chosen for this CPU) runs on the device's stream.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { setIsa } from '../isa.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkNumber, checkTensor, describe, sameDevice } from './validate.js';
 
-interface GemmBinding {
-  gemm(s: S, a: H, b: H, c: H, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, lda: number, ldb: number, beta: number, ldc: number): void;
-  batchedGemm(
-    s: S, a: H, b: H, c: H, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    lda: number, strideA: number, ldb: number, strideB: number, beta: number, ldc: number, strideC: number, batch: number,
-  ): void;
-  gemmKernelName(): string;
-  gemmSetKernel(name: string): string;
-}
-const nb = native as unknown as GemmBinding;
+const nb = native;
 
 export type GemmKernel = 'avx512' | 'avx2' | 'portable';
 
@@ -171,12 +163,14 @@ export function gemmKernelName(): GemmKernel {
 }
 
 /**
- * Switches every later gemm to the given micro-kernel ('auto' picks the best this CPU runs) and
- * returns the kernel now in use. It takes effect for ops that run afterwards: synchronize first
- * if some are still queued. Throws ND_ARG for an unknown name or one this CPU cannot run.
+ * The old name of setIsa() (lib/isa.ts): the micro-kernel follows the one ISA level, which also
+ * switches every other CPU kernel family. Kept so that callers of the gemm-only knob still work;
+ * returns the gemm kernel now in use. Throws ND_ARG (unknown name, a level this CPU lacks) or
+ * ND_BUSY (a CPU stream still has ops queued).
  */
 export function setGemmKernel(name: GemmKernel | 'auto'): GemmKernel {
   if (typeof name !== 'string') throw new ArgumentError(`setGemmKernel: 'name' must be a string, got ${describe(name)}`);
-  return nb.gemmSetKernel(name) as GemmKernel;
+  setIsa(name);
+  return gemmKernelName();
 }
 

@@ -4,17 +4,11 @@
  * y is [..., out].
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkTensor, describe, sameDevice } from './validate.js';
 
-interface LinearBinding {
-  linear(s: S, x: H, w: H, b: H | null, y: H, N: number, inF: number, outF: number): void;
-  linearBackwardData(s: S, dy: H, w: H, dx: H, N: number, inF: number, outF: number): void;
-  linearBackwardWeight(s: S, dy: H, x: H, dw: H, N: number, inF: number, outF: number, beta: number): void;
-  linearBackwardBias(s: S, dy: H, db: H, N: number, outF: number, beta: number): void;
-}
-const nb = native as unknown as LinearBinding;
+const nb = native;
 
 interface Dims {
   N: number;

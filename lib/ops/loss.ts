@@ -9,17 +9,11 @@
  * op, the row and the label) surfaces at the next wait on the device.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 
-interface LossBinding {
-  softmax(s: S, x: H, y: H, N: number, K: number): void;
-  softmaxBackward(s: S, dy: H, y: H, dx: H, N: number, K: number): void;
-  softmaxCrossEntropy(s: S, logits: H, labels: H, probs: H, loss: H, correct: H, correctTopK: H | null, N: number, K: number, k: number): void;
-  softmaxCrossEntropyBackward(s: S, probs: H, labels: H, dlogits: H, N: number, K: number, scale: number): void;
-}
-const nb = native as unknown as LossBinding;
+const nb = native;
 
 /** Labels as a tensor, or as plain integers (checked here, then copied to the device). */
 export type Labels = Tensor | ArrayLike<number>;

@@ -12,15 +12,11 @@
  * The paper's k = 2, size = 5, alpha = 1e-4, beta = 0.75 are the defaults of the other options.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native, type NativeHandle as H } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 
-interface LrnBinding {
-  lrn(s: S, x: H, y: H, scale: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
-  lrnBackward(s: S, dy: H, x: H, y: H, scale: H, dx: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
-}
-const nb = native as unknown as LrnBinding;
+const nb = native;
 
 export type AlphaConvention = 'per-size' | 'literal';
 

@@ -10,15 +10,11 @@
  * differ when the learning rate changes, since the paper's velocity already carries the old lr.
  */
 import { ArgumentError } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 
-interface OptimBinding {
-  sgdStepPytorch(s: S, w: H, g: H, v: H | null, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
-  sgdStepPaper(s: S, w: H, g: H, v: H | null, n: number, lr: number, momentum: number, weightDecay: number): void;
-}
-const nb = native as unknown as OptimBinding;
+const nb = native;
 
 export type SgdForm = 'pytorch' | 'paper';
 

@@ -4,19 +4,11 @@
  * in ceil mode the last window must start inside the input or its left padding.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native, type NativeHandle as H } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
 
-interface PoolBinding {
-  maxPool2d(s: S, x: H, y: H, argmax: H, geom: number[]): void;
-  maxPool2dBackward(s: S, dy: H, argmax: H, dx: H, geom: number[]): void;
-  avgPool2d(s: S, x: H, y: H, geom: number[], countIncludePad: boolean): void;
-  avgPool2dBackward(s: S, dy: H, dx: H, geom: number[], countIncludePad: boolean): void;
-  sumPool2d(s: S, x: H, y: H, geom: number[]): void;
-  sumPool2dBackward(s: S, dy: H, dx: H, geom: number[]): void;
-}
-const nb = native as unknown as PoolBinding;
+const nb = native;
 
 type Size2 = number | readonly [number, number];
 

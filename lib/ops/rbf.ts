@@ -3,16 +3,11 @@
  * its MAP criterion E = mean_n [ y[n,label] + log(exp(-J) + sum_i exp(-y[n,i])) ] (LeCun 1998, eq. 9).
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkNumber, checkTensor, sameDevice } from './validate.js';
 
-interface RbfBinding {
-  rbfForward(s: S, x: H, w: H, y: H, N: number, F: number, K: number): void;
-  rbfBackward(s: S, dy: H, x: H, w: H, dx: H, N: number, F: number, K: number): void;
-  rbfCriterion(s: S, y: H, labels: H, loss: H, correct: H, dy: H, N: number, K: number, J: number): void;
-}
-const nb = native as unknown as RbfBinding;
+const nb = native;
 
 function dims(op: string, x: Tensor, w: Tensor): [number, number, number] {
   checkTensor(op, 'x', x, { rank: 2 });

@@ -3,20 +3,9 @@
  * does not change while it runs), and why a `cuda:N` device cannot be used when it cannot.
  */
 import { ConvkitError } from '../errors.js';
-import { loadNotes, native } from '../native.js';
+import { loadNotes, native, type CudaStatus } from '../native.js';
 
-/** What the CUDA addon's cudaStatus() binding returns. */
-export interface CudaStatus {
-  available: boolean;
-  reason?: string;
-  runtimeVersion: number;
-  driverVersion: number;
-  devices: Array<{ index: number; name: string; computeCapability: string; memoryBytes: number; multiprocessors: number }>;
-}
-
-interface CudaBinding {
-  cudaStatus?: () => CudaStatus;
-}
+export type { CudaStatus } from '../native.js';
 
 let cached: CudaStatus | Error | undefined;
 
@@ -24,10 +13,9 @@ let cached: CudaStatus | Error | undefined;
 export function cudaStatus(): CudaStatus | null {
   if (!native.build.cuda) return null;
   if (cached === undefined) {
-    const nb = native as unknown as CudaBinding;
     try {
-      if (!nb.cudaStatus) throw new Error('the addon has no cudaStatus binding');
-      cached = nb.cudaStatus();
+      if (!native.cudaStatus) throw new Error('the addon has no cudaStatus binding');
+      cached = native.cudaStatus();
     } catch (err) {
       cached = err as Error;
     }

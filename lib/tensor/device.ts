@@ -10,10 +10,6 @@ import { checkCudaDevice } from './cuda-status.js';
 /** The stream id of cuda:N is CUDA_STREAM_BASE + N (native/napi/target.h, kCudaStreamBase). */
 const CUDA_STREAM_BASE = 256;
 
-interface Tf32Binding {
-  cudaTf32?: (stream: StreamId, on?: boolean) => boolean;
-}
-
 export type DeviceKind = 'cpu' | 'cuda';
 export type DeviceName = 'cpu' | `cpu:${number}` | `cuda:${number}`;
 
@@ -52,9 +48,8 @@ export class Device {
    * it for the ops queued from now on and returns the previous setting.
    */
   allowTf32(on?: boolean): boolean {
-    const nb = native as unknown as Tf32Binding;
-    if (this.kind !== 'cuda' || !nb.cudaTf32) throw new ArgumentError(`allowTf32: ${this.name} is not a CUDA device`);
-    return nb.cudaTf32(this.stream, on);
+    if (this.kind !== 'cuda' || !native.cudaTf32) throw new ArgumentError(`allowTf32: ${this.name} is not a CUDA device`);
+    return native.cudaTf32(this.stream, on);
   }
 
   toString(): string {

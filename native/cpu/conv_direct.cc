@@ -9,23 +9,18 @@
 #include "../core/thread_pool.h"
 #include "conv_direct_isa.h"
 #include "gemm.h"
+#include "isa.h"
 
 namespace ck::cpu {
 
 namespace {
 
-enum Path { kAuto, kAvx512, kPortable, kOff };
-std::atomic<int> gPath{kAuto};
-
-bool haveAvx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
+// 'off' sends every convolution down the im2col + GEMM path (an algorithm choice, not an
+// instruction set: isa.h picks between the AVX-512 and portable builds of this one).
+std::atomic<bool> gOff{false};
 
 const direct::Kernels& kernels() {
-  const int p = gPath.load(std::memory_order_relaxed);
-  if (p == kPortable || (p == kAuto && !haveAvx512())) return direct::portableKernels();
-  return direct::avx512Kernels();
+  return activeAvx512() ? direct::avx512Kernels() : direct::portableKernels();
 }
 
 int64_t roundUp16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -83,7 +78,7 @@ Planes inputPlanes(const Conv2dGeom& g) {
 }  // namespace
 
 bool convDirectApplies(const Conv2dGeom& g) {
-  if (gPath.load(std::memory_order_relaxed) == kOff) return false;
+  if (gOff.load(std::memory_order_relaxed)) return false;
   const int64_t hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
   const int64_t hq = g.OH + 2 * (g.KH - 1 - g.PH);
   // Wide rows waste (wp - OW) / wp of the work: worth it while the rows are not mostly padding.
@@ -203,7 +198,7 @@ void conv2dDirectBackward(const float* dy, const float* x, const float* w, const
 }
 
 bool convFullKernelApplies(const Conv2dGeom& g) {
-  return gPath.load(std::memory_order_relaxed) != kOff && g.groups == 1 && g.OH == 1 && g.OW == 1 && g.PH == 0 &&
+  return !gOff.load(std::memory_order_relaxed) && g.groups == 1 && g.OH == 1 && g.OW == 1 && g.PH == 0 &&
          g.PW == 0 && g.DH == 1 && g.DW == 1 && g.KH == g.H && g.KW == g.W;
 }
 
@@ -235,20 +230,12 @@ void conv2dFullKernelBackward(const float* dy, const float* x, const float* w, c
 }
 
 std::string convFastPathSet(const std::string& name) {
-  if (name == "auto") gPath = kAuto;
-  else if (name == "portable") gPath = kPortable;
-  else if (name == "off") gPath = kOff;
-  else if (name == "avx512") {
-    if (!haveAvx512()) return "this CPU has no AVX-512";
-    gPath = kAvx512;
-  } else return "unknown path '" + name + "' (expected auto, avx512, portable or off)";
+  if (name == "auto") gOff = false;
+  else if (name == "off") gOff = true;
+  else return "unknown setting '" + name + "' (expected auto or off; the instruction set is chosen by setIsa)";
   return "";
 }
 
-const char* convFastPathName() {
-  const int p = gPath.load();
-  if (p == kOff) return "off";
-  return kernels().name;
-}
+const char* convFastPathName() { return gOff.load() ? "off" : kernels().name; }
 
 }  // namespace ck::cpu

@@ -18,7 +18,7 @@
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
 #include "gemm_kernels.h"
-#include "gemm_select.h"
+#include "isa.h"
 
 namespace ck::cpu {
 
@@ -40,26 +40,14 @@ constexpr int64_t kTasksPerThread = 4, kMinTaskPanels = 16;
 // Packed op(A) is held whole per call; taller A is processed in row slices under this size.
 constexpr int64_t kMaxPackedA = int64_t(16) << 20;  // floats
 
-const Kernel* kernelByName(const std::string& name) {
-  if (name == "avx512") return &gemm::avx512Kernel();
-  if (name == "avx2") return &gemm::avx2Kernel();
-  if (name == "portable") return &gemm::portableKernel();
-  return nullptr;
-}
-
-const Kernel* bestKernel() {
-  for (const Kernel* k : {&gemm::avx512Kernel(), &gemm::avx2Kernel()})
-    if (k->supported()) return k;
-  return &gemm::portableKernel();
-}
-
-std::atomic<const Kernel*>& currentKernel() {
-  static std::atomic<const Kernel*> k{[] {
-    const char* env = std::getenv("CONVKIT_GEMM_KERNEL");
-    const Kernel* forced = env ? kernelByName(env) : nullptr;
-    return forced && forced->supported() ? forced : bestKernel();
-  }()};
-  return k;
+// The micro-kernel for the active ISA level (isa.h), read once per sgemm call.
+const Kernel& currentKernel() {
+  switch (activeIsa()) {
+    case Isa::kAvx512: return gemm::avx512Kernel();
+    case Isa::kAvx2: return gemm::avx2Kernel();
+    case Isa::kPortable: break;
+  }
+  return gemm::portableKernel();
 }
 
 // C = beta*C, the whole answer when K == 0 or alpha == 0 (A and B are not read).
@@ -172,21 +160,13 @@ void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N,
 
 }  // namespace
 
-std::string sgemmSetKernel(const std::string& name) {
-  const Kernel* k = name == "auto" ? bestKernel() : kernelByName(name);
-  if (!k) return "unknown SGEMM kernel '" + name + "' (expected avx512, avx2, portable or auto)";
-  if (!k->supported()) return "this CPU cannot run the '" + name + "' SGEMM kernel";
-  currentKernel().store(k);
-  return "";
-}
-
-const char* sgemmKernelName() { return currentKernel().load()->name; }
+const char* sgemmKernelName() { return currentKernel().name; }
 
 void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const BPanelPacker& packB, float beta,
                   float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return scaleC(M, N, beta, C, ldc);
-  const Kernel& kr = *currentKernel().load();
+  const Kernel& kr = currentKernel();
   const int64_t slice = std::max<int64_t>(1, kMaxPackedA / K / kr.mr) * kr.mr;
   for (int64_t m0 = 0; m0 < M; m0 += slice)
     blockedSgemm(kr, false, std::min(slice, M - m0), N, K, 1.0f, A + m0 * lda, lda, packB, beta, C + m0 * ldc, ldc);
@@ -194,14 +174,14 @@ void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  sgemmWith(*currentKernel().load(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemmWith(currentKernel(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemmStridedBatched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
                          float* C, int64_t ldc, int64_t strideC, int64_t batch) {
   if (batch <= 0) return;
-  const Kernel& kr = *currentKernel().load();
+  const Kernel& kr = currentKernel();
   auto one = [&](int64_t i) {
     sgemmWith(kr, transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC,
               ldc);

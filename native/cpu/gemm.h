@@ -28,7 +28,7 @@ using BPanelPacker =
 void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const BPanelPacker& packB, float beta,
                   float* C, int64_t ldc);
 
-// The micro-kernel chosen at run time for this CPU: "avx512", "avx2" or "portable".
+// The micro-kernel the active ISA level (isa.h) selects: "avx512", "avx2" or "portable".
 const char* sgemmKernelName();
 
 }  // namespace ck::cpu

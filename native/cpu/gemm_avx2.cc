@@ -86,12 +86,10 @@ void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int
   packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
-bool supported() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-
 }  // namespace
 
 const Kernel& avx2Kernel() {
-  static const Kernel k{"avx2", MR, NR, packA, packB, tile, supported};
+  static const Kernel k{"avx2", MR, NR, packA, packB, tile};
   return k;
 }
 

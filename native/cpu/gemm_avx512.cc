@@ -226,12 +226,10 @@ void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int
   packBCols(B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
-bool supported() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
-
 }  // namespace
 
 const Kernel& avx512Kernel() {
-  static const Kernel k{"avx512", MR, NR, packA, packB, tile, supported};
+  static const Kernel k{"avx512", MR, NR, packA, packB, tile};
   return k;
 }
 

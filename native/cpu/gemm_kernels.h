@@ -29,7 +29,6 @@ struct Kernel {
                 float* dst, int64_t stride);
   void (*tile)(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
                float beta, Store mode);
-  bool (*supported)();
 };
 
 const Kernel& avx512Kernel();

@@ -36,12 +36,10 @@ void packB(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int
   packBGeneric(NR, transB, B, ldb, k0, kc, n0, cols, dst, stride);
 }
 
-bool supported() { return true; }
-
 }  // namespace
 
 const Kernel& portableKernel() {
-  static const Kernel k{"portable", MR, NR, packA, packB, tile, supported};
+  static const Kernel k{"portable", MR, NR, packA, packB, tile};
   return k;
 }
 

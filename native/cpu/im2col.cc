@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/thread_pool.h"
+#include "isa.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -178,51 +179,15 @@ const Path kPortable{"portable", copyTapRow};
 const Path kAvx512{"avx512", copyTapRowAvx512};
 #endif
 
-bool cpuHasAvx512() {
-#ifdef CK_HAVE_AVX512_PATH
-  return __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
-
-const Path* bestPath() {
-#ifdef CK_HAVE_AVX512_PATH
-  if (cpuHasAvx512()) return &kAvx512;
-#endif
-  return &kPortable;
-}
-
-std::atomic<const Path*> active{nullptr};
-
+// The active ISA level (isa.h) picks the path, once per call.
 const Path& path() {
-  const Path* p = active.load(std::memory_order_acquire);
-  if (!p) {
-    p = bestPath();
-    active.store(p, std::memory_order_release);
-  }
-  return *p;
+#ifdef CK_HAVE_AVX512_PATH
+  if (activeAvx512()) return kAvx512;
+#endif
+  return kPortable;
 }
 
 }  // namespace
-
-std::string im2colSetPath(const std::string& name) {
-  if (name == "auto") {
-    active.store(bestPath());
-  } else if (name == "portable") {
-    active.store(&kPortable);
-  } else if (name == "avx512") {
-#ifdef CK_HAVE_AVX512_PATH
-    if (!cpuHasAvx512()) return "this CPU lacks avx512f";
-    active.store(&kAvx512);
-#else
-    return "built without the avx512 path";
-#endif
-  } else {
-    return "unknown path '" + name + "' (auto, avx512 or portable)";
-  }
-  return "";
-}
 
 const char* im2colPathName() { return path().name; }
 

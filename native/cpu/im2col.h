@@ -27,10 +27,8 @@ void im2col(const float* x, const Conv2dGeom& g, float* cols);
 // Adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W].
 void col2im(const float* cols, const Conv2dGeom& g, float* x);
 
-// The row-copy path: "avx512" where the CPU has it, else "portable" (same results, bit for bit).
-// im2colSetPath("auto" | "avx512" | "portable") switches it for later calls (tests run both);
-// it returns "" or why the switch was refused.
-std::string im2colSetPath(const std::string& name);
+// The row-copy path the active ISA level (isa.h) selects: "avx512" or "portable" (same results,
+// bit for bit).
 const char* im2colPathName();
 
 }  // namespace ck::cpu

@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "../core/scratch.h"
+#include "isa.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -88,10 +89,8 @@ void packScalar(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, 
 }
 
 #ifdef CK_HAVE_AVX512_PATH
-bool cpuHasAvx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
+// The active ISA level (isa.h), read once per packing call.
+bool cpuHasAvx512() { return activeAvx512(); }
 
 // Sixteen values of one panel row, for columns j..j+15 of the `cols` being packed: lane l reads
 // base[idx[j+l]] where row rowAdd + rows[j+l] and column colAdd + cols_[j+l] land inside the
@@ -258,6 +257,13 @@ void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int
   }
 #endif
   packScalar(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
+}
+
+const char* im2colPanelsPathName() {
+#ifdef CK_HAVE_AVX512_PATH
+  if (cpuHasAvx512()) return "avx512";
+#endif
+  return "portable";
 }
 
 }  // namespace ck::cpu

@@ -26,4 +26,8 @@ void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlo
 void setConvPackedColumns(bool on);
 bool convPackedColumns();
 
+// The packers' build under the active ISA level: "avx512" (gathers, for panels 16 or 32 wide)
+// or "portable" (scalar; reported by backends()).
+const char* im2colPanelsPathName();
+
 }  // namespace ck::cpu

@@ -5,6 +5,7 @@
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "isa.h"
 #include "lrn_blocks.h"
 
 namespace ck::cpu {
@@ -102,7 +103,7 @@ void backwardBlockPortable(const float* dy, const float* x, const float* y, cons
   }
 }
 
-bool useAvx512(const LrnParams& p) { return p.beta == 0.75f && lrnblk::avx512Supported(); }
+bool useAvx512(const LrnParams& p) { return p.beta == 0.75f && activeAvx512(); }
 
 void lrnForwardDirect(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale) {
   const int64_t hw = g.H * g.W, C = g.C;
@@ -183,5 +184,7 @@ void lrnBackward(const float* dy, const float* x, const float* y, const float* s
     }
   });
 }
+
+const char* lrnPathName() { return activeAvx512() ? "avx512" : "portable"; }
 
 }  // namespace ck::cpu

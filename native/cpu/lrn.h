@@ -30,4 +30,8 @@ void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, 
 void lrnBackward(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                  const LrnParams& p, float* dx);
 
+// The path windows of at most 16 channels take under the active ISA level: "avx512" (for
+// beta = 0.75 only) or "portable" (reported by backends()).
+const char* lrnPathName();
+
 }  // namespace ck::cpu

@@ -42,11 +42,6 @@ inline __m512 windowSum(const float* ws, int64_t from, int64_t to, int64_t v, __
 
 }  // namespace
 
-bool avx512Supported() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
-
 void forwardAvx512(const float* x, const Block& b, float k, float alphaEff, float* y, float* scale, float* ws) {
   for (int64_t c = 0; c < b.C; c++)
     for (int64_t v = 0; v < b.len; v += 16) {

@@ -22,8 +22,6 @@ struct Block {
   int64_t lo, hi;      // window: channels c - lo .. c + hi
 };
 
-bool avx512Supported();
-
 // y, scale = the forward at one block; ws holds C * kRow floats.
 void forwardAvx512(const float* x, const Block& b, float k, float alphaEff, float* y, float* scale, float* ws);
 // dx at one block; coef = 2 * beta * alphaEff; ws holds C * kRow floats.

@@ -7,6 +7,7 @@
 
 #include "../core/errors.h"
 #include "../core/thread_pool.h"
+#include "isa.h"
 #include "pool_avx512.h"
 
 namespace ck::cpu {
@@ -280,7 +281,7 @@ void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* ar
   if (isTiled2x2(g)) return maxPool2x2Forward(x, g, y, argmax);
   if (allWindowsInside(g)) {
     // 32-bit gather indices within a plane, like the int32 argmax itself.
-    if (poolavx::supported()) {
+    if (activeAvx512()) {
       forEachPlane(g, [&](int64_t p) { poolavx::maxInside(x, g, p, p + 1, y, argmax); });
       return;
     }
@@ -349,5 +350,7 @@ void avgPool2dBackward(const float* dy, const Pool2dGeom& g, bool countIncludePa
 void sumPool2dForward(const float* x, const Pool2dGeom& g, float* y) { windowSumForward<Divisor::One>(x, g, y); }
 
 void sumPool2dBackward(const float* dy, const Pool2dGeom& g, float* dx) { windowSumBackward<Divisor::One>(dy, g, dx); }
+
+const char* maxPoolPathName() { return activeAvx512() ? "avx512" : "portable"; }
 
 }  // namespace ck::cpu

@@ -33,4 +33,8 @@ void avgPool2dBackward(const float* dy, const Pool2dGeom& g, bool countIncludePa
 void sumPool2dForward(const float* x, const Pool2dGeom& g, float* y);
 void sumPool2dBackward(const float* dy, const Pool2dGeom& g, float* dx);
 
+// The path max pooling's all-inside windows take under the active ISA level: "avx512" or
+// "portable" (reported by backends()).
+const char* maxPoolPathName();
+
 }  // namespace ck::cpu

@@ -18,11 +18,6 @@ inline void step(__m512 v, __m512i at, __m512& best, __m512i& arg) {
 
 }  // namespace
 
-bool supported() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
-
 void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

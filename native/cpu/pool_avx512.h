@@ -8,7 +8,6 @@
 
 namespace ck::cpu::poolavx {
 
-bool supported();
 // Planes [p0, p1) of x, y and argmax (flattened N*C planes).
 void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax);
 

@@ -22,10 +22,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ck::registerRbf(env, exports);
   ck::registerOptim(env, exports);
   ck::registerCapture(env, exports);
+  ck::registerIsa(env, exports);
   Napi::Object build = Napi::Object::New(env);
   build.Set("backend", "cpu");
   build.Set("cuda", false);
-  build.Set("simd", ck::cpu::sgemmKernelName());  // the GEMM micro-kernel picked for this CPU
+  build.Set("simd", ck::cpu::sgemmKernelName());  // the GEMM micro-kernel at load (isa.h)
   exports.Set("build", build);
   return exports;
 }

@@ -18,5 +18,6 @@ void registerLoss(Napi::Env env, Napi::Object exports);
 void registerRbf(Napi::Env env, Napi::Object exports);
 void registerCapture(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
+void registerIsa(Napi::Env env, Napi::Object exports);
 
 }  // namespace ck

@@ -120,19 +120,9 @@ Napi::Value ConvChunkImages(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(cpu::conv2dImagesPerChunk(readGeom(a, 0))));
 }
 
-// im2colPath(name?): the im2col row-copy path in use ("avx512" or "portable"); with a name
-// ("auto", "avx512", "portable") switches to it first. Tests run both paths.
-Napi::Value Im2colPath(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && !info[0].IsUndefined()) {
-    if (!info[0].IsString()) throw Error(Code::Arg, "im2colPath: 'name' must be a string");
-    const std::string why = cpu::im2colSetPath(info[0].As<Napi::String>().Utf8Value());
-    if (!why.empty()) throw Error(Code::Arg, "im2colPath: " + why);
-  }
-  return Napi::String::New(info.Env(), cpu::im2colPathName());
-}
-
 // convFastPath(name?): the small-convolution fast path in use ("avx512", "portable" or "off");
-// with a name ("auto", "avx512", "portable", "off") switches first. Tests run every path.
+// with "off" every convolution takes im2col + GEMM, with "auto" the fast path is back (its
+// instruction set is the isa binding's). Tests run both.
 Napi::Value ConvFastPath(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && !info[0].IsUndefined()) {
     if (!info[0].IsString()) throw Error(Code::Arg, "convFastPath: 'name' must be a string");
@@ -161,7 +151,6 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "conv2dForward", Conv2dForward);
   CK_EXPORT(exports, "conv2dBackward", Conv2dBackward);
   CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
-  CK_EXPORT(exports, "im2colPath", Im2colPath);
   CK_EXPORT(exports, "convChunkImages", ConvChunkImages);
   CK_EXPORT(exports, "convFastPath", ConvFastPath);
   CK_EXPORT(exports, "convPackedColumns", ConvPackedColumns);

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "../cpu/gemm.h"
-#include "../cpu/gemm_select.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
@@ -82,22 +81,12 @@ Napi::Value GemmKernelName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cpu::sgemmKernelName());
 }
 
-// gemmSetKernel(name): applies to every gemm that runs afterwards, on any stream; callers
-// synchronize first if ops are still queued.
-Napi::Value GemmSetKernel(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) throw Error(Code::Arg, "gemmSetKernel: 'name' must be a string");
-  std::string why = cpu::sgemmSetKernel(info[0].As<Napi::String>().Utf8Value());
-  if (!why.empty()) throw Error(Code::Arg, "gemmSetKernel: " + why);
-  return Napi::String::New(info.Env(), cpu::sgemmKernelName());
-}
-
 }  // namespace
 
 void registerGemm(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "gemm", Gemm);
   CK_EXPORT(exports, "batchedGemm", BatchedGemm);
   CK_EXPORT(exports, "gemmKernelName", GemmKernelName);
-  CK_EXPORT(exports, "gemmSetKernel", GemmSetKernel);
 }
 
 }  // namespace ck

@@ -1,33 +1,40 @@
-// The same JS ops on every available device: each case runs on cpu, then on every cuda:N from
-// the same seeded inputs, and the CUDA results must match the CPU twin's within the tolerances of
-// native/cuda/check (harness.h: exact, elementwise, reduction, gemm). Without a GPU each CUDA
-// case is reported as skipped with the reason, never as passed; the CPU run still executes, so
-// the case definitions themselves are checked here.
+// The same JS ops on every available device. Each case runs on cpu, where its outputs must match
+// a float64 reference (test/helpers/ref64.ts), then on every cuda:N from the same seeded inputs,
+// where they must match the CPU twin's within the tolerance classes of native/cuda/check
+// (harness.h; test/helpers/each-backend.ts holds them for every kernel test). Without a GPU each
+// CUDA half is an explicit skip "compiled, not run", never a pass.
 import t from 'tap';
 import { Tensor, backends, device, memory, ops, type Device } from '../../lib/index.js';
+import { mismatch as refMismatch, type Tolerance } from '../helpers/compare.js';
+import { TOL, type TolClass } from '../helpers/each-backend.js';
+import { avgPool64, conv64, linear64, lrn64, maxPool64, sgd64, softmaxCrossEntropy64 } from '../helpers/ref64.js';
 import { randomArray } from '../helpers/rng.js';
 
-interface Tol {
+interface Tol extends Tolerance {
   atol: number;
   rtol: number;
   exact?: boolean;
 }
-// native/cuda/check/harness.h
-const kExact: Tol = { atol: 0, rtol: 0, exact: true };
-const kElementwise: Tol = { atol: 1e-6, rtol: 1e-5 };
-const kReduction: Tol = { atol: 1e-5, rtol: 1e-4 };
-const kGemm: Tol = { atol: 1e-4, rtol: 1e-3 };
+const tol = (cls: TolClass): Tol => ({ ...TOL[cls], exact: cls === 'exact' });
+const kExact = tol('exact');
+const kElementwise = tol('elementwise');
+const kReduction = tol('reduction');
+const kGemm = tol('gemm');
 
 type Outputs = Record<string, { values: Float32Array | Int32Array; tol: Tol }>;
+/** Expected values of each output on the CPU, and the tolerance against them. */
+type Reference = Record<string, { values: ArrayLike<number>; tol: Tolerance }>;
 
 interface Case {
   name: string;
   run(dev: Device): Promise<Outputs>;
+  /** The float64 reference; `cpu` is for a case whose reference depends on a CPU output (dropout's mask). */
+  ref(cpu: Outputs): Reference;
 }
 
 const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float32Array.from(randomArray(n, seed, lo, hi));
-const on = (dev: Device, shape: number[], seed: number, lo = -1, hi = 1) =>
-  Tensor.fromArray(f32(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape, { device: dev });
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const on = (dev: Device, shape: number[], seed: number, lo = -1, hi = 1) => Tensor.fromArray(f32(size(shape), seed, lo, hi), shape, { device: dev });
 
 /** Reads every output back and disposes every tensor made. */
 async function collect(spec: Record<string, [Tensor, Tol]>, temps: Tensor[]): Promise<Outputs> {
@@ -37,9 +44,20 @@ async function collect(spec: Record<string, [Tensor, Tol]>, temps: Tensor[]): Pr
   return out;
 }
 
+// CPU tolerances against float64: a product of K terms errs by about sqrt(K) ulps of its terms.
+const vsF64Gemm = { rtol: 1e-4, atol: 1e-5 };
+const vsF64 = { rtol: 1e-5, atol: 1e-6 };
+const exact = { rtol: 0, atol: 0 };
+const C3_MASK = Float32Array.from({ length: 96 }, (_, i) => ((i * 7) % 3 ? 1 : 0));
+
 const cases: Case[] = [
   {
     name: 'conv2d forward and backward (groups 2, stride 2, padding 1, bias)',
+    ref() {
+      const spec = { N: 3, C: 4, H: 11, W: 9, OC: 6, KH: 3, KW: 3, stride: 2, pad: 1, groups: 2 };
+      const r = conv64(spec, f32(3 * 4 * 11 * 9, 1), f32(6 * 2 * 9, 2), f32(6, 3), null, f32(3 * 6 * 6 * 5, 4));
+      return { y: { values: r.y, tol: vsF64Gemm }, dx: { values: r.dx, tol: vsF64Gemm }, dw: { values: r.dw, tol: vsF64Gemm }, db: { values: r.db, tol: vsF64Gemm } };
+    },
     async run(dev) {
       const x = on(dev, [3, 4, 11, 9], 1);
       const w = on(dev, [6, 2, 3, 3], 2);
@@ -53,10 +71,15 @@ const cases: Case[] = [
   },
   {
     name: 'conv2d with a connection mask (LeNet-5 C3)',
+    ref() {
+      const spec = { N: 2, C: 6, H: 14, W: 14, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0, groups: 1 };
+      const r = conv64(spec, f32(2 * 6 * 14 * 14, 5), f32(16 * 6 * 25, 6), null, C3_MASK, f32(2 * 16 * 10 * 10, 7));
+      return { y: { values: r.y, tol: vsF64Gemm }, dx: { values: r.dx, tol: vsF64Gemm }, dw: { values: r.dw, tol: vsF64Gemm } };
+    },
     async run(dev) {
       const x = on(dev, [2, 6, 14, 14], 5);
       const w = on(dev, [16, 6, 5, 5], 6);
-      const mask = Tensor.fromArray(Float32Array.from({ length: 96 }, (_, i) => ((i * 7) % 3 ? 1 : 0)), [16, 6], { device: dev });
+      const mask = Tensor.fromArray(C3_MASK, [16, 6], { device: dev });
       const y = ops.conv2d(x, w, { mask });
       const dy = on(dev, y.shape as number[], 7);
       const g = ops.conv2dBackward(dy, x, w, { mask });
@@ -65,6 +88,10 @@ const cases: Case[] = [
   },
   {
     name: 'max pooling 3x3 stride 2 (overlapping) forward and backward',
+    ref() {
+      const r = maxPool64(2, 3, 13, 13, 3, 2, f32(2 * 3 * 13 * 13, 8), f32(2 * 3 * 6 * 6, 9));
+      return { y: { values: r.y, tol: exact }, argmax: { values: r.argmax, tol: exact }, dx: { values: r.dx, tol: vsF64 } };
+    },
     async run(dev) {
       const x = on(dev, [2, 3, 13, 13], 8);
       const { y, argmax } = ops.maxPool2d(x, { kernelSize: 3, stride: 2 });
@@ -75,6 +102,10 @@ const cases: Case[] = [
   },
   {
     name: 'average pooling 2x2 forward and backward',
+    ref() {
+      const r = avgPool64(2, 6, 28, 28, 2, f32(2 * 6 * 28 * 28, 10), f32(2 * 6 * 14 * 14, 11));
+      return { y: { values: r.y, tol: vsF64 }, dx: { values: r.dx, tol: vsF64 } };
+    },
     async run(dev) {
       const x = on(dev, [2, 6, 28, 28], 10);
       const y = ops.avgPool2d(x, { kernelSize: 2 });
@@ -85,6 +116,10 @@ const cases: Case[] = [
   },
   {
     name: 'lrn (AlexNet, literal alpha) forward and backward',
+    ref() {
+      const r = lrn64([2, 7, 5, 6], 5, 1e-4, 0.75, 2, f32(420, 12, -3, 3), f32(420, 13));
+      return { y: { values: r.y, tol: vsF64 }, scale: { values: r.scale, tol: vsF64 }, dx: { values: r.dx, tol: { rtol: 1e-4, atol: 1e-5 } } };
+    },
     async run(dev) {
       const opts = { alphaConvention: 'literal' as const, size: 5, alpha: 1e-4, beta: 0.75, k: 2 };
       const x = on(dev, [2, 7, 5, 6], 12, -3, 3);
@@ -96,6 +131,10 @@ const cases: Case[] = [
   },
   {
     name: 'relu forward and backward',
+    ref() {
+      const x = f32(1000, 14), dy = f32(1000, 15);
+      return { y: { values: x.map((v) => Math.max(0, v)), tol: exact }, dx: { values: dy.map((d, i) => (x[i] > 0 ? d : 0)), tol: exact } };
+    },
     async run(dev) {
       const x = on(dev, [1000], 14);
       const y = ops.relu(x);
@@ -106,6 +145,10 @@ const cases: Case[] = [
   },
   {
     name: 'linear forward and backward',
+    ref() {
+      const r = linear64(7, 45, 10, f32(7 * 45, 16), f32(10 * 45, 17), f32(10, 18), f32(70, 19));
+      return { y: { values: r.y, tol: vsF64Gemm }, dx: { values: r.dx, tol: vsF64Gemm }, dw: { values: r.dw, tol: vsF64Gemm }, db: { values: r.db, tol: vsF64Gemm } };
+    },
     async run(dev) {
       const x = on(dev, [7, 45], 16);
       const w = on(dev, [10, 45], 17);
@@ -118,6 +161,11 @@ const cases: Case[] = [
   },
   {
     name: 'softmax cross-entropy forward and backward',
+    ref() {
+      const labels = Array.from({ length: 9 }, (_, i) => (i * 3) % 10);
+      const r = softmaxCrossEntropy64(9, 10, f32(90, 20, -4, 4), labels);
+      return { loss: { values: r.loss, tol: vsF64 }, correct: { values: r.correct, tol: exact }, probs: { values: r.probs, tol: vsF64 }, dlogits: { values: r.dlogits, tol: vsF64 } };
+    },
     async run(dev) {
       const logits = on(dev, [9, 10], 20, -4, 4);
       const labels = Tensor.fromArray(Int32Array.from({ length: 9 }, (_, i) => (i * 3) % 10), [9], { dtype: 'int32', device: dev });
@@ -131,6 +179,10 @@ const cases: Case[] = [
   },
   {
     name: 'sgd step (momentum, weight decay), three steps',
+    ref() {
+      const r = sgd64(f32(4099, 21), [22, 23, 24].map((s) => f32(4099, s)), 0.01, 0.9, 5e-4);
+      return { w: { values: r.w, tol: vsF64 }, v: { values: r.v, tol: vsF64 } };
+    },
     async run(dev) {
       const w = on(dev, [4099], 21);
       const v = Tensor.zeros([4099], { device: dev });
@@ -141,6 +193,19 @@ const cases: Case[] = [
   },
   {
     name: 'dropout (seeded Philox mask) forward and backward',
+    // The mask's bits are checked against an independent Philox in test/kernels/dropout.test.ts;
+    // here: it holds 0 or 1/(1-p) = 2, keeps about half, and y and dx are x and dy times it.
+    ref(cpu) {
+      const mask = Float64Array.from(cpu.mask.values, (m) => (m === 0 || m === 2 ? m : NaN));
+      const kept = mask.filter((m) => m === 2).length / mask.length;
+      const x = f32(3000, 25), dy = f32(3000, 26);
+      return {
+        mask: { values: mask, tol: exact },
+        keptAboutHalf: { values: [kept > 0.45 && kept < 0.55 ? 1 : 0], tol: exact },
+        y: { values: x.map((v, i) => v * mask[i]), tol: exact },
+        dx: { values: dy.map((v, i) => v * mask[i]), tol: exact },
+      };
+    },
     async run(dev) {
       const x = on(dev, [3, 1000], 25);
       const r = ops.dropout(x, { p: 0.5, seed: 1234, offset: 77 });
@@ -176,7 +241,15 @@ const noGpu = `CUDA unavailable (${cuda.reason ?? 'no device'}): compiled, not r
 for (const c of cases) {
   t.test(c.name, async (t) => {
     const cpu = await c.run(device('cpu'));
-    t.ok(Object.keys(cpu).length > 0, 'runs on cpu');
+    const ref = c.ref(cpu);
+    // Derived checks (dropout's kept fraction) are references without a same-named output.
+    const derived: Outputs = {};
+    for (const name of Object.keys(ref)) if (!(name in cpu)) derived[name] = { values: Float32Array.from([1]), tol: kExact };
+    t.same(Object.keys(cpu).sort(), Object.keys(ref).filter((n) => !(n in derived)).sort(), 'the reference covers every output');
+    for (const [name, { values, tol }] of Object.entries(ref)) {
+      const got = (cpu[name] ?? derived[name]).values;
+      t.equal(refMismatch(got, values, tol), null, `cpu: ${name} matches the float64 reference (rtol ${tol.rtol}, atol ${tol.atol})`);
+    }
     if (!cudaDevices.length) {
       t.test('on cuda:0', { skip: noGpu }, async () => {});
       return;

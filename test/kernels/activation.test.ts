@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
@@ -44,36 +45,36 @@ function map(x: ArrayLike<number>, f: (v: number) => number): Float64Array {
 }
 
 for (const c of cases) {
-  t.test(`${c.name}: forward and backward match float64 on odd shapes`, async (t) => {
+  eachBackend(t, `${c.name}: forward and backward match float64 on odd shapes`, { families: [], cuda: true }, async (t, be) => {
     let seed = 11;
     for (const shape of shapes) {
       const n = shape.reduce((a, b) => a * b, 1);
       const xv = f32(randomArray(n, seed++, -4, 4));
       const gv = f32(randomArray(n, seed++, -1, 1));
-      const x = Tensor.fromArray(xv, shape);
-      const g = Tensor.fromArray(gv, shape);
+      const x = Tensor.fromArray(xv, shape, { device: be.device });
+      const g = Tensor.fromArray(gv, shape, { device: be.device });
       const y = c.fwd(x);
       t.same(y.shape, shape);
       const yv = (await y.data()) as Float32Array;
-      t.equal(mismatch(yv, map(xv, c.ref), { rtol: 1e-6, atol: 1e-6 }), null, `forward ${JSON.stringify(shape)}`);
+      t.equal(mismatch(yv, map(xv, c.ref), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')), null, `forward ${JSON.stringify(shape)}`);
       const dx = c.bwd(g, y);
       const expected = new Float64Array(n);
       for (let i = 0; i < n; i++) expected[i] = gv[i] * c.dref(yv[i]);
-      t.equal(mismatch(await dx.data(), expected, { rtol: 1e-5, atol: 1e-6 }), null, `backward ${JSON.stringify(shape)}`);
+      t.equal(mismatch(await dx.data(), expected, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `backward ${JSON.stringify(shape)}`);
       for (const v of [x, g, y, dx]) v.dispose();
     }
   });
 
-  t.test(`${c.name}: backward agrees with finite differences`, async (t) => {
+  eachBackend(t, `${c.name}: backward agrees with finite differences`, { families: [], cuda: true }, async (t, be) => {
     // Keep relu's inputs away from its kink, where a central difference is meaningless.
     const xv = f32(map(randomArray(45, 3, -3, 3), (v) => (c.name === 'relu' && Math.abs(v) < 0.05 ? v + 0.1 : v)));
     const gv = f32(randomArray(45, 4));
-    const x = Tensor.fromArray(xv, [5, 9]);
-    const g = Tensor.fromArray(gv, [5, 9]);
+    const x = Tensor.fromArray(xv, [5, 9], { device: be.device });
+    const g = Tensor.fromArray(gv, [5, 9], { device: be.device });
     const y = c.fwd(x);
     const dx = c.bwd(g, y);
     const numeric = numericGrad((v) => map(v, c.ref), xv, gv);
-    t.equal(mismatch(await dx.data(), numeric, { rtol: 1e-4, atol: 1e-5 }), null);
+    t.equal(mismatch(await dx.data(), numeric, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'elementwise')), null);
     for (const v of [x, g, y, dx]) v.dispose();
   });
 
@@ -98,8 +99,8 @@ for (const c of cases) {
   });
 }
 
-t.test('saturation: no overflow, exact limits', async (t) => {
-  const x = Tensor.fromArray([-200, -90, 0, 90, 200]);
+eachBackend(t, 'saturation: no overflow, exact limits', { families: [], cuda: true }, async (t, be) => {
+  const x = Tensor.fromArray([-200, -90, 0, 90, 200], undefined, { device: be.device });
   const s = ops.sigmoid(x);
   const th = ops.tanh(x);
   const st = ops.scaledTanh(x);
@@ -109,21 +110,21 @@ t.test('saturation: no overflow, exact limits', async (t) => {
   for (const v of [x, s, th, st]) v.dispose();
 });
 
-t.test('relu keeps NaN and zeroes negative values; its gradient at 0 is 0', async (t) => {
-  const x = Tensor.fromArray([NaN, -1, 0, 2]);
+eachBackend(t, 'relu keeps NaN and zeroes negative values; its gradient at 0 is 0', { families: [], cuda: true }, async (t, be) => {
+  const x = Tensor.fromArray([NaN, -1, 0, 2], undefined, { device: be.device });
   const y = ops.relu(x);
   const v = await y.data();
   t.ok(Number.isNaN(v[0]));
   t.same(Array.from(v.slice(1)), [0, 0, 2]);
-  const g = Tensor.fromArray([5, 5, 5, 5]);
+  const g = Tensor.fromArray([5, 5, 5, 5], undefined, { device: be.device });
   const dx = ops.reluBackward(g, x);
   t.same(Array.from((await dx.data()).slice(1)), [0, 0, 5]);
   for (const z of [x, y, g, dx]) z.dispose();
 });
 
-t.test('LeNet-5 squash constants: f(1) = 1 and f(-1) = -1 to 4 digits', async (t) => {
+eachBackend(t, 'LeNet-5 squash constants: f(1) = 1 and f(-1) = -1 to 4 digits', { families: [], cuda: true }, async (t, be) => {
   // LeCun et al. chose A and S so that f(+-1) = +-1 (appendix A): a check on the constants.
-  const x = Tensor.fromArray([1, -1]);
+  const x = Tensor.fromArray([1, -1], undefined, { device: be.device });
   const y = ops.scaledTanh(x);
   const v = await y.data();
   t.ok(Math.abs(v[0] - 1) < 1e-4 && Math.abs(v[1] + 1) < 1e-4, `f(1)=${v[0]}, f(-1)=${v[1]}`);

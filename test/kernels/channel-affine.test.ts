@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
@@ -10,19 +11,19 @@ function ref(x: Float64Array, a: Float64Array, b: Float64Array, N: number, C: nu
   return y;
 }
 
-t.test('channelAffine forward and backward vs float64 and finite differences', async (t) => {
+eachBackend(t, 'channelAffine forward and backward vs float64 and finite differences', { families: [], cuda: true }, async (t, be) => {
   for (const [N, C, H, W] of [[1, 1, 1, 1], [2, 3, 5, 7], [3, 6, 14, 14]]) {
     const HW = H * W;
     const x = f32(randomArray(N * C * HW, 1 + C));
     const a = f32(randomArray(C, 2 + C));
     const b = f32(randomArray(C, 3 + C));
     const g = f32(randomArray(N * C * HW, 4 + C));
-    const X = Tensor.fromArray(x, [N, C, H, W]);
-    const A = Tensor.fromArray(a, [C]);
-    const B = Tensor.fromArray(b, [C]);
+    const X = Tensor.fromArray(x, [N, C, H, W], { device: be.device });
+    const A = Tensor.fromArray(a, [C], { device: be.device });
+    const B = Tensor.fromArray(b, [C], { device: be.device });
     const Y = ops.channelAffine(X, A, B);
     t.equal(mismatch(await Y.data(), ref(x, a, b, N, C, HW)), null, `forward ${N}x${C}x${H}x${W}`);
-    const { dx, da, db } = ops.channelAffineBackward(Tensor.fromArray(g, [N, C, H, W]), X, A);
+    const { dx, da, db } = ops.channelAffineBackward(Tensor.fromArray(g, [N, C, H, W], { device: be.device }), X, A);
     t.equal(mismatch(await dx!.data(), numericGrad((v) => ref(v, a, b, N, C, HW), x, g), { rtol: 1e-4, atol: 1e-4 }), null, 'dx');
     t.equal(mismatch(await da.data(), numericGrad((v) => ref(x, v, b, N, C, HW), a, g), { rtol: 1e-4, atol: 1e-4 }), null, 'da');
     t.equal(mismatch(await db.data(), numericGrad((v) => ref(x, a, v, N, C, HW), b, g), { rtol: 1e-4, atol: 1e-4 }), null, 'db');

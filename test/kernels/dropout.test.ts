@@ -2,6 +2,7 @@ import t from 'tap';
 import { Tensor, ops, manualSeed } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
@@ -98,7 +99,7 @@ t.test('the JS Philox used as reference passes the same vectors', async (t) => {
   }
 });
 
-t.test('dropout mask and output are bit-exact against the JS Philox stream', async (t) => {
+eachBackend(t, 'dropout mask and output are bit-exact against the JS Philox stream', { families: [], cuda: true }, async (t, be) => {
   const configs: Array<{ n: number; p: number; seed: number | bigint; offset: number | bigint; mode: 'inverted' | 'paper' }> = [
     { n: 1, p: 0.5, seed: 0, offset: 0, mode: 'inverted' },
     { n: 3, p: 0.1, seed: 7, offset: 1, mode: 'inverted' },
@@ -110,7 +111,7 @@ t.test('dropout mask and output are bit-exact against the JS Philox stream', asy
   let s = 100;
   for (const c of configs) {
     const xv = f32(randomArray(c.n, s++, -2, 2));
-    const x = Tensor.fromArray(xv);
+    const x = Tensor.fromArray(xv, undefined, { device: be.device });
     const { y, mask } = ops.dropout(x, { p: c.p, seed: c.seed, offset: c.offset, mode: c.mode });
     const scale = c.mode === 'paper' ? 1 : 1 / (1 - c.p);
     const ref = referenceDropout(xv, c.p, scale, c.seed, c.offset);
@@ -224,21 +225,21 @@ t.test('p = 0 keeps everything, p = 1 drops everything (zeros, no inf)', async (
   x.dispose();
 });
 
-t.test('backward is dy * mask and agrees with finite differences', async (t) => {
+eachBackend(t, 'backward is dy * mask and agrees with finite differences', { families: [], cuda: true }, async (t, be) => {
   const shape = [3, 7, 5];
   const n = 105;
   const xv = f32(randomArray(n, 61));
   const gv = f32(randomArray(n, 62));
-  const x = Tensor.fromArray(xv, shape);
-  const g = Tensor.fromArray(gv, shape);
+  const x = Tensor.fromArray(xv, shape, { device: be.device });
+  const g = Tensor.fromArray(gv, shape, { device: be.device });
   const { y, mask } = ops.dropout(x, { p: 0.35, seed: 17, offset: 2 });
   const dx = ops.dropoutBackward(g, mask);
   const m = await mask.data();
   const expected = Float64Array.from(gv, (v, i) => Math.fround(v * m[i]));
-  t.equal(mismatch(await dx.data(), expected, { rtol: 0, atol: 0 }), null);
+  t.equal(mismatch(await dx.data(), expected, tolFor(be, { rtol: 0, atol: 0 }, 'exact')), null);
   // With the mask fixed, dropout is the linear map x -> x * mask.
   const numeric = numericGrad((v) => Float64Array.from(v, (e, i) => e * m[i]), xv, gv);
-  t.equal(mismatch(await dx.data(), numeric, { rtol: 1e-5, atol: 1e-6 }), null);
+  t.equal(mismatch(await dx.data(), numeric, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'exact')), null);
   for (const v of [x, g, y, mask, dx]) v.dispose();
 });
 

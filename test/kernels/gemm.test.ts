@@ -2,11 +2,11 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, device, ops } from '../../lib/index.js';
+import { ISA_LEVELS, Tensor, device, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor, type Backend } from '../helpers/each-backend.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
-const KERNELS = ['avx512', 'avx2', 'portable'] as const;
 const SIZES = [1, 7, 13, 17, 31, 33, 65, 100, 257];
 
 interface Case {
@@ -43,7 +43,8 @@ function tolerance(c: Case) {
 }
 
 let seed = 1;
-async function checkCase(t: Test, c: Case): Promise<void> {
+async function checkCase(t: Test, c: Case, be?: Backend): Promise<void> {
+  const on = { device: be?.device ?? device('cpu') };
   const [aRows, aCols] = c.transA ? [c.K, c.M] : [c.M, c.K];
   const [bRows, bCols] = c.transB ? [c.N, c.K] : [c.K, c.N];
   const lda = aCols + c.pad;
@@ -53,9 +54,9 @@ async function checkCase(t: Test, c: Case): Promise<void> {
   const B = f32(randomArray(bRows * ldb, seed++));
   // beta == 0 must ignore C entirely: fill it with NaN then.
   const C0 = c.beta === 0 ? new Float64Array(c.M * ldc).fill(NaN) : f32(randomArray(c.M * ldc, seed++));
-  const a = Tensor.fromArray(A, [aRows, lda]);
-  const b = Tensor.fromArray(B, [bRows, ldb]);
-  const cT = Tensor.fromArray(C0, [c.M, ldc]);
+  const a = Tensor.fromArray(A, [aRows, lda], on);
+  const b = Tensor.fromArray(B, [bRows, ldb], on);
+  const cT = Tensor.fromArray(C0, [c.M, ldc], on);
   const out = ops.gemm(a, b, {
     transA: c.transA, transB: c.transB, alpha: c.alpha, beta: c.beta, c: cT,
     aView: [aRows, aCols], bView: [bRows, bCols], cView: [c.M, c.N],
@@ -65,7 +66,7 @@ async function checkCase(t: Test, c: Case): Promise<void> {
   const want = reference(c, A, lda, B, ldb, C0, ldc);
   const name = `${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'} M=${c.M} N=${c.N} K=${c.K} alpha=${c.alpha} beta=${c.beta} pad=${c.pad}`;
   const block = (x: ArrayLike<number>) => Float64Array.from({ length: c.M * c.N }, (_, i) => x[Math.floor(i / c.N) * ldc + (i % c.N)]);
-  t.equal(mismatch(block(got), block(want), tolerance(c)), null, name);
+  t.equal(mismatch(block(got), block(want), be ? tolFor(be, tolerance(c), 'gemm') : tolerance(c)), null, name);
   // The padding columns of c are outside the matrix: they must come back untouched.
   let touched = 0;
   for (let m = 0; m < c.M; m++)
@@ -94,58 +95,44 @@ function randomCases(r: () => number, count: number): Case[] {
   return cases;
 }
 
-/** Why this CPU cannot run `kernel`, or false when it can. */
-function unsupported(kernel: (typeof KERNELS)[number]): string | false {
-  try {
-    ops.setGemmKernel(kernel);
-    return false;
-  } catch (err) {
-    return `${kernel}: ${(err as Error).message}`;
-  } finally {
-    ops.setGemmKernel('auto');
-  }
-}
-
-for (const kernel of KERNELS) {
-  t.test(`gemm with the ${kernel} kernel matches a float64 reference`, { skip: unsupported(kernel) }, async (t) => {
-    t.teardown(() => ops.setGemmKernel('auto'));
-    t.equal(ops.setGemmKernel(kernel), kernel);
-    t.equal(ops.gemmKernelName(), kernel);
-    const r = rng(100 + KERNELS.indexOf(kernel));
-    for (const c of randomCases(r, 24)) await checkCase(t, c);
-    // Several K blocks, several column chunks per thread, ragged edges in every dimension.
-    await checkCase(t, { transA: false, transB: false, M: 29, N: 1391, K: 801, alpha: 1, beta: 0, pad: 0 });
-    await checkCase(t, { transA: true, transB: true, M: 45, N: 700, K: 410, alpha: 0.5, beta: 1, pad: 3 });
-  });
-}
-
-t.test('gemm: all four transpose combinations on one set of values', async (t) => {
-  for (const transA of [false, true])
-    for (const transB of [false, true]) await checkCase(t, { transA, transB, M: 33, N: 65, K: 17, alpha: 1.5, beta: 0.5, pad: 2 });
+// Every ISA path's micro-kernel (and cuBLAS on cuda:N), through the one backend helper.
+eachBackend(t, 'gemm matches a float64 reference', { families: ['gemm'], cuda: true }, async (t, be) => {
+  if (be.isa) t.equal(ops.gemmKernelName(), be.isa, `the ${be.isa} micro-kernel runs`);
+  const r = rng(100 + (be.isa ? ISA_LEVELS.indexOf(be.isa) : 0));
+  for (const c of randomCases(r, 24)) await checkCase(t, c, be);
+  // Several K blocks, several column chunks per thread, ragged edges in every dimension.
+  await checkCase(t, { transA: false, transB: false, M: 29, N: 1391, K: 801, alpha: 1, beta: 0, pad: 0 }, be);
+  await checkCase(t, { transA: true, transB: true, M: 45, N: 700, K: 410, alpha: 0.5, beta: 1, pad: 3 }, be);
 });
 
-t.test('gemm: alpha == 0 gives beta·C and beta == 0 gives a fresh C', async (t) => {
-  await checkCase(t, { transA: false, transB: false, M: 7, N: 13, K: 31, alpha: 0, beta: 0.5, pad: 0 });
-  await checkCase(t, { transA: false, transB: true, M: 7, N: 13, K: 31, alpha: 0, beta: 0, pad: 1 });
-  const a = Tensor.fromArray(f32(randomArray(6, 9)), [2, 3]);
-  const b = Tensor.fromArray(f32(randomArray(12, 10)), [3, 4]);
+eachBackend(t, 'gemm: all four transpose combinations on one set of values', { families: ['gemm'], cuda: true }, async (t, be) => {
+  for (const transA of [false, true])
+    for (const transB of [false, true]) await checkCase(t, { transA, transB, M: 33, N: 65, K: 17, alpha: 1.5, beta: 0.5, pad: 2 }, be);
+});
+
+eachBackend(t, 'gemm: alpha == 0 gives beta·C and beta == 0 gives a fresh C', { families: ['gemm'], cuda: true }, async (t, be) => {
+  await checkCase(t, { transA: false, transB: false, M: 7, N: 13, K: 31, alpha: 0, beta: 0.5, pad: 0 }, be);
+  await checkCase(t, { transA: false, transB: true, M: 7, N: 13, K: 31, alpha: 0, beta: 0, pad: 1 }, be);
+  const a = Tensor.fromArray(f32(randomArray(6, 9)), [2, 3], { device: be.device });
+  const b = Tensor.fromArray(f32(randomArray(12, 10)), [3, 4], { device: be.device });
   const c = ops.gemm(a, b);
   t.same(c.shape, [2, 4]);
   const A = await a.data();
   const B = await b.data();
   const want = new Float64Array(8);
   for (let m = 0; m < 2; m++) for (let n = 0; n < 4; n++) for (let k = 0; k < 3; k++) want[m * 4 + n] += A[m * 3 + k] * B[k * 4 + n];
-  t.equal(mismatch(await c.data(), want, { rtol: 1e-6, atol: 1e-6 }), null);
+  t.equal(mismatch(await c.data(), want, tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'gemm')), null);
   const mm = ops.matmul(a, b);
-  t.equal(mismatch(await mm.data(), want, { rtol: 1e-6, atol: 1e-6 }), null, 'matmul');
+  t.equal(mismatch(await mm.data(), want, tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'gemm')), null, 'matmul');
   for (const x of [a, b, c, mm]) x.dispose();
 });
 
-t.test('gemm: large enough to use both threads, several K blocks', async (t) => {
-  await checkCase(t, { transA: false, transB: false, M: 100, N: 2049, K: 390, alpha: 1, beta: 0, pad: 0 });
+eachBackend(t, 'gemm: large enough to use both threads, several K blocks', { families: ['gemm'], cuda: true }, async (t, be) => {
+  await checkCase(t, { transA: false, transB: false, M: 100, N: 2049, K: 390, alpha: 1, beta: 0, pad: 0 }, be);
 });
 
-async function checkBatched(t: Test, batch: number, M: number, N: number, K: number, o: { transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean; beta?: number }) {
+async function checkBatched(t: Test, be: Backend, batch: number, M: number, N: number, K: number, o: { transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean; beta?: number }) {
+  const on = { device: be.device };
   const [ar, ac] = o.transA ? [K, M] : [M, K];
   const [br, bc] = o.transB ? [N, K] : [K, N];
   const aCount = o.shareA ? 1 : batch;
@@ -154,9 +141,9 @@ async function checkBatched(t: Test, batch: number, M: number, N: number, K: num
   const B = f32(randomArray(bCount * br * bc, seed++));
   const beta = o.beta ?? 0;
   const C0 = beta === 0 ? new Float64Array(batch * M * N) : f32(randomArray(batch * M * N, seed++));
-  const a = Tensor.fromArray(A, o.shareA ? [ar, ac] : [batch, ar, ac]);
-  const b = Tensor.fromArray(B, o.shareB ? [br, bc] : [batch, br, bc]);
-  const cIn = beta === 0 ? undefined : Tensor.fromArray(C0, [batch, M, N]);
+  const a = Tensor.fromArray(A, o.shareA ? [ar, ac] : [batch, ar, ac], on);
+  const b = Tensor.fromArray(B, o.shareB ? [br, bc] : [batch, br, bc], on);
+  const cIn = beta === 0 ? undefined : Tensor.fromArray(C0, [batch, M, N], on);
   const alpha = 0.75;
   const c = ops.batchedGemm(a, b, { transA: o.transA, transB: o.transB, alpha, beta, c: cIn });
   t.same(c.shape, [batch, M, N]);
@@ -168,17 +155,17 @@ async function checkBatched(t: Test, batch: number, M: number, N: number, K: num
     const Bi = B.subarray((o.shareB ? 0 : i) * br * bc, ((o.shareB ? 0 : i) + 1) * br * bc);
     want.set(reference(cs, Ai, ac, Bi, bc, C0.subarray(i * M * N, (i + 1) * M * N), N), i * M * N);
   }
-  t.equal(mismatch(got, want, tolerance(cs)), null, `batch=${batch} M=${M} N=${N} K=${K} ${JSON.stringify(o)}`);
+  t.equal(mismatch(got, want, tolFor(be, tolerance(cs), 'gemm')), null, `batch=${batch} M=${M} N=${N} K=${K} ${JSON.stringify(o)}`);
   for (const x of [a, b, c]) x.dispose();
 }
 
-t.test('batchedGemm matches a float64 reference per entry', async (t) => {
-  await checkBatched(t, 1, 13, 17, 7, { transA: false, transB: false });
-  await checkBatched(t, 3, 33, 65, 31, { transA: true, transB: false, beta: 0.5 });
-  await checkBatched(t, 8, 17, 31, 13, { transA: false, transB: true });
-  await checkBatched(t, 5, 7, 100, 33, { transA: true, transB: true, shareB: true });
-  await checkBatched(t, 4, 65, 13, 17, { transA: false, transB: false, shareA: true, beta: 1 });
-  await checkBatched(t, 2, 100, 257, 65, { transA: false, transB: false });
+eachBackend(t, 'batchedGemm matches a float64 reference per entry', { families: ['gemm'], cuda: true }, async (t, be) => {
+  await checkBatched(t, be, 1, 13, 17, 7, { transA: false, transB: false });
+  await checkBatched(t, be, 3, 33, 65, 31, { transA: true, transB: false, beta: 0.5 });
+  await checkBatched(t, be, 8, 17, 31, 13, { transA: false, transB: true });
+  await checkBatched(t, be, 5, 7, 100, 33, { transA: true, transB: true, shareB: true });
+  await checkBatched(t, be, 4, 65, 13, 17, { transA: false, transB: false, shareA: true, beta: 1 });
+  await checkBatched(t, be, 2, 100, 257, 65, { transA: false, transB: false });
 });
 
 t.test('gemm on two CPU streams at once shares the thread pool and gives the same answers', async (t) => {
@@ -202,17 +189,19 @@ t.test('gemm on two CPU streams at once shares the thread pool and gives the sam
   for (const o of outs) for (const x of [o.a, o.b, o.c]) x.dispose();
 });
 
-t.test('CONVKIT_GEMM_KERNEL picks the kernel at load time', async (t) => {
+t.test('CONVKIT_ISA (or its old name CONVKIT_GEMM_KERNEL) picks the level at load time', async (t) => {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const probe = `process.stdout.write(require('node-gyp-build')(${JSON.stringify(root)}).gemmKernelName())`;
-  const run = (value?: string) =>
-    execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, CONVKIT_GEMM_KERNEL: value ?? '' }, cwd: root }).toString();
-  const best = run();
-  t.ok(['avx512', 'avx2', 'portable'].includes(best), `default is ${best}`);
-  t.equal(run('portable'), 'portable');
-  t.equal(run('bogus'), best, 'an unknown name falls back to the best kernel');
-  if (best !== 'portable') t.equal(run('avx2'), 'avx2');
-  else t.pass('CONVKIT_GEMM_KERNEL=avx2', { skip: 'this CPU has no AVX2/FMA' });
+  const probe = `const b = require('node-gyp-build')(${JSON.stringify(root)}); process.stdout.write(b.isa() + ' ' + b.gemmKernelName())`;
+  const run = (env: Record<string, string>) =>
+    execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, CONVKIT_ISA: '', CONVKIT_GEMM_KERNEL: '', ...env }, cwd: root }).toString();
+  const best = run({});
+  t.match(best, /^(avx512|avx2|portable) \1$/, `default is ${best}`);
+  t.equal(run({ CONVKIT_ISA: 'portable' }), 'portable portable');
+  t.equal(run({ CONVKIT_ISA: 'bogus' }), best, 'an unknown name falls back to the best level');
+  t.equal(run({ CONVKIT_GEMM_KERNEL: 'portable' }), 'portable portable', 'the old name is an alias');
+  t.equal(run({ CONVKIT_ISA: 'portable', CONVKIT_GEMM_KERNEL: 'avx2' }), 'portable portable', 'CONVKIT_ISA wins over the old name');
+  if (!best.startsWith('portable')) t.equal(run({ CONVKIT_ISA: 'avx2' }), 'avx2 avx2');
+  else t.pass('CONVKIT_ISA=avx2', { skip: 'this CPU has no AVX2/FMA' });
 });
 
 t.test('gemm rejects bad input with the op and the shapes in the message', async (t) => {
@@ -234,6 +223,6 @@ t.test('gemm rejects bad input with the op and the shapes in the message', async
   t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([3, 3, 5])), { code: 'ND_SHAPE', message: /batchedGemm: a \[2, 2, 3\] and b \[3, 3, 5\]/ });
   t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([2, 4, 5])), { code: 'ND_SHAPE', message: /batchedGemm: .*\[2, 2, 3\].*\[2, 4, 5\]/ });
   t.throws(() => ops.batchedGemm(a, b2), { code: 'ND_SHAPE', message: /batchedGemm: .* must be 3-D/ });
-  t.throws(() => ops.setGemmKernel('bogus' as 'avx2'), { code: 'ND_ARG', message: /gemmSetKernel: unknown SGEMM kernel 'bogus'/ });
+  t.throws(() => ops.setGemmKernel('bogus' as 'avx2'), { code: 'ND_ARG', message: /setIsa: unknown ISA 'bogus'/ });
   for (const x of [a, b, b2, v]) x.dispose();
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { Tensor, ops } from '../../lib/index.js';
-import { native } from '../../lib/native.js';
+import { Tensor, device, isa, isaFamilies, ops, setIsa } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, isaPlan, tolFor } from '../helpers/each-backend.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
 interface Win {
@@ -106,75 +106,62 @@ function randomWins(count: number, seed: number): Array<[string, Win]> {
 
 const CASES = [...ODD, ...randomWins(25, 7)];
 
-// The row-copy paths this CPU runs: "portable" always, "avx512" where the CPU has it.
-const im2colPath = native.im2colPath as (name?: string) => string;
-const PATHS = ['portable', 'avx512'].filter((p) => {
-  try {
-    im2colPath(p);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    im2colPath('auto');
+// Every ISA path (the im2col family has an AVX-512 and a portable build) and cuda:N, through the
+// one backend helper; the copies must be exact on each.
+eachBackend(t, 'im2col equals the float64 reference exactly', { families: ['im2col'], cuda: true }, async (t, be) => {
+  if (be.isa) t.match(isaFamilies().im2col, be.isa === 'avx512' ? 'avx512' : 'portable', `row copies: ${isaFamilies().im2col}`);
+  for (const [i, [name, g]] of CASES.entries()) {
+    const x = f32(randomArray(g.N * g.C * g.H * g.W, 100 + i));
+    const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W], { device: be.device });
+    const cols = ops.im2col(xt, opts(g));
+    const [OH, OW] = outHW(g);
+    t.same(cols.shape, [g.N, g.C * g.KH * g.KW, OH * OW], `${be.name}, ${name}: shape`);
+    t.equal(mismatch(await cols.data(), im2col64(x, g), { rtol: 0, atol: 0 }), null, `${be.name}, ${name}`);
+    xt.dispose();
+    cols.dispose();
   }
 });
 
-t.test('im2col equals the float64 reference exactly, on every row-copy path', async (t) => {
-  t.ok(PATHS.includes('portable'), `paths: ${PATHS.join(', ')}`);
-  for (const path of PATHS) {
-    im2colPath(path);
-    for (const [i, [name, g]] of CASES.entries()) {
-      const x = f32(randomArray(g.N * g.C * g.H * g.W, 100 + i));
-      const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W]);
-      const cols = ops.im2col(xt, opts(g));
-      const [OH, OW] = outHW(g);
-      t.same(cols.shape, [g.N, g.C * g.KH * g.KW, OH * OW], `${path}, ${name}: shape`);
-      t.equal(mismatch(await cols.data(), im2col64(x, g), { rtol: 0, atol: 0 }), null, `${path}, ${name}`);
-      xt.dispose();
-      cols.dispose();
-    }
+eachBackend(t, 'col2im equals the float64 reference (exactly on integer data)', { families: ['im2col'], cuda: true }, async (t, be) => {
+  const on = { device: be.device };
+  for (const [i, [name, g]] of CASES.entries()) {
+    const [OH, OW] = outHW(g);
+    const shape = [g.N, g.C * g.KH * g.KW, OH * OW];
+    const n = shape[0] * shape[1] * shape[2];
+    // Small integers: every partial sum is exact in float32, so any order gives the same bits.
+    const ints = Float64Array.from(randomArray(n, 200 + i, -8, 8), Math.round);
+    const c = Tensor.fromArray(Float32Array.from(ints), shape, on);
+    const x = ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] });
+    t.same(x.shape, [g.N, g.C, g.H, g.W], `${be.name}, ${name}: shape`);
+    t.equal(mismatch(await x.data(), col2im64(ints, g), { rtol: 0, atol: 0 }), null, `${be.name}, ${name} (integers)`);
+    const real = f32(randomArray(n, 300 + i));
+    const c2 = Tensor.fromArray(Float32Array.from(real), shape, on);
+    const x2 = ops.col2im(c2, { ...opts(g), inputSize: [g.H, g.W] });
+    t.equal(mismatch(await x2.data(), col2im64(real, g), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')), null, `${be.name}, ${name} (reals)`);
+    for (const z of [c, x, c2, x2]) z.dispose();
   }
-  im2colPath('auto');
-  t.throws(() => im2colPath('sse9'), { code: 'ND_ARG', message: /im2colPath: unknown path 'sse9'/ });
 });
 
-t.test('col2im equals the float64 reference (exactly on integer data), on every path', async (t) => {
-  for (const path of PATHS) {
-    im2colPath(path);
-    for (const [i, [name, g]] of CASES.entries()) {
-      const [OH, OW] = outHW(g);
-      const shape = [g.N, g.C * g.KH * g.KW, OH * OW];
-      const n = shape[0] * shape[1] * shape[2];
-      // Small integers: every partial sum is exact in float32, so any order gives the same bits.
-      const ints = Float64Array.from(randomArray(n, 200 + i, -8, 8), Math.round);
-      const c = Tensor.fromArray(Float32Array.from(ints), shape);
-      const x = ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] });
-      t.same(x.shape, [g.N, g.C, g.H, g.W], `${path}, ${name}: shape`);
-      t.equal(mismatch(await x.data(), col2im64(ints, g), { rtol: 0, atol: 0 }), null, `${path}, ${name} (integers)`);
-      const real = f32(randomArray(n, 300 + i));
-      const c2 = Tensor.fromArray(Float32Array.from(real), shape);
-      const x2 = ops.col2im(c2, { ...opts(g), inputSize: [g.H, g.W] });
-      t.equal(mismatch(await x2.data(), col2im64(real, g), { rtol: 1e-6, atol: 1e-6 }), null, `${path}, ${name} (reals)`);
-      for (const z of [c, x, c2, x2]) z.dispose();
-    }
-  }
-  im2colPath('auto');
-});
-
-t.test('both paths give bit-identical col2im sums on real data', async (t) => {
+t.test('every im2col path gives bit-identical col2im sums on real data', async (t) => {
+  const { run, skip } = isaPlan(['im2col']);
+  for (const [level, why] of skip) t.pass(`cpu/${level}`, { skip: why });
+  t.ok(run.includes('portable'), `paths run: ${run.join(', ')}`);
+  const before = isa();
   for (const [i, [name, g]] of CASES.entries()) {
     const [OH, OW] = outHW(g);
     const shape = [g.N, g.C * g.KH * g.KW, OH * OW];
     const c = Tensor.fromArray(Float32Array.from(randomArray(shape[0] * shape[1] * shape[2], 600 + i)), shape);
     const results = [];
-    for (const path of PATHS) {
-      im2colPath(path);
+    for (const level of run) {
+      await device('cpu').synchronize();
+      setIsa(level);
       results.push(await ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] }).data());
     }
-    for (let k = 1; k < results.length; k++) t.equal(mismatch(results[k], results[0], { rtol: 0, atol: 0 }), null, `${PATHS[k]} vs ${PATHS[0]}: ${name}`);
+    for (let k = 1; k < results.length; k++) t.equal(mismatch(results[k], results[0], { rtol: 0, atol: 0 }), null, `${run[k]} vs ${run[0]}: ${name}`);
     c.dispose();
   }
-  im2colPath('auto');
+  await device('cpu').synchronize();
+  setIsa(before);
 });
 
 t.test('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>', async (t) => {

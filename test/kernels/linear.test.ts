@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
@@ -51,7 +52,9 @@ const shapes: Array<[number[], number, number]> = [
   [[4], 700, 401],
 ];
 
-t.test('forward and backward match float64 on odd shapes', async (t) => {
+// The GEMM and the small-batch dot products (conv_direct's gemv) on every ISA path, and cuda:N.
+eachBackend(t, 'forward and backward match float64 on odd shapes', { families: ['gemm', 'convDirect'], cuda: true }, async (t, be) => {
+  const on = { device: be.device };
   let seed = 1;
   for (const [lead, inF, outF] of shapes) {
     const N = lead.reduce((a, b) => a * b, 1);
@@ -59,11 +62,11 @@ t.test('forward and backward match float64 on odd shapes', async (t) => {
     const wv = f32(randomArray(outF * inF, seed++));
     const bv = f32(randomArray(outF, seed++));
     const gv = f32(randomArray(N * outF, seed++));
-    const x = Tensor.fromArray(xv, [...lead, inF]);
-    const w = Tensor.fromArray(wv, [outF, inF]);
-    const b = Tensor.fromArray(bv, [outF]);
-    const dy = Tensor.fromArray(gv, [...lead, outF]);
-    const tol = { rtol: 1e-5, atol: 1e-6 * Math.sqrt(inF + N) };
+    const x = Tensor.fromArray(xv, [...lead, inF], on);
+    const w = Tensor.fromArray(wv, [outF, inF], on);
+    const b = Tensor.fromArray(bv, [outF], on);
+    const dy = Tensor.fromArray(gv, [...lead, outF], on);
+    const tol = tolFor(be, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(inF + N) }, 'gemm');
     const label = `x [${lead}, ${inF}], w [${outF}, ${inF}]`;
     const y = ops.linear(x, w, b);
     t.same(y.shape, [...lead, outF]);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
@@ -81,20 +82,20 @@ t.test('softmax cross-entropy matches PyTorch (F.cross_entropy + autograd), larg
   }
 });
 
-t.test('forward, counts and backward match float64 on random shapes', async (t) => {
+eachBackend(t, 'forward, counts and backward match float64 on random shapes', { families: [], cuda: true }, async (t, be) => {
   const r = rng(5);
   const shapes: Array<[number, number]> = [[1, 1], [1, 7], [5, 1], [3, 1000], [17, 10], [129, 3], [2, 33]];
   let seed = 200;
   for (const [N, K] of shapes) {
     const xv = f32(randomArray(N * K, seed++, -6, 6));
     const lv = Int32Array.from({ length: N }, () => randInt(r, 0, K - 1));
-    const logits = Tensor.fromArray(xv, [N, K]);
-    const labels = Tensor.fromArray(lv, [N]);
+    const logits = Tensor.fromArray(xv, [N, K], { device: be.device });
+    const labels = Tensor.fromArray(lv, [N], { device: be.device });
     const k = Math.min(3, K);
     const out = ops.softmaxCrossEntropy(logits, labels, { topk: k });
     const label = `[${N}, ${K}]`;
-    t.equal(mismatch(await out.loss.data(), ce64(xv, lv, N, K), { rtol: 2e-6, atol: 1e-6 }), null, `loss ${label}`);
-    t.equal(mismatch(await out.probs.data(), softmax64(xv, N, K), { rtol: 1e-5, atol: 1e-7 }), null, `probs ${label}`);
+    t.equal(mismatch(await out.loss.data(), ce64(xv, lv, N, K), tolFor(be, { rtol: 2e-6, atol: 1e-6 }, 'reduction')), null, `loss ${label}`);
+    t.equal(mismatch(await out.probs.data(), softmax64(xv, N, K), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `probs ${label}`);
     let top1 = 0;
     let topk = 0;
     for (let n = 0; n < N; n++) {
@@ -105,9 +106,9 @@ t.test('forward, counts and backward match float64 on random shapes', async (t) 
     t.equal((await out.correct.data())[0], top1, `top-1 ${label}`);
     t.equal((await out.correctTopK!.data())[0], topk, `top-${k} ${label}`);
     const d = ops.softmaxCrossEntropyBackward(out.probs, labels);
-    t.equal(mismatch(await d.data(), ceGrad64(xv, lv, N, K, 1), { rtol: 1e-5, atol: 1e-7 }), null, `grad ${label}`);
+    t.equal(mismatch(await d.data(), ceGrad64(xv, lv, N, K, 1), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `grad ${label}`);
     const sm = ops.softmax(logits);
-    t.equal(mismatch(await sm.data(), softmax64(xv, N, K), { rtol: 1e-5, atol: 1e-7 }), null, `softmax ${label}`);
+    t.equal(mismatch(await sm.data(), softmax64(xv, N, K), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `softmax ${label}`);
     for (const v of [logits, labels, out.loss, out.correct, out.correctTopK!, out.probs, d, sm]) v.dispose();
   }
 });
@@ -124,13 +125,13 @@ t.test('backward agrees with finite differences of the mean loss, with an upstre
   for (const v of [logits, out.loss, out.correct, out.probs, d]) v.dispose();
 });
 
-t.test('softmax backward agrees with finite differences; softmax works over the last axis', async (t) => {
+eachBackend(t, 'softmax backward agrees with finite differences; softmax works over the last axis', { families: [], cuda: true }, async (t, be) => {
   const shape = [2, 3, 5];
   const [N, K] = [6, 5];
   const xv = f32(randomArray(30, 310, -2, 2));
   const gv = f32(randomArray(30, 311));
-  const x = Tensor.fromArray(xv, shape);
-  const g = Tensor.fromArray(gv, shape);
+  const x = Tensor.fromArray(xv, shape, { device: be.device });
+  const g = Tensor.fromArray(gv, shape, { device: be.device });
   const y = ops.softmax(x);
   t.same(y.shape, shape);
   const dx = ops.softmaxBackward(g, y);

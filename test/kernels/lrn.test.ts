@@ -1,6 +1,7 @@
 import t from 'tap';
-import { Tensor, ops } from '../../lib/index.js';
+import { Tensor, device, ops, type Device } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
@@ -47,9 +48,9 @@ function refForward(x: ArrayLike<number>, shape: number[], p: Params): { y: Floa
 
 // ---- running the kernels ----
 
-async function run(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params) {
-  const xt = Tensor.fromArray(Float32Array.from(x), shape);
-  const dyt = Tensor.fromArray(Float32Array.from(dy), shape);
+async function run(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params, dev: Device = device('cpu')) {
+  const xt = Tensor.fromArray(Float32Array.from(x), shape, { device: dev });
+  const dyt = Tensor.fromArray(Float32Array.from(dy), shape, { device: dev });
   const { y, scale } = ops.lrn(xt, p);
   const dx = ops.lrnBackward(dyt, xt, y, scale, p);
   const out = { y: await y.data(), scale: await scale.data(), dx: await dx.data() };
@@ -79,7 +80,9 @@ for (let i = 0; i < 8; i++) {
   random.push([`random ${JSON.stringify(shape)}`, shape, randInt(r, 1, 9)]);
 }
 
-t.test('forward and backward match the float64 reference, both conventions', async (t) => {
+const numericCache = new Map<string, ArrayLike<number>>();
+// The direct sums have an AVX-512 and a portable build (isa.h); both run, and cuda:N where one is.
+eachBackend(t, 'forward and backward match the float64 reference, both conventions', { families: ['lrn'], cuda: true }, async (t, be) => {
   let seed = 1;
   for (const [name, shape, size] of [...named, ...random])
     for (const alphaConvention of ['per-size', 'literal'] as const) {
@@ -89,17 +92,19 @@ t.test('forward and backward match the float64 reference, both conventions', asy
       const x = f32(randomArray(n, seed++, -2, 2));
       const dy = f32(randomArray(n, seed++));
       const ref = refForward(x, shape, p);
-      const got = await run(x, dy, shape, p);
+      const got = await run(x, dy, shape, p, be.device);
       const label = `${name} ${alphaConvention}`;
-      t.equal(mismatch(got.scale, ref.scale, { rtol: 1e-5, atol: 1e-6 }), null, `${label}: scale`);
-      t.equal(mismatch(got.y, ref.y, { rtol: 1e-5, atol: 1e-6 }), null, `${label}: y`);
+      t.equal(mismatch(got.scale, ref.scale, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${label}: scale`);
+      t.equal(mismatch(got.y, ref.y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${label}: y`);
       // dL/dx of L = sum(y * dy), differentiated numerically through the reference.
-      const numeric = numericGrad((v) => refForward(v, shape, p).y, x, dy);
-      t.equal(mismatch(got.dx, numeric, { rtol: 1e-4, atol: 1e-5 }), null, `${label}: dx vs finite differences`);
+      // The finite differences are the slow part and the same for every backend: computed once.
+      let numeric = numericCache.get(label);
+      if (!numeric) numericCache.set(label, (numeric = numericGrad((v) => refForward(v, shape, p).y, x, dy)));
+      t.equal(mismatch(got.dx, numeric, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${label}: dx vs finite differences`);
     }
 });
 
-t.test('other beta than 0.75 (the pow path) and the paper defaults', async (t) => {
+eachBackend(t, 'other beta than 0.75 (the pow path) and the paper defaults', { families: ['lrn'], cuda: true }, async (t, be) => {
   const shape = [2, 8, 3, 4];
   const n = 192;
   const x = f32(randomArray(n, 41, -3, 3));
@@ -110,16 +115,16 @@ t.test('other beta than 0.75 (the pow path) and the paper defaults', async (t) =
     { size: 5, alpha: 1e-4, beta: 0.75, k: 2, alphaConvention: 'literal' as const },
   ]) {
     const ref = refForward(x, shape, p);
-    const got = await run(x, dy, shape, p);
-    t.equal(mismatch(got.y, ref.y, { rtol: 1e-5, atol: 1e-6 }), null, `${JSON.stringify(p)}: y`);
+    const got = await run(x, dy, shape, p, be.device);
+    t.equal(mismatch(got.y, ref.y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${JSON.stringify(p)}: y`);
     const numeric = numericGrad((v) => refForward(v, shape, p).y, x, dy);
-    t.equal(mismatch(got.dx, numeric, { rtol: 1e-4, atol: 1e-5 }), null, `${JSON.stringify(p)}: dx`);
+    t.equal(mismatch(got.dx, numeric, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${JSON.stringify(p)}: dx`);
   }
   // Leaving size, alpha, beta and k out gives the paper's n=5, alpha=1e-4, beta=0.75, k=2.
-  const xt = Tensor.fromArray(Float32Array.from(x), shape);
+  const xt = Tensor.fromArray(Float32Array.from(x), shape, { device: be.device });
   const a = ops.lrn(xt, { alphaConvention: 'literal' });
   const ref = refForward(x, shape, { size: 5, alpha: 1e-4, beta: 0.75, k: 2, alphaConvention: 'literal' });
-  t.equal(mismatch(await a.y.data(), ref.y, { rtol: 1e-6, atol: 1e-7 }), null, 'defaults are the paper');
+  t.equal(mismatch(await a.y.data(), ref.y, tolFor(be, { rtol: 1e-6, atol: 1e-7 }, 'elementwise')), null, 'defaults are the paper');
   for (const u of [xt, a.y, a.scale]) u.dispose();
 });
 
@@ -153,13 +158,13 @@ interface LrnCase {
   dx: number[];
 }
 
-t.test("matches PyTorch's local_response_norm (the 'per-size' convention)", async (t) => {
+eachBackend(t, "matches PyTorch's local_response_norm (the 'per-size' convention)", { families: ['lrn'], cuda: true }, async (t, be) => {
   const { cases } = loadFixture<{ cases: LrnCase[] }>('lrn');
   t.ok(cases.length >= 6, 'fixture has its cases');
   for (const c of cases) {
-    const got = await run(c.x, c.g, c.shape, { size: c.size, alpha: c.alpha, beta: c.beta, k: c.k, alphaConvention: 'per-size' });
-    t.equal(mismatch(got.y, c.y, { rtol: 2e-5, atol: 1e-6 }), null, `${c.name}: y`);
-    t.equal(mismatch(got.dx, c.dx, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: dx`);
+    const got = await run(c.x, c.g, c.shape, { size: c.size, alpha: c.alpha, beta: c.beta, k: c.k, alphaConvention: 'per-size' }, be.device);
+    t.equal(mismatch(got.y, c.y, tolFor(be, { rtol: 2e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: y`);
+    t.equal(mismatch(got.dx, c.dx, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${c.name}: dx`);
   }
 });
 
@@ -193,12 +198,12 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   for (const u of [x, other, x2, xi, y, scale]) u.dispose();
 });
 
-t.test('squares that overflow float give y = 0 (as float32 PyTorch does), never NaN', async (t) => {
+eachBackend(t, 'squares that overflow float give y = 0 (as float32 PyTorch does), never NaN', { families: ['lrn'], cuda: true }, async (t, be) => {
   // 3e19^2 is past float32's range: the scale is inf, and x * inf^-0.75 = x * 0 = 0. The AVX-512
   // path's reciprocal-square-root estimate would otherwise turn inf * 0 into NaN.
   const n = 40;
   const v = Float32Array.from({ length: 2 * 8 * n }, (_, i) => (i % 5 === 0 ? 3e19 : (i % 7) - 3));
-  const x = Tensor.fromArray(v, [2, 8, n]);
+  const x = Tensor.fromArray(v, [2, 8, n], { device: be.device });
   const { y, scale } = ops.lrn(x, { alphaConvention: 'literal' });
   const [yv, sv] = [await y.data(), await scale.data()];
   t.ok(sv.some((s) => s === Infinity), 'some scales overflow to inf');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
 interface Hyper {
@@ -66,34 +67,34 @@ for (const form of ['pytorch', 'paper'] as const) {
           { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
           { lr: 0.03, momentum: 0, weightDecay: 1e-2 },
         ];
-  t.test(`${form}: several steps match a float64 reference`, async (t) => {
+  eachBackend(t, `${form}: several steps match a float64 reference`, { families: [], cuda: true }, async (t, be) => {
     let seed = form === 'pytorch' ? 1 : 500;
     for (const h of variants)
       for (const n of sizes) {
         const w0 = f32(randomArray(n, seed++));
         const wRef = Float64Array.from(w0);
         const vRef = new Float64Array(n);
-        const w = Tensor.fromArray(w0);
-        const v = Tensor.zeros([n]);
+        const w = Tensor.fromArray(w0, undefined, { device: be.device });
+        const v = Tensor.zeros([n], { device: be.device });
         for (let step = 0; step < 6; step++) {
           const gv = f32(randomArray(n, seed++, -2, 2));
-          const g = Tensor.fromArray(gv);
+          const g = Tensor.fromArray(gv, undefined, { device: be.device });
           t.equal(ops.sgdStep(w, g, v, { ...h, form }), w);
           (form === 'pytorch' ? pytorchStep64 : paperStep64)(wRef, gv, vRef, h);
           g.dispose();
         }
         const label = `${JSON.stringify(h)} n=${n}`;
-        t.equal(mismatch(await w.data(), wRef, { rtol: 1e-5, atol: 1e-6 }), null, `w ${label}`);
+        t.equal(mismatch(await w.data(), wRef, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `w ${label}`);
         // PyTorch form without momentum leaves v alone
         const vExpected = form === 'pytorch' && h.momentum === 0 ? new Float64Array(n) : vRef;
-        t.equal(mismatch(await v.data(), vExpected, { rtol: 1e-5, atol: 1e-6 }), null, `v ${label}`);
+        t.equal(mismatch(await v.data(), vExpected, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `v ${label}`);
         w.dispose();
         v.dispose();
       }
   });
 }
 
-t.test("pytorch form follows torch.optim.SGD's rule step for step in float32", async (t) => {
+eachBackend(t, "pytorch form follows torch.optim.SGD's rule step for step in float32", { families: [], cuda: true }, async (t, be) => {
   for (const h of [
     { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
     { lr: 0.2, momentum: 0.5, weightDecay: 0.01, nesterov: true },
@@ -102,17 +103,17 @@ t.test("pytorch form follows torch.optim.SGD's rule step for step in float32", a
     const n = 333;
     const w32 = Float32Array.from(randomArray(n, 900, -1, 1));
     const buf = new Float32Array(n);
-    const w = Tensor.fromArray(w32);
-    const v = Tensor.zeros([n]);
+    const w = Tensor.fromArray(w32, undefined, { device: be.device });
+    const v = Tensor.zeros([n], { device: be.device });
     for (let step = 0; step < 8; step++) {
       const g32 = Float32Array.from(randomArray(n, 901 + step, -1, 1));
-      const g = Tensor.fromArray(g32);
+      const g = Tensor.fromArray(g32, undefined, { device: be.device });
       ops.sgdStep(w, g, v, { ...h, form: 'pytorch' });
       torchRuleF32(w32, g32, buf, h, step === 0);
       g.dispose();
     }
     // Tight: only rounding (FMA or not) may differ from the written-out rule.
-    t.equal(mismatch(await w.data(), w32, { rtol: 1e-6, atol: 1e-7 }), null, `w ${JSON.stringify(h)}`);
+    t.equal(mismatch(await w.data(), w32, tolFor(be, { rtol: 1e-6, atol: 1e-7 }, 'elementwise')), null, `w ${JSON.stringify(h)}`);
     w.dispose();
     v.dispose();
   }

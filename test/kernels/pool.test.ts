@@ -1,6 +1,7 @@
 import t from 'tap';
-import { Tensor, ops } from '../../lib/index.js';
+import { Tensor, device, ops, type Device } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
+import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
@@ -100,8 +101,8 @@ function opts(g: Geom) {
   return { kernelSize: [g.kh, g.kw] as [number, number], stride: [g.sh, g.sw] as [number, number], padding: [g.ph, g.pw] as [number, number], ceilMode: g.ceil };
 }
 
-async function runForward(x: ArrayLike<number>, g: Geom, mode: Mode): Promise<{ y: Float32Array; argmax?: Int32Array; shape: readonly number[] }> {
-  const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W]);
+async function runForward(x: ArrayLike<number>, g: Geom, mode: Mode, dev: Device = device('cpu')): Promise<{ y: Float32Array; argmax?: Int32Array; shape: readonly number[] }> {
+  const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W], { device: dev });
   let y: Tensor;
   let argmax: Int32Array | undefined;
   if (mode === 'max') {
@@ -117,12 +118,12 @@ async function runForward(x: ArrayLike<number>, g: Geom, mode: Mode): Promise<{ 
   return out;
 }
 
-async function runBackward(dy: ArrayLike<number>, x: ArrayLike<number>, g: Geom, mode: Mode): Promise<Float32Array> {
+async function runBackward(dy: ArrayLike<number>, x: ArrayLike<number>, g: Geom, mode: Mode, dev: Device = device('cpu')): Promise<Float32Array> {
   const inShape = [g.N, g.C, g.H, g.W];
-  const dyt = Tensor.fromArray(Float32Array.from(dy), outShape(g));
+  const dyt = Tensor.fromArray(Float32Array.from(dy), outShape(g), { device: dev });
   let dx: Tensor;
   if (mode === 'max') {
-    const xt = Tensor.fromArray(Float32Array.from(x), inShape);
+    const xt = Tensor.fromArray(Float32Array.from(x), inShape, { device: dev });
     const { y, argmax } = ops.maxPool2d(xt, opts(g));
     dx = ops.maxPool2dBackward(dyt, argmax, inShape);
     for (const u of [xt, y, argmax]) u.dispose();
@@ -180,27 +181,29 @@ while (randomGeoms.length < 12) {
 const geoms = [...named, ...randomGeoms];
 const modes: Mode[] = ['max', 'avg-incl', 'avg-excl', 'sum'];
 
-t.test('forward matches the float64 reference', async (t) => {
+// Max pooling's all-inside windows have an AVX-512 and a portable build (isa.h): both run, and
+// cuda:N where one is.
+eachBackend(t, 'forward matches the float64 reference', { families: ['maxPool'], cuda: true }, async (t, be) => {
   let seed = 1;
   for (const [name, g] of geoms)
     for (const mode of modes) {
       const x = f32(randomArray(size(g), seed++, -2, 2));
       const ref = refForward(x, g, mode);
-      const got = await runForward(x, g, mode);
+      const got = await runForward(x, g, mode, be.device);
       t.same(got.shape, outShape(g), `${mode} ${name}: shape`);
-      t.equal(mismatch(got.y, ref.y, { rtol: 1e-5, atol: 1e-5 }), null, `${mode} ${name}`);
+      t.equal(mismatch(got.y, ref.y, tolFor(be, { rtol: 1e-5, atol: 1e-5 }, 'elementwise')), null, `${mode} ${name}`);
       if (mode === 'max') t.same(Array.from(got.argmax!), Array.from(ref.argmax), `${mode} ${name}: argmax`);
     }
 });
 
-t.test('backward matches the float64 reference', async (t) => {
+eachBackend(t, 'backward matches the float64 reference', { families: ['maxPool'], cuda: true }, async (t, be) => {
   let seed = 500;
   for (const [name, g] of geoms)
     for (const mode of modes) {
       const x = distinct(size(g), seed++);
       const dy = f32(randomArray(outSize(g), seed++));
-      const got = await runBackward(dy, x, g, mode);
-      t.equal(mismatch(got, refBackward(dy, x, g, mode), { rtol: 1e-5, atol: 1e-5 }), null, `${mode} ${name}`);
+      const got = await runBackward(dy, x, g, mode, be.device);
+      t.equal(mismatch(got, refBackward(dy, x, g, mode), tolFor(be, { rtol: 1e-5, atol: 1e-5 }, 'elementwise')), null, `${mode} ${name}`);
     }
 });
 
@@ -222,7 +225,7 @@ t.test('backward equals finite differences of the forward', async (t) => {
     }
 });
 
-t.test('max pooling on wide planes (the vector path) keeps row-major ties and NaNs', async (t) => {
+eachBackend(t, 'max pooling on wide planes (the vector path) keeps row-major ties and NaNs', { families: ['maxPool'], cuda: true }, async (t, be) => {
   // Values from a handful of levels (after a ReLU most windows tie at 0) and a few NaNs: the
   // vector path must pick the same argmax as PyTorch's row-major scan, with a NaN winning.
   const cases: [string, Geom][] = [
@@ -250,7 +253,7 @@ t.test('max pooling on wide planes (the vector path) keeps row-major ties and Na
           yRef.push(best);
           aRef.push(at);
         }
-    const got = await runForward(x, g, 'max');
+    const got = await runForward(x, g, 'max', be.device);
     t.same(Array.from(got.argmax!), aRef, `${name}: argmax`);
     t.same(Array.from(got.y, (v) => (Number.isNaN(v) ? 'NaN' : v)), yRef.map((v) => (Number.isNaN(v) ? 'NaN' : v)), `${name}: y`);
   }
@@ -356,13 +359,13 @@ interface PoolCase {
   argmax?: number[];
 }
 
-t.test('matches PyTorch (max_pool2d with indices, avg_pool2d, sum via divisor_override)', async (t) => {
+eachBackend(t, 'matches PyTorch (max_pool2d with indices, avg_pool2d, sum via divisor_override)', { families: ['maxPool'], cuda: true }, async (t, be) => {
   const { cases } = loadFixture<{ cases: PoolCase[] }>('pool');
   t.ok(cases.length >= 20, 'fixture has its cases');
   for (const c of cases) {
     const o = { kernelSize: c.kernelSize, stride: c.stride, padding: c.padding, ceilMode: c.ceilMode };
-    const x = Tensor.fromArray(c.x, c.shape);
-    const g = Tensor.fromArray(c.g, c.yShape);
+    const x = Tensor.fromArray(c.x, c.shape, { device: be.device });
+    const g = Tensor.fromArray(c.g, c.yShape, { device: be.device });
     let y: Tensor;
     let dx: Tensor;
     const extra: Tensor[] = [];
@@ -380,8 +383,8 @@ t.test('matches PyTorch (max_pool2d with indices, avg_pool2d, sum via divisor_ov
       dx = ops.sumPool2dBackward(g, c.shape, o);
     }
     t.same(y.shape, c.yShape, `${c.name}: shape`);
-    t.equal(mismatch(await y.data(), c.y, { rtol: 1e-5, atol: 1e-6 }), null, `${c.name}: y`);
-    t.equal(mismatch(await dx.data(), c.dx, { rtol: 1e-5, atol: 1e-6 }), null, `${c.name}: dx`);
+    t.equal(mismatch(await y.data(), c.y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: y`);
+    t.equal(mismatch(await dx.data(), c.dx, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: dx`);
     for (const u of [x, g, y, dx, ...extra]) u.dispose();
   }
 });
