@@ -1,0 +1,151 @@
+/**
+ * Runs a bench selection: the SGEMM ceiling first, then case by case, convkit and every present
+ * peer prepared for the case, timed in turns, and one line each. Lines go to a sink (JSON lines
+ * or the terminal table, command.ts), so the runner knows nothing about output.
+ */
+import { ConvkitError } from '../errors.js';
+import { device as deviceOf, type Device, type DeviceName } from '../tensor/device.js';
+import { sgemmCeiling, type Ceiling } from './ceiling.js';
+import { compareLine, loadEarlier, type ComparableLine } from './compare.js';
+import { contenderKey, type AbsentPeer, type Contender } from './contender.js';
+import { ConvkitContender } from './convkit-contender.js';
+import { convkitVersion, deviceInfo } from './host.js';
+import { absentPeerLine, caseLine, ceilingLine, figures, resultLine, type Line, type LineBase } from './lines.js';
+import type { BenchCase, BenchOptions } from './options.js';
+import { startOrtPeer } from './ort-contender.js';
+import { timeInTurns, type Runner } from './timing.js';
+import { startTorchPeer } from './torch-contender.js';
+
+export interface BenchSink {
+  line(l: Line): void;
+  /** What is running now, for a person watching (stderr on a terminal). */
+  progress(msg: string): void;
+}
+
+/**
+ * The one device the bench runs on. Several devices would be data-parallel replicas, which do
+ * not exist yet: a coded error says so. cuda:N without a GPU is the library's own ND_NO_CUDA.
+ */
+export function benchDevice(specs: readonly string[]): Device {
+  if (specs.length !== 1)
+    throw new ConvkitError(
+      'ND_ARG',
+      `bench --device ${specs.join(',')}: several devices means data-parallel replicas, which convkit does not have yet (a later issue); bench one device at a time (cpu, cpu:N or cuda:N)`,
+    );
+  return deviceOf(specs[0] as DeviceName);
+}
+
+const isAbsent = (p: Contender | AbsentPeer): p is AbsentPeer => 'reason' in p;
+
+async function startPeers(o: BenchOptions, dev: Device, threads: number): Promise<Array<Contender | AbsentPeer>> {
+  const out: Array<Contender | AbsentPeer> = [];
+  const cpuOnly = (impl: string, label?: string): AbsentPeer => ({ impl, label, reason: `the peers run on the CPU; this bench runs on ${dev.name}` });
+  if (o.peers.includes('torch')) {
+    if (dev.kind !== 'cpu') out.push(cpuOnly('pytorch', 'tuned'), cpuOnly('pytorch', 'default'));
+    else out.push(...(await Promise.all([startTorchPeer('tuned', threads), startTorchPeer('default', threads)])));
+  }
+  if (o.peers.includes('ort')) out.push(dev.kind !== 'cpu' ? cpuOnly('onnxruntime-node') : startOrtPeer(threads));
+  return out;
+}
+
+/** A runner whose first failure is kept (and reported on its line) instead of ending the bench. */
+function guarded(r: Runner): Runner & { error?: Error } {
+  const g: Runner & { error?: Error } = {
+    async run(iters) {
+      if (g.error) return NaN;
+      try {
+        return await r.run(iters);
+      } catch (e) {
+        g.error = e as Error;
+        return NaN;
+      }
+    },
+  };
+  return g;
+}
+
+export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> {
+  const t0 = performance.now();
+  const dev = benchDevice(o.devices);
+  // Read the earlier run before spending minutes on this one: a bad file fails at once.
+  const earlier = o.compare ? loadEarlier(o.compare) : undefined;
+  const base: LineBase = { convkit_version: convkitVersion(), device: deviceInfo(dev) };
+  const emit = (l: Line) => {
+    if (earlier) {
+      const cmp = compareLine(l as ComparableLine, earlier, o.compare!);
+      if (cmp) l.compare = cmp;
+    }
+    sink.line(l);
+  };
+  const timing = { rounds: o.rounds, warmup: o.warmup, roundSeconds: o.roundMs / 1000 };
+  emit({ type: 'start', ...base, cases: o.cases.length, peers: o.peers, rounds: o.rounds, warmup: o.warmup, round_ms: o.roundMs, quick: o.quick });
+
+  let ceiling: Ceiling | null = null;
+  if (!o.noCeiling) {
+    sink.progress('SGEMM ceiling (2048^3)');
+    ceiling = await sgemmCeiling(dev, timing);
+    emit(ceilingLine(base, ceiling, o.rounds));
+  }
+
+  const ours = new ConvkitContender(dev);
+  const contenders: Contender[] = [ours];
+  for (const p of await startPeers(o, dev, base.device.threads)) {
+    if (isAbsent(p)) emit(absentPeerLine(base, p));
+    else contenders.push(p);
+  }
+  try {
+    for (const [i, c] of o.cases.entries()) {
+      sink.progress(`[${i + 1}/${o.cases.length}] ${c.model} ${c.variant} ${c.pass} batch ${c.batch}`);
+      await runCase(c, contenders, ours, ceiling, base, timing, emit);
+    }
+  } finally {
+    for (const c of contenders) await c.close();
+  }
+  emit({ type: 'done', ...base, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) });
+}
+
+async function runCase(
+  c: BenchCase,
+  contenders: Contender[],
+  ours: ConvkitContender,
+  ceiling: Ceiling | null,
+  base: LineBase,
+  timing: { rounds: number; warmup: number; roundSeconds: number },
+  emit: (l: Line) => void,
+): Promise<void> {
+  const flop = ours.flops(c);
+  const ready: Array<{ who: Contender; runner: ReturnType<typeof guarded> }> = [];
+  try {
+    for (const who of contenders) {
+      const r = await who.prepare(c);
+      if (typeof r === 'string') emit(caseLine('skip', base, who, c, r));
+      else ready.push({ who, runner: guarded(r) });
+    }
+    const results = await timeInTurns(
+      ready.map((x) => x.runner),
+      { ...timing, settleMs: ready.length > 1 ? 20 : 0 },
+    );
+    const lines: Line[] = [];
+    const medians = new Map<string, number>();
+    ready.forEach(({ who, runner }, i) => {
+      if (runner.error) {
+        lines.push(caseLine('error', base, who, c, runner.error.message));
+        return;
+      }
+      const f = figures(c, results[i], flop, ceiling);
+      medians.set(contenderKey(who), f.images_per_s.median);
+      lines.push(resultLine(base, who, c, results[i], f, flop, who === ours ? { path: ours.path } : {}));
+    });
+    // convkit's line gets its ratio to each peer on the same case: our median images/s over theirs.
+    const mine = medians.get('convkit');
+    const ourLine = lines.find((l) => l.type === 'result' && l.impl === 'convkit');
+    if (ourLine && mine !== undefined && medians.size > 1) {
+      const vs: Record<string, number> = {};
+      for (const [k, m] of medians) if (k !== 'convkit') vs[k] = Number((mine / m).toPrecision(4));
+      ourLine.vs = vs;
+    }
+    for (const l of lines) emit(l);
+  } finally {
+    for (const who of contenders) await who.release();
+  }
+}
