@@ -9,6 +9,7 @@
  * Inputs are seeded random images; timing does not depend on their values.
  */
 import { Dropout } from '../layers/dropout.js';
+import { memory, resetPeakMemory } from '../memory.js';
 import { alexnet } from '../models/alexnet.js';
 import { lenet5 } from '../models/lenet5.js';
 import type { Model, Predictor, StepResult, TrainPlan } from '../models/model.js';
@@ -63,6 +64,7 @@ export class ConvkitContender implements Contender {
       const predictor: Predictor = model.compilePredictor(c.batch);
       this.held.push(predictor);
       this.path = 'compiled';
+      await this.startPeak();
       return {
         async run(iters) {
           const t0 = performance.now();
@@ -99,6 +101,7 @@ export class ConvkitContender implements Contender {
       r.loss.dispose();
       r.correct.dispose();
     };
+    await this.startPeak();
     return {
       async run(iters) {
         const t0 = performance.now();
@@ -113,6 +116,21 @@ export class ConvkitContender implements Contender {
         return seconds(t0);
       },
     };
+  }
+
+  /** From here on the host pool's peak is the case's: its tensors and a batch's buffers. */
+  private async startPeak(): Promise<void> {
+    await this.device.synchronize();
+    resetPeakMemory();
+  }
+
+  /**
+   * MiB of the CPU caching allocator's peak since the case was prepared: the model, the
+   * optimizer state and a step's buffers (what a batch of this size needs). CPU devices only.
+   */
+  peakPoolMib(): number | undefined {
+    if (this.device.kind !== 'cpu') return undefined;
+    return Number((memory().hostPool.peakBytes / 2 ** 20).toFixed(1));
   }
 
   async release(): Promise<void> {

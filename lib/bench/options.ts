@@ -133,10 +133,25 @@ function devices(specs: string[]): string[] {
   return [...new Set(specs)];
 }
 
+/**
+ * `--batch -4` joined into `--batch=-4`: parseArgs would call the value "ambiguous"; joined,
+ * the flag's own check says what range it takes.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : '';
+    const spec = (OPTIONS as Record<string, { type: string }>)[name];
+    if (spec?.type === 'string' && /^-\d/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 export function parseBenchArgs(argv: string[]): BenchOptions {
   let v;
   try {
-    ({ values: v } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
+    ({ values: v } = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: false, strict: true }));
   } catch (e) {
     throw new BenchUsageError((e as Error).message);
   }

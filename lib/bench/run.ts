@@ -134,7 +134,7 @@ async function runCase(
       }
       const f = figures(c, results[i], flop, ceiling);
       medians.set(contenderKey(who), f.images_per_s.median);
-      lines.push(resultLine(base, who, c, results[i], f, flop, who === ours ? { path: ours.path } : {}));
+      lines.push(resultLine(base, who, c, results[i], f, flop, who === ours ? { path: ours.path, peak_pool_mib: ours.peakPoolMib() } : {}));
     });
     // convkit's line gets its ratio to each peer on the same case: our median images/s over theirs.
     const mine = medians.get('convkit');
