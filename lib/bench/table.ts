@@ -1,20 +1,21 @@
 /**
- * The terminal form of the bench's lines: a table row per result (median and spread of every
- * figure), the ceiling and the absent peers as sentences. Printed as the lines arrive, so a long
+ * The terminal form of the bench's lines: a table row per result (every figure's median and
+ * spread: images/s with its min-max, the others as ± half their min-max range), the ceiling and
+ * the absent peers as sentences. Printed as the lines arrive, so a long
  * run shows its progress. JSON lines (--json, or a pipe) carry the same facts and more.
  */
 import type { Line } from './lines.js';
 import type { Spread } from './timing.js';
 
 const COLUMNS: Array<[string, number]> = [
-  ['impl', 24],
-  ['model', 16],
-  ['pass', 10],
-  ['batch', 6],
-  ['images/s (min-max)', 30],
-  ['ms/batch', 10],
-  ['GFLOP/s (min-max)', 22],
-  ['of ceiling', 11],
+  ['impl', 18],
+  ['model', 15],
+  ['pass', 9],
+  ['batch', 5],
+  ['images/s (min-max)', 26],
+  ['ms/batch', 14],
+  ['GFLOP/s', 14],
+  ['of ceiling', 14],
   ['notes', 0],
 ];
 
@@ -27,6 +28,9 @@ export function fmt(x: number): string {
 
 const fmtSpread = (s: Spread) => `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+/** A figure's median and its spread as half the min-max range, relative: "70.9 ±3.2%". */
+const fmtPm = (s: Spread, f: (x: number) => string = fmt) =>
+  `${f(s.median)} ±${s.median ? ((50 * (s.max - s.min)) / Math.abs(s.median)).toFixed(1) : '0'}%`;
 
 function row(cells: string[]): string {
   return cells.map((c, i) => (COLUMNS[i][1] ? c.padEnd(COLUMNS[i][1]) : c)).join(' ').trimEnd();
@@ -59,7 +63,7 @@ export function tableText(l: Line): string | null {
     case 'result': {
       const notes: string[] = [];
       if (l.path) notes.push(String(l.path));
-      for (const [k, r] of Object.entries((l.vs as Record<string, number> | undefined) ?? {})) notes.push(`${r}x ${k}`);
+      for (const [k, r] of Object.entries((l.vs as Record<string, number> | undefined) ?? {})) notes.push(`${fmt(r)}x ${k}`);
       const cmp = l.compare as { ratio: number | null } | undefined;
       if (cmp) notes.push(cmp.ratio === null ? 'no earlier line' : `${cmp.ratio}x earlier`);
       const share = l.ceiling_share as Spread | null;
@@ -69,9 +73,9 @@ export function tableText(l: Line): string | null {
         String(l.pass),
         String(l.batch),
         fmtSpread(l.images_per_s as Spread),
-        fmt((l.ms_per_batch as Spread).median),
-        fmtSpread(l.gflops as Spread),
-        share ? pct(share.median) : '-',
+        fmtPm(l.ms_per_batch as Spread),
+        fmtPm(l.gflops as Spread),
+        share ? fmtPm(share, pct) : '-',
         notes.join(', '),
       ]);
     }
