@@ -99,7 +99,10 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
       await runCase(c, contenders, ours, ceiling, base, timing, emit);
     }
   } finally {
-    for (const c of contenders) await c.close();
+    for (const c of contenders)
+      await c.close().catch((e: unknown) => {
+        if (c === ours) throw e; // a peer that fails to close has already given its lines
+      });
   }
   emit({ type: 'done', ...base, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) });
 }
@@ -117,7 +120,14 @@ async function runCase(
   const ready: Array<{ who: Contender; runner: ReturnType<typeof guarded> }> = [];
   try {
     for (const who of contenders) {
-      const r = await who.prepare(c);
+      let r: Runner | string;
+      try {
+        r = await who.prepare(c);
+      } catch (e) {
+        if (who === ours) throw e; // convkit's own failure is the bench's: a coded error, exit 1
+        emit(caseLine('error', base, who, c, `could not prepare the case: ${(e as Error).message}`));
+        continue;
+      }
       if (typeof r === 'string') emit(caseLine('skip', base, who, c, r));
       else ready.push({ who, runner: guarded(r) });
     }
