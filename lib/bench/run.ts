@@ -1,19 +1,19 @@
 /**
- * Runs a bench selection: the SGEMM ceiling first, then case by case, convkit and every present
- * peer prepared for the case, timed in turns, and one line each. Lines go to a sink (JSON lines
- * or the terminal table, command.ts), so the runner knows nothing about output.
+ * Runs a bench selection: the SGEMM ceiling first, then the peers started, then case by case
+ * (case-run.ts) convkit and every present peer timed in turns, one line each. Lines go to a
+ * sink (JSON lines or the terminal table, command.ts), so the runner knows nothing of output.
  */
 import { ConvkitError } from '../errors.js';
 import { device as deviceOf, type Device, type DeviceName } from '../tensor/device.js';
 import { sgemmCeiling, type Ceiling } from './ceiling.js';
 import { compareLine, loadEarlier, type ComparableLine } from './compare.js';
-import { contenderKey, type AbsentPeer, type Contender } from './contender.js';
+import { runCase } from './case-run.js';
+import type { AbsentPeer, Contender } from './contender.js';
 import { ConvkitContender } from './convkit-contender.js';
 import { convkitVersion, deviceInfo } from './host.js';
-import { absentPeerLine, caseLine, ceilingLine, figures, resultLine, type Line, type LineBase } from './lines.js';
-import type { BenchCase, BenchOptions } from './options.js';
+import { absentPeerLine, ceilingLine, type Line, type LineBase } from './lines.js';
+import type { BenchOptions } from './options.js';
 import { startOrtPeer } from './ort-contender.js';
-import { timeInTurns, type Runner } from './timing.js';
 import { startTorchPeer } from './torch-contender.js';
 
 export interface BenchSink {
@@ -48,22 +48,6 @@ async function startPeers(o: BenchOptions, dev: Device, threads: number): Promis
   return out;
 }
 
-/** A runner whose first failure is kept (and reported on its line) instead of ending the bench. */
-function guarded(r: Runner): Runner & { error?: Error } {
-  const g: Runner & { error?: Error } = {
-    async run(iters) {
-      if (g.error) return NaN;
-      try {
-        return await r.run(iters);
-      } catch (e) {
-        g.error = e as Error;
-        return NaN;
-      }
-    },
-  };
-  return g;
-}
-
 export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> {
   const t0 = performance.now();
   const dev = benchDevice(o.devices);
@@ -96,7 +80,16 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
   try {
     for (const [i, c] of o.cases.entries()) {
       sink.progress(`[${i + 1}/${o.cases.length}] ${c.model} ${c.variant} ${c.pass} batch ${c.batch}`);
-      await runCase(c, contenders, ours, ceiling, base, timing, emit);
+      await runCase(c, {
+        contenders,
+        ours,
+        flop: ours.flops(c),
+        oursExtra: () => ({ path: ours.path, peak_pool_mib: ours.peakPoolMib() }),
+        ceiling,
+        base,
+        timing,
+        emit,
+      });
     }
   } finally {
     for (const c of contenders)
@@ -105,57 +98,4 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
       });
   }
   emit({ type: 'done', ...base, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) });
-}
-
-async function runCase(
-  c: BenchCase,
-  contenders: Contender[],
-  ours: ConvkitContender,
-  ceiling: Ceiling | null,
-  base: LineBase,
-  timing: { rounds: number; warmup: number; roundSeconds: number },
-  emit: (l: Line) => void,
-): Promise<void> {
-  const flop = ours.flops(c);
-  const ready: Array<{ who: Contender; runner: ReturnType<typeof guarded> }> = [];
-  try {
-    for (const who of contenders) {
-      let r: Runner | string;
-      try {
-        r = await who.prepare(c);
-      } catch (e) {
-        if (who === ours) throw e; // convkit's own failure is the bench's: a coded error, exit 1
-        emit(caseLine('error', base, who, c, `could not prepare the case: ${(e as Error).message}`));
-        continue;
-      }
-      if (typeof r === 'string') emit(caseLine('skip', base, who, c, r));
-      else ready.push({ who, runner: guarded(r) });
-    }
-    const results = await timeInTurns(
-      ready.map((x) => x.runner),
-      { ...timing, settleMs: ready.length > 1 ? 20 : 0 },
-    );
-    const lines: Line[] = [];
-    const medians = new Map<string, number>();
-    ready.forEach(({ who, runner }, i) => {
-      if (runner.error) {
-        lines.push(caseLine('error', base, who, c, runner.error.message));
-        return;
-      }
-      const f = figures(c, results[i], flop, ceiling);
-      medians.set(contenderKey(who), f.images_per_s.median);
-      lines.push(resultLine(base, who, c, results[i], f, flop, who === ours ? { path: ours.path, peak_pool_mib: ours.peakPoolMib() } : {}));
-    });
-    // convkit's line gets its ratio to each peer on the same case: our median images/s over theirs.
-    const mine = medians.get('convkit');
-    const ourLine = lines.find((l) => l.type === 'result' && l.impl === 'convkit');
-    if (ourLine && mine !== undefined && medians.size > 1) {
-      const vs: Record<string, number> = {};
-      for (const [k, m] of medians) if (k !== 'convkit') vs[k] = Number((mine / m).toPrecision(4));
-      ourLine.vs = vs;
-    }
-    for (const l of lines) emit(l);
-  } finally {
-    for (const who of contenders) await who.release();
-  }
 }
