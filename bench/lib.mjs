@@ -1,17 +1,12 @@
-// Shared benchmark helpers: the device description on every line, JSON-lines output, timing.
-import { readFileSync } from 'node:fs';
+// Helpers of the scripts in bench/kernels, bench/gpu and bench/models/image-loader.mjs: the
+// device description on every line, JSON-lines output, a median timer. The model benchmarks are
+// `convkit bench` (lib/bench, shipped); its CPU-model reader is the one used here.
+import { cpuModel } from '../dist/bench/host.js';
 import os from 'node:os';
 
-let cpuModel;
 /** "cpu:0 (Intel(R) Xeon(R) Processor, 2 threads)": the device on every JSON line. */
 export function deviceName(dev = 'cpu:0', threads) {
-  if (!cpuModel) {
-    try {
-      cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim();
-    } catch {}
-    cpuModel ??= os.cpus()[0]?.model ?? 'unknown CPU';
-  }
-  return `${dev} (${cpuModel}, ${threads ?? os.availableParallelism()} threads)`;
+  return `${dev} (${cpuModel()}, ${threads ?? os.availableParallelism()} threads)`;
 }
 
 /** Prints one JSON line. */
@@ -22,38 +17,19 @@ export function emit(obj) {
 /**
  * Median wall time (ms) of `run` (an async function that ends with a device synchronize),
  * after `warmup` calls; at least `iters` calls and `minMs` of timed calls.
+ * Returns { ms, runs, minMs }.
  */
 export async function timeIt(run, { warmup = 2, iters = 5, minMs = 300 } = {}) {
-  return (await timeInTurns({ run }, { warmup, iters, minMs, settleMs: 0 })).run;
-}
-
-/**
- * Median times of several implementations of the same work, taken in turns (a, b, a, b, ...), so a
- * machine whose speed drifts (shared memory bandwidth, other tenants) slows each alike and
- * their ratio stays meaningful. Between turns it pauses settleMs, untimed: a peer whose idle
- * threads spin for a while after a run (onnxruntime's do) would otherwise slow the next turn.
- * Returns { name: { ms, runs, minMs } }.
- */
-export async function timeInTurns(runs, { warmup = 2, iters = 5, minMs = 300, settleMs = 50 } = {}) {
-  const settle = () => (settleMs > 0 ? new Promise((resolve) => setTimeout(resolve, settleMs)) : undefined);
-  const names = Object.keys(runs);
-  for (const n of names) for (let i = 0; i < warmup; i++) await runs[n]();
-  const times = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < warmup; i++) await run();
+  const times = [];
   let timed = 0;
-  while (times[names[0]].length < iters || timed < minMs * names.length) {
-    for (const n of names) {
-      await settle();
-      const t0 = performance.now();
-      await runs[n]();
-      times[n].push(performance.now() - t0);
-      timed += times[n][times[n].length - 1];
-    }
-    if (times[names[0]].length > 1000) break;
+  while (times.length < iters || timed < minMs) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+    timed += times[times.length - 1];
+    if (times.length > 1000) break;
   }
-  return Object.fromEntries(
-    names.map((n) => {
-      const t = times[n].sort((a, b) => a - b);
-      return [n, { ms: t[Math.floor(t.length / 2)], runs: t.length, minMs: t[0] }];
-    }),
-  );
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], runs: times.length, minMs: times[0] };
 }

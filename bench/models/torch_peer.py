@@ -1,6 +1,6 @@
-"""Shared by the PyTorch benchmark peers: thread setup, the device string every JSON line
-carries (the same form as bench/lib.mjs), median timing, and the torch.nn twins of convkit's
-models (scripts/fixtures/torch_nets.py, the ones the parity fixtures use)."""
+"""Helpers of bench/gpu/torch_gpu.py: thread setup, the device string, median timing, and the
+torch.nn twins of convkit's models (scripts/fixtures/torch_nets.py, the ones the parity fixtures
+use). The CPU peers of `convkit bench` are peers/torch_peer.py (lib/bench/torch-contender.ts)."""
 import os
 import platform
 import sys

@@ -176,6 +176,8 @@ async function predictCmd(v: Record<string, string | boolean | undefined>, out: 
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `bench` has its own options and help (lib/bench/options.ts).
+  if (argv[0] === 'bench') return (await import('../bench/command.js')).benchMain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
