@@ -15,7 +15,7 @@
  * A session keeps at most one batch (one recorded op on the CPU) queued at a time, so it never
  * comes near that bound on its own.
  */
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
 import { Model } from '../models/model.js';
 import { restoreModel } from '../train/checkpointing.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
@@ -125,7 +125,14 @@ export class InferenceSession {
     } else if (typeof source === 'string' && source !== '') {
       // restoreModel reads the weights file; until weights-only restores land (issue: weights
       // files alone restorable) it also wants the .optim twin beside it.
-      ({ model } = await restoreModel(source, { device: opts.device }));
+      try {
+        ({ model } = await restoreModel(source, { device: opts.device }));
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        if (typeof err?.code === 'string' && err.code.startsWith('ND_')) throw e;
+        // fs errors (ENOENT, EACCES) become coded ones naming the file.
+        throw new ConvkitError(err?.code === 'ENOENT' ? 'ND_ARG' : 'ND_FORMAT', `${op}: cannot load the weights file '${source}': ${err?.message ?? String(e)}`, { cause: e });
+      }
       owns = true;
     } else {
       throw new ArgumentError(`${op}: 'source' must be a Model or the path of a weights file, got ${String(source)}`);
