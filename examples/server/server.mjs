@@ -259,7 +259,8 @@ async function main() {
   };
   const s = await startServer({ models, port: Number(values.port), host: values.host, maxBodyBytes: Number(values['max-body']), session, log: (l) => console.error(l) });
   console.log(JSON.stringify({ listening: s.url, models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })) }));
-  process.once('SIGTERM', async () => {
+  process.once("SIGTERM", async () => {
+    console.error("SIGTERM: draining");
     await s.close();
     console.log(JSON.stringify({ stopped: true }));
     process.exit(0);
