@@ -87,6 +87,9 @@ function fromBackendError(e) {
       return new HttpError(503, 'the server is shutting down', { 'retry-after': '5', connection: 'close' });
     case 'ND_TIMEOUT':
       return new HttpError(504, e.message);
+    case 'ND_ABORTED':
+      // The client went away; nginx's 499, for the metrics (nobody reads the answer).
+      return new HttpError(499, 'client closed the request');
     case 'ND_SHAPE':
     case 'ND_ARG':
       return new HttpError(400, e.message);
