@@ -28,6 +28,6 @@ export {
 } from './data/images/index.js';
 export { Predictor, TrainPlan } from './models/model.js';
 export {
-  InferenceSession, SessionPool, BusyError, TimeoutError, AbortedError, ClosedError,
+  InferenceSession, SessionPool, imageToSample, BusyError, TimeoutError, AbortedError, ClosedError,
   type SessionOptions, type RunOptions, type SampleInput, type PoolOptions, type SessionStats, type LatencySummary, type Calibration,
 } from './serve/index.js';

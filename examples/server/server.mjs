@@ -131,7 +131,7 @@ export async function startServer({ models, port = 8080, host = '127.0.0.1', max
         x = await decoder.decode(body, b.inputShape);
       } catch (e) {
         if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
-        if (e instanceof DecodeError) throw new HttpError(400, `cannot decode the image: ${e.message}`);
+        if (e instanceof DecodeError) throw new HttpError(400, e.message);
         throw e;
       }
     // A client that goes away cancels its request.

@@ -4,3 +4,4 @@ export { SessionPool, type PoolOptions } from './session-pool.js';
 export { BusyError, TimeoutError, AbortedError, ClosedError } from './errors.js';
 export { powersOfTwo, type Calibration } from './batch-runner.js';
 export type { SessionStats, LatencySummary } from './stats.js';
+export { imageToSample } from './image-input.js';

@@ -21,6 +21,7 @@ import { restoreModel } from '../train/checkpointing.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BatchRunner, preparedSizes, type Calibration } from './batch-runner.js';
+import { imageToSample } from './image-input.js';
 import { AbortedError, BusyError, ClosedError, TimeoutError } from './errors.js';
 import { Window, bump, type SessionStats } from './stats.js';
 
@@ -210,6 +211,18 @@ export class InferenceSession {
       this.queue.push(p);
       this.kick();
     });
+  }
+
+  /**
+   * The output row of one encoded image (JPEG/PNG bytes or a file path), decoded with sharp to
+   * the model's input (image-input.ts). Undecodable images reject with ND_FORMAT.
+   */
+  async runImage(image: string | Uint8Array, opts: RunOptions = {}): Promise<Float32Array> {
+    if (this.closing) {
+      this.counts.closed++;
+      throw new ClosedError(`InferenceSession.runImage(${this.model.name}): the session is closed`);
+    }
+    return this.run(await imageToSample(image, this.model.inputShape), opts);
   }
 
   private fromArray(op: string, input: ArrayLike<number>): Float32Array {
