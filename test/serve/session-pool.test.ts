@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
-type Tap = typeof t;
 import { lenet5 } from '../../lib/models/index.js';
 import { InferenceSession, SessionPool } from '../../lib/serve/index.js';
 import { saveTrainingCheckpoint } from '../../lib/train/checkpointing.js';
@@ -41,7 +40,7 @@ function killScenario(isolation: 'thread' | 'process') {
   return { status: r.status, signal: r.signal, stderr: r.stderr.slice(-400), out };
 }
 
-function checkSurvivors(t: Tap, k: ReturnType<typeof killScenario>) {
+function checkSurvivors(t: Test, k: ReturnType<typeof killScenario>) {
   t.equal(k.status, 0, `the serving process survived the kill (status ${k.status}, signal ${k.signal}${k.status ? `; stderr: ${k.stderr}` : ''})`);
   if (!k.out) return t.fail('no report from the child');
   const lost = k.out.outcomes.filter((o) => o !== 'ok');

@@ -5,7 +5,7 @@
 // batches > 4 differ from batch-1 rows by float32 rounding (about 1e-8 in probabilities);
 // batches of up to 4 are bit-identical. The tolerance asserted is 1e-6 absolute, plus the same
 // top class.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { alexnet, lenet5 } from '../../lib/models/index.js';
 import { InferenceSession } from '../../lib/serve/index.js';
 import type { Model } from '../../lib/models/model.js';
@@ -16,7 +16,7 @@ function samples(n: number, per: number, seed: number): Float32Array[] {
 
 const argmax = (a: Float32Array) => a.reduce((b, v, i) => (v > a[b]! ? i : b), 0);
 
-async function compare(t: typeof import("tap").default, model: Model, maxBatchSize: number, counts: number[], exactUpTo: number) {
+async function compare(t: Test, model: Model, maxBatchSize: number, counts: number[], exactUpTo: number) {
   const per = model.inputShape.reduce((a, b) => a * b, 1);
   const batched = await InferenceSession.create(model, { maxBatchSize });
   const single = await InferenceSession.create(model, { maxBatchSize: 1 });
