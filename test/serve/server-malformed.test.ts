@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { lenet5 } from '../../lib/models/index.js';
 import { saveTrainingCheckpoint } from '../../lib/train/checkpointing.js';
-import { startServer, type Running } from './server-helpers.js';
+import { startServer, type Running } from '../helpers/serve-server.js';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'convkit-server-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -24,10 +24,10 @@ t.before(async () => {
   await saveTrainingCheckpoint(weights, model, null, { epoch: 0, batch: 0, step: 0 });
 });
 
-// The crash scenario runs in a child process, so that a native abort fails one check here
+// The crash scenario runs in a child process (plain JS over dist/: build first), so that a native abort fails one check here
 // instead of ending this test file.
 function killScenario(isolation: 'thread' | 'process') {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(new URL('./fixtures/pool-kill.ts', import.meta.url)), weights, isolation], {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./fixtures/pool-kill.mjs', import.meta.url)), weights, isolation], {
     encoding: 'utf8',
     timeout: 240_000,
     env: { ...process.env, CONVKIT_NO_CUDA: '1' },
@@ -40,9 +40,9 @@ function killScenario(isolation: 'thread' | 'process') {
   return { status: r.status, signal: r.signal, stderr: r.stderr.slice(-400), out };
 }
 
-function checkSurvivors(t: Test, k: ReturnType<typeof killScenario>) {
-  t.equal(k.status, 0, `the serving process survived the kill (status ${k.status}, signal ${k.signal}${k.status ? `; stderr: ${k.stderr}` : ''})`);
-  if (!k.out) return t.fail('no report from the child');
+function checkSurvivors(t: Test, k: ReturnType<typeof killScenario>, todo?: string) {
+  t.equal(k.status, 0, `the serving process survived the kill (status ${k.status}, signal ${k.signal}${k.status ? `; stderr: ${k.stderr}` : ''})`, { todo });
+  if (!k.out) return t.fail('no report from the child', { todo });
   const lost = k.out.outcomes.filter((o) => o !== 'ok');
   t.ok(lost.every((o) => o === 'ND_INTERNAL'), `lost requests are coded ND_INTERNAL (${[...new Set(lost)].join(', ') || 'none lost'})`);
   t.ok(k.out.outcomes.length - lost.length >= 30, `the live worker answered its share (${k.out.outcomes.length - lost.length}/60)`);
@@ -60,8 +60,10 @@ t.test('a terminated child-process session leaves the other serving', async (t) 
 // (the terminating environment refuses ArrayBuffer::New / Resolve), which is std::terminate:
 // the whole process aborts. Until settle() catches it, thread workers are not crash-isolated;
 // process isolation is.
-t.test('a terminated worker-thread session leaves the other serving', { todo: 'native: waits.cc settle() aborts the process when a worker env terminates with reads pending' }, async (t) => {
-  checkSurvivors(t, killScenario('thread'));
+t.test('a terminated worker-thread session leaves the other serving', async (t) => {
+  const k = killScenario('thread');
+  if (k.status !== 0) t.comment(`KNOWN BUG: the thread scenario ended with status ${k.status}, signal ${k.signal}; stderr: ${k.stderr.trim()}`);
+  checkSurvivors(t, k, 'native: waits.cc settle() aborts the process when a worker env terminates with reads pending');
 });
 
 t.test('a thread pool serves the rows an in-process session gives', async (t) => {
@@ -103,5 +105,5 @@ t.test('a session in a child process, with its share of CONVKIT_NUM_THREADS', as
 });
 
 t.test('a weights file that does not exist fails create() with a coded error, no worker left behind', async (t) => {
-  await t.rejects(SessionPool.create(join(dir, 'missing.safetensors'), { workers: 2 }), { code: 'ND_ARG', message: /missing\.safetensors/ });
+  await t.rejects(SessionPool.create(join(dir, 'missing.safetensors'), { workers: 1 }), { code: 'ND_ARG', message: /missing\.safetensors/ });
 });
