@@ -40,6 +40,9 @@ function softmax(logits) {
   return out;
 }
 
+// Measured here: onnxruntime-node 1.30's session.run computes on the JS thread (a 1.4 s batch
+// was a 1.4 s event-loop stall), so the peer's event-loop figures in bench/serve/load.mjs show
+// that property of ORT, not of this HTTP code.
 /** onnxruntime-node from an .onnx file whose input is 'x' [N, ...inputShape]; null if ORT is not installed. */
 export async function ortBackend(name, onnxFile, inputShape, { threads, maxQueue = 2048 } = {}) {
   let ort;
