@@ -239,6 +239,7 @@ async function main() {
       isolation: { type: 'string', default: 'process' },
       'no-batching': { type: 'boolean', default: false },
       calibrate: { type: 'boolean', default: false },
+      'batch-invariant': { type: 'boolean', default: false },
       'max-body': { type: 'string', default: String(8 << 20) },
     },
   });
@@ -261,6 +262,7 @@ async function main() {
     workers: Number(values.workers),
     isolation: values.isolation,
     calibrate: values.calibrate,
+    batchInvariant: values['batch-invariant'],
   };
   const s = await startServer({ models, port: Number(values.port), host: values.host, maxBodyBytes: Number(values['max-body']), session, log: (l) => console.error(l) });
   console.log(JSON.stringify({ listening: s.url, models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })) }));

@@ -21,8 +21,26 @@ export function powersOfTwo(max: number): number[] {
   return out;
 }
 
-/** Checks and sorts prepared sizes; the largest must be maxBatchSize so that every batch fits. */
-export function preparedSizes(op: string, sizes: readonly number[] | undefined, maxBatchSize: number): number[] {
+/**
+ * The CPU kernels take a dot-product path for batches of at most this many samples and the
+ * packed GEMM above it (kSmallBatch in native/cpu/conv_direct.h, used by conv and linear): the
+ * two sum in different orders, so a row differs in its last bits between them. On the GEMM
+ * path a row is the same whatever the batch size and the row's position (tested).
+ */
+export const SMALL_BATCH_PATH = 4;
+
+/**
+ * Checks and sorts prepared sizes; the largest must be maxBatchSize so that every batch fits.
+ * batchInvariant keeps only sizes above SMALL_BATCH_PATH, so every request, even a lone one,
+ * takes the same kernel path and its row never depends on what it was batched with.
+ */
+export function preparedSizes(op: string, sizes: readonly number[] | undefined, maxBatchSize: number, batchInvariant = false): number[] {
+  if (batchInvariant) {
+    if (maxBatchSize <= SMALL_BATCH_PATH)
+      throw new ArgumentError(`${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`);
+    const kept = preparedSizes(op, sizes, maxBatchSize).filter((s) => s > SMALL_BATCH_PATH);
+    return kept;
+  }
   if (sizes === undefined) return powersOfTwo(maxBatchSize);
   if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= maxBatchSize))
     throw new ArgumentError(`${op}: 'batchSizes' must be integers in [1, maxBatchSize=${maxBatchSize}], got ${JSON.stringify(sizes)}`);

@@ -34,6 +34,13 @@ export interface SessionOptions {
   maxQueueDelayMs?: number;
   /** Prepared batch sizes (default powers of two up to maxBatchSize, plus maxBatchSize). */
   batchSizes?: number[];
+  /**
+   * Run every batch, even a lone request, at a prepared size above the CPU's small-batch kernel
+   * path (so at least 8 with the default sizes): a request's row is then bit-identical whatever
+   * it was batched with, at the cost of padding small batches (default false: a batch of 1 to 4
+   * may differ from a larger batch's row in the last bits; see session-rows.test.ts).
+   */
+  batchInvariant?: boolean;
   /** Time each prepared size at create() and keep only those that pay off (default false). */
   calibrate?: boolean;
   /** Run one batch at each prepared size at create(), so first requests meet warm buffers (default false). */
@@ -115,7 +122,7 @@ export class InferenceSession {
     const maxQueue = optNumber(op, 'maxQueue', opts.maxQueue, 1024, 1, true);
     const timeoutMs = optNumber(op, 'timeoutMs', opts.timeoutMs, 0, 0, false);
     const statsWindow = optNumber(op, 'statsWindow', opts.statsWindow, 4096, 1, true);
-    const sizes = preparedSizes(op, opts.batchSizes, maxBatchSize);
+    const sizes = preparedSizes(op, opts.batchSizes, maxBatchSize, opts.batchInvariant === true);
     let model: Model;
     let owns: boolean;
     if (source instanceof Model) {

@@ -4,7 +4,8 @@
 // more than 4 (conv_direct.h's smallBatchLinear below, packed GEMM tiles above), so rows from
 // batches > 4 differ from batch-1 rows by float32 rounding (about 1e-8 in probabilities);
 // batches of up to 4 are bit-identical. The tolerance asserted is 1e-6 absolute, plus the same
-// top class.
+// top class. With batchInvariant (last test) every batch takes the GEMM path and rows are
+// bit-identical however they were batched.
 import t, { type Test } from 'tap';
 import { alexnet, lenet5 } from '../../lib/models/index.js';
 import { InferenceSession } from '../../lib/serve/index.js';
@@ -68,4 +69,27 @@ t.test('an output row is a copy per request: the rows of one batch are distinct 
   t.ok(Math.abs(rows[0]!.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'a row is a probability distribution');
   await s.close();
   model.dispose();
+});
+
+// batchInvariant: every batch runs on the GEMM path, where a row does not depend on the batch
+// size or its position, so a request's answer is bit-identical however it was batched.
+t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a full one', async (t) => {
+  for (const model of [lenet5({ seed: 8 }), alexnet({ seed: 9, fcWidth: 64, numClasses: 10, dropout: 0 })]) {
+    const per = model.inputShape.reduce((a, b) => a * b, 1);
+    const s = await InferenceSession.create(model, { maxBatchSize: 16, batchInvariant: true });
+    t.same(s.preparedBatchSizes, [8, 16], 'prepared sizes above the small-batch path');
+    const xs = samples(13, per, 40);
+    const alone = await s.run(xs[5]!);
+    const small = await Promise.all(xs.slice(3, 6).map((x) => s.run(x)));
+    const full = await Promise.all(xs.map((x) => s.run(x)));
+    t.same(Array.from(small[2]!), Array.from(alone), `${model.name}: in a batch of 3, bit-identical to alone`);
+    t.same(Array.from(full[5]!), Array.from(alone), `${model.name}: in a batch of 13 (padded to 16), bit-identical to alone`);
+    t.same(Array.from(full[3]!), Array.from(small[0]!), `${model.name}: another sample at another position, identical too`);
+    t.same(s.stats().paddedSizes, { 8: 2, 16: 1 }, 'a lone request ran at 8');
+    await s.close();
+    model.dispose();
+  }
+  const small = lenet5();
+  await t.rejects(InferenceSession.create(small, { maxBatchSize: 4, batchInvariant: true }), { code: 'ND_ARG', message: /batchInvariant needs maxBatchSize > 4/ });
+  small.dispose();
 });
