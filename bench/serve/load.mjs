@@ -6,6 +6,7 @@
 //
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
+//                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
@@ -30,6 +31,7 @@ const { values: o } = parseArgs({
     workers: { type: 'string', default: '1' },
     'max-batch': { type: 'string', default: '32' },
     'timeout-s': { type: 'string', default: '60' },
+    input: { type: 'string', default: 'jpeg' },
     images: { type: 'string', default: join(root, '..', 'shared', 'data', 'imagenet-samples') },
     dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
   },
@@ -98,22 +100,29 @@ async function stop(child) {
 
 const jpegs = readdirSync(o.images).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 16).map((f) => readFileSync(join(o.images, f)));
 
-async function load(url, model, conns, secs) {
-  return autocannon({
-    url,
-    connections: conns,
-    duration: secs,
-    timeout: timeoutS,
-    requests: jpegs.map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'image/jpeg' }, body })),
-  });
+const jsonBodies = new Map();
+/** A few distinct tensor bodies of the model's input size. */
+function jsonFor(inputShape) {
+  const n = inputShape.reduce((a, b) => a * b, 1);
+  if (!jsonBodies.has(n)) jsonBodies.set(n, [0, 1, 2, 3].map((k) => JSON.stringify({ input: Array.from({ length: n }, (_, i) => Math.round(Math.sin(i + k) * 1000) / 1000) })));
+  return jsonBodies.get(n);
+}
+
+async function load(url, model, conns, secs, inputShape) {
+  const requests =
+    o.input === 'json'
+      ? jsonFor(inputShape).map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body }))
+      : jpegs.map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'image/jpeg' }, body }));
+  return autocannon({ url, connections: conns, duration: secs, timeout: timeoutS, requests });
 }
 
 async function run({ model, backend, batching, serverArgs }) {
   const srv = await startServer(serverArgs);
   try {
-    await load(srv.url, model, 8, 2); // warm: plans, pooled buffers, decode workers
+    const shape = srv.models[0].inputShape;
+    await load(srv.url, model, 8, 2, shape); // warm: plans, pooled buffers, decode workers
     await fetch(`${srv.url}/v1/stats?reset=1`);
-    const r = await load(srv.url, model, connections, duration);
+    const r = await load(srv.url, model, connections, duration, shape);
     const st = await (await fetch(`${srv.url}/v1/stats`)).json();
     const ms = st.models[model];
     emit({
@@ -124,6 +133,7 @@ async function run({ model, backend, batching, serverArgs }) {
       device: deviceName('cpu:0'),
       connections,
       duration_s: duration,
+      input: o.input,
       requests: r.requests.total,
       ok: r['2xx'],
       non2xx: r.non2xx,
