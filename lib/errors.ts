@@ -1,8 +1,9 @@
 /**
  * convkit's errors. Every error carries a stable `code`:
  * ND_SHAPE (shapes disagree), ND_ARG (a bad argument), ND_DISPOSED (a disposed tensor was used),
- * ND_OOM, ND_CUDA, ND_NO_CUDA, ND_FORMAT (a malformed file), ND_NAN (training diverged), ND_BUSY (a device is busy:
- * setIsa while ops are queued), ND_INTERNAL.
+ * ND_OOM, ND_CUDA, ND_NO_CUDA, ND_FORMAT (a malformed file), ND_NAN (training diverged), ND_INTERNAL;
+ * ND_BUSY (a bound was hit: a full serving queue, setIsa while ops are queued), and for serving
+ * (lib/serve) ND_TIMEOUT, ND_ABORTED, ND_CLOSED.
  * Shape errors are RangeErrors and argument errors TypeErrors, so generic handlers work too.
  */
 export type ErrorCode =
@@ -14,8 +15,11 @@ export type ErrorCode =
   | 'ND_NO_CUDA'
   | 'ND_FORMAT'
   | 'ND_NAN'
+  | 'ND_INTERNAL'
   | 'ND_BUSY'
-  | 'ND_INTERNAL';
+  | 'ND_TIMEOUT'
+  | 'ND_ABORTED'
+  | 'ND_CLOSED';
 
 export class ShapeError extends RangeError {
   readonly code = 'ND_SHAPE' as const;

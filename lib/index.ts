@@ -28,3 +28,7 @@ export {
   type ImageLoaderOptions, type ImageBatch, type PredictImageOptions, type Pca,
 } from './data/images/index.js';
 export { Predictor, TrainPlan } from './models/model.js';
+export {
+  InferenceSession, SessionPool, imageToSample, BusyError, TimeoutError, AbortedError, ClosedError,
+  type SessionOptions, type RunOptions, type SampleInput, type PoolOptions, type SessionStats, type LatencySummary, type Calibration,
+} from './serve/index.js';

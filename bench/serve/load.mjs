@@ -1,0 +1,171 @@
+// Load test of examples/server on loopback with autocannon: LeNet-5 and AlexNet from weights
+// files, JPEG bodies from ../shared/data/imagenet-samples, dynamic batching on and off, and the
+// same AlexNet served by onnxruntime-node behind the same HTTP code (the peer). One JSON line
+// per run: device, throughput, latency p50/p99/max, errors and timeouts, the server's
+// event-loop delay p99/max (monitorEventLoopDelay, read from /v1/stats) and its batch sizes.
+//
+//   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
+//                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
+//                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
+//
+// The client runs in this process, on the same cores as the server: figures from a shared
+// machine are not results; the lead reruns this on a quiet one.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { deviceName, emit } from '../lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const { values: o } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '1000' },
+    models: { type: 'string', default: 'lenet5,alexnet' },
+    batching: { type: 'string', default: 'on,off' },
+    peer: { type: 'string', default: 'on' },
+    workers: { type: 'string', default: '1' },
+    'max-batch': { type: 'string', default: '32' },
+    'timeout-s': { type: 'string', default: '60' },
+    input: { type: 'string', default: 'jpeg' },
+    images: { type: 'string', default: join(root, '..', 'shared', 'data', 'imagenet-samples') },
+    dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
+  },
+});
+const duration = Number(o.duration);
+const connections = Number(o.connections);
+const timeoutS = Number(o['timeout-s']);
+mkdirSync(o.dir, { recursive: true });
+
+/** Seeded weights files, written once (make-weights.mjs). */
+function weightsFor(name) {
+  const file = join(o.dir, `${name}.safetensors`);
+  if (!existsSync(file)) {
+    const r = spawnSync(process.execPath, [join(root, 'examples', 'server', 'make-weights.mjs'), o.dir, name], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`make-weights ${name}: ${r.stderr}`);
+  }
+  return file;
+}
+
+/** The peer's ONNX file: the same paper-form AlexNet from torch.nn (bench/models/alexnet_onnx.py). */
+function onnxAlexNet() {
+  try {
+    createRequireOrt();
+  } catch {
+    return { skipped: 'onnxruntime-node not installed (npm install --save-dev --ignore-scripts onnxruntime-node)' };
+  }
+  const file = join(os.tmpdir(), 'convkit-bench', 'alexnet_paper.onnx');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const py = spawnSync('/usr/bin/python3', [join(root, 'bench', 'models', 'alexnet_onnx.py'), file], { encoding: 'utf8', cwd: join(root, 'bench', 'models') });
+    if (py.status !== 0) return { skipped: `ONNX export failed: ${(py.stderr || String(py.error)).trim().split('\n').pop()}` };
+  }
+  return { file };
+}
+
+function createRequireOrt() {
+  return spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { cwd: root }).status === 0 ? true : (() => { throw new Error('no ort'); })();
+}
+
+function startServer(args) {
+  const child = spawn(process.execPath, [join(root, 'examples', 'server', 'server.mjs'), '--port', '0', '--timeout-ms', String(timeoutS * 1000), '--max-queue', String(Math.max(2048, connections * 2)), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      for (const l of buf.split('\n')) {
+        try {
+          const m = JSON.parse(l);
+          if (m.listening) resolve({ url: m.listening, child, models: m.models });
+        } catch {}
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+}
+
+async function stop(child) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(t);
+}
+
+const jpegs = readdirSync(o.images).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 16).map((f) => readFileSync(join(o.images, f)));
+
+const jsonBodies = new Map();
+/** A few distinct tensor bodies of the model's input size. */
+function jsonFor(inputShape) {
+  const n = inputShape.reduce((a, b) => a * b, 1);
+  if (!jsonBodies.has(n)) jsonBodies.set(n, [0, 1, 2, 3].map((k) => JSON.stringify({ input: Array.from({ length: n }, (_, i) => Math.round(Math.sin(i + k) * 1000) / 1000) })));
+  return jsonBodies.get(n);
+}
+
+async function load(url, model, conns, secs, inputShape) {
+  const requests =
+    o.input === 'json'
+      ? jsonFor(inputShape).map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body }))
+      : jpegs.map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'image/jpeg' }, body }));
+  return autocannon({ url, connections: conns, duration: secs, timeout: timeoutS, requests });
+}
+
+async function run({ model, backend, batching, serverArgs }) {
+  const srv = await startServer(serverArgs);
+  try {
+    const shape = srv.models[0].inputShape;
+    await load(srv.url, model, 8, 2, shape); // warm: plans, pooled buffers, decode workers
+    await fetch(`${srv.url}/v1/stats?reset=1`);
+    const r = await load(srv.url, model, connections, duration, shape);
+    const st = await (await fetch(`${srv.url}/v1/stats`)).json();
+    const ms = st.models[model];
+    emit({
+      bench: 'serve',
+      model,
+      backend,
+      batching,
+      device: deviceName('cpu:0'),
+      connections,
+      duration_s: duration,
+      input: o.input,
+      requests: r.requests.total,
+      ok: r['2xx'],
+      non2xx: r.non2xx,
+      errors: r.errors,
+      timeouts: r.timeouts,
+      requests_per_s: r.requests.average,
+      latency_ms: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
+      server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
+      batch_sizes: ms?.batchSizes ?? null,
+      note: 'client and server share this machine; a contended run is not a result',
+    });
+  } finally {
+    await stop(srv.child);
+  }
+}
+
+const models = o.models.split(',').filter(Boolean);
+const modes = o.batching.split(',').filter(Boolean);
+for (const model of models) {
+  const weights = weightsFor(model);
+  for (const mode of modes) {
+    const serverArgs = ['--model', `${model}=${weights}`, '--max-batch', o['max-batch'], '--workers', o.workers];
+    if (mode === 'off') serverArgs.push('--no-batching');
+    await run({ model, backend: o.workers === '1' ? 'convkit' : `convkit x${o.workers} workers`, batching: mode, serverArgs });
+  }
+  if (o.peer === 'on') {
+    if (model !== 'alexnet') {
+      emit({ bench: 'serve', model, backend: 'onnxruntime-node', skipped: 'no ONNX file of this net for the peer (only AlexNet is exported from torch.nn)', device: deviceName('cpu:0') });
+      continue;
+    }
+    const onnx = onnxAlexNet();
+    if (onnx.skipped) emit({ bench: 'serve', model, backend: 'onnxruntime-node', skipped: onnx.skipped, device: deviceName('cpu:0') });
+    else await run({ model, backend: 'onnxruntime-node', batching: 'n/a (one run per request)', serverArgs: ['--ort', `${model}=${onnx.file}:3x227x227`] });
+  }
+}

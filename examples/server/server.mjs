@@ -1,0 +1,280 @@
+// An HTTP inference server over convkit's InferenceSession (node:http: no framework to learn
+// or patch for three routes, and direct control of body limits and socket handling; fastify
+// would add schema validation and a router, which this example does not need).
+//
+//   node examples/server/server.mjs --model lenet5=lenet5.safetensors --model alexnet=alexnet.safetensors
+//
+// POST /v1/models/:name/predict  image/jpeg | image/png | application/json {"input": [...]}
+//   -> 200 {"model", "top5": [{"class", "label", "probability"}]}
+//   413 body too large, 415 wrong content type, 400 undecodable image or wrong shape,
+//   503 + Retry-After when the queue is full or the server is shutting down, 504 on timeout.
+// GET /healthz, GET /metrics (Prometheus), GET /v1/stats[?reset=1] (JSON: sessions, event loop).
+// SIGTERM: new requests get 503, in-flight ones finish, then the process exits.
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { convkitBackend, ortBackend } from './backends.mjs';
+import { DecodeError, DecodePool } from './decode-pool.mjs';
+import { createMetrics } from './metrics.mjs';
+
+class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
+
+/** The body as one standalone Uint8Array, or a 413 as soon as it passes `limit` bytes. */
+function readBody(req, limit) {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`));
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      const out = new Uint8Array(size);
+      let o = 0;
+      for (const c of chunks) out.set(c, (o += c.length) - c.length);
+      resolve(out);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** {"input": numbers, flat or nested} -> Float32Array of exactly n values, or a 400. */
+function jsonInput(bytes, shape) {
+  let doc;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new HttpError(400, `body is not valid JSON: ${e.message}`);
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.input)) throw new HttpError(400, `expected {"input": [...]} with ${n} numbers (shape [${shape}])`);
+  const flat = doc.input.flat(shape.length);
+  if (flat.length !== n) throw new HttpError(400, `input holds ${flat.length} values; shape [${shape}] needs ${n}`);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (typeof flat[i] !== 'number' || !Number.isFinite(flat[i])) throw new HttpError(400, `input value ${i} is ${JSON.stringify(flat[i])}, not a finite number`);
+    x[i] = flat[i];
+  }
+  return x;
+}
+
+function top5(probs, labels) {
+  const idx = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, 5);
+  return idx.map((i) => ({ class: i, label: labels?.[i] ?? String(i), probability: probs[i] }));
+}
+
+/** Maps a backend's coded rejection to an HTTP answer. */
+function fromBackendError(e) {
+  switch (e?.code) {
+    case 'ND_BUSY':
+      return new HttpError(503, 'the model queue is full, retry shortly', { 'retry-after': '1' });
+    case 'ND_CLOSED':
+      return new HttpError(503, 'the server is shutting down', { 'retry-after': '5', connection: 'close' });
+    case 'ND_TIMEOUT':
+      return new HttpError(504, e.message);
+    case 'ND_ABORTED':
+      // The client went away; nginx's 499, for the metrics (nobody reads the answer).
+      return new HttpError(499, 'client closed the request');
+    case 'ND_SHAPE':
+    case 'ND_ARG':
+      return new HttpError(400, e.message);
+    default:
+      return e;
+  }
+}
+
+/**
+ * Starts the server. models: [{ name, weights } | { name, onnx, inputShape }, labels?];
+ * returns { url, server, close(), eventLoop } once listening.
+ */
+export async function startServer({ models, port = 8080, host = '127.0.0.1', maxBodyBytes = 8 << 20, session = {}, decodeWorkers, log = () => {} }) {
+  const backends = new Map();
+  for (const m of models) {
+    const b = m.onnx ? await ortBackend(m.name, m.onnx, m.inputShape, session) : await convkitBackend(m.name, m.weights, session);
+    if (!b) throw new Error(`model ${m.name}: onnxruntime-node is not installed`);
+    b.labels = m.labels;
+    backends.set(m.name, b);
+  }
+  const decoder = new DecodePool({ workers: decodeWorkers });
+  const metrics = createMetrics(backends);
+  const eventLoop = monitorEventLoopDelay({ resolution: 10 });
+  eventLoop.enable();
+  let shuttingDown = false;
+  let inFlight = 0;
+  let idle = null;
+
+  async function predict(req, res, b) {
+    if (shuttingDown) throw new HttpError(503, 'the server is shutting down', { 'retry-after': '5', connection: 'close' });
+    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!IMAGE_TYPES.has(type) && type !== 'application/json') throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
+    const body = await readBody(req, maxBodyBytes);
+    if (body.length === 0) throw new HttpError(400, 'empty body');
+    let x;
+    if (type === 'application/json') x = jsonInput(body, b.inputShape);
+    else
+      try {
+        x = await decoder.decode(body, b.inputShape);
+      } catch (e) {
+        if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
+        if (e instanceof DecodeError) throw new HttpError(400, e.message);
+        throw e;
+      }
+    // A client that goes away cancels its request.
+    const ac = new AbortController();
+    const onClose = () => !res.writableEnded && ac.abort();
+    res.on('close', onClose);
+    try {
+      const probs = await b.run(x, { signal: ac.signal });
+      return { model: b.name, top5: top5(probs, b.labels) };
+    } catch (e) {
+      throw fromBackendError(e);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  async function handle(req, res) {
+    const url = new URL(req.url, 'http://x');
+    if (req.method === 'GET' && url.pathname === '/healthz') return send(res, shuttingDown ? 503 : 200, { status: shuttingDown ? 'shutting down' : 'ok', models: [...backends.keys()] });
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      return res.end(await metrics.text());
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/stats') {
+      const ms = (ns) => ns / 1e6;
+      const out = { eventLoopDelayMs: { p50: ms(eventLoop.percentile(50)), p99: ms(eventLoop.percentile(99)), max: ms(eventLoop.max), mean: ms(eventLoop.mean) }, models: {} };
+      for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
+      if (url.searchParams.get('reset') === '1') eventLoop.reset();
+      return send(res, 200, out);
+    }
+    const m = /^\/v1\/models\/([^/]+)\/predict$/.exec(url.pathname);
+    if (!m) return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    const b = backends.get(decodeURIComponent(m[1]));
+    if (!b) return send(res, 404, { error: `no model '${m[1]}' (serving ${[...backends.keys()].join(', ')})` });
+    if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+    const t0 = performance.now();
+    inFlight++;
+    let status = 200;
+    try {
+      send(res, 200, await predict(req, res, b));
+    } catch (e) {
+      const err = e instanceof HttpError ? e : new HttpError(500, 'internal error');
+      if (!(e instanceof HttpError)) log(`500 on ${b.name}: ${e?.stack ?? e}`);
+      status = err.status;
+      // After a 413 the rest of the body is not read: close the connection rather than drain it.
+      send(res, status, { error: err.message }, status === 413 ? { ...err.headers, connection: 'close' } : err.headers);
+    } finally {
+      metrics.observe(b.name, status, (performance.now() - t0) / 1000);
+      if (--inFlight === 0 && idle) idle();
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
+    handle(req, res).catch((e) => {
+      log(`unhandled: ${e?.stack ?? e}`);
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    });
+  });
+  // Many load-test connections arrive at once; the default backlog (511) would refuse some.
+  await new Promise((resolve, reject) => server.once('error', reject).listen({ port, host, backlog: 4096 }, resolve));
+  const addr = server.address();
+
+  async function close() {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    server.close();
+    server.closeIdleConnections();
+    if (inFlight > 0) await new Promise((r) => (idle = r));
+    for (const b of backends.values()) await b.close();
+    await decoder.close();
+    server.closeAllConnections();
+    eventLoop.disable();
+  }
+
+  return { url: `http://${addr.address}:${addr.port}`, server, close, backends };
+}
+
+function send(res, status, body, headers = {}) {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Labels from imagenet-samples/classes.tsv (index, wnid, file, names), or one name per line. */
+function readLabels(file) {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  if (lines[0].startsWith('index\t')) return lines.slice(1).map((l) => l.split('\t')[3]?.split(',')[0] ?? l);
+  return lines;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', multiple: true, default: [] },
+      ort: { type: 'string', multiple: true, default: [] },
+      labels: { type: 'string', multiple: true, default: [] },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'max-batch': { type: 'string', default: '32' },
+      'max-delay-ms': { type: 'string', default: '0' },
+      'max-queue': { type: 'string', default: '2048' },
+      'timeout-ms': { type: 'string', default: '30000' },
+      workers: { type: 'string', default: '1' },
+      isolation: { type: 'string', default: 'process' },
+      'no-batching': { type: 'boolean', default: false },
+      calibrate: { type: 'boolean', default: false },
+      'batch-invariant': { type: 'boolean', default: false },
+      'max-body': { type: 'string', default: String(8 << 20) },
+    },
+  });
+  const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
+  const labels = Object.fromEntries(pairs(values.labels).map(([n, f]) => [n, readLabels(f)]));
+  const models = [
+    ...pairs(values.model).map(([name, weights]) => ({ name, weights, labels: labels[name] })),
+    ...pairs(values.ort).map(([name, spec]) => {
+      // name=file.onnx:3x227x227
+      const [onnx, shape = '3x227x227'] = spec.split(/:(?=[\dx]+$)/);
+      return { name, onnx, inputShape: shape.split('x').map(Number), labels: labels[name] };
+    }),
+  ];
+  if (models.length === 0) throw new Error('give at least one --model name=weights.safetensors (or --ort name=file.onnx[:CxHxW])');
+  const session = {
+    maxBatchSize: values['no-batching'] ? 1 : Number(values['max-batch']),
+    maxQueueDelayMs: Number(values['max-delay-ms']),
+    maxQueue: Number(values['max-queue']),
+    timeoutMs: Number(values['timeout-ms']),
+    workers: Number(values.workers),
+    isolation: values.isolation,
+    calibrate: values.calibrate,
+    batchInvariant: values['batch-invariant'],
+  };
+  const s = await startServer({ models, port: Number(values.port), host: values.host, maxBodyBytes: Number(values['max-body']), session, log: (l) => console.error(l) });
+  console.log(JSON.stringify({ listening: s.url, models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })) }));
+  process.once("SIGTERM", async () => {
+    console.error("SIGTERM: draining");
+    await s.close();
+    console.log(JSON.stringify({ stopped: true }));
+    process.exit(0);
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main().catch((e) => {
+  console.error(e?.stack ?? e);
+  process.exit(1);
+});

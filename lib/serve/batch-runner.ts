@@ -1,0 +1,168 @@
+/**
+ * Runs one batch of samples through a model at one of a few prepared batch sizes. A recorded
+ * predictor (Model.compilePredictor) is kept per prepared size and reused; a batch of n real
+ * samples runs at the smallest prepared size >= n, the rest of it zero rows whose outputs are
+ * dropped. Recording per size, not per n, bounds the memory held by plans (each keeps its
+ * activations) while padding wastes at most half a batch at powers of two.
+ *
+ * On devices without recording (CUDA today), the same padded batch runs through the eager
+ * predictProbs ops, so a row never depends on how many other requests shared its batch.
+ */
+import { ArgumentError } from '../errors.js';
+import type { Model, Predictor } from '../models/model.js';
+import type { Device } from '../tensor/device.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** Powers of two up to max, and max itself: 1, 2, 4, 8, ..., max. */
+export function powersOfTwo(max: number): number[] {
+  const out: number[] = [];
+  for (let s = 1; s < max; s *= 2) out.push(s);
+  out.push(max);
+  return out;
+}
+
+/**
+ * The CPU kernels take a dot-product path for batches of at most this many samples and the
+ * packed GEMM above it (kSmallBatch in native/cpu/conv_direct.h, used by conv and linear): the
+ * two sum in different orders, so a row differs in its last bits between them. On the GEMM
+ * path a row is the same whatever the batch size and the row's position (tested).
+ */
+export const SMALL_BATCH_PATH = 4;
+
+/**
+ * Checks and sorts prepared sizes; the largest must be maxBatchSize so that every batch fits.
+ * batchInvariant keeps only sizes above SMALL_BATCH_PATH, so every request, even a lone one,
+ * takes the same kernel path and its row never depends on what it was batched with.
+ */
+export function preparedSizes(op: string, sizes: readonly number[] | undefined, maxBatchSize: number, batchInvariant = false): number[] {
+  if (batchInvariant) {
+    if (maxBatchSize <= SMALL_BATCH_PATH)
+      throw new ArgumentError(`${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`);
+    const kept = preparedSizes(op, sizes, maxBatchSize).filter((s) => s > SMALL_BATCH_PATH);
+    return kept;
+  }
+  if (sizes === undefined) return powersOfTwo(maxBatchSize);
+  if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= maxBatchSize))
+    throw new ArgumentError(`${op}: 'batchSizes' must be integers in [1, maxBatchSize=${maxBatchSize}], got ${JSON.stringify(sizes)}`);
+  const out = [...new Set(sizes)].sort((a, b) => a - b);
+  if (out[out.length - 1] !== maxBatchSize) out.push(maxBatchSize);
+  return out;
+}
+
+export interface Calibration {
+  /** Median milliseconds of one batch at each candidate size. */
+  msBySize: Record<string, number>;
+  /** The sizes kept. */
+  kept: number[];
+}
+
+export class BatchRunner {
+  private readonly predictors = new Map<number, Predictor>();
+  private readonly perSample: number;
+  private sizes: number[];
+
+  constructor(
+    readonly model: Model,
+    readonly device: Device,
+    sizes: number[],
+  ) {
+    this.sizes = sizes;
+    this.perSample = model.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Prepared sizes, ascending. */
+  get batchSizes(): readonly number[] {
+    return this.sizes;
+  }
+
+  get sampleSize(): number {
+    return this.perSample;
+  }
+
+  /** The prepared size a batch of n runs at. */
+  sizeFor(n: number): number {
+    for (const s of this.sizes) if (s >= n) return s;
+    throw new ArgumentError(`batch of ${n} exceeds the largest prepared size ${this.sizes[this.sizes.length - 1]}`);
+  }
+
+  private recorded(size: number): Predictor | null {
+    if (this.device.kind !== 'cpu') return null;
+    let p = this.predictors.get(size);
+    if (!p) {
+      p = this.model.compilePredictor(size);
+      this.predictors.set(size, p);
+    }
+    return p;
+  }
+
+  /** Records every prepared size now (a few ms each), so the first requests do not. */
+  prepare(): void {
+    for (const s of this.sizes) this.recorded(s);
+  }
+
+  /** One output row per input, in order. Inputs are sampleSize floats each. */
+  async run(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    const n = inputs.length;
+    const size = this.sizeFor(n);
+    const per = this.perSample;
+    const buf = new Float32Array(size * per);
+    for (let i = 0; i < n; i++) buf.set(inputs[i]!, i * per);
+    const x = Tensor.fromArray(buf, [size, ...this.model.inputShape], { device: this.device });
+    let y: Tensor;
+    try {
+      const p = this.recorded(size);
+      y = p ? p.predict(x) : this.model.predictProbs(x);
+    } finally {
+      // Safe while the op is queued: queued ops hold their own references (DESIGN.md, Memory).
+      x.dispose();
+    }
+    try {
+      const data = (await y.data()) as Float32Array;
+      const k = data.length / size;
+      const rows: Float32Array[] = [];
+      for (let i = 0; i < n; i++) rows.push(data.slice(i * k, (i + 1) * k));
+      return rows;
+    } finally {
+      y.dispose();
+    }
+  }
+
+  /**
+   * The measured choice of sizes: times `rounds` batches at every candidate size and keeps a
+   * size only when it is clearly (by `margin`) faster than the next larger kept one; otherwise
+   * padding up to that one costs little and saves the memory of another plan.
+   */
+  async calibrate(rounds = 3, margin = 0.8): Promise<Calibration> {
+    const per = this.perSample;
+    const ms: Record<string, number> = {};
+    for (const s of this.sizes) {
+      const inputs = Array.from({ length: s }, () => new Float32Array(per));
+      await this.run(inputs); // warm: plans, pooled buffers
+      const times: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const t0 = performance.now();
+        await this.run(inputs);
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      ms[s] = times[times.length >> 1]!;
+    }
+    const kept = [this.sizes[this.sizes.length - 1]!];
+    for (let i = this.sizes.length - 2; i >= 0; i--) {
+      const s = this.sizes[i]!;
+      if (ms[s]! < margin * ms[kept[0]!]!) kept.unshift(s);
+    }
+    for (const s of this.sizes)
+      if (!kept.includes(s)) {
+        this.predictors.get(s)?.dispose();
+        this.predictors.delete(s);
+      }
+    this.sizes = kept;
+    return { msBySize: ms, kept };
+  }
+
+  dispose(): void {
+    for (const p of this.predictors.values()) p.dispose();
+    this.predictors.clear();
+  }
+}

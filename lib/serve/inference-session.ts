@@ -1,0 +1,366 @@
+/**
+ * InferenceSession: one model on one device behind a dynamic batcher, as Triton's is.
+ *
+ *   const s = await InferenceSession.create('lenet5.safetensors', { maxBatchSize: 32 });
+ *   const probs = await s.run(sample, { timeoutMs: 1000, signal });
+ *   await s.close();
+ *
+ * Requests queue; whenever no batch is running, the next one takes up to maxBatchSize queued
+ * requests (waiting up to maxQueueDelayMs for more when fewer are queued; the default 0 takes
+ * whatever queued while the previous batch ran) and runs them as one padded batch
+ * (batch-runner.ts). The JS thread only copies inputs in and rows out; the batch runs on the
+ * device's stream. The queue is bounded: a full queue rejects at once with ND_BUSY.
+ *
+ * Note: today a CPU stream's enqueue can block the JS thread past 1,024 queued ops (issue 9).
+ * A session keeps at most one batch (one recorded op on the CPU) queued at a time, so it never
+ * comes near that bound on its own.
+ */
+import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { Model } from '../models/model.js';
+import { restoreModel } from '../train/checkpointing.js';
+import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
+import { Tensor } from '../tensor/tensor.js';
+import { BatchRunner, preparedSizes, type Calibration } from './batch-runner.js';
+import { imageToSample } from './image-input.js';
+import { AbortedError, BusyError, ClosedError, TimeoutError } from './errors.js';
+import { Window, bump, type SessionStats } from './stats.js';
+
+export interface SessionOptions {
+  /** Where to build the model from a weights file (default 'cpu'); a given Model stays where it is. */
+  device?: DeviceName | Device;
+  /** Most requests in one batch (default 32; 1 turns batching off). */
+  maxBatchSize?: number;
+  /** How long the oldest queued request may wait for a fuller batch (default 0). */
+  maxQueueDelayMs?: number;
+  /** Prepared batch sizes (default powers of two up to maxBatchSize, plus maxBatchSize). */
+  batchSizes?: number[];
+  /**
+   * Run every batch, even a lone request, at a prepared size above the CPU's small-batch kernel
+   * path (so at least 8 with the default sizes): a request's row is then bit-identical whatever
+   * it was batched with, at the cost of padding small batches (default false: a batch of 1 to 4
+   * may differ from a larger batch's row in the last bits; see session-rows.test.ts).
+   */
+  batchInvariant?: boolean;
+  /** Time each prepared size at create() and keep only those that pay off (default false). */
+  calibrate?: boolean;
+  /** Run one batch at each prepared size at create(), so first requests meet warm buffers (default false). */
+  warmup?: boolean;
+  /** Most requests waiting (default 1024); more are rejected with ND_BUSY. */
+  maxQueue?: number;
+  /** Default per-request timeout in ms (default 0: none). */
+  timeoutMs?: number;
+  /** Requests in the latency window of stats() (default 4096). */
+  statsWindow?: number;
+}
+
+export interface RunOptions {
+  /** Milliseconds until the request rejects with ND_TIMEOUT (0: none; default the session's). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One sample: sampleSize floats, or a Tensor of the model's input shape (or [1, ...shape]). */
+export type SampleInput = Float32Array | ArrayLike<number> | Tensor;
+
+interface Pending {
+  input: Float32Array;
+  start: number;
+  resolve: (row: Float32Array) => void;
+  reject: (e: Error) => void;
+  settled: boolean;
+  timer: NodeJS.Timeout | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+function optNumber(op: string, name: string, v: unknown, fallback: number, min: number, integer: boolean): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isSafeInteger(v)))
+    throw new ArgumentError(`${op}: '${name}' must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+export class InferenceSession {
+  private readonly queue: Pending[] = [];
+  private running: Pending[] | null = null;
+  private kickTimer: NodeJS.Timeout | null = null;
+  private kickQueued = false;
+  private closing: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  private readonly latency: Window;
+  private readonly batchTime: Window;
+  private readonly counts = { completed: 0, failed: 0, batches: 0, busy: 0, timeout: 0, aborted: 0, closed: 0 };
+  private readonly batchSizes: Record<string, number> = {};
+  private readonly paddedSizes: Record<string, number> = {};
+  /** The measured timings behind the prepared sizes, when created with calibrate. */
+  calibration: Calibration | null = null;
+
+  private constructor(
+    readonly model: Model,
+    private readonly runner: BatchRunner,
+    private readonly ownsModel: boolean,
+    readonly maxBatchSize: number,
+    readonly maxQueueDelayMs: number,
+    readonly maxQueue: number,
+    readonly timeoutMs: number,
+    statsWindow: number,
+  ) {
+    this.latency = new Window(statsWindow);
+    this.batchTime = new Window(statsWindow);
+  }
+
+  /**
+   * A session over `source`: a Model (used where it is, not disposed by close()) or the path of
+   * a weights file (restoreModel; the session owns that model). Recorded predictors are
+   * prepared here.
+   */
+  static async create(source: Model | string, opts: SessionOptions = {}): Promise<InferenceSession> {
+    const op = 'InferenceSession.create';
+    if (opts === null || typeof opts !== 'object') throw new ArgumentError(`${op}: options must be an object, got ${String(opts)}`);
+    const maxBatchSize = optNumber(op, 'maxBatchSize', opts.maxBatchSize, 32, 1, true);
+    const maxQueueDelayMs = optNumber(op, 'maxQueueDelayMs', opts.maxQueueDelayMs, 0, 0, false);
+    const maxQueue = optNumber(op, 'maxQueue', opts.maxQueue, 1024, 1, true);
+    const timeoutMs = optNumber(op, 'timeoutMs', opts.timeoutMs, 0, 0, false);
+    const statsWindow = optNumber(op, 'statsWindow', opts.statsWindow, 4096, 1, true);
+    const sizes = preparedSizes(op, opts.batchSizes, maxBatchSize, opts.batchInvariant === true);
+    let model: Model;
+    let owns: boolean;
+    if (source instanceof Model) {
+      if (opts.device !== undefined && toDevice(opts.device) !== source.device)
+        throw new ArgumentError(`${op}: the model is on ${source.device.name} but 'device' says ${toDevice(opts.device).name}; move it with model.to() first`);
+      model = source;
+      owns = false;
+    } else if (typeof source === 'string' && source !== '') {
+      // restoreModel reads the weights file; until weights-only restores land (issue: weights
+      // files alone restorable) it also wants the .optim twin beside it.
+      try {
+        ({ model } = await restoreModel(source, { device: opts.device }));
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        if (typeof err?.code === 'string' && err.code.startsWith('ND_')) throw e;
+        // fs errors (ENOENT, EACCES) become coded ones naming the file.
+        throw new ConvkitError(err?.code === 'ENOENT' ? 'ND_ARG' : 'ND_FORMAT', `${op}: cannot load the weights file '${source}': ${err?.message ?? String(e)}`, { cause: e });
+      }
+      owns = true;
+    } else {
+      throw new ArgumentError(`${op}: 'source' must be a Model or the path of a weights file, got ${String(source)}`);
+    }
+    const runner = new BatchRunner(model, model.device, sizes);
+    try {
+      runner.prepare();
+      const s = new InferenceSession(model, runner, owns, maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs, statsWindow);
+      if (opts.calibrate) s.calibration = await runner.calibrate();
+      else if (opts.warmup) for (const b of runner.batchSizes) await runner.run(Array.from({ length: b }, () => new Float32Array(runner.sampleSize)));
+      return s;
+    } catch (e) {
+      runner.dispose();
+      if (owns) model.dispose();
+      throw e;
+    }
+  }
+
+  get device(): Device {
+    return this.runner.device;
+  }
+
+  get inputShape(): readonly number[] {
+    return this.model.inputShape;
+  }
+
+  /** Prepared batch sizes, ascending. */
+  get preparedBatchSizes(): readonly number[] {
+    return this.runner.batchSizes;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /** The output row (class probabilities) of one sample. */
+  async run(input: SampleInput, opts: RunOptions = {}): Promise<Float32Array> {
+    const op = `InferenceSession.run(${this.model.name})`;
+    if (this.closing) {
+      this.counts.closed++;
+      throw new ClosedError(`${op}: the session is closed`);
+    }
+    const timeoutMs = optNumber(op, 'timeoutMs', opts?.timeoutMs, this.timeoutMs, 0, false);
+    const signal = opts?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ArgumentError(`${op}: 'signal' must be an AbortSignal`);
+    const x = input instanceof Tensor ? await this.fromTensor(op, input) : this.fromArray(op, input);
+    // Checked again: the read of a Tensor above may have let close() or an abort happen.
+    if (this.closing) {
+      this.counts.closed++;
+      throw new ClosedError(`${op}: the session is closed`);
+    }
+    if (signal?.aborted) {
+      this.counts.aborted++;
+      throw new AbortedError(`${op}: aborted before it was queued`, signal.reason);
+    }
+    if (this.queue.length >= this.maxQueue) {
+      this.counts.busy++;
+      throw new BusyError(`${op}: the queue is full (${this.queue.length} waiting, maxQueue ${this.maxQueue})`);
+    }
+    return new Promise<Float32Array>((resolve, reject) => {
+      const p: Pending = { input: x, start: performance.now(), resolve, reject, settled: false, timer: null, signal, onAbort: null };
+      if (timeoutMs > 0) {
+        p.timer = setTimeout(() => {
+          this.counts.timeout++;
+          this.settle(p, new TimeoutError(`${op}: no answer within ${timeoutMs} ms (${this.running === null || !this.running.includes(p) ? 'still queued' : 'its batch was running'})`));
+        }, timeoutMs);
+      }
+      if (signal) {
+        p.onAbort = () => {
+          this.counts.aborted++;
+          this.settle(p, new AbortedError(`${op}: aborted`, signal.reason));
+        };
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.queue.push(p);
+      this.kick();
+    });
+  }
+
+  /**
+   * The output row of one encoded image (JPEG/PNG bytes or a file path), decoded with sharp to
+   * the model's input (image-input.ts). Undecodable images reject with ND_FORMAT.
+   */
+  async runImage(image: string | Uint8Array, opts: RunOptions = {}): Promise<Float32Array> {
+    if (this.closing) {
+      this.counts.closed++;
+      throw new ClosedError(`InferenceSession.runImage(${this.model.name}): the session is closed`);
+    }
+    return this.run(await imageToSample(image, this.model.inputShape), opts);
+  }
+
+  private fromArray(op: string, input: ArrayLike<number>): Float32Array {
+    const per = this.runner.sampleSize;
+    if (input === null || typeof input !== 'object' || typeof (input as ArrayLike<number>).length !== 'number')
+      throw new ArgumentError(`${op}: the input must be a Float32Array, an array of numbers or a Tensor, got ${input === null ? 'null' : typeof input}`);
+    if (input.length !== per)
+      throw new ShapeError(`${op}: one sample of ${fmtShape(this.model.inputShape)} is ${per} values, got ${input.length}`);
+    // A copy: the caller may reuse its buffer while the request waits.
+    const x = Float32Array.from(input as ArrayLike<number>);
+    for (let i = 0; i < per; i++) if (!Number.isFinite(x[i]!)) throw new ArgumentError(`${op}: input value ${i} is ${x[i]}, not a finite number`);
+    return x;
+  }
+
+  private async fromTensor(op: string, t: Tensor): Promise<Float32Array> {
+    const want = this.model.inputShape;
+    const s = t.shape;
+    const lead = s.length === want.length + 1 ? 1 : 0;
+    if ((lead && s[0] !== 1) || s.length - lead !== want.length || want.some((d, i) => s[i + lead] !== d))
+      throw new ShapeError(`${op}: a sample tensor must be ${fmtShape(want)} or [1, ${want.join(', ')}], got ${fmtShape(s)}`);
+    if (t.dtype !== 'float32') throw new ArgumentError(`${op}: a sample tensor must be float32, got ${t.dtype}`);
+    return (await t.data()) as Float32Array;
+  }
+
+  /** Starts the next batch when none runs and one is due; otherwise arms the delay timer. */
+  private kick(): void {
+    if (this.running || this.kickQueued || this.queue.length === 0) return;
+    const waited = performance.now() - this.queue[0]!.start;
+    const due = this.queue.length >= this.maxBatchSize || waited >= this.maxQueueDelayMs || this.closing !== null;
+    if (!due) {
+      this.kickTimer ??= setTimeout(() => {
+        this.kickTimer = null;
+        this.kick();
+      }, this.maxQueueDelayMs - waited);
+      return;
+    }
+    if (this.kickTimer) {
+      clearTimeout(this.kickTimer);
+      this.kickTimer = null;
+    }
+    // One loop turn later: requests that arrive in the same turn (a burst of run() calls, the
+    // socket reads of one poll phase) join this batch.
+    this.kickQueued = true;
+    setImmediate(() => {
+      this.kickQueued = false;
+      void this.runBatch();
+    });
+  }
+
+  private async runBatch(): Promise<void> {
+    if (this.running) return;
+    const batch = this.queue.splice(0, this.maxBatchSize);
+    if (batch.length === 0) return this.checkDrained();
+    this.running = batch;
+    const t0 = performance.now();
+    try {
+      const rows = await this.runner.run(batch.map((p) => p.input));
+      this.counts.batches++;
+      bump(this.batchSizes, batch.length);
+      bump(this.paddedSizes, this.runner.sizeFor(batch.length));
+      this.batchTime.add(performance.now() - t0);
+      batch.forEach((p, i) => {
+        if (!p.settled) {
+          this.counts.completed++;
+          this.latency.add(performance.now() - p.start);
+        }
+        this.settle(p, null, rows[i]);
+      });
+    } catch (e) {
+      for (const p of batch) {
+        if (!p.settled) this.counts.failed++;
+        this.settle(p, e as Error);
+      }
+    } finally {
+      this.running = null;
+      this.kick();
+      this.checkDrained();
+    }
+  }
+
+  private settle(p: Pending, err: Error | null, row?: Float32Array): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (p.timer) clearTimeout(p.timer);
+    if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
+    // A request that gives up while queued leaves the queue (and frees its place) now.
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
+    if (err) p.reject(err);
+    else p.resolve(row!);
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.drained && this.queue.length === 0 && this.running === null) {
+      const done = this.drained;
+      this.drained = null;
+      done();
+    }
+  }
+
+  /**
+   * Stops taking requests (ND_CLOSED), runs every queued one (their timeouts and signals still
+   * apply), then releases the predictors, and the model when the session built it.
+   */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.drained = resolve;
+      this.kick();
+      this.checkDrained();
+    }).then(() => {
+      if (this.kickTimer) clearTimeout(this.kickTimer);
+      this.runner.dispose();
+      if (this.ownsModel) this.model.dispose();
+    });
+    return this.closing;
+  }
+
+  stats(): SessionStats {
+    const c = this.counts;
+    return {
+      queueDepth: this.queue.length,
+      inFlight: this.running?.length ?? 0,
+      completed: c.completed,
+      failed: c.failed,
+      rejected: { busy: c.busy, timeout: c.timeout, aborted: c.aborted, closed: c.closed },
+      batches: c.batches,
+      batchSizes: { ...this.batchSizes },
+      paddedSizes: { ...this.paddedSizes },
+      latencyMs: this.latency.summary(),
+      batchMs: this.batchTime.summary(),
+    };
+  }
+}

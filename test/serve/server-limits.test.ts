@@ -1,0 +1,56 @@
+// The example server's overload and shutdown answers: a full queue is a 503 with Retry-After
+// (and nothing else fails), and SIGTERM lets in-flight requests finish while new ones get 503.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { alexnet } from '../../lib/models/index.js';
+import { saveTrainingCheckpoint } from '../../lib/train/checkpointing.js';
+import { startServer } from '../helpers/serve-server.js';
+
+const dir = mkdtempSync(join(os.tmpdir(), 'convkit-server-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const weights = join(dir, 'alexnet.safetensors');
+// A narrow AlexNet: slow enough per batch (tens of ms here) that a burst fills a small queue.
+const body = JSON.stringify({ input: Array.from({ length: 3 * 227 * 227 }, (_, i) => Math.sin(i) * 50) });
+
+t.before(async () => {
+  const m = alexnet({ seed: 1, fcWidth: 64, numClasses: 10, dropout: 0 });
+  await saveTrainingCheckpoint(weights, m, null, { epoch: 0, batch: 0, step: 0 });
+  m.dispose();
+});
+
+const post = (url: string) =>
+  fetch(url + '/v1/models/alexnet/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(120_000) }).then(
+    async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), json: (await r.json()) as { error?: string; top5?: unknown[] } }),
+    (e: Error) => ({ status: -1, retryAfter: null, json: { error: e.message } }),
+  );
+
+t.test('a full queue answers 503 with Retry-After; the others are served', async (t) => {
+  const srv = await startServer(['--model', `alexnet=${weights}`, '--no-batching', '--max-queue', '2']);
+  const rs = await Promise.all(Array.from({ length: 40 }, () => post(srv.url)));
+  const by = (s: number) => rs.filter((r) => r.status === s);
+  t.ok(by(503).length > 0, `some were refused (${by(503).length} x 503)`);
+  t.ok(by(200).length >= 3, `the queued ones were served (${by(200).length} x 200)`);
+  t.equal(by(200).length + by(503).length, 40, `nothing else (${JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 503).slice(0, 3))})`);
+  t.ok(by(503).every((r) => r.retryAfter === '1' && /queue is full/.test(r.json.error ?? '')), 'each 503 carries Retry-After and says why');
+  const after = await post(srv.url);
+  t.equal(after.status, 200, 'served again once the burst is over');
+  srv.child.kill('SIGKILL');
+});
+
+t.test('SIGTERM: in-flight requests finish, new ones get 503, the process exits 0', async (t) => {
+  const srv = await startServer(['--model', `alexnet=${weights}`, '--max-batch', '4']);
+  const inflight = Array.from({ length: 12 }, () => post(srv.url));
+  // Let the requests reach the server (bodies read) before the signal.
+  await new Promise((r) => setTimeout(r, 300));
+  srv.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 50));
+  const late = await post(srv.url);
+  const rs = await Promise.all(inflight);
+  t.same(rs.map((r) => r.status), Array(12).fill(200), 'every in-flight request was answered 200');
+  t.ok(late.status === 503 || late.status === -1, `a request after SIGTERM is refused (503, or the listener is already closed: ${late.status})`);
+  if (late.status === 503) t.equal(late.retryAfter, '5', 'with Retry-After');
+  t.equal(await srv.exited, 0, 'the server exited 0');
+  t.ok(srv.stdout.some((l) => l.includes('"stopped":true')), 'after logging that it stopped');
+});
