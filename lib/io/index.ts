@@ -13,9 +13,11 @@ export {
 export {
   saveCheckpoint,
   loadCheckpoint,
+  loadWeights,
   optimizerPath,
   type Checkpoint,
   type CheckpointTensor,
   type LoadedCheckpoint,
+  type LoadedWeights,
   type TrainingPosition,
 } from './checkpoint.js';
