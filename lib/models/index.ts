@@ -4,3 +4,4 @@ export { alexnet, alexnetSpec, type AlexNetOptions } from './alexnet.js';
 export { specParameterShapes, buildLayers, describeLayer, MAX_WIDTH, MAX_GEOMETRY, MAX_ELEMENTS, type LayerSpec, type LayerKind } from './layer-registry.js';
 export { buildModel, sequentialModel, describeModel, checkSequential, type ModelSpec, type SequentialModelOptions } from './model-spec.js';
 export { specFromConfig } from './from-config.js';
+export { toOnnx, exportOnnx, ONNX_OPSET, type OnnxExportOptions } from './onnx-export.js';
