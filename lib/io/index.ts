@@ -21,3 +21,4 @@ export {
   type LoadedWeights,
   type TrainingPosition,
 } from './checkpoint.js';
+export { readTorchSafetensors, torchMappingFor, TORCHVISION_ALEXNET, TORCH_LENET5, type KeyMapping } from './torch-mapping.js';

@@ -5,3 +5,4 @@ export { specParameterShapes, buildLayers, describeLayer, MAX_WIDTH, MAX_GEOMETR
 export { buildModel, sequentialModel, describeModel, checkSequential, type ModelSpec, type SequentialModelOptions } from './model-spec.js';
 export { specFromConfig } from './from-config.js';
 export { toOnnx, exportOnnx, ONNX_OPSET, type OnnxExportOptions } from './onnx-export.js';
+export { loadTorchWeights } from './torch-weights.js';
