@@ -1,7 +1,7 @@
 // restoreModel from a weights file alone; custom Sequential models through the layer registry;
 // forged metadata refused before anything is allocated, and nothing left alive on any failure.
 import t from 'tap';
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Conv2d,
@@ -69,6 +69,26 @@ t.test('a weights file alone rebuilds and runs LeNet-5 (both variants) and AlexN
     r.model.dispose();
     m.dispose();
   }
+});
+
+t.test('a stale .optim twin does not block predicting, and resuming from it is refused', async (t) => {
+  const dir = t.testdir();
+  const m = lenet5({ seed: 2 });
+  const a = join(dir, 'a.safetensors');
+  const b = join(dir, 'b.safetensors');
+  await saveTrainingCheckpoint(a, m, null, { epoch: 0, batch: 0, step: 1 });
+  await saveTrainingCheckpoint(b, m, null, { epoch: 0, batch: 0, step: 2 });
+  await copyFile(optimizerPath(a), optimizerPath(b)); // b's twin now comes from another save
+  const r = await restoreModel(b);
+  t.equal(r.resumable, false);
+  t.same(await probs(r.model, 3), await probs(m, 3), 'the weights still load and run');
+  t.throws(() => r.checkpoint.position, { code: 'ND_FORMAT', message: /different saves/ });
+  const ok = await restoreModel(a);
+  t.equal(ok.resumable, true, 'a matching pair is resumable');
+  t.equal(ok.checkpoint.position.step, 1);
+  r.model.dispose();
+  ok.model.dispose();
+  m.dispose();
 });
 
 t.test('custom Sequential models save and restore without code: from specs and from layer objects', async (t) => {
