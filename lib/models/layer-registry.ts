@@ -159,6 +159,14 @@ function poolOpts(s: LayerSpec, fail: Fail) {
 
 const none = () => ({});
 
+/** params() of a kind without parameters whose options still need checking. */
+const checkedOnly =
+  (check: (s: LayerSpec, fail: Fail) => unknown) =>
+  (s: LayerSpec, fail: Fail): Record<string, number[]> => {
+    check(s, fail);
+    return {};
+  };
+
 const KINDS: Record<LayerKind, KindDef> = {
   conv2d: {
     params(s, fail) {
@@ -196,11 +204,14 @@ const KINDS: Record<LayerKind, KindDef> = {
     },
   },
   maxpool2d: {
-    params: (s, fail) => (poolOpts(s, fail), {}),
+    params: checkedOnly(poolOpts),
     build: (s, _ctx, fail) => new MaxPool2d(poolOpts(s, fail)),
   },
   avgpool2d: {
-    params: (s, fail) => (poolOpts(s, fail), bool(s, 'countIncludePad', fail, true), {}),
+    params: checkedOnly((s, fail) => {
+      poolOpts(s, fail);
+      bool(s, 'countIncludePad', fail, true);
+    }),
     build: (s, _ctx, fail) => new AvgPool2d({ ...poolOpts(s, fail), countIncludePad: bool(s, 'countIncludePad', fail, true) }),
   },
   subsampling: {
@@ -213,7 +224,7 @@ const KINDS: Record<LayerKind, KindDef> = {
       new Subsampling({ name: s.name, channels: int(s, 'channels', fail), kernelSize: int(s, 'kernelSize', fail, { default: 2, max: MAX_GEOMETRY }), init: init(s, 'init', fail), seed: ctx.seed, device: ctx.device }),
   },
   lrn: {
-    params: (s, fail) => (lrnOpts(s, fail), {}),
+    params: checkedOnly(lrnOpts),
     build(s, _ctx, fail) {
       const l = new LocalResponseNorm(lrnOpts(s, fail));
       if (s.summary === false) l.inSummary = false;
@@ -226,11 +237,11 @@ const KINDS: Record<LayerKind, KindDef> = {
   sigmoid: { params: none, build: (s) => new Sigmoid(s.name) },
   flatten: { params: none, build: (s) => new Flatten(s.name) },
   dropout: {
-    params: (s, fail) => (dropoutOpts(s, fail), {}),
+    params: checkedOnly(dropoutOpts),
     build: (s, _ctx, fail) => new Dropout(dropoutOpts(s, fail)),
   },
   'rbf-output': {
-    params: (s, fail) => (rbfOpts(s, fail), {}),
+    params: checkedOnly(rbfOpts),
     build: (s, ctx, fail) => new RBFOutput({ ...rbfOpts(s, fail), device: ctx.device }),
   },
 };
