@@ -3,6 +3,7 @@
  * raw_data, attributes typed as ONNX wants (AttributeProto.type is required since IR 2). It
  * knows nothing of convkit's layers; lib/io/onnx-export.ts maps layers onto it.
  */
+import { ConvkitError } from '../errors.js';
 import { AttributeType, DataType } from './onnx-schema.js';
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
@@ -39,7 +40,7 @@ export class OnnxGraph {
 
   constructor() {
     // raw_data is little-endian by definition; every platform Node-API supports here is too.
-    if (!littleEndian) throw new Error('ONNX export needs a little-endian host');
+    if (!littleEndian) throw new ConvkitError('ND_INTERNAL', 'exportOnnx: ONNX raw_data is little-endian and this host is not');
   }
 
   /** A value name not used yet, derived from `base`. */
@@ -53,7 +54,7 @@ export class OnnxGraph {
   /** Adds a float32 initializer and returns its name. */
   floats(base: string, dims: readonly number[], data: Float32Array): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new RangeError(`onnx: initializer ${base} has ${data.length} values for dims [${dims.join(', ')}]`);
+    if (n !== data.length) throw new ConvkitError('ND_INTERNAL', `exportOnnx: initializer ${base} has ${data.length} values for dims [${dims.join(', ')}]`);
     const name = this.fresh(base);
     this.initializers.push({ name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(data) });
     return name;

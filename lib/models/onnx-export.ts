@@ -143,7 +143,6 @@ export async function toOnnx(model: Model, o: OnnxExportOptions = {}): Promise<U
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'convkit',
-    producerVersion: '0.1.0',
     docString: `${model.name}: output is ${o.probabilities ? 'class probabilities' : model.criterion === 'rbf-map' ? 'RBF penalties (smallest = predicted class; softmax(-output) = predictProbs)' : 'logits'}`,
     graph: {
       name: o.graphName ?? model.name,
