@@ -2,7 +2,7 @@
 // custom Sequential run in onnxruntime-node and give our outputs, for two batch sizes (the batch
 // axis is dynamic). Tolerance: |ours - ort| <= 1e-4 * max|ours| + 1e-5 elementwise (different
 // kernels and summation orders in float32; LRN and the RBF sums are where they differ most).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalResponseNorm, Model, Sequential, Tensor, alexnet, lenet5, type Layer } from '../../lib/index.js';
@@ -33,7 +33,7 @@ async function ours(m: Model, x: Tensor, probabilities = false): Promise<Float32
   return out;
 }
 
-async function check(t: Tap.Test, m: Model, file: string, o: { probabilities?: boolean; seed?: number } = {}): Promise<void> {
+async function check(t: Test, m: Model, file: string, o: { probabilities?: boolean; seed?: number } = {}): Promise<void> {
   await m.exportOnnx(file, { probabilities: o.probabilities });
   const session = await ort!.InferenceSession.create(file);
   t.same(session.inputNames, ['input'], 'one input named input');
