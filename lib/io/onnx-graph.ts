@@ -54,7 +54,8 @@ export class OnnxGraph {
   /** Adds a float32 initializer and returns its name. */
   floats(base: string, dims: readonly number[], data: Float32Array): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new ConvkitError('ND_INTERNAL', `exportOnnx: initializer ${base} has ${data.length} values for dims [${dims.join(', ')}]`);
+    if (n !== data.length)
+      throw new ConvkitError('ND_INTERNAL', `exportOnnx: initializer ${base} has ${data.length} values for dims [${dims.join(', ')}]`);
     const name = this.fresh(base);
     this.initializers.push({ name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(data) });
     return name;
@@ -63,7 +64,12 @@ export class OnnxGraph {
   /** Adds an int64 initializer (shapes, axes) and returns its name. */
   int64s(base: string, values: readonly number[]): string {
     const name = this.fresh(base);
-    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map((v) => BigInt(v)))) });
+    this.initializers.push({
+      name,
+      dims: [values.length],
+      dataType: DataType.INT64,
+      rawData: bytesOf(BigInt64Array.from(values.map((v) => BigInt(v)))),
+    });
     return name;
   }
 

@@ -94,7 +94,10 @@ function toFloat32(file: string, key: string, t: ReadTensor): Float32Array {
       return new Float32Array(bits.buffer);
     }
     default:
-      throw new ConvkitError('ND_FORMAT', `${file}: tensor '${key}' is ${t.dtype}; a weight must be a floating-point tensor (F32, F64, F16 or BF16)`);
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${file}: tensor '${key}' is ${t.dtype}; a weight must be a floating-point tensor (F32, F64, F16 or BF16)`,
+      );
   }
 }
 
@@ -103,12 +106,19 @@ function toFloat32(file: string, key: string, t: ReadTensor): Float32Array {
  * model.loadStateDict(). Every key of the file must be in the mapping and every mapped name must
  * be in the file (ND_FORMAT naming the key otherwise): a partial load would run with random weights.
  */
-export async function readTorchSafetensors(path: string, mapping: KeyMapping): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
+export async function readTorchSafetensors(
+  path: string,
+  mapping: KeyMapping,
+): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
   const f = await readSafetensors(path);
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [key, t] of Object.entries(f.tensors)) {
     const name = Object.hasOwn(mapping, key) ? mapping[key] : undefined;
-    if (!name) throw new ConvkitError('ND_FORMAT', `${path}: tensor '${key}' has no entry in the key mapping (expected keys: ${Object.keys(mapping).join(', ')})`);
+    if (!name)
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${path}: tensor '${key}' has no entry in the key mapping (expected keys: ${Object.keys(mapping).join(', ')})`,
+      );
     out[name] = { shape: t.shape, data: toFloat32(path, key, t) };
   }
   for (const [key, name] of Object.entries(mapping))

@@ -10,18 +10,26 @@ import { checkSequential, type ModelSpec } from './model-spec.js';
 
 /** Throws ND_FORMAT naming `where` (the file) for a config this version cannot rebuild. */
 export function specFromConfig(cfg: unknown, where: string): ModelSpec {
-  if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg)) throw new ConvkitError('ND_FORMAT', `${where}: meta.model must be an object naming the model, got ${JSON.stringify(cfg)}`);
+  if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new ConvkitError('ND_FORMAT', `${where}: meta.model must be an object naming the model, got ${JSON.stringify(cfg)}`);
   const c = cfg as Record<string, unknown>;
   // The builders' own checks, re-coded: a bad option in a file is a format error, not a bug in the caller.
   const asFormat = (build: () => ModelSpec): ModelSpec => {
     try {
       return build();
     } catch (e) {
-      throw new ConvkitError('ND_FORMAT', `${where}: meta.model ${JSON.stringify(cfg).slice(0, 300)} cannot be rebuilt: ${(e as Error).message}`, { cause: e });
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${where}: meta.model ${JSON.stringify(cfg).slice(0, 300)} cannot be rebuilt: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   };
   if (c.model === 'lenet5') return asFormat(() => lenet5Spec(c as LeNet5Options));
   if (c.model === 'alexnet') return asFormat(() => alexnetSpec(c as AlexNetOptions));
   if (c.model === 'sequential') return checkSequential(c, `${where}: meta.model`);
-  throw new ConvkitError('ND_FORMAT', `${where}: meta.model ${JSON.stringify(cfg).slice(0, 300)} names no model this version can build (lenet5, alexnet, sequential)`);
+  throw new ConvkitError(
+    'ND_FORMAT',
+    `${where}: meta.model ${JSON.stringify(cfg).slice(0, 300)} names no model this version can build (lenet5, alexnet, sequential)`,
+  );
 }

@@ -83,7 +83,9 @@ function bool(spec: LayerSpec, key: string, fail: Fail, dflt: boolean): boolean 
 function finite(spec: LayerSpec, key: string, fail: Fail, dflt: number, o: { min?: number; below?: number } = {}): number {
   const v = spec[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || (o.min !== undefined && v < o.min) || (o.below !== undefined && v >= o.below))
-    throw fail(`layer '${spec.name}' (${spec.kind}): '${key}' must be a finite number${o.min !== undefined ? ` >= ${o.min}` : ''}${o.below !== undefined ? ` below ${o.below}` : ''}, got ${JSON.stringify(v)}`);
+    throw fail(
+      `layer '${spec.name}' (${spec.kind}): '${key}' must be a finite number${o.min !== undefined ? ` >= ${o.min}` : ''}${o.below !== undefined ? ` below ${o.below}` : ''}, got ${JSON.stringify(v)}`,
+    );
   return v;
 }
 
@@ -98,13 +100,17 @@ function init(spec: LayerSpec, key: string, fail: Fail): Init | undefined {
     INIT_KINDS.has(v.kind as string) &&
     (v.kind !== 'normal' || (typeof v.std === 'number' && Number.isFinite(v.std))) &&
     (v.kind !== 'constant' || (typeof v.value === 'number' && Number.isFinite(v.value)));
-  if (!ok) throw fail(`layer '${spec.name}' (${spec.kind}): '${key}' is not an initializer (${[...INIT_KINDS].join(', ')}), got ${JSON.stringify(v)}`);
+  if (!ok)
+    throw fail(
+      `layer '${spec.name}' (${spec.kind}): '${key}' is not an initializer (${[...INIT_KINDS].join(', ')}), got ${JSON.stringify(v)}`,
+    );
   return v as unknown as Init;
 }
 
 function elements(spec: LayerSpec, shape: number[], fail: Fail): number[] {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (n > MAX_ELEMENTS) throw fail(`layer '${spec.name}' (${spec.kind}): a parameter of shape [${shape.join(', ')}] has ${n} elements, over ${MAX_ELEMENTS}`);
+  if (n > MAX_ELEMENTS)
+    throw fail(`layer '${spec.name}' (${spec.kind}): a parameter of shape [${shape.join(', ')}] has ${n} elements, over ${MAX_ELEMENTS}`);
   return shape;
 }
 
@@ -124,7 +130,8 @@ function convGeometry(s: LayerSpec, fail: Fail) {
   const outChannels = int(s, 'outChannels', fail);
   const kernelSize = int(s, 'kernelSize', fail, { max: MAX_GEOMETRY });
   const groups = int(s, 'groups', fail, { default: 1 });
-  if (inChannels % groups || outChannels % groups) throw fail(`layer '${s.name}' (conv2d): inChannels ${inChannels} and outChannels ${outChannels} must both divide by groups ${groups}`);
+  if (inChannels % groups || outChannels % groups)
+    throw fail(`layer '${s.name}' (conv2d): inChannels ${inChannels} and outChannels ${outChannels} must both divide by groups ${groups}`);
   const g = {
     inChannels,
     outChannels,
@@ -139,7 +146,11 @@ function convGeometry(s: LayerSpec, fail: Fail) {
   if (s.mask !== undefined) {
     const m = s.mask as unknown[];
     const cPerG = inChannels / groups;
-    if (!Array.isArray(m) || m.length !== outChannels || m.some((r) => !Array.isArray(r) || r.length !== cPerG || r.some((v) => v !== 0 && v !== 1)))
+    if (
+      !Array.isArray(m) ||
+      m.length !== outChannels ||
+      m.some((r) => !Array.isArray(r) || r.length !== cPerG || r.some((v) => v !== 0 && v !== 1))
+    )
       throw fail(`layer '${s.name}' (conv2d): 'mask' must be [${outChannels}][${cPerG}] of 0/1`);
     g.mask = m as number[][];
   }
@@ -178,7 +189,14 @@ const KINDS: Record<LayerKind, KindDef> = {
     },
     build(s, ctx, fail) {
       const g = convGeometry(s, fail);
-      return new Conv2d({ ...g, name: s.name, init: init(s, 'init', fail), biasInit: init(s, 'biasInit', fail), seed: ctx.seed, device: ctx.device });
+      return new Conv2d({
+        ...g,
+        name: s.name,
+        init: init(s, 'init', fail),
+        biasInit: init(s, 'biasInit', fail),
+        seed: ctx.seed,
+        device: ctx.device,
+      });
     },
   },
   linear: {
@@ -221,7 +239,14 @@ const KINDS: Record<LayerKind, KindDef> = {
       return { coef: [c], bias: [c] };
     },
     build: (s, ctx, fail) =>
-      new Subsampling({ name: s.name, channels: int(s, 'channels', fail), kernelSize: int(s, 'kernelSize', fail, { default: 2, max: MAX_GEOMETRY }), init: init(s, 'init', fail), seed: ctx.seed, device: ctx.device }),
+      new Subsampling({
+        name: s.name,
+        channels: int(s, 'channels', fail),
+        kernelSize: int(s, 'kernelSize', fail, { default: 2, max: MAX_GEOMETRY }),
+        init: init(s, 'init', fail),
+        seed: ctx.seed,
+        device: ctx.device,
+      }),
   },
   lrn: {
     params: checkedOnly(lrnOpts),
@@ -262,7 +287,8 @@ function lrnOpts(s: LayerSpec, fail: Fail) {
 
 function dropoutOpts(s: LayerSpec, fail: Fail) {
   const mode = s.mode ?? 'inverted';
-  if (mode !== 'inverted' && mode !== 'paper') throw fail(`layer '${s.name}' (dropout): 'mode' must be 'inverted' or 'paper', got ${JSON.stringify(mode)}`);
+  if (mode !== 'inverted' && mode !== 'paper')
+    throw fail(`layer '${s.name}' (dropout): 'mode' must be 'inverted' or 'paper', got ${JSON.stringify(mode)}`);
   const seed = s.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw fail(`layer '${s.name}' (dropout): 'seed' must be an integer, got ${JSON.stringify(seed)}`);
   return { name: s.name, p: finite(s, 'p', fail, 0.5, { min: 0, below: 1 }), seed: seed as number, mode: mode as 'inverted' | 'paper' };
@@ -275,16 +301,23 @@ function rbfOpts(s: LayerSpec, fail: Fail) {
   if (s.codes !== undefined) {
     const c = s.codes as unknown[];
     if (!Array.isArray(c) || c.length !== classes * inFeatures || c.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
-      throw fail(`layer '${s.name}' (rbf-output): 'codes' must be ${classes * inFeatures} finite numbers ([classes ${classes}, inFeatures ${inFeatures}])`);
+      throw fail(
+        `layer '${s.name}' (rbf-output): 'codes' must be ${classes * inFeatures} finite numbers ([classes ${classes}, inFeatures ${inFeatures}])`,
+      );
     codes = Float32Array.from(c as number[]);
-  } else if (classes !== 10 || inFeatures !== 84) throw fail(`layer '${s.name}' (rbf-output): without 'codes' it must be 10 x 84 (LeNet-5's digit bitmaps), got ${classes} x ${inFeatures}`);
+  } else if (classes !== 10 || inFeatures !== 84)
+    throw fail(
+      `layer '${s.name}' (rbf-output): without 'codes' it must be 10 x 84 (LeNet-5's digit bitmaps), got ${classes} x ${inFeatures}`,
+    );
   return { name: s.name, classes, inFeatures, codes };
 }
 
 function kindOf(spec: unknown, i: number, fail: Fail): KindDef {
   const s = spec as LayerSpec;
-  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw fail(`layer ${i} must be an object { kind, name, ...options }, got ${JSON.stringify(spec)}`);
-  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 200) throw fail(`layer ${i}: 'name' must be a non-empty string of at most 200 characters`);
+  if (s === null || typeof s !== 'object' || Array.isArray(s))
+    throw fail(`layer ${i} must be an object { kind, name, ...options }, got ${JSON.stringify(spec)}`);
+  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 200)
+    throw fail(`layer ${i}: 'name' must be a non-empty string of at most 200 characters`);
   const def = Object.hasOwn(KINDS, s.kind) ? KINDS[s.kind] : undefined;
   if (!def) throw fail(`layer ${i} ('${s.name}'): unknown kind ${JSON.stringify(s.kind)} (known: ${Object.keys(KINDS).join(', ')})`);
   return def;
@@ -315,7 +348,12 @@ export function specParameterShapes(specs: readonly LayerSpec[], where: string):
  * before the error is thrown, so a failed build leaves no live tensor. Errors are ArgumentErrors
  * for code (where = the caller's name) or whatever `fail` makes.
  */
-export function buildLayers(specs: readonly LayerSpec[], ctx: Ctx, where: string, fail: Fail = (m) => new ArgumentError(`${where}: ${m}`)): Layer[] {
+export function buildLayers(
+  specs: readonly LayerSpec[],
+  ctx: Ctx,
+  where: string,
+  fail: Fail = (m) => new ArgumentError(`${where}: ${m}`),
+): Layer[] {
   specs.forEach((s, i) => kindOf(s, i, fail));
   const built: Layer[] = [];
   try {
@@ -342,14 +380,22 @@ export async function describeLayer(l: Layer): Promise<LayerSpec> {
   }
   if (l instanceof Linear) return { kind: 'linear', name, inFeatures: l.inFeatures, outFeatures: l.outFeatures, bias: l.bias !== null };
   if (l instanceof MaxPool2d || l instanceof AvgPool2d) {
-    const spec: LayerSpec = { kind: l instanceof MaxPool2d ? 'maxpool2d' : 'avgpool2d', name, kernelSize: l.kernelSize, stride: l.stride, padding: l.padding, ceilMode: l.ceilMode };
+    const spec: LayerSpec = {
+      kind: l instanceof MaxPool2d ? 'maxpool2d' : 'avgpool2d',
+      name,
+      kernelSize: l.kernelSize,
+      stride: l.stride,
+      padding: l.padding,
+      ceilMode: l.ceilMode,
+    };
     if (l instanceof AvgPool2d) spec.countIncludePad = l.countIncludePad;
     return spec;
   }
   if (l instanceof Subsampling) return { kind: 'subsampling', name, channels: l.channels, kernelSize: l.kernelSize };
   if (l instanceof LocalResponseNorm) return { kind: 'lrn', name, ...l.opts, ...(l.inSummary ? {} : { summary: false }) };
   if (l instanceof Dropout) return { kind: 'dropout', name, p: l.p, seed: l.seed, mode: l.mode };
-  if (l instanceof RBFOutput) return { kind: 'rbf-output', name, classes: l.classes, inFeatures: l.inFeatures, codes: Array.from(await l.codes.data()) };
+  if (l instanceof RBFOutput)
+    return { kind: 'rbf-output', name, classes: l.classes, inFeatures: l.inFeatures, codes: Array.from(await l.codes.data()) };
   // Subclasses first: ScaledTanh and friends share a base class, so match exact constructors.
   const simple: [new (name?: string) => Layer, LayerKind][] = [
     [ScaledTanh, 'scaled-tanh'],
@@ -359,5 +405,7 @@ export async function describeLayer(l: Layer): Promise<LayerSpec> {
     [Flatten, 'flatten'],
   ];
   for (const [C, kind] of simple) if (l.constructor === C) return { kind, name };
-  throw new ArgumentError(`describeLayer: layer '${name}' (${l.constructor.name}) is not in the layer registry, so it cannot be saved without code`);
+  throw new ArgumentError(
+    `describeLayer: layer '${name}' (${l.constructor.name}) is not in the layer registry, so it cannot be saved without code`,
+  );
 }

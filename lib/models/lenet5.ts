@@ -25,9 +25,21 @@ export interface LeNet5Options {
 
 /** C3's connection table: which S2 maps feed each C3 map (LeCun et al. 1998, table I). */
 export const C3_TABLE: readonly (readonly number[])[] = [
-  [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
-  [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
-  [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
+  [0, 1, 2],
+  [1, 2, 3],
+  [2, 3, 4],
+  [3, 4, 5],
+  [0, 4, 5],
+  [0, 1, 5],
+  [0, 1, 2, 3],
+  [1, 2, 3, 4],
+  [2, 3, 4, 5],
+  [0, 3, 4, 5],
+  [0, 1, 4, 5],
+  [0, 1, 2, 5],
+  [0, 1, 3, 4],
+  [1, 2, 4, 5],
+  [0, 2, 3, 5],
   [0, 1, 2, 3, 4, 5],
 ];
 
@@ -63,7 +75,8 @@ export function lenet5Spec(o: LeNet5Options = {}): ModelSpec {
   if (variant !== 'modern') throw new ArgumentError(`lenet5: 'variant' must be 'modern' or 'classic', got ${JSON.stringify(variant)}`);
   const act = o.activation ?? 'relu';
   const pool = o.pooling ?? 'max';
-  if (act !== 'relu' && act !== 'tanh') throw new ArgumentError(`lenet5: 'activation' must be 'relu' or 'tanh', got ${JSON.stringify(act)}`);
+  if (act !== 'relu' && act !== 'tanh')
+    throw new ArgumentError(`lenet5: 'activation' must be 'relu' or 'tanh', got ${JSON.stringify(act)}`);
   if (pool !== 'max' && pool !== 'avg') throw new ArgumentError(`lenet5: 'pooling' must be 'max' or 'avg', got ${JSON.stringify(pool)}`);
   const A = (name: string): LayerSpec => ({ kind: act, name });
   const P = (name: string): LayerSpec => ({ kind: pool === 'max' ? 'maxpool2d' : 'avgpool2d', name, kernelSize: 2 });
@@ -81,7 +94,13 @@ export function lenet5Spec(o: LeNet5Options = {}): ModelSpec {
     A('f6.act'),
     { kind: 'linear', name: 'f7', inFeatures: 84, outFeatures: 10 },
   ];
-  return { name: 'lenet5', inputShape: [1, 28, 28], criterion: 'softmax-cross-entropy', layers, config: { model: 'lenet5', variant, activation: act, pooling: pool, seed } };
+  return {
+    name: 'lenet5',
+    inputShape: [1, 28, 28],
+    criterion: 'softmax-cross-entropy',
+    layers,
+    config: { model: 'lenet5', variant, activation: act, pooling: pool, seed },
+  };
 }
 
 export function lenet5(o: LeNet5Options = {}): Model {

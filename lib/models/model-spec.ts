@@ -50,20 +50,41 @@ export interface SequentialModelOptions {
  */
 export function sequentialModel(layers: LayerSpec[], o: SequentialModelOptions): Model {
   const config = sequentialConfig(layers, o);
-  return buildModel(checkSequential(config, 'sequentialModel', (m) => new ArgumentError(`sequentialModel: ${m}`)), o.device);
+  return buildModel(
+    checkSequential(config, 'sequentialModel', (m) => new ArgumentError(`sequentialModel: ${m}`)),
+    o.device,
+  );
 }
 
 function sequentialConfig(layers: LayerSpec[], o: SequentialModelOptions): Record<string, unknown> {
-  return { model: 'sequential', name: o.name ?? 'sequential', inputShape: [...(o.inputShape ?? [])], criterion: o.criterion ?? 'softmax-cross-entropy', seed: o.seed ?? 0, layers };
+  return {
+    model: 'sequential',
+    name: o.name ?? 'sequential',
+    inputShape: [...(o.inputShape ?? [])],
+    criterion: o.criterion ?? 'softmax-cross-entropy',
+    seed: o.seed ?? 0,
+    layers,
+  };
 }
 
 /** Checks a { model: 'sequential' } config's own fields (the layers are checked by the registry). */
-export function checkSequential(cfg: Record<string, unknown>, where: string, fail: (m: string) => Error = (m) => new ConvkitError('ND_FORMAT', `${where}: ${m}`)): ModelSpec {
+export function checkSequential(
+  cfg: Record<string, unknown>,
+  where: string,
+  fail: (m: string) => Error = (m) => new ConvkitError('ND_FORMAT', `${where}: ${m}`),
+): ModelSpec {
   const s = cfg.inputShape;
-  if (!Array.isArray(s) || s.length < 1 || s.length > 4 || s.some((d) => !Number.isSafeInteger(d) || d < 1 || d > MAX_WIDTH) || s.reduce((a: number, b: number) => a * b, 1) > MAX_ELEMENTS)
+  if (
+    !Array.isArray(s) ||
+    s.length < 1 ||
+    s.length > 4 ||
+    s.some((d) => !Number.isSafeInteger(d) || d < 1 || d > MAX_WIDTH) ||
+    s.reduce((a: number, b: number) => a * b, 1) > MAX_ELEMENTS
+  )
     throw fail(`'inputShape' must be 1 to 4 positive integers (each at most ${MAX_WIDTH}), got ${JSON.stringify(s)}`);
   const criterion = cfg.criterion;
-  if (criterion !== 'softmax-cross-entropy' && criterion !== 'rbf-map') throw fail(`'criterion' must be 'softmax-cross-entropy' or 'rbf-map', got ${JSON.stringify(criterion)}`);
+  if (criterion !== 'softmax-cross-entropy' && criterion !== 'rbf-map')
+    throw fail(`'criterion' must be 'softmax-cross-entropy' or 'rbf-map', got ${JSON.stringify(criterion)}`);
   const name = cfg.name ?? 'sequential';
   if (typeof name !== 'string' || name.length > 200) throw fail(`'name' must be a string of at most 200 characters`);
   if (!Number.isSafeInteger(cfg.seed ?? 0)) throw fail(`'seed' must be an integer, got ${JSON.stringify(cfg.seed)}`);
@@ -81,5 +102,10 @@ export async function describeModel(model: Model): Promise<Record<string, unknow
   if (kind === 'lenet5' || kind === 'alexnet' || kind === 'sequential') return model.config;
   const layers: LayerSpec[] = [];
   for (const l of model.net.layers) layers.push(await describeLayer(l));
-  return sequentialConfig(layers, { inputShape: model.inputShape, criterion: model.criterion, name: model.name, seed: Number(model.config.seed ?? 0) });
+  return sequentialConfig(layers, {
+    inputShape: model.inputShape,
+    criterion: model.criterion,
+    name: model.name,
+    seed: Number(model.config.seed ?? 0),
+  });
 }

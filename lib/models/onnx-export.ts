@@ -64,11 +64,23 @@ async function addLayer(g: OnnxGraph, l: Layer, x: string): Promise<string> {
       const m = await f32(l.mask);
       const cPerG = inChannels / groups;
       w = w.slice();
-      for (let o = 0; o < outChannels; o++) for (let c = 0; c < cPerG; c++) if (!m[o * cPerG + c]) w.fill(0, (o * cPerG + c) * k * k, (o * cPerG + c + 1) * k * k);
+      for (let o = 0; o < outChannels; o++)
+        for (let c = 0; c < cPerG; c++) if (!m[o * cPerG + c]) w.fill(0, (o * cPerG + c) * k * k, (o * cPerG + c + 1) * k * k);
     }
     const inputs = [x, g.floats(l.weight.name, l.weight.value.shape, w)];
     if (l.bias) inputs.push(g.floats(l.bias.name, l.bias.value.shape, await f32(l.bias.value)));
-    return g.node('Conv', inputs, { kernel_shape: [k, k], strides: [stride, stride], pads: [padding, padding, padding, padding], dilations: [dilation, dilation], group: groups }, n);
+    return g.node(
+      'Conv',
+      inputs,
+      {
+        kernel_shape: [k, k],
+        strides: [stride, stride],
+        pads: [padding, padding, padding, padding],
+        dilations: [dilation, dilation],
+        group: groups,
+      },
+      n,
+    );
   }
   if (l instanceof Linear) {
     const inputs = [x, g.floats(l.weight.name, l.weight.value.shape, await f32(l.weight.value))];
@@ -78,7 +90,12 @@ async function addLayer(g: OnnxGraph, l: Layer, x: string): Promise<string> {
   if (l instanceof Flatten) return g.node('Flatten', [x], { axis: 1 }, n);
   if (l instanceof MaxPool2d || l instanceof AvgPool2d) {
     const p = l.padding;
-    const attrs: Record<string, number | number[]> = { kernel_shape: [l.kernelSize, l.kernelSize], strides: [l.stride, l.stride], pads: [p, p, p, p], ceil_mode: l.ceilMode ? 1 : 0 };
+    const attrs: Record<string, number | number[]> = {
+      kernel_shape: [l.kernelSize, l.kernelSize],
+      strides: [l.stride, l.stride],
+      pads: [p, p, p, p],
+      ceil_mode: l.ceilMode ? 1 : 0,
+    };
     if (l instanceof AvgPool2d) attrs.count_include_pad = l.countIncludePad ? 1 : 0;
     return g.node(l instanceof MaxPool2d ? 'MaxPool' : 'AveragePool', [x], attrs, n);
   }
@@ -95,8 +112,15 @@ async function addLayer(g: OnnxGraph, l: Layer, x: string): Promise<string> {
   if (l instanceof LocalResponseNorm) {
     const { size, alpha, beta, k, alphaConvention } = l.opts;
     if (size % 2 === 0)
-      throw new ArgumentError(`exportOnnx: layer '${n}' is an LRN of even size ${size}; ONNX's LRN window is placed differently for even sizes, so it cannot be written exactly`);
-    return g.node('LRN', [x], { size, alpha: { float: alphaConvention === 'literal' ? alpha * size : alpha }, beta: { float: beta }, bias: { float: k } }, n);
+      throw new ArgumentError(
+        `exportOnnx: layer '${n}' is an LRN of even size ${size}; ONNX's LRN window is placed differently for even sizes, so it cannot be written exactly`,
+      );
+    return g.node(
+      'LRN',
+      [x],
+      { size, alpha: { float: alphaConvention === 'literal' ? alpha * size : alpha }, beta: { float: beta }, bias: { float: k } },
+      n,
+    );
   }
   if (l instanceof ScaledTanh) {
     const a = g.node('Mul', [x, g.scalar(`${n}.s`, SCALED_TANH_S)], {}, `${n}.scale_in`);

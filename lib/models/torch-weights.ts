@@ -9,6 +9,9 @@ import type { Model } from './model.js';
 
 export async function loadTorchWeights(model: Model, path: string, mapping?: KeyMapping): Promise<void> {
   const m = mapping ?? torchMappingFor(model.config);
-  if (!m) throw new ArgumentError(`loadTorchWeights: no built-in PyTorch key mapping for ${model.name} (${JSON.stringify(model.config)}); pass one`);
+  if (!m)
+    throw new ArgumentError(
+      `loadTorchWeights: no built-in PyTorch key mapping for ${model.name} (${JSON.stringify(model.config)}); pass one`,
+    );
   model.loadStateDict(await readTorchSafetensors(path, m));
 }

@@ -6,7 +6,15 @@
 import { stat } from 'node:fs/promises';
 import { ConvkitError } from '../errors.js';
 import { Dropout } from '../layers/dropout.js';
-import { loadCheckpoint, loadWeights, optimizerPath, saveCheckpoint, type CheckpointTensor, type LoadedCheckpoint, type LoadedWeights } from '../io/checkpoint.js';
+import {
+  loadCheckpoint,
+  loadWeights,
+  optimizerPath,
+  saveCheckpoint,
+  type CheckpointTensor,
+  type LoadedCheckpoint,
+  type LoadedWeights,
+} from '../io/checkpoint.js';
 import { specFromConfig } from '../models/from-config.js';
 import { specParameterShapes } from '../models/layer-registry.js';
 import { buildModel, describeModel, type ModelSpec } from '../models/model-spec.js';
@@ -22,7 +30,13 @@ export interface Position {
   seed?: number;
 }
 
-export async function saveTrainingCheckpoint(path: string, model: Model, opt: SGD | null, position: Position, extraMeta: Record<string, unknown> = {}): Promise<void> {
+export async function saveTrainingCheckpoint(
+  path: string,
+  model: Model,
+  opt: SGD | null,
+  position: Position,
+  extraMeta: Record<string, unknown> = {},
+): Promise<void> {
   const params: Record<string, CheckpointTensor> = {};
   for (const [name, v] of Object.entries(await model.stateDict())) params[name] = { shape: [...v.shape], data: v.data };
   const optimizer: Record<string, CheckpointTensor> = {};
@@ -35,7 +49,16 @@ export async function saveTrainingCheckpoint(path: string, model: Model, opt: SG
       model: await describeModel(model),
       // Where each dropout layer's Philox stream stands, so a resumed run draws the next masks.
       dropoutOffsets: dropoutOffsets(model),
-      optimizer: opt ? { lr: opt.lr, momentum: opt.momentum, weightDecay: opt.weightDecay, form: opt.form, nesterov: opt.nesterov, decayAll: opt.decayAll } : null,
+      optimizer: opt
+        ? {
+            lr: opt.lr,
+            momentum: opt.momentum,
+            weightDecay: opt.weightDecay,
+            form: opt.form,
+            nesterov: opt.nesterov,
+            decayAll: opt.decayAll,
+          }
+        : null,
       ...extraMeta,
     },
   });
@@ -62,7 +85,11 @@ export interface RestoredModel {
 }
 
 function missingTwin(path: string, why: Error | null): LoadedCheckpoint['position'] {
-  throw new ConvkitError('ND_FORMAT', `${path}: cannot resume from this weights file: ${why ? why.message : `its optimizer/position file ${optimizerPath(path)} does not exist`} (it is needed only to resume training)`, { cause: why ?? undefined });
+  throw new ConvkitError(
+    'ND_FORMAT',
+    `${path}: cannot resume from this weights file: ${why ? why.message : `its optimizer/position file ${optimizerPath(path)} does not exist`} (it is needed only to resume training)`,
+    { cause: why ?? undefined },
+  );
 }
 
 /**
@@ -74,13 +101,21 @@ export function checkWeightsAgainstSpec(path: string, spec: ModelSpec, params: R
   const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
   for (const [name, shape] of want) {
     const got = params[name];
-    if (!got) throw new ConvkitError('ND_FORMAT', `${path}: parameter '${name}' ${fmt(shape)}, which meta.model (${spec.name}) implies, is not in the file`);
+    if (!got)
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${path}: parameter '${name}' ${fmt(shape)}, which meta.model (${spec.name}) implies, is not in the file`,
+      );
     if (!(got.data instanceof Float32Array)) throw new ConvkitError('ND_FORMAT', `${path}: parameter '${name}' must be F32`);
     if (got.shape.length !== shape.length || got.shape.some((d, i) => d !== shape[i]))
-      throw new ConvkitError('ND_FORMAT', `${path}: parameter '${name}' is ${fmt(got.shape)} in the file but meta.model (${spec.name}) implies ${fmt(shape)}`);
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${path}: parameter '${name}' is ${fmt(got.shape)} in the file but meta.model (${spec.name}) implies ${fmt(shape)}`,
+      );
   }
   for (const name of Object.keys(params))
-    if (!want.has(name)) throw new ConvkitError('ND_FORMAT', `${path}: tensor '${name}' is not a parameter of the model meta.model describes (${spec.name})`);
+    if (!want.has(name))
+      throw new ConvkitError('ND_FORMAT', `${path}: tensor '${name}' is not a parameter of the model meta.model describes (${spec.name})`);
 }
 
 /**
@@ -106,7 +141,8 @@ export async function restoreModel(path: string, opts: { device?: DeviceName | D
   try {
     model.loadStateDict(weights.params as Record<string, NamedArray>);
     const offsets = (weights.meta.dropoutOffsets ?? {}) as Record<string, number>;
-    for (const l of model.net.layers) if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name]) && offsets[l.name] >= 0) l.offset = offsets[l.name];
+    for (const l of model.net.layers)
+      if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name]) && offsets[l.name] >= 0) l.offset = offsets[l.name];
   } catch (e) {
     model.dispose();
     throw e;

@@ -46,8 +46,12 @@ t.test('export a weights file alone to ONNX and run it', async (t) => {
     const x = Tensor.randn([2, 1, 32, 32], { seed: 1 });
     const want = (await m.predictProbs(x).data()) as Float32Array;
     const s = await ort.InferenceSession.create(out);
-    const got = (await s.run({ input: new ort.Tensor('float32', (await x.data()) as Float32Array, [2, 1, 32, 32]) })).output.data as Float32Array;
-    t.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-5), 'probabilities match predictProbs');
+    const got = (await s.run({ input: new ort.Tensor('float32', (await x.data()) as Float32Array, [2, 1, 32, 32]) })).output
+      .data as Float32Array;
+    t.ok(
+      got.every((v, i) => Math.abs(v - want[i]) < 1e-5),
+      'probabilities match predictProbs',
+    );
     await s.release();
   }
   m.dispose();

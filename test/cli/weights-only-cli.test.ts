@@ -19,7 +19,10 @@ async function cli(...args: string[]): Promise<{ code: number; lines: Record<str
   process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
   try {
     const code = await main(args);
-    const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return { code, lines, stderr };
   } finally {
     process.stdout.write = ow;
@@ -37,7 +40,13 @@ t.test('predict and evaluate from a weights file alone', { skip: existsSync(MNIS
 
   const p = await cli('predict', '--model', weights, '--data', MNIST, '--index', '0,1', '--json');
   t.equal(p.code, 0, p.stderr);
-  t.same(p.lines.map((l) => [l.type, l.index]), [['predict', 0], ['predict', 1]]);
+  t.same(
+    p.lines.map((l) => [l.type, l.index]),
+    [
+      ['predict', 0],
+      ['predict', 1],
+    ],
+  );
   for (const l of p.lines) t.equal((l.probabilities as number[]).length, 10);
 
   const e = await cli('evaluate', '--model', weights, '--data', MNIST, '--json');

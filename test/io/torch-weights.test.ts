@@ -6,13 +6,26 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, alexnet, lenet5, loadTorchWeights, readSafetensors, readTorchSafetensors, TORCH_LENET5, TORCHVISION_ALEXNET, type Model } from '../../lib/index.js';
+import {
+  Tensor,
+  alexnet,
+  lenet5,
+  loadTorchWeights,
+  readSafetensors,
+  readTorchSafetensors,
+  TORCH_LENET5,
+  TORCHVISION_ALEXNET,
+  type Model,
+} from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PY = process.env.CONVKIT_PYTHON ?? '/usr/bin/python3';
 const probe = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' });
-const noTorch = probe.status === 0 ? false : `python3-torch is not installed (${PY} -c "import torch": ${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); apt-get install python3-torch to run this test`;
+const noTorch =
+  probe.status === 0
+    ? false
+    : `python3-torch is not installed (${PY} -c "import torch": ${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); apt-get install python3-torch to run this test`;
 
 async function logits(m: Model, x: Tensor): Promise<Float32Array> {
   m.net.train(false);
@@ -42,7 +55,11 @@ t.test('torch weights load through the mapping and give torch logits', { skip: n
     const got = await logits(m, x);
     const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     // float32 with different summation orders: 1e-4 of the largest logit (stated, not tuned).
-    t.equal(mismatch(got, want, { rtol: 0, atol: 1e-4 * scale + 1e-6 }), null, `${name}: logits match torch (max |logit| ${scale.toPrecision(3)})`);
+    t.equal(
+      mismatch(got, want, { rtol: 0, atol: 1e-4 * scale + 1e-6 }),
+      null,
+      `${name}: logits match torch (max |logit| ${scale.toPrecision(3)})`,
+    );
     x.dispose();
     m.dispose();
   }
@@ -56,11 +73,21 @@ t.test('torch weights load through the mapping and give torch logits', { skip: n
   }
 
   // A state dict that does not fit the mapping is refused by key, not half loaded.
-  await t.rejects(readTorchSafetensors(join(dir, 'lenet5.safetensors'), TORCHVISION_ALEXNET), { code: 'ND_FORMAT', message: /'c1\.weight' has no entry in the key mapping/ });
+  await t.rejects(readTorchSafetensors(join(dir, 'lenet5.safetensors'), TORCHVISION_ALEXNET), {
+    code: 'ND_FORMAT',
+    message: /'c1\.weight' has no entry in the key mapping/,
+  });
   const owt = alexnet({ variant: 'owt', fcWidth: 8, seed: 0 });
-  await t.rejects(loadTorchWeights(owt, join(dir, 'alexnet.safetensors')), { code: 'ND_SHAPE', message: /fc6\.weight/ }, 'shapes are still checked');
+  await t.rejects(
+    loadTorchWeights(owt, join(dir, 'alexnet.safetensors')),
+    { code: 'ND_SHAPE', message: /fc6\.weight/ },
+    'shapes are still checked',
+  );
   owt.dispose();
   const paper = alexnet({ fcWidth: 8 });
-  await t.rejects(loadTorchWeights(paper, join(dir, 'alexnet.safetensors')), { code: 'ND_ARG', message: /no built-in PyTorch key mapping/ });
+  await t.rejects(loadTorchWeights(paper, join(dir, 'alexnet.safetensors')), {
+    code: 'ND_ARG',
+    message: /no built-in PyTorch key mapping/,
+  });
   paper.dispose();
 });

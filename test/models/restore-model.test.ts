@@ -33,7 +33,11 @@ async function probs(m: Model, seed: number): Promise<Float32Array> {
 }
 
 /** Rewrites a weights file's meta (and optionally its tensors) as a forger would. */
-async function forge(src: string, dst: string, edit: (meta: Record<string, unknown>, tensors: Record<string, SafetensorsEntry>) => void): Promise<void> {
+async function forge(
+  src: string,
+  dst: string,
+  edit: (meta: Record<string, unknown>, tensors: Record<string, SafetensorsEntry>) => void,
+): Promise<void> {
   const f = await readSafetensors(src);
   const meta = JSON.parse(f.metadata['convkit.meta']!);
   const tensors: Record<string, SafetensorsEntry> = {};
@@ -64,7 +68,11 @@ t.test('a weights file alone rebuilds and runs LeNet-5 (both variants) and AlexN
     t.equal(r.resumable, false, `${name}: not resumable without the .optim twin`);
     t.equal(r.model.name, m.name);
     t.same(await probs(r.model, 9), await probs(m, 9), `${name}: same predictions as the saved model`);
-    t.throws(() => r.checkpoint.position, { code: 'ND_FORMAT', message: /needed only to resume/ }, `${name}: position is refused with a reason`);
+    t.throws(
+      () => r.checkpoint.position,
+      { code: 'ND_FORMAT', message: /needed only to resume/ },
+      `${name}: position is refused with a reason`,
+    );
     t.equal(r.checkpoint.meta, r.meta, 'meta is still there for predict');
     r.model.dispose();
     m.dispose();
@@ -123,7 +131,11 @@ t.test('custom Sequential models save and restore without code: from specs and f
     const r = await restoreModel(path);
     t.equal((r.meta.model as Record<string, unknown>).model, 'sequential');
     t.equal(r.model.net.layers.length, m.net.layers.length, `${m.name}: same layer count`);
-    t.same(r.model.net.layers.map((l) => l.constructor.name), m.net.layers.map((l) => l.constructor.name), `${m.name}: same layer kinds`);
+    t.same(
+      r.model.net.layers.map((l) => l.constructor.name),
+      m.net.layers.map((l) => l.constructor.name),
+      `${m.name}: same layer kinds`,
+    );
     t.same(await probs(r.model, 4), await probs(m, 4), `${m.name}: same predictions`);
     r.model.dispose();
     m.dispose();
@@ -131,7 +143,10 @@ t.test('custom Sequential models save and restore without code: from specs and f
   // A layer kind outside the registry is refused at save time with a coded error.
   class Custom extends Tanh {}
   const odd = new Model('odd', new Sequential([new Flatten('f'), new Custom('c')]), [4], 'softmax-cross-entropy', {});
-  await t.rejects(saveTrainingCheckpoint(join(dir, 'odd.safetensors'), odd, null, { epoch: 0, batch: 0, step: 0 }), { code: 'ND_ARG', message: /not in the layer registry/ });
+  await t.rejects(saveTrainingCheckpoint(join(dir, 'odd.safetensors'), odd, null, { epoch: 0, batch: 0, step: 0 }), {
+    code: 'ND_ARG',
+    message: /not in the layer registry/,
+  });
   odd.dispose();
 });
 
@@ -155,10 +170,15 @@ t.test('forged metadata fails before anything is allocated, and every failure fr
     ['unbounded width', (meta) => ((meta.model as Record<string, unknown>).fcWidth = 2 ** 40), /fcWidth/],
     ['unknown model', (meta) => (meta.model = { model: 'resnet' }), /names no model/],
     ['missing tensor', (_m, ts) => delete ts['fc8.bias'], /'fc8\.bias' \[4\].*is not in the file/],
-    ['extra tensor', (_m, ts) => (ts['fc9.weight'] = { dtype: 'F32', shape: [1], data: new Float32Array(1) }), /'fc9\.weight' is not a parameter/],
+    [
+      'extra tensor',
+      (_m, ts) => (ts['fc9.weight'] = { dtype: 'F32', shape: [1], data: new Float32Array(1) }),
+      /'fc9\.weight' is not a parameter/,
+    ],
     [
       'unknown layer kind',
-      (meta) => (meta.model = { model: 'sequential', inputShape: [4], criterion: 'softmax-cross-entropy', layers: [{ kind: 'eval', name: 'x' }] }),
+      (meta) =>
+        (meta.model = { model: 'sequential', inputShape: [4], criterion: 'softmax-cross-entropy', layers: [{ kind: 'eval', name: 'x' }] }),
       /unknown kind "eval"/,
     ],
   ];
