@@ -73,7 +73,7 @@ t.test(
         'custom',
         sequentialModel(
           [
-            { kind: 'conv2d', name: 'a', inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1, groups: 2, dilation: 1 },
+            { kind: 'conv2d', name: 'a', inChannels: 2, outChannels: 4, kernelSize: 3, padding: 2, groups: 2, dilation: 2, bias: false },
             { kind: 'sigmoid', name: 'a.act' },
             { kind: 'maxpool2d', name: 'p', kernelSize: 3, stride: 2, padding: 1, ceilMode: true },
             { kind: 'lrn', name: 'n', size: 3, alpha: 0.5, beta: 0.75, k: 1, alphaConvention: 'literal' },
