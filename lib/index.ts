@@ -32,3 +32,10 @@ export {
   InferenceSession, SessionPool, imageToSample, BusyError, TimeoutError, AbortedError, ClosedError,
   type SessionOptions, type RunOptions, type SampleInput, type PoolOptions, type SessionStats, type LatencySummary, type Calibration,
 } from './serve/index.js';
+// Weights that travel, PyTorch weights in, ONNX out (issue 13).
+export {
+  sequentialModel, describeModel, loadTorchWeights, toOnnx, exportOnnx, ONNX_OPSET, lenet5Spec, alexnetSpec,
+  type LayerSpec, type LayerKind, type ModelSpec, type OnnxExportOptions, type SequentialModelOptions,
+} from './models/index.js';
+export { loadWeights, readTorchSafetensors, torchMappingFor, TORCHVISION_ALEXNET, TORCH_LENET5, type KeyMapping, type LoadedWeights } from './io/index.js';
+export { type RestoredModel } from './train/checkpointing.js';

@@ -12,6 +12,7 @@ import { evaluate, predict } from '../train/evaluate.js';
 import { fit } from '../train/fit.js';
 import { piecewiseLr } from '../train/schedule.js';
 import { ALEXNET_USAGE, predictImages, trainAlexnet } from './alexnet.js';
+import { EXPORT_USAGE, exportCmd } from './export.js';
 import { UsageError, num } from './args.js';
 import { mnistLoader, normalizeFor } from './mnist-data.js';
 import { barReporter, jsonReporter, type Reporter } from './progress.js';
@@ -22,7 +23,8 @@ const USAGE = `usage:
                        [--limit N] [--json]
   convkit evaluate --model FILE --data DIR [--json]
   convkit predict --model FILE --data DIR [--index I[,I...]] [--json]
-${ALEXNET_USAGE}`;
+${ALEXNET_USAGE}
+${EXPORT_USAGE}`;
 
 const OPTIONS = {
   data: { type: 'string' },
@@ -48,6 +50,8 @@ const OPTIONS = {
   'ten-crop': { type: 'boolean' },
   top: { type: 'string' },
   json: { type: 'boolean' },
+  onnx: { type: 'string' },
+  probabilities: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -197,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (cmd === 'evaluate') await evaluateCmd(v, out);
     else if (cmd === 'predict' && rest.length) await predictImages(rest, v, out);
     else if (cmd === 'predict') await predictCmd(v, out);
+    else if (cmd === 'export') await exportCmd(v, out);
     else throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     return 0;
   } catch (e) {

@@ -153,3 +153,23 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     throw new ConvkitError('ND_FORMAT', `${path}: "${KEY_META}" in __metadata__ (header at byte 8) must be a JSON object`);
   return { params, optimizer, position, meta: meta as Record<string, unknown>, checkpointId: id };
 }
+
+/** A weights file read on its own: what rebuilds and runs a model (no optimizer state, no position). */
+export interface LoadedWeights {
+  params: Record<string, CheckpointTensor>;
+  meta: Record<string, unknown>;
+  checkpointId: string;
+}
+
+/**
+ * Loads the weights file of a checkpoint pair without its optimizer/position twin: enough to
+ * rebuild and run the model (predict, evaluate, export); the twin is needed only to resume.
+ */
+export async function loadWeights(path: string): Promise<LoadedWeights> {
+  const f = await readSafetensors(path);
+  const params = fromFile(path, 'weights', f);
+  const meta = parseJson(path, KEY_META, f.metadata[KEY_META]);
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+    throw new ConvkitError('ND_FORMAT', `${path}: "${KEY_META}" in __metadata__ (header at byte 8) must be a JSON object`);
+  return { params, meta: meta as Record<string, unknown>, checkpointId: f.metadata[KEY_ID]! };
+}

@@ -13,9 +13,12 @@ export {
 export {
   saveCheckpoint,
   loadCheckpoint,
+  loadWeights,
   optimizerPath,
   type Checkpoint,
   type CheckpointTensor,
   type LoadedCheckpoint,
+  type LoadedWeights,
   type TrainingPosition,
 } from './checkpoint.js';
+export { readTorchSafetensors, torchMappingFor, TORCHVISION_ALEXNET, TORCH_LENET5, type KeyMapping } from './torch-mapping.js';

@@ -19,11 +19,12 @@
  * onto them in order).
  */
 import { ArgumentError } from '../errors.js';
-import { Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential, type Layer } from '../layers/index.js';
 import type { Init } from '../layers/init.js';
 import { paramSeed } from '../layers/init.js';
 import type { Device, DeviceName } from '../tensor/device.js';
-import { Model } from './model.js';
+import { MAX_WIDTH, type LayerSpec } from './layer-registry.js';
+import type { Model } from './model.js';
+import { buildModel, type ModelSpec } from './model-spec.js';
 
 export interface AlexNetOptions {
   variant?: 'paper' | 'owt';
@@ -43,70 +44,115 @@ export interface AlexNetOptions {
 const LRN = { size: 5, alpha: 1e-4, beta: 0.75, k: 2 } as const;
 
 function positiveInt(name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new ArgumentError(`alexnet: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1 || v > MAX_WIDTH)
+    throw new ArgumentError(`alexnet: '${name}' must be an integer in [1, ${MAX_WIDTH}], got ${JSON.stringify(v)}`);
   return v;
 }
 
-export function alexnet(o: AlexNetOptions = {}): Model {
+/** alexnet()'s layers as registry specs (no tensors): what restoreModel checks a file against. */
+export function alexnetSpec(o: AlexNetOptions = {}): ModelSpec {
   const variant = o.variant ?? 'paper';
-  if (variant !== 'paper' && variant !== 'owt') throw new ArgumentError(`alexnet: 'variant' must be 'paper' or 'owt', got ${JSON.stringify(variant)}`);
+  if (variant !== 'paper' && variant !== 'owt')
+    throw new ArgumentError(`alexnet: 'variant' must be 'paper' or 'owt', got ${JSON.stringify(variant)}`);
   const numClasses = positiveInt('numClasses', o.numClasses ?? 1000);
   const fcWidth = positiveInt('fcWidth', o.fcWidth ?? 4096);
   const seed = o.seed ?? 0;
-  const device = o.device;
+  if (!Number.isSafeInteger(seed)) throw new ArgumentError(`alexnet: 'seed' must be an integer, got ${JSON.stringify(seed)}`);
   const p = o.dropout ?? 0.5;
   if (!(p >= 0 && p < 1)) throw new ArgumentError(`alexnet: 'dropout' must be in [0, 1), got ${JSON.stringify(o.dropout)}`);
   const biasInit = o.biasInit ?? 'paper';
-  if (biasInit !== 'paper' && biasInit !== 'caffe') throw new ArgumentError(`alexnet: 'biasInit' must be 'paper' or 'caffe', got ${JSON.stringify(biasInit)}`);
+  if (biasInit !== 'paper' && biasInit !== 'caffe')
+    throw new ArgumentError(`alexnet: 'biasInit' must be 'paper' or 'caffe', got ${JSON.stringify(biasInit)}`);
   const lrnConvention = o.lrnConvention ?? 'literal';
   if (lrnConvention !== 'literal' && lrnConvention !== 'per-size')
-    throw new ArgumentError(`alexnet: 'lrnConvention' must be 'literal' (the paper's alpha) or 'per-size' (alpha/n, as PyTorch and Caffe), got ${JSON.stringify(lrnConvention)}`);
+    throw new ArgumentError(
+      `alexnet: 'lrnConvention' must be 'literal' (the paper's alpha) or 'per-size' (alpha/n, as PyTorch and Caffe), got ${JSON.stringify(lrnConvention)}`,
+    );
 
   // Dropout masks are keyed by (seed, layer), so two dropout layers never share a mask stream.
-  const drop = (name: string): Layer[] => (p > 0 ? [new Dropout({ name, p, seed: paramSeed(seed, name) })] : []);
-  const pool = (name: string) => new MaxPool2d({ name, kernelSize: 3, stride: 2 });
+  const drop = (name: string): LayerSpec[] => (p > 0 ? [{ kind: 'dropout', name, p, seed: paramSeed(seed, name) }] : []);
+  const pool = (name: string): LayerSpec => ({ kind: 'maxpool2d', name, kernelSize: 3, stride: 2 });
+  const relu = (name: string): LayerSpec => ({ kind: 'relu', name });
+  const flatten: LayerSpec = { kind: 'flatten', name: 'flatten' };
 
   if (variant === 'owt') {
-    const conv = (name: string, inChannels: number, outChannels: number, kernelSize: number, stride: number, padding: number) =>
-      new Conv2d({ name, inChannels, outChannels, kernelSize, stride, padding, seed, device });
-    const fc = (name: string, inFeatures: number, outFeatures: number) => new Linear({ name, inFeatures, outFeatures, seed, device });
-    const layers: Layer[] = [
-      conv('conv1', 3, 64, 11, 4, 2), new ReLU('conv1.relu'), pool('pool1'),
-      conv('conv2', 64, 192, 5, 1, 2), new ReLU('conv2.relu'), pool('pool2'),
-      conv('conv3', 192, 384, 3, 1, 1), new ReLU('conv3.relu'),
-      conv('conv4', 384, 256, 3, 1, 1), new ReLU('conv4.relu'),
-      conv('conv5', 256, 256, 3, 1, 1), new ReLU('conv5.relu'), pool('pool5'),
-      new Flatten('flatten'),
-      ...drop('drop6'), fc('fc6', 256 * 6 * 6, fcWidth), new ReLU('fc6.relu'),
-      ...drop('drop7'), fc('fc7', fcWidth, fcWidth), new ReLU('fc7.relu'),
+    // Exactly torchvision.models.alexnet: features.{0,3,6,8,10} and classifier.{1,4,6} in order.
+    const conv = (
+      name: string,
+      inChannels: number,
+      outChannels: number,
+      kernelSize: number,
+      stride: number,
+      padding: number,
+    ): LayerSpec => ({ kind: 'conv2d', name, inChannels, outChannels, kernelSize, stride, padding });
+    const fc = (name: string, inFeatures: number, outFeatures: number): LayerSpec => ({ kind: 'linear', name, inFeatures, outFeatures });
+    // One row per stage, as in the paper's table.
+    // prettier-ignore
+    const layers: LayerSpec[] = [
+      conv('conv1', 3, 64, 11, 4, 2), relu('conv1.relu'), pool('pool1'),
+      conv('conv2', 64, 192, 5, 1, 2), relu('conv2.relu'), pool('pool2'),
+      conv('conv3', 192, 384, 3, 1, 1), relu('conv3.relu'),
+      conv('conv4', 384, 256, 3, 1, 1), relu('conv4.relu'),
+      conv('conv5', 256, 256, 3, 1, 1), relu('conv5.relu'), pool('pool5'),
+      flatten,
+      ...drop('drop6'), fc('fc6', 256 * 6 * 6, fcWidth), relu('fc6.relu'),
+      ...drop('drop7'), fc('fc7', fcWidth, fcWidth), relu('fc7.relu'),
       fc('fc8', fcWidth, numClasses),
     ];
-    return new Model('alexnet-owt', new Sequential(layers), [3, 224, 224], 'softmax-cross-entropy', { model: 'alexnet', variant, numClasses, seed, dropout: p, fcWidth });
+    return {
+      name: 'alexnet-owt',
+      inputShape: [3, 224, 224],
+      criterion: 'softmax-cross-entropy',
+      layers,
+      config: { model: 'alexnet', variant, numClasses, seed, dropout: p, fcWidth },
+    };
   }
 
   const weight: Init = { kind: 'normal', std: 0.01 };
   const one: Init = { kind: 'constant', value: biasInit === 'paper' ? 1 : 0.1 };
   const zero: Init = { kind: 'constant', value: 0 };
-  const conv = (name: string, inChannels: number, outChannels: number, kernelSize: number, stride: number, padding: number, groups: number, bias: Init) =>
-    new Conv2d({ name, inChannels, outChannels, kernelSize, stride, padding, groups, init: weight, biasInit: bias, seed, device });
-  const fc = (name: string, inFeatures: number, outFeatures: number, bias: Init) => new Linear({ name, inFeatures, outFeatures, init: weight, biasInit: bias, seed, device });
-  const lrn = (name: string) => {
-    const l = new LocalResponseNorm({ name, ...LRN, alphaConvention: lrnConvention });
-    l.inSummary = false; // an elementwise-shaped step: folded into its conv's summary row
-    return l;
-  };
-  const layers: Layer[] = [
-    conv('conv1', 3, 96, 11, 4, 0, 1, zero), new ReLU('conv1.relu'), lrn('norm1'), pool('pool1'),
-    conv('conv2', 96, 256, 5, 1, 2, 2, one), new ReLU('conv2.relu'), lrn('norm2'), pool('pool2'),
-    conv('conv3', 256, 384, 3, 1, 1, 1, zero), new ReLU('conv3.relu'),
-    conv('conv4', 384, 384, 3, 1, 1, 2, one), new ReLU('conv4.relu'),
-    conv('conv5', 384, 256, 3, 1, 1, 2, one), new ReLU('conv5.relu'), pool('pool5'),
-    new Flatten('flatten'),
-    fc('fc6', 256 * 6 * 6, fcWidth, one), new ReLU('fc6.relu'), ...drop('drop6'),
-    fc('fc7', fcWidth, fcWidth, one), new ReLU('fc7.relu'), ...drop('drop7'),
+  const conv = (
+    name: string,
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number,
+    stride: number,
+    padding: number,
+    groups: number,
+    bias: Init,
+  ): LayerSpec => ({ kind: 'conv2d', name, inChannels, outChannels, kernelSize, stride, padding, groups, init: weight, biasInit: bias });
+  const fc = (name: string, inFeatures: number, outFeatures: number, bias: Init): LayerSpec => ({
+    kind: 'linear',
+    name,
+    inFeatures,
+    outFeatures,
+    init: weight,
+    biasInit: bias,
+  });
+  // summary: false: an elementwise-shaped step, folded into its conv's summary row.
+  const lrn = (name: string): LayerSpec => ({ kind: 'lrn', name, ...LRN, alphaConvention: lrnConvention, summary: false });
+  // One row per stage, as in the paper's table.
+  // prettier-ignore
+  const layers: LayerSpec[] = [
+    conv('conv1', 3, 96, 11, 4, 0, 1, zero), relu('conv1.relu'), lrn('norm1'), pool('pool1'),
+    conv('conv2', 96, 256, 5, 1, 2, 2, one), relu('conv2.relu'), lrn('norm2'), pool('pool2'),
+    conv('conv3', 256, 384, 3, 1, 1, 1, zero), relu('conv3.relu'),
+    conv('conv4', 384, 384, 3, 1, 1, 2, one), relu('conv4.relu'),
+    conv('conv5', 384, 256, 3, 1, 1, 2, one), relu('conv5.relu'), pool('pool5'),
+    flatten,
+    fc('fc6', 256 * 6 * 6, fcWidth, one), relu('fc6.relu'), ...drop('drop6'),
+    fc('fc7', fcWidth, fcWidth, one), relu('fc7.relu'), ...drop('drop7'),
     fc('fc8', fcWidth, numClasses, zero),
   ];
-  return new Model('alexnet', new Sequential(layers), [3, 227, 227], 'softmax-cross-entropy', {
-    model: 'alexnet', variant, numClasses, seed, dropout: p, fcWidth, biasInit, lrnConvention,
-  });
+  return {
+    name: 'alexnet',
+    inputShape: [3, 227, 227],
+    criterion: 'softmax-cross-entropy',
+    layers,
+    config: { model: 'alexnet', variant, numClasses, seed, dropout: p, fcWidth, biasInit, lrnConvention },
+  };
+}
+
+export function alexnet(o: AlexNetOptions = {}): Model {
+  return buildModel(alexnetSpec(o), o.device);
 }

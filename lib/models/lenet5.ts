@@ -8,9 +8,10 @@
  * Parameter names: c1, s2, c3, s4, c5, f6, (f7 | output) + ".weight"/".bias"/".coef".
  */
 import { ArgumentError } from '../errors.js';
-import { AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, RBFOutput, ReLU, ScaledTanh, Sequential, Subsampling, Tanh, type Layer } from '../layers/index.js';
+import type { LayerSpec } from './layer-registry.js';
 import type { Device, DeviceName } from '../tensor/device.js';
-import { Model } from './model.js';
+import type { Model } from './model.js';
+import { buildModel, type ModelSpec } from './model-spec.js';
 
 export interface LeNet5Options {
   variant?: 'modern' | 'classic';
@@ -24,9 +25,21 @@ export interface LeNet5Options {
 
 /** C3's connection table: which S2 maps feed each C3 map (LeCun et al. 1998, table I). */
 export const C3_TABLE: readonly (readonly number[])[] = [
-  [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
-  [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
-  [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
+  [0, 1, 2],
+  [1, 2, 3],
+  [2, 3, 4],
+  [3, 4, 5],
+  [0, 4, 5],
+  [0, 1, 5],
+  [0, 1, 2, 3],
+  [1, 2, 3, 4],
+  [2, 3, 4, 5],
+  [0, 3, 4, 5],
+  [0, 1, 4, 5],
+  [0, 1, 2, 5],
+  [0, 1, 3, 4],
+  [1, 2, 4, 5],
+  [0, 2, 3, 5],
   [0, 1, 2, 3, 4, 5],
 ];
 
@@ -34,50 +47,62 @@ export function c3Mask(): number[][] {
   return C3_TABLE.map((ins) => Array.from({ length: 6 }, (_, i) => (ins.includes(i) ? 1 : 0)));
 }
 
-export function lenet5(o: LeNet5Options = {}): Model {
+/** lenet5()'s layers as registry specs (no tensors): what restoreModel checks a file against. */
+export function lenet5Spec(o: LeNet5Options = {}): ModelSpec {
   const variant = o.variant ?? 'modern';
   const seed = o.seed ?? 0;
-  const device = o.device;
+  if (!Number.isSafeInteger(seed)) throw new ArgumentError(`lenet5: 'seed' must be an integer, got ${JSON.stringify(seed)}`);
   if (variant === 'classic') {
     const init = { kind: 'lecun-uniform' } as const;
-    const layers: Layer[] = [
-      new Conv2d({ name: 'c1', inChannels: 1, outChannels: 6, kernelSize: 5, init, seed, device }),
-      new ScaledTanh('c1.squash'),
-      new Subsampling({ name: 's2', channels: 6, seed, device }),
-      new ScaledTanh('s2.squash'),
-      new Conv2d({ name: 'c3', inChannels: 6, outChannels: 16, kernelSize: 5, mask: c3Mask(), init, seed, device }),
-      new ScaledTanh('c3.squash'),
-      new Subsampling({ name: 's4', channels: 16, seed, device }),
-      new ScaledTanh('s4.squash'),
-      new Conv2d({ name: 'c5', inChannels: 16, outChannels: 120, kernelSize: 5, init, seed, device }),
-      new ScaledTanh('c5.squash'),
-      new Flatten('flatten'),
-      new Linear({ name: 'f6', inFeatures: 120, outFeatures: 84, init, seed, device }),
-      new ScaledTanh('f6.squash'),
-      new RBFOutput({ name: 'output', device }),
+    const layers: LayerSpec[] = [
+      { kind: 'conv2d', name: 'c1', inChannels: 1, outChannels: 6, kernelSize: 5, init },
+      { kind: 'scaled-tanh', name: 'c1.squash' },
+      { kind: 'subsampling', name: 's2', channels: 6 },
+      { kind: 'scaled-tanh', name: 's2.squash' },
+      { kind: 'conv2d', name: 'c3', inChannels: 6, outChannels: 16, kernelSize: 5, mask: c3Mask(), init },
+      { kind: 'scaled-tanh', name: 'c3.squash' },
+      { kind: 'subsampling', name: 's4', channels: 16 },
+      { kind: 'scaled-tanh', name: 's4.squash' },
+      { kind: 'conv2d', name: 'c5', inChannels: 16, outChannels: 120, kernelSize: 5, init },
+      { kind: 'scaled-tanh', name: 'c5.squash' },
+      { kind: 'flatten', name: 'flatten' },
+      { kind: 'linear', name: 'f6', inFeatures: 120, outFeatures: 84, init },
+      { kind: 'scaled-tanh', name: 'f6.squash' },
+      { kind: 'rbf-output', name: 'output' },
     ];
-    return new Model('lenet5-classic', new Sequential(layers), [1, 32, 32], 'rbf-map', { model: 'lenet5', variant, seed });
+    return { name: 'lenet5-classic', inputShape: [1, 32, 32], criterion: 'rbf-map', layers, config: { model: 'lenet5', variant, seed } };
   }
   if (variant !== 'modern') throw new ArgumentError(`lenet5: 'variant' must be 'modern' or 'classic', got ${JSON.stringify(variant)}`);
   const act = o.activation ?? 'relu';
   const pool = o.pooling ?? 'max';
-  if (act !== 'relu' && act !== 'tanh') throw new ArgumentError(`lenet5: 'activation' must be 'relu' or 'tanh', got ${JSON.stringify(act)}`);
+  if (act !== 'relu' && act !== 'tanh')
+    throw new ArgumentError(`lenet5: 'activation' must be 'relu' or 'tanh', got ${JSON.stringify(act)}`);
   if (pool !== 'max' && pool !== 'avg') throw new ArgumentError(`lenet5: 'pooling' must be 'max' or 'avg', got ${JSON.stringify(pool)}`);
-  const A = (name: string) => (act === 'relu' ? new ReLU(name) : new Tanh(name));
-  const P = (name: string) => (pool === 'max' ? new MaxPool2d({ name, kernelSize: 2 }) : new AvgPool2d({ name, kernelSize: 2 }));
-  const layers: Layer[] = [
-    new Conv2d({ name: 'c1', inChannels: 1, outChannels: 6, kernelSize: 5, padding: 2, seed, device }),
+  const A = (name: string): LayerSpec => ({ kind: act, name });
+  const P = (name: string): LayerSpec => ({ kind: pool === 'max' ? 'maxpool2d' : 'avgpool2d', name, kernelSize: 2 });
+  const layers: LayerSpec[] = [
+    { kind: 'conv2d', name: 'c1', inChannels: 1, outChannels: 6, kernelSize: 5, padding: 2 },
     A('c1.act'),
     P('s2'),
-    new Conv2d({ name: 'c3', inChannels: 6, outChannels: 16, kernelSize: 5, seed, device }),
+    { kind: 'conv2d', name: 'c3', inChannels: 6, outChannels: 16, kernelSize: 5 },
     A('c3.act'),
     P('s4'),
-    new Conv2d({ name: 'c5', inChannels: 16, outChannels: 120, kernelSize: 5, seed, device }),
+    { kind: 'conv2d', name: 'c5', inChannels: 16, outChannels: 120, kernelSize: 5 },
     A('c5.act'),
-    new Flatten('flatten'),
-    new Linear({ name: 'f6', inFeatures: 120, outFeatures: 84, seed, device }),
+    { kind: 'flatten', name: 'flatten' },
+    { kind: 'linear', name: 'f6', inFeatures: 120, outFeatures: 84 },
     A('f6.act'),
-    new Linear({ name: 'f7', inFeatures: 84, outFeatures: 10, seed, device }),
+    { kind: 'linear', name: 'f7', inFeatures: 84, outFeatures: 10 },
   ];
-  return new Model('lenet5', new Sequential(layers), [1, 28, 28], 'softmax-cross-entropy', { model: 'lenet5', variant, activation: act, pooling: pool, seed });
+  return {
+    name: 'lenet5',
+    inputShape: [1, 28, 28],
+    criterion: 'softmax-cross-entropy',
+    layers,
+    config: { model: 'lenet5', variant, activation: act, pooling: pool, seed },
+  };
+}
+
+export function lenet5(o: LeNet5Options = {}): Model {
+  return buildModel(lenet5Spec(o), o.device);
 }

@@ -8,6 +8,7 @@ import type { Parameter } from '../layers/layer.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
+import { exportOnnx, type OnnxExportOptions } from './onnx-export.js';
 import * as ops from '../ops/index.js';
 import { checkInt } from '../ops/validate.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
@@ -200,6 +201,15 @@ export class Model {
       ops.copyInto(src, p.value);
       src.dispose();
     }
+  }
+
+  /**
+   * Writes the model as an ONNX file (opset 13, dynamic batch axis "N"); see
+   * lib/models/onnx-export.ts for how each layer is written. Output: the net's raw output
+   * (logits, or LeNet-5's RBF penalties), or class probabilities with { probabilities: true }.
+   */
+  async exportOnnx(path: string, opts: OnnxExportOptions = {}): Promise<void> {
+    await exportOnnx(this, path, opts);
   }
 
   dispose(): void {

@@ -3,11 +3,21 @@
  * momentum buffers by the same names, the training position, and the model's config so that
  * `restoreModel` can rebuild the architecture from the file alone.
  */
+import { stat } from 'node:fs/promises';
 import { ConvkitError } from '../errors.js';
 import { Dropout } from '../layers/dropout.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointTensor, type LoadedCheckpoint } from '../io/checkpoint.js';
-import { alexnet } from '../models/alexnet.js';
-import { lenet5 } from '../models/lenet5.js';
+import {
+  loadCheckpoint,
+  loadWeights,
+  optimizerPath,
+  saveCheckpoint,
+  type CheckpointTensor,
+  type LoadedCheckpoint,
+  type LoadedWeights,
+} from '../io/checkpoint.js';
+import { specFromConfig } from '../models/from-config.js';
+import { specParameterShapes } from '../models/layer-registry.js';
+import { buildModel, describeModel, type ModelSpec } from '../models/model-spec.js';
 import type { Model, NamedArray } from '../models/model.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Device, DeviceName } from '../tensor/device.js';
@@ -20,7 +30,13 @@ export interface Position {
   seed?: number;
 }
 
-export async function saveTrainingCheckpoint(path: string, model: Model, opt: SGD | null, position: Position, extraMeta: Record<string, unknown> = {}): Promise<void> {
+export async function saveTrainingCheckpoint(
+  path: string,
+  model: Model,
+  opt: SGD | null,
+  position: Position,
+  extraMeta: Record<string, unknown> = {},
+): Promise<void> {
   const params: Record<string, CheckpointTensor> = {};
   for (const [name, v] of Object.entries(await model.stateDict())) params[name] = { shape: [...v.shape], data: v.data };
   const optimizer: Record<string, CheckpointTensor> = {};
@@ -30,10 +46,19 @@ export async function saveTrainingCheckpoint(path: string, model: Model, opt: SG
     optimizer,
     position: { epoch: position.epoch, batch: position.batch, step: position.step, seed: position.seed ?? Number(model.config.seed ?? 0) },
     meta: {
-      model: model.config,
+      model: await describeModel(model),
       // Where each dropout layer's Philox stream stands, so a resumed run draws the next masks.
       dropoutOffsets: dropoutOffsets(model),
-      optimizer: opt ? { lr: opt.lr, momentum: opt.momentum, weightDecay: opt.weightDecay, form: opt.form, nesterov: opt.nesterov, decayAll: opt.decayAll } : null,
+      optimizer: opt
+        ? {
+            lr: opt.lr,
+            momentum: opt.momentum,
+            weightDecay: opt.weightDecay,
+            form: opt.form,
+            nesterov: opt.nesterov,
+            decayAll: opt.decayAll,
+          }
+        : null,
       ...extraMeta,
     },
   });
@@ -45,25 +70,104 @@ function dropoutOffsets(model: Model): Record<string, number> {
   return out;
 }
 
-/** Rebuilds a model from a checkpoint's meta.model config and loads its weights. */
-export async function restoreModel(path: string, opts: { device?: DeviceName | Device } = {}): Promise<{ model: Model; checkpoint: LoadedCheckpoint }> {
-  const ckpt = await loadCheckpoint(path);
-  const cfg = (ckpt.meta.model ?? {}) as Record<string, unknown>;
-  let model: Model;
-  if (cfg.model === 'lenet5') {
-    model = lenet5({ ...(cfg as object), device: opts.device } as Parameters<typeof lenet5>[0]);
-  } else if (cfg.model === 'alexnet') {
-    model = alexnet({ ...(cfg as object), device: opts.device } as Parameters<typeof alexnet>[0]);
-  } else {
-    throw new ConvkitError('ND_FORMAT', `${path}: meta.model ${JSON.stringify(cfg)} names no model this version can build`);
+export interface RestoredModel {
+  model: Model;
+  /** The weights file's metadata (meta.model, classes, input, ...). */
+  meta: Record<string, unknown>;
+  /** Whether the optimizer/position twin was found and matches: what resuming needs. */
+  resumable: boolean;
+  /**
+   * The pair as loadCheckpoint returns it. With the weights file alone, params, meta and
+   * checkpointId are there and reading `position` or `optimizer` throws ND_FORMAT saying why
+   * (the twin is missing or from another save): only a resume needs them.
+   */
+  checkpoint: LoadedCheckpoint;
+}
+
+function missingTwin(path: string, why: Error | null): LoadedCheckpoint['position'] {
+  throw new ConvkitError(
+    'ND_FORMAT',
+    `${path}: cannot resume from this weights file: ${why ? why.message : `its optimizer/position file ${optimizerPath(path)} does not exist`} (it is needed only to resume training)`,
+    { cause: why ?? undefined },
+  );
+}
+
+/**
+ * Checks a file's tensors against the shapes its metadata implies, before any model is built: a
+ * small file whose metadata claims a huge model fails here, having allocated nothing.
+ */
+export function checkWeightsAgainstSpec(path: string, spec: ModelSpec, params: Record<string, CheckpointTensor>): void {
+  const want = specParameterShapes(spec.layers, `${path}: meta.model`);
+  const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+  for (const [name, shape] of want) {
+    const got = params[name];
+    if (!got)
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${path}: parameter '${name}' ${fmt(shape)}, which meta.model (${spec.name}) implies, is not in the file`,
+      );
+    if (!(got.data instanceof Float32Array)) throw new ConvkitError('ND_FORMAT', `${path}: parameter '${name}' must be F32`);
+    if (got.shape.length !== shape.length || got.shape.some((d, i) => d !== shape[i]))
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${path}: parameter '${name}' is ${fmt(got.shape)} in the file but meta.model (${spec.name}) implies ${fmt(shape)}`,
+      );
   }
+  for (const name of Object.keys(params))
+    if (!want.has(name))
+      throw new ConvkitError('ND_FORMAT', `${path}: tensor '${name}' is not a parameter of the model meta.model describes (${spec.name})`);
+}
+
+/**
+ * Rebuilds a model from a weights file alone (its meta.model config) and loads its weights; the
+ * optimizer/position twin is read when present, for resuming. The metadata and every tensor's
+ * shape are checked before anything is allocated, and whatever was allocated is freed if a later
+ * step fails.
+ */
+export async function restoreModel(path: string, opts: { device?: DeviceName | Device } = {}): Promise<RestoredModel> {
+  let pair: LoadedCheckpoint | null = null;
+  let pairError: Error | null = null;
+  if (await exists(optimizerPath(path))) {
+    try {
+      pair = await loadCheckpoint(path);
+    } catch (e) {
+      pairError = e as Error;
+    }
+  }
+  const weights: LoadedWeights = pair ?? (await loadWeights(path));
+  const spec = specFromConfig(weights.meta.model, path);
+  checkWeightsAgainstSpec(path, spec, weights.params);
+  const model = buildModel(spec, opts.device, (m) => new ConvkitError('ND_FORMAT', `${path}: meta.model: ${m}`));
   try {
-    model.loadStateDict(ckpt.params as Record<string, NamedArray>);
-    const offsets = (ckpt.meta.dropoutOffsets ?? {}) as Record<string, number>;
-    for (const l of model.net.layers) if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name])) l.offset = offsets[l.name];
+    model.loadStateDict(weights.params as Record<string, NamedArray>);
+    const offsets = (weights.meta.dropoutOffsets ?? {}) as Record<string, number>;
+    for (const l of model.net.layers)
+      if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name]) && offsets[l.name] >= 0) l.offset = offsets[l.name];
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return { model, checkpoint: ckpt };
+  const checkpoint: LoadedCheckpoint =
+    pair ??
+    ({
+      params: weights.params,
+      meta: weights.meta,
+      checkpointId: weights.checkpointId,
+      get position() {
+        return missingTwin(path, pairError);
+      },
+      get optimizer() {
+        return missingTwin(path, pairError) as never;
+      },
+    } as LoadedCheckpoint);
+  return { model, meta: weights.meta, resumable: pair !== null, checkpoint };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,29 @@
+/**
+ * `convkit export --onnx OUT --model FILE [--probabilities]`: rebuilds the model from its weights
+ * file alone (restoreModel) and writes it as ONNX (Model.exportOnnx: opset 13, dynamic batch).
+ */
+import { stat } from 'node:fs/promises';
+import { restoreModel } from '../train/checkpointing.js';
+import { UsageError, type Values } from './args.js';
+import type { Reporter } from './progress.js';
+
+export const EXPORT_USAGE = '  convkit export --onnx OUT.onnx --model FILE [--probabilities] [--json]';
+
+export async function exportCmd(v: Values, out: Reporter): Promise<void> {
+  const onnx = v.onnx;
+  const file = v.model;
+  if (typeof onnx !== 'string' || !onnx || typeof file !== 'string' || !file)
+    throw new UsageError('export: --onnx OUT and --model FILE are required (FILE: a weights .safetensors file written by convkit)');
+  const { model } = await restoreModel(file);
+  try {
+    const probabilities = Boolean(v.probabilities);
+    await model.exportOnnx(onnx, { probabilities });
+    const bytes = (await stat(onnx)).size;
+    out.info(
+      { type: 'export', format: 'onnx', model: file, path: onnx, name: model.name, output: probabilities ? 'probabilities' : 'raw', bytes },
+      `${onnx}: ${model.name} as ONNX (opset 13, batch axis N, output ${probabilities ? 'class probabilities' : 'the raw net output'}), ${bytes.toLocaleString('en-US')} bytes`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
