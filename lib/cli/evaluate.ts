@@ -117,7 +117,7 @@ async function run(v: Values, out: Reporter): Promise<void> {
     if (v['ten-crop']) throw new UsageError('evaluate: --ten-crop is for AlexNet checkpoints');
     const limit = v.limit === undefined ? undefined : num(v.limit as string, 'limit', 0, true, { min: 1 });
     const batchSize = num(v.batch as string, 'batch', 500, true, { min: 1, max: 10_000 });
-    const test = await mnistLoader(v.data as string, 'test', { batchSize, seed: 0, variant: String(model.config.variant), shuffle: false, limit });
+    const test = await mnistLoader(v.data as string, 'test', { batchSize, seed: 0, variant: String(model.config.variant), shuffle: false, limit, prefetch: 0 });
     try {
       const r = await evaluate(model, test);
       out.info({ type: 'evaluate', model: v.model, ...r, error: 1 - r.accuracy }, `${r.count} test images: loss ${r.loss.toFixed(4)}, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${((1 - r.accuracy) * 100).toFixed(2)}%)`);

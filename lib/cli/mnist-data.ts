@@ -57,7 +57,7 @@ export async function mnistLoaders(dir: string, o: { batchSize: number; seed: nu
   const p = o.prefetch === undefined ? {} : { prefetch: o.prefetch };
   const trainL = new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: true, normalize: norm, ...p });
   const valL = val ? new DataLoader(val, { batchSize: 500, shuffle: false, normalize: norm, ...p }) : null;
-  const test = await mnistLoader(dir, 'test', { batchSize: 500, seed: 0, variant: o.variant, shuffle: false });
+  const test = await mnistLoader(dir, 'test', { batchSize: 500, seed: 0, variant: o.variant, shuffle: false, prefetch: o.prefetch });
   return {
     train: trainL,
     val: valL,
@@ -70,9 +70,10 @@ export async function mnistLoaders(dir: string, o: { batchSize: number; seed: nu
   };
 }
 
-export async function mnistLoader(dir: string, split: 'train' | 'test', o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean }): Promise<DataLoader> {
+export async function mnistLoader(dir: string, split: 'train' | 'test', o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean; prefetch?: number }): Promise<DataLoader> {
   const m = await loadMnist(dir, { split });
   let ds = InMemoryDataset.fromMnist(m);
   if (o.limit !== undefined && o.limit < ds.count) ds = ds.slice(0, o.limit);
-  return new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle ?? split === 'train', normalize: normalizeFor(o.variant) });
+  const p = o.prefetch === undefined ? {} : { prefetch: o.prefetch };
+  return new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle ?? split === 'train', normalize: normalizeFor(o.variant), ...p });
 }

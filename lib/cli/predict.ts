@@ -68,7 +68,7 @@ async function predictDigits(files: string[], v: Values, out: Reporter, model: M
 async function predictMnist(v: Values, out: Reporter, model: Model): Promise<void> {
   if (!v.data) throw new UsageError('predict: give image files, or --data DIR (MNIST) with --index I[,J...]');
   const indices = intList((v.index as string | undefined) ?? '0', 'index', { min: 0 });
-  const loader = await mnistLoader(v.data as string, 'test', { batchSize: 1, seed: 0, variant: String(model.config.variant), shuffle: false });
+  const loader = await mnistLoader(v.data as string, 'test', { batchSize: 1, seed: 0, variant: String(model.config.variant), shuffle: false, prefetch: 0 });
   try {
     const ds = loader.dataset;
     for (const i of indices) {

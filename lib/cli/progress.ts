@@ -162,7 +162,17 @@ export function barReporter(out: NodeJS.WriteStream = process.stdout): Reporter 
     current = barLine(state.l, plan, state.rate, state.eta, out.columns || 80);
     out.write(`\r${current}\x1b[K`);
   };
-  const onResize = () => draw();
+  // After the window narrows, the line drawn for the old width may span several rows (a
+  // terminal that reflows wraps it; tmux cuts it and puts the cursor below): go up to its first
+  // row and clear to the end of the screen before drawing the line for the new width.
+  const onResize = () => {
+    const cols = out.columns || 80;
+    if (current !== null && current.length >= cols) {
+      const up = Math.ceil(current.length / cols) - 1;
+      out.write(`${up > 0 ? `\x1b[${up}A` : ''}\r\x1b[J`);
+    }
+    draw();
+  };
   out.on('resize', onResize);
   const clearLine = () => {
     if (current !== null) out.write('\r\x1b[K');

@@ -19,13 +19,20 @@ export function buckets(values: readonly number[], n: number): number[] {
   return out;
 }
 
-/** The chart as text, at most `columns` - 1 wide, or '' when there is too little to draw. */
+/** The chart as text, every line at most `columns` - 1 wide, or '' when there is too little to draw. */
 export function lossChart(losses: readonly number[], columns: number, height = 8): string {
   const finite = losses.filter(Number.isFinite);
-  const labelWidth = 12; // asciichart's "  1.2345 ┤" axis labels
-  const width = Math.min(100, columns - 1 - labelWidth);
+  const max = columns - 1;
+  const labelWidth = 12; // asciichart's "   1.2345 ┤" axis labels, measured below anyway
+  let width = Math.min(100, max - labelWidth);
   if (finite.length < 2 || width < 10) return '';
-  const series = buckets(finite, width);
-  const chart = asciichart.plot(series, { height, format: (x: number) => x.toFixed(4).padStart(9) });
-  return `training loss over the run (${finite.length} batches, ${series.length} columns):\n${chart}`;
+  const title = `loss over ${finite.length} batches:`.slice(0, max);
+  for (;;) {
+    const series = buckets(finite, width);
+    const chart = asciichart.plot(series, { height, format: (x: number) => x.toFixed(4).padStart(9) });
+    const widest = Math.max(...chart.split('\n').map((l) => l.length));
+    if (widest <= max) return `${title}\n${chart}`;
+    width -= widest - max;
+    if (width < 10) return '';
+  }
 }

@@ -34,6 +34,7 @@ export const TRAIN_LENET5: CommandSpec = {
     save: { type: 'string', arg: 'FILE', desc: 'checkpoint written after every epoch (FILE and FILE.optim.safetensors)', default: 'lenet5.safetensors (modern), lenet5-classic.safetensors (classic); the --resume file when resuming' },
     'no-save': { type: 'boolean', desc: 'write no checkpoint' },
     resume: { type: 'string', arg: 'FILE', desc: "continue the run saved in FILE (its variant, seed, batch, split and schedule); needs FILE's .optim.safetensors twin" },
+    prefetch: { type: 'string', arg: 'N', desc: 'batches prepared ahead on a worker thread (0: each on the main thread when needed)', default: '3' },
     device: DEVICE,
     ...LOG_OPTIONS,
   },
@@ -108,7 +109,8 @@ async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r
   if (r) opt.loadState(r.checkpoint.optimizer as Record<string, { shape: number[]; data: Float32Array }>);
   const save = v['no-save'] ? undefined : ((v.save as string | undefined) ?? (v.resume as string | undefined) ?? (classic ? 'lenet5-classic.safetensors' : 'lenet5.safetensors'));
   const out = outputFor(v, { append: Boolean(r) });
-  const loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit });
+  const prefetch = num(v.prefetch as string, 'prefetch', 3, true, { min: 0, max: 64 });
+  const loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch });
   try {
     const pos = r?.checkpoint.position;
     if (r) out.info({ type: 'resume', from: v.resume, epoch: pos!.epoch, batch: pos!.batch, step: pos!.step, lr: scheduleOf(schedule)(pos!.epoch) }, `resuming from ${v.resume as string} at epoch ${pos!.epoch + 1}, batch ${pos!.batch}`);
