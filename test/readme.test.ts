@@ -87,7 +87,7 @@ t.test('the README CLI commands run as written', async (t) => {
   const sharp = (await import('sharp')).default;
   const mnist = InMemoryDataset.fromMnist(await loadMnist(join(shared, 'data', 'mnist'), { split: 'test' }));
   await sharp(Buffer.from(mnist.image(0).map((v) => 255 - v)), { raw: { width: 28, height: 28, channels: 1 } }).resize(84, 84).png().toFile(join(cwd, 'my-digit.png'));
-  const env = { ...process.env, CONVKIT_NO_CUDA: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CONVKIT_NO_CUDA: '1' };
   delete env.NODE_OPTIONS;
   for (const [i, words] of run.entries()) {
     const args = words.map((w) => w.replace(/^\.\.\/shared\//, `${shared}/`));

@@ -49,7 +49,9 @@ export function overview(): string {
 function resolve(argv: string[]): { name: string; rest: string[] } | null {
   const [a, b] = argv;
   if (a === 'train') {
-    if (b === undefined || b.startsWith('-')) throw new UsageError(`train: name the model: ${Object.keys(COMMANDS).filter((n) => n.startsWith('train ')).join(', ')}`);
+    const models = Object.keys(COMMANDS).filter((n) => n.startsWith('train '));
+    if (b === '--help' || b === '-h') return { name: 'train', rest: [] };
+    if (b === undefined || b.startsWith('-')) throw new UsageError(`train: name the model: ${models.join(', ')}`);
     const name = `train ${b}`;
     if (!COMMANDS[name]) throw new UsageError(`train: unknown model ${JSON.stringify(b)} (this version trains lenet5 and alexnet)`);
     return { name, rest: argv.slice(2) };
@@ -68,6 +70,11 @@ export async function main(argv: string[]): Promise<number> {
   let cmd: { name: string; rest: string[] } | null = null;
   try {
     cmd = resolve(argv);
+    if (cmd?.name === 'train') {
+      const models = Object.entries(COMMANDS).filter(([n]) => n.startsWith('train '));
+      process.stdout.write(['usage: convkit train MODEL [options]   (convkit train MODEL --help: its options)', '', ...models.map(([n, c]) => `  ${n.padEnd(15)}${c.spec.summary}`)].join('\n') + '\n');
+      return 0;
+    }
     if (!cmd) {
       if (argv[0] === '--version' || argv[0] === '-v') process.stdout.write(`convkit ${version()}\n`);
       else if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') process.stdout.write(overview() + '\n');

@@ -37,6 +37,9 @@ t.test('--help lists the commands; each command has its own help', async (t) => 
     seen.add(h.stdout);
   }
   t.equal(seen.size, Object.keys(COMMANDS).length, 'no two commands print the same help');
+  const train = await cliHere('train', '--help');
+  t.equal(train.code, 0);
+  t.match(train.stdout, /train lenet5 .*\n.*train alexnet/, 'train --help lists the models');
   const help = await cliHere('help', 'evaluate');
   t.match(help.stdout, 'usage: convkit evaluate');
 });

@@ -66,7 +66,8 @@ t.test('the weights file alone evaluates and predicts', async (t) => {
     (e: Error) => e,
   );
   if (probe && /optimizer\/position file/.test(probe.message)) {
-    t.skip(`restoreModel still needs the .optim twin (${probe.message}); this check runs once the weights-only restoreModel of issue 13 is merged`);
+    const why = `restoreModel still needs the .optim twin (${probe.message}); this check runs once the weights-only restoreModel of issue 13 is merged`;
+    await t.test(why, { skip: why }, async () => {});
     return;
   }
   t.equal(probe, null, 'restoreModel reads the weights file alone');
