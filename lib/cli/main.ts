@@ -12,10 +12,13 @@ import { PLOT, plotCmd } from './plot.js';
 import { PREDICT, predictCmd } from './predict.js';
 import { TRAIN_LENET5, trainLenet5 } from './train-lenet5.js';
 
-export interface Command {
-  spec: CommandSpec;
-  run(values: Values, positionals: string[]): Promise<void>;
-}
+/**
+ * A command: its options table and a runner of the parsed values, or (`raw`) a runner of its own
+ * argv that returns the exit code, for a command that parses its arguments itself.
+ */
+export type Command =
+  | { spec: CommandSpec; run(values: Values, positionals: string[]): Promise<void> }
+  | { spec: Pick<CommandSpec, 'name' | 'summary'>; raw(argv: string[]): Promise<number> };
 
 /** Every command, by the words that name it. New commands add one entry here. */
 export const COMMANDS: Record<string, Command> = {
@@ -85,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const c = COMMANDS[cmd.name];
+    if ('raw' in c) return await c.raw(cmd.rest);
     const { values, positionals } = parseCommand(c.spec, cmd.rest);
     if (values.help) {
       process.stdout.write(helpText(c.spec) + '\n');

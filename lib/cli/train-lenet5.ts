@@ -108,10 +108,11 @@ async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r
   });
   if (r) opt.loadState(r.checkpoint.optimizer as Record<string, { shape: number[]; data: Float32Array }>);
   const save = v['no-save'] ? undefined : ((v.save as string | undefined) ?? (v.resume as string | undefined) ?? (classic ? 'lenet5-classic.safetensors' : 'lenet5.safetensors'));
-  const out = outputFor(v, { append: Boolean(r) });
   const prefetch = num(v.prefetch as string, 'prefetch', 3, true, { min: 0, max: 64 });
-  const loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch });
+  const out = outputFor(v, { append: Boolean(r) });
+  let loaders: Awaited<ReturnType<typeof mnistLoaders>> | undefined;
   try {
+    loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch });
     const pos = r?.checkpoint.position;
     if (r) out.info({ type: 'resume', from: v.resume, epoch: pos!.epoch, batch: pos!.batch, step: pos!.step, lr: scheduleOf(schedule)(pos!.epoch) }, `resuming from ${v.resume as string} at epoch ${pos!.epoch + 1}, batch ${pos!.batch}`);
     const train = loaders.train;
@@ -144,7 +145,7 @@ async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r
     );
   } finally {
     out.close();
-    await loaders.close();
+    await loaders?.close();
     opt.dispose();
     if (!r) model.dispose();
   }

@@ -23,6 +23,7 @@ t.test('--help lists the commands; each command has its own help', async (t) => 
   t.equal(none.code, 2, 'no command is a usage error');
   const seen = new Set<string>();
   for (const [name, c] of Object.entries(COMMANDS)) {
+    if (!('options' in c.spec)) continue; // a command that parses its own arguments
     const h = await cliHere(...name.split(' '), '--help');
     t.equal(h.code, 0, `${name} --help`);
     t.match(h.stdout, `usage: convkit ${name}`);
@@ -36,7 +37,7 @@ t.test('--help lists the commands; each command has its own help', async (t) => 
     }
     seen.add(h.stdout);
   }
-  t.equal(seen.size, Object.keys(COMMANDS).length, 'no two commands print the same help');
+  t.equal(seen.size, Object.values(COMMANDS).filter((c) => 'options' in c.spec).length, 'no two commands print the same help');
   const train = await cliHere('train', '--help');
   t.equal(train.code, 0);
   t.match(train.stdout, /train lenet5 .*\n.*train alexnet/, 'train --help lists the models');
