@@ -112,6 +112,21 @@ t.test('predict on PNG and JPEG digits, as MNIST (white on black) and inverted (
   t.match(b.stderr, /ND_FORMAT: cannot read digit image '.*not-an-image\.png'/);
 });
 
+t.test('the classic form: digit images padded into its 32x32 field, as MNIST is', async (t) => {
+  const tr = cli(['train', 'lenet5', '--variant', 'classic', '--data', MNIST, '--limit', '64', '--val-split', '0', '--epochs', '1', '--prefetch', '0', '--device', 'cpu:1'], { cwd: dir });
+  t.equal(tr.code, 0, tr.stderr);
+  t.match(tr.lines.at(-1), { type: 'done', saved: 'lenet5-classic.safetensors' }, 'the classic default path');
+  t.match(tr.lines[0], { device: 'cpu:1', variant: 'classic', batchSize: 16, lr: 0.001 });
+  const ref = cli(['predict', '--model', 'lenet5-classic.safetensors', '--data', MNIST, '--index', '1'], { cwd: dir });
+  const img = cli(['predict', '--model', 'lenet5-classic.safetensors', '--device', 'cpu:1', join(dir, 'digit1-ink.png')], { cwd: dir });
+  t.equal(img.code, 0, img.stderr);
+  const worst = Math.max(...(img.lines[0].probabilities as number[]).map((p, j) => Math.abs(p - (ref.lines[0].probabilities as number[])[j])));
+  t.ok(worst < 1e-5, `the inverted PNG gives the MNIST image's probabilities (worst ${worst})`);
+  const e = cli(['evaluate', '--model', 'lenet5-classic.safetensors', '--data', MNIST, '--limit', '1000', '--device', 'cpu:1'], { cwd: dir });
+  t.equal(e.code, 0, e.stderr);
+  t.match(e.lines[0], { type: 'evaluate', count: 1000 });
+});
+
 t.test('plot the logged run to SVG, PNG and HTML', async (t) => {
   const svg = cli(['plot', 'run.jsonl', '-o', 'curves.svg'], { cwd: dir });
   t.equal(svg.code, 0, svg.stderr);
