@@ -13,14 +13,38 @@ import { restoreModel, saveTrainingCheckpoint } from '../train/checkpointing.js'
 import { predict } from '../train/evaluate.js';
 import { fit } from '../train/fit.js';
 import { stepLr } from '../train/schedule.js';
-import { UsageError, num, type Values } from './args.js';
+import { DEVICE, UsageError, num, type CommandSpec, type Values } from './args.js';
+import { deviceArg } from './device-arg.js';
+import { LOG_OPTIONS, outputFor } from './output.js';
 import type { Reporter } from './progress.js';
 
-export const ALEXNET_USAGE = `  convkit train alexnet --data DIR|LIST [--list FILE] [--variant paper|owt] [--epochs N] [--batch N]
-                        [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save FILE]
-                        [--lr-step N] [--save-every N] [--resume FILE] [--limit N] [--val DIR|LIST]
-                        [--dropout P] [--fc-width N] [--workers N] [--json]
-  convkit predict --model FILE image.jpg [more.jpg ...] [--ten-crop] [--top K] [--json]`;
+export const TRAIN_ALEXNET: CommandSpec = {
+  name: 'train alexnet',
+  summary: 'Train AlexNet (the paper form or one-weird-trick) on a folder of images; saves a checkpoint at the end.',
+  options: {
+    data: { type: 'string', arg: 'DIR|LIST', desc: 'a class-per-folder tree, a list file, or a folder with classes.tsv; required' },
+    list: { type: 'string', arg: 'FILE', desc: 'a list file whose paths start from --data' },
+    variant: { type: 'string', arg: 'FORM', desc: "'paper' (two towers, 227 crops, LRN, Caffe's pixel means) or 'owt' (one tower, 224 crops, torchvision's normalisation)", default: 'paper' },
+    epochs: { type: 'string', arg: 'N', desc: 'epochs to train (>= 1; when resuming, the total)', default: '90' },
+    batch: { type: 'string', arg: 'N', desc: 'images per batch', default: '128' },
+    lr: { type: 'string', arg: 'X', desc: 'base learning rate (> 0)', default: '0.01' },
+    'lr-step': { type: 'string', arg: 'N', desc: 'divide the rate by 10 every N epochs', default: 'a third of --epochs, rounded up' },
+    momentum: { type: 'string', arg: 'X', desc: 'SGD momentum in [0, 1)', default: '0.9' },
+    'weight-decay': { type: 'string', arg: 'X', desc: "weight decay (>= 0): the paper's rule on every weight (paper), torch.optim.SGD's (owt)", default: '5e-4' },
+    dropout: { type: 'string', arg: 'P', desc: 'dropout probability of the first two fully connected layers, in [0, 1)', default: '0.5' },
+    'fc-width': { type: 'string', arg: 'N', desc: 'width of the fully connected layers', default: '4096' },
+    seed: { type: 'string', arg: 'N', desc: 'seed of the weights, the shuffling and the augmentation', default: '1' },
+    limit: { type: 'string', arg: 'N', desc: 'train on the first N images', default: 'all' },
+    val: { type: 'string', arg: 'DIR|LIST', desc: 'images to validate on after every epoch', default: 'none' },
+    workers: { type: 'string', arg: 'N', desc: 'image decoding worker threads (0: on the main thread)', default: 'min(2, CPUs)' },
+    save: { type: 'string', arg: 'FILE', desc: 'checkpoint (FILE and FILE.optim.safetensors, about 2 x 244 MB at full width)', default: 'alexnet.safetensors; the --resume file when resuming' },
+    'save-every': { type: 'string', arg: 'N', desc: 'also save after every N epochs (0: only at the end)', default: '0' },
+    'no-save': { type: 'boolean', desc: 'write no checkpoint' },
+    resume: { type: 'string', arg: 'FILE', desc: 'continue the run saved in FILE (its variant, seed and schedule)' },
+    device: DEVICE,
+    ...LOG_OPTIONS,
+  },
+};
 
 /** How pixels become network inputs: (pixel - mean) * scale, on a crop x crop window. */
 export interface InputSpec {
@@ -41,14 +65,14 @@ export function inputFor(variant: string): InputSpec {
 }
 
 /** A folder that holds a classes.tsv (shared/data/imagenet-samples) is read through that list. */
-function sourceOf(data: string, list: string | undefined): { path: string; list?: string } {
+export function sourceOf(data: string, list: string | undefined): { path: string; list?: string } {
   if (list !== undefined) return { path: data, list };
   const tsv = join(data, 'classes.tsv');
   if (existsSync(data) && statSync(data).isDirectory() && existsSync(tsv)) return { path: data, list: tsv };
   return { path: data };
 }
 
-export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
+export async function trainAlexnet(v: Values): Promise<void> {
   const data = v.data as string | undefined;
   if (!data) throw new UsageError('train alexnet: --data DIR is required (a class-per-folder tree, a list file, or a folder with classes.tsv)');
   let seed = num(v.seed as string, 'seed', 1, true);
@@ -61,8 +85,10 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
   let variant: string;
   let saved: { baseLr?: number; lrStep?: number } = {};
   const resume = v.resume as string | undefined;
+  const dev = deviceArg(v);
+  const out = outputFor(v, { append: Boolean(resume) });
   if (resume) {
-    const r = await restoreModel(resume);
+    const r = await restoreModel(resume, { device: dev });
     model = r.model;
     if (model.config.model !== 'alexnet') {
       model.dispose();
@@ -92,14 +118,16 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
     input = inputFor(variant); // the model is built once the loader knows the classes
   }
 
-  const epochs = num(v.epochs as string, 'epochs', 90, true);
-  const batchSize = num(v.batch as string, 'batch', 128, true);
-  const saveEvery = num(v['save-every'] as string, 'save-every', 1, true);
-  if (saveEvery < 1) throw new UsageError(`--save-every must be at least 1, got ${saveEvery}`);
-  const limit = v.limit === undefined ? undefined : num(v.limit as string, 'limit', 0, true);
-  const fcWidth = num(v['fc-width'] as string, 'fc-width', 4096, true);
+  const epochs = num(v.epochs as string, 'epochs', 90, true, { min: 1, max: 100_000 });
+  if (epochs <= startEpoch) throw new UsageError(`--epochs ${epochs}: ${resume ?? ''} has already run ${startEpoch} epochs; ask for more to continue`);
+  const batchSize = num(v.batch as string, 'batch', 128, true, { min: 1, max: 65_536 });
+  // A full-width checkpoint is ~2 x 244 MB: by default it is written once, at the end.
+  const saveEvery = num(v['save-every'] as string, 'save-every', 0, true, { min: 0 });
+  const limit = v.limit === undefined ? undefined : num(v.limit as string, 'limit', 0, true, { min: 1 });
+  const fcWidth = num(v['fc-width'] as string, 'fc-width', 4096, true, { min: 1, max: 65_536 });
   const dropout = num(v.dropout as string, 'dropout', 0.5);
   if (!(dropout >= 0 && dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${dropout}`);
+  if (v['save-every'] !== undefined && v['no-save']) throw new UsageError('--save-every and --no-save contradict each other');
   const src = sourceOf(data, v.list as string | undefined);
   const loaders: ImageFolderLoader[] = [];
   try {
@@ -108,13 +136,13 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
     loaders.push(trainData);
     const classes = trainData.classes;
     if (!model || !opt) {
-      model = alexnet({ variant: variant as 'paper' | 'owt', numClasses: classes.length, fcWidth, dropout, seed });
+      model = alexnet({ variant: variant as 'paper' | 'owt', numClasses: classes.length, fcWidth, dropout, seed, device: dev });
       // The paper's rule (v = 0.9 v - 0.0005 lr w - lr g; w += v, every weight decayed) for its
       // form; torch.optim.SGD's, as torchvision's recipe, for the one-weird-trick form.
       opt = new SGD(model.parameters(), {
-        lr: num(v.lr as string, 'lr', 0.01),
-        momentum: num(v.momentum as string, 'momentum', 0.9),
-        weightDecay: num(v['weight-decay'] as string, 'weight-decay', 5e-4),
+        lr: num(v.lr as string, 'lr', 0.01, false, { min: 0, minExclusive: true }),
+        momentum: num(v.momentum as string, 'momentum', 0.9, false, { min: 0, max: 1, maxExclusive: true }),
+        weightDecay: num(v['weight-decay'] as string, 'weight-decay', 5e-4, false, { min: 0 }),
         form: variant === 'paper' ? 'paper' : 'pytorch',
         decayAll: variant === 'paper',
       });
@@ -131,15 +159,15 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
     const baseLr = sgd.lr;
     // The paper divided the rate by 10 three times over ~90 epochs when validation error stalled;
     // by default a fixed step every third of the run stands in for that (--lr-step N epochs).
-    const lrStep = num(v['lr-step'] as string, 'lr-step', saved.lrStep ?? Math.max(1, Math.ceil(epochs / 3)), true);
-    if (lrStep < 1) throw new UsageError(`--lr-step must be at least 1, got ${lrStep}`);
+    const lrStep = num(v['lr-step'] as string, 'lr-step', saved.lrStep ?? Math.max(1, Math.ceil(epochs / 3)), true, { min: 1 });
     const schedule = stepLr(baseLr, lrStep);
-    const save = v.save as string | undefined;
+    const save = v['no-save'] ? undefined : ((v.save as string | undefined) ?? resume ?? 'alexnet.safetensors');
     const meta = { input, classes, schedule: { baseLr, lrStep } };
     out.info(
       { type: 'start', model: net.name, variant, epochs, batchSize, lr: baseLr, seed, trainImages: trainData.count, classes: classes.length, parameters: net.parameters().reduce((a, p) => a + p.value.size, 0) },
-      `training ${net.name} (${variant}) on ${trainData.count} images of ${classes.length} classes: ${epochs} epochs, batch ${batchSize}, lr ${baseLr}, seed ${seed}`,
+      `training ${net.name} (${variant}) on ${dev}: ${trainData.count} images of ${classes.length} classes, ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / 10 every ${lrStep} epochs, seed ${seed}`,
     );
+    out.start({ epochs, startEpoch, startBatch, batchesPerEpoch: trainData.batchesPerEpoch });
     const t0 = performance.now();
     let steps = startStep;
     const h = await fit(net, trainData, {
@@ -154,12 +182,12 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
       callbacks: {
         onBatchEnd: (_b, l) => {
           steps++;
-          out.batch(l, trainData.batchesPerEpoch);
+          out.batch(l);
         },
         onEpochEnd: async (e, l) => {
           out.epoch(l);
           // A full AlexNet checkpoint is ~0.5 GB with its momentum: --save-every spaces them out.
-          if (save && ((e + 1) % saveEvery === 0 || e + 1 === epochs)) await saveTrainingCheckpoint(save, net, sgd, { epoch: e + 1, batch: 0, step: steps, seed }, meta);
+          if (save && ((saveEvery > 0 && (e + 1) % saveEvery === 0) || e + 1 === epochs)) await saveTrainingCheckpoint(save, net, sgd, { epoch: e + 1, batch: 0, step: steps, seed }, meta);
         },
       },
     });
@@ -170,6 +198,7 @@ export async function trainAlexnet(v: Values, out: Reporter): Promise<void> {
       `done in ${seconds.toFixed(1)} s: training loss ${last?.loss.toFixed(4) ?? '-'}${last?.valAccuracy !== undefined ? `, validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}${save ? `, saved ${save}` : ''}`,
     );
   } finally {
+    out.close();
     for (const l of loaders) await l.close();
     opt?.dispose();
     model?.dispose();
@@ -186,13 +215,11 @@ function topK(probs: Float32Array, crops: number, k: number): Array<{ index: num
     .slice(0, k);
 }
 
-export async function predictImages(files: string[], v: Values, out: Reporter): Promise<void> {
-  if (!v.model) throw new UsageError('predict: --model FILE is required');
-  const top = num(v.top as string, 'top', 5, true);
-  if (top < 1) throw new UsageError(`--top must be at least 1, got ${top}`);
-  const { model, checkpoint } = await restoreModel(v.model as string);
-  try {
-    if (model.config.model !== 'alexnet') throw new UsageError(`predict: image files need an AlexNet checkpoint; ${v.model as string} holds ${String(model.config.model)} (use --data DIR --index I)`);
+/** AlexNet's predictions for image files: the top classes, named from the checkpoint. */
+export async function predictImages(files: string[], v: Values, out: Reporter, restored: Awaited<ReturnType<typeof restoreModel>>): Promise<void> {
+  const top = num(v.top as string, 'top', 5, true, { min: 1 });
+  const { model, checkpoint } = restored;
+  {
     const input = (checkpoint.meta.input as InputSpec | undefined) ?? inputFor(String(model.config.variant));
     const names = (checkpoint.meta.classes as string[] | undefined) ?? [];
     for (const file of files) {
@@ -204,7 +231,5 @@ export async function predictImages(files: string[], v: Values, out: Reporter): 
         `${file}${img.shape[0] > 1 ? ` (${img.shape[0]} crops)` : ''}:\n${best.map((r, i) => `  ${i + 1}. ${r.name} (${r.index})  ${r.probability.toFixed(4)}`).join('\n')}`,
       );
     }
-  } finally {
-    model.dispose();
   }
 }

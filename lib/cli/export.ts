@@ -4,12 +4,21 @@
  */
 import { stat } from 'node:fs/promises';
 import { restoreModel } from '../train/checkpointing.js';
-import { UsageError, type Values } from './args.js';
-import type { Reporter } from './progress.js';
+import { UsageError, type CommandSpec, type Values } from './args.js';
+import { barReporter, jsonReporter } from './progress.js';
 
-export const EXPORT_USAGE = '  convkit export --onnx OUT.onnx --model FILE [--probabilities] [--json]';
+export const EXPORT: CommandSpec = {
+  name: 'export',
+  summary: 'Write a saved model (its weights file alone) as ONNX: opset 13, a dynamic batch axis.',
+  options: {
+    onnx: { type: 'string', arg: 'OUT', desc: 'the .onnx file to write; required' },
+    model: { type: 'string', arg: 'FILE', desc: 'the weights file (X.safetensors) written by convkit train; required' },
+    probabilities: { type: 'boolean', desc: 'end the graph with a softmax (class probabilities) instead of the raw net output' },
+  },
+};
 
-export async function exportCmd(v: Values, out: Reporter): Promise<void> {
+export async function exportCmd(v: Values): Promise<void> {
+  const out = v.json || !process.stdout.isTTY ? jsonReporter() : barReporter();
   const onnx = v.onnx;
   const file = v.model;
   if (typeof onnx !== 'string' || !onnx || typeof file !== 'string' || !file)

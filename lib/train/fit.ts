@@ -98,7 +98,18 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
         seen += p.n;
         const secs = (performance.now() - t0) / 1000;
         const rate = seen / Math.max(secs, 1e-9);
-        const logs: BatchLogs = { epoch, batch: p.batch, loss, accuracy: correct / p.n, imagesPerSec: rate, eta: ((nb - p.batch - 1) * (seen / Math.max(1, p.batch - first + 1))) / rate };
+        const logs: BatchLogs = {
+          epoch,
+          batch: p.batch,
+          loss,
+          accuracy: correct / p.n,
+          meanLoss: lossSum / seen,
+          meanAccuracy: correctSum / seen,
+          size: p.n,
+          seen,
+          imagesPerSec: rate,
+          eta: ((nb - p.batch - 1) * (seen / Math.max(1, p.batch - first + 1))) / rate,
+        };
         await cb.onBatchEnd?.(p.batch, logs);
       };
 

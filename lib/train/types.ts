@@ -16,8 +16,16 @@ export interface BatchSource {
 export interface BatchLogs {
   epoch: number;
   batch: number;
+  /** This batch's loss and accuracy. */
   loss: number;
   accuracy: number;
+  /** Running means over the epoch so far (weighted by batch size), what a progress bar shows. */
+  meanLoss: number;
+  meanAccuracy: number;
+  /** Images in this batch, and seen in this epoch so far (this batch included). */
+  size: number;
+  seen: number;
+  /** Mean images/s over the epoch so far. */
   imagesPerSec: number;
   /** Seconds left in this epoch at the current rate. */
   eta: number;

@@ -4,7 +4,7 @@
 // --workers 0: the image loader's worker threads cannot load its .ts worker file under tap's loader.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -107,6 +107,25 @@ t.test('train alexnet, predict top-5 with class names, resume', { skip: !existsS
   t.equal(ten.code, 0, ten.stderr);
   t.match(ten.lines[0], { crops: 10 });
   t.equal((ten.lines[0].top as unknown[]).length, 3);
+
+  // evaluate on the image folder: the centre crop through the loader, and ten crops per image.
+  const ev = cli('evaluate', '--model', ckpt, '--data', DATA, '--limit', '4', '--workers', '0');
+  t.equal(ev.code, 0, ev.stderr);
+  t.match(ev.lines[0], { type: 'evaluate', count: 4, tenCrop: false });
+  const acc = ev.lines[0].accuracy as number;
+  const top5 = ev.lines[0].top5 as number;
+  t.ok(acc >= 0 && acc <= top5 && top5 <= 1 && Number.isFinite(ev.lines[0].loss), 'top-1 <= top-5, a finite loss');
+  const ev10 = cli('evaluate', '--model', ckpt, '--data', DATA, '--limit', '4', '--ten-crop', '--batch', '3');
+  t.equal(ev10.code, 0, ev10.stderr);
+  t.match(ev10.lines[0], { type: 'evaluate', count: 4, tenCrop: true });
+  t.not(ev10.lines[0].loss, ev.lines[0].loss, 'ten crops give another loss than the centre crop');
+  // The same ten-crop average as predict --ten-crop, image by image: the loss is the mean -log p(label).
+  const jpegs = readdirSync(DATA).filter((f) => f.endsWith('.JPEG')).sort().slice(0, 4); // classes.tsv's first four rows, labels 0..3
+  const four = cli('predict', '--model', ckpt, '--ten-crop', '--top', '1000', ...jpegs.map((f) => join(DATA, f)));
+  t.equal(four.code, 0, four.stderr);
+  const nll = four.lines.map((l, label) => -Math.log((l.top as Array<{ index: number; probability: number }>).find((e) => e.index === label)!.probability));
+  const mean = nll.reduce((a, b) => a + b, 0) / nll.length;
+  t.ok(Math.abs(mean - (ev10.lines[0].loss as number)) < 1e-4, `evaluate --ten-crop loss ${ev10.lines[0].loss as number} = mean -log p(label) from predict --ten-crop ${mean}`);
 
   const res = cli('train', 'alexnet', ...common, '--epochs', '3', '--resume', ckpt, '--save', ckpt);
   t.equal(res.code, 0, res.stderr);
