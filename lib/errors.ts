@@ -1,7 +1,8 @@
 /**
  * convkit's errors. Every error carries a stable `code`:
  * ND_SHAPE (shapes disagree), ND_ARG (a bad argument), ND_DISPOSED (a disposed tensor was used),
- * ND_OOM, ND_CUDA, ND_NO_CUDA, ND_FORMAT (a malformed file), ND_NAN (training diverged), ND_INTERNAL.
+ * ND_OOM, ND_CUDA, ND_NO_CUDA, ND_FORMAT (a malformed file), ND_NAN (training diverged), ND_INTERNAL,
+ * ND_BUSY (a device's queue is past its bound: await a read or synchronize(), then retry).
  * Shape errors are RangeErrors and argument errors TypeErrors, so generic handlers work too.
  */
 export type ErrorCode =
@@ -13,7 +14,8 @@ export type ErrorCode =
   | 'ND_NO_CUDA'
   | 'ND_FORMAT'
   | 'ND_NAN'
-  | 'ND_INTERNAL';
+  | 'ND_INTERNAL'
+  | 'ND_BUSY';
 
 export class ShapeError extends RangeError {
   readonly code = 'ND_SHAPE' as const;
