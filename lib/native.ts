@@ -20,6 +20,8 @@ export interface MemoryStats {
   storages: number;
   bytes: number;
   hostPool: { liveBlocks: number; liveBytes: number; cachedBytes: number; peakBytes: number; osAllocs: number };
+  /** Bytes tensor handles have reported to V8 as external memory (all devices, this process). */
+  reportedToV8: number;
 }
 
 /** Geometry arrays are passed as plain number arrays; see each op's TS file for the order. */

@@ -11,7 +11,7 @@ import { native } from '../../lib/native.js';
 t.test('undisposed relu outputs are collected under native memory pressure', async (t) => {
   const x = Tensor.randn([16384], { seed: 1 }); // 64 KiB
   const base = memory().devices['cpu:0'].bytes;
-  const reportedBase = native.memoryStats(0, 0).reportedToV8 as number;
+  const reportedBase = native.memoryStats(0, 0).reportedToV8;
   const COUNT = 10_000;
   const bytesEach = x.byteLength;
   let peak = 0;
@@ -26,17 +26,17 @@ t.test('undisposed relu outputs are collected under native memory pressure', asy
   const total = COUNT * bytesEach;
   t.comment(`peak native bytes of the dropped outputs: ${(peak / 2 ** 20).toFixed(1)} MiB of ${(total / 2 ** 20).toFixed(0)} MiB made`);
   t.ok(peak < total / 4, `native bytes stayed bounded: peak ${(peak / 2 ** 20).toFixed(1)} MiB < a quarter of ${(total / 2 ** 20).toFixed(0)} MiB`);
-  t.ok((native.memoryStats(0, 0).reportedToV8 as number) - reportedBase <= peak + bytesEach * 200, 'what V8 was told tracks the live bytes');
+  t.ok(native.memoryStats(0, 0).reportedToV8 - reportedBase <= peak + bytesEach * 200, 'what V8 was told tracks the live bytes');
   x.dispose();
 });
 
 t.test('dispose() takes back what the handle reported; views report nothing', async (t) => {
-  const before = native.memoryStats(0, 0).reportedToV8 as number;
+  const before = native.memoryStats(0, 0).reportedToV8;
   const a = Tensor.zeros([1000]);
-  t.equal((native.memoryStats(0, 0).reportedToV8 as number) - before, 4000, 'a new tensor reports its 4000 bytes');
+  t.equal(native.memoryStats(0, 0).reportedToV8 - before, 4000, 'a new tensor reports its 4000 bytes');
   const v = a.reshape([10, 100]);
-  t.equal((native.memoryStats(0, 0).reportedToV8 as number) - before, 4000, 'a view of it reports nothing more');
+  t.equal(native.memoryStats(0, 0).reportedToV8 - before, 4000, 'a view of it reports nothing more');
   a.dispose();
   v.dispose();
-  t.equal((native.memoryStats(0, 0).reportedToV8 as number) - before, 0, 'dispose gives the bytes back');
+  t.equal(native.memoryStats(0, 0).reportedToV8 - before, 0, 'dispose gives the bytes back');
 });
