@@ -147,8 +147,10 @@ void CpuStream::reserveOutput(size_t bytes) {
   const int64_t limit = maxQueuedBytes();
   std::lock_guard<std::mutex> lk(mu_);
   if (capture_) return;  // recorded, not queued
-  const int64_t after = queuedBytes_ + reservedBytes_ + int64_t(bytes);
-  if (limit > 0 && after > limit)
+  const int64_t before = queuedBytes_ + reservedBytes_, after = before + int64_t(bytes);
+  // The bound stops a producer from running ahead, not a big tensor: one output larger than the
+  // bound on an empty queue goes ahead (and is ND_OOM if memory cannot hold it).
+  if (limit > 0 && before > 0 && after > limit)
     throw Error(Code::Busy, "cpu:" + std::to_string(index_) + ": " + gib(queuedBytes_ + reservedBytes_) +
                                 " of outputs are queued for ops that have not run yet, and " + std::to_string(bytes) +
                                 " more bytes would pass the bound of " + gib(limit) +

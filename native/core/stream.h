@@ -58,7 +58,7 @@ class CpuStream {
   void enqueue(const char* op, std::function<void()> fn);
   // Counts `bytes` of a buffer allocated (on the calling thread) for the next op queued on this
   // stream, and throws ND_BUSY if the bytes queued for ops that have not yet run would exceed
-  // maxQueuedBytes(). The next enqueue() takes these bytes over; they are released when that op
+  // maxQueuedBytes() (unless nothing is queued: a single large output is not back-pressure). The next enqueue() takes these bytes over; they are released when that op
   // has run. Called by the CPU allocation of an op output (napi/target.cc).
   void reserveOutput(size_t bytes);
   // Bytes queued for ops that have not run yet (for tests and diagnostics).
