@@ -92,7 +92,7 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 6);
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
-  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", g.OC * g.Cg());
+  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask"));
   TensorRef y = a.f32(5, "y", yElems(g));
   const bool relu = a.flag(7);
   t.run(relu ? "conv2dRelu" : "conv2d", [=] {
@@ -115,7 +115,7 @@ Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 8);
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
-  TensorRef mask = a.optF32(4, "mask", g.OC * g.Cg()), dx = a.optF32(5, "dx", xElems(g));
+  TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
   t.run("conv2dBackward", [=] {
     cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,

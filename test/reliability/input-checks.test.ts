@@ -132,5 +132,12 @@ t.test('the native side refuses out-of-range numbers, whatever TypeScript passes
   t.equal(code(() => native.fill(0, y.handle(), 5, 0)), 'ND_SHAPE', 'fill past the buffer');
   t.equal(code(() => native.fill(0, y.handle(), 2 ** 52, 0)), 'ND_SHAPE', 'fill with a count of 2^52');
   t.equal(code(() => native.fill(0, y.handle(), 2 ** 62, 0)), 'ND_ARG', 'a count beyond 2^53 (inexact as a double) is refused');
+  // Products of sizes that overflow int64 (2^40 * 2^40) used to wrap and could pass the size checks.
+  const lin = native.linear as (...a: unknown[]) => void;
+  t.equal(code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 40, 2 ** 40, 1)), 'ND_SHAPE', 'linear with N * in = 2^80');
+  t.equal(code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 31, 2 ** 31 + 2, 1)), 'ND_SHAPE', 'linear with N * in just past 2^62');
+  const bg = native.batchedGemm as (...a: unknown[]) => void;
+  // batch 2^33 of strides 2^31: the span wraps int64 without the check.
+  t.equal(code(() => bg(0, y.handle(), y.handle(), y.handle(), false, false, 1, 1, 1, 1, 1, 2 ** 31, 1, 2 ** 31, 1, 1, 2 ** 31, 2 ** 33)), 'ND_SHAPE', 'batchedGemm span past 2^62');
   y.dispose();
 });
