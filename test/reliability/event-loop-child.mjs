@@ -10,7 +10,7 @@ import {
 
 const REQUESTS = 1000;
 const INPUTS = 8;
-const BURST = 10;
+const BURST = 20;
 const SHAPE = [1, 3, 63, 63];
 
 // A small-spatial AlexNet-shaped model: 5 convs with ReLU, 2 LRNs, 3 max pools, 3 fully

@@ -55,5 +55,7 @@ t.test('1,000 concurrent inferences keep the event loop responsive', async (t) =
     );
     t.ok(p.peakInFlight >= 20, `${p.name}: requests overlapped (${p.peakInFlight} in flight at once)`);
   }
+  const deepest = Math.max(...paths.map((p) => p.peakQueuedOps));
+  t.ok(deepest > 1024, `the queue grew past the old 1,024-op back-pressure that blocked the JS thread (${deepest} ops)`);
   t.same(lines.find((l) => l.name === 'leftover'), { name: 'leftover', tensors: 0 }, 'no request left a tensor behind');
 });
