@@ -2,7 +2,8 @@
  * convkit's errors. Every error carries a stable `code`:
  * ND_SHAPE (shapes disagree), ND_ARG (a bad argument), ND_DISPOSED (a disposed tensor was used),
  * ND_OOM, ND_CUDA, ND_NO_CUDA, ND_FORMAT (a malformed file), ND_NAN (training diverged), ND_INTERNAL;
- * ND_BUSY (a bound was hit: a full serving queue, setIsa while ops are queued), and for serving
+ * ND_BUSY (a bound was hit: a device's queue past its bound (await a read or synchronize(), then
+ * retry), a full serving queue, setIsa while ops are queued), and for serving
  * (lib/serve) ND_TIMEOUT, ND_ABORTED, ND_CLOSED.
  * Shape errors are RangeErrors and argument errors TypeErrors, so generic handlers work too.
  */

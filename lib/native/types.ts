@@ -9,6 +9,8 @@ export interface MemoryStats {
   storages: number;
   bytes: number;
   hostPool: { liveBlocks: number; liveBytes: number; cachedBytes: number; peakBytes: number; osAllocs: number };
+  /** Bytes tensor handles have reported to V8 as external memory (all devices, this process). */
+  reportedToV8: number;
 }
 
 /** The addon's self-description (native/napi/addon.cc, native/cuda/addon_cuda.cc). */

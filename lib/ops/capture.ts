@@ -78,6 +78,9 @@ export function capture<R>(device: Device, fn: () => R): { ops: CapturedOps; res
   const ops = new CapturedOps(device, nb.captureEnd(device.stream));
   if (result instanceof Promise) {
     ops.dispose();
+    // Its rejection (say, a data() refused during capture) would otherwise be unhandled and end
+    // the process; the error thrown below already says what went wrong.
+    result.catch(() => undefined);
     throw new ArgumentError('capture: fn must be synchronous (it returned a Promise; ops queued after an await would not be recorded)');
   }
   return { ops, result };

@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native, type NativeHandle, type StreamId } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { checkInt, checkTensor, describe, pair, sameDevice } from './validate.js';
+import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice } from './validate.js';
 
 type H = NativeHandle;
 type S = StreamId;
@@ -96,6 +96,12 @@ function windowGeometry(op: string, x: Shape, opts: ConvWindow, kernel: [number,
   const [DH, DW] = pair(op, 'dilation', opts.dilation, 1, 1);
   const [N, , H, W] = x;
   const [KH, KW] = kernel;
+  // Bounded before any arithmetic, so that the output sizes below are exact (doubles hold
+  // integers to 2^53; these stay below 2^50) and the kernels' index products fit (validate.ts).
+  checkExtent(op, `input height`, H);
+  checkExtent(op, `input width`, W);
+  checkExtent(op, `the dilated kernel height ${DH}*(${KH}-1)+1`, DH * (KH - 1) + 1);
+  checkExtent(op, `the dilated kernel width ${DW}*(${KW}-1)+1`, DW * (KW - 1) + 1);
   const OH = conv2dOutputSize(H, KH, SH, PH, DH);
   const OW = conv2dOutputSize(W, KW, SW, PW, DW);
   if (OH < 1 || OW < 1)
@@ -103,6 +109,10 @@ function windowGeometry(op: string, x: Shape, opts: ConvWindow, kernel: [number,
       `${op}: a ${KH}x${KW} kernel (dilation ${DH}x${DW}) does not fit input ${fmtShape(x)} with padding ${PH}x${PW}: ` +
         `output would be ${OH}x${OW}`,
     );
+  checkPerImage(op, 'the input image', [C, H, W]);
+  checkPerImage(op, 'the output image', [OC, OH, OW]);
+  checkPerImage(op, 'the columns of one image (C*KH*KW x OH*OW)', [C, KH, KW, OH, OW]);
+  checkPerImage(op, 'the weight (OC*C/groups*KH*KW)', [OC, C / groups, KH, KW]);
   return { N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, groups };
 }
 

@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native, type NativeHandle as H } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkInt, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
+import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
 
 const nb = native;
 
@@ -63,6 +63,10 @@ function geometry(op: string, inShape: readonly number[], opts: Pool2dOptions | 
   if (ph > Math.floor(kh / 2) || pw > Math.floor(kw / 2))
     throw new ArgumentError(`${op}: padding [${ph}, ${pw}] must be at most half the kernel [${kh}, ${kw}]`);
   const [N, C, H, W] = inShape;
+  checkExtent(op, 'input height', H);
+  checkExtent(op, 'input width', W);
+  // argmax holds h*W + w in int32: one plane must stay below 2^31 elements.
+  checkPerImage(op, 'one input plane', [H, W]);
   const oh = poolOutputSize(H, kh, stride[0], ph, ceil);
   const ow = poolOutputSize(W, kw, stride[1], pw, ceil);
   if (oh < 1 || ow < 1)

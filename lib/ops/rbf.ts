@@ -28,6 +28,9 @@ export function rbf(x: Tensor, w: Tensor): Tensor {
 export function rbfBackward(dy: Tensor, x: Tensor, w: Tensor): Tensor {
   const [N, F, K] = dims('rbfBackward', x, w);
   checkTensor('rbfBackward', 'dy', dy, { rank: 2 });
+  // dy on another CPU stream would be read before that stream has written it (all CPU streams
+  // share host memory, so the native side cannot tell).
+  sameDevice('rbfBackward', { x, dy });
   if (dy.shape[0] !== N || dy.shape[1] !== K)
     throw new ShapeError(`rbfBackward: 'dy' ${fmtShape(dy.shape)} must be [${N}, ${K}] for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`);
   const dx = Tensor.empty([N, F], 'float32', x.device);

@@ -44,12 +44,43 @@ export function checkNumber(op: string, name: string, v: unknown, opts: { min?: 
   return v;
 }
 
-/** A size given as n or [h, w] becomes [h, w]. */
-export function pair(op: string, name: string, v: number | readonly [number, number] | undefined, fallback: number, min = 0): [number, number] {
+/**
+ * The largest kernel size, stride, padding, dilation, spatial extent or dilated kernel span any
+ * op accepts (2^24). Kernels index within an image with 32-bit arithmetic in places (SIMD
+ * gathers, int32 argmax) and everything else in 64-bit; with every geometry value at most 2^24
+ * and every per-image element count below 2^31 (checkPerImage), no index product can overflow
+ * either. Real networks use values below 2^12; 2^24 pixels is a 16-megapixel side.
+ */
+export const GEOMETRY_MAX = 2 ** 24;
+/** The most elements one image's slice of an op's tensor may hold (int32 index range). */
+export const PER_IMAGE_MAX = 2 ** 31 - 1;
+
+/** A size given as n or [h, w] becomes [h, w], each in [min, max] (max defaults to GEOMETRY_MAX). */
+export function pair(
+  op: string,
+  name: string,
+  v: number | readonly [number, number] | undefined,
+  fallback: number,
+  min = 0,
+  max = GEOMETRY_MAX,
+): [number, number] {
   if (v === undefined) return [fallback, fallback];
-  if (typeof v === 'number') return [checkInt(op, name, v, min), checkInt(op, name, v, min)];
-  if (Array.isArray(v) && v.length === 2) return [checkInt(op, `${name}[0]`, v[0], min), checkInt(op, `${name}[1]`, v[1], min)];
+  if (typeof v === 'number') return [checkInt(op, name, v, min, max), checkInt(op, name, v, min, max)];
+  if (Array.isArray(v) && v.length === 2) return [checkInt(op, `${name}[0]`, v[0], min, max), checkInt(op, `${name}[1]`, v[1], min, max)];
   throw new ArgumentError(`${op}: '${name}' must be an integer or [h, w], got ${describe(v)}`);
+}
+
+/** A spatial extent or kernel span (an H, a W, dilation*(k-1)+1) must be at most GEOMETRY_MAX. */
+export function checkExtent(op: string, what: string, v: number): void {
+  if (!(v <= GEOMETRY_MAX))
+    throw new ShapeError(`${op}: ${what} is ${v}, above the geometry bound ${GEOMETRY_MAX} (2^24) that keeps index arithmetic exact`);
+}
+
+/** One image's share of a tensor (`dims` multiplied) must stay below 2^31 elements. */
+export function checkPerImage(op: string, what: string, dims: readonly number[]): void {
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (!(n <= PER_IMAGE_MAX))
+    throw new ShapeError(`${op}: ${what} [${dims.join(' x ')}] = ${n} elements per image, above the bound 2^31 - 1 that keeps index arithmetic exact`);
 }
 
 export function describe(v: unknown): string {

@@ -2,7 +2,7 @@
  * Tensor: a shape, a dtype and a device around a native handle to reference-counted bytes.
  * Creating ops return at once; values come back by copy through data() (async) or dataSync().
  */
-import { ArgumentError, DisposedError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ConvkitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { native, type NativeHandle } from '../native.js';
 import { Device, device as toDevice, type DeviceName } from './device.js';
 import { nextStream } from './random.js';
@@ -87,21 +87,28 @@ export class Tensor {
     return new Tensor(native.alloc(dev.stream, sizeOf(s) * 4), s, dtype, dev);
   }
 
+  /**
+   * A tensor holding a copy of `data` (an array or typed array of numbers; a typed array over a
+   * SharedArrayBuffer is copied as it is at this instant). int32 values must be integers in
+   * [-2^31, 2^31 - 1]: they are refused, never wrapped.
+   */
   static fromArray(data: ArrayLike<number>, shape?: Shape, opts: TensorOptions = {}): Tensor {
+    const op = 'Tensor.fromArray';
+    if (data === null || (typeof data !== 'object' && typeof data !== 'function'))
+      throw new ArgumentError(`${op}: 'data' must be an array or typed array of numbers, got ${data === null ? 'null' : typeof data}`);
+    const length: unknown = (data as { length?: unknown }).length;
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)
+      throw new ArgumentError(`${op}: 'data' must be an array or typed array of numbers; its length is ${String(length)}`);
+    if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'int32')
+      throw new ArgumentError(`${op}: dtype must be 'float32' or 'int32', got ${String(opts.dtype)}`);
     const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
-    const s = checkShape('Tensor.fromArray', shape ?? [data.length]);
-    if (sizeOf(s) !== data.length)
-      throw new ShapeError(`Tensor.fromArray: ${data.length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
+    const s = checkShape(op, shape ?? [length]);
+    if (sizeOf(s) !== length)
+      throw new ShapeError(`${op}: ${length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
     const dev = toDevice(opts.device ?? 'cpu');
     let view: Float32Array | Int32Array;
-    if (dtype === 'int32') {
-      view = data instanceof Int32Array ? data : Int32Array.from(data);
-      if (!(data instanceof Int32Array))
-        for (let i = 0; i < data.length; i++)
-          if (!Number.isInteger(data[i])) throw new ArgumentError(`Tensor.fromArray: int32 value ${data[i]} at index ${i} is not an integer`);
-    } else {
-      view = data instanceof Float32Array ? data : Float32Array.from(data);
-    }
+    if (dtype === 'int32') view = data instanceof Int32Array ? data : copyInt32(op, data, length);
+    else view = data instanceof Float32Array ? data : copyFloat32(op, data, length);
     return new Tensor(native.fromBytes(dev.stream, view), s, dtype, dev);
   }
 
@@ -123,17 +130,23 @@ export class Tensor {
 
   /** Normal(mean, std) from a Philox stream: the same seed gives the same values on any device. */
   static randn(shape: Shape, opts: { seed?: number; mean?: number; std?: number; device?: DeviceName | Device } = {}): Tensor {
+    const mean = finite('Tensor.randn', 'mean', opts.mean ?? 0);
+    const std = finite('Tensor.randn', 'std', opts.std ?? 1);
+    if (std < 0) throw new ArgumentError(`Tensor.randn: 'std' must be >= 0, got ${std}`);
     const t = Tensor.empty(shape, 'float32', toDevice(opts.device ?? 'cpu'));
     const { seed, offset } = nextStream(opts.seed);
-    native.randomNormal(t.device.stream, t.handle(), t.size, seed, offset, opts.mean ?? 0, opts.std ?? 1);
+    native.randomNormal(t.device.stream, t.handle(), t.size, seed, offset, mean, std);
     return t;
   }
 
   /** Uniform in [low, high) from a Philox stream. */
   static uniform(shape: Shape, opts: { seed?: number; low?: number; high?: number; device?: DeviceName | Device } = {}): Tensor {
+    const low = finite('Tensor.uniform', 'low', opts.low ?? 0);
+    const high = finite('Tensor.uniform', 'high', opts.high ?? 1);
+    if (low > high) throw new ArgumentError(`Tensor.uniform: 'low' ${low} must be <= 'high' ${high}`);
     const t = Tensor.empty(shape, 'float32', toDevice(opts.device ?? 'cpu'));
     const { seed, offset } = nextStream(opts.seed);
-    native.randomUniform(t.device.stream, t.handle(), t.size, seed, offset, opts.low ?? 0, opts.high ?? 1);
+    native.randomUniform(t.device.stream, t.handle(), t.size, seed, offset, low, high);
     return t;
   }
 
@@ -193,6 +206,43 @@ export class Tensor {
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}, ${this.device.name}${this.disposed ? ', disposed' : ''})`;
   }
+}
+
+function finite(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${op}: '${name}' must be a finite number, got ${String(v)}`);
+  return v;
+}
+
+/** A typed array of `length` elements, or ND_OOM when JS cannot allocate it. */
+function allocTyped<T>(op: string, make: () => T, length: number, dtype: DType): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new ConvkitError('ND_OOM', `${op}: cannot allocate ${length} ${dtype} values (${length * 4} bytes): ${e.message}`, { cause: e });
+  }
+}
+
+function copyFloat32(op: string, data: ArrayLike<number>, length: number): Float32Array {
+  const out = allocTyped(op, () => new Float32Array(length), length, 'float32');
+  for (let i = 0; i < length; i++) {
+    const v = data[i];
+    if (typeof v !== 'number') throw new ArgumentError(`${op}: value ${String(v)} at index ${i} is not a number`);
+    out[i] = v;
+  }
+  return out;
+}
+
+function copyInt32(op: string, data: ArrayLike<number>, length: number): Int32Array {
+  const out = allocTyped(op, () => new Int32Array(length), length, 'int32');
+  for (let i = 0; i < length; i++) {
+    const v = data[i];
+    // Int32Array would wrap 2^31 to -2^31 and 2^40 to 0: refuse instead.
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+      throw new ArgumentError(`${op}: int32 value ${String(v)} at index ${i} is not an integer in [-2^31, 2^31 - 1]`);
+    out[i] = v;
+  }
+  return out;
 }
 
 /** @internal */

@@ -6,7 +6,7 @@
 
 namespace ck {
 
-enum class Code { Shape, Arg, OOM, Disposed, Cuda, NoCuda, Format, Internal };
+enum class Code { Shape, Arg, OOM, Disposed, Cuda, NoCuda, Format, Internal, Busy };
 
 inline const char* codeName(Code c) {
   switch (c) {
@@ -18,6 +18,7 @@ inline const char* codeName(Code c) {
     case Code::NoCuda: return "ND_NO_CUDA";
     case Code::Format: return "ND_FORMAT";
     case Code::Internal: return "ND_INTERNAL";
+    case Code::Busy: return "ND_BUSY";
   }
   return "ND_INTERNAL";
 }

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <cstdio>
 #include <new>
+
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -29,13 +32,38 @@ std::map<std::string, OpProfile>& profileTable() {
 
 void setProfiling(bool on) { gProfiling = on; }
 
+namespace {
+int64_t envLimit(const char* name, int64_t fallback) {
+  const char* s = std::getenv(name);
+  if (!s || !*s) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(s, &end, 10);
+  return (end && *end == 0 && v >= 0) ? int64_t(v) : fallback;
+}
+}  // namespace
+
 int64_t maxQueuedOps() {
+  static const int64_t limit = envLimit("CONVKIT_MAX_QUEUED_OPS", 1000000);
+  return limit;
+}
+
+int64_t maxQueuedBytes() {
   static const int64_t limit = [] {
-    const char* s = std::getenv("CONVKIT_MAX_QUEUED_OPS");
-    return s ? std::max<int64_t>(0, std::atoll(s)) : int64_t(1024);
+    int64_t fallback = int64_t(8) << 30;  // when the machine's memory cannot be read
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) fallback = int64_t(pages) * int64_t(page) / 2;
+    return envLimit("CONVKIT_MAX_QUEUED_BYTES", fallback);
   }();
   return limit;
 }
+
+namespace {
+std::string gib(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(int64_t(1) << 30));
+  return buf;
+}
+}  // namespace
 
 std::vector<OpProfile> takeProfile() {
   std::lock_guard<std::mutex> lk(gProfileMu);
@@ -95,21 +123,52 @@ void CpuStream::enqueue(const char* op, std::function<void()> fn) {
   const int64_t limit = maxQueuedOps();
   {
     std::unique_lock<std::mutex> lk(mu_);
+    const int64_t bytes = reservedBytes_;
+    reservedBytes_ = 0;
     if (capture_) {
+      // A recorded op runs only at replay; its outputs are the recording's own tensors.
       capture_->ops.push_back(CapturedOps::Op{op, std::move(fn)});
       return;
     }
-    if (limit > 0 && inFlight_ >= limit) {
-      producersWaiting_++;
-      cvSpace_.wait(lk, [&] { return inFlight_ <= limit / 2; });
-      producersWaiting_--;
-    }
-    queue_.push_back(Task{op, std::move(fn), nullptr});
+    if (limit > 0 && inFlight_ >= limit)
+      throw Error(Code::Busy, std::string(op) + ": cpu:" + std::to_string(index_) + " has " + std::to_string(inFlight_) +
+                                  " ops queued (the bound, CONVKIT_MAX_QUEUED_OPS=" + std::to_string(limit) +
+                                  "); await a read or device.synchronize() before queueing more");
+    queue_.push_back(Task{op, std::move(fn), nullptr, bytes});
+    queuedBytes_ += bytes;
     inFlight_++;
     hasWork_.store(true, std::memory_order_release);
   }
   // The executor spins a while before it sleeps; only a sleeping one needs the futex wake.
   if (sleeping_.load(std::memory_order_seq_cst)) cvWork_.notify_one();
+}
+
+void CpuStream::reserveOutput(size_t bytes) {
+  const int64_t limit = maxQueuedBytes();
+  std::lock_guard<std::mutex> lk(mu_);
+  if (capture_) return;  // recorded, not queued
+  const int64_t before = queuedBytes_ + reservedBytes_, after = before + int64_t(bytes);
+  // The bound stops a producer from running ahead, not a big tensor: one output larger than the
+  // bound on an empty queue goes ahead (and is ND_OOM if memory cannot hold it).
+  if (limit > 0 && before > 0 && after > limit)
+    throw Error(Code::Busy, "cpu:" + std::to_string(index_) + ": " + gib(queuedBytes_ + reservedBytes_) +
+                                " of outputs are queued for ops that have not run yet, and " + std::to_string(bytes) +
+                                " more bytes would pass the bound of " + gib(limit) +
+                                " (CONVKIT_MAX_QUEUED_BYTES); await a read or device.synchronize() before queueing more");
+  reservedBytes_ += int64_t(bytes);
+}
+
+int64_t CpuStream::queuedBytes() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return queuedBytes_ + reservedBytes_;
+}
+
+void CpuStream::finish(int64_t bytes, std::optional<StreamError> failure) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (failure && !error_) error_ = std::move(failure);
+  queuedBytes_ -= bytes;
+  inFlight_--;
+  if (inFlight_ == 0) cvIdle_.notify_all();
 }
 
 void CpuStream::enqueueSignal(std::function<void(std::optional<StreamError>)> fn) {
@@ -138,6 +197,11 @@ std::optional<StreamError> CpuStream::takeError() {
 
 std::optional<StreamError> CpuStream::waitIdle() {
   std::unique_lock<std::mutex> lk(mu_);
+  // While capturing, the ops fn queued are recorded, not run: the stream looks idle and a
+  // dataSync() would hand back memory no op has written yet.
+  if (capture_)
+    throw Error(Code::Arg, "cpu:" + std::to_string(index_) +
+                               " is capturing: reading values back (dataSync, to()) or waiting is not recorded");
   cvIdle_.wait(lk, [this] { return inFlight_ == 0; });
   std::optional<StreamError> e;
   e.swap(error_);
@@ -180,12 +244,7 @@ void CpuStream::loop() {
       std::optional<StreamError> err = takeError();
       auto signal = std::move(task.signal);
       task = Task{};
-      {
-        std::lock_guard<std::mutex> lk(mu_);
-        inFlight_--;
-        if (inFlight_ == 0) cvIdle_.notify_all();
-        if (producersWaiting_ > 0 && inFlight_ <= maxQueuedOps() / 2) cvSpace_.notify_all();
-      }
+      finish(0, std::nullopt);
       try {
         signal(std::move(err));
       } catch (...) {
@@ -213,14 +272,9 @@ void CpuStream::loop() {
     }
     // Drop the captured tensor references before reporting idle, so that memory() read after
     // a wait sees what the queued ops held released.
+    const int64_t bytes = task.bytes;
     task = Task{};
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (failure && !error_) error_ = std::move(failure);
-      inFlight_--;
-      if (inFlight_ == 0) cvIdle_.notify_all();
-      if (producersWaiting_ > 0 && inFlight_ <= maxQueuedOps() / 2) cvSpace_.notify_all();
-    }
+    finish(bytes, std::move(failure));
   }
 }
 

@@ -45,15 +45,24 @@ class CpuStream {
   int index() const { return index_; }
 
   // Queues fn to run after everything queued before it. `op` names it in error messages.
-  // Back-pressure: while maxQueuedOps() ops are already pending, the caller waits until the
-  // queue has drained to half of that. Each queued op holds its output buffers, so an unbounded
-  // queue lets a fast producer (a training loop of small ops) run many steps ahead with all
-  // their activations live: the allocator then hands out cold memory instead of the blocks the
-  // previous step just released (LeNet-5 at batch 64: ~160 MB in flight at 20 steps ahead, and
-  // 15-25% more CPU time per step than with one step in flight). A CUDA launch queue blocks
-  // the same way when full. Note: a kernel must therefore never wait for an op that its own
-  // producer has yet to queue on another stream.
+  // Never blocks the caller (the JS thread: DESIGN.md, "the JS thread itself never blocks, not
+  // even under back-pressure"). The queue is bounded twice, and past either bound the call
+  // throws a coded ND_BUSY error instead of waiting:
+  //  - by ops (maxQueuedOps(), CONVKIT_MAX_QUEUED_OPS), a guard against a producer that never
+  //    waits: each queued op is a few hundred bytes of closure;
+  //  - by host bytes (maxQueuedBytes(), CONVKIT_MAX_QUEUED_BYTES): the output buffers allocated
+  //    for ops that have not run yet (see reserveOutput), which is what a runaway producer
+  //    really accumulates (every queued op holds its outputs).
+  // Callers yield at their waits (data(), synchronize()); fit() keeps one batch in flight and a
+  // server awaits each answer, so both stay far below the bounds.
   void enqueue(const char* op, std::function<void()> fn);
+  // Counts `bytes` of a buffer allocated (on the calling thread) for the next op queued on this
+  // stream, and throws ND_BUSY if the bytes queued for ops that have not yet run would exceed
+  // maxQueuedBytes() (unless nothing is queued: a single large output is not back-pressure). The next enqueue() takes these bytes over; they are released when that op
+  // has run. Called by the CPU allocation of an op output (napi/target.cc).
+  void reserveOutput(size_t bytes);
+  // Bytes queued for ops that have not run yet (for tests and diagnostics).
+  int64_t queuedBytes();
   // Queues a callback that runs in order on the executor thread and receives (and clears) the
   // first error raised since the previous wait.
   void enqueueSignal(std::function<void(std::optional<StreamError>)> fn);
@@ -64,7 +73,8 @@ class CpuStream {
   // stream meanwhile is recorded, from whichever thread queues it.
   void beginCapture();
   std::shared_ptr<CapturedOps> endCapture();
-  // Blocks the caller until the stream is idle; returns and clears the pending error.
+  // Blocks the caller until the stream is idle; returns and clears the pending error. Throws
+  // ND_ARG while capturing (nothing recorded has run, so there is nothing to wait for).
   std::optional<StreamError> waitIdle();
   // Number of ops queued or running (for tests of ordering and for diagnostics).
   int64_t pending();
@@ -74,16 +84,19 @@ class CpuStream {
     const char* op;
     std::function<void()> fn;
     std::function<void(std::optional<StreamError>)> signal;
+    int64_t bytes = 0;  // output bytes this op holds against maxQueuedBytes()
   };
+  void finish(int64_t bytes, std::optional<StreamError> failure);
   void loop();
   std::optional<StreamError> takeError();
 
   int index_;
   std::mutex mu_;
-  std::condition_variable cvWork_, cvIdle_, cvSpace_;
+  std::condition_variable cvWork_, cvIdle_;
   std::deque<Task> queue_;
   int64_t inFlight_ = 0;
-  int producersWaiting_ = 0;
+  int64_t queuedBytes_ = 0;    // bytes of queued ops' outputs, released as they run
+  int64_t reservedBytes_ = 0;  // reserved by reserveOutput, not yet taken by an enqueue
   std::atomic<bool> sleeping_{false};  // the executor is (about to be) asleep on cvWork_
   std::atomic<bool> hasWork_{false};   // the queue is non-empty (read while spinning, unlocked)
   std::optional<StreamError> error_;
@@ -99,11 +112,11 @@ struct OpProfile {
 };
 void setProfiling(bool on);
 
-// The back-pressure limit of every CPU stream (CONVKIT_MAX_QUEUED_OPS, default 1024; 0: none).
-// It blocks the calling (JS) thread, so it is set high enough that a server awaiting its
-// results never meets it; it only stops a producer that never waits from queueing without end.
-// fit() keeps one batch in flight and stays far below it.
+// The bounds of every CPU stream's queue (see CpuStream::enqueue); 0 turns one off.
+// CONVKIT_MAX_QUEUED_OPS: default 1,000,000 ops. CONVKIT_MAX_QUEUED_BYTES: default half of the
+// machine's physical memory. Both are read once, at first use.
 int64_t maxQueuedOps();
+int64_t maxQueuedBytes();
 std::vector<OpProfile> takeProfile();
 
 // Stream `index` of the CPU device ("cpu:index"), created on first use, alive for the process.

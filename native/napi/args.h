@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,8 +48,8 @@ class Args {
                                    " bytes, the op needs " + std::to_string(minBytes));
     return r;
   }
-  TensorRef f32(size_t i, const char* what, int64_t elements) { return tensor(i, what, size_t(elements) * 4); }
-  TensorRef i32(size_t i, const char* what, int64_t elements) { return tensor(i, what, size_t(elements) * 4); }
+  TensorRef f32(size_t i, const char* what, int64_t elements) { return tensor(i, what, bytes4(what, elements)); }
+  TensorRef i32(size_t i, const char* what, int64_t elements) { return tensor(i, what, bytes4(what, elements)); }
   // null or undefined gives an empty ref (storage == nullptr).
   TensorRef optF32(size_t i, const char* what, int64_t elements) {
     if (info_[i].IsNull() || info_[i].IsUndefined()) return TensorRef{};
@@ -59,7 +60,8 @@ class Args {
     if (!info_[i].IsNumber())
       throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
     double d = info_[i].As<Napi::Number>().DoubleValue();
-    if (d != double(int64_t(d)))
+    // Range first: converting NaN or a double beyond int64 to int64_t is undefined behaviour.
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != double(int64_t(d)))
       throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be an integer, got " + std::to_string(d));
     return int64_t(d);
   }
@@ -91,14 +93,39 @@ class Args {
     for (uint32_t k = 0; k < a.Length(); k++) {
       Napi::Value v = a.Get(k);
       if (!v.IsNumber()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must hold numbers");
-      out[k] = v.As<Napi::Number>().Int64Value();
+      // Int64Value() would turn NaN into 0 and saturate or truncate others: refuse them instead.
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != double(int64_t(d)))
+        throw Error(Code::Arg, std::string(op_) + ": '" + what + "[" + std::to_string(k) + "]' must be an integer, got " +
+                                   std::to_string(d));
+      out[k] = int64_t(d);
     }
     return out;
+  }
+  // The product of non-negative sizes (an element count), refused with ND_SHAPE past 2^62 so
+  // that it can neither overflow nor wrap the byte-size checks of tensor() (elements * 4).
+  int64_t product(std::initializer_list<int64_t> dims, const char* what) const {
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      if (d < 0) throw Error(Code::Shape, std::string(op_) + ": " + what + " has a negative size");
+      if (d != 0 && n > (int64_t(1) << 62) / d)
+        throw Error(Code::Shape, std::string(op_) + ": " + what + " has more than 2^62 elements");
+      n *= d;
+    }
+    return n;
   }
   size_t length() const { return info_.Length(); }
   Napi::Env env() const { return info_.Env(); }
 
  private:
+  // elements * 4 without wrapping: a negative or huge count (a product that overflowed in a
+  // binding) must fail the size check, not pass it.
+  size_t bytes4(const char* what, int64_t elements) const {
+    if (elements < 0 || elements > (int64_t(1) << 61))
+      throw Error(Code::Shape, std::string(op_) + ": '" + what + "' would need " + std::to_string(elements) +
+                                   " elements, outside [0, 2^61]");
+    return size_t(elements) * 4;
+  }
   static std::string deviceName(const Storage& s) {
     return std::string(s.kind == DeviceKind::Cuda ? "cuda:" : "cpu:") + std::to_string(s.deviceIndex);
   }

@@ -23,8 +23,14 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
     throw jsError(info.Env(), Code::OOM, "out of host memory");
   } catch (const std::exception& e) {
     throw jsError(info.Env(), Code::Internal, e.what());
+  } catch (...) {
+    throw jsError(info.Env(), Code::Internal, "unknown native failure");
   }
 }
+
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (binding.gyp, CMakeLists.txt): when a worker's
+// environment is terminating, napi_throw itself fails; without it node-addon-api rethrows from
+// inside its callback wrapper and the whole process aborts (std::terminate).
 
 #define CK_EXPORT(exports, name, fn) \
   (exports).Set((name), Napi::Function::New((exports).Env(), ::ck::guarded<fn>, (name)))

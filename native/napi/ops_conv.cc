@@ -22,19 +22,42 @@ namespace ck {
 
 namespace {
 
+// Whatever reaches here (TypeScript bounds every value to 2^24, lib/ops/validate.ts), the
+// kernels' index arithmetic must stay exact: values in [0, 2^31), padded extents and dilated
+// kernel spans below 2^31 (CPU panels and CUDA index with 32 bits inside an image), one image's
+// slice of every tensor below 2^31 elements, and whole-tensor counts below 2^62 (tensor()'s
+// byte checks cannot wrap). Each failure names the op and the value.
 cpu::Conv2dGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   if (v.size() != 16) throw Error(Code::Arg, std::string(a.op()) + ": 'geom' must hold 16 integers");
+  static const char* names[16] = {"N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "OH", "OW", "groups"};
+  constexpr int64_t k31 = int64_t(1) << 31;
+  for (size_t k = 0; k < 16; k++)
+    if (v[k] < 0 || v[k] >= k31)
+      throw Error(Code::Arg, std::string(a.op()) + ": geometry " + names[k] + " = " + std::to_string(v[k]) +
+                                 " is outside [0, 2^31)");
   cpu::Conv2dGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   const bool positive = g.C > 0 && g.H > 0 && g.W > 0 && g.OC > 0 && g.KH > 0 && g.KW > 0 && g.SH > 0 && g.SW > 0 &&
                         g.DH > 0 && g.DW > 0 && g.OH > 0 && g.OW > 0 && g.groups > 0;
-  const bool consistent = positive && g.N >= 0 && g.PH >= 0 && g.PW >= 0 && g.C % g.groups == 0 &&
-                          g.OC % g.groups == 0 && g.OH == cpu::convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
+  // Every term below is a product or sum of two values < 2^31: exact in int64.
+  const bool spans = g.H + 2 * g.PH < k31 && g.W + 2 * g.PW < k31 && g.DH * (g.KH - 1) + 1 < k31 &&
+                     g.DW * (g.KW - 1) + 1 < k31;
+  const bool consistent = positive && spans && g.C % g.groups == 0 && g.OC % g.groups == 0 &&
+                          g.OH == cpu::convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
                           g.OW == cpu::convOutputSize(g.W, g.KW, g.SW, g.PW, g.DW);
   if (!consistent) throw Error(Code::Arg, std::string(a.op()) + ": inconsistent convolution geometry");
+  const int64_t perImage[] = {a.product({g.C, g.H, g.W}, "the input image"), a.product({g.OC, g.OH, g.OW}, "the output image"),
+                              a.product({g.C, g.KH, g.KW, g.OH, g.OW}, "one image's columns"),
+                              a.product({g.OC, g.Cg(), g.KH, g.KW}, "the weight")};
+  for (int64_t n : perImage)
+    if (n >= k31)
+      throw Error(Code::Shape, std::string(a.op()) + ": " + std::to_string(n) +
+                                   " elements in one image's slice of a tensor, above the bound 2^31 - 1");
+  a.product({g.N, perImage[2]}, "the columns");  // the largest whole-tensor count
   return g;
 }
 
+// Element counts of a geometry readGeom accepted: each below 2^62, no overflow.
 int64_t xElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.H * g.W; }
 int64_t yElems(const cpu::Conv2dGeom& g) { return g.N * g.OC * g.OH * g.OW; }
 int64_t wElems(const cpu::Conv2dGeom& g) { return g.OC * g.Kg(); }
@@ -69,7 +92,7 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 6);
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
-  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", g.OC * g.Cg());
+  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask"));
   TensorRef y = a.f32(5, "y", yElems(g));
   const bool relu = a.flag(7);
   t.run(relu ? "conv2dRelu" : "conv2d", [=] {
@@ -92,7 +115,7 @@ Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 8);
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
-  TensorRef mask = a.optF32(4, "mask", g.OC * g.Cg()), dx = a.optF32(5, "dx", xElems(g));
+  TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
   t.run("conv2dBackward", [=] {
     cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,

@@ -122,7 +122,7 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   Args a(info, "channelAffine");
   const Target t = a.target(0);
   int64_t N = a.count(5, "N"), C = a.count(6, "C"), HW = a.count(7, "HW");
-  TensorRef x = a.f32(1, "x", N * C * HW), al = a.f32(2, "a", C), b = a.f32(3, "b", C), y = a.f32(4, "y", N * C * HW);
+  TensorRef x = a.f32(1, "x", a.product({N, C, HW}, "x")), al = a.f32(2, "a", C), b = a.f32(3, "b", C), y = a.f32(4, "y", a.product({N, C, HW}, "y"));
   t.run("channelAffine", [=] {
     cpu::channelAffineForward(x.f32(), al.f32(), b.f32(), y.f32(), N, C, HW);
   }, CK_ON_CUDA([=](cuda::Ctx& c) {
@@ -136,8 +136,8 @@ Napi::Value ChannelAffineBackward(const Napi::CallbackInfo& info) {
   Args a(info, "channelAffineBackward");
   const Target t = a.target(0);
   int64_t N = a.count(7, "N"), C = a.count(8, "C"), HW = a.count(9, "HW");
-  TensorRef dy = a.f32(1, "dy", N * C * HW), x = a.f32(2, "x", N * C * HW), al = a.f32(3, "a", C);
-  TensorRef dx = a.optF32(4, "dx", N * C * HW), da = a.f32(5, "da", C), db = a.f32(6, "db", C);
+  TensorRef dy = a.f32(1, "dy", a.product({N, C, HW}, "dy")), x = a.f32(2, "x", a.product({N, C, HW}, "x")), al = a.f32(3, "a", C);
+  TensorRef dx = a.optF32(4, "dx", a.product({N, C, HW}, "dx")), da = a.f32(5, "da", C), db = a.f32(6, "db", C);
   t.run("channelAffineBackward", [=] {
     cpu::channelAffineBackward(dy.f32(), x.f32(), al.f32(), dx.storage ? dx.f32() : nullptr, da.f32(), db.f32(), N, C,
                                HW);

@@ -20,7 +20,13 @@ int64_t spanOf(Args& a, const char* what, int64_t rows, int64_t cols, int64_t ld
   if (ld < std::max<int64_t>(1, cols))
     throw Error(Code::Arg, std::string(a.op()) + ": leading dimension of '" + what + "' is " + std::to_string(ld) +
                                ", less than its " + std::to_string(cols) + " columns");
-  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+  // Overflow-checked: a wrapped span could pass the tensor size check.
+  return rows == 0 || cols == 0 ? 0 : a.product({rows - 1, ld}, what) + cols;
+}
+
+// last * stride + one, overflow-checked.
+int64_t batchSpan(Args& a, const char* what, int64_t batch, int64_t last, int64_t stride, int64_t one) {
+  return batch ? a.product({last, stride}, what) + one : 0;
 }
 
 // gemm(stream, a, b, c, transA, transB, M, N, K, alpha, lda, ldb, beta, ldc)
@@ -64,9 +70,9 @@ Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   if (batch > 1 && sC < oneC)
     throw Error(Code::Arg, "batchedGemm: the matrices of 'c' overlap (strideC " + std::to_string(sC) + " < " +
                                std::to_string(oneC) + ")");
-  TensorRef A = a.f32(1, "a", batch ? last * sA + oneA : 0);
-  TensorRef B = a.f32(2, "b", batch ? last * sB + oneB : 0);
-  TensorRef C = a.f32(3, "c", batch ? last * sC + oneC : 0);
+  TensorRef A = a.f32(1, "a", batchSpan(a, "a", batch, last, sA, oneA));
+  TensorRef B = a.f32(2, "b", batchSpan(a, "b", batch, last, sB, oneB));
+  TensorRef C = a.f32(3, "c", batchSpan(a, "c", batch, last, sC, oneC));
   t.run("batchedGemm", [=] {
     cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
                              batch);

@@ -18,6 +18,8 @@ cpu::LrnGeom readGeom(Args& a, size_t i) {
   CK_CHECK(v.size() == 4, Code::Arg, std::string(a.op()) + ": 'geom' must hold 4 integers");
   for (int64_t d : v)
     CK_CHECK(d >= 0 && d < (int64_t(1) << 31), Code::Arg, std::string(a.op()) + ": 'geom' entries must be in [0, 2^31)");
+  // elems() must not overflow: a wrapped product could pass the tensors' size checks.
+  a.product({v[0], v[1], v[2], v[3]}, "the input");
   return {v[0], v[1], v[2], v[3]};
 }
 

@@ -22,6 +22,16 @@ cpu::Pool2dGeom readGeom(Args& a, size_t i) {
   // A zero kernel or stride would leave windows empty and argmax pointing nowhere.
   CK_CHECK(v[4] >= 1 && v[5] >= 1 && v[6] >= 1 && v[7] >= 1, Code::Arg,
            std::string(a.op()) + ": kernel and stride must be >= 1");
+  // argmax and the SIMD gathers index a plane with int32; padded extents stay below 2^31 too
+  // (each term is a sum or product of two values < 2^31: exact in int64).
+  constexpr int64_t k31 = int64_t(1) << 31;
+  CK_CHECK(v[2] * v[3] < k31 && v[10] * v[11] < k31 && v[2] + 2 * v[8] < k31 && v[3] + 2 * v[9] < k31, Code::Shape,
+           std::string(a.op()) + ": a " + std::to_string(v[2]) + "x" + std::to_string(v[3]) + " plane (output " +
+               std::to_string(v[10]) + "x" + std::to_string(v[11]) + ", padding " + std::to_string(v[8]) + "x" +
+               std::to_string(v[9]) + ") is beyond the int32 index range");
+  // Whole-tensor element counts must not overflow (tensor()'s byte checks rely on them).
+  a.product({v[0], v[1], v[2], v[3]}, "the input");
+  a.product({v[0], v[1], v[10], v[11]}, "the output");
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12] != 0};
 }
 

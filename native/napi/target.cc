@@ -103,6 +103,9 @@ TensorRef Target::alloc(size_t bytes) const {
 #ifdef CONVKIT_CUDA
   if (cuda) return TensorRef{Storage::allocDevice(bytes, index), 0, bytes};
 #endif
+  // An uninitialised buffer is an op's output: it counts against the stream's queued-bytes
+  // bound until that op has run (ND_BUSY past it; CpuStream::enqueue).
+  cpu->reserveOutput(bytes);
   return TensorRef{Storage::allocHost(bytes, index), 0, bytes};
 }
 

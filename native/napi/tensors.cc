@@ -17,17 +17,26 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Args a(info, "alloc");
   const Target t = a.target(0);
   size_t bytes = size_t(a.count(1, "bytes"));
-  return makeHandle(info.Env(), t.alloc(bytes));
+  return makeHandle(info.Env(), t.alloc(bytes), true);
 }
 
 // fromBytes(stream, typedArray) -> handle holding a copy (on a GPU: copied in stream order).
+// The bytes are read through napi_get_typedarray_info, which works for an ArrayBuffer and a
+// SharedArrayBuffer alike (napi_get_arraybuffer_info refuses the latter): a shared array is
+// copied like any other, as it is at that instant.
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Args a(info, "fromBytes");
   const Target t = a.target(0);
   if (!info[1].IsTypedArray()) throw Error(Code::Arg, "fromBytes: 'data' must be a typed array");
-  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-  Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  return makeHandle(info.Env(), t.upload(static_cast<char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()));
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(info.Env(), info[1], &type, &length, &data, &ab, &offset) != napi_ok)
+    throw Error(Code::Arg, "fromBytes: 'data' could not be read as a typed array");
+  const size_t bytes = info[1].As<Napi::TypedArray>().ByteLength();
+  if (bytes > 0 && data == nullptr) throw Error(Code::Arg, "fromBytes: 'data' has no backing store (detached?)");
+  return makeHandle(info.Env(), t.upload(data, bytes), true);
 }
 
 // view(handle, byteOffset, bytes) -> a handle sharing the storage (reshape, flat parameters).
@@ -39,7 +48,7 @@ Napi::Value View(const Napi::CallbackInfo& info) {
     throw Error(Code::Shape, "view: bytes [" + std::to_string(off) + ", " + std::to_string(off + bytes) +
                                  ") outside a tensor of " + std::to_string(base.bytes) + " bytes");
   TensorRef r{base.storage, base.offset + off, bytes};
-  return makeHandle(info.Env(), std::move(r));
+  return makeHandle(info.Env(), std::move(r), false);
 }
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
@@ -69,6 +78,7 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   pool.Set("peakBytes", double(s.peakBytes));
   pool.Set("osAllocs", double(s.osAllocs));
   o.Set("hostPool", pool);
+  o.Set("reportedToV8", double(reportedExternalBytes()));
   return o;
 }
 

@@ -44,9 +44,12 @@ struct EnvState {
 
 EnvState* state(Napi::Env env) { return env.GetInstanceData<EnvState>(); }
 
-void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
-  std::unique_ptr<Completion> owned(c);
-  if (env == nullptr) return;  // environment is shutting down
+// Runs on the JS thread through the thread-safe function. No exception may leave it: it is called
+// from node-addon-api's CallJsInternal, outside any binding's try, so one escaping here is
+// std::terminate (SIGABRT of the whole process). It happens for real: while a worker's
+// environment is being torn down (worker.terminate() with waits pending), every napi call fails
+// and node-addon-api throws Napi::Error from Resolve/Reject/ArrayBuffer::New.
+void settleNow(Napi::Env env, Completion* c) {
   EnvState* st = state(env);
   if (st && --st->pending == 0) st->channel->tsfn.Unref(env);
   if (c->error) {
@@ -57,6 +60,21 @@ void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
     c->deferred.Resolve(buf);
   } else {
     c->deferred.Resolve(env.Undefined());
+  }
+}
+
+void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
+  std::unique_ptr<Completion> owned(c);
+  if (env == nullptr) return;  // the thread-safe function is being torn down: nobody to tell
+  try {
+    settleNow(env, c);
+  } catch (const Napi::Error&) {
+    // The environment is going away (or JS cannot run): the promise is unreachable anyway.
+    // A pending JS exception left by the failed call is cleared so it cannot surface elsewhere.
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  } catch (...) {
+    // bad_alloc copying the bytes, or anything else: never std::terminate the process.
   }
 }
 
