@@ -1,7 +1,9 @@
 import t from 'tap';
+import { readdirSync } from 'node:fs';
 import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpoint, loadCheckpoint, optimizerPath, readSafetensors, writeSafetensors, type Checkpoint } from '../../lib/io/index.js';
+import { setCheckpointStepHook } from '../../lib/io/checkpoint.js';
 import { randomArray } from '../helpers/rng.js';
 
 function lenetLike(seed: number): Checkpoint {
@@ -92,21 +94,30 @@ t.test('a mismatched or incomplete pair is detected', async (t) => {
   await t.rejects(loadCheckpoint(b), { code: 'ND_FORMAT', message: /b\.safetensors: tensor "f6\.weight": .* run past the end of the file/ });
 });
 
-t.test('the optimizer file is written before the weights', async (t) => {
+t.test('a save runs its protocol in order: pending optimizer file, weights (the commit), optimizer into place', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'order.safetensors');
-  const order: string[] = [];
-  const io = await t.mockImport<typeof import('../../lib/io/checkpoint.js')>('../../lib/io/checkpoint.js', {
-    '../../lib/io/safetensors.js': {
-      ...(await import('../../lib/io/safetensors.js')),
-      writeSafetensors: async (p: string) => {
-        order.push(p);
-        if (order.length === 2) throw new Error('crash before the weights were renamed (simulated)');
-      },
-    },
+  await saveCheckpoint(path, lenetLike(1));
+  const seen: [string, string[]][] = [];
+  let saveId = '';
+  setCheckpointStepHook((step, id) => {
+    saveId = id;
+    // readdirSync: the hook is synchronous, and the listing must be the one at this very step.
+    seen.push([step, readdirSync(dir).sort()]);
   });
-  await t.rejects(io.saveCheckpoint(path, lenetLike(1)), /simulated/);
-  t.same(order, [optimizerPath(path), path]);
+  t.teardown(() => setCheckpointStepHook(null));
+  const saved = await saveCheckpoint(path, lenetLike(2));
+  setCheckpointStepHook(null);
+  t.equal(saveId, saved.checkpointId, 'the hook sees the save\'s id');
+  const steps = seen.map(([s]) => s).filter((s, i, all) => s !== all[i - 1]);
+  t.same(steps, ['begin', 'recovered', 'optim-chunk', 'optim-synced', 'weights-chunk', 'weights-written', 'weights-renamed', 'committed', 'optim-renamed', 'done']);
+  const at = (step: string): string[] => seen.find(([s]) => s === step)![1];
+  const pending = `order.optim.safetensors.pending-${saved.checkpointId}`;
+  t.same(at('optim-synced'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'the new optimizer file waits under its pending name');
+  t.ok(at('weights-written').some((n) => n.startsWith('order.safetensors.tmp-')), 'the weights go to a temporary file first');
+  t.same(at('committed'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'after the commit the pending file is still there');
+  t.same(at('done'), ['order.optim.safetensors', 'order.safetensors']);
+  t.equal((await loadCheckpoint(path)).checkpointId, saved.checkpointId);
 });
 
 t.test('bad arguments', async (t) => {
