@@ -7,7 +7,7 @@
  * Bare imports resolve through the repository's node_modules as usual.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,21 +45,33 @@ export function transpiledTree(): string {
   const root = join(base, hash.digest('hex').slice(0, 16));
   if (!existsSync(root)) {
     // Built beside its final name and renamed, so concurrent test files never see half a tree.
+    // Each file's output is cached by its own hash, so a changed file costs one transpile.
     const tmp = `${root}.tmp-${process.pid}`;
+    mkdirSync(join(base, 'files'), { recursive: true });
     files.forEach((f, i) => {
       const out = join(tmp, relative(REPO, f)).replace(/\.ts$/, '.js');
       mkdirSync(dirname(out), { recursive: true });
-      const js = ts.transpileModule(sources[i]!, {
-        fileName: f,
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: false },
-      }).outputText;
-      writeFileSync(out, js);
+      const key = join(base, 'files', `${createHash('sha256').update(f).update('\0').update(sources[i]!).digest('hex').slice(0, 24)}.js`);
+      if (!existsSync(key)) {
+        const js = ts.transpileModule(sources[i]!, {
+          fileName: f,
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: false },
+        }).outputText;
+        writeFileSync(`${key}.${process.pid}`, js);
+        renameSync(`${key}.${process.pid}`, key);
+      }
+      copyFileSync(key, out);
     });
     writeFileSync(join(tmp, 'package.json'), '{"type":"module"}\n');
     try {
       renameSync(tmp, root);
     } catch {
       rmSync(tmp, { recursive: true, force: true }); // another test file won the race
+    }
+    // Trees of older sources: removed once a day old (a test run still using one is long over).
+    for (const e of readdirSync(base)) {
+      const p = join(base, e);
+      if (e !== 'files' && p !== root && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
     }
   }
   cached = root;
