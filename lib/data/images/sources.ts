@@ -30,6 +30,11 @@ const PATH_COLUMNS = ['file', 'path', 'filename', 'image', 'image_path'];
 const LABEL_COLUMNS = ['label', 'index', 'class_index', 'target'];
 const NAME_COLUMNS = ['names', 'name', 'class', 'class_name'];
 
+/** A line's text in a message: a list line may be megabytes long. */
+function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}
+
 function formatError(message: string): ConvkitError {
   return new ConvkitError('ND_FORMAT', message);
 }
@@ -128,6 +133,13 @@ function splitterFor(firstLine: string): Split {
 
 const INT = /^[+]?\d+$/;
 
+/**
+ * The largest class count a list may imply. classes[] has one entry per label up to the
+ * largest, so without a bound one line labelled 2000000000 would build a 2e9-entry array (minutes
+ * and gigabytes). ImageNet-21k has 21,841 classes; 2^20 leaves ample room.
+ */
+export const MAX_CLASSES = 1 << 20;
+
 export interface ListOptions {
   /** The folder relative paths start from (default: the list file's folder). */
   root?: string;
@@ -168,7 +180,7 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     pathCol = find(PATH_COLUMNS);
     labelCol = find(LABEL_COLUMNS);
     nameCol = find(NAME_COLUMNS);
-    if (labelCol < 0) throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${lines[first]}`);
+    if (labelCol < 0) throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${clip(lines[first]!)}`);
     start = first + 1;
   }
 
@@ -187,10 +199,11 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     }
     const p = cols[pathCol];
     const l = cols[labelCol];
-    if (!p) throw formatError(`${at(n)}: no image path in column ${pathCol + 1}: ${JSON.stringify(line)}`);
-    if (l === undefined || l === '') throw formatError(`${at(n)}: no label in column ${labelCol + 1} for '${p}'`);
+    if (!p) throw formatError(`${at(n)}: no image path in column ${pathCol + 1}: ${JSON.stringify(clip(line))}`);
+    if (l === undefined || l === '') throw formatError(`${at(n)}: no label in column ${labelCol + 1} for '${clip(p)}'`);
     const label = INT.test(l) ? Number(l) : NaN;
-    if (!(label <= 2147483647)) throw formatError(`${at(n)}: the label of '${p}' must be a non-negative integer, got ${JSON.stringify(l)}`);
+    if (!(label < MAX_CLASSES))
+      throw formatError(`${at(n)}: the label of '${clip(p)}' must be a non-negative integer below ${MAX_CLASSES}, got ${JSON.stringify(clip(l))}`);
     paths.push(isAbsolute(p) ? p : join(base, p));
     labels.push(label);
     lineOf.push(n);
