@@ -113,5 +113,7 @@ t.test('IDX files, raw and gzip, mutated', async (t) => {
   const report = await runFileFuzz('test/fuzz/file-reader-child.ts', cases, dir);
   // The bombs inflate to up to 512 MiB; the bound proves they were stopped.
   checkFuzz(t, 'IDX', cases, report, { codes: ['ND_FORMAT'], maxRssBytes: 400 * 2 ** 20 });
-  t.ok(report.errors.ND_FORMAT! > cases.length / 2, `most mutations are refused (${report.errors.ND_FORMAT} of ${cases.length})`);
+  // A check that the mutations reach the parsers at all (a fuzzer whose inputs all pass would prove nothing).
+  const mutated = cases.filter((c) => !c.valid).length;
+  t.ok((report.errors.ND_FORMAT ?? 0) >= 0.3 * mutated, `mutations are refused (${report.errors.ND_FORMAT} of ${mutated} mutated inputs)`);
 });

@@ -143,5 +143,7 @@ t.test('safetensors files and checkpoint pairs, mutated', async (t) => {
 
   const report = await runFileFuzz('test/fuzz/file-reader-child.ts', cases, dir);
   checkFuzz(t, 'safetensors + checkpoints', cases, report, { codes: ['ND_FORMAT', 'ND_OOM'] });
-  t.ok(report.errors.ND_FORMAT! > cases.length / 3, `most mutations are refused (${report.errors.ND_FORMAT} of ${cases.length})`);
+  // A check that the mutations reach the parsers at all (a fuzzer whose inputs all pass would prove nothing).
+  const mutated = cases.filter((c) => !c.valid).length;
+  t.ok((report.errors.ND_FORMAT ?? 0) >= 0.3 * mutated, `mutations are refused (${report.errors.ND_FORMAT} of ${mutated} mutated inputs)`);
 });
