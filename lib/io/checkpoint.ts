@@ -242,10 +242,14 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     if (optFile) fromFile(optPath, 'optimizer', optFile);
     if (optFile?.metadata[KEY_ID] !== id) {
       const pending = await readOptional(pendingOptimizerPath(path, id));
+      // Gone from its pending name: a save may just have renamed it into place.
+      const again = pending ? null : await readOptional(optPath);
       if (pending && pending.metadata[KEY_ID] === id) {
         optFile = pending;
         optName = pendingOptimizerPath(path, id);
-      } else if (attempt < 2 && (await readSafetensorsHeader(path)).metadata[KEY_ID] !== id) {
+      } else if (again && again.metadata[KEY_ID] === id) {
+        optFile = again;
+      } else if (attempt < 5 && (await readSafetensorsHeader(path)).metadata[KEY_ID] !== id) {
         continue; // a save committed while we read: read the new pair
       } else if (!optFile) {
         throw new ConvkitError('ND_FORMAT', `loadCheckpoint: ${path} has no optimizer/position file beside it (${optPath} does not exist)`);

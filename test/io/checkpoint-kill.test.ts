@@ -177,3 +177,36 @@ t.test('SIGKILL at random moments inside the save window', async (t) => {
   ledger.take(await runChild(path, { FIRST_SAVE: String(ledger.nextSave), SAVES: '1' }));
   t.same(readdirSync(dir).sort(), ['ck.optim.safetensors', 'ck.safetensors'], 'after the next save only the pair is left');
 });
+
+t.test('loading while another process saves in a loop always gets a whole pair', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'ck.safetensors');
+  const ledger = new Ledger();
+  let loads = 0;
+  const failures: string[] = [];
+  let firstSaved: () => void;
+  const ready = new Promise<void>((r) => (firstSaved = r));
+  let stop: () => void = () => {};
+  const running = runChild(path, { FIRST_SAVE: '1' }, (words, kill) => {
+    stop = kill;
+    if (words[0] === 'begin') ledger.saves.set(words[1]!, { save: Number(words[2]), sum: Number(words[3]) });
+    if (words[0] === 'saved') firstSaved();
+  });
+  await ready;
+  const seen = new Set<string>();
+  while (loads < 40) {
+    const ck = await loadCheckpoint(path).catch((e: Error) => e);
+    loads++;
+    if (ck instanceof Error) failures.push(ck.message);
+    else {
+      seen.add(ck.checkpointId);
+      const known = ledger.saves.get(ck.checkpointId);
+      if (!known || ck.position.step !== known.save || ck.meta.save !== known.save) failures.push(`${ck.checkpointId}: an incoherent pair`);
+    }
+  }
+  stop();
+  const run = await running;
+  t.same(failures, [], `${loads} loads during the saves, none failed or mixed two saves`);
+  t.comment(`the loads saw ${seen.size} different saves out of ${run.lines.filter((l) => l[0] === 'saved').length} made meanwhile`);
+  t.ok(seen.size >= 2, 'the loads overlapped several saves');
+});

@@ -120,6 +120,29 @@ t.test('a save runs its protocol in order: pending optimizer file, weights (the 
   t.equal((await loadCheckpoint(path)).checkpointId, saved.checkpointId);
 });
 
+t.test('a pair written by earlier versions loads, and the next save cleans up after them', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'old.safetensors');
+  // What saveCheckpoint wrote before the pending-file protocol: both files under their final
+  // names with the same id, and (after a crash) temporary files from writeSafetensors.
+  const id = 'ab'.repeat(16);
+  const ck = lenetLike(1);
+  const f32 = (x: { shape: number[]; data: Float32Array | Int32Array }) => ({ dtype: (x.data instanceof Int32Array ? 'I32' : 'F32') as 'F32', shape: x.shape, data: x.data as Float32Array });
+  await writeSafetensors(optimizerPath(path), Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, f32(v)])), { 'convkit.kind': 'optimizer', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.position': JSON.stringify(ck.position) });
+  await writeSafetensors(path, Object.fromEntries(Object.entries(ck.params).map(([k, v]) => [k, f32(v)])), { format: 'pt', 'convkit.kind': 'weights', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.meta': JSON.stringify(ck.meta) });
+  await writeFile(join(dir, 'old.optim.safetensors.tmp-123-abcdef'), 'half a file');
+  await writeFile(join(dir, 'old.safetensors.tmp-456-012345'), 'half a file');
+  await writeFile(join(dir, `old.optim.safetensors.pending-${'cd'.repeat(16)}`), 'a save that never committed');
+  await writeFile(join(dir, 'other.safetensors.tmp-1-2'), 'not ours');
+  const back = await loadCheckpoint(path);
+  t.equal(back.checkpointId, id);
+  t.same(back.position, ck.position);
+  t.same(Array.from(back.params['c1.bias']!.data), Array.from(ck.params['c1.bias']!.data));
+  t.equal((await readdir(dir)).length, 6, 'loading removed nothing');
+  await saveCheckpoint(path, lenetLike(2));
+  t.same((await readdir(dir)).sort(), ['old.optim.safetensors', 'old.safetensors', 'other.safetensors.tmp-1-2'], 'the save removed its own leftovers and only those');
+});
+
 t.test('bad arguments', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'x.safetensors');
