@@ -13,7 +13,7 @@
  * A malformed list, a bad label or a missing file is an ND_FORMAT ConvkitError naming the file
  * (and the line).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConvkitError } from '../../errors.js';
 
@@ -41,17 +41,25 @@ function formatError(message: string): ConvkitError {
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Image files under `dir`, recursively, sorted by path. Symlinks are followed. */
-async function imageFiles(dir: string): Promise<string[]> {
+/**
+ * Image files under `dir`, recursively, sorted by path. Symlinks are followed, but a folder
+ * already being walked (by its real path) is not entered again: a link to a parent folder would
+ * otherwise list every image once per level until the OS gives up (ELOOP, 40 levels on Linux).
+ */
+async function imageFiles(dir: string, walking = new Set<string>()): Promise<string[]> {
+  const real = await realpath(dir).catch(() => dir);
+  if (walking.has(real)) return [];
+  walking.add(real);
   const out: string[] = [];
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => byCodeUnit(a.name, b.name));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(p).catch(() => null))?.isDirectory());
-    if (isDir) out.push(...(await imageFiles(p)));
+    if (isDir) out.push(...(await imageFiles(p, walking)));
     else if (IMAGE_EXT.test(e.name)) out.push(p);
   }
+  walking.delete(real);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageSource, listImageFolder, readImageList } from '../../../lib/data/images/index.js';
@@ -94,4 +94,24 @@ t.test('class-per-folder trees: classes sorted by name, label = position, files 
   mkdirSync(join(empty, 'c'));
   await t.rejects(listImageFolder(empty), { code: 'ND_FORMAT', message: /holds no images.*3 class folders/ });
   await t.rejects(listImageFolder(join(dir, 'README.md')), { code: 'ND_FORMAT', message: /cannot read image folder/ });
+});
+
+t.test('a symlink back to a parent folder does not list images again and again', async (t) => {
+  const dir = t.testdir();
+  mkdirSync(join(dir, 'dog', 'sub'), { recursive: true });
+  mkdirSync(join(dir, 'kite'));
+  copyFileSync(join(PHOTOS, 'dog.jpg'), join(dir, 'dog', 'a.jpg'));
+  copyFileSync(join(PHOTOS, 'dog.jpg'), join(dir, 'dog', 'sub', 'b.jpg'));
+  copyFileSync(join(PHOTOS, 'kite.jpg'), join(dir, 'kite', 'k.jpg'));
+  symlinkSync('..', join(dir, 'dog', 'sub', 'loop'));
+  // A link to another class folder is followed: that is a folder not being walked.
+  symlinkSync(join(dir, 'kite'), join(dir, 'dog', 'kites'));
+  const s = await listImageFolder(dir);
+  t.same(s.classes, ['dog', 'kite']);
+  t.same(
+    s.paths.map((p) => p.slice(dir.length + 1)),
+    ['dog/a.jpg', 'dog/kites/k.jpg', 'dog/sub/b.jpg', 'kite/k.jpg'],
+    'each image once per real folder path; the loop to dog/ is not entered',
+  );
+  t.same(Array.from(s.labels), [0, 0, 0, 1]);
 });
