@@ -4,12 +4,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readIdx, MAX_IDX_BYTES } from '../../lib/data/idx.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { childEnv, transpiled } from '../helpers/transpiled.js';
 
 function idxHeader(dims: number[]): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -31,7 +29,7 @@ function gzipBomb(members: number): Buffer {
 
 function runChild(file: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...process.execArgv, join(here, 'idx-bomb-child.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [transpiled('test/data/idx-bomb-child.ts'), file], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     p.once('error', reject);
@@ -62,7 +60,7 @@ t.test('a gzip bomb (header for 1x28x28, then 4 GiB of zeros) is stopped at the 
     t.equal(Number(m[2]), bomb.length, 'out of the whole file');
     t.ok(Number(m[1]) <= bomb.length / 16, `only ${m[1]} of ${bomb.length} compressed bytes were consumed`);
   }
-  // An unbounded inflate holds >= 4 GiB; the child's whole process (Node, TypeScript loader and all) stays far below.
+  // An unbounded inflate holds >= 4 GiB; the child's whole process stays far below.
   const rss = Number(r.maxRssBytes);
   t.ok(rss > 0 && rss < 512 * 2 ** 20, `the child's peak RSS was ${(rss / 2 ** 20).toFixed(0)} MiB (bound 512 MiB; the bomb inflates to 4096 MiB)`);
 });
