@@ -192,7 +192,7 @@ async function gunzipIdx(fh: FileHandle, file: string, size: number, opts: IdxOp
         merged.set(c, head.length);
         header = readHeader(merged, file, opts, where, false);
         if (!header) {
-          head = merged.length > MAX_HEADER ? merged.subarray(0, MAX_HEADER) : merged;
+          head = merged; // still shorter than the header (at most MAX_HEADER bytes)
           return;
         }
         c = Buffer.from(merged.buffer, merged.byteOffset, merged.byteLength);

@@ -6,7 +6,7 @@
  * no hang, every failure a coded convkit error, every valid input read, no broken invariant, and
  * no runaway memory.
  *
- * Sizes: CONVKIT_FUZZ_CASES scales every fuzzer's case count (1 = the CI default; `npm run
+ * Sizes: CONVKIT_FUZZ_SCALE scales every fuzzer's case count (1 = the CI default; `npm run
  * fuzz` sets more), CONVKIT_FUZZ_SEED replays a run.
  */
 import type { Test } from 'tap';
@@ -46,7 +46,7 @@ export interface FuzzReport {
 
 /** The case count for a fuzzer whose CI default is `n`. */
 export function fuzzCases(n: number): number {
-  const scale = Number(process.env.CONVKIT_FUZZ_CASES ?? 1);
+  const scale = Number(process.env.CONVKIT_FUZZ_SCALE ?? 1);
   return Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
 }
 
