@@ -31,9 +31,19 @@ if (!(scale > 0) || !Number.isSafeInteger(seed)) {
   console.error(`fuzz: --scale must be > 0 and --seed an integer (got ${scale}, ${seed})`);
   process.exit(2);
 }
-const targets = files.length ? files : readdirSync(join(root, 'test', 'fuzz')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', 'fuzz', f));
+const targets = files.length
+  ? files
+  : readdirSync(join(root, 'test', 'fuzz'))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => join('test', 'fuzz', f));
 
-const env = { ...process.env, CONVKIT_FUZZ_SCALE: String(scale), CONVKIT_FUZZ_SEED: String(seed), CONVKIT_NO_CUDA: process.env.CONVKIT_NO_CUDA ?? '1' };
+const env = {
+  ...process.env,
+  CONVKIT_FUZZ_SCALE: String(scale),
+  CONVKIT_FUZZ_SEED: String(seed),
+  CONVKIT_NO_CUDA: process.env.CONVKIT_NO_CUDA ?? '1',
+};
 const tap = join(root, 'node_modules', '.bin', 'tap');
 const child = spawn(tap, [...targets, '--timeout', '7200', '--jobs', '1'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
 const summaries = [];
@@ -45,10 +55,32 @@ child.stdout.on('data', (c) => {
   while ((nl = buf.indexOf('\n')) >= 0) {
     const line = buf.slice(0, nl);
     buf = buf.slice(nl + 1);
-    const m = /# (.+?): (\d+) cases in (\d+) child process\(es\): (\d+) read, errors: (.*); (\d+) crashes, (\d+) hangs; peak child RSS (\d+) MiB/.exec(line);
+    const m =
+      /# (.+?): (\d+) cases in (\d+) child process\(es\): (\d+) read, errors: (.*); (\d+) crashes, (\d+) hangs; peak child RSS (\d+) MiB/.exec(
+        line,
+      );
     if (!m) continue;
-    const errors = m[5] === 'none' ? {} : Object.fromEntries(m[5].split(', ').map((e) => e.split(' ')).map(([k, v]) => [k, Number(v)]));
-    summaries.push({ fuzzer: m[1], scale, seed, cases: Number(m[2]), children: Number(m[3]), read: Number(m[4]), errors, crashes: Number(m[6]), hangs: Number(m[7]), peakChildRssMiB: Number(m[8]) });
+    const errors =
+      m[5] === 'none'
+        ? {}
+        : Object.fromEntries(
+            m[5]
+              .split(', ')
+              .map((e) => e.split(' '))
+              .map(([k, v]) => [k, Number(v)]),
+          );
+    summaries.push({
+      fuzzer: m[1],
+      scale,
+      seed,
+      cases: Number(m[2]),
+      children: Number(m[3]),
+      read: Number(m[4]),
+      errors,
+      crashes: Number(m[6]),
+      hangs: Number(m[7]),
+      peakChildRssMiB: Number(m[8]),
+    });
   }
 });
 child.on('exit', (code, signal) => {

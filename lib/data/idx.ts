@@ -66,7 +66,8 @@ function formatError(file: string, message: string, cause?: unknown): ConvkitErr
 
 function checkOptions(opts: IdxOptions): number {
   const max = opts.maxBytes ?? MAX_IDX_BYTES;
-  if (!Number.isSafeInteger(max) || max < 0) throw new ConvkitError('ND_ARG', `readIdx: 'maxBytes' must be a non-negative integer, got ${String(max)}`);
+  if (!Number.isSafeInteger(max) || max < 0)
+    throw new ConvkitError('ND_ARG', `readIdx: 'maxBytes' must be a non-negative integer, got ${String(max)}`);
   return max;
 }
 
@@ -86,16 +87,25 @@ function readHeader(bytes: Uint8Array, file: string, opts: IdxOptions, where: st
   const type = bytes[2]!;
   if (type !== 0x08) {
     const name = TYPE_NAMES[type] ? `${TYPE_NAMES[type]} data` : 'an unknown type';
-    throw formatError(file, `IDX type byte 0x${type.toString(16).padStart(2, '0')} at byte 2${where} means ${name}; only 0x08 (unsigned byte) is supported`);
+    throw formatError(
+      file,
+      `IDX type byte 0x${type.toString(16).padStart(2, '0')} at byte 2${where} means ${name}; only 0x08 (unsigned byte) is supported`,
+    );
   }
   const ndim = bytes[3]!;
   if (ndim === 0) throw formatError(file, `IDX dimension count at byte 3${where} is 0`);
   if (opts.expectNdim !== undefined && ndim !== opts.expectNdim)
-    throw formatError(file, `IDX dimension count at byte 3${where} is ${ndim}, expected ${opts.expectNdim} (magic 0x0000080${opts.expectNdim})`);
+    throw formatError(
+      file,
+      `IDX dimension count at byte 3${where} is ${ndim}, expected ${opts.expectNdim} (magic 0x0000080${opts.expectNdim})`,
+    );
   const headerBytes = 4 + 4 * ndim;
   if (bytes.length < headerBytes) {
     if (!complete) return null;
-    throw formatError(file, `the header ends at byte ${bytes.length}${where}, expected ${headerBytes} header bytes (4 magic + ${ndim} x 4 dimensions)`);
+    throw formatError(
+      file,
+      `the header ends at byte ${bytes.length}${where}, expected ${headerBytes} header bytes (4 magic + ${ndim} x 4 dimensions)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -109,7 +119,10 @@ function readHeader(bytes: Uint8Array, file: string, opts: IdxOptions, where: st
   // is only an approximation, which is enough to refuse it.
   const max = checkOptions(opts);
   if (!Number.isSafeInteger(payload) || payload > max)
-    throw formatError(file, `the dimensions ${dims.join(' x ')} (bytes 4..${headerBytes}${where}) imply ${payload} payload bytes, more than the limit of ${max} (readIdx's maxBytes)`);
+    throw formatError(
+      file,
+      `the dimensions ${dims.join(' x ')} (bytes 4..${headerBytes}${where}) imply ${payload} payload bytes, more than the limit of ${max} (readIdx's maxBytes)`,
+    );
   return { dims, headerBytes, expected: headerBytes + payload, spelled: `(${dims.join(' x ')} + ${headerBytes} header)` };
 }
 
@@ -157,7 +170,8 @@ async function readAt(fh: FileHandle, file: string, length: number, position: nu
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(data, done, Math.min(READ_CHUNK, length - done), position + done);
-    if (bytesRead === 0) throw formatError(file, `the file shrank while being read: ended at byte ${position + done}, expected at least ${position + length}`);
+    if (bytesRead === 0)
+      throw formatError(file, `the file shrank while being read: ended at byte ${position + done}, expected at least ${position + length}`);
     done += bytesRead;
   }
   return data;
@@ -247,7 +261,11 @@ async function gunzipIdx(fh: FileHandle, file: string, size: number, opts: IdxOp
 function zlibFailure(file: string, size: number, fed: number, consumed: number, total: number, e: NodeJS.ErrnoException): ConvkitError {
   const reason = e.message;
   if (e.code === 'Z_BUF_ERROR')
-    return formatError(file, `the gzip stream is truncated: the compressed file ends at byte ${size} before the end of its deflate data (${reason}); ${total} bytes were decompressed`, e);
+    return formatError(
+      file,
+      `the gzip stream is truncated: the compressed file ends at byte ${size} before the end of its deflate data (${reason}); ${total} bytes were decompressed`,
+      e,
+    );
   // zlib counts input only for completed calls: the fault lies between what it had consumed
   // and what had been fed to it.
   const to = Math.max(consumed, fed);

@@ -101,7 +101,9 @@ function toEntries(op: string, what: string, tensors: Record<string, CheckpointT
     const dtype = t?.data instanceof Float32Array ? 'F32' : t?.data instanceof Int32Array ? 'I32' : null;
     if (!dtype) throw new ArgumentError(`${op}: ${what} "${name}" must hold a Float32Array or Int32Array`);
     if (!Array.isArray(t.shape) || t.shape.reduce((a, b) => a * b, 1) !== t.data.length)
-      throw new ShapeError(`${op}: ${what} "${name}" has shape ${Array.isArray(t.shape) ? fmtShape(t.shape) : String(t.shape)} but ${t.data.length} values`);
+      throw new ShapeError(
+        `${op}: ${what} "${name}" has shape ${Array.isArray(t.shape) ? fmtShape(t.shape) : String(t.shape)} but ${t.data.length} values`,
+      );
     out[name] = { dtype, shape: t.shape, data: t.data };
   }
   return out;
@@ -111,7 +113,8 @@ function checkPosition(p: unknown, fail: (msg: string) => Error): TrainingPositi
   if (p === null || typeof p !== 'object') throw fail('the position must be an object { epoch, batch, step, seed }');
   const q = p as Record<string, unknown>;
   for (const k of ['epoch', 'batch', 'step'] as const)
-    if (!Number.isSafeInteger(q[k]) || (q[k] as number) < 0) throw fail(`position.${k} must be a non-negative integer, got ${describeValue(q[k])}`);
+    if (!Number.isSafeInteger(q[k]) || (q[k] as number) < 0)
+      throw fail(`position.${k} must be a non-negative integer, got ${describeValue(q[k])}`);
   if (!Number.isSafeInteger(q.seed)) throw fail(`position.seed must be an integer, got ${describeValue(q.seed)}`);
   return { epoch: q.epoch as number, batch: q.batch as number, step: q.step as number, seed: q.seed as number };
 }
@@ -120,7 +123,10 @@ function checkPosition(p: unknown, fail: (msg: string) => Error): TrainingPositi
  * Saves a checkpoint: `path` (the weights, ending in .safetensors) and the optimizer/position
  * file beside it. Returns both paths and the pair's id.
  */
-export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<{ weightsPath: string; optimizerPath: string; checkpointId: string }> {
+export async function saveCheckpoint(
+  path: string,
+  ckpt: Checkpoint,
+): Promise<{ weightsPath: string; optimizerPath: string; checkpointId: string }> {
   const op = 'saveCheckpoint';
   if (typeof path !== 'string' || path.length === 0) throw new ArgumentError(`${op}: 'path' must be a non-empty string`);
   const params = toEntries(op, 'params', ckpt?.params);
@@ -136,8 +142,16 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<{ 
   const optPath = optimizerPath(path);
   const pending = pendingOptimizerPath(path, id);
   // Both files are encoded before anything is written, so a bad argument writes nothing.
-  const optChunks = encodeSafetensors(optimizer, { [KEY_KIND]: 'optimizer', [KEY_VERSION]: VERSION, [KEY_ID]: id, [KEY_POSITION]: JSON.stringify(position) }, op);
-  const weightChunks = encodeSafetensors(params, { format: 'pt', [KEY_KIND]: 'weights', [KEY_VERSION]: VERSION, [KEY_ID]: id, [KEY_META]: meta }, op);
+  const optChunks = encodeSafetensors(
+    optimizer,
+    { [KEY_KIND]: 'optimizer', [KEY_VERSION]: VERSION, [KEY_ID]: id, [KEY_POSITION]: JSON.stringify(position) },
+    op,
+  );
+  const weightChunks = encodeSafetensors(
+    params,
+    { format: 'pt', [KEY_KIND]: 'weights', [KEY_VERSION]: VERSION, [KEY_ID]: id, [KEY_META]: meta },
+    op,
+  );
   const hook = stepHook;
   const step = (name: string): void => hook?.(name, id);
 
@@ -194,14 +208,24 @@ async function recover(path: string, step: (name: string) => void): Promise<void
 function fromFile(file: string, kind: string, f: SafetensorsFile): Record<string, CheckpointTensor> {
   const m = f.metadata;
   if (m[KEY_KIND] !== kind)
-    throw new ConvkitError('ND_FORMAT', `${file}: not a convkit checkpoint ${kind} file ("${KEY_KIND}" in __metadata__ at byte 8 is ${describeValue(m[KEY_KIND])})`);
+    throw new ConvkitError(
+      'ND_FORMAT',
+      `${file}: not a convkit checkpoint ${kind} file ("${KEY_KIND}" in __metadata__ at byte 8 is ${describeValue(m[KEY_KIND])})`,
+    );
   if (m[KEY_VERSION] !== VERSION)
-    throw new ConvkitError('ND_FORMAT', `${file}: checkpoint version ${describeValue(m[KEY_VERSION])} (in __metadata__ at byte 8) is not supported; expected "${VERSION}"`);
-  if (typeof m[KEY_ID] !== 'string' || m[KEY_ID].length === 0) throw new ConvkitError('ND_FORMAT', `${file}: "${KEY_ID}" is missing from __metadata__ (header at byte 8)`);
+    throw new ConvkitError(
+      'ND_FORMAT',
+      `${file}: checkpoint version ${describeValue(m[KEY_VERSION])} (in __metadata__ at byte 8) is not supported; expected "${VERSION}"`,
+    );
+  if (typeof m[KEY_ID] !== 'string' || m[KEY_ID].length === 0)
+    throw new ConvkitError('ND_FORMAT', `${file}: "${KEY_ID}" is missing from __metadata__ (header at byte 8)`);
   const out: Record<string, CheckpointTensor> = {};
   for (const [name, t] of Object.entries(f.tensors)) {
     if (t.dtype !== 'F32' && t.dtype !== 'I32')
-      throw new ConvkitError('ND_FORMAT', `${file}: tensor ${describeValue(name)} is ${t.dtype}; convkit checkpoints hold F32 and I32 only`);
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${file}: tensor ${describeValue(name)} is ${t.dtype}; convkit checkpoints hold F32 and I32 only`,
+      );
     out[name] = { shape: t.shape, data: t.data as Float32Array | Int32Array };
   }
   return out;
@@ -211,7 +235,10 @@ function parseJson(file: string, key: string, text: string | undefined): unknown
   try {
     return JSON.parse(text ?? '');
   } catch (e) {
-    throw new ConvkitError('ND_FORMAT', `${file}: "${key}" in __metadata__ (header at byte 8) is not valid JSON: ${describeValue((e as Error).message, 200)}`);
+    throw new ConvkitError(
+      'ND_FORMAT',
+      `${file}: "${key}" in __metadata__ (header at byte 8) is not valid JSON: ${describeValue((e as Error).message, 200)}`,
+    );
   }
 }
 
@@ -262,7 +289,10 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
       }
     }
     const optimizer = fromFile(optName, 'optimizer', optFile);
-    const position = checkPosition(parseJson(optName, KEY_POSITION, optFile.metadata[KEY_POSITION]), (m) => new ConvkitError('ND_FORMAT', `${optName}: ${m} (in __metadata__ at byte 8)`));
+    const position = checkPosition(
+      parseJson(optName, KEY_POSITION, optFile.metadata[KEY_POSITION]),
+      (m) => new ConvkitError('ND_FORMAT', `${optName}: ${m} (in __metadata__ at byte 8)`),
+    );
     const meta = parseJson(path, KEY_META, weightsFile.metadata[KEY_META]);
     if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
       throw new ConvkitError('ND_FORMAT', `${path}: "${KEY_META}" in __metadata__ (header at byte 8) must be a JSON object`);

@@ -58,7 +58,15 @@ const DTYPES: Record<string, DTypeInfo> = {
 };
 
 /** The typed array each writable dtype takes. */
-const WRITABLE = { F64: Float64Array, F32: Float32Array, I64: BigInt64Array, I32: Int32Array, I16: Int16Array, U8: Uint8Array, I8: Int8Array } as const;
+const WRITABLE = {
+  F64: Float64Array,
+  F32: Float32Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  U8: Uint8Array,
+  I8: Int8Array,
+} as const;
 
 export type WritableDType = keyof typeof WRITABLE;
 
@@ -118,7 +126,10 @@ function headerLength(file: string, prefix: Uint8Array, fileSize: number): numbe
   if (fileSize < 8) throw bad(file, `the file is ${fileSize} bytes, shorter than the 8-byte header length at byte 0`);
   const n64 = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(fileSize - 8))
-    throw bad(file, `the header length ${n64} at byte 0 runs past the end of the file: the header would end at byte ${8n + n64} but the file is ${fileSize} bytes`);
+    throw bad(
+      file,
+      `the header length ${n64} at byte 0 runs past the end of the file: the header would end at byte ${8n + n64} but the file is ${fileSize} bytes`,
+    );
   const n = Number(n64);
   if (n > MAX_HEADER_BYTES) throw bad(file, `the header length ${n} at byte 0 exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   return n;
@@ -147,19 +158,27 @@ function parseHeader(file: string, json: Uint8Array, fileSize: number): Safetens
       continue;
     }
     const at = `tensor ${JSON.stringify(clip(name))} (header at byte 8)`;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(file, `${at} must be an object, got ${describeValue(value)}`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw bad(file, `${at} must be an object, got ${describeValue(value)}`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) throw bad(file, `${at} has unknown dtype ${describeValue(dtype)}`);
     // typeof first: a nested array must be refused without being looked into.
     if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
       throw bad(file, `${at} has a bad shape ${describeValue(shape)}: expected a flat array of non-negative integers`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0))
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    )
       throw bad(file, `${at} has bad data_offsets ${describeValue(offsets)}: expected [begin, end]`);
     const [begin, end] = offsets as [number, number];
     if (end < begin) throw bad(file, `${at} has data_offsets [${begin}, ${end}] with end before begin`);
     const want = product(shape as number[]) * DTYPES[dtype]!.size;
     if (!Number.isSafeInteger(want) || want !== end - begin)
-      throw bad(file, `${at}: shape ${clip(fmtShape(shape as number[]))} of ${dtype} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin} (file bytes ${dataStart + begin}..${dataStart + end})`);
+      throw bad(
+        file,
+        `${at}: shape ${clip(fmtShape(shape as number[]))} of ${dtype} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin} (file bytes ${dataStart + begin}..${dataStart + end})`,
+      );
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
 
@@ -170,12 +189,20 @@ function parseHeader(file: string, json: Uint8Array, fileSize: number): Safetens
     const range = `data_offsets [${e.begin}, ${e.end}] (file bytes ${dataStart + e.begin}..${dataStart + e.end})`;
     const name = JSON.stringify(clip(e.name));
     if (e.end > dataLength) throw bad(file, `tensor ${name}: ${range} run past the end of the file at byte ${fileSize}`);
-    if (e.begin < covered) throw bad(file, `tensor ${name}: ${range} overlap the previous tensor, which ends at data offset ${covered} (file byte ${dataStart + covered})`);
-    if (e.begin > covered) throw bad(file, `tensor ${name}: ${range} leave a gap after data offset ${covered} (file byte ${dataStart + covered})`);
+    if (e.begin < covered)
+      throw bad(
+        file,
+        `tensor ${name}: ${range} overlap the previous tensor, which ends at data offset ${covered} (file byte ${dataStart + covered})`,
+      );
+    if (e.begin > covered)
+      throw bad(file, `tensor ${name}: ${range} leave a gap after data offset ${covered} (file byte ${dataStart + covered})`);
     covered = e.end;
   }
   if (covered !== dataLength)
-    throw bad(file, `the tensors end at data offset ${covered} (file byte ${dataStart + covered}) but the file has ${dataLength - covered} more bytes, up to byte ${fileSize}`);
+    throw bad(
+      file,
+      `the tensors end at data offset ${covered} (file byte ${dataStart + covered}) but the file has ${dataLength - covered} more bytes, up to byte ${fileSize}`,
+    );
   return { metadata, entries, dataStart };
 }
 
@@ -203,12 +230,15 @@ async function readExactly(fh: FileHandle, file: string, length: number, positio
   try {
     buf = new Uint8Array(length);
   } catch (e) {
-    throw new ConvkitError('ND_OOM', `${file}: cannot allocate ${length} bytes for the data at byte ${position}: ${(e as Error).message}`, { cause: e });
+    throw new ConvkitError('ND_OOM', `${file}: cannot allocate ${length} bytes for the data at byte ${position}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, Math.min(1 << 24, length - done), position + done);
-    if (bytesRead === 0) throw bad(file, `the file shrank while being read: it ended at byte ${position + done}, expected ${position + length}`);
+    if (bytesRead === 0)
+      throw bad(file, `the file shrank while being read: it ended at byte ${position + done}, expected ${position + length}`);
     done += bytesRead;
   }
   return buf;
@@ -259,24 +289,34 @@ function checkMetadata(file: string, value: unknown): Record<string, string> {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw bad(file, `"${METADATA_KEY}" (header at byte 8) must be an object of strings, got ${describeValue(value)}`);
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw bad(file, `"${METADATA_KEY}".${JSON.stringify(clip(k))} (header at byte 8) must be a string, got ${describeValue(v)}`);
+    if (typeof v !== 'string')
+      throw bad(file, `"${METADATA_KEY}".${JSON.stringify(clip(k))} (header at byte 8) must be a string, got ${describeValue(v)}`);
   }
   return { ...(value as Record<string, string>) };
 }
 
 /** Checks the tensors and returns them in layout order: larger elements first (keeps alignment), else as given. */
 function layoutOrder(op: string, tensors: Record<string, SafetensorsEntry>): [string, SafetensorsEntry][] {
-  if (tensors === null || typeof tensors !== 'object') throw new ArgumentError(`${op}: 'tensors' must be an object of { dtype, shape, data }`);
+  if (tensors === null || typeof tensors !== 'object')
+    throw new ArgumentError(`${op}: 'tensors' must be an object of { dtype, shape, data }`);
   const list = Object.entries(tensors);
   for (const [name, t] of list) {
     if (name === METADATA_KEY || name.length === 0) throw new ArgumentError(`${op}: ${JSON.stringify(clip(name))} cannot be a tensor name`);
     const ctor = WRITABLE[t?.dtype as WritableDType];
-    if (!ctor) throw new ArgumentError(`${op}: tensor "${name}" has dtype ${describeValue(t?.dtype)}; writable dtypes are ${Object.keys(WRITABLE).join(', ')}`);
-    if (!(t.data instanceof ctor)) throw new ArgumentError(`${op}: tensor "${name}" is ${t.dtype} so its data must be a ${ctor.name}, got ${(t.data as object)?.constructor?.name}`);
+    if (!ctor)
+      throw new ArgumentError(
+        `${op}: tensor "${name}" has dtype ${describeValue(t?.dtype)}; writable dtypes are ${Object.keys(WRITABLE).join(', ')}`,
+      );
+    if (!(t.data instanceof ctor))
+      throw new ArgumentError(
+        `${op}: tensor "${name}" is ${t.dtype} so its data must be a ${ctor.name}, got ${(t.data as object)?.constructor?.name}`,
+      );
     if (!Array.isArray(t.shape) || !t.shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
       throw new ArgumentError(`${op}: tensor "${name}" has a bad shape ${describeValue(t.shape)}`);
     if (product(t.shape) !== t.data.length)
-      throw new ShapeError(`${op}: tensor "${name}" has shape ${fmtShape(t.shape)} (${product(t.shape)} elements) but ${t.data.length} values`);
+      throw new ShapeError(
+        `${op}: tensor "${name}" has shape ${fmtShape(t.shape)} (${product(t.shape)} elements) but ${t.data.length} values`,
+      );
   }
   return list
     .map((e, i) => [e, i] as const)
@@ -292,7 +332,11 @@ function checkWriteMetadata(op: string, metadata: Record<string, string> | undef
 }
 
 /** The header bytes (length prefix included) and the tensors' data in layout order. */
-export function encodeSafetensors(tensors: Record<string, SafetensorsEntry>, metadata?: Record<string, string>, op = 'encodeSafetensors'): Uint8Array[] {
+export function encodeSafetensors(
+  tensors: Record<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+  op = 'encodeSafetensors',
+): Uint8Array[] {
   checkLittleEndian(op);
   checkWriteMetadata(op, metadata);
   const ordered = layoutOrder(op, tensors);
@@ -317,7 +361,11 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsEntry>, met
  * fsynced, then renamed over `path`. On any failure the temporary file is removed and whatever
  * was at `path` before is untouched.
  */
-export async function writeSafetensors(path: string, tensors: Record<string, SafetensorsEntry>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Record<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   const chunks = encodeSafetensors(tensors, metadata, 'writeSafetensors');
   await writeFileAtomic(path, chunks);
 }

@@ -29,7 +29,10 @@ function gzipBomb(members: number): Buffer {
 
 function runChild(file: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [transpiled('test/data/idx-bomb-child.ts'), file], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [transpiled('test/data/idx-bomb-child.ts'), file], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     p.once('error', reject);
@@ -53,7 +56,10 @@ t.test('a gzip bomb (header for 1x28x28, then 4 GiB of zeros) is stopped at the 
   t.equal(r.ok, false, 'rejected');
   t.equal(r.code, 'ND_FORMAT', `coded ND_FORMAT: ${String(r.message)}`);
   t.match(String(r.message), file, 'names the file');
-  t.match(String(r.message), /trailing bytes start at byte 800 of the decompressed stream, expected exactly 800 bytes \(1 x 28 x 28 \+ 16 header\)/);
+  t.match(
+    String(r.message),
+    /trailing bytes start at byte 800 of the decompressed stream, expected exactly 800 bytes \(1 x 28 x 28 \+ 16 header\)/,
+  );
   const m = /inflating stopped at compressed byte (\d+) of (\d+)/.exec(String(r.message));
   t.ok(m, 'the message says where inflating stopped');
   if (m) {
@@ -62,17 +68,35 @@ t.test('a gzip bomb (header for 1x28x28, then 4 GiB of zeros) is stopped at the 
   }
   // An unbounded inflate holds >= 4 GiB; the child's whole process stays far below.
   const rss = Number(r.maxRssBytes);
-  t.ok(rss > 0 && rss < 512 * 2 ** 20, `the child's peak RSS was ${(rss / 2 ** 20).toFixed(0)} MiB (bound 512 MiB; the bomb inflates to 4096 MiB)`);
+  t.ok(
+    rss > 0 && rss < 512 * 2 ** 20,
+    `the child's peak RSS was ${(rss / 2 ** 20).toFixed(0)} MiB (bound 512 MiB; the bomb inflates to 4096 MiB)`,
+  );
 });
 
 t.test('dimensions whose product is absurd or over maxBytes are refused before anything is allocated', async (t) => {
   const dir = t.testdir();
   const huge = idxHeader([0xffffffff, 0xffffffff, 0xffffffff]);
   const cases: [string, Buffer, object, RegExp][] = [
-    ['raw, product past 2^53', huge, {}, /dimensions 4294967295 x 4294967295 x 4294967295 \(bytes 4\.\.16\) imply .* payload bytes, more than the limit/],
+    [
+      'raw, product past 2^53',
+      huge,
+      {},
+      /dimensions 4294967295 x 4294967295 x 4294967295 \(bytes 4\.\.16\) imply .* payload bytes, more than the limit/,
+    ],
     ['gzip, product past 2^53', gzipSync(huge), {}, /\(bytes 4\.\.16 of the decompressed stream\) imply .* more than the limit/],
-    ['raw, 2^48 bytes', idxHeader([65536, 65536, 65536]), {}, new RegExp(`imply 281474976710656 payload bytes, more than the limit of ${MAX_IDX_BYTES}`)],
-    ['raw, over a caller limit', Buffer.concat([idxHeader([1000, 28, 28]), Buffer.alloc(784000)]), { maxBytes: 784000 - 1 }, /imply 784000 payload bytes, more than the limit of 783999/],
+    [
+      'raw, 2^48 bytes',
+      idxHeader([65536, 65536, 65536]),
+      {},
+      new RegExp(`imply 281474976710656 payload bytes, more than the limit of ${MAX_IDX_BYTES}`),
+    ],
+    [
+      'raw, over a caller limit',
+      Buffer.concat([idxHeader([1000, 28, 28]), Buffer.alloc(784000)]),
+      { maxBytes: 784000 - 1 },
+      /imply 784000 payload bytes, more than the limit of 783999/,
+    ],
   ];
   for (const [name, bytes, opts, pattern] of cases) {
     const file = join(dir, name.replace(/[^a-z0-9]+/gi, '-'));
@@ -91,8 +115,14 @@ t.test('a header that promises more than the file holds fails on the real size, 
   await writeFile(raw, lie);
   await writeFile(gz, gzipSync(lie));
   const before = process.memoryUsage().arrayBuffers;
-  await t.rejects(readIdx(raw), { code: 'ND_FORMAT', message: /payload ends at byte 22, expected 4294836237 bytes \(65535 x 65535 \+ 12 header\)/ });
-  await t.rejects(readIdx(gz), { code: 'ND_FORMAT', message: /payload ends at byte 22 of the decompressed stream, expected 4294836237 bytes/ });
+  await t.rejects(readIdx(raw), {
+    code: 'ND_FORMAT',
+    message: /payload ends at byte 22, expected 4294836237 bytes \(65535 x 65535 \+ 12 header\)/,
+  });
+  await t.rejects(readIdx(gz), {
+    code: 'ND_FORMAT',
+    message: /payload ends at byte 22 of the decompressed stream, expected 4294836237 bytes/,
+  });
   const grown = process.memoryUsage().arrayBuffers - before;
   t.ok(grown < 64 << 20, `array buffers grew by ${grown} bytes, not by the 4 GiB promised`);
 
@@ -100,8 +130,15 @@ t.test('a header that promises more than the file holds fails on the real size, 
   const long = Buffer.concat([idxHeader([10]), Buffer.alloc(30)]);
   await writeFile(join(dir, 'long'), long);
   await writeFile(join(dir, 'long.gz'), gzipSync(long));
-  await t.rejects(readIdx(join(dir, 'long')), { code: 'ND_FORMAT', message: /20 trailing bytes start at byte 18, expected exactly 18 bytes \(10 \+ 8 header\)/ });
-  await t.rejects(readIdx(join(dir, 'long.gz')), { code: 'ND_FORMAT', message: /trailing bytes start at byte 18 of the decompressed stream, expected exactly 18 bytes.*inflating stopped at compressed byte \d+ of \d+/ });
+  await t.rejects(readIdx(join(dir, 'long')), {
+    code: 'ND_FORMAT',
+    message: /20 trailing bytes start at byte 18, expected exactly 18 bytes \(10 \+ 8 header\)/,
+  });
+  await t.rejects(readIdx(join(dir, 'long.gz')), {
+    code: 'ND_FORMAT',
+    message:
+      /trailing bytes start at byte 18 of the decompressed stream, expected exactly 18 bytes.*inflating stopped at compressed byte \d+ of \d+/,
+  });
 
   // The header itself split over gzip output chunks still parses: a valid file behind a 3-member stream.
   const payload = Buffer.from(Array.from({ length: 3 * 5 }, (_, i) => i));

@@ -12,13 +12,15 @@ const product = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 await serveCases({
   async safetensors(c) {
     const f = await readSafetensors(c.files[0]!);
-    for (const [name, t] of Object.entries(f.tensors)) if (t.data.length !== product(t.shape)) return `tensor ${name}: ${t.data.length} values for shape [${t.shape}]`;
+    for (const [name, t] of Object.entries(f.tensors))
+      if (t.data.length !== product(t.shape)) return `tensor ${name}: ${t.data.length} values for shape [${t.shape}]`;
     for (const v of Object.values(f.metadata)) if (typeof v !== 'string') return 'a metadata value is not a string';
     return null;
   },
   async checkpoint(c) {
     const ck = await loadCheckpoint(c.files[0]!);
-    for (const [name, t] of Object.entries({ ...ck.params, ...ck.optimizer })) if (t.data.length !== product(t.shape)) return `${name}: ${t.data.length} values for shape [${t.shape}]`;
+    for (const [name, t] of Object.entries({ ...ck.params, ...ck.optimizer }))
+      if (t.data.length !== product(t.shape)) return `${name}: ${t.data.length} values for shape [${t.shape}]`;
     if (!Number.isSafeInteger(ck.position.step) || ck.position.step < 0) return `position.step ${ck.position.step}`;
     return null;
   },

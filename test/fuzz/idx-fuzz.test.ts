@@ -25,7 +25,14 @@ function idx(dims: number[], payload: Uint8Array): Uint8Array {
 
 async function seeds(r: Rand): Promise<Uint8Array[]> {
   const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(r, 0, 255));
-  const out = [idx([3, 4, 5], noise(60)), idx([10], Uint8Array.from({ length: 10 }, (_, i) => i)), idx([0, 28, 28], new Uint8Array(0))];
+  const out = [
+    idx([3, 4, 5], noise(60)),
+    idx(
+      [10],
+      Uint8Array.from({ length: 10 }, (_, i) => i),
+    ),
+    idx([0, 28, 28], new Uint8Array(0)),
+  ];
   if (existsSync(MNIST_TEST)) {
     // Four real MNIST digits, as a real file would hold them.
     const real = await readIdx(MNIST_TEST);
@@ -43,11 +50,24 @@ function mutateIdx(r: Rand, raw: Uint8Array): { how: string; bytes: Uint8Array }
     ['magic', () => ((b[int(r, 0, 1)] = int(r, 1, 255)), b)],
     ['type', () => ((b[2] = pick(r, [0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x00, 0xff, int(r, 0, 255)])), b)],
     ['ndim', () => ((b[3] = pick(r, [0, ndim - 1, ndim + 1, 255, int(r, 0, 255)])), b)],
-    ['dim', () => (v.setUint32(4 + 4 * int(r, 0, ndim - 1), pick(r, [...INTERESTING_U32, v.getUint32(4, false) + 1, Math.max(0, v.getUint32(4, false) - 1)]), false), b)],
-    ['all dims huge', () => {
-      for (let i = 0; i < ndim; i++) v.setUint32(4 + 4 * i, pick(r, [0xffffffff, 0x80000000, 0x10000]), false);
-      return b;
-    }],
+    [
+      'dim',
+      () => (
+        v.setUint32(
+          4 + 4 * int(r, 0, ndim - 1),
+          pick(r, [...INTERESTING_U32, v.getUint32(4, false) + 1, Math.max(0, v.getUint32(4, false) - 1)]),
+          false,
+        ),
+        b
+      ),
+    ],
+    [
+      'all dims huge',
+      () => {
+        for (let i = 0; i < ndim; i++) v.setUint32(4 + 4 * i, pick(r, [0xffffffff, 0x80000000, 0x10000]), false);
+        return b;
+      },
+    ],
     ['payload cut', () => b.slice(0, int(r, 0, b.length - 1))],
     ['payload grown', () => concat(b, new Uint8Array(int(r, 1, 100)))],
   ];
@@ -64,13 +84,23 @@ function mutateGzip(r: Rand, raw: Uint8Array, zeros: Uint8Array): { how: string;
     ['crc', () => (v.setUint32(gz.length - 8, v.getUint32(gz.length - 8, true) ^ (1 << int(r, 0, 31)), true), gz)],
     ['isize', () => (v.setUint32(gz.length - 4, pick(r, INTERESTING_U32), true), gz)],
     ['cut', () => gz.slice(0, int(r, 0, gz.length - 1))],
-    ['garbage after', () => concat(gz, Uint8Array.from({ length: int(r, 1, 40) }, () => int(r, 0, 255)))],
+    [
+      'garbage after',
+      () =>
+        concat(
+          gz,
+          Uint8Array.from({ length: int(r, 1, 40) }, () => int(r, 0, 255)),
+        ),
+    ],
     ['second member', () => concat(gz, gzipSync(raw))],
     ['bomb members', () => concat(gz, ...Array.from({ length: int(r, 1, 8) }, () => zeros))],
-    ['split members', () => {
-      const at = int(r, 0, raw.length);
-      return concat(gzipSync(raw.subarray(0, at)), gzipSync(raw.subarray(at)));
-    }],
+    [
+      'split members',
+      () => {
+        const at = int(r, 0, raw.length);
+        return concat(gzipSync(raw.subarray(0, at)), gzipSync(raw.subarray(at)));
+      },
+    ],
   ];
   const [how, edit] = pick(r, edits);
   return { how: `gzip ${how}`, bytes: edit() };
@@ -108,7 +138,12 @@ t.test('IDX files, raw and gzip, mutated', async (t) => {
     if (r() < 0.1) options.maxBytes = pick(r, [0, 10, 100, 3000]);
     const file = join(dir, `case-${i}`);
     writeFileSync(file, m.bytes);
-    cases.push({ kind: 'idx', files: [file], name: `${m.how}${Object.keys(options).length ? ` ${JSON.stringify(options)}` : ''}`, options });
+    cases.push({
+      kind: 'idx',
+      files: [file],
+      name: `${m.how}${Object.keys(options).length ? ` ${JSON.stringify(options)}` : ''}`,
+      options,
+    });
   }
   const report = await runFileFuzz('test/fuzz/file-reader-child.ts', cases, dir);
   // The bombs inflate to up to 512 MiB; the bound proves they were stopped.

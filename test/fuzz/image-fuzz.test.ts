@@ -13,7 +13,11 @@ import { rng } from '../helpers/rng.js';
 import { REPO } from '../helpers/transpiled.js';
 
 const DATA = join(REPO, '..', 'shared', 'data');
-const JPEGS = [join(DATA, 'imagenet-samples', 'n01871265_tusker.JPEG'), join(DATA, 'imagenet-samples', 'n01440764_tench.JPEG'), join(DATA, 'sample-photos', 'person.jpg')];
+const JPEGS = [
+  join(DATA, 'imagenet-samples', 'n01871265_tusker.JPEG'),
+  join(DATA, 'imagenet-samples', 'n01440764_tench.JPEG'),
+  join(DATA, 'sample-photos', 'person.jpg'),
+];
 
 const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -55,9 +59,22 @@ function jpegSize(r: Rand, jpg: Uint8Array): { how: string; bytes: Uint8Array } 
 t.test('JPEG and PNG files and image lists, mutated', async (t) => {
   const dir = t.testdir();
   const r = rng(fuzzSeed(0x1a6e));
-  const png = Uint8Array.from(await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 90, alpha: 0.5 } } }).png().toBuffer());
-  const grey = Uint8Array.from(await sharp({ create: { width: 300, height: 17, channels: 3, background: '#777' } }).greyscale().png().toBuffer());
-  const bases: { kind: 'jpeg' | 'png'; bytes: Uint8Array }[] = [...JPEGS.map((p) => ({ kind: 'jpeg' as const, bytes: Uint8Array.from(readFileSync(p)) })), { kind: 'png', bytes: png }, { kind: 'png', bytes: grey }];
+  const png = Uint8Array.from(
+    await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 200, g: 10, b: 90, alpha: 0.5 } } })
+      .png()
+      .toBuffer(),
+  );
+  const grey = Uint8Array.from(
+    await sharp({ create: { width: 300, height: 17, channels: 3, background: '#777' } })
+      .greyscale()
+      .png()
+      .toBuffer(),
+  );
+  const bases: { kind: 'jpeg' | 'png'; bytes: Uint8Array }[] = [
+    ...JPEGS.map((p) => ({ kind: 'jpeg' as const, bytes: Uint8Array.from(readFileSync(p)) })),
+    { kind: 'png', bytes: png },
+    { kind: 'png', bytes: grey },
+  ];
   const cases: FuzzCase[] = [];
   bases.forEach((b, k) => {
     const file = join(dir, `seed-${k}.${b.kind === 'jpeg' ? 'jpg' : 'png'}`);
@@ -89,8 +106,17 @@ t.test('JPEG and PNG files and image lists, mutated', async (t) => {
   for (let i = 0; i < nl; i++) {
     const text = pick(r, lists);
     // Half the time a label is replaced by a large or odd number first (a class table of 2e9 entries, say).
-    const edited = r() < 0.5 ? text.replace(/\b[0-2]\b(?=[^.]*$)|\b[0-2]\b/m, String(pick(r, [2 ** 20, 2 ** 31 - 1, 2e9, 1e21, -1, 0.5, 9007199254740993]))) : text;
-    const m = r() < 0.5 && edited !== text ? { how: 'label edit', bytes: new TextEncoder().encode(edited) } : mutateBytes(r, new TextEncoder().encode(edited), 64);
+    const edited =
+      r() < 0.5
+        ? text.replace(
+            /\b[0-2]\b(?=[^.]*$)|\b[0-2]\b/m,
+            pick(r, ['1048576', '2147483647', '2000000000', '1e21', '-1', '0.5', '9007199254740993']),
+          )
+        : text;
+    const m =
+      r() < 0.5 && edited !== text
+        ? { how: 'label edit', bytes: new TextEncoder().encode(edited) }
+        : mutateBytes(r, new TextEncoder().encode(edited), 64);
     const file = join(dir, `list-${i}.txt`);
     writeFileSync(file, m.bytes);
     cases.push({ kind: 'image-list', files: [file], name: `list ${m.how}`, options: { checkFiles: true } });

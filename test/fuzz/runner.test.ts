@@ -8,9 +8,17 @@ t.test('crashes, hangs, uncoded errors and broken results are all counted, and t
   const kinds = ['ok', 'crash', 'coded', 'plain', 'hang', 'broken', 'unhandled', 'ok'];
   const cases: FuzzCase[] = kinds.map((kind) => ({ kind, files: [], name: kind }));
   const r = await runFileFuzz('test/fuzz/runner-selftest-child.ts', cases, dir, { caseTimeoutMs: 3000 });
-  t.same(r.crashes.map((c) => kinds[c.i]), ['crash', 'unhandled'], 'the SIGSEGV and the unhandled rejection are crashes');
+  t.same(
+    r.crashes.map((c) => kinds[c.i]),
+    ['crash', 'unhandled'],
+    'the SIGSEGV and the unhandled rejection are crashes',
+  );
   t.match(r.crashes[0]!.how, /SIGSEGV/);
-  t.same(r.hangs.map((i) => kinds[i]), ['hang'], 'the hang is killed and counted');
+  t.same(
+    r.hangs.map((i) => kinds[i]),
+    ['hang'],
+    'the hang is killed and counted',
+  );
   t.equal(r.children, 4, 'a new child resumed after each crash and the hang');
   t.equal(r.outcomes[0]?.ok, true);
   t.equal(r.outcomes[7]?.ok, true, 'the case after the last crash still ran');

@@ -16,9 +16,29 @@ const f32 = (n: number, seed: number): Float32Array => Float32Array.from(randomA
 /** Seed files: mixed dtypes, a scalar, an empty tensor, metadata. */
 function seeds(): Uint8Array[] {
   return [
-    concat(...encodeSafetensors({ w: { dtype: 'F32', shape: [6, 1, 5, 5], data: f32(150, 1) }, b: { dtype: 'F32', shape: [6], data: f32(6, 2) } }, { format: 'pt' })),
-    concat(...encodeSafetensors({ d: { dtype: 'F64', shape: [], data: Float64Array.from([Math.PI]) }, i: { dtype: 'I32', shape: [2, 3], data: Int32Array.from([1, -2, 3, -4, 5, -6]) }, u: { dtype: 'U8', shape: [5], data: Uint8Array.from([0, 1, 2, 254, 255]) }, e: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) } })),
-    concat(...encodeSafetensors({ big: { dtype: 'I64', shape: [3], data: BigInt64Array.from([1n, -1n, 2n ** 62n]) }, s: { dtype: 'I16', shape: [4], data: Int16Array.from([1, 2, 3, 4]) } }, { a: 'x', b: 'y'.repeat(100) })),
+    concat(
+      ...encodeSafetensors(
+        { w: { dtype: 'F32', shape: [6, 1, 5, 5], data: f32(150, 1) }, b: { dtype: 'F32', shape: [6], data: f32(6, 2) } },
+        { format: 'pt' },
+      ),
+    ),
+    concat(
+      ...encodeSafetensors({
+        d: { dtype: 'F64', shape: [], data: Float64Array.from([Math.PI]) },
+        i: { dtype: 'I32', shape: [2, 3], data: Int32Array.from([1, -2, 3, -4, 5, -6]) },
+        u: { dtype: 'U8', shape: [5], data: Uint8Array.from([0, 1, 2, 254, 255]) },
+        e: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+      }),
+    ),
+    concat(
+      ...encodeSafetensors(
+        {
+          big: { dtype: 'I64', shape: [3], data: BigInt64Array.from([1n, -1n, 2n ** 62n]) },
+          s: { dtype: 'I16', shape: [4], data: Int16Array.from([1, 2, 3, 4]) },
+        },
+        { a: 'x', b: 'y'.repeat(100) },
+      ),
+    ),
   ];
 }
 
@@ -62,7 +82,10 @@ function mutateHeader(r: Rand, file: Uint8Array): { how: string; bytes: Uint8Arr
     ['offsets nested', () => `{"${name}":{"dtype":"F32","shape":[1],"data_offsets":${nestedJson(depth, 'array', '0,4')}}}`],
     ['field missing', () => void delete entry[pick(r, ['dtype', 'shape', 'data_offsets'])]],
     ['entry not an object', () => void (header[name] = pick(r, [null, 7, 'x', [], [1, 2]] as unknown[]))],
-    ['metadata not strings', () => void (header.__metadata__ = pick(r, [{ k: 1 }, { k: null }, [1], 'x', { k: { deep: [1] } }] as unknown[]))],
+    [
+      'metadata not strings',
+      () => void (header.__metadata__ = pick(r, [{ k: 1 }, { k: null }, [1], 'x', { k: { deep: [1] } }] as unknown[])),
+    ],
     ['metadata nested', () => `{"__metadata__":${nestedJson(depth, 'object')}}`],
     ['bogus JSON', () => pick(r, ['{', '{"a":', 'null', '[]', '"str"', '{}}', '{"a":1,}', "{'a':1}", 'NaN', '{"a":01}'])],
     ['nested JSON', () => nestedJson(depth, pick(r, ['array', 'object'] as const))],
@@ -74,14 +97,20 @@ function mutateHeader(r: Rand, file: Uint8Array): { how: string; bytes: Uint8Arr
   let json = text ?? JSON.stringify(header);
   while (json.length % 8) json += ' ';
   // Sometimes the length field lies too.
-  const lie = r() < 0.2 ? pick(r, [0n, 1n, 7n, BigInt(json.length) - 1n, BigInt(json.length) + 1n, 2n ** 63n, 2n ** 64n - 1n, 100_000_001n]) : undefined;
+  const lie =
+    r() < 0.2
+      ? pick(r, [0n, 1n, 7n, BigInt(json.length) - 1n, BigInt(json.length) + 1n, 2n ** 63n, 2n ** 64n - 1n, 100_000_001n])
+      : undefined;
   return { how: lie === undefined ? how : `${how}, length ${lie}`, bytes: assemble(json, data, lie) };
 }
 
 function lenetLike(seed: number): Checkpoint {
   return {
     params: { 'c1.weight': { shape: [6, 1, 5, 5], data: f32(150, seed) }, 'c1.bias': { shape: [6], data: f32(6, seed + 1) } },
-    optimizer: { 'c1.weight.momentum': { shape: [6, 1, 5, 5], data: f32(150, seed + 2) }, step: { shape: [1], data: Int32Array.from([seed]) } },
+    optimizer: {
+      'c1.weight.momentum': { shape: [6, 1, 5, 5], data: f32(150, seed + 2) },
+      step: { shape: [1], data: Int32Array.from([seed]) },
+    },
     position: { epoch: 1, batch: 2, step: seed, seed: 3 },
     meta: { model: 'lenet5', lr: 0.01 },
   };
@@ -122,7 +151,7 @@ t.test('safetensors files and checkpoint pairs, mutated', async (t) => {
       const target = which === 'weights' ? path : optimizerPath(path);
       if (which === 'crossed') {
         copyFileSync(path, optimizerPath(path));
-        how = 'weights file in the optimizer file\'s place';
+        how = "weights file in the optimizer file's place";
       } else if (which === 'missing') {
         rmSync(optimizerPath(path));
         how = 'no optimizer file';

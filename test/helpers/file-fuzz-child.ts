@@ -35,7 +35,14 @@ export async function serveCases(readers: Record<string, Reader>): Promise<void>
       say({ i, ok: true, broken });
     } catch (e) {
       const err = e as Error & { code?: unknown };
-      say({ i, ok: false, code: typeof err?.code === 'string' ? err.code : null, name: err?.name ?? typeof e, convkit: isCoded(err), message: clip(String(err?.message ?? e)) });
+      say({
+        i,
+        ok: false,
+        code: typeof err?.code === 'string' ? err.code : null,
+        name: err?.name ?? typeof e,
+        convkit: isCoded(err),
+        message: clip(String(err?.message ?? e)),
+      });
     }
   }
   say({ done: true, maxRss: process.resourceUsage().maxRSS * 1024 });

@@ -41,8 +41,15 @@ const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 
 const r = rng(first);
 const n = 4;
 for (save = first; save < first + saves; save++) {
-  const x = Tensor.fromArray(Float32Array.from({ length: n * 28 * 28 }, () => r()), [n, 1, 28, 28]);
-  const labels = Tensor.fromArray(Int32Array.from({ length: n }, () => Math.floor(r() * 10)), [n], { dtype: 'int32' });
+  const x = Tensor.fromArray(
+    Float32Array.from({ length: n * 28 * 28 }, () => r()),
+    [n, 1, 28, 28],
+  );
+  const labels = Tensor.fromArray(
+    Int32Array.from({ length: n }, () => Math.floor(r() * 10)),
+    [n],
+    { dtype: 'int32' },
+  );
   const { loss, correct } = model.trainStep(x, labels);
   opt.step();
   await loss.data();

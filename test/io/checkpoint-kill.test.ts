@@ -79,7 +79,10 @@ async function checkLoad(t: Test, path: string, ledger: Ledger, allowed: string[
     t.fail(`${what}: the newest pair does not load: ${ck.message}`);
     return null;
   }
-  t.ok(allowed.includes(ck.checkpointId), `${what}: loaded ${ck.checkpointId.slice(0, 8)}, allowed ${allowed.map((a) => a.slice(0, 8)).join(' or ')}`);
+  t.ok(
+    allowed.includes(ck.checkpointId),
+    `${what}: loaded ${ck.checkpointId.slice(0, 8)}, allowed ${allowed.map((a) => a.slice(0, 8)).join(' or ')}`,
+  );
   const known = ledger.saves.get(ck.checkpointId);
   if (known) {
     t.equal(ck.position.step, known.save, `${what}: the optimizer file's position is from the same save`);
@@ -102,9 +105,20 @@ async function checkLoad(t: Test, path: string, ledger: Ledger, allowed: string[
 // once per chunk: the first leaves a file holding only its 8-byte length). 'rolled-forward' is
 // reached only when the previous run was killed after its commit.
 const POINTS: [string, number][] = [
-  ['begin', 1], ['recovered', 1], ['optim-chunk', 1], ['optim-chunk', 3], ['optim-synced', 1],
-  ['weights-chunk', 1], ['weights-chunk', 3], ['weights-written', 1], ['weights-renamed', 1], ['rolled-forward', 1],
-  ['committed', 1], ['rolled-forward', 1], ['optim-renamed', 1], ['done', 1],
+  ['begin', 1],
+  ['recovered', 1],
+  ['optim-chunk', 1],
+  ['optim-chunk', 3],
+  ['optim-synced', 1],
+  ['weights-chunk', 1],
+  ['weights-chunk', 3],
+  ['weights-written', 1],
+  ['weights-renamed', 1],
+  ['rolled-forward', 1],
+  ['committed', 1],
+  ['rolled-forward', 1],
+  ['optim-renamed', 1],
+  ['done', 1],
 ];
 
 t.test('SIGKILL at every step of the save protocol', async (t) => {
@@ -120,7 +134,13 @@ t.test('SIGKILL at every step of the save protocol', async (t) => {
     // then its second (after one complete save in this run).
     for (const which of [0, 1]) {
       const first = ledger.nextSave;
-      const run = await runChild(path, { FIRST_SAVE: String(first), SAVES: String(which + 1), KILL_SAVE: String(first + which), KILL_STEP: step, KILL_NTH: String(nth) });
+      const run = await runChild(path, {
+        FIRST_SAVE: String(first),
+        SAVES: String(which + 1),
+        KILL_SAVE: String(first + which),
+        KILL_STEP: step,
+        KILL_NTH: String(nth),
+      });
       runs++;
       if (run.signal === 'SIGKILL') killed++;
       else t.equal(run.code, 0, `${step}#${nth}: a child not killed exits cleanly`);
@@ -169,7 +189,14 @@ t.test('SIGKILL at random moments inside the save window', async (t) => {
     const tail = run.lines[run.lines.length - 1]?.[0];
     if (tail !== 'saved') inside++;
     ledger.take(run);
-    await checkLoad(t, path, ledger, [ledger.committed!, ...ledger.begunAfter], `random kill ${k} (${(fraction * 100).toFixed(0)}% into a save)`, k % 5 === 4);
+    await checkLoad(
+      t,
+      path,
+      ledger,
+      [ledger.committed!, ...ledger.begunAfter],
+      `random kill ${k} (${(fraction * 100).toFixed(0)}% into a save)`,
+      k % 5 === 4,
+    );
     t.ok(staleFiles(dir).length <= 2, `random kill ${k}: no temporary files accumulate (${staleFiles(dir).join(', ') || 'none'})`);
   }
   t.comment(`${inside} of ${KILLS} random kills landed inside a save (between its begin and its return)`);

@@ -23,19 +23,39 @@ t.test('deeply nested and oversized values give short coded errors', async (t) =
   const dir = t.testdir();
   const longName = 'n'.repeat(1_000_000);
   const cases: [string, string, RegExp][] = [
-    ['shape nested 100,000 deep', `{"w":{"dtype":"F32","shape":${deep(100_000)},"data_offsets":[0,4]}}`, /tensor "w" \(header at byte 8\) has a bad shape \[\[\.\.\.1 items\]\]: expected a flat array/],
+    [
+      'shape nested 100,000 deep',
+      `{"w":{"dtype":"F32","shape":${deep(100_000)},"data_offsets":[0,4]}}`,
+      /tensor "w" \(header at byte 8\) has a bad shape \[\[\.\.\.1 items\]\]: expected a flat array/,
+    ],
     ['shape holding an object', `{"w":{"dtype":"F32","shape":[1,${deepObj(50_000)}],"data_offsets":[0,4]}}`, /bad shape \[1, \{\.\.\.\}\]/],
     ['dtype nested deep', `{"w":{"dtype":${deepObj(100_000)},"shape":[1],"data_offsets":[0,4]}}`, /unknown dtype \{"a": \{\.\.\.\}\}/],
     ['offsets nested deep', `{"w":{"dtype":"F32","shape":[1],"data_offsets":${deep(100_000)}}}`, /bad data_offsets \[\[\.\.\.1 items\]\]/],
-    ['metadata value nested deep', `{"__metadata__":{"k":${deep(100_000)}}}`, /"__metadata__"\."k" \(header at byte 8\) must be a string, got \[\[\.\.\.1 items\]\]/],
+    [
+      'metadata value nested deep',
+      `{"__metadata__":{"k":${deep(100_000)}}}`,
+      /"__metadata__"\."k" \(header at byte 8\) must be a string, got \[\[\.\.\.1 items\]\]/,
+    ],
     ['metadata nested deep', `{"__metadata__":${deep(100_000)}}`, /must be an object of strings, got \[\[\.\.\.1 items\]\]/],
     ['entry nested deep', `{"w":${deep(100_000)}}`, /tensor "w" \(header at byte 8\) must be an object, got \[\[\.\.\.1 items\]\]/],
-    ['a 1 MB tensor name', `{"${longName}":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}}`, /tensor "n{80}\.\.\. \(1000000 characters\)" .* unknown dtype "F99"/],
-    ['a 1 MB dtype', `{"w":{"dtype":"${longName}","shape":[1],"data_offsets":[0,4]}}`, /unknown dtype "n{40}\.\.\. \(1000000 characters\)"/],
+    [
+      'a 1 MB tensor name',
+      `{"${longName}":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}}`,
+      /tensor "n{80}\.\.\. \(1000000 characters\)" .* unknown dtype "F99"/,
+    ],
+    [
+      'a 1 MB dtype',
+      `{"w":{"dtype":"${longName}","shape":[1],"data_offsets":[0,4]}}`,
+      /unknown dtype "n{40}\.\.\. \(1000000 characters\)"/,
+    ],
     ['shape with a string', `{"w":{"dtype":"F32","shape":["4"],"data_offsets":[0,16]}}`, /bad shape \["4"\]/],
     ['shape with a float', `{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,6]}}`, /bad shape \[1\.5\]/],
     ['shape with 2^53', `{"w":{"dtype":"F32","shape":[9007199254740992],"data_offsets":[0,4]}}`, /bad shape \[9007199254740992\]/],
-    ['shape product past 2^53', `{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`, /needs \d.* bytes but data_offsets \[0, 4\] span 4/],
+    [
+      'shape product past 2^53',
+      `{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`,
+      /needs \d.* bytes but data_offsets \[0, 4\] span 4/,
+    ],
     ['dtype from the prototype', `{"w":{"dtype":"constructor","shape":[1],"data_offsets":[0,4]}}`, /unknown dtype "constructor"/],
     ['offsets past 2^53', `{"w":{"dtype":"U8","shape":[1],"data_offsets":[9007199254740993,9007199254740994]}}`, /bad data_offsets/],
   ];
@@ -71,11 +91,17 @@ t.test('a 3 GiB file with a bad header is refused from its header alone', async 
   await writeFile(file, good);
   const h = await readSafetensorsHeader(file);
   t.same(h.metadata, { k: 'v' }, 'readSafetensorsHeader gives the metadata');
-  t.same(h.entries.map((e) => [e.name, e.dtype, e.shape, e.begin, e.end]), [['w', 'F32', [2], 0, 8]]);
+  t.same(
+    h.entries.map((e) => [e.name, e.dtype, e.shape, e.begin, e.end]),
+    [['w', 'F32', [2], 0, 8]],
+  );
   const fh2 = await open(file, 'r+');
   await fh2.truncate(3 * 2 ** 30);
   await fh2.close();
-  await t.rejects(readSafetensors(file), { code: 'ND_FORMAT', message: /the tensors end at data offset 8 .* but the file has \d+ more bytes/ });
+  await t.rejects(readSafetensors(file), {
+    code: 'ND_FORMAT',
+    message: /the tensors end at data offset 8 .* but the file has \d+ more bytes/,
+  });
 });
 
 t.test('describeValue never recurses and stays short', async (t) => {
