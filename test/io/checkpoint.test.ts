@@ -1,7 +1,9 @@
 import t from 'tap';
+import { readdirSync } from 'node:fs';
 import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpoint, loadCheckpoint, optimizerPath, readSafetensors, writeSafetensors, type Checkpoint } from '../../lib/io/index.js';
+import { setCheckpointStepHook } from '../../lib/io/checkpoint.js';
 import { randomArray } from '../helpers/rng.js';
 
 function lenetLike(seed: number): Checkpoint {
@@ -92,21 +94,53 @@ t.test('a mismatched or incomplete pair is detected', async (t) => {
   await t.rejects(loadCheckpoint(b), { code: 'ND_FORMAT', message: /b\.safetensors: tensor "f6\.weight": .* run past the end of the file/ });
 });
 
-t.test('the optimizer file is written before the weights', async (t) => {
+t.test('a save runs its protocol in order: pending optimizer file, weights (the commit), optimizer into place', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'order.safetensors');
-  const order: string[] = [];
-  const io = await t.mockImport<typeof import('../../lib/io/checkpoint.js')>('../../lib/io/checkpoint.js', {
-    '../../lib/io/safetensors.js': {
-      ...(await import('../../lib/io/safetensors.js')),
-      writeSafetensors: async (p: string) => {
-        order.push(p);
-        if (order.length === 2) throw new Error('crash before the weights were renamed (simulated)');
-      },
-    },
+  await saveCheckpoint(path, lenetLike(1));
+  const seen: [string, string[]][] = [];
+  let saveId = '';
+  setCheckpointStepHook((step, id) => {
+    saveId = id;
+    // readdirSync: the hook is synchronous, and the listing must be the one at this very step.
+    seen.push([step, readdirSync(dir).sort()]);
   });
-  await t.rejects(io.saveCheckpoint(path, lenetLike(1)), /simulated/);
-  t.same(order, [optimizerPath(path), path]);
+  t.teardown(() => setCheckpointStepHook(null));
+  const saved = await saveCheckpoint(path, lenetLike(2));
+  setCheckpointStepHook(null);
+  t.equal(saveId, saved.checkpointId, 'the hook sees the save\'s id');
+  const steps = seen.map(([s]) => s).filter((s, i, all) => s !== all[i - 1]);
+  t.same(steps, ['begin', 'recovered', 'optim-chunk', 'optim-synced', 'weights-chunk', 'weights-written', 'weights-renamed', 'committed', 'optim-renamed', 'done']);
+  const at = (step: string): string[] => seen.find(([s]) => s === step)![1];
+  const pending = `order.optim.safetensors.pending-${saved.checkpointId}`;
+  t.same(at('optim-synced'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'the new optimizer file waits under its pending name');
+  t.ok(at('weights-written').some((n) => n.startsWith('order.safetensors.tmp-')), 'the weights go to a temporary file first');
+  t.same(at('committed'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'after the commit the pending file is still there');
+  t.same(at('done'), ['order.optim.safetensors', 'order.safetensors']);
+  t.equal((await loadCheckpoint(path)).checkpointId, saved.checkpointId);
+});
+
+t.test('a pair written by earlier versions loads, and the next save cleans up after them', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'old.safetensors');
+  // What saveCheckpoint wrote before the pending-file protocol: both files under their final
+  // names with the same id, and (after a crash) temporary files from writeSafetensors.
+  const id = 'ab'.repeat(16);
+  const ck = lenetLike(1);
+  const f32 = (x: { shape: number[]; data: Float32Array | Int32Array }) => ({ dtype: (x.data instanceof Int32Array ? 'I32' : 'F32') as 'F32', shape: x.shape, data: x.data as Float32Array });
+  await writeSafetensors(optimizerPath(path), Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, f32(v)])), { 'convkit.kind': 'optimizer', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.position': JSON.stringify(ck.position) });
+  await writeSafetensors(path, Object.fromEntries(Object.entries(ck.params).map(([k, v]) => [k, f32(v)])), { format: 'pt', 'convkit.kind': 'weights', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.meta': JSON.stringify(ck.meta) });
+  await writeFile(join(dir, 'old.optim.safetensors.tmp-123-abcdef'), 'half a file');
+  await writeFile(join(dir, 'old.safetensors.tmp-456-012345'), 'half a file');
+  await writeFile(join(dir, `old.optim.safetensors.pending-${'cd'.repeat(16)}`), 'a save that never committed');
+  await writeFile(join(dir, 'other.safetensors.tmp-1-2'), 'not ours');
+  const back = await loadCheckpoint(path);
+  t.equal(back.checkpointId, id);
+  t.same(back.position, ck.position);
+  t.same(Array.from(back.params['c1.bias']!.data), Array.from(ck.params['c1.bias']!.data));
+  t.equal((await readdir(dir)).length, 6, 'loading removed nothing');
+  await saveCheckpoint(path, lenetLike(2));
+  t.same((await readdir(dir)).sort(), ['old.optim.safetensors', 'old.safetensors', 'other.safetensors.tmp-1-2'], 'the save removed its own leftovers and only those');
 });
 
 t.test('bad arguments', async (t) => {

@@ -153,7 +153,8 @@ t.test('bad arguments to the writer', async (t) => {
 t.test('a write that fails midway leaves the old file intact', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'ckpt.safetensors');
-  const { writeSafetensors: writeFailing } = await t.mockImport<typeof import('../../lib/io/safetensors.js')>('../../lib/io/safetensors.js', {
+  // The file writes live in durable-write.ts; the fault goes into its fs.
+  const durable = await t.mockImport<typeof import('../../lib/io/durable-write.js')>('../../lib/io/durable-write.js', {
     'node:fs/promises': {
       ...fsp,
       open: async (...args: Parameters<typeof fsp.open>) => {
@@ -169,6 +170,9 @@ t.test('a write that fails midway leaves the old file intact', async (t) => {
         return fh;
       },
     },
+  });
+  const { writeSafetensors: writeFailing } = await t.mockImport<typeof import('../../lib/io/safetensors.js')>('../../lib/io/safetensors.js', {
+    '../../lib/io/durable-write.js': durable,
   });
   const old = { w: { dtype: 'F32' as const, shape: [4], data: Float32Array.from([1, 2, 3, 4]) } };
   await writeSafetensors(file, old, { v: 'old' });

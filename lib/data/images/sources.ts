@@ -13,7 +13,7 @@
  * A malformed list, a bad label or a missing file is an ND_FORMAT ConvkitError naming the file
  * (and the line).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConvkitError } from '../../errors.js';
 
@@ -30,23 +30,36 @@ const PATH_COLUMNS = ['file', 'path', 'filename', 'image', 'image_path'];
 const LABEL_COLUMNS = ['label', 'index', 'class_index', 'target'];
 const NAME_COLUMNS = ['names', 'name', 'class', 'class_name'];
 
+/** A line's text in a message: a list line may be megabytes long. */
+function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}
+
 function formatError(message: string): ConvkitError {
   return new ConvkitError('ND_FORMAT', message);
 }
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Image files under `dir`, recursively, sorted by path. Symlinks are followed. */
-async function imageFiles(dir: string): Promise<string[]> {
+/**
+ * Image files under `dir`, recursively, sorted by path. Symlinks are followed, but a folder
+ * already being walked (by its real path) is not entered again: a link to a parent folder would
+ * otherwise list every image once per level until the OS gives up (ELOOP, 40 levels on Linux).
+ */
+async function imageFiles(dir: string, walking = new Set<string>()): Promise<string[]> {
+  const real = await realpath(dir).catch(() => dir);
+  if (walking.has(real)) return [];
+  walking.add(real);
   const out: string[] = [];
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => byCodeUnit(a.name, b.name));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(p).catch(() => null))?.isDirectory());
-    if (isDir) out.push(...(await imageFiles(p)));
+    if (isDir) out.push(...(await imageFiles(p, walking)));
     else if (IMAGE_EXT.test(e.name)) out.push(p);
   }
+  walking.delete(real);
   return out;
 }
 
@@ -128,6 +141,13 @@ function splitterFor(firstLine: string): Split {
 
 const INT = /^[+]?\d+$/;
 
+/**
+ * The largest class count a list may imply. classes[] has one entry per label up to the
+ * largest, so without a bound one line labelled 2000000000 would build a 2e9-entry array (minutes
+ * and gigabytes). ImageNet-21k has 21,841 classes; 2^20 leaves ample room.
+ */
+export const MAX_CLASSES = 1 << 20;
+
 export interface ListOptions {
   /** The folder relative paths start from (default: the list file's folder). */
   root?: string;
@@ -168,7 +188,7 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     pathCol = find(PATH_COLUMNS);
     labelCol = find(LABEL_COLUMNS);
     nameCol = find(NAME_COLUMNS);
-    if (labelCol < 0) throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${lines[first]}`);
+    if (labelCol < 0) throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${clip(lines[first]!)}`);
     start = first + 1;
   }
 
@@ -187,10 +207,11 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     }
     const p = cols[pathCol];
     const l = cols[labelCol];
-    if (!p) throw formatError(`${at(n)}: no image path in column ${pathCol + 1}: ${JSON.stringify(line)}`);
-    if (l === undefined || l === '') throw formatError(`${at(n)}: no label in column ${labelCol + 1} for '${p}'`);
+    if (!p) throw formatError(`${at(n)}: no image path in column ${pathCol + 1}: ${JSON.stringify(clip(line))}`);
+    if (l === undefined || l === '') throw formatError(`${at(n)}: no label in column ${labelCol + 1} for '${clip(p)}'`);
     const label = INT.test(l) ? Number(l) : NaN;
-    if (!(label <= 2147483647)) throw formatError(`${at(n)}: the label of '${p}' must be a non-negative integer, got ${JSON.stringify(l)}`);
+    if (!(label < MAX_CLASSES))
+      throw formatError(`${at(n)}: the label of '${clip(p)}' must be a non-negative integer below ${MAX_CLASSES}, got ${JSON.stringify(clip(l))}`);
     paths.push(isAbsolute(p) ? p : join(base, p));
     labels.push(label);
     lineOf.push(n);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageSource, listImageFolder, readImageList } from '../../../lib/data/images/index.js';
@@ -61,7 +61,12 @@ t.test('malformed lists are ND_FORMAT errors naming the list and the line', asyn
   });
   t.equal((await readImageList(join(dir, 'missing.txt'), { checkFiles: false })).paths.length, 2, 'checkFiles: false skips the check');
   t.equal((await readImageList(join(dir, 'missing.txt'), { limit: 1 })).paths.length, 2, 'with a limit only the files used are checked');
-  await t.rejects(readImageList(list('neg.txt', 'dog.jpg 0\ndog.jpg -1\n')), { code: 'ND_FORMAT', message: /neg\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer, got "-1"/ });
+  await t.rejects(readImageList(list('neg.txt', 'dog.jpg 0\ndog.jpg -1\n')), { code: 'ND_FORMAT', message: /neg\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer( below \d+)?, got "-1"/ });
+  // One line labelled 2e9 would otherwise build a 2e9-entry class table (minutes, gigabytes).
+  const started = Date.now();
+  await t.rejects(readImageList(list('huge.txt', 'dog.jpg 0\ndog.jpg 2000000000\n')), { code: 'ND_FORMAT', message: /huge\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer below 1048576, got "2000000000"/ });
+  t.ok(Date.now() - started < 60_000, 'refused without building the class table');
+  t.equal((await readImageList(list('top.txt', `dog.jpg ${2 ** 20 - 1}\n`))).classes.length, 2 ** 20, 'the largest label allowed still reads');
   await t.rejects(readImageList(list('frac.tsv', 'dog.jpg\t1.5\n')), { code: 'ND_FORMAT', message: /frac\.tsv' line 1: .*got "1\.5"/ });
   await t.rejects(readImageList(list('word.csv', 'dog.jpg,cat\n')), { code: 'ND_FORMAT', message: /word\.csv' line 1: .*got "cat"/ });
   await t.rejects(readImageList(list('nolabel.tsv', 'dog.jpg\t0\ndog.jpg\n')), { code: 'ND_FORMAT', message: /nolabel\.tsv' line 2: no label/ });
@@ -89,4 +94,24 @@ t.test('class-per-folder trees: classes sorted by name, label = position, files 
   mkdirSync(join(empty, 'c'));
   await t.rejects(listImageFolder(empty), { code: 'ND_FORMAT', message: /holds no images.*3 class folders/ });
   await t.rejects(listImageFolder(join(dir, 'README.md')), { code: 'ND_FORMAT', message: /cannot read image folder/ });
+});
+
+t.test('a symlink back to a parent folder does not list images again and again', async (t) => {
+  const dir = t.testdir();
+  mkdirSync(join(dir, 'dog', 'sub'), { recursive: true });
+  mkdirSync(join(dir, 'kite'));
+  copyFileSync(join(PHOTOS, 'dog.jpg'), join(dir, 'dog', 'a.jpg'));
+  copyFileSync(join(PHOTOS, 'dog.jpg'), join(dir, 'dog', 'sub', 'b.jpg'));
+  copyFileSync(join(PHOTOS, 'kite.jpg'), join(dir, 'kite', 'k.jpg'));
+  symlinkSync('..', join(dir, 'dog', 'sub', 'loop'));
+  // A link to another class folder is followed: that is a folder not being walked.
+  symlinkSync(join(dir, 'kite'), join(dir, 'dog', 'kites'));
+  const s = await listImageFolder(dir);
+  t.same(s.classes, ['dog', 'kite']);
+  t.same(
+    s.paths.map((p) => p.slice(dir.length + 1)),
+    ['dog/a.jpg', 'dog/kites/k.jpg', 'dog/sub/b.jpg', 'kite/k.jpg'],
+    'each image once per real folder path; the loop to dog/ is not entered',
+  );
+  t.same(Array.from(s.labels), [0, 0, 0, 1]);
 });
