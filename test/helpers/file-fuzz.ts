@@ -134,7 +134,8 @@ export async function runFileFuzz(
     if (done) break;
     if (current === null) {
       // Died between cases (or before the first): resume after the last reported case.
-      const last = report.outcomes.findLastIndex((o) => o !== null);
+      let last = report.outcomes.length - 1; // findLastIndex is ES2023; the build targets ES2022
+      while (last >= 0 && report.outcomes[last] === null) last--;
       if (++stuck > 2) throw new Error(`the fuzz child keeps dying outside any case: ${how}`);
       next = Math.max(next, last + 1);
       continue;
