@@ -32,7 +32,7 @@ t.test('--help lists the commands; each command has its own help', async (t) => 
       t.ok(spec.desc.length > 10, `${name}: --${opt} has a description`);
       t.ok(h.stdout.includes(spec.desc), `${name}: --${opt}'s description is printed`);
       if (spec.default !== undefined) t.ok(h.stdout.includes(`(default: ${spec.default})`), `${name}: --${opt}'s default is printed`);
-      if (spec.type === 'string' && !['data', 'model', 'resume', 'list', 'log', 'title'].includes(opt) && opt !== 'out')
+      if (spec.type === 'string' && !['data', 'model', 'resume', 'list', 'log', 'title', 'onnx'].includes(opt) && opt !== 'out')
         t.ok(spec.default !== undefined, `${name}: --${opt} states its default`);
     }
     seen.add(h.stdout);
