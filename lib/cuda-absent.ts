@@ -7,11 +7,18 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { CUDA_PREBUILD, isDependency, type LoadResult } from './native-loader.js';
 
+/** Where to look for nvcc: this machine's environment and the toolkit's usual folder (tests pass their own). */
+export interface NvccSearch {
+  env: NodeJS.ProcessEnv;
+  fixedDirs: string[];
+}
+const here: NvccSearch = { env: process.env, fixedDirs: ['/usr/local/cuda/bin'] };
+
 /** nvcc's path where scripts/build-cuda.mjs would find it (PATH, $CUDA_HOME/bin, /usr/local/cuda/bin), or null. */
-export function findNvcc(env: NodeJS.ProcessEnv = process.env): string | null {
+export function findNvcc({ env, fixedDirs }: NvccSearch = here): string | null {
   const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
   for (const home of [env.CUDA_HOME, env.CUDA_PATH]) if (home) dirs.push(join(home, 'bin'));
-  dirs.push('/usr/local/cuda/bin');
+  dirs.push(...fixedDirs);
   for (const d of dirs) {
     const p = join(d, 'nvcc');
     try {
@@ -25,7 +32,7 @@ export function findNvcc(env: NodeJS.ProcessEnv = process.env): string | null {
 }
 
 /** The reason, given the loader's result and the package folder it searched. */
-export function cudaAbsentReason(load: Pick<LoadResult, 'attempts' | 'kind' | 'path'>, root: string): string {
+export function cudaAbsentReason(load: Pick<LoadResult, 'attempts' | 'kind' | 'path'>, root: string, search = here): string {
   if (load.kind === 'explicit') return `CONVKIT_ADDON points at ${load.path}, which is a CPU-only build`;
   const cuda = load.attempts.filter((a) => a.cuda);
   const said: string[] = [];
@@ -37,7 +44,7 @@ export function cudaAbsentReason(load: Pick<LoadResult, 'attempts' | 'kind' | 'p
   }
   if (said.length) return said.join('; ');
   // Every CUDA candidate is missing: nothing was built or shipped.
-  const nvcc = findNvcc();
+  const nvcc = findNvcc(search);
   const platform = `${process.platform}-${process.arch}`;
   if (isDependency(root)) {
     return nvcc
