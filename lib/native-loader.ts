@@ -164,8 +164,10 @@ export function loadAddon(root: string): LoadResult {
     attempts.push({ path: join(dir, CPU_PREBUILD), cuda: false, outcome: 'missing', why });
   }
   if (cpuPath) {
-    const binding = tryLoad(cpuPath, false);
-    const kind: AddonKind = cpuPath.startsWith(join(root, 'prebuilds')) ? 'cpu-prebuild' : 'cpu-build';
+    // Only when convkit.napi.node is absent can node-gyp-build's pick be the CUDA prebuild.
+    const isCuda = cpuPath.endsWith(CUDA_PREBUILD);
+    const binding = tryLoad(cpuPath, isCuda);
+    const kind: AddonKind = isCuda ? 'cuda-prebuild' : cpuPath.startsWith(join(root, 'prebuilds')) ? 'cpu-prebuild' : 'cpu-build';
     if (binding) return { binding, path: cpuPath, kind, attempts };
   }
   throw loadError(root, attempts);

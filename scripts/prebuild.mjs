@@ -18,7 +18,7 @@
 // postpack runs `node scripts/prebuild.mjs --clean`: a clone keeps no prebuilds/, so its own
 // build/Release is what loads there.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,7 +122,15 @@ function packCuda() {
   }
   copyFileSync(cudaBuild, cudaOut);
   strip(cudaOut);
-  return `${rel(cudaOut)}`;
+  // CMakeLists.txt's default (80, 86, 89, 90 + PTX) is not cached; a CONVKIT_CUDA_ARCHS build is, and is said.
+  let archs = 'sm_80, 86, 89, 90 + PTX';
+  try {
+    const m = /^CMAKE_CUDA_ARCHITECTURES:[A-Z]+=(.*)$/m.exec(readFileSync(join(root, 'build-cuda', 'CMakeCache.txt'), 'utf8'));
+    if (m) archs = `CMAKE_CUDA_ARCHITECTURES=${m[1]}, not the release default`;
+  } catch {
+    // no cache: built elsewhere, copied in
+  }
+  return `${rel(cudaOut)} (${archs})`;
 }
 
 rmSync(join(root, 'prebuilds'), { recursive: true, force: true });

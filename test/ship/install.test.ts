@@ -214,3 +214,10 @@ t.test('npm rebuild convkit with no prebuild and no compiler fails saying what i
   t.match(r.stdout, new RegExp(`convkit: no prebuilt binary for ${tuple}; compiling the CPU addon with node-gyp`), 'it said it compiles, and why');
   t.match(r.stderr, /compiling the CPU addon failed .* C\+\+17 compiler, make and python3/, 'and what is missing');
 });
+
+t.test('--build-from-source compiles even where a prebuild loads', { skip: !installed && 'not installed' }, async (t) => {
+  // No compiler here, so the compile fails fast: what matters is that it was attempted.
+  const r = run('npm', ['rebuild', 'convkit', '--build-from-source', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: '1' }) });
+  t.not(r.status, 0, 'the rebuild fails for want of a compiler');
+  t.match(r.stdout, /convkit: building from source was asked for; compiling the CPU addon with node-gyp/);
+});
