@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, lenet5 } from '../../lib/index.js';
+import { Tensor, lenet5, ops } from '../../lib/index.js';
 import { COMPILERS, cleanEnv, compilerFreeBin, lastJson, run } from './sandbox.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -220,4 +220,19 @@ t.test('--build-from-source compiles even where a prebuild loads', { skip: !inst
   const r = run('npm', ['rebuild', 'convkit', '--build-from-source', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: '1' }) });
   t.not(r.status, 0, 'the rebuild fails for want of a compiler');
   t.match(r.stdout, /convkit: building from source was asked for; compiling the CPU addon with node-gyp/);
+});
+
+t.test('the prebuilt binary is -O3 without -march and picks its SIMD kernel at run time', { skip: !installed && 'not installed' }, async (t) => {
+  const pkg = join(app, 'node_modules', 'convkit');
+  for (const f of ['binding.gyp', 'CMakeLists.txt']) {
+    const text = readFileSync(join(pkg, f), 'utf8').replace(/#.*$/gm, '');
+    t.match(text, /-O3/, `${f} builds with -O3`);
+    t.notMatch(text, /-march|-mtune=native|-mavx/, `${f} sets no -march (per-kernel target attributes instead)`);
+  }
+  const probe = `import('convkit').then((m) => console.log(m.ops.gemmKernelName()))`;
+  // Any CONVKIT_GEMM_KERNEL this test runs under goes to the child too, so both pick alike.
+  const auto = run(process.execPath, ['-e', probe], { cwd: app, env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: process.env.CONVKIT_GEMM_KERNEL }) });
+  t.equal(auto.stdout.trim(), ops.gemmKernelName(), 'the same kernel as this checkout picks on this CPU', { output: auto.tail });
+  const forced = run(process.execPath, ['-e', probe], { cwd: app, env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: 'portable' }) });
+  t.equal(forced.stdout.trim(), 'portable', 'and the portable one when asked', { output: forced.tail });
 });
