@@ -40,7 +40,7 @@ function loadError(file, cuda) {
 
 function cpu() {
   const prebuilt = join(root, 'prebuilds', tuple, 'convkit.napi.node');
-  let why = `no prebuilt binary for ${tuple}`;
+  let why = dependency ? `no prebuilt binary for ${tuple}` : 'a clone has no prebuilt binaries';
   if (fromSource) why = 'building from source was asked for';
   else if (existsSync(prebuilt)) {
     // node-gyp-build's pick: a local build/ first (an earlier `npm rebuild`), then the prebuild.
@@ -79,7 +79,7 @@ function findNvcc() {
 function cuda() {
   if (env.CONVKIT_SKIP_CUDA) return 'no CUDA addon (CONVKIT_SKIP_CUDA is set)';
   const prebuilt = join(root, 'prebuilds', tuple, 'convkit.cuda.node');
-  let why = `no prebuilt CUDA addon for ${tuple}`;
+  let why = dependency ? `no prebuilt CUDA addon for ${tuple}` : 'a clone has no prebuilt binaries';
   if (fromSource) why = 'building from source was asked for';
   else if (existsSync(prebuilt)) {
     const err = loadError(prebuilt, true);
