@@ -70,6 +70,11 @@ export const addonInfo: { path: string; kind: AddonKind; attempts: readonly Atte
   attempts: loaded.attempts,
 };
 
+/** The candidates passed over, one line each ("path: outcome (why)"); kept for older callers. */
+export const loadNotes: string[] = loaded.attempts
+  .filter((a) => a.outcome === 'skipped' || a.outcome === 'failed')
+  .map((a) => `${a.path}: ${a.outcome}${a.why ? ` (${a.why})` : ''}`);
+
 /** Why the loaded binary has no CUDA backend (lib/cuda-absent.ts); empty for a CUDA build. */
 export function cpuOnlyReason(): string {
   return native.build.cuda ? '' : cudaAbsentReason(loaded, root);
