@@ -91,6 +91,10 @@ function packCpu() {
   // prebuildify rebuilds build/ and moves the addon out of it; copy it back so a clone's tests
   // (which load build/Release first) keep working after `npm pack`.
   const bin = join(dirname(require.resolve('prebuildify/package.json')), 'bin.js');
+  // prebuildify gives node-gyp a devdir of its own, where no headers are cached: point node-gyp at
+  // this Node's installed headers, when it has them, so that nothing is downloaded.
+  const prefix = dirname(dirname(process.execPath));
+  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
   if (run(process.execPath, [bin, '--napi', '--strip']) !== 0) fail('prebuildify failed (see above)');
   if (!existsSync(cpuOut)) fail(`prebuildify did not produce ${rel(cpuOut)}`);
   mkdirSync(dirname(cpuBuild), { recursive: true });
