@@ -9,7 +9,8 @@
  *      is set or a local CPU build exists (a local build always wins over a prebuild, as in
  *      node-gyp-build);
  *   4. the CPU build through node-gyp-build: build/Release/*.node, then the best match in
- *      prebuilds/<platform>-<arch>/ (convkit.napi.node, made by prebuildify).
+ *      prebuilds/<platform>-<arch>/ (convkit.napi.node: prebuildify's build, renamed by
+ *      scripts/prebuild.mjs to carry the napi tag).
  * The CUDA prebuild is named convkit.cuda.node on purpose: node-gyp-build ignores the unknown
  * `cuda` tag, so the file counts as less specific than convkit.napi.node and node-gyp-build's own
  * pick in step 4 is always the CPU binary.

@@ -2,7 +2,8 @@
 // prepack: puts the binaries the package ships into prebuilds/<platform>-<arch>/, the layout
 // node-gyp-build reads, so that an install never compiles nor downloads when one matches:
 //   convkit.napi.node  the CPU addon: `prebuildify --napi --strip` (node-gyp rebuild from
-//                      binding.gyp: -O3, no -march; the SIMD kernel is chosen at run time)
+//                      binding.gyp: -O3, no -march; the SIMD kernel is chosen at run time),
+//                      renamed from prebuildify 6's convkit.node to carry node-gyp-build's napi tag
 //   convkit.cuda.node  the CUDA addon (scripts/build-cuda.mjs --addon-only: sm_80/86/89/90 + PTX,
 //                      cudart static), when nvcc is here; the name is explained in lib/native-loader.ts
 // Each packed binary is loaded once in a child process before it is accepted.
@@ -18,7 +19,7 @@
 // postpack runs `node scripts/prebuild.mjs --clean`: a clone keeps no prebuilds/, so its own
 // build/Release is what loads there.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,10 +97,14 @@ function packCpu() {
   const prefix = dirname(dirname(process.execPath));
   if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
   if (run(process.execPath, [bin, '--napi', '--strip']) !== 0) fail('prebuildify failed (see above)');
-  if (!existsSync(cpuOut)) fail(`prebuildify did not produce ${rel(cpuOut)}`);
+  // prebuildify 6 names an N-API build after the package alone (convkit.node). The napi tag makes
+  // node-gyp-build rank it above convkit.cuda.node (lib/native-loader.ts), so it is added here.
+  const made = readdirSync(outDir).find((f) => f.endsWith('.node') && f !== 'convkit.cuda.node');
+  if (!made) fail(`prebuildify put no .node file in ${rel(outDir)}`);
+  renameSync(join(outDir, made), cpuOut);
   mkdirSync(dirname(cpuBuild), { recursive: true });
   copyFileSync(cpuOut, cpuBuild);
-  return `${rel(cpuOut)} (prebuildify)`;
+  return `${rel(cpuOut)} (prebuildify, from ${made})`;
 }
 
 function hasNvcc() {
