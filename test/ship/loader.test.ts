@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { backends } from '../../lib/index.js';
 import { cudaAbsentReason, findNvcc } from '../../lib/cuda-absent.js';
 import { addonInfo, native } from '../../lib/native.js';
@@ -114,4 +115,15 @@ t.test('the reason when a CUDA addon exists but was not used', async (t) => {
   t.match(cudaAbsentReason(at({ path: p, cuda: true, outcome: 'failed', why: 'libfoo.so: cannot open' }), '/x', withNvcc), /failed to load: libfoo\.so: cannot open/);
   t.match(cudaAbsentReason(at({ path: p, cuda: true, outcome: 'skipped', why: 'native sources changed after it was built (rebuild: npm run build:cuda)' }), '/x', withNvcc), /sources changed .*npm run build:cuda/);
   t.match(cudaAbsentReason({ ...cpuLoad, kind: 'explicit', path: '/y/cpu.node' }, '/x', withNvcc), /CONVKIT_ADDON points at \/y\/cpu\.node/);
+});
+
+t.test("node-gyp-build's own pick is the CPU prebuild, never convkit.cuda.node", async (t) => {
+  const ngb = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
+  // Both creation orders, so the result cannot hang on the order readdir happens to return.
+  for (const order of [['convkit.napi.node', 'convkit.cuda.node'], ['convkit.cuda.node', 'convkit.napi.node']]) {
+    const dir = join(work, `rank-${order[0]}`);
+    mkdirSync(join(dir, 'prebuilds', tuple), { recursive: true });
+    for (const f of order) writeFileSync(join(dir, 'prebuilds', tuple, f), '');
+    t.equal(ngb.resolve(dir), join(dir, 'prebuilds', tuple, 'convkit.napi.node'), `created as ${order.join(', ')}`);
+  }
 });
