@@ -1,6 +1,6 @@
 /** backends(): what this build of convkit has compiled in and what is usable on this machine. */
 import { cpuIsa, isa, isaFamilies } from './isa.js';
-import { native } from './native.js';
+import { addonInfo, native } from './native.js';
 import { cpuBuildReason, cudaStatus, type CudaStatus } from './tensor/cuda-status.js';
 
 export type { CudaStatus } from './tensor/cuda-status.js';
@@ -26,7 +26,7 @@ function cudaBackend(): BackendInfo {
   } catch (err) {
     return { name: 'cuda', compiled: true, available: false, reason: `CUDA status unknown: ${(err as Error).message}` };
   }
-  if (!status) return { name: 'cuda', compiled: false, available: false, reason: `this is the CPU build (${cpuBuildReason()})` };
+  if (!status) return { name: 'cuda', compiled: false, available: false, reason: `this is the CPU build: ${cpuBuildReason()}` };
   const details = {
     runtimeVersion: status.runtimeVersion,
     driverVersion: status.driverVersion,
@@ -43,7 +43,11 @@ export function backends(): BackendInfo[] {
     name: 'cpu',
     compiled: true,
     available: true,
-    details: { threads: native.threads(), simd: isaFamilies().gemm, isa: isa(), cpuIsa: cpuIsa(), families: isaFamilies() },
+    // addon/addonKind: which .node file is in use (prebuilt or compiled here), so a CPU fallback is never silent.
+    details: {
+      threads: native.threads(), simd: isaFamilies().gemm, isa: isa(), cpuIsa: cpuIsa(), families: isaFamilies(),
+      addon: addonInfo.path, addonKind: addonInfo.kind,
+    },
   };
   return [cpu, cudaBackend()];
 }

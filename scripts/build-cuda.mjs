@@ -108,8 +108,11 @@ function cached(key) {
 const nvccPath = realpathSync(
   nvcc === 'nvcc' ? spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).stdout.trim() : nvcc,
 );
+// A build folder copied from another checkout names that checkout's sources: start it afresh too.
 const stale =
-  (cached('CMAKE_GENERATOR') ?? generator) !== generator || (cached('CMAKE_CUDA_COMPILER') ?? nvccPath) !== nvccPath;
+  (cached('CMAKE_GENERATOR') ?? generator) !== generator ||
+  (cached('CMAKE_CUDA_COMPILER') ?? nvccPath) !== nvccPath ||
+  (cached('CMAKE_HOME_DIRECTORY') ?? realpathSync(root)) !== realpathSync(root);
 if (args.has('--clean') || stale) rmSync(buildDir, { recursive: true, force: true });
 const started = new Date();
 const configure = [

@@ -3,7 +3,7 @@
  * does not change while it runs), and why a `cuda:N` device cannot be used when it cannot.
  */
 import { ConvkitError } from '../errors.js';
-import { loadNotes, native, type CudaStatus } from '../native.js';
+import { cpuOnlyReason, native, type CudaStatus } from '../native.js';
 
 export type { CudaStatus } from '../native.js';
 
@@ -24,9 +24,9 @@ export function cudaStatus(): CudaStatus | null {
   return cached;
 }
 
-/** Why this build was loaded without CUDA (the loader's notes), for messages. */
+/** Why this build was loaded without CUDA (from what the loader found), for messages. */
 export function cpuBuildReason(): string {
-  return loadNotes.length ? loadNotes.join('; ') : 'build-cuda/ not found: nvcc was not available at install time';
+  return cpuOnlyReason();
 }
 
 /** Throws a coded error naming the reason when `cuda:index` cannot run ops here. */
