@@ -39,7 +39,7 @@ function globSitePackages() {
   const bases = ['/usr/lib', '/usr/local/lib', join(homedir(), '.local', 'lib')];
   for (const v of [process.env.VIRTUAL_ENV, process.env.CONDA_PREFIX]) if (v) bases.unshift(join(v, 'lib'));
   for (const b of bases) {
-    let entries = [];
+    let entries;
     try {
       entries = readdirSync(b).filter((d) => d.startsWith('python3'));
     } catch {

@@ -91,7 +91,7 @@ function cuda() {
   if (!existsSync(join(root, 'CMakeLists.txt')) || !existsSync(script)) return `no CUDA addon (${why}; this package has no CUDA sources)`;
   console.log(`convkit: ${why}; compiling the CUDA addon with nvcc (several minutes; CONVKIT_SKIP_CUDA=1 skips it)`);
   // Whatever happens here, the install succeeds with the CPU addon.
-  let status = 1;
+  let status;
   try {
     status = run(process.execPath, dependency ? [script, '--addon-only'] : [script]);
   } catch (err) {

@@ -3,7 +3,7 @@
  * four), so a layer keeps one tensor and the forward may run in place. Scaled tanh is LeNet-5's
  * squashing function f(a) = 1.7159 tanh(2a/3).
  */
-import { native, type StreamId as S } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkTensor, sameDevice, sameShape } from './validate.js';
 

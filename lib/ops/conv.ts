@@ -4,12 +4,9 @@
  * one kernel; shapes follow torch.nn.functional.conv2d.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle, type StreamId } from '../native.js';
+import { native } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice } from './validate.js';
-
-type H = NativeHandle;
-type S = StreamId;
 
 const nb = native;
 

@@ -12,7 +12,7 @@
  * The paper's k = 2, size = 5, alpha = 1e-4, beta = 0.75 are the defaults of the other options.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 

@@ -4,7 +4,7 @@
  * in ceil mode the last window must start inside the input or its left padding.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { native, type NativeHandle as H } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
 

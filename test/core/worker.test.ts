@@ -39,7 +39,7 @@ t.test('terminating a worker with pending reads does not crash the process', asy
   // A crash here is the orphaned-completion bug of native/napi/waits.cc (a fix is on its way).
   t.equal(r.status, 0, `the child survives the orphaned completion (${why}); stderr: ${r.stderr.slice(-1500)}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  let out: { workerSum: number[]; sums: number[][]; pending: number } | null = null;
+  let out: { workerSum: number[]; sums: number[][]; pending: number } | null;
   try {
     out = JSON.parse(line);
   } catch {

@@ -97,7 +97,7 @@ async function run(c: GeomCase): Promise<string> {
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code && CODED.has(code)) {
-      if (isSmall(c) && c.op !== 'native-conv2d') throw new Error(`a small valid case was refused: ${(e as Error).message}`);
+      if (isSmall(c) && c.op !== 'native-conv2d') throw new Error(`a small valid case was refused: ${(e as Error).message}`, { cause: e });
       return `rejected ${code}`;
     }
     throw e;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
 import { mismatch } from '../helpers/compare.js';
-import { eachBackend, tolFor } from '../helpers/each-backend.js';
+import { eachBackend } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 

@@ -82,7 +82,7 @@ function randomCases(r: () => number, count: number): Case[] {
   for (let i = 0; i < count; i++) {
     let M = SIZES[randInt(r, 0, SIZES.length - 1)];
     let N = SIZES[randInt(r, 0, SIZES.length - 1)];
-    let K = SIZES[randInt(r, 0, SIZES.length - 1)];
+    const K = SIZES[randInt(r, 0, SIZES.length - 1)];
     // Keep the float64 reference cheap: at most one dimension at 257, and few multiply-adds.
     if (N === 257 && (M === 257 || K === 257)) N = SIZES[randInt(r, 0, 6)];
     if (M === 257 && K === 257) M = SIZES[randInt(r, 0, 6)];

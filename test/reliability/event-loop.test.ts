@@ -27,12 +27,14 @@ t.test('1,000 concurrent inferences keep the event loop responsive', async (t) =
   }
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const runChild = (): Array<Record<string, any>> => {
+  // One JSON line per path from the child, and a 'leftover' line with the tensors left alive.
+  type Line = { name: string; maxDelayMs: number; noiseMs: number; wrong: number; requests: number; wallMs: number; peakInFlight: number; peakQueuedOps: number; tensors?: number };
+  const runChild = (): Line[] => {
     const r = spawnSync(process.execPath, [join(here, 'event-loop-child.mjs')], { cwd: root, env, encoding: 'utf8', timeout: 240_000 });
     t.equal(r.status, 0, `child exit status (signal ${r.signal}; stderr: ${r.stderr.slice(-800)})`);
     return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   };
-  const over = (p: Record<string, any>): boolean => !(p.maxDelayMs < MAX_DELAY_MS + p.noiseMs);
+  const over = (p: Line): boolean => !(p.maxDelayMs < MAX_DELAY_MS + p.noiseMs);
   let lines = runChild();
   // A loaded machine also slows garbage collection and starves threads in ways an idle loop's
   // noise does not show: a path over the bound gets one more run (printed), while a blocked JS

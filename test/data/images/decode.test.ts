@@ -98,7 +98,7 @@ t.test('grayscale photos become three equal channels; PNG alpha is dropped', asy
   const grey = await decodeImage(join(SAMPLES, 'n02096051_Airedale.JPEG'));
   t.equal((await sharp(join(SAMPLES, 'n02096051_Airedale.JPEG')).metadata()).channels, 1, 'the Airedale photo is single-channel');
   let unequal = 0;
-  let levels = new Set<number>();
+  const levels = new Set<number>();
   for (let i = 0; i < grey.length; i += 3) {
     if (grey[i] !== grey[i + 1] || grey[i] !== grey[i + 2]) unequal++;
     levels.add(grey[i]!);
