@@ -5,7 +5,19 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'build-cuda/**', 'build-cuda-check/**', 'prebuilds/**', 'node_modules/**', '.tap/**', 'bench/out/**', '.device/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'build/**',
+      'build-cuda/**',
+      'build-cuda-check/**',
+      'prebuilds/**',
+      'node_modules/**',
+      '.tap/**',
+      'bench/out/**',
+      '.device/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -45,8 +45,13 @@ export function backends(): BackendInfo[] {
     available: true,
     // addon/addonKind: which .node file is in use (prebuilt or compiled here), so a CPU fallback is never silent.
     details: {
-      threads: native.threads(), simd: isaFamilies().gemm, isa: isa(), cpuIsa: cpuIsa(), families: isaFamilies(),
-      addon: addonInfo.path, addonKind: addonInfo.kind,
+      threads: native.threads(),
+      simd: isaFamilies().gemm,
+      isa: isa(),
+      cpuIsa: cpuIsa(),
+      families: isaFamilies(),
+      addon: addonInfo.path,
+      addonKind: addonInfo.kind,
     },
   };
   return [cpu, cudaBackend()];

@@ -24,7 +24,12 @@ export function memory(): MemoryInfo {
   for (const name of names) {
     const [kind, idx] = name.split(':');
     const s = native.memoryStats(kind === 'cuda' ? 1 : 0, Number(idx));
-    hostPool ??= { liveBytes: s.hostPool.liveBytes, cachedBytes: s.hostPool.cachedBytes, peakBytes: s.hostPool.peakBytes, osAllocs: s.hostPool.osAllocs };
+    hostPool ??= {
+      liveBytes: s.hostPool.liveBytes,
+      cachedBytes: s.hostPool.cachedBytes,
+      peakBytes: s.hostPool.peakBytes,
+      osAllocs: s.hostPool.osAllocs,
+    };
     devices[name] = { tensors: liveTensorCounts().get(name) ?? 0, storages: s.storages, bytes: s.bytes };
   }
   return { devices, hostPool: hostPool! };

@@ -131,7 +131,12 @@ export function loadAddon(root: string): LoadResult {
   else if (newestNativeSource(root) > statSync(cudaBuild).mtimeMs)
     // Dated from the start of its build (scripts/build-cuda.mjs): a source edited since would make
     // it shadow a fresher CPU build with older code.
-    attempts.push({ path: cudaBuild, cuda: true, outcome: 'skipped', why: 'native sources changed after it was built (rebuild: npm run build:cuda)' });
+    attempts.push({
+      path: cudaBuild,
+      cuda: true,
+      outcome: 'skipped',
+      why: 'native sources changed after it was built (rebuild: npm run build:cuda)',
+    });
   else {
     const binding = tryLoad(cudaBuild, true);
     if (binding) return { binding, path: cudaBuild, kind: 'cuda-build', attempts };
@@ -155,7 +160,12 @@ export function loadAddon(root: string): LoadResult {
   } catch (err) {
     // Nothing matched: name both places node-gyp-build looked, and what it was looking for.
     const target = /No native build was found for (.*)/.exec(String((err as Error).message))?.[1] ?? firstLine(err);
-    attempts.push({ path: join(root, 'build', 'Release'), cuda: false, outcome: 'missing', why: 'no .node file: the addon was not compiled here' });
+    attempts.push({
+      path: join(root, 'build', 'Release'),
+      cuda: false,
+      outcome: 'missing',
+      why: 'no .node file: the addon was not compiled here',
+    });
     const dir = prebuildDir(root);
     const has = listing(dir);
     const others = listing(join(root, 'prebuilds')).filter((n) => n !== `${process.platform}-${process.arch}`);

@@ -105,9 +105,7 @@ function cached(key) {
   }
 }
 // The real path, so that the same nvcc reached through a symlink does not look like a new compiler.
-const nvccPath = realpathSync(
-  nvcc === 'nvcc' ? spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).stdout.trim() : nvcc,
-);
+const nvccPath = realpathSync(nvcc === 'nvcc' ? spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).stdout.trim() : nvcc);
 // A build folder copied from another checkout names that checkout's sources: start it afresh too.
 const stale =
   (cached('CMAKE_GENERATOR') ?? generator) !== generator ||
@@ -116,7 +114,12 @@ const stale =
 if (args.has('--clean') || stale) rmSync(buildDir, { recursive: true, force: true });
 const started = new Date();
 const configure = [
-  '-S', root, '-B', buildDir, '-G', generator,
+  '-S',
+  root,
+  '-B',
+  buildDir,
+  '-G',
+  generator,
   '-DCMAKE_BUILD_TYPE=Release',
   `-DCMAKE_CUDA_COMPILER=${nvccPath}`,
   `-DNODE_INCLUDE_DIR=${nodeIncludeDir()}`,

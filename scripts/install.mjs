@@ -71,8 +71,7 @@ function cpu() {
 function findNvcc() {
   const r = spawnSync('nvcc', ['--version'], { encoding: 'utf8' });
   if (!r.error && r.status === 0) return 'nvcc';
-  for (const p of [env.CUDA_HOME && join(env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc'])
-    if (p && existsSync(p)) return p;
+  for (const p of [env.CUDA_HOME && join(env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc']) if (p && existsSync(p)) return p;
   return null;
 }
 

@@ -21,7 +21,9 @@ const files = sources('native');
 const args = fix ? ['-i', ...files] : ['--dry-run', '--Werror', ...files];
 const r = spawnSync(exe, ['--style=file', ...args], { stdio: 'inherit' });
 if (r.error) {
-  console.error(`lint-native: could not run ${exe} (${r.error.code ?? r.error.message}); install it with \`apt-get install clang-format\` or set CLANG_FORMAT`);
+  console.error(
+    `lint-native: could not run ${exe} (${r.error.code ?? r.error.message}); install it with \`apt-get install clang-format\` or set CLANG_FORMAT`,
+  );
   process.exit(2);
 }
 if (r.status !== 0) {

@@ -70,7 +70,8 @@ function run(cmd, args) {
 
 function strip(file) {
   const r = spawnSync('strip', ['--strip-all', file], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) console.log(`convkit prepack: strip failed on ${rel(file)} (${r.error?.message ?? r.stderr.trim()}); packed unstripped`);
+  if (r.error || r.status !== 0)
+    console.log(`convkit prepack: strip failed on ${rel(file)} (${r.error?.message ?? r.stderr.trim()}); packed unstripped`);
 }
 
 /** Loads `file` in a fresh process and checks it is the build it should be. */
@@ -87,7 +88,8 @@ function packCpu() {
     strip(cpuOut);
     return `${rel(cpuOut)} (from the fresh ${rel(cpuBuild)})`;
   }
-  if (env.CONVKIT_PREBUILD_REUSE === 'only') fail(`${rel(cpuBuild)} is missing or older than native/ (CONVKIT_PREBUILD_REUSE=only): run \`npx node-gyp build\``);
+  if (env.CONVKIT_PREBUILD_REUSE === 'only')
+    fail(`${rel(cpuBuild)} is missing or older than native/ (CONVKIT_PREBUILD_REUSE=only): run \`npx node-gyp build\``);
   if (env.CONVKIT_PREBUILD_REUSE) console.log(`convkit prepack: ${rel(cpuBuild)} is missing or older than native/: compiling`);
   // prebuildify rebuilds build/ and moves the addon out of it; copy it back so a clone's tests
   // (which load build/Release first) keep working after `npm pack`.

@@ -58,7 +58,8 @@ function readmeCommands(readme: string, scripts: Record<string, string>): { run:
       const npm = /^npm run (\S+)$/.exec(line);
       const cmd = npm && scripts[npm[1]]?.startsWith('node bin/convkit.js ') ? scripts[npm[1]] : line;
       const words = cmd.split(/\s+/);
-      if (words[0] === 'node' && words[1] === 'bin/convkit.js' && !['bench', 'export', 'launch'].includes(words[2])) run.push(words.slice(2));
+      if (words[0] === 'node' && words[1] === 'bin/convkit.js' && !['bench', 'export', 'launch'].includes(words[2]))
+        run.push(words.slice(2));
       else other.push(line);
     }
   }
@@ -71,8 +72,16 @@ t.test('the README CLI commands run as written', async (t) => {
     t.fail('dist/ is missing: run `npm run build`');
     return;
   }
-  const stale = readdirSync(join(root, 'lib', 'cli')).filter((f) => f.endsWith('.ts') && !(existsSync(join(root, 'dist', 'cli', f.replace(/\.ts$/, '.js'))) && statSync(join(root, 'dist', 'cli', f.replace(/\.ts$/, '.js'))).mtimeMs >= statSync(join(root, 'lib', 'cli', f)).mtimeMs));
-  if (stale.length) t.fail(`dist/cli is older than lib/cli (${stale.join(', ')}): run \`npm run build\` first; the commands below run dist/`);
+  const stale = readdirSync(join(root, 'lib', 'cli')).filter(
+    (f) =>
+      f.endsWith('.ts') &&
+      !(
+        existsSync(join(root, 'dist', 'cli', f.replace(/\.ts$/, '.js'))) &&
+        statSync(join(root, 'dist', 'cli', f.replace(/\.ts$/, '.js'))).mtimeMs >= statSync(join(root, 'lib', 'cli', f)).mtimeMs
+      ),
+  );
+  if (stale.length)
+    t.fail(`dist/cli is older than lib/cli (${stale.join(', ')}): run \`npm run build\` first; the commands below run dist/`);
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const { run, other } = readmeCommands(readme, pkg.scripts);
@@ -86,14 +95,23 @@ t.test('the README CLI commands run as written', async (t) => {
   // The README's own digit image: an MNIST test digit drawn as ink on paper (inverted).
   const sharp = (await import('sharp')).default;
   const mnist = InMemoryDataset.fromMnist(await loadMnist(join(shared, 'data', 'mnist'), { split: 'test' }));
-  await sharp(Buffer.from(mnist.image(0).map((v) => 255 - v)), { raw: { width: 28, height: 28, channels: 1 } }).resize(84, 84).png().toFile(join(cwd, 'my-digit.png'));
+  await sharp(Buffer.from(mnist.image(0).map((v) => 255 - v)), { raw: { width: 28, height: 28, channels: 1 } })
+    .resize(84, 84)
+    .png()
+    .toFile(join(cwd, 'my-digit.png'));
   const env: NodeJS.ProcessEnv = { ...process.env, CONVKIT_NO_CUDA: '1' };
   delete env.NODE_OPTIONS;
   for (const [i, words] of run.entries()) {
     const args = words.map((w) => w.replace(/^\.\.\/shared\//, `${shared}/`));
     const quick = QUICK[names[i]] ?? [];
-    const r = spawnSync(process.execPath, [join(root, 'bin', 'convkit.js'), ...args, ...quick, '--json'], { cwd, env, encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'convkit.js'), ...args, ...quick, '--json'], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     t.equal(r.status, 0, `convkit ${words.join(' ')}${quick.length ? ` (+ ${quick.join(' ')})` : ''}: ${r.stderr.slice(-400)}`);
-    if (names[i] === 'predict' && words.includes('my-digit.png')) t.match(r.stdout, `"predicted":${mnist.labels[0]}`, 'the digit is read right');
+    if (names[i] === 'predict' && words.includes('my-digit.png'))
+      t.match(r.stdout, `"predicted":${mnist.labels[0]}`, 'the digit is read right');
   }
 });

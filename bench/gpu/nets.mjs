@@ -14,7 +14,11 @@ export function batchOn(net, batch, device) {
   const host = Tensor.randn([batch, ...input], { seed: 1 });
   const x = host.to(device);
   host.dispose();
-  const labels = Tensor.fromArray(Int32Array.from({ length: batch }, (_, i) => (i * 37) % classes), [batch], { dtype: 'int32', device });
+  const labels = Tensor.fromArray(
+    Int32Array.from({ length: batch }, (_, i) => (i * 37) % classes),
+    [batch],
+    { dtype: 'int32', device },
+  );
   return { x, labels };
 }
 

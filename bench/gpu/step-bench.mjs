@@ -44,10 +44,13 @@ for (const { net, batch } of RUNS) {
     // Several steps per timed run, so one synchronize (a round trip through the waiter thread)
     // is not charged to every step of a small net.
     const steps = net === 'lenet5' ? 20 : 4;
-    const r = await timeIt(async () => {
-      for (let i = 0; i < steps; i++) step();
-      await dev.synchronize();
-    }, { warmup: 1, iters: 3, minMs: seconds * 1000 });
+    const r = await timeIt(
+      async () => {
+        for (let i = 0; i < steps; i++) step();
+        await dev.synchronize();
+      },
+      { warmup: 1, iters: 3, minMs: seconds * 1000 },
+    );
     const ips = (batch * steps * 1000) / r.ms;
     ours[`${net}:${batch}:${tf32}`] = ips;
     emit({ bench: net, impl: 'convkit', device: devName, pass: 'train', batch, tf32, ms_per_step: r.ms / steps, images_per_s: ips });
@@ -60,12 +63,25 @@ dev.allowTf32(false);
 
 const py = spawnSync('python3', [join(here, 'torch_gpu.py'), String(seconds)], { encoding: 'utf8', timeout: 240_000 });
 if (py.status !== 0) {
-  emit({ bench: 'gpu-step', impl: 'pytorch', device: devName, skipped: `PyTorch peer did not run: ${py.stderr?.trim().split('\n').pop() || (py.error ? String(py.error) : `exit status ${py.status}`)}` });
+  emit({
+    bench: 'gpu-step',
+    impl: 'pytorch',
+    device: devName,
+    skipped: `PyTorch peer did not run: ${py.stderr?.trim().split('\n').pop() || (py.error ? String(py.error) : `exit status ${py.status}`)}`,
+  });
 } else {
   for (const line of py.stdout.trim().split('\n')) {
     const row = JSON.parse(line);
     emit(row);
     const mine = ours[`${row.bench}:${row.batch}:${row.tf32}`];
-    if (mine && row.images_per_s) emit({ bench: row.bench, device: devName, pass: 'train', batch: row.batch, tf32: row.tf32, ratio_vs_pytorch: mine / row.images_per_s });
+    if (mine && row.images_per_s)
+      emit({
+        bench: row.bench,
+        device: devName,
+        pass: 'train',
+        batch: row.batch,
+        tf32: row.tf32,
+        ratio_vs_pytorch: mine / row.images_per_s,
+      });
   }
 }

@@ -70,7 +70,16 @@ for (const net of Object.keys(NETS)) {
     if (!pass) failed++;
     emit({ ...base, what, name, maxAbs: d.maxAbs, maxRel: d.maxRel, tol, pass });
   };
-  emit({ ...base, what: 'loss', cpu: cpu.loss, gpu: gpu.loss, maxAbs: lossD.maxAbs, maxRel: lossD.maxRel, tol: TOL.loss, pass: lossD.maxRel <= TOL.loss });
+  emit({
+    ...base,
+    what: 'loss',
+    cpu: cpu.loss,
+    gpu: gpu.loss,
+    maxAbs: lossD.maxAbs,
+    maxRel: lossD.maxRel,
+    tol: TOL.loss,
+    pass: lossD.maxRel <= TOL.loss,
+  });
   if (!(lossD.maxRel <= TOL.loss)) failed++;
   for (const name of Object.keys(cpu.grads)) report('grad', name, diff(cpu.grads[name], gpu.grads[name]), TOL.grad);
   for (const name of Object.keys(cpu.params)) report('param', name, diff(cpu.params[name], gpu.params[name]), TOL.param);

@@ -55,7 +55,9 @@ function runPeer(bin, s, coretype) {
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  const out = execFileSync(bin, [`${s.M},${s.N},${s.K}`], { env }).toString().trim();
+  const out = execFileSync(bin, [`${s.M},${s.N},${s.K}`], { env })
+    .toString()
+    .trim();
   return JSON.parse(out);
 }
 
@@ -100,14 +102,36 @@ for (const s of SHAPES) {
   const best = peers.length ? Math.min(...peers.map((p) => p.ms)) : undefined;
   for (const p of peers)
     emit({
-      bench: 'sgemm', impl: 'openblas', device: devName, kernel: p.corename, coretype: p.coretype, threads: p.threads,
-      shape: s.shape, M: s.M, N: s.N, K: s.K, ms: +p.ms.toFixed(3), gflops: +gflops(s, p.ms).toFixed(1),
-      ...(p.coretype === 'auto' && peers.length > 1 ? { note: `auto-detection picked ${p.corename}, not an AVX-512 core: also timed with OPENBLAS_CORETYPE=SkylakeX` } : {}),
+      bench: 'sgemm',
+      impl: 'openblas',
+      device: devName,
+      kernel: p.corename,
+      coretype: p.coretype,
+      threads: p.threads,
+      shape: s.shape,
+      M: s.M,
+      N: s.N,
+      K: s.K,
+      ms: +p.ms.toFixed(3),
+      gflops: +gflops(s, p.ms).toFixed(1),
+      ...(p.coretype === 'auto' && peers.length > 1
+        ? { note: `auto-detection picked ${p.corename}, not an AVX-512 core: also timed with OPENBLAS_CORETYPE=SkylakeX` }
+        : {}),
     });
   const ratio = best === undefined ? null : +(best / ours.ms).toFixed(3);
   emit({
-    bench: 'sgemm', impl: 'convkit', device: devName, kernel, threads, shape: s.shape, M: s.M, N: s.N, K: s.K,
-    ms: +ours.ms.toFixed(3), gflops: +gflops(s, ours.ms).toFixed(1), ratio_vs_openblas: ratio,
+    bench: 'sgemm',
+    impl: 'convkit',
+    device: devName,
+    kernel,
+    threads,
+    shape: s.shape,
+    M: s.M,
+    N: s.N,
+    K: s.K,
+    ms: +ours.ms.toFixed(3),
+    gflops: +gflops(s, ours.ms).toFixed(1),
+    ratio_vs_openblas: ratio,
     ...(s.shape.startsWith('conv') && ratio !== null ? { target: TARGET, meets_target: ratio >= TARGET } : {}),
   });
 }

@@ -17,7 +17,15 @@ import { deviceName, emit } from '../lib.mjs';
 const defaultList = fileURLToPath(new URL('../../../shared/data/imagenet-samples/classes.tsv', import.meta.url));
 
 /** Times one uncached and one cached epoch; returns (and emits unless quiet) the JSON lines. */
-export async function benchImageLoader({ list = defaultList, images = 256, batch = 128, crop = 227, train = true, workers, quiet = false } = {}) {
+export async function benchImageLoader({
+  list = defaultList,
+  images = 256,
+  batch = 128,
+  crop = 227,
+  train = true,
+  workers,
+  quiet = false,
+} = {}) {
   const device = deviceName('cpu', os.availableParallelism());
   if (!existsSync(list)) {
     const line = { bench: 'image-loader', device, skipped: `no image list at ${list}` };

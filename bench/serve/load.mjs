@@ -61,20 +61,40 @@ function onnxAlexNet() {
   const file = join(os.tmpdir(), 'convkit-bench', 'alexnet_paper.onnx');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
-    const py = spawnSync('/usr/bin/python3', [join(root, 'bench', 'models', 'alexnet_onnx.py'), file], { encoding: 'utf8', cwd: join(root, 'bench', 'models') });
+    const py = spawnSync('/usr/bin/python3', [join(root, 'bench', 'models', 'alexnet_onnx.py'), file], {
+      encoding: 'utf8',
+      cwd: join(root, 'bench', 'models'),
+    });
     if (py.status !== 0) return { skipped: `ONNX export failed: ${(py.stderr || String(py.error)).trim().split('\n').pop()}` };
   }
   return { file };
 }
 
 function createRequireOrt() {
-  return spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { cwd: root }).status === 0 ? true : (() => { throw new Error('no ort'); })();
+  return spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { cwd: root }).status === 0
+    ? true
+    : (() => {
+        throw new Error('no ort');
+      })();
 }
 
 function startServer(args) {
-  const child = spawn(process.execPath, [join(root, 'examples', 'server', 'server.mjs'), '--port', '0', '--timeout-ms', String(timeoutS * 1000), '--max-queue', String(Math.max(2048, connections * 2)), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'examples', 'server', 'server.mjs'),
+      '--port',
+      '0',
+      '--timeout-ms',
+      String(timeoutS * 1000),
+      '--max-queue',
+      String(Math.max(2048, connections * 2)),
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -98,20 +118,32 @@ async function stop(child) {
   clearTimeout(t);
 }
 
-const jpegs = readdirSync(o.images).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 16).map((f) => readFileSync(join(o.images, f)));
+const jpegs = readdirSync(o.images)
+  .filter((f) => /\.jpe?g$/i.test(f))
+  .slice(0, 16)
+  .map((f) => readFileSync(join(o.images, f)));
 
 const jsonBodies = new Map();
 /** A few distinct tensor bodies of the model's input size. */
 function jsonFor(inputShape) {
   const n = inputShape.reduce((a, b) => a * b, 1);
-  if (!jsonBodies.has(n)) jsonBodies.set(n, [0, 1, 2, 3].map((k) => JSON.stringify({ input: Array.from({ length: n }, (_, i) => Math.round(Math.sin(i + k) * 1000) / 1000) })));
+  if (!jsonBodies.has(n))
+    jsonBodies.set(
+      n,
+      [0, 1, 2, 3].map((k) => JSON.stringify({ input: Array.from({ length: n }, (_, i) => Math.round(Math.sin(i + k) * 1000) / 1000) })),
+    );
   return jsonBodies.get(n);
 }
 
 async function load(url, model, conns, secs, inputShape) {
   const requests =
     o.input === 'json'
-      ? jsonFor(inputShape).map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body }))
+      ? jsonFor(inputShape).map((body) => ({
+          method: 'POST',
+          path: `/v1/models/${model}/predict`,
+          headers: { 'content-type': 'application/json' },
+          body,
+        }))
       : jpegs.map((body) => ({ method: 'POST', path: `/v1/models/${model}/predict`, headers: { 'content-type': 'image/jpeg' }, body }));
   return autocannon({ url, connections: conns, duration: secs, timeout: timeoutS, requests });
 }
@@ -161,11 +193,23 @@ for (const model of models) {
   }
   if (o.peer === 'on') {
     if (model !== 'alexnet') {
-      emit({ bench: 'serve', model, backend: 'onnxruntime-node', skipped: 'no ONNX file of this net for the peer (only AlexNet is exported from torch.nn)', device: deviceName('cpu:0') });
+      emit({
+        bench: 'serve',
+        model,
+        backend: 'onnxruntime-node',
+        skipped: 'no ONNX file of this net for the peer (only AlexNet is exported from torch.nn)',
+        device: deviceName('cpu:0'),
+      });
       continue;
     }
     const onnx = onnxAlexNet();
     if (onnx.skipped) emit({ bench: 'serve', model, backend: 'onnxruntime-node', skipped: onnx.skipped, device: deviceName('cpu:0') });
-    else await run({ model, backend: 'onnxruntime-node', batching: 'n/a (one run per request)', serverArgs: ['--ort', `${model}=${onnx.file}:3x227x227`] });
+    else
+      await run({
+        model,
+        backend: 'onnxruntime-node',
+        batching: 'n/a (one run per request)',
+        serverArgs: ['--ort', `${model}=${onnx.file}:3x227x227`],
+      });
   }
 }

@@ -63,7 +63,12 @@ async function closedLoop(run, per, secs) {
   );
   lat.sort((a, b) => a - b);
   const at = (q) => lat[Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1)] ?? 0;
-  return { requests: lat.length, errors, requests_per_s: lat.length / secs, latency_ms: { p50: at(0.5), p99: at(0.99), max: lat[lat.length - 1] ?? 0 } };
+  return {
+    requests: lat.length,
+    errors,
+    requests_per_s: lat.length / secs,
+    latency_ms: { p50: at(0.5), p99: at(0.99), max: lat[lat.length - 1] ?? 0 },
+  };
 }
 
 const opts = { maxBatchSize: Number(o['max-batch']), maxQueue: clients * 2 };
@@ -71,8 +76,14 @@ for (const model of o.models.split(',').filter(Boolean)) {
   const weights = weightsFor(model);
   const configs = [
     { config: `1 session, ${threads} threads`, make: () => InferenceSession.create(weights, opts) },
-    { config: `${workers} thread workers, sharing ${threads} threads`, make: () => SessionPool.create(weights, { ...opts, workers, isolation: 'thread' }) },
-    { config: `${workers} process workers, ${threads} threads split`, make: () => SessionPool.create(weights, { ...opts, workers, isolation: 'process', threads }) },
+    {
+      config: `${workers} thread workers, sharing ${threads} threads`,
+      make: () => SessionPool.create(weights, { ...opts, workers, isolation: 'thread' }),
+    },
+    {
+      config: `${workers} process workers, ${threads} threads split`,
+      make: () => SessionPool.create(weights, { ...opts, workers, isolation: 'process', threads }),
+    },
   ];
   for (const c of configs) {
     const s = await c.make();
@@ -80,6 +91,15 @@ for (const model of o.models.split(',').filter(Boolean)) {
     await closedLoop((x) => s.run(x), per, Math.min(2, seconds)); // warm
     const r = await closedLoop((x) => s.run(x), per, seconds);
     await s.close();
-    emit({ bench: 'serve-pool', model, config: c.config, device: deviceName('cpu:0', threads), clients, seconds, ...r, note: 'contended unless run on a quiet machine' });
+    emit({
+      bench: 'serve-pool',
+      model,
+      config: c.config,
+      device: deviceName('cpu:0', threads),
+      clients,
+      seconds,
+      ...r,
+      note: 'contended unless run on a quiet machine',
+    });
   }
 }

@@ -6,7 +6,20 @@ import { createRequire } from 'node:module';
 import { InferenceSession, SessionPool, BusyError } from 'convkit';
 
 /** convkit from a weights file; batching off is maxBatchSize 1. */
-export async function convkitBackend(name, weights, { maxBatchSize = 32, maxQueueDelayMs = 0, maxQueue = 2048, workers = 1, isolation = 'process', timeoutMs = 30_000, calibrate = false, batchInvariant = false } = {}) {
+export async function convkitBackend(
+  name,
+  weights,
+  {
+    maxBatchSize = 32,
+    maxQueueDelayMs = 0,
+    maxQueue = 2048,
+    workers = 1,
+    isolation = 'process',
+    timeoutMs = 30_000,
+    calibrate = false,
+    batchInvariant = false,
+  } = {},
+) {
   const opts = { maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs, calibrate, batchInvariant };
   if (workers > 1) {
     const pool = await SessionPool.create(weights, { ...opts, workers, isolation });

@@ -5,7 +5,12 @@ import client from 'prom-client';
 export function createMetrics(backends) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const requests = new client.Counter({ name: 'convkit_requests_total', help: 'Predict requests by model and HTTP status', labelNames: ['model', 'status'], registers: [registry] });
+  const requests = new client.Counter({
+    name: 'convkit_requests_total',
+    help: 'Predict requests by model and HTTP status',
+    labelNames: ['model', 'status'],
+    registers: [registry],
+  });
   const latency = new client.Histogram({
     name: 'convkit_request_duration_seconds',
     help: 'Predict request latency, body read to answer',

@@ -31,7 +31,8 @@ const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
 /** The body as one standalone Uint8Array, or a 413 as soon as it passes `limit` bytes. */
 function readBody(req, limit) {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`));
+  if (Number.isFinite(declared) && declared > limit)
+    return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`));
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
@@ -62,19 +63,23 @@ function jsonInput(bytes, shape) {
     throw new HttpError(400, `body is not valid JSON: ${e.message}`);
   }
   const n = shape.reduce((a, b) => a * b, 1);
-  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.input)) throw new HttpError(400, `expected {"input": [...]} with ${n} numbers (shape [${shape}])`);
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.input))
+    throw new HttpError(400, `expected {"input": [...]} with ${n} numbers (shape [${shape}])`);
   const flat = doc.input.flat(shape.length);
   if (flat.length !== n) throw new HttpError(400, `input holds ${flat.length} values; shape [${shape}] needs ${n}`);
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    if (typeof flat[i] !== 'number' || !Number.isFinite(flat[i])) throw new HttpError(400, `input value ${i} is ${JSON.stringify(flat[i])}, not a finite number`);
+    if (typeof flat[i] !== 'number' || !Number.isFinite(flat[i]))
+      throw new HttpError(400, `input value ${i} is ${JSON.stringify(flat[i])}, not a finite number`);
     x[i] = flat[i];
   }
   return x;
 }
 
 function top5(probs, labels) {
-  const idx = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, 5);
+  const idx = Array.from(probs.keys())
+    .sort((a, b) => probs[b] - probs[a])
+    .slice(0, 5);
   return idx.map((i) => ({ class: i, label: labels?.[i] ?? String(i), probability: probs[i] }));
 }
 
@@ -102,7 +107,15 @@ function fromBackendError(e) {
  * Starts the server. models: [{ name, weights } | { name, onnx, inputShape }, labels?];
  * returns { url, server, close(), eventLoop } once listening.
  */
-export async function startServer({ models, port = 8080, host = '127.0.0.1', maxBodyBytes = 8 << 20, session = {}, decodeWorkers, log = () => {} }) {
+export async function startServer({
+  models,
+  port = 8080,
+  host = '127.0.0.1',
+  maxBodyBytes = 8 << 20,
+  session = {},
+  decodeWorkers,
+  log = () => {},
+}) {
   const backends = new Map();
   for (const m of models) {
     const b = m.onnx ? await ortBackend(m.name, m.onnx, m.inputShape, session) : await convkitBackend(m.name, m.weights, session);
@@ -120,8 +133,12 @@ export async function startServer({ models, port = 8080, host = '127.0.0.1', max
 
   async function predict(req, res, b) {
     if (shuttingDown) throw new HttpError(503, 'the server is shutting down', { 'retry-after': '5', connection: 'close' });
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (!IMAGE_TYPES.has(type) && type !== 'application/json') throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
+    if (!IMAGE_TYPES.has(type) && type !== 'application/json')
+      throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
     const body = await readBody(req, maxBodyBytes);
     if (body.length === 0) throw new HttpError(400, 'empty body');
     let x;
@@ -150,14 +167,23 @@ export async function startServer({ models, port = 8080, host = '127.0.0.1', max
 
   async function handle(req, res) {
     const url = new URL(req.url, 'http://x');
-    if (req.method === 'GET' && url.pathname === '/healthz') return send(res, shuttingDown ? 503 : 200, { status: shuttingDown ? 'shutting down' : 'ok', models: [...backends.keys()] });
+    if (req.method === 'GET' && url.pathname === '/healthz')
+      return send(res, shuttingDown ? 503 : 200, { status: shuttingDown ? 'shutting down' : 'ok', models: [...backends.keys()] });
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.contentType });
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
       const ms = (ns) => ns / 1e6;
-      const out = { eventLoopDelayMs: { p50: ms(eventLoop.percentile(50)), p99: ms(eventLoop.percentile(99)), max: ms(eventLoop.max), mean: ms(eventLoop.mean) }, models: {} };
+      const out = {
+        eventLoopDelayMs: {
+          p50: ms(eventLoop.percentile(50)),
+          p99: ms(eventLoop.percentile(99)),
+          max: ms(eventLoop.max),
+          mean: ms(eventLoop.mean),
+        },
+        models: {},
+      };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
       if (url.searchParams.get('reset') === '1') eventLoop.reset();
       return send(res, 200, out);
@@ -264,17 +290,30 @@ async function main() {
     calibrate: values.calibrate,
     batchInvariant: values['batch-invariant'],
   };
-  const s = await startServer({ models, port: Number(values.port), host: values.host, maxBodyBytes: Number(values['max-body']), session, log: (l) => console.error(l) });
-  console.log(JSON.stringify({ listening: s.url, models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })) }));
-  process.once("SIGTERM", async () => {
-    console.error("SIGTERM: draining");
+  const s = await startServer({
+    models,
+    port: Number(values.port),
+    host: values.host,
+    maxBodyBytes: Number(values['max-body']),
+    session,
+    log: (l) => console.error(l),
+  });
+  console.log(
+    JSON.stringify({
+      listening: s.url,
+      models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })),
+    }),
+  );
+  process.once('SIGTERM', async () => {
+    console.error('SIGTERM: draining');
     await s.close();
     console.log(JSON.stringify({ stopped: true }));
     process.exit(0);
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main().catch((e) => {
-  console.error(e?.stack ?? e);
-  process.exit(1);
-});
+if (import.meta.url === `file://${process.argv[1]}`)
+  main().catch((e) => {
+    console.error(e?.stack ?? e);
+    process.exit(1);
+  });

@@ -78,7 +78,11 @@ export class ConvkitContender implements Contender {
       };
     }
     const classes = c.model === 'lenet5' ? 10 : 1000;
-    const labels = Tensor.fromArray(Int32Array.from({ length: c.batch }, (_, i) => (i * 37) % classes), [c.batch], { device: dev });
+    const labels = Tensor.fromArray(
+      Int32Array.from({ length: c.batch }, (_, i) => (i * 37) % classes),
+      [c.batch],
+      { device: dev },
+    );
     const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
     this.held.push(labels, opt);
     let step: () => StepResult;

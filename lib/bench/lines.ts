@@ -90,7 +90,13 @@ export function resultLine(
   };
 }
 
-export function caseLine(type: 'skip' | 'error', base: LineBase, who: { impl: string; label?: string }, c: BenchCase, reason: string): Line {
+export function caseLine(
+  type: 'skip' | 'error',
+  base: LineBase,
+  who: { impl: string; label?: string },
+  c: BenchCase,
+  reason: string,
+): Line {
   return {
     type,
     ...base,

@@ -87,7 +87,12 @@ const OPTIONS = {
 } as const;
 
 const list = (s: string | undefined): string[] | undefined =>
-  s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  s === undefined
+    ? undefined
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0);
 
 /** A whole number in [min, max] given as --name. */
 function int(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -112,7 +117,8 @@ function forms(models: string[] | undefined, variants: string[] | undefined): Ar
   };
   for (const spec of models ?? ['lenet5', 'alexnet']) {
     const [m, v, extra] = spec.split(':');
-    if (m !== 'lenet5' && m !== 'alexnet') throw new BenchUsageError(`--model: unknown model ${JSON.stringify(m)} (expected lenet5 or alexnet)`);
+    if (m !== 'lenet5' && m !== 'alexnet')
+      throw new BenchUsageError(`--model: unknown model ${JSON.stringify(m)} (expected lenet5 or alexnet)`);
     if (extra !== undefined) throw new BenchUsageError(`--model: ${JSON.stringify(spec)} is not MODEL or MODEL:VARIANT`);
     if (v !== undefined && !VARIANTS[m].includes(v))
       throw new BenchUsageError(`--model: ${m} has no form ${JSON.stringify(v)} (it has ${VARIANTS[m].join(', ')})`);
@@ -122,7 +128,10 @@ function forms(models: string[] | undefined, variants: string[] | undefined): Ar
   const all = new Set(Object.values(VARIANTS).flat());
   for (const v of variants ?? [])
     if (!all.has(v)) throw new BenchUsageError(`--variant: unknown form ${JSON.stringify(v)} (expected ${[...all].join(', ')})`);
-  if (!out.length) throw new BenchUsageError(`--variant ${variants?.join(',')} names no form of the chosen models (lenet5: modern, classic; alexnet: paper, owt)`);
+  if (!out.length)
+    throw new BenchUsageError(
+      `--variant ${variants?.join(',')} names no form of the chosen models (lenet5: modern, classic; alexnet: paper, owt)`,
+    );
   return out;
 }
 

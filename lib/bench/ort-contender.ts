@@ -25,7 +25,11 @@ interface Ort {
   env?: { versions?: { node?: string; common?: string } };
 }
 
-const INPUT: Record<string, readonly number[]> = { 'lenet5:modern': [1, 28, 28], 'alexnet:paper': [3, 227, 227], 'alexnet:owt': [3, 224, 224] };
+const INPUT: Record<string, readonly number[]> = {
+  'lenet5:modern': [1, 28, 28],
+  'alexnet:paper': [3, 227, 227],
+  'alexnet:owt': [3, 224, 224],
+};
 
 /** Where to look for onnxruntime-node: this package, then CONVKIT_ORT_DIR. */
 export function ortSearchPaths(): string[] {
@@ -105,6 +109,9 @@ class OrtContender implements Contender {
 export function startOrtPeer(threads: number, bases?: readonly string[]): Contender | AbsentPeer {
   const ort = loadOrt(bases);
   if (!ort)
-    return { impl: 'onnxruntime-node', reason: 'onnxruntime-node is not installed (npm install --save-dev --ignore-scripts onnxruntime-node, or set CONVKIT_ORT_DIR)' };
+    return {
+      impl: 'onnxruntime-node',
+      reason: 'onnxruntime-node is not installed (npm install --save-dev --ignore-scripts onnxruntime-node, or set CONVKIT_ORT_DIR)',
+    };
   return new OrtContender(ort, threads);
 }

@@ -39,7 +39,11 @@ const isAbsent = (p: Contender | AbsentPeer): p is AbsentPeer => 'reason' in p;
 
 async function startPeers(o: BenchOptions, dev: Device, threads: number): Promise<Array<Contender | AbsentPeer>> {
   const out: Array<Contender | AbsentPeer> = [];
-  const cpuOnly = (impl: string, label?: string): AbsentPeer => ({ impl, label, reason: `the peers run on the CPU; this bench runs on ${dev.name}` });
+  const cpuOnly = (impl: string, label?: string): AbsentPeer => ({
+    impl,
+    label,
+    reason: `the peers run on the CPU; this bench runs on ${dev.name}`,
+  });
   if (o.peers.includes('torch')) {
     if (dev.kind !== 'cpu') out.push(cpuOnly('pytorch', 'tuned'), cpuOnly('pytorch', 'default'));
     else out.push(...(await Promise.all([startTorchPeer('tuned', threads), startTorchPeer('default', threads)])));
@@ -62,7 +66,16 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
     sink.line(l);
   };
   const timing = { rounds: o.rounds, warmup: o.warmup, roundSeconds: o.roundMs / 1000 };
-  emit({ type: 'start', ...base, cases: o.cases.length, peers: o.peers, rounds: o.rounds, warmup: o.warmup, round_ms: o.roundMs, quick: o.quick });
+  emit({
+    type: 'start',
+    ...base,
+    cases: o.cases.length,
+    peers: o.peers,
+    rounds: o.rounds,
+    warmup: o.warmup,
+    round_ms: o.roundMs,
+    quick: o.quick,
+  });
 
   let ceiling: Ceiling | null = null;
   if (!o.noCeiling) {

@@ -33,7 +33,10 @@ const fmtPm = (s: Spread, f: (x: number) => string = fmt) =>
   `${f(s.median)} ±${s.median ? ((50 * (s.max - s.min)) / Math.abs(s.median)).toFixed(1) : '0'}%`;
 
 function row(cells: string[]): string {
-  return cells.map((c, i) => (COLUMNS[i][1] ? c.padEnd(COLUMNS[i][1]) : c)).join(' ').trimEnd();
+  return cells
+    .map((c, i) => (COLUMNS[i][1] ? c.padEnd(COLUMNS[i][1]) : c))
+    .join(' ')
+    .trimEnd();
 }
 
 function who(l: Line): string {

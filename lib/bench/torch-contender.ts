@@ -67,7 +67,8 @@ class TorchContender implements Contender {
     return {
       async run(iters) {
         const r = await child.request({ op: 'run', iters }, CASE_MS);
-        if (!r.ok || typeof r.seconds !== 'number') throw new Error(`the PyTorch peer failed a round: ${String(r.reason ?? JSON.stringify(r))}`);
+        if (!r.ok || typeof r.seconds !== 'number')
+          throw new Error(`the PyTorch peer failed a round: ${String(r.reason ?? JSON.stringify(r))}`);
         return r.seconds;
       },
     };
@@ -99,12 +100,19 @@ export async function startTorchPeer(label: TorchLabel, threads: number, python 
   }
   if (!hello.ok) {
     await child.close();
-    return { impl: 'pytorch', label, reason: `PyTorch is not usable from ${python}: ${String(hello.reason)} (Debian: apt install python3-torch)` };
+    return {
+      impl: 'pytorch',
+      label,
+      reason: `PyTorch is not usable from ${python}: ${String(hello.reason)} (Debian: apt install python3-torch)`,
+    };
   }
   const setup = {
     python,
     threads: hello.threads,
-    env: label === 'tuned' ? { unset: [...UNSET_FOR_TUNED], MALLOC_MMAP_THRESHOLD_: MALLOC_KEEP, MALLOC_TRIM_THRESHOLD_: MALLOC_KEEP } : 'as inherited',
+    env:
+      label === 'tuned'
+        ? { unset: [...UNSET_FOR_TUNED], MALLOC_MMAP_THRESHOLD_: MALLOC_KEEP, MALLOC_TRIM_THRESHOLD_: MALLOC_KEEP }
+        : 'as inherited',
     seen: hello.env,
   };
   return new TorchContender(label, String(hello.version), setup, child);

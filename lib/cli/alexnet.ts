@@ -24,20 +24,35 @@ export const TRAIN_ALEXNET: CommandSpec = {
   options: {
     data: { type: 'string', arg: 'DIR|LIST', desc: 'a class-per-folder tree, a list file, or a folder with classes.tsv; required' },
     list: { type: 'string', arg: 'FILE', desc: 'a list file whose paths start from --data' },
-    variant: { type: 'string', arg: 'FORM', desc: "'paper' (two towers, 227 crops, LRN, Caffe's pixel means) or 'owt' (one tower, 224 crops, torchvision's normalisation)", default: 'paper' },
+    variant: {
+      type: 'string',
+      arg: 'FORM',
+      desc: "'paper' (two towers, 227 crops, LRN, Caffe's pixel means) or 'owt' (one tower, 224 crops, torchvision's normalisation)",
+      default: 'paper',
+    },
     epochs: { type: 'string', arg: 'N', desc: 'epochs to train (>= 1; when resuming, the total)', default: '90' },
     batch: { type: 'string', arg: 'N', desc: 'images per batch', default: '128' },
     lr: { type: 'string', arg: 'X', desc: 'base learning rate (> 0)', default: '0.01' },
     'lr-step': { type: 'string', arg: 'N', desc: 'divide the rate by 10 every N epochs', default: 'a third of --epochs, rounded up' },
     momentum: { type: 'string', arg: 'X', desc: 'SGD momentum in [0, 1)', default: '0.9' },
-    'weight-decay': { type: 'string', arg: 'X', desc: "weight decay (>= 0): the paper's rule on every weight (paper), torch.optim.SGD's (owt)", default: '5e-4' },
+    'weight-decay': {
+      type: 'string',
+      arg: 'X',
+      desc: "weight decay (>= 0): the paper's rule on every weight (paper), torch.optim.SGD's (owt)",
+      default: '5e-4',
+    },
     dropout: { type: 'string', arg: 'P', desc: 'dropout probability of the first two fully connected layers, in [0, 1)', default: '0.5' },
     'fc-width': { type: 'string', arg: 'N', desc: 'width of the fully connected layers', default: '4096' },
     seed: { type: 'string', arg: 'N', desc: 'seed of the weights, the shuffling and the augmentation', default: '1' },
     limit: { type: 'string', arg: 'N', desc: 'train on the first N images', default: 'all' },
     val: { type: 'string', arg: 'DIR|LIST', desc: 'images to validate on after every epoch', default: 'none' },
     workers: { type: 'string', arg: 'N', desc: 'image decoding worker threads (0: on the main thread)', default: 'min(2, CPUs)' },
-    save: { type: 'string', arg: 'FILE', desc: 'checkpoint (FILE and FILE.optim.safetensors, about 2 x 244 MB at full width)', default: 'alexnet.safetensors; the --resume file when resuming' },
+    save: {
+      type: 'string',
+      arg: 'FILE',
+      desc: 'checkpoint (FILE and FILE.optim.safetensors, about 2 x 244 MB at full width)',
+      default: 'alexnet.safetensors; the --resume file when resuming',
+    },
     'save-every': { type: 'string', arg: 'N', desc: 'also save after every N epochs (0: only at the end)', default: '0' },
     'no-save': { type: 'boolean', desc: 'write no checkpoint' },
     resume: { type: 'string', arg: 'FILE', desc: 'continue the run saved in FILE (its variant, seed and schedule)' },
@@ -74,7 +89,8 @@ export function sourceOf(data: string, list: string | undefined): { path: string
 
 export async function trainAlexnet(v: Values): Promise<void> {
   const data = v.data as string | undefined;
-  if (!data) throw new UsageError('train alexnet: --data DIR is required (a class-per-folder tree, a list file, or a folder with classes.tsv)');
+  if (!data)
+    throw new UsageError('train alexnet: --data DIR is required (a class-per-folder tree, a list file, or a folder with classes.tsv)');
   let seed = num(v.seed as string, 'seed', 1, true);
   let startEpoch = 0;
   let startBatch = 0;
@@ -111,7 +127,10 @@ export async function trainAlexnet(v: Values): Promise<void> {
       decayAll: Boolean(o.decayAll),
     });
     opt.loadState(r.checkpoint.optimizer as Record<string, { shape: number[]; data: Float32Array }>);
-    out.info({ type: 'resume', from: resume, epoch: startEpoch, batch: startBatch, step: startStep }, `resuming from ${resume} at epoch ${startEpoch + 1}, batch ${startBatch}`);
+    out.info(
+      { type: 'resume', from: resume, epoch: startEpoch, batch: startBatch, step: startStep },
+      `resuming from ${resume} at epoch ${startEpoch + 1}, batch ${startBatch}`,
+    );
   } else {
     variant = (v.variant as string | undefined) ?? 'paper';
     if (variant !== 'paper' && variant !== 'owt') throw new UsageError(`--variant must be paper or owt, got ${JSON.stringify(variant)}`);
@@ -119,7 +138,8 @@ export async function trainAlexnet(v: Values): Promise<void> {
   }
 
   const epochs = num(v.epochs as string, 'epochs', 90, true, { min: 1, max: 100_000 });
-  if (epochs <= startEpoch) throw new UsageError(`--epochs ${epochs}: ${resume ?? ''} has already run ${startEpoch} epochs; ask for more to continue`);
+  if (epochs <= startEpoch)
+    throw new UsageError(`--epochs ${epochs}: ${resume ?? ''} has already run ${startEpoch} epochs; ask for more to continue`);
   const batchSize = num(v.batch as string, 'batch', 128, true, { min: 1, max: 65_536 });
   // A full-width checkpoint is ~2 x 244 MB: by default it is written once, at the end.
   const saveEvery = num(v['save-every'] as string, 'save-every', 0, true, { min: 0 });
@@ -132,7 +152,17 @@ export async function trainAlexnet(v: Values): Promise<void> {
   const loaders: ImageFolderLoader[] = [];
   try {
     const workers = v.workers === undefined ? undefined : num(v.workers as string, 'workers', 0, true);
-    const trainData = await imageFolderLoader(src.path, { list: src.list, batchSize, seed, train: true, limit, workers, crop: input.crop, mean: input.mean, scale: input.scale });
+    const trainData = await imageFolderLoader(src.path, {
+      list: src.list,
+      batchSize,
+      seed,
+      train: true,
+      limit,
+      workers,
+      crop: input.crop,
+      mean: input.mean,
+      scale: input.scale,
+    });
     loaders.push(trainData);
     const classes = trainData.classes;
     if (!model || !opt) {
@@ -152,7 +182,16 @@ export async function trainAlexnet(v: Values): Promise<void> {
     let validation: ImageFolderLoader | undefined;
     if (v.val) {
       const vs = sourceOf(v.val as string, undefined);
-      validation = await imageFolderLoader(vs.path, { list: vs.list, batchSize: Math.min(batchSize, 64), seed: 0, train: false, workers, crop: input.crop, mean: input.mean, scale: input.scale });
+      validation = await imageFolderLoader(vs.path, {
+        list: vs.list,
+        batchSize: Math.min(batchSize, 64),
+        seed: 0,
+        train: false,
+        workers,
+        crop: input.crop,
+        mean: input.mean,
+        scale: input.scale,
+      });
       loaders.push(validation);
     }
     const [net, sgd] = [model, opt];
@@ -164,7 +203,18 @@ export async function trainAlexnet(v: Values): Promise<void> {
     const save = v['no-save'] ? undefined : ((v.save as string | undefined) ?? resume ?? 'alexnet.safetensors');
     const meta = { input, classes, schedule: { baseLr, lrStep } };
     out.info(
-      { type: 'start', model: net.name, variant, epochs, batchSize, lr: baseLr, seed, trainImages: trainData.count, classes: classes.length, parameters: net.parameters().reduce((a, p) => a + p.value.size, 0) },
+      {
+        type: 'start',
+        model: net.name,
+        variant,
+        epochs,
+        batchSize,
+        lr: baseLr,
+        seed,
+        trainImages: trainData.count,
+        classes: classes.length,
+        parameters: net.parameters().reduce((a, p) => a + p.value.size, 0),
+      },
       `training ${net.name} (${variant}) on ${dev}: ${trainData.count} images of ${classes.length} classes, ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / 10 every ${lrStep} epochs, seed ${seed}`,
     );
     out.start({ epochs, startEpoch, startBatch, batchesPerEpoch: trainData.batchesPerEpoch });
@@ -187,14 +237,23 @@ export async function trainAlexnet(v: Values): Promise<void> {
         onEpochEnd: async (e, l) => {
           out.epoch(l);
           // A full AlexNet checkpoint is ~0.5 GB with its momentum: --save-every spaces them out.
-          if (save && ((saveEvery > 0 && (e + 1) % saveEvery === 0) || e + 1 === epochs)) await saveTrainingCheckpoint(save, net, sgd, { epoch: e + 1, batch: 0, step: steps, seed }, meta);
+          if (save && ((saveEvery > 0 && (e + 1) % saveEvery === 0) || e + 1 === epochs))
+            await saveTrainingCheckpoint(save, net, sgd, { epoch: e + 1, batch: 0, step: steps, seed }, meta);
         },
       },
     });
     const last = h.epochs[h.epochs.length - 1];
     const seconds = (performance.now() - t0) / 1000;
     out.info(
-      { type: 'done', epochs: h.epochs.length, seconds, loss: last?.loss, accuracy: last?.accuracy, valAccuracy: last?.valAccuracy, saved: save ?? null },
+      {
+        type: 'done',
+        epochs: h.epochs.length,
+        seconds,
+        loss: last?.loss,
+        accuracy: last?.accuracy,
+        valAccuracy: last?.valAccuracy,
+        saved: save ?? null,
+      },
       `done in ${seconds.toFixed(1)} s: training loss ${last?.loss.toFixed(4) ?? '-'}${last?.valAccuracy !== undefined ? `, validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}${save ? `, saved ${save}` : ''}`,
     );
   } finally {
@@ -216,16 +275,30 @@ function topK(probs: Float32Array, crops: number, k: number): Array<{ index: num
 }
 
 /** AlexNet's predictions for image files: the top classes, named from the checkpoint. */
-export async function predictImages(files: string[], v: Values, out: Reporter, restored: Awaited<ReturnType<typeof restoreModel>>): Promise<void> {
+export async function predictImages(
+  files: string[],
+  v: Values,
+  out: Reporter,
+  restored: Awaited<ReturnType<typeof restoreModel>>,
+): Promise<void> {
   const top = num(v.top as string, 'top', 5, true, { min: 1 });
   const { model, checkpoint } = restored;
   {
     const input = (checkpoint.meta.input as InputSpec | undefined) ?? inputFor(String(model.config.variant));
     const names = (checkpoint.meta.classes as string[] | undefined) ?? [];
     for (const file of files) {
-      const img = await loadImageForPredict(file, { crop: input.crop, mean: input.mean, scale: input.scale, tenCrop: Boolean(v['ten-crop']) });
+      const img = await loadImageForPredict(file, {
+        crop: input.crop,
+        mean: input.mean,
+        scale: input.scale,
+        tenCrop: Boolean(v['ten-crop']),
+      });
       const probs = await predict(model, img.x, img.shape);
-      const best = topK(probs, img.shape[0], top).map((r) => ({ index: r.index, name: names[r.index] ?? String(r.index), probability: r.p }));
+      const best = topK(probs, img.shape[0], top).map((r) => ({
+        index: r.index,
+        name: names[r.index] ?? String(r.index),
+        probability: r.p,
+      }));
       out.info(
         { type: 'predict', file, crops: img.shape[0], top: best },
         `${file}${img.shape[0] > 1 ? ` (${img.shape[0]} crops)` : ''}:\n${best.map((r, i) => `  ${i + 1}. ${r.name} (${r.index})  ${r.probability.toFixed(4)}`).join('\n')}`,

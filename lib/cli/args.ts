@@ -36,12 +36,19 @@ export const COMMON: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', desc: 'print this help' },
 };
 
-export const DEVICE: OptionSpec = { type: 'string', arg: 'DEV', desc: "where to run: 'cpu', 'cpu:N' (CPU stream N) or 'cuda:N' (GPU N; needs the CUDA build)", default: 'cpu' };
+export const DEVICE: OptionSpec = {
+  type: 'string',
+  arg: 'DEV',
+  desc: "where to run: 'cpu', 'cpu:N' (CPU stream N) or 'cuda:N' (GPU N; needs the CUDA build)",
+  default: 'cpu',
+};
 
 /** Per-command help: every option with its description and default. */
 export function helpText(c: CommandSpec): string {
   const opts = { ...c.options, ...COMMON };
-  const heads = Object.entries(opts).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.arg ?? 'X'}` : ''}`);
+  const heads = Object.entries(opts).map(
+    ([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.arg ?? 'X'}` : ''}`,
+  );
   const pad = Math.min(28, Math.max(...heads.map((h) => h.length)) + 2);
   const lines = [`usage: convkit ${c.name}${c.positionals ? ` ${c.positionals}` : ''} [options]`, '', c.summary, '', 'options:'];
   Object.values(opts).forEach((o, i) => {
@@ -60,7 +67,8 @@ export function helpText(c: CommandSpec): string {
  */
 export function parseCommand(c: CommandSpec, argv: string[]): { values: Values; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const [name, o] of Object.entries({ ...c.options, ...COMMON })) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  for (const [name, o] of Object.entries({ ...c.options, ...COMMON }))
+    options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   try {
     const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: r.values as Values, positionals: r.positionals };
@@ -99,7 +107,8 @@ function rangeText(r: Range): string {
 export function num(v: string | undefined, name: string, fallback: number, int = false, range: Range = {}): number {
   if (v === undefined) return fallback;
   const n = v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isSafeInteger(n))) throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || (int && !Number.isSafeInteger(n)))
+    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
   const low = range.min !== undefined && (range.minExclusive ? n <= range.min : n < range.min);
   const high = range.max !== undefined && (range.maxExclusive ? n >= range.max : n > range.max);
   if (low || high) throw new UsageError(`--${name} must be ${rangeText(range)}, got ${v}`);
@@ -109,13 +118,15 @@ export function num(v: string | undefined, name: string, fallback: number, int =
 /** A comma-separated list of integers (--index 0,1,2; --lr-milestones 10,15). */
 export function intList(v: string, name: string, range: Range = {}): number[] {
   const parts = v.split(',');
-  if (parts.some((p) => p.trim() === '')) throw new UsageError(`--${name} must be a comma-separated list of integers, got ${JSON.stringify(v)}`);
+  if (parts.some((p) => p.trim() === ''))
+    throw new UsageError(`--${name} must be a comma-separated list of integers, got ${JSON.stringify(v)}`);
   return parts.map((p) => num(p.trim(), name, 0, true, range));
 }
 
 /** One of a fixed set of words. */
 export function oneOf<T extends string>(v: string | undefined, name: string, allowed: readonly T[], fallback: T): T {
   if (v === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(v)}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(v)}`);
   return v as T;
 }

@@ -39,6 +39,10 @@ export async function loadDigit(path: string, invert: Invert): Promise<{ pixels:
     .extractChannel(0)
     .raw()
     .toBuffer();
-  if (out.length !== DIGIT_SIDE * DIGIT_SIDE) throw new ConvkitError('ND_INTERNAL', `digit image '${path}': expected ${DIGIT_SIDE * DIGIT_SIDE} pixels after resizing, got ${out.length}`);
+  if (out.length !== DIGIT_SIDE * DIGIT_SIDE)
+    throw new ConvkitError(
+      'ND_INTERNAL',
+      `digit image '${path}': expected ${DIGIT_SIDE * DIGIT_SIDE} pixels after resizing, got ${out.length}`,
+    );
   return { pixels: new Uint8Array(out), inverted, mean };
 }

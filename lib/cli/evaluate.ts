@@ -20,9 +20,16 @@ export const EVALUATE: CommandSpec = {
   summary: "Evaluate a saved model: LeNet-5 on MNIST's test set, AlexNet on a folder of images (top-1 and top-5).",
   options: {
     model: { type: 'string', arg: 'FILE', desc: 'the weights file (X.safetensors) written by convkit train; required' },
-    data: { type: 'string', arg: 'DIR|LIST', desc: 'LeNet-5: the MNIST folder; AlexNet: a class-per-folder tree, a list file, or a folder with classes.tsv; required' },
+    data: {
+      type: 'string',
+      arg: 'DIR|LIST',
+      desc: 'LeNet-5: the MNIST folder; AlexNet: a class-per-folder tree, a list file, or a folder with classes.tsv; required',
+    },
     list: { type: 'string', arg: 'FILE', desc: 'AlexNet: a list file whose paths start from --data' },
-    'ten-crop': { type: 'boolean', desc: 'AlexNet: average the softmax over ten crops (corners, centre, flipped) instead of the centre crop' },
+    'ten-crop': {
+      type: 'boolean',
+      desc: 'AlexNet: average the softmax over ten crops (corners, centre, flipped) instead of the centre crop',
+    },
     limit: { type: 'string', arg: 'N', desc: 'evaluate the first N images only', default: 'all' },
     batch: { type: 'string', arg: 'N', desc: 'images per batch', default: '500 (LeNet-5), 32 (AlexNet; 4 with --ten-crop)' },
     workers: { type: 'string', arg: 'N', desc: 'AlexNet: image decoding worker threads (0: on the main thread)', default: 'min(2, CPUs)' },
@@ -35,7 +42,8 @@ function labelMap(dataClasses: string[], modelClasses: string[] | undefined, num
   const map = new Int32Array(dataClasses.length);
   dataClasses.forEach((name, i) => {
     const j = modelClasses ? modelClasses.indexOf(name) : i;
-    if (j < 0 || j >= numClasses) throw new UsageError(`evaluate: class ${JSON.stringify(name)} of ${data} is not one of the model's ${numClasses} classes`);
+    if (j < 0 || j >= numClasses)
+      throw new UsageError(`evaluate: class ${JSON.stringify(name)} of ${data} is not one of the model's ${numClasses} classes`);
     map[i] = j;
   });
   return map;
@@ -73,10 +81,25 @@ async function evaluateImages(v: Values, model: Model, meta: Record<string, unkn
   const t: Tally = { loss: 0, top1: 0, top5: 0, count: 0 };
   if (!tenCrop) {
     const workers = v.workers === undefined ? undefined : num(v.workers as string, 'workers', 0, true, { min: 0, max: 64 });
-    const loader = await imageFolderLoader(src.path, { list: src.list, batchSize: batch, train: false, limit, workers, crop: input.crop, mean: input.mean, scale: input.scale });
+    const loader = await imageFolderLoader(src.path, {
+      list: src.list,
+      batchSize: batch,
+      train: false,
+      limit,
+      workers,
+      crop: input.crop,
+      mean: input.mean,
+      scale: input.scale,
+    });
     try {
       const map = labelMap(loader.classes, meta.classes as string[] | undefined, numClasses, v.data as string);
-      for await (const b of loader.epoch(0)) tally(t, await predict(model, b.x, b.shape), Array.from(b.labels, (l) => map[l]), b.batchSize);
+      for await (const b of loader.epoch(0))
+        tally(
+          t,
+          await predict(model, b.x, b.shape),
+          Array.from(b.labels, (l) => map[l]),
+          b.batchSize,
+        );
     } finally {
       await loader.close();
     }
@@ -90,12 +113,22 @@ async function evaluateImages(v: Values, model: Model, meta: Record<string, unkn
     const n = Math.min(batch, count - i);
     const per = 10 * 3 * input.crop * input.crop;
     const x = new Float32Array(n * per);
-    for (let j = 0; j < n; j++) x.set((await loadImageForPredict(s.paths[i + j], { crop: input.crop, mean: input.mean, scale: input.scale, tenCrop: true })).x, j * per);
+    for (let j = 0; j < n; j++)
+      x.set(
+        (await loadImageForPredict(s.paths[i + j], { crop: input.crop, mean: input.mean, scale: input.scale, tenCrop: true })).x,
+        j * per,
+      );
     const probs = await predict(model, x, [n * 10, 3, input.crop, input.crop]);
     const k = probs.length / (n * 10);
     const mean = new Float32Array(n * k);
-    for (let j = 0; j < n; j++) for (let c = 0; c < 10; c++) for (let q = 0; q < k; q++) mean[j * k + q] += probs[(j * 10 + c) * k + q] / 10;
-    tally(t, mean, Array.from(s.labels.subarray(i, i + n), (l) => map[l]), n);
+    for (let j = 0; j < n; j++)
+      for (let c = 0; c < 10; c++) for (let q = 0; q < k; q++) mean[j * k + q] += probs[(j * 10 + c) * k + q] / 10;
+    tally(
+      t,
+      mean,
+      Array.from(s.labels.subarray(i, i + n), (l) => map[l]),
+      n,
+    );
   }
   return t;
 }
@@ -107,9 +140,22 @@ async function run(v: Values, out: Reporter): Promise<void> {
   try {
     if (model.config.model === 'alexnet') {
       const t = await evaluateImages(v, model, checkpoint.meta);
-      const r = { loss: t.loss / Math.max(1, t.count), accuracy: t.top1 / Math.max(1, t.count), top5: t.top5 / Math.max(1, t.count), count: t.count };
+      const r = {
+        loss: t.loss / Math.max(1, t.count),
+        accuracy: t.top1 / Math.max(1, t.count),
+        top5: t.top5 / Math.max(1, t.count),
+        count: t.count,
+      };
       out.info(
-        { type: 'evaluate', model: v.model, data: v.data, tenCrop: Boolean(v['ten-crop']), ...r, error: 1 - r.accuracy, top5Error: 1 - r.top5 },
+        {
+          type: 'evaluate',
+          model: v.model,
+          data: v.data,
+          tenCrop: Boolean(v['ten-crop']),
+          ...r,
+          error: 1 - r.accuracy,
+          top5Error: 1 - r.top5,
+        },
         `${r.count} images${v['ten-crop'] ? ' (10 crops each)' : ''}: loss ${r.loss.toFixed(4)}, top-1 ${(r.accuracy * 100).toFixed(2)}%, top-5 ${(r.top5 * 100).toFixed(2)}%`,
       );
       return;
@@ -117,10 +163,20 @@ async function run(v: Values, out: Reporter): Promise<void> {
     if (v['ten-crop']) throw new UsageError('evaluate: --ten-crop is for AlexNet checkpoints');
     const limit = v.limit === undefined ? undefined : num(v.limit as string, 'limit', 0, true, { min: 1 });
     const batchSize = num(v.batch as string, 'batch', 500, true, { min: 1, max: 10_000 });
-    const test = await mnistLoader(v.data as string, 'test', { batchSize, seed: 0, variant: String(model.config.variant), shuffle: false, limit, prefetch: 0 });
+    const test = await mnistLoader(v.data as string, 'test', {
+      batchSize,
+      seed: 0,
+      variant: String(model.config.variant),
+      shuffle: false,
+      limit,
+      prefetch: 0,
+    });
     try {
       const r = await evaluate(model, test);
-      out.info({ type: 'evaluate', model: v.model, ...r, error: 1 - r.accuracy }, `${r.count} test images: loss ${r.loss.toFixed(4)}, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${((1 - r.accuracy) * 100).toFixed(2)}%)`);
+      out.info(
+        { type: 'evaluate', model: v.model, ...r, error: 1 - r.accuracy },
+        `${r.count} test images: loss ${r.loss.toFixed(4)}, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${((1 - r.accuracy) * 100).toFixed(2)}%)`,
+      );
     } finally {
       await test.close();
     }

@@ -31,7 +31,10 @@ export const COMMANDS: Record<string, Command> = {
   export: { spec: EXPORT, run: (v) => exportCmd(v) },
   // `bench` has its own options and help (lib/bench/options.ts).
   bench: {
-    spec: { name: 'bench', summary: 'Time LeNet-5 and AlexNet training and inference, with PyTorch and onnxruntime-node in turns (JSON lines).' },
+    spec: {
+      name: 'bench',
+      summary: 'Time LeNet-5 and AlexNet training and inference, with PyTorch and onnxruntime-node in turns (JSON lines).',
+    },
     raw: async (argv) => (await import('../bench/command.js')).benchMain(argv),
   },
 };
@@ -82,7 +85,13 @@ export async function main(argv: string[]): Promise<number> {
     cmd = resolve(argv);
     if (cmd?.name === 'train') {
       const models = Object.entries(COMMANDS).filter(([n]) => n.startsWith('train '));
-      process.stdout.write(['usage: convkit train MODEL [options]   (convkit train MODEL --help: its options)', '', ...models.map(([n, c]) => `  ${n.padEnd(15)}${c.spec.summary}`)].join('\n') + '\n');
+      process.stdout.write(
+        [
+          'usage: convkit train MODEL [options]   (convkit train MODEL --help: its options)',
+          '',
+          ...models.map(([n, c]) => `  ${n.padEnd(15)}${c.spec.summary}`),
+        ].join('\n') + '\n',
+      );
       return 0;
     }
     if (!cmd) {
@@ -101,7 +110,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(c.spec) + '\n');
       return 0;
     }
-    if (!c.spec.positionals && positionals.length) throw new UsageError(`${cmd.name}: unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (!c.spec.positionals && positionals.length)
+      throw new UsageError(`${cmd.name}: unexpected argument ${JSON.stringify(positionals[0])}`);
     await c.run(values, positionals);
     return 0;
   } catch (e) {

@@ -28,7 +28,11 @@ export function pick(ds: InMemoryDataset, indices: ArrayLike<number>): InMemoryD
  * Splits `ds` into (train, validation) with `valCount` validation images chosen by `seed`.
  * Both keep the source order of their images; the training loader shuffles per epoch anyway.
  */
-export function splitValidation(ds: InMemoryDataset, valCount: number, seed: number): { train: InMemoryDataset; val: InMemoryDataset | null } {
+export function splitValidation(
+  ds: InMemoryDataset,
+  valCount: number,
+  seed: number,
+): { train: InMemoryDataset; val: InMemoryDataset | null } {
   if (valCount === 0) return { train: ds, val: null };
   if (valCount >= ds.count) throw new UsageError(`--val-split ${valCount} leaves no training images (the training set has ${ds.count})`);
   // A stream apart from the loader's epoch orders: 'epoch' 2^31 - 1 is never trained.
@@ -49,7 +53,10 @@ export interface MnistLoaders {
 }
 
 /** Training (first `limit` after the split), validation and test loaders. */
-export async function mnistLoaders(dir: string, o: { batchSize: number; seed: number; variant: string; valSplit: number; limit?: number; prefetch?: number }): Promise<MnistLoaders> {
+export async function mnistLoaders(
+  dir: string,
+  o: { batchSize: number; seed: number; variant: string; valSplit: number; limit?: number; prefetch?: number },
+): Promise<MnistLoaders> {
   const full = InMemoryDataset.fromMnist(await loadMnist(dir, { split: 'train' }));
   const { train, val } = splitValidation(full, o.valSplit, o.seed);
   const ds = o.limit !== undefined && o.limit < train.count ? train.slice(0, o.limit) : train;
@@ -70,10 +77,20 @@ export async function mnistLoaders(dir: string, o: { batchSize: number; seed: nu
   };
 }
 
-export async function mnistLoader(dir: string, split: 'train' | 'test', o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean; prefetch?: number }): Promise<DataLoader> {
+export async function mnistLoader(
+  dir: string,
+  split: 'train' | 'test',
+  o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean; prefetch?: number },
+): Promise<DataLoader> {
   const m = await loadMnist(dir, { split });
   let ds = InMemoryDataset.fromMnist(m);
   if (o.limit !== undefined && o.limit < ds.count) ds = ds.slice(0, o.limit);
   const p = o.prefetch === undefined ? {} : { prefetch: o.prefetch };
-  return new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle ?? split === 'train', normalize: normalizeFor(o.variant), ...p });
+  return new DataLoader(ds, {
+    batchSize: o.batchSize,
+    seed: o.seed,
+    shuffle: o.shuffle ?? split === 'train',
+    normalize: normalizeFor(o.variant),
+    ...p,
+  });
 }

@@ -5,7 +5,12 @@ import { barReporter, fileReporter, jsonReporter, tee, type Reporter } from './p
 /** The options of commands that train (see progress.ts). */
 export const LOG_OPTIONS: Record<string, OptionSpec> = {
   log: { type: 'string', arg: 'FILE', desc: 'also write the JSON lines to FILE (appended to when resuming), for `convkit plot FILE`' },
-  'log-every': { type: 'string', arg: 'N', desc: 'JSON lines: one batch line in N (epoch lines are always written)', default: 'about 20 batch lines per epoch' },
+  'log-every': {
+    type: 'string',
+    arg: 'N',
+    desc: 'JSON lines: one batch line in N (epoch lines are always written)',
+    default: 'about 20 batch lines per epoch',
+  },
 };
 
 export function outputFor(v: Values, o: { append?: boolean } = {}): Reporter {

@@ -19,7 +19,13 @@ export const PLOT: CommandSpec = {
   positionals: 'RUN.jsonl',
   summary: 'Draw the training curves of a run logged with --log: loss, accuracy (train, validation, test) and learning rate per epoch.',
   options: {
-    out: { type: 'string', short: 'o', arg: 'FILE', desc: 'the picture: .svg, .png or .html (SVG inline, works offline)', default: 'RUN.svg beside RUN.jsonl' },
+    out: {
+      type: 'string',
+      short: 'o',
+      arg: 'FILE',
+      desc: 'the picture: .svg, .png or .html (SVG inline, works offline)',
+      default: 'RUN.svg beside RUN.jsonl',
+    },
     title: { type: 'string', arg: 'TEXT', desc: 'the chart title', default: 'the model and variant from the log' },
   },
 };
@@ -42,13 +48,17 @@ export function curveRows(text: string, file: string): { rows: CurveRow[]; title
     try {
       o = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      throw new ConvkitError('ND_FORMAT', `${file}:${i + 1}: not a JSON line (expected the output of convkit train --log): ${line.slice(0, 80)}`);
+      throw new ConvkitError(
+        'ND_FORMAT',
+        `${file}:${i + 1}: not a JSON line (expected the output of convkit train --log): ${line.slice(0, 80)}`,
+      );
     }
     if (o.type === 'epoch' && Number.isSafeInteger(o.epoch)) epochs.set(o.epoch as number, o as Record<string, number>);
     else if (o.type === 'test') test = o as Record<string, number>;
     else if (o.type === 'start' && !title) title = `${String(o.model ?? 'model')}${o.variant ? ` (${String(o.variant)})` : ''}`;
   });
-  if (epochs.size === 0) throw new ConvkitError('ND_FORMAT', `${file}: no epoch lines to plot (write them with convkit train ... --log ${file})`);
+  if (epochs.size === 0)
+    throw new ConvkitError('ND_FORMAT', `${file}: no epoch lines to plot (write them with convkit train ... --log ${file})`);
   const rows: CurveRow[] = [];
   const sorted = [...epochs.keys()].sort((a, b) => a - b);
   for (const e of sorted) {
@@ -74,15 +84,28 @@ export function curveRows(text: string, file: string): { rows: CurveRow[]; title
 
 /** The Vega-Lite spec: three panels sharing the epoch axis and one colour legend. */
 export function curvesSpec(rows: CurveRow[], title: string): Record<string, unknown> {
-  const color = { field: 'split', type: 'nominal', title: null, scale: { domain: ['train', 'validation', 'test'], range: ['#1f77b4', '#ff7f0e', '#2ca02c'] } };
+  const color = {
+    field: 'split',
+    type: 'nominal',
+    title: null,
+    scale: { domain: ['train', 'validation', 'test'], range: ['#1f77b4', '#ff7f0e', '#2ca02c'] },
+  };
   const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
   const panel = (name: CurveRow['panel'], y: Record<string, unknown>) => ({
     width: 480,
     height: 150,
     transform: [{ filter: { field: 'panel', equal: name } }],
     layer: [
-      { transform: [{ filter: "datum.split !== 'test'" }], mark: { type: 'line', point: true, interpolate: name === 'learning rate' ? 'step-after' : 'linear' }, encoding: { x, y, color } },
-      { transform: [{ filter: "datum.split === 'test'" }], mark: { type: 'point', shape: 'diamond', size: 120, filled: true }, encoding: { x, y, color } },
+      {
+        transform: [{ filter: "datum.split !== 'test'" }],
+        mark: { type: 'line', point: true, interpolate: name === 'learning rate' ? 'step-after' : 'linear' },
+        encoding: { x, y, color },
+      },
+      {
+        transform: [{ filter: "datum.split === 'test'" }],
+        mark: { type: 'point', shape: 'diamond', size: 120, filled: true },
+        encoding: { x, y, color },
+      },
     ],
   });
   return {
@@ -115,11 +138,13 @@ function escapeScript(json: string): string {
 }
 
 export async function plotCmd(v: Values, positionals: string[]): Promise<void> {
-  if (positionals.length !== 1) throw new UsageError(`plot: give one log file (written by convkit train --log FILE), got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`plot: give one log file (written by convkit train --log FILE), got ${positionals.length}`);
   const file = positionals[0];
   const outFile = (v.out as string | undefined) ?? file.replace(/\.jsonl?$/i, '') + '.svg';
   const ext = extname(outFile).toLowerCase();
-  if (!['.svg', '.png', '.html'].includes(ext)) throw new UsageError(`plot: -o must end in .svg, .png or .html, got ${JSON.stringify(outFile)}`);
+  if (!['.svg', '.png', '.html'].includes(ext))
+    throw new UsageError(`plot: -o must end in .svg, .png or .html, got ${JSON.stringify(outFile)}`);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -142,5 +167,9 @@ export async function plotCmd(v: Values, positionals: string[]): Promise<void> {
     );
   }
   const epochs = new Set(rows.map((r) => r.epoch)).size;
-  process.stdout.write(process.stdout.isTTY && !v.json ? `wrote ${outFile} (${epochs} epochs)\n` : JSON.stringify({ type: 'plot', file, out: outFile, epochs, rows: rows.length }) + '\n');
+  process.stdout.write(
+    process.stdout.isTTY && !v.json
+      ? `wrote ${outFile} (${epochs} epochs)\n`
+      : JSON.stringify({ type: 'plot', file, out: outFile, epochs, rows: rows.length }) + '\n',
+  );
 }

@@ -24,8 +24,13 @@ export const PREDICT: CommandSpec = {
     model: { type: 'string', arg: 'FILE', desc: 'the weights file (X.safetensors) written by convkit train; required' },
     data: { type: 'string', arg: 'DIR', desc: 'LeNet-5 without image files: the MNIST folder whose test images --index picks' },
     index: { type: 'string', arg: 'I,J', desc: 'MNIST test images to predict (0-based)', default: '0' },
-    invert: { type: 'string', arg: 'MODE', desc: "LeNet-5 image files: 'auto' inverts mostly light images (dark ink on paper) into MNIST's white on black, 'yes', 'no'", default: 'auto' },
-    'ten-crop': { type: 'boolean', desc: "AlexNet: average the softmax over the ten crops (corners, centre, flipped)" },
+    invert: {
+      type: 'string',
+      arg: 'MODE',
+      desc: "LeNet-5 image files: 'auto' inverts mostly light images (dark ink on paper) into MNIST's white on black, 'yes', 'no'",
+      default: 'auto',
+    },
+    'ten-crop': { type: 'boolean', desc: 'AlexNet: average the softmax over the ten crops (corners, centre, flipped)' },
     top: { type: 'string', arg: 'K', desc: 'AlexNet: classes to list per image', default: '5' },
     device: DEVICE,
   },
@@ -44,7 +49,14 @@ async function predictDigits(files: string[], v: Values, out: Reporter, model: M
   for (const f of files) digits.push(await loadDigit(f, invert));
   const images = new Uint8Array(files.length * DIGIT_SIDE * DIGIT_SIDE);
   digits.forEach((d, i) => images.set(d.pixels, i * DIGIT_SIDE * DIGIT_SIDE));
-  const ds = new InMemoryDataset({ images, labels: new Int32Array(files.length), count: files.length, channels: 1, height: DIGIT_SIDE, width: DIGIT_SIDE });
+  const ds = new InMemoryDataset({
+    images,
+    labels: new Int32Array(files.length),
+    count: files.length,
+    channels: 1,
+    height: DIGIT_SIDE,
+    width: DIGIT_SIDE,
+  });
   // The loader applies exactly the training normalisation (and the classic form's padding).
   const loader = new DataLoader(ds, { batchSize: files.length, shuffle: false, prefetch: 0, normalize: normalizeFor(variant) });
   try {
@@ -68,7 +80,13 @@ async function predictDigits(files: string[], v: Values, out: Reporter, model: M
 async function predictMnist(v: Values, out: Reporter, model: Model): Promise<void> {
   if (!v.data) throw new UsageError('predict: give image files, or --data DIR (MNIST) with --index I[,J...]');
   const indices = intList((v.index as string | undefined) ?? '0', 'index', { min: 0 });
-  const loader = await mnistLoader(v.data as string, 'test', { batchSize: 1, seed: 0, variant: String(model.config.variant), shuffle: false, prefetch: 0 });
+  const loader = await mnistLoader(v.data as string, 'test', {
+    batchSize: 1,
+    seed: 0,
+    variant: String(model.config.variant),
+    shuffle: false,
+    prefetch: 0,
+  });
   try {
     const ds = loader.dataset;
     for (const i of indices) {

@@ -135,7 +135,12 @@ export function tee(...rs: Reporter[]): Reporter {
 export function barLine(l: BatchLogs, plan: RunPlan, rate: number, eta: number, columns: number): string {
   const head = `epoch ${l.epoch + 1}/${plan.epochs}`;
   const count = `${l.batch + 1}/${plan.batchesPerEpoch}`;
-  const fields = [`loss ${l.meanLoss.toFixed(4)}`, `acc ${(l.meanAccuracy * 100).toFixed(1)}%`, `${Math.round(rate)} img/s`, `eta ${fmtTime(eta)}`];
+  const fields = [
+    `loss ${l.meanLoss.toFixed(4)}`,
+    `acc ${(l.meanAccuracy * 100).toFixed(1)}%`,
+    `${Math.round(rate)} img/s`,
+    `eta ${fmtTime(eta)}`,
+  ];
   const max = Math.max(1, columns - 1);
   for (let keep = fields.length; keep >= 0; keep--) {
     const tail = [count, ...fields.slice(0, keep)].join('  ');
@@ -196,7 +201,9 @@ export function barReporter(out: NodeJS.WriteStream = process.stdout): Reporter 
       clearLine();
       state = null;
       const val = l.valAccuracy !== undefined ? `  val loss ${l.valLoss!.toFixed(4)}  val acc ${(l.valAccuracy * 100).toFixed(2)}%` : '';
-      out.write(`epoch ${l.epoch + 1}/${plan.epochs}: loss ${l.loss.toFixed(4)}  acc ${(l.accuracy * 100).toFixed(2)}%${val}  lr ${l.lr}  ${l.seconds.toFixed(1)} s  ${Math.round(l.imagesPerSec)} img/s\n`);
+      out.write(
+        `epoch ${l.epoch + 1}/${plan.epochs}: loss ${l.loss.toFixed(4)}  acc ${(l.accuracy * 100).toFixed(2)}%${val}  lr ${l.lr}  ${l.seconds.toFixed(1)} s  ${Math.round(l.imagesPerSec)} img/s\n`,
+      );
       clock.pause();
     },
     info(_o, text) {

@@ -20,21 +20,45 @@ export const TRAIN_LENET5: CommandSpec = {
   summary: 'Train LeNet-5 on MNIST with SGD; validates on a held-out split each epoch, tests once at the end, saves a checkpoint.',
   options: {
     data: { type: 'string', arg: 'DIR', desc: 'the folder with the MNIST files (train-images-idx3-ubyte[.gz], ...); required' },
-    variant: { type: 'string', arg: 'FORM', desc: "'modern' (ReLU, max pooling, softmax; 28x28 standardised) or 'classic' (the 1998 network: 32x32 in [-0.1, 1.175], scaled tanh, C3 table, RBF output)", default: 'modern' },
+    variant: {
+      type: 'string',
+      arg: 'FORM',
+      desc: "'modern' (ReLU, max pooling, softmax; 28x28 standardised) or 'classic' (the 1998 network: 32x32 in [-0.1, 1.175], scaled tanh, C3 table, RBF output)",
+      default: 'modern',
+    },
     epochs: { type: 'string', arg: 'N', desc: 'epochs to train (>= 1; when resuming, the total)', default: '5 (modern), 20 (classic)' },
     batch: { type: 'string', arg: 'N', desc: 'images per batch', default: '64 (modern), 16 (classic)' },
     lr: { type: 'string', arg: 'X', desc: 'base learning rate (> 0)', default: '0.05 (modern), 0.001 (classic)' },
-    'lr-milestones': { type: 'string', arg: 'E,E', desc: 'epochs (1-based counts done) after which the rate is divided by --lr-factor', default: '50% and 75% of --epochs, rounded up (10,15 for 20 epochs)' },
+    'lr-milestones': {
+      type: 'string',
+      arg: 'E,E',
+      desc: 'epochs (1-based counts done) after which the rate is divided by --lr-factor',
+      default: '50% and 75% of --epochs, rounded up (10,15 for 20 epochs)',
+    },
     'lr-factor': { type: 'string', arg: 'X', desc: 'divisor of the rate at each milestone (>= 1)', default: '5' },
     momentum: { type: 'string', arg: 'X', desc: 'SGD momentum in [0, 1)', default: '0.9' },
     'weight-decay': { type: 'string', arg: 'X', desc: 'L2 weight decay (>= 0), PyTorch form (added to the gradient)', default: '5e-4' },
     seed: { type: 'string', arg: 'N', desc: 'seed of the initial weights, the shuffling and the validation split', default: '1' },
     'val-split': { type: 'string', arg: 'N', desc: 'training images held out for validation (0: none)', default: '5000' },
     limit: { type: 'string', arg: 'N', desc: 'train on the first N images left after the split (a quick run)', default: 'all' },
-    save: { type: 'string', arg: 'FILE', desc: 'checkpoint written after every epoch (FILE and FILE.optim.safetensors)', default: 'lenet5.safetensors (modern), lenet5-classic.safetensors (classic); the --resume file when resuming' },
+    save: {
+      type: 'string',
+      arg: 'FILE',
+      desc: 'checkpoint written after every epoch (FILE and FILE.optim.safetensors)',
+      default: 'lenet5.safetensors (modern), lenet5-classic.safetensors (classic); the --resume file when resuming',
+    },
     'no-save': { type: 'boolean', desc: 'write no checkpoint' },
-    resume: { type: 'string', arg: 'FILE', desc: "continue the run saved in FILE (its variant, seed, batch, split and schedule); needs FILE's .optim.safetensors twin" },
-    prefetch: { type: 'string', arg: 'N', desc: 'batches prepared ahead on a worker thread (0: each on the main thread when needed)', default: '3' },
+    resume: {
+      type: 'string',
+      arg: 'FILE',
+      desc: "continue the run saved in FILE (its variant, seed, batch, split and schedule); needs FILE's .optim.safetensors twin",
+    },
+    prefetch: {
+      type: 'string',
+      arg: 'N',
+      desc: 'batches prepared ahead on a worker thread (0: each on the main thread when needed)',
+      default: '3',
+    },
     device: DEVICE,
     ...LOG_OPTIONS,
   },
@@ -57,7 +81,10 @@ interface SavedRun {
 }
 
 export function scheduleOf(s: SavedSchedule): (epoch: number) => number {
-  return piecewiseLr(s.milestones, [0, ...s.milestones].map((_, i) => s.baseLr / s.factor ** i));
+  return piecewiseLr(
+    s.milestones,
+    [0, ...s.milestones].map((_, i) => s.baseLr / s.factor ** i),
+  );
 }
 
 export async function trainLenet5(v: Values): Promise<void> {
@@ -68,34 +95,53 @@ export async function trainLenet5(v: Values): Promise<void> {
   const r = resume ? await restoreModel(resume, { device: dev }) : null;
   const model = r?.model ?? null;
   try {
-    if (r && r.model.config.model !== 'lenet5') throw new UsageError(`--resume ${resume}: the checkpoint holds ${String(r.model.config.model)}, not lenet5 (use convkit train ${String(r.model.config.model)})`);
+    if (r && r.model.config.model !== 'lenet5')
+      throw new UsageError(
+        `--resume ${resume}: the checkpoint holds ${String(r.model.config.model)}, not lenet5 (use convkit train ${String(r.model.config.model)})`,
+      );
     await run(v, data, dev, r);
   } finally {
     model?.dispose();
   }
 }
 
-async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r: Awaited<ReturnType<typeof restoreModel>> | null): Promise<void> {
+async function run(
+  v: Values,
+  data: string,
+  dev: ReturnType<typeof deviceArg>,
+  r: Awaited<ReturnType<typeof restoreModel>> | null,
+): Promise<void> {
   const meta = r?.checkpoint.meta ?? {};
   const savedRun = meta.run as SavedRun | undefined;
-  const variant = r ? String(r.model.config.variant) : oneOf(v.variant as string | undefined, 'variant', ['modern', 'classic'] as const, 'modern');
+  const variant = r
+    ? String(r.model.config.variant)
+    : oneOf(v.variant as string | undefined, 'variant', ['modern', 'classic'] as const, 'modern');
   const classic = variant === 'classic';
   const seed = r ? r.checkpoint.position.seed : num(v.seed as string, 'seed', 1, true);
   const epochs = num(v.epochs as string, 'epochs', classic ? 20 : 5, true, { min: 1, max: 100_000 });
   const startEpoch = r?.checkpoint.position.epoch ?? 0;
-  if (r && epochs <= startEpoch) throw new UsageError(`--epochs ${epochs}: ${v.resume as string} has already run ${startEpoch} epochs; ask for more to continue`);
+  if (r && epochs <= startEpoch)
+    throw new UsageError(`--epochs ${epochs}: ${v.resume as string} has already run ${startEpoch} epochs; ask for more to continue`);
   const batchSize = num(v.batch as string, 'batch', savedRun?.batchSize ?? (classic ? 16 : 64), true, { min: 1, max: 60_000 });
   const valSplit = num(v['val-split'] as string, 'val-split', savedRun?.valSplit ?? 5000, true, { min: 0, max: 59_999 });
   const limit = v.limit === undefined ? (savedRun?.limit ?? undefined) : num(v.limit as string, 'limit', 0, true, { min: 1 });
   if (r && savedRun && (batchSize !== savedRun.batchSize || valSplit !== savedRun.valSplit)) {
-    throw new UsageError(`--resume: the run used --batch ${savedRun.batchSize} --val-split ${savedRun.valSplit}; a resumed run must keep them (its position counts batches of that split)`);
+    throw new UsageError(
+      `--resume: the run used --batch ${savedRun.batchSize} --val-split ${savedRun.valSplit}; a resumed run must keep them (its position counts batches of that split)`,
+    );
   }
   const savedSchedule = meta.schedule as SavedSchedule | undefined;
   const o = (meta.optimizer ?? {}) as Record<string, number | string | boolean>;
   // The schedule's base travels in the checkpoint; the optimizer's saved lr is already scheduled.
   // (A checkpoint from before the base was saved falls back to that lr, as earlier versions did.)
-  const baseLr = num(v.lr as string, 'lr', savedSchedule?.baseLr ?? (r ? Number(o.lr) : classic ? 0.001 : 0.05), false, { min: 0, minExclusive: true });
-  const milestones = v['lr-milestones'] !== undefined ? intList(v['lr-milestones'] as string, 'lr-milestones', { min: 1 }) : (savedSchedule?.milestones ?? [Math.ceil(epochs * 0.5), Math.ceil(epochs * 0.75)]);
+  const baseLr = num(v.lr as string, 'lr', savedSchedule?.baseLr ?? (r ? Number(o.lr) : classic ? 0.001 : 0.05), false, {
+    min: 0,
+    minExclusive: true,
+  });
+  const milestones =
+    v['lr-milestones'] !== undefined
+      ? intList(v['lr-milestones'] as string, 'lr-milestones', { min: 1 })
+      : (savedSchedule?.milestones ?? [Math.ceil(epochs * 0.5), Math.ceil(epochs * 0.75)]);
   const factor = num(v['lr-factor'] as string, 'lr-factor', savedSchedule?.factor ?? 5, false, { min: 1 });
   const schedule: SavedSchedule = { kind: 'piecewise', baseLr, milestones, factor };
 
@@ -107,17 +153,40 @@ async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r
     form: (o.form as 'pytorch' | 'paper' | undefined) ?? 'pytorch',
   });
   if (r) opt.loadState(r.checkpoint.optimizer as Record<string, { shape: number[]; data: Float32Array }>);
-  const save = v['no-save'] ? undefined : ((v.save as string | undefined) ?? (v.resume as string | undefined) ?? (classic ? 'lenet5-classic.safetensors' : 'lenet5.safetensors'));
+  const save = v['no-save']
+    ? undefined
+    : ((v.save as string | undefined) ??
+      (v.resume as string | undefined) ??
+      (classic ? 'lenet5-classic.safetensors' : 'lenet5.safetensors'));
   const prefetch = num(v.prefetch as string, 'prefetch', 3, true, { min: 0, max: 64 });
   const out = outputFor(v, { append: Boolean(r) });
   let loaders: Awaited<ReturnType<typeof mnistLoaders>> | undefined;
   try {
     loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch });
     const pos = r?.checkpoint.position;
-    if (r) out.info({ type: 'resume', from: v.resume, epoch: pos!.epoch, batch: pos!.batch, step: pos!.step, lr: scheduleOf(schedule)(pos!.epoch) }, `resuming from ${v.resume as string} at epoch ${pos!.epoch + 1}, batch ${pos!.batch}`);
+    if (r)
+      out.info(
+        { type: 'resume', from: v.resume, epoch: pos!.epoch, batch: pos!.batch, step: pos!.step, lr: scheduleOf(schedule)(pos!.epoch) },
+        `resuming from ${v.resume as string} at epoch ${pos!.epoch + 1}, batch ${pos!.batch}`,
+      );
     const train = loaders.train;
     out.info(
-      { type: 'start', model: model.name, variant, device: dev, epochs, batchSize, lr: baseLr, schedule, momentum: opt.momentum, weightDecay: opt.weightDecay, seed, trainImages: train.dataset.count, valImages: loaders.val?.dataset.count ?? 0, testImages: loaders.test.dataset.count },
+      {
+        type: 'start',
+        model: model.name,
+        variant,
+        device: dev,
+        epochs,
+        batchSize,
+        lr: baseLr,
+        schedule,
+        momentum: opt.momentum,
+        weightDecay: opt.weightDecay,
+        seed,
+        trainImages: train.dataset.count,
+        valImages: loaders.val?.dataset.count ?? 0,
+        testImages: loaders.test.dataset.count,
+      },
       `training ${model.name} (${variant}) on ${dev}: ${train.dataset.count} images (${loaders.val?.dataset.count ?? 0} held out), ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / ${factor} after epochs ${milestones.join(', ')}, momentum ${opt.momentum}, weight decay ${opt.weightDecay}, seed ${seed}`,
     );
     out.start({ epochs, startEpoch, startBatch: pos?.batch ?? 0, batchesPerEpoch: train.batchesPerEpoch });
@@ -136,11 +205,22 @@ async function run(v: Values, data: string, dev: ReturnType<typeof deviceArg>, r
       callbacks: { onBatchEnd: (_b, l) => out.batch(l), onEpochEnd: (_e, l) => out.epoch(l) },
     });
     const test = await evaluate(model, loaders.test);
-    out.info({ type: 'test', loss: test.loss, accuracy: test.accuracy, error: 1 - test.accuracy, count: test.count }, `test: ${test.count} images, loss ${test.loss.toFixed(4)}, accuracy ${(test.accuracy * 100).toFixed(2)}% (error ${((1 - test.accuracy) * 100).toFixed(2)}%)`);
+    out.info(
+      { type: 'test', loss: test.loss, accuracy: test.accuracy, error: 1 - test.accuracy, count: test.count },
+      `test: ${test.count} images, loss ${test.loss.toFixed(4)}, accuracy ${(test.accuracy * 100).toFixed(2)}% (error ${((1 - test.accuracy) * 100).toFixed(2)}%)`,
+    );
     const last = h.epochs.at(-1);
     const seconds = (performance.now() - t0) / 1000;
     out.info(
-      { type: 'done', epochs: h.epochs.length, seconds, valAccuracy: last?.valAccuracy ?? null, testAccuracy: test.accuracy, testError: 1 - test.accuracy, saved: save ?? null },
+      {
+        type: 'done',
+        epochs: h.epochs.length,
+        seconds,
+        valAccuracy: last?.valAccuracy ?? null,
+        testAccuracy: test.accuracy,
+        testError: 1 - test.accuracy,
+        saved: save ?? null,
+      },
       `done in ${seconds.toFixed(1)} s: test accuracy ${(test.accuracy * 100).toFixed(2)}%${save ? `, saved ${save}` : ' (not saved: --no-save)'}`,
     );
   } finally {

@@ -32,7 +32,8 @@ export const CLASSIC_BACKGROUND = -0.1;
 export const CLASSIC_FOREGROUND = 1.175;
 
 function finite(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`DataLoader: 'normalize.${name}' must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new ArgumentError(`DataLoader: 'normalize.${name}' must be a finite number, got ${String(v)}`);
   return v;
 }
 
@@ -47,7 +48,10 @@ export function pixelTable(n: Normalize): Float32Array {
     }
     return table;
   }
-  if (n.form !== 'modern') throw new ArgumentError(`DataLoader: 'normalize.form' must be 'modern' or 'classic', got ${JSON.stringify((n as { form?: unknown }).form)}`);
+  if (n.form !== 'modern')
+    throw new ArgumentError(
+      `DataLoader: 'normalize.form' must be 'modern' or 'classic', got ${JSON.stringify((n as { form?: unknown }).form)}`,
+    );
   const mean = n.mean === undefined ? 0 : finite('mean', n.mean);
   const std = n.std === undefined ? 1 : finite('std', n.std);
   if (std <= 0) throw new ArgumentError(`DataLoader: 'normalize.std' must be > 0, got ${std}`);

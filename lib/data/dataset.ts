@@ -39,7 +39,9 @@ export class InMemoryDataset {
     if (!(opts.images instanceof Uint8Array))
       throw new ArgumentError(`InMemoryDataset: 'images' must be a Uint8Array, got ${typeof opts.images}`);
     if (opts.images.length !== this.sampleSize * this.count)
-      throw new ShapeError(`InMemoryDataset: 'images' has ${opts.images.length} bytes but shape ${fmtShape(shape)} needs ${this.sampleSize * this.count}`);
+      throw new ShapeError(
+        `InMemoryDataset: 'images' has ${opts.images.length} bytes but shape ${fmtShape(shape)} needs ${this.sampleSize * this.count}`,
+      );
     if (opts.labels == null || opts.labels.length !== this.count)
       throw new ShapeError(`InMemoryDataset: 'labels' has ${opts.labels?.length} entries but 'count' is ${this.count}`);
     for (let i = 0; i < this.count; i++) {

@@ -17,6 +17,8 @@ export function siblingWorkerUrl(moduleUrl: string, name: string): URL {
 export function optInt(op: string, name: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    throw new ArgumentError(`${op}: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${String(v)}`);
+    throw new ArgumentError(
+      `${op}: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${String(v)}`,
+    );
   return v;
 }

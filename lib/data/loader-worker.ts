@@ -66,7 +66,15 @@ function step(): void {
     port.postMessage(msg, [x.buffer, labels.buffer]);
   } catch (e) {
     const err = e as Error & { code?: string };
-    const msg: FromWorker = { type: 'error', id: j.id, index, name: err?.name ?? 'Error', message: String(err?.message ?? e), stack: err?.stack, code: err?.code };
+    const msg: FromWorker = {
+      type: 'error',
+      id: j.id,
+      index,
+      name: err?.name ?? 'Error',
+      message: String(err?.message ?? e),
+      stack: err?.stack,
+      code: err?.code,
+    };
     port.postMessage(msg);
     job = null;
     return;

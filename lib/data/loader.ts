@@ -59,7 +59,6 @@ interface EpochState {
   wake: (() => void) | null;
 }
 
-
 export class DataLoader {
   readonly dataset: InMemoryDataset;
   readonly batchSize: number;
@@ -152,7 +151,11 @@ export class DataLoader {
     if (this.#closed) throw new DisposedError('DataLoader.epoch: the loader is closed');
     const end = this.batchesPerEpoch;
     if (start >= end) return;
-    if (this.#active) this.#fail(this.#active, new ArgumentError(`DataLoader: epoch ${this.#active.epoch} was still being iterated when epoch ${epoch} started`));
+    if (this.#active)
+      this.#fail(
+        this.#active,
+        new ArgumentError(`DataLoader: epoch ${this.#active.epoch} was still being iterated when epoch ${epoch} started`),
+      );
     const worker = this.#ensureWorker();
     const state: EpochState = { id: this.#nextId++, epoch, ready: new Map(), error: null, wake: null };
     this.#active = state;
@@ -218,7 +221,12 @@ export class DataLoader {
       else {
         const cause = Object.assign(new Error(m.message), { name: m.name, stack: m.stack, code: m.code });
         const code: ErrorCode = m.code?.startsWith('ND_') ? (m.code as ErrorCode) : 'ND_INTERNAL';
-        this.#fail(s, new ConvkitError(code, `DataLoader: preparing batch ${m.index} of epoch ${s.epoch} failed in the prefetch worker: ${m.message}`, { cause }));
+        this.#fail(
+          s,
+          new ConvkitError(code, `DataLoader: preparing batch ${m.index} of epoch ${s.epoch} failed in the prefetch worker: ${m.message}`, {
+            cause,
+          }),
+        );
       }
       s.wake?.();
       s.wake = null;

@@ -48,7 +48,10 @@ export async function loadMnist(dir: string, opts: { split: MnistSplit }): Promi
   const [count, rows, cols] = images.dims as [number, number, number];
   // A 0-pixel image has no pixels to normalize or batch: the header is wrong, not the data.
   if (rows === 0 || cols === 0)
-    throw new ConvkitError('ND_FORMAT', `${imagesPath}: images of ${rows} x ${cols} pixels (rows at byte 8, columns at byte 12${imagesPath.endsWith('.gz') ? ' of the decompressed stream' : ''}); each must be at least 1 x 1`);
+    throw new ConvkitError(
+      'ND_FORMAT',
+      `${imagesPath}: images of ${rows} x ${cols} pixels (rows at byte 8, columns at byte 12${imagesPath.endsWith('.gz') ? ' of the decompressed stream' : ''}); each must be at least 1 x 1`,
+    );
   if (labels.dims[0] !== count)
     throw new ConvkitError(
       'ND_FORMAT',

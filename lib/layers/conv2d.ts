@@ -59,7 +59,11 @@ export class Conv2d extends Layer {
         throw new ShapeError(`Conv2d: mask must be [${o.outChannels}][${cPerG}], got [${o.mask.length}][${o.mask[0]?.length ?? 0}]`);
       const flat = o.mask.flat();
       maskCount = flat.reduce((a, b) => a + (b ? 1 : 0), 0);
-      this.mask = Tensor.fromArray(flat.map((v) => (v ? 1 : 0)), [o.outChannels, cPerG], { device: dev });
+      this.mask = Tensor.fromArray(
+        flat.map((v) => (v ? 1 : 0)),
+        [o.outChannels, cPerG],
+        { device: dev },
+      );
     } else this.mask = null;
     this.maskCount = maskCount;
     // Fan-in of one output unit: the connected input maps times the window.
@@ -94,7 +98,8 @@ export class Conv2d extends Layer {
 
   /** relu(forward(x)) in one kernel pass, for inference (Sequential fuses Conv2d + ReLU in eval mode). */
   forwardRelu(x: Tensor): Tensor {
-    if (this.training) throw new ArgumentError(`${this.name}: forwardRelu() is for eval mode (training needs the ReLU layer's saved output)`);
+    if (this.training)
+      throw new ArgumentError(`${this.name}: forwardRelu() is for eval mode (training needs the ReLU layer's saved output)`);
     this.releaseSaved();
     return ops.conv2d(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
   }
@@ -120,7 +125,13 @@ export class Conv2d extends Layer {
     const out = this.outputShape(input);
     const k = this.opts.kernelSize;
     const params = this.maskCount * k * k + (this.bias ? this.opts.outChannels : 0);
-    return { kernel: k, stride: this.opts.stride, params, connections: params * out[1] * out[2], kernelText: `${k}x${k}x${this.opts.outChannels}` };
+    return {
+      kernel: k,
+      stride: this.opts.stride,
+      params,
+      connections: params * out[1] * out[2],
+      kernelText: `${k}x${k}x${this.opts.outChannels}`,
+    };
   }
 
   override parameters(): Parameter[] {

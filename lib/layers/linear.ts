@@ -33,10 +33,19 @@ export class Linear extends Layer {
     const dev = toDevice(o.device ?? 'cpu');
     const seed = o.seed ?? 0;
     const wName = `${this.name}.weight`;
-    this.weight = { name: wName, value: initTensor(o.init ?? { kind: 'torch-default' }, [o.outFeatures, o.inFeatures], o.inFeatures, paramSeed(seed, wName), dev), grad: null };
+    this.weight = {
+      name: wName,
+      value: initTensor(o.init ?? { kind: 'torch-default' }, [o.outFeatures, o.inFeatures], o.inFeatures, paramSeed(seed, wName), dev),
+      grad: null,
+    };
     if (o.bias ?? true) {
       const bName = `${this.name}.bias`;
-      this.bias = { name: bName, value: initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outFeatures], o.inFeatures, paramSeed(seed, bName), dev), grad: null, noDecay: true };
+      this.bias = {
+        name: bName,
+        value: initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outFeatures], o.inFeatures, paramSeed(seed, bName), dev),
+        grad: null,
+        noDecay: true,
+      };
     } else this.bias = null;
   }
 

@@ -23,7 +23,9 @@ export class LocalResponseNorm extends Layer {
   constructor(o: LrnOptions) {
     super(o.name ?? 'lrn');
     if (o.alphaConvention !== 'per-size' && o.alphaConvention !== 'literal')
-      throw new ArgumentError(`LocalResponseNorm: 'alphaConvention' must be 'per-size' (alpha/n) or 'literal' (alpha), got ${JSON.stringify(o.alphaConvention)}`);
+      throw new ArgumentError(
+        `LocalResponseNorm: 'alphaConvention' must be 'per-size' (alpha/n) or 'literal' (alpha), got ${JSON.stringify(o.alphaConvention)}`,
+      );
     this.opts = { size: o.size ?? 5, alpha: o.alpha ?? 1e-4, beta: o.beta ?? 0.75, k: o.k ?? 2, alphaConvention: o.alphaConvention };
   }
 

@@ -28,7 +28,8 @@ abstract class Pool2d extends Layer {
 
   constructor(kind: string, o: Pool2dOptions) {
     super(o.name ?? kind);
-    if (!Number.isSafeInteger(o.kernelSize) || o.kernelSize < 1) throw new ArgumentError(`${kind}: 'kernelSize' must be a positive integer, got ${o.kernelSize}`);
+    if (!Number.isSafeInteger(o.kernelSize) || o.kernelSize < 1)
+      throw new ArgumentError(`${kind}: 'kernelSize' must be a positive integer, got ${o.kernelSize}`);
     this.kernelSize = o.kernelSize;
     this.stride = o.stride ?? o.kernelSize;
     this.padding = o.padding ?? 0;
@@ -100,6 +101,8 @@ export class AvgPool2d extends Pool2d {
 
   backward(dy: Tensor): Tensor | undefined {
     if (!this.inShape) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    return this.needInputGrad ? ops.avgPool2dBackward(dy, this.inShape, { ...this.poolOpts(), countIncludePad: this.countIncludePad }) : undefined;
+    return this.needInputGrad
+      ? ops.avgPool2dBackward(dy, this.inShape, { ...this.poolOpts(), countIncludePad: this.countIncludePad })
+      : undefined;
   }
 }

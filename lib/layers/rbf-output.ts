@@ -48,7 +48,13 @@ export class RBFOutput extends Layer {
 
   override geometry(input: Shape): LayerGeometry {
     this.outputShape(input);
-    return { kernel: 1, stride: 1, params: 0, connections: this.inFeatures * this.classes, kernelText: `${this.inFeatures}->${this.classes} RBF` };
+    return {
+      kernel: 1,
+      stride: 1,
+      params: 0,
+      connections: this.inFeatures * this.classes,
+      kernelText: `${this.inFeatures}->${this.classes} RBF`,
+    };
   }
 
   override releaseSaved(): void {

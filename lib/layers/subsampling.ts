@@ -29,15 +29,26 @@ export class Subsampling extends Layer {
 
   constructor(o: SubsamplingOptions) {
     super(o.name ?? 'subsampling');
-    if (!Number.isSafeInteger(o.channels) || o.channels < 1) throw new ArgumentError(`Subsampling: 'channels' must be a positive integer, got ${o.channels}`);
+    if (!Number.isSafeInteger(o.channels) || o.channels < 1)
+      throw new ArgumentError(`Subsampling: 'channels' must be a positive integer, got ${o.channels}`);
     this.channels = o.channels;
     this.kernelSize = o.kernelSize ?? 2;
     const dev = toDevice(o.device ?? 'cpu');
     const fanIn = this.kernelSize * this.kernelSize;
     const init = o.init ?? { kind: 'lecun-uniform' };
     const seed = o.seed ?? 0;
-    this.coef = { name: `${this.name}.coef`, value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.coef`), dev), grad: null, noDecay: true };
-    this.bias = { name: `${this.name}.bias`, value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.bias`), dev), grad: null, noDecay: true };
+    this.coef = {
+      name: `${this.name}.coef`,
+      value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.coef`), dev),
+      grad: null,
+      noDecay: true,
+    };
+    this.bias = {
+      name: `${this.name}.bias`,
+      value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.bias`), dev),
+      grad: null,
+      noDecay: true,
+    };
   }
 
   private poolOpts() {
@@ -80,7 +91,13 @@ export class Subsampling extends Layer {
     const out = this.outputShape(input);
     const k = this.kernelSize;
     // Each output unit: k*k inputs through one coefficient, plus the bias.
-    return { kernel: k, stride: k, params: 2 * this.channels, connections: (k * k + 1) * out[0] * out[1] * out[2], kernelText: `${k}x${k}` };
+    return {
+      kernel: k,
+      stride: k,
+      params: 2 * this.channels,
+      connections: (k * k + 1) * out[0] * out[1] * out[2],
+      kernelText: `${k}x${k}`,
+    };
   }
 
   override parameters(): Parameter[] {

@@ -76,9 +76,27 @@ export function summarize(layers: readonly Layer[], input: Shape): Summary {
 function renderTable(rows: SummaryRow[], totals: Summary['totals']): string {
   const n = (v: number) => v.toLocaleString('en-US');
   const head = ['layer', 'type', 'input', 'kernel', 'stride', 'output', 'receptive field', 'neurons', 'parameters', 'connections'];
-  const body = rows.map((r) => [r.layer, r.type, r.inputSize, r.kernelSize, String(r.stride), r.outputSize, String(r.receptiveField), n(r.neurons), n(r.parameters), n(r.connections)]);
+  const body = rows.map((r) => [
+    r.layer,
+    r.type,
+    r.inputSize,
+    r.kernelSize,
+    String(r.stride),
+    r.outputSize,
+    String(r.receptiveField),
+    n(r.neurons),
+    n(r.parameters),
+    n(r.connections),
+  ]);
   body.push(['total', '', '', '', '', '', '', n(totals.neurons), n(totals.parameters), n(totals.connections)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 7 || i === 4 || i === 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.slice(0, -1).map(line), widths.map((w) => '-'.repeat(w)).join('  '), line(body[body.length - 1])].join('\n');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i >= 7 || i === 4 || i === 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  return [
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...body.slice(0, -1).map(line),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    line(body[body.length - 1]),
+  ].join('\n');
 }

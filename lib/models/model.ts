@@ -167,7 +167,9 @@ export class Model {
   compileTrainStep(batch: number, optimizer: SGD): TrainPlan {
     checkInt(`${this.name}.compileTrainStep`, 'batch', batch, 1);
     if (this.net.layers.some((l) => l instanceof Dropout))
-      throw new ArgumentError(`${this.name}.compileTrainStep: the model has dropout, whose masks a recorded step would repeat; use trainStep`);
+      throw new ArgumentError(
+        `${this.name}.compileTrainStep: the model has dropout, whose masks a recorded step would repeat; use trainStep`,
+      );
     return new TrainPlan(this, optimizer, batch);
   }
 
@@ -188,7 +190,11 @@ export class Model {
     const known = new Set(params.map((p) => p.name));
     if (strict)
       for (const name of Object.keys(state))
-        if (!known.has(name)) throw new ConvkitError('ND_FORMAT', `${this.name}: unexpected parameter '${name}' in the state (expected ${[...known].join(', ')})`);
+        if (!known.has(name))
+          throw new ConvkitError(
+            'ND_FORMAT',
+            `${this.name}: unexpected parameter '${name}' in the state (expected ${[...known].join(', ')})`,
+          );
     for (const p of params) {
       const s = state[p.name];
       if (!s) {
@@ -196,7 +202,9 @@ export class Model {
         continue;
       }
       if (s.shape.length !== p.value.shape.length || s.shape.some((d, i) => d !== p.value.shape[i]) || s.data.length !== p.value.size)
-        throw new ShapeError(`${this.name}: parameter '${p.name}' is ${fmtShape(p.value.shape)} but the state holds ${fmtShape(s.shape)} (${s.data.length} values)`);
+        throw new ShapeError(
+          `${this.name}: parameter '${p.name}' is ${fmtShape(p.value.shape)} but the state holds ${fmtShape(s.shape)} (${s.data.length} values)`,
+        );
       const src = Tensor.fromArray(s.data, p.value.shape, { device: p.value.device });
       ops.copyInto(src, p.value);
       src.dispose();
@@ -278,13 +286,23 @@ export class TrainPlan {
     const op = `${this.model.name}.trainStep`;
     if (!(x instanceof Tensor) || !(labels instanceof Tensor)) throw new ArgumentError(`${op}: 'x' and 'labels' must be Tensors`);
     const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
-    if (!same(x, this.x)) throw new ShapeError(`${op}: input must be ${fmtShape(this.x.shape)} (the compiled batch), got ${fmtShape(x.shape)}`);
+    if (!same(x, this.x))
+      throw new ShapeError(`${op}: input must be ${fmtShape(this.x.shape)} (the compiled batch), got ${fmtShape(x.shape)}`);
     if (!same(labels, this.labels) || labels.dtype !== 'int32')
       throw new ShapeError(`${op}: labels must be int32 ${fmtShape(this.labels.shape)}, got ${labels.dtype} ${fmtShape(labels.shape)}`);
     const r = this.current();
     const loss = Tensor.empty(r.loss.shape, r.loss.dtype, r.loss.device);
     const correct = Tensor.empty(r.correct.shape, r.correct.dtype, r.correct.device);
-    r.ops.replay([[x, this.x], [labels, this.labels]], [[r.loss, loss], [r.correct, correct]]);
+    r.ops.replay(
+      [
+        [x, this.x],
+        [labels, this.labels],
+      ],
+      [
+        [r.loss, loss],
+        [r.correct, correct],
+      ],
+    );
     return { loss, correct };
   }
 

@@ -5,10 +5,41 @@
 import type { IsaFamilies, IsaLevel, NativeHandle as H, StreamId as S } from './types.js';
 
 export interface GemmBinding {
-  gemm(s: S, a: H, b: H, c: H, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, lda: number, ldb: number, beta: number, ldc: number): void;
+  gemm(
+    s: S,
+    a: H,
+    b: H,
+    c: H,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    lda: number,
+    ldb: number,
+    beta: number,
+    ldc: number,
+  ): void;
   batchedGemm(
-    s: S, a: H, b: H, c: H, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    lda: number, strideA: number, ldb: number, strideB: number, beta: number, ldc: number, strideC: number, batch: number,
+    s: S,
+    a: H,
+    b: H,
+    c: H,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    lda: number,
+    strideA: number,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    ldc: number,
+    strideC: number,
+    batch: number,
   ): void;
   gemmKernelName(): string;
 }
@@ -66,7 +97,18 @@ export interface LinearBinding {
 export interface LossBinding {
   softmax(s: S, x: H, y: H, N: number, K: number): void;
   softmaxBackward(s: S, dy: H, y: H, dx: H, N: number, K: number): void;
-  softmaxCrossEntropy(s: S, logits: H, labels: H, probs: H, loss: H, correct: H, correctTopK: H | null, N: number, K: number, k: number): void;
+  softmaxCrossEntropy(
+    s: S,
+    logits: H,
+    labels: H,
+    probs: H,
+    loss: H,
+    correct: H,
+    correctTopK: H | null,
+    N: number,
+    K: number,
+    k: number,
+  ): void;
   softmaxCrossEntropyBackward(s: S, probs: H, labels: H, dlogits: H, N: number, K: number, scale: number): void;
 }
 
@@ -103,5 +145,17 @@ export interface IsaBinding {
 }
 
 export interface KernelBinding
-  extends GemmBinding, ConvBinding, PoolBinding, LrnBinding, ActivationBinding, DropoutBinding, LinearBinding,
-    LossBinding, RbfBinding, OptimBinding, ChannelAffineBinding, CaptureBinding, IsaBinding {}
+  extends
+    GemmBinding,
+    ConvBinding,
+    PoolBinding,
+    LrnBinding,
+    ActivationBinding,
+    DropoutBinding,
+    LinearBinding,
+    LossBinding,
+    RbfBinding,
+    OptimBinding,
+    ChannelAffineBinding,
+    CaptureBinding,
+    IsaBinding {}

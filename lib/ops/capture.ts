@@ -26,7 +26,10 @@ export class CapturedOps {
   readonly length: number;
 
   /** @internal Use capture(). */
-  constructor(readonly device: Device, plan: NativeHandle) {
+  constructor(
+    readonly device: Device,
+    plan: NativeHandle,
+  ) {
     this.#plan = plan;
     this.length = nb.capturedOps(plan);
   }

@@ -10,7 +10,10 @@ function dims(op: string, x: Tensor, a: Tensor, b: Tensor): [number, number, num
   if (x.rank < 2) throw new ShapeError(`${op}: 'x' must be [N, C, ...], got ${fmtShape(x.shape)}`);
   const [N, C] = x.shape;
   const HW = x.size / Math.max(1, N * C);
-  for (const [name, t] of [['a', a], ['b', b]] as const)
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const)
     if (t.rank !== 1 || t.shape[0] !== C)
       throw new ShapeError(`${op}: '${name}' ${fmtShape(t.shape)} must be [${C}] for 'x' ${fmtShape(x.shape)}`);
   return [N, C, HW];
@@ -28,7 +31,12 @@ export function channelAffine(x: Tensor, a: Tensor, b: Tensor): Tensor {
   return y;
 }
 
-export function channelAffineBackward(dy: Tensor, x: Tensor, a: Tensor, opts: { needInputGrad?: boolean } = {}): { dx?: Tensor; da: Tensor; db: Tensor } {
+export function channelAffineBackward(
+  dy: Tensor,
+  x: Tensor,
+  a: Tensor,
+  opts: { needInputGrad?: boolean } = {},
+): { dx?: Tensor; da: Tensor; db: Tensor } {
   const op = 'channelAffineBackward';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'x', x);
@@ -40,6 +48,17 @@ export function channelAffineBackward(dy: Tensor, x: Tensor, a: Tensor, opts: { 
   const dx = opts.needInputGrad === false ? undefined : Tensor.empty(x.shape, 'float32', x.device);
   const da = Tensor.empty([C], 'float32', x.device);
   const db = Tensor.empty([C], 'float32', x.device);
-  nb.channelAffineBackward(x.device.stream, dy.handle(), x.handle(), a.handle(), dx ? dx.handle() : null, da.handle(), db.handle(), N, C, HW);
+  nb.channelAffineBackward(
+    x.device.stream,
+    dy.handle(),
+    x.handle(),
+    a.handle(),
+    dx ? dx.handle() : null,
+    da.handle(),
+    db.handle(),
+    N,
+    C,
+    HW,
+  );
   return { dx, da, db };
 }

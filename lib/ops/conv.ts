@@ -87,7 +87,15 @@ function geomArray(g: Conv2dGeometry): number[] {
   return [g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.OH, g.OW, g.groups];
 }
 
-function windowGeometry(op: string, x: Shape, opts: ConvWindow, kernel: [number, number], C: number, OC: number, groups: number): Conv2dGeometry {
+function windowGeometry(
+  op: string,
+  x: Shape,
+  opts: ConvWindow,
+  kernel: [number, number],
+  C: number,
+  OC: number,
+  groups: number,
+): Conv2dGeometry {
   const [SH, SW] = pair(op, 'stride', opts.stride, 1, 1);
   const [PH, PW] = pair(op, 'padding', opts.padding, 0, 0);
   const [DH, DW] = pair(op, 'dilation', opts.dilation, 1, 1);
@@ -121,10 +129,14 @@ function convGeometry(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): Co
   const [, C] = x.shape;
   const [OC, Cg, KH, KW] = w.shape;
   if (C % groups !== 0) throw new ShapeError(`${op}: 'x' ${fmtShape(x.shape)} has ${C} channels, not divisible by groups ${groups}`);
-  if (OC % groups !== 0) throw new ShapeError(`${op}: 'w' ${fmtShape(w.shape)} has ${OC} output channels, not divisible by groups ${groups}`);
+  if (OC % groups !== 0)
+    throw new ShapeError(`${op}: 'w' ${fmtShape(w.shape)} has ${OC} output channels, not divisible by groups ${groups}`);
   if (Cg !== C / groups)
-    throw new ShapeError(`${op}: 'w' ${fmtShape(w.shape)} must be [OC, ${C / groups}, KH, KW] for 'x' ${fmtShape(x.shape)} with groups ${groups}`);
-  if (OC < 1 || KH < 1 || KW < 1 || C < 1) throw new ShapeError(`${op}: 'w' ${fmtShape(w.shape)} and 'x' ${fmtShape(x.shape)} must not be empty`);
+    throw new ShapeError(
+      `${op}: 'w' ${fmtShape(w.shape)} must be [OC, ${C / groups}, KH, KW] for 'x' ${fmtShape(x.shape)} with groups ${groups}`,
+    );
+  if (OC < 1 || KH < 1 || KW < 1 || C < 1)
+    throw new ShapeError(`${op}: 'w' ${fmtShape(w.shape)} and 'x' ${fmtShape(x.shape)} must not be empty`);
   const g = windowGeometry(op, x.shape, opts, [KH, KW], C, OC, groups);
   const { bias, mask } = opts;
   if (bias !== undefined && bias !== null) {
@@ -180,9 +192,7 @@ export function col2im(cols: Tensor, opts: Col2imOptions): Tensor {
   const C = rows / (KH * KW);
   const g = imageGeometry(op, [N, C, H, W], opts);
   if (positions !== g.OH * g.OW)
-    throw new ShapeError(
-      `${op}: 'cols' ${fmtShape(cols.shape)} must have ${g.OH}*${g.OW} = ${g.OH * g.OW} columns for input [${H}, ${W}]`,
-    );
+    throw new ShapeError(`${op}: 'cols' ${fmtShape(cols.shape)} must have ${g.OH}*${g.OW} = ${g.OH * g.OW} columns for input [${H}, ${W}]`);
   const x = Tensor.zeros([N, C, H, W], { device: cols.device });
   nb.col2im(cols.device.stream, cols.handle(), x.handle(), geomArray(g));
   return x;
@@ -197,7 +207,16 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): T
   const act = opts.activation ?? null;
   if (act !== null && act !== 'relu') throw new ArgumentError(`conv2d: 'activation' must be 'relu' or null, got ${describe(act)}`);
   const y = Tensor.empty([g.N, g.OC, g.OH, g.OW], 'float32', x.device);
-  nb.conv2dForward(x.device.stream, x.handle(), w.handle(), opts.bias?.handle() ?? null, opts.mask?.handle() ?? null, y.handle(), geomArray(g), act === 'relu');
+  nb.conv2dForward(
+    x.device.stream,
+    x.handle(),
+    w.handle(),
+    opts.bias?.handle() ?? null,
+    opts.mask?.handle() ?? null,
+    y.handle(),
+    geomArray(g),
+    act === 'relu',
+  );
   return y;
 }
 

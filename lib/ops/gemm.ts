@@ -131,9 +131,13 @@ export function batchedGemm(a: Tensor, b: Tensor, opts: BatchedGemmOptions = {})
   const op = 'batchedGemm';
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
-  for (const [name, t] of [['a', a], ['b', b]] as const)
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const)
     if (t.rank !== 2 && t.rank !== 3) throw new ShapeError(`${op}: '${name}' must be 2-D or 3-D, got shape ${fmtShape(t.shape)}`);
-  if (a.rank === 2 && b.rank === 2) throw new ShapeError(`${op}: a ${fmtShape(a.shape)} or b ${fmtShape(b.shape)} must be 3-D [batch, rows, cols]`);
+  if (a.rank === 2 && b.rank === 2)
+    throw new ShapeError(`${op}: a ${fmtShape(a.shape)} or b ${fmtShape(b.shape)} must be 3-D [batch, rows, cols]`);
   if (a.rank === 3 && b.rank === 3 && a.shape[0] !== b.shape[0])
     throw new ShapeError(`${op}: a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)} have different batch sizes`);
   if (opts.c !== undefined) checkTensor(op, 'c', opts.c, { rank: 3 });
@@ -151,8 +155,24 @@ export function batchedGemm(a: Tensor, b: Tensor, opts: BatchedGemmOptions = {})
   const strideA = a.rank === 3 ? am.rows * am.cols : 0;
   const strideB = b.rank === 3 ? bm.rows * bm.cols : 0;
   nb.batchedGemm(
-    a.device.stream, a.handle(), b.handle(), c.handle(), p.transA, p.transB, p.M, p.N, p.K, p.alpha,
-    am.ld, strideA, bm.ld, strideB, p.beta, p.N, p.M * p.N, batch,
+    a.device.stream,
+    a.handle(),
+    b.handle(),
+    c.handle(),
+    p.transA,
+    p.transB,
+    p.M,
+    p.N,
+    p.K,
+    p.alpha,
+    am.ld,
+    strideA,
+    bm.ld,
+    strideB,
+    p.beta,
+    p.N,
+    p.M * p.N,
+    batch,
   );
   return c;
 }
@@ -173,4 +193,3 @@ export function setGemmKernel(name: GemmKernel | 'auto'): GemmKernel {
   setIsa(name);
   return gemmKernelName();
 }
-

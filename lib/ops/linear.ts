@@ -73,7 +73,9 @@ export function linearBackward(dy: Tensor, x: Tensor, w: Tensor, opts: LinearBac
     throw new ArgumentError(`${op}: 'needInputGrad' and 'hasBias' must be booleans`);
   const d = dims(op, x, w);
   if (dy.rank !== d.yShape.length || dy.shape.some((v, i) => v !== d.yShape[i]))
-    throw new ShapeError(`${op}: 'dy' ${fmtShape(dy.shape)} must be ${fmtShape(d.yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`);
+    throw new ShapeError(
+      `${op}: 'dy' ${fmtShape(dy.shape)} must be ${fmtShape(d.yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
+    );
   const s = dy.device.stream;
   const hdy = dy.handle(op, 'dy');
   const grads: LinearGrads = { dw: Tensor.empty(w.shape, 'float32', w.device) };

@@ -62,13 +62,17 @@ function labelTensor(op: string, labels: Labels, N: number, K: number, like: Ten
     checkTensor(op, 'labels', labels, { dtype: 'int32' });
     sameDevice(op, { logits: like, labels });
     if (labels.rank !== 1 || labels.shape[0] !== N)
-      throw new ShapeError(`${op}: 'labels' ${fmtShape(labels.shape)} must be [${N}] for ${op === 'softmaxCrossEntropy' ? 'logits' : 'probs'} ${fmtShape(like.shape)}`);
+      throw new ShapeError(
+        `${op}: 'labels' ${fmtShape(labels.shape)} must be [${N}] for ${op === 'softmaxCrossEntropy' ? 'logits' : 'probs'} ${fmtShape(like.shape)}`,
+      );
     return { t: labels, owned: false };
   }
   if (labels === null || typeof labels !== 'object' || typeof (labels as ArrayLike<number>).length !== 'number')
     throw new ArgumentError(`${op}: 'labels' must be an int32 Tensor or an array of integers, got ${describe(labels)}`);
   if (labels.length !== N)
-    throw new ShapeError(`${op}: 'labels' has ${labels.length} entries but ${op === 'softmaxCrossEntropy' ? 'logits' : 'probs'} ${fmtShape(like.shape)} has ${N} rows`);
+    throw new ShapeError(
+      `${op}: 'labels' has ${labels.length} entries but ${op === 'softmaxCrossEntropy' ? 'logits' : 'probs'} ${fmtShape(like.shape)} has ${N} rows`,
+    );
   for (let i = 0; i < N; i++) {
     const v = labels[i];
     if (!Number.isInteger(v) || v < 0 || v >= K) throw new ArgumentError(`${op}: label ${describe(v)} at row ${i} is outside [0, ${K})`);
@@ -104,7 +108,18 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Labels, opts: Softma
   const correct = Tensor.empty([1], 'float32', dev);
   const correctTopK = k > 0 ? Tensor.empty([1], 'float32', dev) : undefined;
   try {
-    nb.softmaxCrossEntropy(dev.stream, logits.handle(op, 'logits'), lab.t.handle(op, 'labels'), probs.handle(), loss.handle(), correct.handle(), correctTopK ? correctTopK.handle() : null, N, K, k);
+    nb.softmaxCrossEntropy(
+      dev.stream,
+      logits.handle(op, 'logits'),
+      lab.t.handle(op, 'labels'),
+      probs.handle(),
+      loss.handle(),
+      correct.handle(),
+      correctTopK ? correctTopK.handle() : null,
+      N,
+      K,
+      k,
+    );
   } finally {
     if (lab.owned) lab.t.dispose();
   }
@@ -127,7 +142,15 @@ export function softmaxCrossEntropyBackward(probs: Tensor, labels: Labels, opts:
   const lab = labelTensor(op, labels, N, K, probs);
   const dlogits = Tensor.empty(probs.shape, 'float32', probs.device);
   try {
-    nb.softmaxCrossEntropyBackward(probs.device.stream, probs.handle(op, 'probs'), lab.t.handle(op, 'labels'), dlogits.handle(), N, K, scale);
+    nb.softmaxCrossEntropyBackward(
+      probs.device.stream,
+      probs.handle(op, 'probs'),
+      lab.t.handle(op, 'labels'),
+      dlogits.handle(),
+      N,
+      K,
+      scale,
+    );
   } finally {
     if (lab.owned) lab.t.dispose();
   }

@@ -57,8 +57,7 @@ function resolve(op: string, opts: LrnOptions | undefined): Resolved {
 
 /** [N, C, ...spatial] as the kernel's [N, C, H, W] (spatial dims flattened into H). */
 function lrnGeom(op: string, name: string, x: Tensor): number[] {
-  if (x.rank < 3)
-    throw new ShapeError(`${op}: '${name}' must be [N, C, H, W] (rank >= 3), got ${fmtShape(x.shape)}`);
+  if (x.rank < 3) throw new ShapeError(`${op}: '${name}' must be [N, C, H, W] (rank >= 3), got ${fmtShape(x.shape)}`);
   const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
   return [x.shape[0], x.shape[1], spatial, 1];
 }

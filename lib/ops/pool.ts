@@ -47,8 +47,7 @@ function checkFlag(op: string, name: string, v: unknown, fallback: boolean): boo
 }
 
 function checkInputShape(op: string, name: string, shape: unknown): [number, number, number, number] {
-  if (!Array.isArray(shape) || shape.length !== 4)
-    throw new ArgumentError(`${op}: '${name}' must be [N, C, H, W], got ${describe(shape)}`);
+  if (!Array.isArray(shape) || shape.length !== 4) throw new ArgumentError(`${op}: '${name}' must be [N, C, H, W], got ${describe(shape)}`);
   return shape.map((d, i) => checkInt(op, `${name}[${i}]`, d, 1)) as [number, number, number, number];
 }
 

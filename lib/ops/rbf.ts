@@ -32,7 +32,9 @@ export function rbfBackward(dy: Tensor, x: Tensor, w: Tensor): Tensor {
   // share host memory, so the native side cannot tell).
   sameDevice('rbfBackward', { x, dy });
   if (dy.shape[0] !== N || dy.shape[1] !== K)
-    throw new ShapeError(`rbfBackward: 'dy' ${fmtShape(dy.shape)} must be [${N}, ${K}] for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`);
+    throw new ShapeError(
+      `rbfBackward: 'dy' ${fmtShape(dy.shape)} must be [${N}, ${K}] for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
+    );
   const dx = Tensor.empty([N, F], 'float32', x.device);
   nb.rbfBackward(x.device.stream, dy.handle(), x.handle(), w.handle(), dx.handle(), N, F, K);
   return dx;

@@ -32,7 +32,9 @@ export function sameShape(op: string, aName: string, a: Tensor, bName: string, b
 
 export function checkInt(op: string, name: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    throw new ArgumentError(`${op}: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${describe(v)}`);
+    throw new ArgumentError(
+      `${op}: '${name}' must be an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}], got ${describe(v)}`,
+    );
   return v;
 }
 
@@ -80,7 +82,9 @@ export function checkExtent(op: string, what: string, v: number): void {
 export function checkPerImage(op: string, what: string, dims: readonly number[]): void {
   const n = dims.reduce((a, b) => a * b, 1);
   if (!(n <= PER_IMAGE_MAX))
-    throw new ShapeError(`${op}: ${what} [${dims.join(' x ')}] = ${n} elements per image, above the bound 2^31 - 1 that keeps index arithmetic exact`);
+    throw new ShapeError(
+      `${op}: ${what} [${dims.join(' x ')}] = ${n} elements per image, above the bound 2^31 - 1 that keeps index arithmetic exact`,
+    );
 }
 
 export function describe(v: unknown): string {

@@ -37,7 +37,9 @@ export const SMALL_BATCH_PATH = 4;
 export function preparedSizes(op: string, sizes: readonly number[] | undefined, maxBatchSize: number, batchInvariant = false): number[] {
   if (batchInvariant) {
     if (maxBatchSize <= SMALL_BATCH_PATH)
-      throw new ArgumentError(`${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`);
+      throw new ArgumentError(
+        `${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`,
+      );
     const kept = preparedSizes(op, sizes, maxBatchSize).filter((s) => s > SMALL_BATCH_PATH);
     return kept;
   }

@@ -48,7 +48,11 @@ export interface ErrorData {
 
 export function errorData(e: unknown): ErrorData {
   const err = e as { name?: string; message?: string; code?: string };
-  return { name: String(err?.name ?? 'Error'), message: String(err?.message ?? e), code: typeof err?.code === 'string' ? err.code : undefined };
+  return {
+    name: String(err?.name ?? 'Error'),
+    message: String(err?.message ?? e),
+    code: typeof err?.code === 'string' ? err.code : undefined,
+  };
 }
 
 /** Rebuilds the coded error class from ErrorData (unknown codes become a ConvkitError ND_INTERNAL). */

@@ -19,12 +19,15 @@ function describe(src: string | Uint8Array): string {
 }
 
 function fail(src: string | Uint8Array, e: unknown): ConvkitError {
-  return new ConvkitError('ND_FORMAT', `cannot decode the image ${describe(src)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  return new ConvkitError('ND_FORMAT', `cannot decode the image ${describe(src)}: ${e instanceof Error ? e.message : String(e)}`, {
+    cause: e,
+  });
 }
 
 export async function imageToSample(src: string | Uint8Array, inputShape: readonly number[]): Promise<Float32Array> {
   const op = 'imageToSample';
-  if (!(typeof src === 'string' && src !== '') && !(src instanceof Uint8Array)) throw new ArgumentError(`${op}: the image must be a file path or encoded bytes (Uint8Array)`);
+  if (!(typeof src === 'string' && src !== '') && !(src instanceof Uint8Array))
+    throw new ArgumentError(`${op}: the image must be a file path or encoded bytes (Uint8Array)`);
   const [c, h, w] = inputShape;
   if (inputShape.length !== 3 || !(c === 1 || (c === 3 && h === w && h! <= SIDE)))
     throw new ArgumentError(`${op}: images map to [1, H, W] or [3, S, S] inputs (S <= ${SIDE}), not [${inputShape.join(', ')}]`);

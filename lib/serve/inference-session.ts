@@ -127,7 +127,9 @@ export class InferenceSession {
     let owns: boolean;
     if (source instanceof Model) {
       if (opts.device !== undefined && toDevice(opts.device) !== source.device)
-        throw new ArgumentError(`${op}: the model is on ${source.device.name} but 'device' says ${toDevice(opts.device).name}; move it with model.to() first`);
+        throw new ArgumentError(
+          `${op}: the model is on ${source.device.name} but 'device' says ${toDevice(opts.device).name}; move it with model.to() first`,
+        );
       model = source;
       owns = false;
     } else if (typeof source === 'string' && source !== '') {
@@ -139,7 +141,11 @@ export class InferenceSession {
         const err = e as Error & { code?: string };
         if (typeof err?.code === 'string' && err.code.startsWith('ND_')) throw e;
         // fs errors (ENOENT, EACCES) become coded ones naming the file.
-        throw new ConvkitError(err?.code === 'ENOENT' ? 'ND_ARG' : 'ND_FORMAT', `${op}: cannot load the weights file '${source}': ${err?.message ?? String(e)}`, { cause: e });
+        throw new ConvkitError(
+          err?.code === 'ENOENT' ? 'ND_ARG' : 'ND_FORMAT',
+          `${op}: cannot load the weights file '${source}': ${err?.message ?? String(e)}`,
+          { cause: e },
+        );
       }
       owns = true;
     } else {
@@ -150,7 +156,8 @@ export class InferenceSession {
       runner.prepare();
       const s = new InferenceSession(model, runner, owns, maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs, statsWindow);
       if (opts.calibrate) s.calibration = await runner.calibrate();
-      else if (opts.warmup) for (const b of runner.batchSizes) await runner.run(Array.from({ length: b }, () => new Float32Array(runner.sampleSize)));
+      else if (opts.warmup)
+        for (const b of runner.batchSizes) await runner.run(Array.from({ length: b }, () => new Float32Array(runner.sampleSize)));
       return s;
     } catch (e) {
       runner.dispose();
@@ -205,7 +212,12 @@ export class InferenceSession {
       if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           this.counts.timeout++;
-          this.settle(p, new TimeoutError(`${op}: no answer within ${timeoutMs} ms (${this.running === null || !this.running.includes(p) ? 'still queued' : 'its batch was running'})`));
+          this.settle(
+            p,
+            new TimeoutError(
+              `${op}: no answer within ${timeoutMs} ms (${this.running === null || !this.running.includes(p) ? 'still queued' : 'its batch was running'})`,
+            ),
+          );
         }, timeoutMs);
       }
       if (signal) {
@@ -235,12 +247,15 @@ export class InferenceSession {
   private fromArray(op: string, input: ArrayLike<number>): Float32Array {
     const per = this.runner.sampleSize;
     if (input === null || typeof input !== 'object' || typeof (input as ArrayLike<number>).length !== 'number')
-      throw new ArgumentError(`${op}: the input must be a Float32Array, an array of numbers or a Tensor, got ${input === null ? 'null' : typeof input}`);
+      throw new ArgumentError(
+        `${op}: the input must be a Float32Array, an array of numbers or a Tensor, got ${input === null ? 'null' : typeof input}`,
+      );
     if (input.length !== per)
       throw new ShapeError(`${op}: one sample of ${fmtShape(this.model.inputShape)} is ${per} values, got ${input.length}`);
     // A copy: the caller may reuse its buffer while the request waits.
     const x = Float32Array.from(input as ArrayLike<number>);
-    for (let i = 0; i < per; i++) if (!Number.isFinite(x[i]!)) throw new ArgumentError(`${op}: input value ${i} is ${x[i]}, not a finite number`);
+    for (let i = 0; i < per; i++)
+      if (!Number.isFinite(x[i]!)) throw new ArgumentError(`${op}: input value ${i} is ${x[i]}, not a finite number`);
     return x;
   }
 

@@ -116,9 +116,12 @@ export class SessionPool {
     const op = 'SessionPool.create';
     if (typeof weights !== 'string' || weights === '') throw new ArgumentError(`${op}: 'weights' must be the path of a weights file`);
     const { workers: n = 1, isolation = 'thread', threads = os.availableParallelism(), ...sessionOpts } = opts;
-    if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new ArgumentError(`${op}: 'workers' must be an integer in [1, 64], got ${String(n)}`);
-    if (isolation !== 'thread' && isolation !== 'process') throw new ArgumentError(`${op}: 'isolation' must be 'thread' or 'process', got ${String(isolation)}`);
-    if (!Number.isSafeInteger(threads) || threads < 1) throw new ArgumentError(`${op}: 'threads' must be a positive integer, got ${String(threads)}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 64)
+      throw new ArgumentError(`${op}: 'workers' must be an integer in [1, 64], got ${String(n)}`);
+    if (isolation !== 'thread' && isolation !== 'process')
+      throw new ArgumentError(`${op}: 'isolation' must be 'thread' or 'process', got ${String(isolation)}`);
+    if (!Number.isSafeInteger(threads) || threads < 1)
+      throw new ArgumentError(`${op}: 'threads' must be a positive integer, got ${String(threads)}`);
     const cap = (sessionOpts.maxQueue ?? 1024) + (sessionOpts.maxBatchSize ?? 32);
     const pool = new SessionPool(isolation, cap, sessionOpts.timeoutMs ?? 0);
     const url = siblingWorkerUrl(import.meta.url, 'session-worker');
@@ -206,7 +209,9 @@ export class SessionPool {
     if (this.closing) return Promise.reject(new ClosedError(`${op}: the pool is closed`));
     if (!(input instanceof Float32Array)) return Promise.reject(new ArgumentError(`${op}: the input must be a Float32Array`));
     if (input.length !== this.sampleSize)
-      return Promise.reject(new ShapeError(`${op}: one sample of [${this.inputShape.join(', ')}] is ${this.sampleSize} values, got ${input.length}`));
+      return Promise.reject(
+        new ShapeError(`${op}: one sample of [${this.inputShape.join(', ')}] is ${this.sampleSize} values, got ${input.length}`),
+      );
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(new AbortedError(`${op}: aborted before it was queued`, signal.reason));
     let best: PoolWorker | null = null;

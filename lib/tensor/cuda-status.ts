@@ -37,8 +37,12 @@ export function checkCudaDevice(spec: string, index: number): void {
   } catch (err) {
     throw new ConvkitError('ND_NO_CUDA', `device: '${spec}': CUDA status unknown: ${(err as Error).message}`);
   }
-  if (!status) throw new ConvkitError('ND_NO_CUDA', `device: '${spec}' needs the CUDA build of convkit, which is not loaded (${cpuBuildReason()})`);
+  if (!status)
+    throw new ConvkitError('ND_NO_CUDA', `device: '${spec}' needs the CUDA build of convkit, which is not loaded (${cpuBuildReason()})`);
   if (!status.available) throw new ConvkitError('ND_NO_CUDA', `device: '${spec}' is unavailable: ${status.reason ?? 'no CUDA device'}`);
   if (index >= status.devices.length)
-    throw new ConvkitError('ND_ARG', `device: '${spec}' does not exist: this machine has ${status.devices.length} CUDA device(s) (cuda:0..cuda:${status.devices.length - 1})`);
+    throw new ConvkitError(
+      'ND_ARG',
+      `device: '${spec}' does not exist: this machine has ${status.devices.length} CUDA device(s) (cuda:0..cuda:${status.devices.length - 1})`,
+    );
 }

@@ -29,8 +29,7 @@ function collect(value: unknown, out: Set<unknown>, depth = 0): void {
     return;
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
-  else if (Object.getPrototypeOf(value) === Object.prototype)
-    for (const v of Object.values(value as object)) collect(v, out, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value as object)) collect(v, out, depth + 1);
 }
 
 export function tidy<T>(fn: () => T): T {

@@ -103,8 +103,7 @@ export class Tensor {
       throw new ArgumentError(`${op}: dtype must be 'float32' or 'int32', got ${String(opts.dtype)}`);
     const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
     const s = checkShape(op, shape ?? [length]);
-    if (sizeOf(s) !== length)
-      throw new ShapeError(`${op}: ${length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
+    if (sizeOf(s) !== length) throw new ShapeError(`${op}: ${length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
     const dev = toDevice(opts.device ?? 'cpu');
     let view: Float32Array | Int32Array;
     if (dtype === 'int32') view = data instanceof Int32Array ? data : copyInt32(op, data, length);

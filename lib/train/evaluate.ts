@@ -33,7 +33,8 @@ export async function predict(model: Model, x: Float32Array | Tensor, shape?: re
   if (x instanceof Tensor) t = x;
   else {
     const s = shape ?? [x.length / model.inputShape.reduce((a, b) => a * b, 1), ...model.inputShape];
-    if (!Number.isInteger(s[0])) throw new ArgumentError(`predict: ${x.length} values are not a whole number of ${model.inputShape.join('x')} images`);
+    if (!Number.isInteger(s[0]))
+      throw new ArgumentError(`predict: ${x.length} values are not a whole number of ${model.inputShape.join('x')} images`);
     t = Tensor.fromArray(x, s, { device: dev });
   }
   const p = model.predictProbs(t);

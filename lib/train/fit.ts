@@ -50,7 +50,8 @@ export interface History {
 }
 
 export async function fit(model: Model, data: BatchSource, o: FitOptions): Promise<History> {
-  if (!Number.isSafeInteger(o.epochs) || o.epochs < 0) throw new ArgumentError(`fit: 'epochs' must be a non-negative integer, got ${o.epochs}`);
+  if (!Number.isSafeInteger(o.epochs) || o.epochs < 0)
+    throw new ArgumentError(`fit: 'epochs' must be a non-negative integer, got ${o.epochs}`);
   const opt = o.optimizer instanceof SGD ? o.optimizer : new SGD(model.parameters(), o.optimizer);
   const schedule = o.schedule ?? constantLr(opt.lr);
   const cb = o.callbacks ?? {};
@@ -139,7 +140,14 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
       }
 
       const seconds = (performance.now() - t0) / 1000;
-      const logs: EpochLogs = { epoch, loss: lossSum / Math.max(1, seen), accuracy: correctSum / Math.max(1, seen), seconds, imagesPerSec: seen / Math.max(seconds, 1e-9), lr: opt.lr };
+      const logs: EpochLogs = {
+        epoch,
+        loss: lossSum / Math.max(1, seen),
+        accuracy: correctSum / Math.max(1, seen),
+        seconds,
+        imagesPerSec: seen / Math.max(seconds, 1e-9),
+        lr: opt.lr,
+      };
       if (o.validation) {
         const v = await evaluate(model, o.validation);
         logs.valLoss = v.loss;
@@ -147,7 +155,13 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
       }
       history.epochs.push(logs);
       if (o.checkpointPath && !o.signal?.aborted)
-        await saveTrainingCheckpoint(o.checkpointPath, model, opt, { epoch: epoch + 1, batch: 0, step: history.steps, seed: o.dataSeed }, o.checkpointMeta);
+        await saveTrainingCheckpoint(
+          o.checkpointPath,
+          model,
+          opt,
+          { epoch: epoch + 1, batch: 0, step: history.steps, seed: o.dataSeed },
+          o.checkpointMeta,
+        );
       await cb.onEpochEnd?.(epoch, logs);
       if (o.signal?.aborted) break;
     }

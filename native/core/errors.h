@@ -34,9 +34,9 @@ class Error : public std::runtime_error {
 
 // CK_CHECK guards invariants whose violation would crash (out-of-bounds access, null pointers).
 // Argument validation with friendly messages happens in TypeScript before anything crosses.
-#define CK_CHECK(cond, code, msg)                       \
-  do {                                                  \
-    if (!(cond)) throw ::ck::Error((code), (msg));      \
+#define CK_CHECK(cond, code, msg)                  \
+  do {                                             \
+    if (!(cond)) throw ::ck::Error((code), (msg)); \
   } while (0)
 
 }  // namespace ck

@@ -43,8 +43,8 @@ CK_HD Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uin
 
 // The 4 random words of block `block` of the stream (seed, offset).
 CK_HD Philox4 philoxBlock(uint64_t seed, uint64_t offset, uint64_t block) {
-  return philox4x32(uint32_t(block), uint32_t(block >> 32), uint32_t(offset), uint32_t(offset >> 32),
-                    uint32_t(seed), uint32_t(seed >> 32));
+  return philox4x32(uint32_t(block), uint32_t(block >> 32), uint32_t(offset), uint32_t(offset >> 32), uint32_t(seed),
+                    uint32_t(seed >> 32));
 }
 
 // Word i of the stream: block i/4, lane i%4.

@@ -95,13 +95,12 @@ void runCaptured(const CapturedOps& g) {
       if (profiling) {
         auto t0 = std::chrono::steady_clock::now();
         op.fn();
-        recordProfile(op.name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        recordProfile(op.name,
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       } else {
         op.fn();
       }
-    } catch (const Error& e) {
-      throw Error(e.code(), std::string(op.name) + ": " + e.what());
-    }
+    } catch (const Error& e) { throw Error(e.code(), std::string(op.name) + ": " + e.what()); }
   }
 }
 
@@ -131,7 +130,8 @@ void CpuStream::enqueue(const char* op, std::function<void()> fn) {
       return;
     }
     if (limit > 0 && inFlight_ >= limit)
-      throw Error(Code::Busy, std::string(op) + ": cpu:" + std::to_string(index_) + " has " + std::to_string(inFlight_) +
+      throw Error(Code::Busy, std::string(op) + ": cpu:" + std::to_string(index_) + " has " +
+                                  std::to_string(inFlight_) +
                                   " ops queued (the bound, CONVKIT_MAX_QUEUED_OPS=" + std::to_string(limit) +
                                   "); await a read or device.synchronize() before queueing more");
     queue_.push_back(Task{op, std::move(fn), nullptr, bytes});
@@ -151,10 +151,11 @@ void CpuStream::reserveOutput(size_t bytes) {
   // The bound stops a producer from running ahead, not a big tensor: one output larger than the
   // bound on an empty queue goes ahead (and is ND_OOM if memory cannot hold it).
   if (limit > 0 && before > 0 && after > limit)
-    throw Error(Code::Busy, "cpu:" + std::to_string(index_) + ": " + gib(queuedBytes_ + reservedBytes_) +
-                                " of outputs are queued for ops that have not run yet, and " + std::to_string(bytes) +
-                                " more bytes would pass the bound of " + gib(limit) +
-                                " (CONVKIT_MAX_QUEUED_BYTES); await a read or device.synchronize() before queueing more");
+    throw Error(Code::Busy,
+                "cpu:" + std::to_string(index_) + ": " + gib(queuedBytes_ + reservedBytes_) +
+                    " of outputs are queued for ops that have not run yet, and " + std::to_string(bytes) +
+                    " more bytes would pass the bound of " + gib(limit) +
+                    " (CONVKIT_MAX_QUEUED_BYTES); await a read or device.synchronize() before queueing more");
   reservedBytes_ += int64_t(bytes);
 }
 
@@ -178,7 +179,8 @@ void CpuStream::enqueueSignal(std::function<void(std::optional<StreamError>)> fn
       // Refused through the signal itself (its promise rejects), so that its caller's
       // bookkeeping completes as for any other failed wait.
       lk.unlock();
-      fn(StreamError{Code::Arg, "cpu:" + std::to_string(index_) + " is capturing: reading values back or waiting is not recorded"});
+      fn(StreamError{Code::Arg, "cpu:" + std::to_string(index_) +
+                                    " is capturing: reading values back or waiting is not recorded"});
       return;
     }
     queue_.push_back(Task{"signal", nullptr, std::move(fn)});
@@ -256,7 +258,8 @@ void CpuStream::loop() {
         if (gProfiling.load(std::memory_order_relaxed)) {
           auto t0 = std::chrono::steady_clock::now();
           task.fn();
-          recordProfile(task.op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+          recordProfile(task.op,
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         } else {
           task.fn();
         }
@@ -266,9 +269,7 @@ void CpuStream::loop() {
         failure = StreamError{Code::OOM, std::string(task.op) + ": out of host memory"};
       } catch (const std::exception& e) {
         failure = StreamError{Code::Internal, std::string(task.op) + ": " + e.what()};
-      } catch (...) {
-        failure = StreamError{Code::Internal, std::string(task.op) + ": unknown failure"};
-      }
+      } catch (...) { failure = StreamError{Code::Internal, std::string(task.op) + ": unknown failure"}; }
     }
     // Drop the captured tensor references before reporting idle, so that memory() read after
     // a wait sees what the queued ops held released.

@@ -58,8 +58,9 @@ class CpuStream {
   void enqueue(const char* op, std::function<void()> fn);
   // Counts `bytes` of a buffer allocated (on the calling thread) for the next op queued on this
   // stream, and throws ND_BUSY if the bytes queued for ops that have not yet run would exceed
-  // maxQueuedBytes() (unless nothing is queued: a single large output is not back-pressure). The next enqueue() takes these bytes over; they are released when that op
-  // has run. Called by the CPU allocation of an op output (napi/target.cc).
+  // maxQueuedBytes() (unless nothing is queued: a single large output is not back-pressure). The next enqueue() takes
+  // these bytes over; they are released when that op has run. Called by the CPU allocation of an op output
+  // (napi/target.cc).
   void reserveOutput(size_t bytes);
   // Bytes queued for ops that have not run yet (for tests and diagnostics).
   int64_t queuedBytes();
@@ -95,8 +96,8 @@ class CpuStream {
   std::condition_variable cvWork_, cvIdle_;
   std::deque<Task> queue_;
   int64_t inFlight_ = 0;
-  int64_t queuedBytes_ = 0;    // bytes of queued ops' outputs, released as they run
-  int64_t reservedBytes_ = 0;  // reserved by reserveOutput, not yet taken by an enqueue
+  int64_t queuedBytes_ = 0;            // bytes of queued ops' outputs, released as they run
+  int64_t reservedBytes_ = 0;          // reserved by reserveOutput, not yet taken by an enqueue
   std::atomic<bool> sleeping_{false};  // the executor is (about to be) asleep on cvWork_
   std::atomic<bool> hasWork_{false};   // the queue is non-empty (read while spinning, unlocked)
   std::optional<StreamError> error_;

@@ -100,8 +100,7 @@ void scatterRows(const float* packed, const float* bias, const GroupRows& r, int
         for (int64_t p = 0; p < plane; p++) d[p] = reluOf(s[p] + b);
       else if (bias)
         for (int64_t p = 0; p < plane; p++) d[p] = s[p] + b;
-      else
-        std::memcpy(d, s, size_t(plane) * sizeof(float));
+      else std::memcpy(d, s, size_t(plane) * sizeof(float));
     }
   });
 }
@@ -175,7 +174,7 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
   }
 
   const int64_t B = imagesPerChunk(g);
-  const bool direct = B == 1;                     // GEMMs write y in place
+  const bool direct = B == 1;                      // GEMMs write y in place
   const bool noColumns = direct && g.pointwise();  // and read x in place
   // Columns packed straight into the GEMM's panels (im2col_panels.h) unless switched off, or the
   // chunk spans more floats than its 32-bit gather indices reach.
@@ -192,11 +191,12 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
       const float* bg = bias ? bias + gi * OCg : nullptr;
       float* dst = direct ? y + (n0 * g.OC + gi * OCg) * OHW : out->as<float>();
       if (packed) {
-        sgemmPackedB(OCg, ld, Kg, wg, Kg,
-                     [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
-                       im2colPanels(x, g, block, k0, kc, c0, n, nr, panels, stride);
-                     },
-                     0.0f, dst, ld);
+        sgemmPackedB(
+            OCg, ld, Kg, wg, Kg,
+            [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
+              im2colPanels(x, g, block, k0, kc, c0, n, nr, panels, stride);
+            },
+            0.0f, dst, ld);
       } else {
         const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
         const int64_t ldCol = noColumns ? HW : ld;
@@ -221,8 +221,8 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
   forward(x, w, bias, mask, g, y, true);
 }
 
-void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
-                    float* dx, float* dw, float* db) {
+void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,
+                    float* dw, float* db) {
   const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
   const bool full = g.N > 0 && convFullKernelApplies(g), directConv = g.N > 0 && !full && convDirectApplies(g);
   if (db && !directConv) biasGrad(dy, g, db);
@@ -246,7 +246,7 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
   }
 
   const int64_t B = imagesPerChunk(g);
-  const bool direct = B == 1;                     // GEMMs read dy in place
+  const bool direct = B == 1;                      // GEMMs read dy in place
   const bool noColumns = direct && g.pointwise();  // and x and dx too
   // The filter gradient's columns are packed straight into its GEMM's panels (as in the
   // forward), so the column buffer is needed only for the input gradient's columns.
@@ -272,11 +272,12 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
 
       // dW_g [OCg, Kg] (+)= dY_g [OCg, nb*OHW] * cols^T, summed over chunks.
       if (packed) {
-        sgemmPackedB(OCg, Kg, ld, dyg, ldDy,
-                     [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
-                       im2colPanelsTransposed(x, g, block, k0, kc, c0, n, nr, panels, stride);
-                     },
-                     beta, dwg, Kg);
+        sgemmPackedB(
+            OCg, Kg, ld, dyg, ldDy,
+            [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
+              im2colPanelsTransposed(x, g, block, k0, kc, c0, n, nr, panels, stride);
+            },
+            beta, dwg, Kg);
       } else {
         const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
         const int64_t ldCol = noColumns ? HW : ld;

@@ -8,10 +8,10 @@
 namespace ck::cpu {
 
 struct Conv2dGeom {
-  int64_t N, C, H, W;            // input x [N, C, H, W]
-  int64_t OC, KH, KW;            // weight [OC, C/groups, KH, KW]
+  int64_t N, C, H, W;              // input x [N, C, H, W]
+  int64_t OC, KH, KW;              // weight [OC, C/groups, KH, KW]
   int64_t SH, SW, PH, PW, DH, DW;  // stride, zero padding, dilation
-  int64_t OH, OW;                // output y [N, OC, OH, OW]
+  int64_t OH, OW;                  // output y [N, OC, OH, OW]
   int64_t groups;
 
   int64_t Cg() const { return C / groups; }
@@ -31,8 +31,7 @@ inline int64_t convOutputSize(int64_t in, int64_t k, int64_t s, int64_t p, int64
 }
 
 // y = conv(x, w * mask) + bias. bias [OC] and mask [OC, C/groups] may be null.
-void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
-                   float* y);
+void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g, float* y);
 
 // relu(conv2dForward(...)): the ReLU applied in the pass that adds the bias or scatters the GEMM
 // output, instead of one more pass over y (inference: Sequential fuses Conv2d + ReLU in eval mode).
@@ -42,8 +41,8 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
 // Gradients of conv2dForward given dy [N, OC, OH, OW]. dx (may be null: not computed) is
 // overwritten; dw is overwritten with the gradient of the masked weight (zero where mask is 0);
 // db [OC] (may be null) is overwritten.
-void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
-                    float* dx, float* dw, float* db);
+void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,
+                    float* dw, float* db);
 
 // Upper bound on the scratch (column buffers) one conv call holds, in bytes: the batch is
 // processed in chunks of images that fit (at least one image per chunk, so a single image too

@@ -19,9 +19,7 @@ namespace {
 // instruction set: isa.h picks between the AVX-512 and portable builds of this one).
 std::atomic<bool> gOff{false};
 
-const direct::Kernels& kernels() {
-  return activeAvx512() ? direct::avx512Kernels() : direct::portableKernels();
-}
+const direct::Kernels& kernels() { return activeAvx512() ? direct::avx512Kernels() : direct::portableKernels(); }
 
 int64_t roundUp16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -198,8 +196,8 @@ void conv2dDirectBackward(const float* dy, const float* x, const float* w, const
 }
 
 bool convFullKernelApplies(const Conv2dGeom& g) {
-  return !gOff.load(std::memory_order_relaxed) && g.groups == 1 && g.OH == 1 && g.OW == 1 && g.PH == 0 &&
-         g.PW == 0 && g.DH == 1 && g.DW == 1 && g.KH == g.H && g.KW == g.W;
+  return !gOff.load(std::memory_order_relaxed) && g.groups == 1 && g.OH == 1 && g.OW == 1 && g.PH == 0 && g.PW == 0 &&
+         g.DH == 1 && g.DW == 1 && g.KH == g.H && g.KW == g.W;
 }
 
 void smallBatchLinear(const float* x, const float* w, const float* bias, int64_t N, int64_t K, int64_t OC, float* y) {

@@ -7,8 +7,8 @@ namespace ck::cpu::direct {
 struct Kernels {
   const char* name;
   // out[o * ldo + p] = bias[o] + sum_t w[o * T + t] * in[off[t] + p], o < OC, p < P (P % 16 == 0).
-  void (*corr)(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC,
-               int64_t P, float* out, int64_t ldo);
+  void (*corr)(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC, int64_t P,
+               float* out, int64_t ldo);
   // y[n * ldy + o] = bias[o] + sum_k x[n * K + k] * w[o * K + k], n < N, o < OC (bias may be null).
   void (*gemv)(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
                int64_t ldy);
@@ -16,8 +16,8 @@ struct Kernels {
   void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len);
   // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,
   // t < T (P % 16 == 0): 16 partial sums per weight, folded by sumLanes.
-  void (*corrGrad)(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC,
-                   int64_t P, float* dw);
+  void (*corrGrad)(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC, int64_t P,
+                   float* dw);
   // out[i] = sum of v[i * 16 + lane] over the 16 lanes, i < n.
   void (*sumLanes)(const float* v, int64_t n, float* out);
 };

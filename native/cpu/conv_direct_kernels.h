@@ -60,8 +60,8 @@ static void corr(const float* in, const int32_t* off, int64_t T, const float* w,
     const float* bb = bias ? bias + o0 : nullptr;
     float* ob_out = out + o0 * ldo;
     switch (ob) {
-#define CK_CASE(n) \
-  case n:          \
+#define CK_CASE(n)                                                                                    \
+  case n:                                                                                             \
     if (n <= CK_DIRECT_OB) corrRows<(n <= CK_DIRECT_OB ? n : 1)>(in, off, T, wb, bb, P, ob_out, ldo); \
     break;
       CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(5) CK_CASE(6)
@@ -101,13 +101,13 @@ static void gradRows(const float* d, int64_t ldd, const float* in, const int32_t
 
 // dw[(o * T + t) * 16 + lane] += the lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p] for
 // o < OC, t < T (P a multiple of 16); sumLanes folds the 16 lanes once at the end.
-static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC,
-                     int64_t P, float* dw) {
+static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC, int64_t P,
+                     float* dw) {
   for (int64_t o0 = 0; o0 < OC; o0 += CK_DIRECT_GB) {
     const int64_t ob = OC - o0 < CK_DIRECT_GB ? OC - o0 : CK_DIRECT_GB;
     switch (ob) {
-#define CK_CASE(n) \
-  case n:          \
+#define CK_CASE(n)                                                                                                    \
+  case n:                                                                                                             \
     if (n <= CK_DIRECT_GB) gradRows<(n <= CK_DIRECT_GB ? n : 1)>(d + o0 * ldd, ldd, in, off, T, P, dw + o0 * T * 16); \
     break;
       CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4)
@@ -118,8 +118,7 @@ static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t
 
 // Row copies between dense [channels, h, w] planes and wide planes (row stride wp), as plain
 // loops: rows are short (5 to 32 floats), where a memcpy call costs more than the copy.
-static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows,
-                     int64_t len) {
+static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len) {
   for (int64_t r = 0; r < rows; r++) {
     const float* s = src + r * srcStride;
     float* d = dst + r * dstStride;
@@ -133,8 +132,7 @@ static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t ds
 // keep more memory reads outstanding (AlexNet's fc6-fc8 at batch 1 streamed at ~33 GB/s with 4
 // rows and ~35 with 8 here), and each x vector loaded serves R rows.
 template <int NB, int R>
-static void gemvRows(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
-                     int64_t ldy) {
+static void gemvRows(const float* x, const float* w, const float* bias, int64_t OC, int64_t K, float* y, int64_t ldy) {
   int64_t o = 0;
   for (; o + R <= OC; o += R) {
     const float* w0 = w + o * K;

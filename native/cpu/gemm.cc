@@ -54,8 +54,7 @@ const Kernel& currentKernel() {
 void scaleC(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t m = 0; m < M; m++) {
     float* c = C + m * ldc;
-    if (beta == 0.0f)
-      std::memset(c, 0, size_t(N) * sizeof(float));
+    if (beta == 0.0f) std::memset(c, 0, size_t(N) * sizeof(float));
     else if (beta != 1.0f)
       for (int64_t n = 0; n < N; n++) c[n] *= beta;
   }
@@ -68,7 +67,8 @@ struct Split {
 Split chooseSplit(int64_t mPanels, int64_t nPanels, int threads) {
   if (threads <= 1) return {1, 1};
   if (nPanels >= 2 * threads) {
-    int64_t nChunks = std::max<int64_t>(threads, std::min<int64_t>(kTasksPerThread * threads, nPanels / kMinTaskPanels));
+    int64_t nChunks =
+        std::max<int64_t>(threads, std::min<int64_t>(kTasksPerThread * threads, nPanels / kMinTaskPanels));
     nChunks = (nChunks + threads - 1) / threads * threads;
     return {1, std::min(nChunks, nPanels)};
   }
@@ -96,8 +96,7 @@ void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K
     int64_t rows = std::min(MR, M - i * MR);
     kr.packA(transA, A, lda, i * MR, rows, k0, kc, aPack + k0 * mPad + i * kc * MR);
   };
-  if (threads > 1)
-    pool.parallelFor(kBlocks * mPanels, packA);
+  if (threads > 1) pool.parallelFor(kBlocks * mPanels, packA);
   else
     for (int64_t t = 0; t < kBlocks * mPanels; t++) packA(t);
 
@@ -138,14 +137,13 @@ void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K
     }
   };
   int64_t tasks = split.mChunks * split.nChunks;
-  if (threads > 1)
-    pool.parallelFor(tasks, task);
+  if (threads > 1) pool.parallelFor(tasks, task);
   else
     for (int64_t t = 0; t < tasks; t++) task(t);
 }
 
-void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) return scaleC(M, N, beta, C, ldc);
   int64_t slice = std::max<int64_t>(1, kMaxPackedA / K / kr.mr) * kr.mr;
@@ -190,8 +188,7 @@ void sgemmStridedBatched(bool transA, bool transB, int64_t M, int64_t N, int64_t
   // matrix is split and nothing waits on a barrier. Few large ones: split each matrix instead.
   int threads = threadPool().size();
   bool perMatrix = batch >= 4 * threads || (batch >= threads && batch % threads == 0);
-  if (perMatrix && threads > 1)
-    threadPool().parallelFor(batch, one);
+  if (perMatrix && threads > 1) threadPool().parallelFor(batch, one);
   else
     for (int64_t i = 0; i < batch; i++) one(i);
 }

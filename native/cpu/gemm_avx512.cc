@@ -111,13 +111,13 @@ CK_AVX512 void tileRowsNarrow(int64_t kc, const float* a, const float* b, float*
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float, Store);
 // One instantiation per row count, so the last panel of an M that is not a multiple of 12 runs
 // only the FMAs it needs (M = 256 ends on a 4-row panel).
-const TileFn kTiles[MR + 1] = {nullptr,     tileRows<1>, tileRows<2>, tileRows<3>,  tileRows<4>,
-                               tileRows<5>, tileRows<6>, tileRows<7>, tileRows<8>,  tileRows<9>,
+const TileFn kTiles[MR + 1] = {nullptr,      tileRows<1>,  tileRows<2>, tileRows<3>, tileRows<4>,
+                               tileRows<5>,  tileRows<6>,  tileRows<7>, tileRows<8>, tileRows<9>,
                                tileRows<10>, tileRows<11>, tileRows<12>};
 
-const TileFn kNarrowTiles[MR + 1] = {nullptr,           tileRowsNarrow<1>,  tileRowsNarrow<2>,  tileRowsNarrow<3>,
-                                     tileRowsNarrow<4>, tileRowsNarrow<5>,  tileRowsNarrow<6>,  tileRowsNarrow<7>,
-                                     tileRowsNarrow<8>, tileRowsNarrow<9>,  tileRowsNarrow<10>, tileRowsNarrow<11>,
+const TileFn kNarrowTiles[MR + 1] = {nullptr,           tileRowsNarrow<1>, tileRowsNarrow<2>,  tileRowsNarrow<3>,
+                                     tileRowsNarrow<4>, tileRowsNarrow<5>, tileRowsNarrow<6>,  tileRowsNarrow<7>,
+                                     tileRowsNarrow<8>, tileRowsNarrow<9>, tileRowsNarrow<10>, tileRowsNarrow<11>,
                                      tileRowsNarrow<12>};
 
 void tile(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,

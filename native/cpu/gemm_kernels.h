@@ -22,11 +22,10 @@ struct Kernel {
   const char* name;
   int mr, nr;
   // Packs rows [m0, m0+rows) x columns [k0, k0+kc) of op(A) into one A panel.
-  void (*packA)(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
-                float* dst);
+  void (*packA)(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst);
   // Packs columns [n0, n0+cols) x rows [k0, k0+kc) of op(B) into ceil(cols/NR) panels.
-  void (*packB)(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
-                float* dst, int64_t stride);
+  void (*packB)(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols, float* dst,
+                int64_t stride);
   void (*tile)(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int rows, int cols, float alpha,
                float beta, Store mode);
 };

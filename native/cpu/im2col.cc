@@ -217,7 +217,8 @@ void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, f
     parallelRange(b.images * b.channels, grain, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; t++) {
         const int64_t i = t / b.channels, c = t % b.channels;
-        addPlaneFlatAvx512(cols + i * b.imageStride, b.rowStride, g, c, x + ((b.n0 + i) * g.C + b.c0 + c) * g.HW(), plan);
+        addPlaneFlatAvx512(cols + i * b.imageStride, b.rowStride, g, c, x + ((b.n0 + i) * g.C + b.c0 + c) * g.HW(),
+                           plan);
       }
     });
     return;

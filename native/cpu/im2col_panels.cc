@@ -211,8 +211,7 @@ CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int6
     float* row = dst + k * nr;
     for (int64_t pi = 0, j = 0; j < padded; pi++)
       for (int64_t q = 0; q < nr; q += 16, j += 16)
-        gatherGroup(row + pi * stride + q, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset,
-                    base + pos.corner[k], g);
+        gatherGroup(row + pi * stride + q, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset, base + pos.corner[k], g);
   }
 }
 #endif

@@ -42,8 +42,7 @@ void linearBackwardData(const float* dy, const float* w, float* dx, int64_t N, i
   sgemm(false, false, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
-void linearBackwardWeight(const float* dy, const float* x, float* dw, int64_t N, int64_t in, int64_t out,
-                          float beta) {
+void linearBackwardWeight(const float* dy, const float* x, float* dw, int64_t N, int64_t in, int64_t out, float beta) {
   if (out == 0 || in == 0) return;
   if (N == 0) return scaleOrZero(dw, out * in, beta);
   sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, beta, dw, in);

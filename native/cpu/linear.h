@@ -12,8 +12,7 @@ namespace ck::cpu {
 // b may be null (no bias).
 void linearForward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out);
 void linearBackwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t in, int64_t out);
-void linearBackwardWeight(const float* dy, const float* x, float* dw, int64_t N, int64_t in, int64_t out,
-                          float beta);
+void linearBackwardWeight(const float* dy, const float* x, float* dw, int64_t N, int64_t in, int64_t out, float beta);
 void linearBackwardBias(const float* dy, float* db, int64_t N, int64_t out, float beta);
 
 }  // namespace ck::cpu

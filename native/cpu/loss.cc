@@ -38,14 +38,13 @@ struct BadLabel {
   std::atomic<int64_t> row{std::numeric_limits<int64_t>::max()};
   void note(int64_t r) {
     int64_t cur = row.load();
-    while (r < cur && !row.compare_exchange_weak(cur, r)) {
-    }
+    while (r < cur && !row.compare_exchange_weak(cur, r)) {}
   }
   void raise(const int32_t* labels, int64_t K) const {
     int64_t r = row.load();
     if (r == std::numeric_limits<int64_t>::max()) return;
-    throw Error(Code::Arg, "label " + std::to_string(labels[r]) + " at row " + std::to_string(r) +
-                               " is outside [0, " + std::to_string(K) + ")");
+    throw Error(Code::Arg, "label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside [0, " +
+                               std::to_string(K) + ")");
   }
 };
 
@@ -73,8 +72,8 @@ void softmaxBackward(const float* dy, const float* y, float* dx, int64_t N, int6
   });
 }
 
-void softmaxCrossEntropyForward(const float* logits, const int32_t* labels, float* probs, float* loss,
-                                float* correct, float* correctTopK, int64_t N, int64_t K, int64_t k) {
+void softmaxCrossEntropyForward(const float* logits, const int32_t* labels, float* probs, float* loss, float* correct,
+                                float* correctTopK, int64_t N, int64_t K, int64_t k) {
   // Per-row results land in scratch and are reduced in row order, so the sum does not depend
   // on how rows were split across threads.
   Scratch rowLossBuf(size_t(N > 0 ? N : 1) * sizeof(double));

@@ -16,8 +16,8 @@ void softmaxForward(const float* x, float* y, int64_t N, int64_t K);
 void softmaxBackward(const float* dy, const float* y, float* dx, int64_t N, int64_t K);
 
 // correctTopK may be null (k ignored).
-void softmaxCrossEntropyForward(const float* logits, const int32_t* labels, float* probs, float* loss,
-                                float* correct, float* correctTopK, int64_t N, int64_t K, int64_t k);
+void softmaxCrossEntropyForward(const float* logits, const int32_t* labels, float* probs, float* loss, float* correct,
+                                float* correctTopK, int64_t N, int64_t K, int64_t k);
 void softmaxCrossEntropyBackward(const float* probs, const int32_t* labels, float* dlogits, int64_t N, int64_t K,
                                  float scale);
 

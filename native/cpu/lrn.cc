@@ -54,7 +54,6 @@ inline void accumulate(double* acc, const float* v, int64_t len, double sign, bo
     for (int64_t i = 0; i < len; i++) acc[i] += sign * double(v[i]);
 }
 
-
 // ---- Windows of at most kDirectMax channels (AlexNet's n = 5): the sums are taken directly ----
 //
 // Each block first squares its pixels for every channel (into the workspace), then every channel
@@ -86,8 +85,8 @@ void forwardBlockPortable(const float* x, const lrnblk::Block& b, const LrnParam
   }
 }
 
-void backwardBlockPortable(const float* dy, const float* x, const float* y, const float* scale,
-                           const lrnblk::Block& b, const LrnParams& p, float coef, float* dx, float* ws) {
+void backwardBlockPortable(const float* dy, const float* x, const float* y, const float* scale, const lrnblk::Block& b,
+                           const LrnParams& p, float coef, float* dx, float* ws) {
   for (int64_t c = 0; c < b.C; c++) {
     const int64_t o = c * b.hw;
     for (int64_t i = 0; i < b.len; i++) ws[c * kRow + i] = dy[o + i] * y[o + i] / scale[o + i];

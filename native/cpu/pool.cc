@@ -330,8 +330,8 @@ void maxPool2dBackward(const float* dy, const int32_t* argmax, const Pool2dGeom&
       int64_t at = ap[o];
       // argmax arrives as a user tensor: an index out of the plane would write out of bounds.
       if (at < 0 || at >= plane)
-        throw Error(Code::Arg, "argmax holds " + std::to_string(at) +
-                                   ", outside the input plane of " + std::to_string(plane) + " elements");
+        throw Error(Code::Arg, "argmax holds " + std::to_string(at) + ", outside the input plane of " +
+                                   std::to_string(plane) + " elements");
       dxp[at] += dyp[o];
     }
   });

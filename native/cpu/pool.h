@@ -13,8 +13,8 @@ namespace ck::cpu {
 struct Pool2dGeom {
   int64_t N, C, H, W;  // input
   int64_t KH, KW, SH, SW, PH, PW;
-  int64_t OH, OW;      // output, computed by the caller (TypeScript) with PyTorch's rule
-  bool ceilMode;       // informational: OH/OW already reflect it
+  int64_t OH, OW;  // output, computed by the caller (TypeScript) with PyTorch's rule
+  bool ceilMode;   // informational: OH/OW already reflect it
 };
 
 // y = max over each window; argmax = the winning position as an index h*W + w into the input

@@ -46,7 +46,8 @@ void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, floa
             const __m512i at = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
             __m512 v;
             if (loads && S == 1) v = _mm512_loadu_ps(xp + off);
-            else if (loads) v = _mm512_permutex2var_ps(_mm512_loadu_ps(xp + off), evens, _mm512_loadu_ps(xp + off + 16));
+            else if (loads)
+              v = _mm512_permutex2var_ps(_mm512_loadu_ps(xp + off), evens, _mm512_loadu_ps(xp + off + 16));
             else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at, xp, 4);
             // The window's first element starts the scan (the same as starting from -inf).
             if (kh == 0 && kw == 0) {

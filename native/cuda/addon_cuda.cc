@@ -8,8 +8,8 @@
 #include "napi_cuda.h"
 
 #undef NODE_API_MODULE
-#define NODE_API_MODULE(modname, regfunc) \
-  namespace {                             \
+#define NODE_API_MODULE(modname, regfunc)                           \
+  namespace {                                                       \
   Napi::Object (*const cpuInit)(Napi::Env, Napi::Object) = regfunc; \
   }
 #include "../napi/addon.cc"

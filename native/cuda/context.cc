@@ -78,10 +78,9 @@ Error faultError(const char* op, const int word[2]) {
     case KernelFault::LabelOutOfRange:
       return Error(Code::Arg, std::string(op) + ": a label at row " + std::to_string(word[1]) + " is out of range");
     case KernelFault::ArgmaxOutOfRange:
-      return Error(Code::Arg, std::string(op) + ": argmax at output " + std::to_string(word[1]) +
-                                  " lies outside the input plane");
-    default:
-      return Error(Code::Internal, std::string(op) + ": unknown kernel fault " + std::to_string(word[0]));
+      return Error(Code::Arg,
+                   std::string(op) + ": argmax at output " + std::to_string(word[1]) + " lies outside the input plane");
+    default: return Error(Code::Internal, std::string(op) + ": unknown kernel fault " + std::to_string(word[0]));
   }
 }
 

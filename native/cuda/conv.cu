@@ -20,8 +20,7 @@ namespace ck::cuda {
 namespace {
 
 // wm[o, k] = w[o, k] * mask[o, k / KHW]
-__global__ void mask_weights_kernel(const float* w, const float* mask, float* wm, int64_t OC, int64_t Kg,
-                                    int64_t KHW) {
+__global__ void mask_weights_kernel(const float* w, const float* mask, float* wm, int64_t OC, int64_t Kg, int64_t KHW) {
   CK_GRID_STRIDE(i, OC * Kg) wm[i] = w[i] * mask[(i / Kg) * (Kg / KHW) + (i % Kg) / KHW];
 }
 
@@ -64,8 +63,8 @@ const float* effectiveWeights(Ctx& ctx, const float* w, const float* mask, const
 
 int64_t setConvScratchBytes(int64_t bytes) { return scratchCap.exchange(bytes); }
 
-void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask,
-                   const Conv2dGeom& g, float* y) {
+void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                   float* y) {
   if (g.N == 0 || g.OC == 0 || g.OHW() == 0) return;
   ctx.makeCurrent();
   DeviceScratch wbuf(ctx, mask ? size_t(g.OC * g.Kg()) * sizeof(float) : 1);
@@ -94,8 +93,8 @@ void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, 
   }
 }
 
-void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask,
-                    const Conv2dGeom& g, float* dx, float* dw, float* db) {
+void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
+                    float* dx, float* dw, float* db) {
   ctx.makeCurrent();
   const int64_t OHW = g.OHW(), Kg = g.Kg(), OCg = g.OCg(), rows = g.C * g.KHW();
   if (db) {
@@ -125,8 +124,8 @@ void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, c
     }
     if (dx) {
       for (int64_t gi = 0; gi < g.groups; gi++)
-        sgemmStridedBatched(ctx, true, false, Kg, OHW, OCg, 1.f, wEff + gi * OCg * Kg, Kg, 0,
-                            dyc + gi * OCg * OHW, OHW, g.OC * OHW, 0.f, c + gi * Kg * OHW, OHW, rows * OHW, nb);
+        sgemmStridedBatched(ctx, true, false, Kg, OHW, OCg, 1.f, wEff + gi * OCg * Kg, Kg, 0, dyc + gi * OCg * OHW, OHW,
+                            g.OC * OHW, 0.f, c + gi * Kg * OHW, OHW, rows * OHW, nb);
       col2imBlock(ctx, c, g, blk, dx);
     }
   }

@@ -11,10 +11,10 @@ namespace ck::cuda {
 
 using cpu::Conv2dGeom;
 
-void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask,
-                   const Conv2dGeom& g, float* y);
-void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask,
-                    const Conv2dGeom& g, float* dx, float* dw, float* db);
+void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                   float* y);
+void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
+                    float* dx, float* dw, float* db);
 
 // Column buffers per call are capped at this many bytes (at least one image per chunk), like the
 // CPU twin's cap; process-wide. The harness lowers it to exercise chunking. Returns the old cap.

@@ -25,13 +25,16 @@ bool bind(void* h, const char* name, Fn* out, std::string* missing) {
 
 LoadResult load() {
   LoadResult r;
-  LibrarySpec spec{{"libcublas.so.13", "libcublas.so.12"}, {"cu13/lib", "cublas/lib"}, "CONVKIT_CUBLAS",
+  LibrarySpec spec{{"libcublas.so.13", "libcublas.so.12"},
+                   {"cu13/lib", "cublas/lib"},
+                   "CONVKIT_CUBLAS",
                    {"libcublasLt.so.13", "libcublasLt.so.12"}};
   LibraryHandle h = openLibrary(spec);
   if (!h.handle) {
-    r.error = "cuBLAS could not be loaded (libcublas.so.13 or .12). Install it (`pip install nvidia-cublas` "
-              "for CUDA 13, nvidia-cublas-cu12 for 12) or set CONVKIT_CUBLAS to the library file or its folder; " +
-              describeSearch(h);
+    r.error =
+        "cuBLAS could not be loaded (libcublas.so.13 or .12). Install it (`pip install nvidia-cublas` "
+        "for CUDA 13, nvidia-cublas-cu12 for 12) or set CONVKIT_CUBLAS to the library file or its folder; " +
+        describeSearch(h);
     return r;
   }
   std::string missing;
@@ -64,8 +67,7 @@ std::string cublasStatusName(blas::Status s) {
   try {
     const Cublas& c = cublas();
     if (c.statusString) return c.statusString(s);
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   return "cuBLAS status " + std::to_string(int(s));
 }
 

@@ -48,9 +48,9 @@ void* DeviceAllocator::allocate(size_t bytes, cudaStream_t stream, size_t* round
   }
   if (e != cudaSuccess) {
     cudaGetLastError();
-    throw Error(e == cudaErrorMemoryAllocation ? Code::OOM : Code::Cuda,
-                "cuda:" + std::to_string(device_) + ": allocating " + std::to_string(bytes) + " bytes failed: " +
-                    cudaGetErrorString(e));
+    throw Error(e == cudaErrorMemoryAllocation ? Code::OOM : Code::Cuda, "cuda:" + std::to_string(device_) +
+                                                                             ": allocating " + std::to_string(bytes) +
+                                                                             " bytes failed: " + cudaGetErrorString(e));
   }
   std::lock_guard<std::mutex> lk(mu_);
   stats_.osAllocs++;

@@ -15,15 +15,15 @@ struct LibrarySpec {
   // Folders under site-packages/nvidia that the pip wheels use: CUDA 13 wheels put every library
   // in "cu13/lib", CUDA 12 wheels in "<name>/lib" (NCCL keeps "nccl/lib" in both).
   std::vector<std::string> wheelDirs;
-  std::string envVar;                // a file or folder to try first, e.g. "CONVKIT_CUBLAS"
+  std::string envVar;  // a file or folder to try first, e.g. "CONVKIT_CUBLAS"
   // Per soname, a library it needs from the same folder (libcublasLt for libcublas), opened first
   // so that a folder whose files carry no $ORIGIN run path still resolves; "" for none.
   std::vector<std::string> companions;
 };
 
 struct LibraryHandle {
-  void* handle = nullptr;  // dlopen handle, null when nothing loaded
-  std::string path;        // what was opened
+  void* handle = nullptr;          // dlopen handle, null when nothing loaded
+  std::string path;                // what was opened
   std::vector<std::string> tried;  // "<place>: <why it failed>" for each failed attempt
 };
 

@@ -99,8 +99,8 @@ __global__ void xent_reduce_kernel(const double* rowLoss, const int64_t* rowRank
   }
 }
 
-__global__ void xent_backward_kernel(const float* probs, const int32_t* labels, float* d, int64_t N, int64_t K,
-                                     float s, int* fault) {
+__global__ void xent_backward_kernel(const float* probs, const int32_t* labels, float* d, int64_t N, int64_t K, float s,
+                                     int* fault) {
   CK_GRID_STRIDE(i, N * K) {
     int64_t n = i / K, j = i % K;
     int32_t label = labels[n];
@@ -136,11 +136,11 @@ void softmaxCrossEntropyForward(Ctx& ctx, const float* logits, const int32_t* la
   DeviceScratch rowLoss(ctx, rows * sizeof(double)), rowRank(ctx, rows * sizeof(int64_t));
   if (N > 0) {
     xent_rows_kernel<<<gridFor(N), kThreads, 0, ctx.stream()>>>(logits, labels, probs, rowLoss.as<double>(),
-                                                                 rowRank.as<int64_t>(), N, K, ctx.faultWord());
+                                                                rowRank.as<int64_t>(), N, K, ctx.faultWord());
     checkLaunch("softmaxCrossEntropy");
   }
-  xent_reduce_kernel<<<1, kThreads, 0, ctx.stream()>>>(rowLoss.as<double>(), rowRank.as<int64_t>(), N, k, loss,
-                                                       correct, correctTopK);
+  xent_reduce_kernel<<<1, kThreads, 0, ctx.stream()>>>(rowLoss.as<double>(), rowRank.as<int64_t>(), N, k, loss, correct,
+                                                       correctTopK);
   checkLaunch("softmaxCrossEntropy");
 }
 
@@ -149,8 +149,7 @@ void softmaxCrossEntropyBackward(Ctx& ctx, const float* probs, const int32_t* la
   if (N == 0 || K == 0) return;
   ctx.makeCurrent();
   float s = float(double(scale) / double(N));
-  xent_backward_kernel<<<gridFor(N * K), kThreads, 0, ctx.stream()>>>(probs, labels, dlogits, N, K, s,
-                                                                      ctx.faultWord());
+  xent_backward_kernel<<<gridFor(N * K), kThreads, 0, ctx.stream()>>>(probs, labels, dlogits, N, K, s, ctx.faultWord());
   checkLaunch("softmaxCrossEntropyBackward");
 }
 

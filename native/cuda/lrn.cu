@@ -21,7 +21,10 @@ __global__ void lrn_forward_kernel(const float* x, int64_t N, int64_t C, int64_t
   const int64_t lo = p.size / 2, hi = (p.size - 1) / 2;
   CK_GRID_STRIDE(t, N * HW) {
     const int64_t base = (t / HW) * C * HW + t % HW;
-    auto sq = [&](int64_t c) { double v = x[base + c * HW]; return v * v; };
+    auto sq = [&](int64_t c) {
+      double v = x[base + c * HW];
+      return v * v;
+    };
     double acc = 0;
     for (int64_t c = 0; c < min(hi, C); c++) acc += sq(c);
     for (int64_t c = 0; c < C; c++) {

@@ -20,8 +20,7 @@ __global__ void sgd_pytorch_kernel(float* w, const float* g, float* v, int64_t n
   }
 }
 
-__global__ void sgd_paper_kernel(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
-                                 float decay) {
+__global__ void sgd_paper_kernel(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float decay) {
   CK_GRID_STRIDE(i, n) {
     if (!v) {
       w[i] += -decay * w[i] - lr * g[i];

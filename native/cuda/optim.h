@@ -8,7 +8,6 @@ namespace ck::cuda {
 
 void sgdStepPytorch(Ctx& ctx, float* w, const float* g, float* v, int64_t n, float lr, float momentum,
                     float weightDecay, bool nesterov);
-void sgdStepPaper(Ctx& ctx, float* w, const float* g, float* v, int64_t n, float lr, float momentum,
-                  float weightDecay);
+void sgdStepPaper(Ctx& ctx, float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay);
 
 }  // namespace ck::cuda

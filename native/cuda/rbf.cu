@@ -107,8 +107,8 @@ void rbfCriterion(Ctx& ctx, const float* y, const int32_t* labels, float* loss, 
   size_t rows = size_t(N > 0 ? N : 1);
   DeviceScratch rowLoss(ctx, rows * sizeof(double)), rowHit(ctx, rows * sizeof(int));
   if (N > 0) {
-    rbf_rows_kernel<<<gridFor(N), kThreads, 0, ctx.stream()>>>(y, labels, dy, rowLoss.as<double>(), rowHit.as<int>(),
-                                                                N, K, J, ctx.faultWord());
+    rbf_rows_kernel<<<gridFor(N), kThreads, 0, ctx.stream()>>>(y, labels, dy, rowLoss.as<double>(), rowHit.as<int>(), N,
+                                                               K, J, ctx.faultWord());
     checkLaunch("rbfCriterion");
   }
   rbf_reduce_kernel<<<1, kThreads, 0, ctx.stream()>>>(rowLoss.as<double>(), rowHit.as<int>(), N, loss, correct);

@@ -13,8 +13,7 @@ void freeDeviceBlock(void* ptr, size_t rounded, int deviceIndex) {
   // at process exit) leaks the block instead of terminating the process.
   try {
     cuda::deviceAllocator(deviceIndex).free(ptr, rounded, cuda::deviceContext(deviceIndex).stream());
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 }  // namespace
 

@@ -39,9 +39,7 @@ cuda::Ctx& cudaTargetContext(int index, const char* op) {
     cuda::streamWaiter(c);
     gReady[index].store(&c, std::memory_order_release);
     return c;
-  } catch (const Error& e) {
-    throw Error(e.code(), std::string(op) + ": " + e.what());
-  }
+  } catch (const Error& e) { throw Error(e.code(), std::string(op) + ": " + e.what()); }
 }
 
 void cudaSignal(cuda::Ctx& ctx, Target::Signal fn) {
@@ -56,22 +54,19 @@ void cudaSignal(cuda::Ctx& ctx, Target::Signal fn) {
 
 void cudaRead(cuda::Ctx& ctx, const TensorRef& r, Target::Bytes fn) {
   try {
-    cuda::streamWaiter(ctx).enqueue("read", r.data(), r.bytes,
-                                    [fn](std::optional<StreamError> err, const char* bytes, size_t n) {
-                                      std::vector<char> out;
-                                      if (!err) {
-                                        try {
-                                          out.assign(bytes, bytes + n);
-                                        } catch (const std::bad_alloc&) {
-                                          err = StreamError{Code::OOM, "read: out of host memory for " +
-                                                                           std::to_string(n) + " bytes"};
-                                        }
-                                      }
-                                      fn(std::move(err), std::move(out));
-                                    });
-  } catch (const Error& e) {
-    fn(asStreamError(e), {});
-  }
+    cuda::streamWaiter(ctx).enqueue(
+        "read", r.data(), r.bytes, [fn](std::optional<StreamError> err, const char* bytes, size_t n) {
+          std::vector<char> out;
+          if (!err) {
+            try {
+              out.assign(bytes, bytes + n);
+            } catch (const std::bad_alloc&) {
+              err = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(n) + " bytes"};
+            }
+          }
+          fn(std::move(err), std::move(out));
+        });
+  } catch (const Error& e) { fn(asStreamError(e), {}); }
 }
 
 namespace {
@@ -86,9 +81,7 @@ std::optional<StreamError> waitFor(cuda::Ctx& ctx, const char* op, const void* s
       result->set_value(std::move(err));
     };
     cuda::streamWaiter(ctx).enqueue(op, src, n, std::move(done));
-  } catch (const Error& e) {
-    return asStreamError(e);
-  }
+  } catch (const Error& e) { return asStreamError(e); }
   return f.get();
 }
 }  // namespace

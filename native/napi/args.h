@@ -57,8 +57,7 @@ class Args {
   }
 
   int64_t i64(size_t i, const char* what) {
-    if (!info_[i].IsNumber())
-      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
+    if (!info_[i].IsNumber()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
     double d = info_[i].As<Napi::Number>().DoubleValue();
     // Range first: converting NaN or a double beyond int64 to int64_t is undefined behaviour.
     if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != double(int64_t(d)))
@@ -72,8 +71,7 @@ class Args {
     return v;
   }
   double f64(size_t i, const char* what) {
-    if (!info_[i].IsNumber())
-      throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
+    if (!info_[i].IsNumber()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");
     return info_[i].As<Napi::Number>().DoubleValue();
   }
   bool flag(size_t i) { return info_[i].ToBoolean().Value(); }
@@ -96,8 +94,8 @@ class Args {
       // Int64Value() would turn NaN into 0 and saturate or truncate others: refuse them instead.
       const double d = v.As<Napi::Number>().DoubleValue();
       if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != double(int64_t(d)))
-        throw Error(Code::Arg, std::string(op_) + ": '" + what + "[" + std::to_string(k) + "]' must be an integer, got " +
-                                   std::to_string(d));
+        throw Error(Code::Arg, std::string(op_) + ": '" + what + "[" + std::to_string(k) +
+                                   "]' must be an integer, got " + std::to_string(d));
       out[k] = int64_t(d);
     }
     return out;

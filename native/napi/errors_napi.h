@@ -15,15 +15,11 @@ template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   try {
     return Fn(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const Error& e) {
+  } catch (const Napi::Error&) { throw; } catch (const Error& e) {
     throw jsError(info.Env(), e.code(), e.what());
   } catch (const std::bad_alloc&) {
     throw jsError(info.Env(), Code::OOM, "out of host memory");
-  } catch (const std::exception& e) {
-    throw jsError(info.Env(), Code::Internal, e.what());
-  } catch (...) {
+  } catch (const std::exception& e) { throw jsError(info.Env(), Code::Internal, e.what()); } catch (...) {
     throw jsError(info.Env(), Code::Internal, "unknown native failure");
   }
 }

@@ -62,8 +62,7 @@ bool isHandle(const Napi::Value& v) {
 TensorRef& handleRef(const Napi::Value& v, const char* op, const char* what) {
   if (!isHandle(v)) throw Error(Code::Arg, std::string(op) + ": argument '" + what + "' is not a tensor handle");
   HandleBox* box = v.As<Napi::External<HandleBox>>().Data();
-  if (!box->ref.storage)
-    throw Error(Code::Disposed, std::string(op) + ": argument '" + what + "' was disposed");
+  if (!box->ref.storage) throw Error(Code::Disposed, std::string(op) + ": argument '" + what + "' was disposed");
   return box->ref;
 }
 

@@ -28,8 +28,8 @@ Napi::Value Forward(const Napi::CallbackInfo& info, const char* op) {
   const Target t = a.target(0);
   int64_t n = a.count(3, "n");
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n);
-  t.run(op, [=] { Kernel(x.f32(), y.f32(), n); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { CudaKernel(c, x.f32(), y.f32(), n); }));
+  t.run(
+      op, [=] { Kernel(x.f32(), y.f32(), n); }, CK_ON_CUDA([=](cuda::Ctx& c) { CudaKernel(c, x.f32(), y.f32(), n); }));
   return info.Env().Undefined();
 }
 
@@ -40,8 +40,9 @@ Napi::Value Backward(const Napi::CallbackInfo& info, const char* op) {
   const Target t = a.target(0);
   int64_t n = a.count(4, "n");
   TensorRef dy = a.f32(1, "dy", n), y = a.f32(2, "y", n), dx = a.f32(3, "dx", n);
-  t.run(op, [=] { Kernel(dy.f32(), y.f32(), dx.f32(), n); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { CudaKernel(c, dy.f32(), y.f32(), dx.f32(), n); }));
+  t.run(
+      op, [=] { Kernel(dy.f32(), y.f32(), dx.f32(), n); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { CudaKernel(c, dy.f32(), y.f32(), dx.f32(), n); }));
   return info.Env().Undefined();
 }
 

@@ -30,23 +30,26 @@ namespace {
 cpu::Conv2dGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   if (v.size() != 16) throw Error(Code::Arg, std::string(a.op()) + ": 'geom' must hold 16 integers");
-  static const char* names[16] = {"N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "OH", "OW", "groups"};
+  static const char* names[16] = {"N",  "C",  "H",  "W",  "OC", "KH", "KW", "SH",
+                                  "SW", "PH", "PW", "DH", "DW", "OH", "OW", "groups"};
   constexpr int64_t k31 = int64_t(1) << 31;
   for (size_t k = 0; k < 16; k++)
     if (v[k] < 0 || v[k] >= k31)
       throw Error(Code::Arg, std::string(a.op()) + ": geometry " + names[k] + " = " + std::to_string(v[k]) +
                                  " is outside [0, 2^31)");
-  cpu::Conv2dGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  cpu::Conv2dGeom g{v[0], v[1], v[2],  v[3],  v[4],  v[5],  v[6],  v[7],
+                    v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   const bool positive = g.C > 0 && g.H > 0 && g.W > 0 && g.OC > 0 && g.KH > 0 && g.KW > 0 && g.SH > 0 && g.SW > 0 &&
                         g.DH > 0 && g.DW > 0 && g.OH > 0 && g.OW > 0 && g.groups > 0;
   // Every term below is a product or sum of two values < 2^31: exact in int64.
-  const bool spans = g.H + 2 * g.PH < k31 && g.W + 2 * g.PW < k31 && g.DH * (g.KH - 1) + 1 < k31 &&
-                     g.DW * (g.KW - 1) + 1 < k31;
+  const bool spans =
+      g.H + 2 * g.PH < k31 && g.W + 2 * g.PW < k31 && g.DH * (g.KH - 1) + 1 < k31 && g.DW * (g.KW - 1) + 1 < k31;
   const bool consistent = positive && spans && g.C % g.groups == 0 && g.OC % g.groups == 0 &&
                           g.OH == cpu::convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
                           g.OW == cpu::convOutputSize(g.W, g.KW, g.SW, g.PW, g.DW);
   if (!consistent) throw Error(Code::Arg, std::string(a.op()) + ": inconsistent convolution geometry");
-  const int64_t perImage[] = {a.product({g.C, g.H, g.W}, "the input image"), a.product({g.OC, g.OH, g.OW}, "the output image"),
+  const int64_t perImage[] = {a.product({g.C, g.H, g.W}, "the input image"),
+                              a.product({g.OC, g.OH, g.OW}, "the output image"),
                               a.product({g.C, g.KH, g.KW, g.OH, g.OW}, "one image's columns"),
                               a.product({g.OC, g.Cg(), g.KH, g.KW}, "the weight")};
   for (int64_t n : perImage)
@@ -69,8 +72,9 @@ Napi::Value Im2col(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", xElems(g)), cols = a.f32(2, "cols", colElems(g));
-  t.run("im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::im2col(c, x.f32(), g, cols.f32()); }));
+  t.run(
+      "im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::im2col(c, x.f32(), g, cols.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -80,8 +84,9 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   const cpu::Conv2dGeom g = readGeom(a, 3);
   TensorRef cols = a.f32(1, "cols", colElems(g)), x = a.f32(2, "x", xElems(g));
-  t.run("col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::col2im(c, cols.f32(), g, x.f32()); }));
+  t.run(
+      "col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::col2im(c, cols.f32(), g, x.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -95,17 +100,20 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask"));
   TensorRef y = a.f32(5, "y", yElems(g));
   const bool relu = a.flag(7);
-  t.run(relu ? "conv2dRelu" : "conv2d", [=] {
-    const float* b = bias.storage ? bias.f32() : nullptr;
-    const float* m = mask.storage ? mask.f32() : nullptr;
-    if (relu) cpu::conv2dForwardRelu(x.f32(), w.f32(), b, m, g, y.f32());
-    else cpu::conv2dForward(x.f32(), w.f32(), b, m, g, y.f32());
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::conv2dForward(c, x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr,
-                        mask.storage ? mask.f32() : nullptr, g, y.f32());
-    // No fused epilogue on the GPU yet: the ReLU is one more in-place kernel on the same stream.
-    if (relu) cuda::reluForward(c, y.f32(), y.f32(), yElems(g));
-  }));
+  t.run(
+      relu ? "conv2dRelu" : "conv2d",
+      [=] {
+        const float* b = bias.storage ? bias.f32() : nullptr;
+        const float* m = mask.storage ? mask.f32() : nullptr;
+        if (relu) cpu::conv2dForwardRelu(x.f32(), w.f32(), b, m, g, y.f32());
+        else cpu::conv2dForward(x.f32(), w.f32(), b, m, g, y.f32());
+      },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::conv2dForward(c, x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr,
+                            mask.storage ? mask.f32() : nullptr, g, y.f32());
+        // No fused epilogue on the GPU yet: the ReLU is one more in-place kernel on the same stream.
+        if (relu) cuda::reluForward(c, y.f32(), y.f32(), yElems(g));
+      }));
   return info.Env().Undefined();
 }
 
@@ -117,13 +125,16 @@ Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
   TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
-  t.run("conv2dBackward", [=] {
-    cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                        dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::conv2dBackward(c, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                         dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-  }));
+  t.run(
+      "conv2dBackward",
+      [=] {
+        cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                            dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+      },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::conv2dBackward(c, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                             dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+      }));
   return info.Env().Undefined();
 }
 

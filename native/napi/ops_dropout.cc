@@ -21,11 +21,9 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), mask = a.f32(3, "mask", n);
   float p = float(a.f64(5, "p")), scale = float(a.f64(6, "scale"));
   uint64_t seed = a.seed(7, "seed"), off = a.seed(8, "offset");
-  t.run("dropout", [=] {
-    cpu::dropoutForward(x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::dropoutForward(c, x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off);
-  }));
+  t.run(
+      "dropout", [=] { cpu::dropoutForward(x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutForward(c, x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); }));
   return info.Env().Undefined();
 }
 
@@ -35,8 +33,9 @@ Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   int64_t n = a.count(4, "n");
   TensorRef dy = a.f32(1, "dy", n), mask = a.f32(2, "mask", n), dx = a.f32(3, "dx", n);
-  t.run("dropoutBackward", [=] { cpu::dropoutBackward(dy.f32(), mask.f32(), dx.f32(), n); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutBackward(c, dy.f32(), mask.f32(), dx.f32(), n); }));
+  t.run(
+      "dropoutBackward", [=] { cpu::dropoutBackward(dy.f32(), mask.f32(), dx.f32(), n); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutBackward(c, dy.f32(), mask.f32(), dx.f32(), n); }));
   return info.Env().Undefined();
 }
 
@@ -48,7 +47,8 @@ Napi::Value DebugPhilox4x32(const Napi::CallbackInfo& info) {
   static const char* names[6] = {"c0", "c1", "c2", "c3", "k0", "k1"};
   for (size_t i = 0; i < 6; i++) {
     int64_t v = a.count(i, names[i]);
-    if (v > 0xFFFFFFFFll) throw Error(Code::Arg, std::string("debugPhilox4x32: '") + names[i] + "' must fit in 32 bits");
+    if (v > 0xFFFFFFFFll)
+      throw Error(Code::Arg, std::string("debugPhilox4x32: '") + names[i] + "' must fit in 32 bits");
     w[i] = uint32_t(v);
   }
   Philox4 r = philox4x32(w[0], w[1], w[2], w[3], w[4], w[5]);

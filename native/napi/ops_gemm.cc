@@ -42,11 +42,11 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda));
   TensorRef B = a.f32(2, "b", tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb));
   TensorRef C = a.f32(3, "c", spanOf(a, "c", M, N, ldc));
-  t.run("gemm", [=] {
-    cpu::sgemm(tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::sgemm(c, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
-  }));
+  t.run(
+      "gemm", [=] { cpu::sgemm(tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc); },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::sgemm(c, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
+      }));
   return info.Env().Undefined();
 }
 
@@ -73,13 +73,16 @@ Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", batchSpan(a, "a", batch, last, sA, oneA));
   TensorRef B = a.f32(2, "b", batchSpan(a, "b", batch, last, sB, oneB));
   TensorRef C = a.f32(3, "c", batchSpan(a, "c", batch, last, sC, oneC));
-  t.run("batchedGemm", [=] {
-    cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
-                             batch);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::sgemmStridedBatched(c, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
-                              batch);
-  }));
+  t.run(
+      "batchedGemm",
+      [=] {
+        cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
+                                 batch);
+      },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::sgemmStridedBatched(c, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
+                                  batch);
+      }));
   return info.Env().Undefined();
 }
 

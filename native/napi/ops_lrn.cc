@@ -17,7 +17,8 @@ cpu::LrnGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   CK_CHECK(v.size() == 4, Code::Arg, std::string(a.op()) + ": 'geom' must hold 4 integers");
   for (int64_t d : v)
-    CK_CHECK(d >= 0 && d < (int64_t(1) << 31), Code::Arg, std::string(a.op()) + ": 'geom' entries must be in [0, 2^31)");
+    CK_CHECK(d >= 0 && d < (int64_t(1) << 31), Code::Arg,
+             std::string(a.op()) + ": 'geom' entries must be in [0, 2^31)");
   // elems() must not overflow: a wrapped product could pass the tensors' size checks.
   a.product({v[0], v[1], v[2], v[3]}, "the input");
   return {v[0], v[1], v[2], v[3]};
@@ -39,8 +40,9 @@ Napi::Value Lrn(const Napi::CallbackInfo& info) {
   cpu::LrnParams p = readParams(a, 5);
   int64_t n = elems(g);
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), sc = a.f32(3, "scale", n);
-  t.run("lrn", [=] { cpu::lrnForward(x.f32(), g, p, y.f32(), sc.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnForward(c, x.f32(), g, p, y.f32(), sc.f32()); }));
+  t.run(
+      "lrn", [=] { cpu::lrnForward(x.f32(), g, p, y.f32(), sc.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnForward(c, x.f32(), g, p, y.f32(), sc.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -53,8 +55,9 @@ Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   int64_t n = elems(g);
   TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
             dx = a.f32(5, "dx", n);
-  t.run("lrnBackward", [=] { cpu::lrnBackward(dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnBackward(c, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); }));
+  t.run(
+      "lrnBackward", [=] { cpu::lrnBackward(dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnBackward(c, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); }));
   return info.Env().Undefined();
 }
 

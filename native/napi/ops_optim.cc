@@ -20,11 +20,11 @@ Napi::Value SgdStepPytorch(const Napi::CallbackInfo& info) {
   TensorRef w = a.f32(1, "w", n), g = a.f32(2, "g", n), v = a.optF32(3, "v", n);
   float lr = float(a.f64(5, "lr")), mu = float(a.f64(6, "momentum")), wd = float(a.f64(7, "weightDecay"));
   bool nesterov = a.flag(8);
-  t.run("sgdStep", [=] {
-    cpu::sgdStepPytorch(w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::sgdStepPytorch(c, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov);
-  }));
+  t.run(
+      "sgdStep", [=] { cpu::sgdStepPytorch(w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov); },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::sgdStepPytorch(c, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov);
+      }));
   return info.Env().Undefined();
 }
 
@@ -35,11 +35,11 @@ Napi::Value SgdStepPaper(const Napi::CallbackInfo& info) {
   int64_t n = a.count(4, "n");
   TensorRef w = a.f32(1, "w", n), g = a.f32(2, "g", n), v = a.optF32(3, "v", n);
   float lr = float(a.f64(5, "lr")), mu = float(a.f64(6, "momentum")), wd = float(a.f64(7, "weightDecay"));
-  t.run("sgdStep", [=] {
-    cpu::sgdStepPaper(w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd);
-  }, CK_ON_CUDA([=](cuda::Ctx& c) {
-    cuda::sgdStepPaper(c, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd);
-  }));
+  t.run(
+      "sgdStep", [=] { cpu::sgdStepPaper(w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd); },
+      CK_ON_CUDA([=](cuda::Ctx& c) {
+        cuda::sgdStepPaper(c, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd);
+      }));
   return info.Env().Undefined();
 }
 

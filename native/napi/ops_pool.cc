@@ -44,8 +44,9 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 4);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.i32(3, "argmax", outElems(g));
-  t.run("maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dForward(c, x.f32(), g, y.f32(), am.i32()); }));
+  t.run(
+      "maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dForward(c, x.f32(), g, y.f32(), am.i32()); }));
   return info.Env().Undefined();
 }
 
@@ -55,8 +56,9 @@ Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 4);
   TensorRef dy = a.f32(1, "dy", outElems(g)), am = a.i32(2, "argmax", outElems(g)), dx = a.f32(3, "dx", inElems(g));
-  t.run("maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dBackward(c, dy.f32(), am.i32(), g, dx.f32()); }));
+  t.run(
+      "maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dBackward(c, dy.f32(), am.i32(), g, dx.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -67,8 +69,9 @@ Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
   bool inc = a.flag(4);
-  t.run("avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dForward(c, x.f32(), g, inc, y.f32()); }));
+  t.run(
+      "avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dForward(c, x.f32(), g, inc, y.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -79,8 +82,9 @@ Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
   bool inc = a.flag(4);
-  t.run("avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dBackward(c, dy.f32(), g, inc, dx.f32()); }));
+  t.run(
+      "avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dBackward(c, dy.f32(), g, inc, dx.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -90,8 +94,9 @@ Napi::Value SumPool2d(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
-  t.run("sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dForward(c, x.f32(), g, y.f32()); }));
+  t.run(
+      "sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dForward(c, x.f32(), g, y.f32()); }));
   return info.Env().Undefined();
 }
 
@@ -101,8 +106,9 @@ Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
   const Target t = a.target(0);
   cpu::Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
-  t.run("sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); },
-        CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dBackward(c, dy.f32(), g, dx.f32()); }));
+  t.run(
+      "sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); },
+      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dBackward(c, dy.f32(), g, dx.f32()); }));
   return info.Env().Undefined();
 }
 

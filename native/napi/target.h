@@ -57,9 +57,7 @@ struct Target {
     } else {
       try {
         onCuda(*cuda);
-      } catch (const Error& e) {
-        throw Error(e.code(), std::string(op) + " on " + name() + ": " + e.what());
-      }
+      } catch (const Error& e) { throw Error(e.code(), std::string(op) + " on " + name() + ": " + e.what()); }
     }
   }
 

@@ -57,8 +57,8 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value IsLive(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), isHandle(info[0]) &&
-                                            info[0].As<Napi::External<HandleBox>>().Data()->ref.storage != nullptr);
+  return Napi::Boolean::New(
+      info.Env(), isHandle(info[0]) && info[0].As<Napi::External<HandleBox>>().Data()->ref.storage != nullptr);
 }
 
 // memoryStats(kind, index) -> { tensors, bytes } for one device, plus the host pool's figures.
@@ -108,9 +108,7 @@ Napi::Value Profile(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value Threads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), threadPool().size());
-}
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threadPool().size()); }
 
 }  // namespace
 

@@ -11,7 +11,10 @@ const base = { convkit_version: '9.9.9', device: { name: 'cpu:0', model: 'Test C
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A contender whose batches take `perBatch` fake seconds; or that skips, throws, or fails a round. */
-function fake(impl: string, o: { perBatch?: number; label?: string; skip?: string; prepareThrows?: boolean; failRound?: boolean }): Contender & { released: number } {
+function fake(
+  impl: string,
+  o: { perBatch?: number; label?: string; skip?: string; prepareThrows?: boolean; failRound?: boolean },
+): Contender & { released: number } {
   const c = {
     impl,
     label: o.label,
@@ -66,14 +69,22 @@ t.test('results, skips, errors and the ratios on convkit line', async (t) => {
   t.match(by('brokenpeer'), { type: 'error', reason: /could not prepare the case: brokenpeer cannot load/ });
   t.match(by('flakypeer'), { type: 'error', reason: 'flakypeer crashed' });
   const mine = by('convkit');
-  t.match(mine, { type: 'result', convkit_version: '9.9.9', impl: 'convkit', impl_version: '1.0', path: 'compiled', rounds: 3, iters_per_round: 100 });
+  t.match(mine, {
+    type: 'result',
+    convkit_version: '9.9.9',
+    impl: 'convkit',
+    impl_version: '1.0',
+    path: 'compiled',
+    rounds: 3,
+    iters_per_round: 100,
+  });
   t.equal(mine.images_per_s.median, 10_000);
   t.equal(mine.ms_per_batch.median, 1);
   t.equal(mine.gflops.median, 10, '10,000 images/s x 1 MFLOP');
   t.equal(mine.ceiling_share.median, 0.1, 'of a 100 GFLOP/s ceiling');
-  t.same(mine.vs, { 'pytorch-tuned': 4, 'pytorch-default': 10 }, 'our median over each peer\'s');
+  t.same(mine.vs, { 'pytorch-tuned': 4, 'pytorch-default': 10 }, "our median over each peer's");
   t.equal(by('pytorch', 'tuned').images_per_s.median, 2500);
-  t.equal(by('pytorch', 'default').vs, undefined, 'ratios are on convkit\'s line only');
+  t.equal(by('pytorch', 'default').vs, undefined, "ratios are on convkit's line only");
   for (const c of [ours, tuned, plain, ort, broken, flaky]) t.equal(c.released, 1, `${c.impl} ${c.label ?? ''} released once`);
 });
 

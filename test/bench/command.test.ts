@@ -35,8 +35,14 @@ let lines: Json[] = [];
 t.test('JSON lines: start, ceiling, result, done, each with the version and the device', async (t) => {
   const r = await bench(TINY);
   t.equal(r.code, 0, `exit 0 (stderr: ${r.err})`);
-  lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as Json);
-  t.same(lines.map((l) => l.type), ['start', 'ceiling', 'result', 'done']);
+  lines = r.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Json);
+  t.same(
+    lines.map((l) => l.type),
+    ['start', 'ceiling', 'result', 'done'],
+  );
   for (const l of lines) {
     t.match(l.convkit_version, /^\d+\.\d+\.\d+/, `${l.type}: convkit_version`);
     t.equal(l.device.name, 'cpu:0', `${l.type}: device name`);
@@ -58,19 +64,27 @@ t.test('JSON lines: start, ceiling, result, done, each with the version and the 
   close(res.gflops.median, (res.images_per_s.median * 833_040) / 1e9, 'GFLOP/s = images/s x FLOPs per image');
   close(res.ms_per_batch.median, 1000 / res.images_per_s.median, 'ms per batch = 1000 / images/s at batch 1 (one round)');
   // The share keeps 3 digits: within 1% of the ratio of the rounded figures.
-  t.ok(Math.abs(res.ceiling_share.median - res.gflops.median / ceiling.gflops.median) <= 1e-2 * res.ceiling_share.median, 'ceiling share = GFLOP/s / ceiling median');
+  t.ok(
+    Math.abs(res.ceiling_share.median - res.gflops.median / ceiling.gflops.median) <= 1e-2 * res.ceiling_share.median,
+    'ceiling share = GFLOP/s / ceiling median',
+  );
   t.ok(res.peak_pool_mib > 0, 'the host pool peak is reported');
   t.ok(lines[3].seconds > 0, 'done: seconds');
 });
 
 t.test('--compare with an earlier run: the ratio of medians on every figure line', async (t) => {
   t.ok(lines.length, 'the first run produced lines');
-  const earlier = lines.map((l) => (l.type === 'result' ? { ...l, images_per_s: { ...l.images_per_s, median: l.images_per_s.median / 2 } } : l));
+  const earlier = lines.map((l) =>
+    l.type === 'result' ? { ...l, images_per_s: { ...l.images_per_s, median: l.images_per_s.median / 2 } } : l,
+  );
   const file = join(dir, 'earlier.jsonl');
   writeFileSync(file, earlier.map((l) => JSON.stringify(l)).join('\n') + '\n');
   const r = await bench([...TINY, '--compare', file]);
   t.equal(r.code, 0, `exit 0 (stderr: ${r.err})`);
-  const now = r.out.trim().split('\n').map((l) => JSON.parse(l) as Json);
+  const now = r.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Json);
   const res = now.find((l) => l.type === 'result')!;
   const ceil = now.find((l) => l.type === 'ceiling')!;
   const was = earlier.find((l) => l.type === 'result')!.images_per_s.median;

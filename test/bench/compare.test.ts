@@ -11,7 +11,15 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const dev = { name: 'cpu:0', model: 'Test CPU', threads: 2, isa: 'avx2', cpus: 2 };
 const s = (median: number) => ({ min: median * 0.9, median, max: median * 1.1 });
 const result = (o: Partial<ComparableLine> & { ips: number }): ComparableLine => ({
-  type: 'result', impl: 'convkit', model: 'lenet5', variant: 'modern', pass: 'train', batch: 64, device: dev, images_per_s: s(o.ips), ...o,
+  type: 'result',
+  impl: 'convkit',
+  model: 'lenet5',
+  variant: 'modern',
+  pass: 'train',
+  batch: 64,
+  device: dev,
+  images_per_s: s(o.ips),
+  ...o,
 });
 
 function write(name: string, lines: unknown[]): string {
@@ -34,10 +42,26 @@ t.test('each line gets this run over the earlier run, on the matching key', asyn
   t.equal(earlier.size, 5, 'four results and the ceiling (the start line is not a figure)');
   t.same(compareLine(result({ ips: 1500 }), earlier, file), { file, ratio: 1.5, earlier: 1000 });
   t.same(compareLine(result({ ips: 200, batch: 256 }), earlier, file), { file, ratio: 0.5, earlier: 400 });
-  t.same(compareLine(result({ ips: 300, impl: 'pytorch', label: 'tuned' }), earlier, file), { file, ratio: 1.2, earlier: 250 }, 'tuned matches tuned');
-  t.same(compareLine(result({ ips: 300, impl: 'pytorch', label: 'default' }), earlier, file), { file, ratio: 3, earlier: 100 }, 'default matches default');
-  t.same(compareLine({ type: 'ceiling', M: 2048, N: 2048, K: 2048, device: dev, gflops: s(150) }, earlier, file), { file, ratio: 0.75, earlier: 200 }, 'the ceiling compares GFLOP/s');
-  t.same(compareLine(result({ ips: 10, variant: 'classic' }), earlier, file), { file, ratio: null, reason: 'no matching line in the earlier run' });
+  t.same(
+    compareLine(result({ ips: 300, impl: 'pytorch', label: 'tuned' }), earlier, file),
+    { file, ratio: 1.2, earlier: 250 },
+    'tuned matches tuned',
+  );
+  t.same(
+    compareLine(result({ ips: 300, impl: 'pytorch', label: 'default' }), earlier, file),
+    { file, ratio: 3, earlier: 100 },
+    'default matches default',
+  );
+  t.same(
+    compareLine({ type: 'ceiling', M: 2048, N: 2048, K: 2048, device: dev, gflops: s(150) }, earlier, file),
+    { file, ratio: 0.75, earlier: 200 },
+    'the ceiling compares GFLOP/s',
+  );
+  t.same(compareLine(result({ ips: 10, variant: 'classic' }), earlier, file), {
+    file,
+    ratio: null,
+    reason: 'no matching line in the earlier run',
+  });
   t.same(compareLine(result({ ips: 10, device: { ...dev, name: 'cpu:1' } }), earlier, file)?.ratio, null, 'another device does not match');
   t.equal(compareLine({ type: 'skip', impl: 'onnxruntime-node' }, earlier, file), undefined, 'non-figure lines get no comparison');
 });

@@ -5,7 +5,16 @@ import { alexnet, lenet5 } from '../../lib/index.js';
 
 t.test('LeNet-5 modern: 416,520 multiply-adds forward; train drops c1 data gradient', async (t) => {
   const m = lenet5();
-  t.same(layerFlops(m).map((l) => [l.layer, l.forward / 2]), [['c1', 117_600], ['c3', 240_000], ['c5', 48_000], ['f6', 10_080], ['f7', 840]]);
+  t.same(
+    layerFlops(m).map((l) => [l.layer, l.forward / 2]),
+    [
+      ['c1', 117_600],
+      ['c3', 240_000],
+      ['c5', 48_000],
+      ['f6', 10_080],
+      ['f7', 840],
+    ],
+  );
   t.equal(flopsPerImage(m, 'inference'), 833_040);
   t.equal(flopsPerImage(m, 'train'), 3 * 833_040 - 235_200);
   m.dispose();

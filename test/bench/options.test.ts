@@ -9,10 +9,22 @@ const caseNames = (argv: string[]) => parseBenchArgs(argv).cases.map((c) => `${c
 t.test('defaults: every form, both passes, two batches each, 5 rounds after 2 warm-ups on cpu', async (t) => {
   const o = parseBenchArgs([]);
   t.same(caseNames([]), [
-    'lenet5:modern:train:64', 'lenet5:modern:train:256', 'lenet5:modern:inference:1', 'lenet5:modern:inference:256',
-    'lenet5:classic:train:64', 'lenet5:classic:train:256', 'lenet5:classic:inference:1', 'lenet5:classic:inference:256',
-    'alexnet:paper:train:16', 'alexnet:paper:train:64', 'alexnet:paper:inference:1', 'alexnet:paper:inference:32',
-    'alexnet:owt:train:16', 'alexnet:owt:train:64', 'alexnet:owt:inference:1', 'alexnet:owt:inference:32',
+    'lenet5:modern:train:64',
+    'lenet5:modern:train:256',
+    'lenet5:modern:inference:1',
+    'lenet5:modern:inference:256',
+    'lenet5:classic:train:64',
+    'lenet5:classic:train:256',
+    'lenet5:classic:inference:1',
+    'lenet5:classic:inference:256',
+    'alexnet:paper:train:16',
+    'alexnet:paper:train:64',
+    'alexnet:paper:inference:1',
+    'alexnet:paper:inference:32',
+    'alexnet:owt:train:16',
+    'alexnet:owt:train:64',
+    'alexnet:owt:inference:1',
+    'alexnet:owt:inference:32',
   ]);
   t.same(o.devices, ['cpu']);
   t.equal(o.rounds, 5);
@@ -26,8 +38,14 @@ t.test('defaults: every form, both passes, two batches each, 5 rounds after 2 wa
 t.test('--quick: one batch per pass, 3 shorter rounds after 1 warm-up', async (t) => {
   const o = parseBenchArgs(['--quick']);
   t.same(caseNames(['--quick']), [
-    'lenet5:modern:train:64', 'lenet5:modern:inference:1', 'lenet5:classic:train:64', 'lenet5:classic:inference:1',
-    'alexnet:paper:train:16', 'alexnet:paper:inference:1', 'alexnet:owt:train:16', 'alexnet:owt:inference:1',
+    'lenet5:modern:train:64',
+    'lenet5:modern:inference:1',
+    'lenet5:classic:train:64',
+    'lenet5:classic:inference:1',
+    'alexnet:paper:train:16',
+    'alexnet:paper:inference:1',
+    'alexnet:owt:train:16',
+    'alexnet:owt:inference:1',
   ]);
   t.equal(o.rounds, 3);
   t.equal(o.warmup, 1);
@@ -38,10 +56,21 @@ t.test('--quick: one batch per pass, 3 shorter rounds after 1 warm-up', async (t
 });
 
 t.test('selection by model, form, pass and batch', async (t) => {
-  t.same(caseNames(['--model', 'lenet5:classic', '--pass', 'inference', '--batch', '1,8']), ['lenet5:classic:inference:1', 'lenet5:classic:inference:8']);
+  t.same(caseNames(['--model', 'lenet5:classic', '--pass', 'inference', '--batch', '1,8']), [
+    'lenet5:classic:inference:1',
+    'lenet5:classic:inference:8',
+  ]);
   t.same(caseNames(['--model', 'alexnet', '--variant', 'owt', '--pass', 'train', '--batch', '4']), ['alexnet:owt:train:4']);
-  t.same(caseNames(['--variant', 'modern,paper', '--pass', 'train', '--batch', '2']), ['lenet5:modern:train:2', 'alexnet:paper:train:2'], '--variant picks forms across models');
-  t.same(caseNames(['--model', 'lenet5,lenet5:modern', '--pass', 'train', '--batch', '2']), ['lenet5:modern:train:2', 'lenet5:classic:train:2'], 'a form named twice runs once');
+  t.same(
+    caseNames(['--variant', 'modern,paper', '--pass', 'train', '--batch', '2']),
+    ['lenet5:modern:train:2', 'alexnet:paper:train:2'],
+    '--variant picks forms across models',
+  );
+  t.same(
+    caseNames(['--model', 'lenet5,lenet5:modern', '--pass', 'train', '--batch', '2']),
+    ['lenet5:modern:train:2', 'lenet5:classic:train:2'],
+    'a form named twice runs once',
+  );
   const o = parseBenchArgs(['--peers', 'torch,ort', '--json', '--compare', 'old.jsonl', '--device', 'cpu:1']);
   t.same(o.peers, ['torch', 'ort']);
   t.equal(o.json, true);

@@ -17,26 +17,30 @@ process.env.CONVKIT_BENCH_CACHE = join(dir, 'cache'); // ONNX exports of this te
 const absent = (p: Contender | AbsentPeer): p is AbsentPeer => 'reason' in p;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-t.test('the tuned PyTorch environment unsets the OpenBLAS overrides and keeps freed memory; the default keeps the environment', async (t) => {
-  const base = { OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '262144', PATH: '/bin', OMP_NUM_THREADS: '7' };
-  const tuned = torchEnv('tuned', 2, base);
-  t.equal(tuned.OPENBLAS_CORETYPE, undefined);
-  t.equal(tuned.OPENBLAS_L2_SIZE, undefined);
-  t.equal(tuned.MALLOC_MMAP_THRESHOLD_, '17179869184');
-  t.equal(tuned.MALLOC_TRIM_THRESHOLD_, '17179869184');
-  t.equal(tuned.PATH, '/bin');
-  const plain = torchEnv('default', 2, base);
-  t.equal(plain.OPENBLAS_CORETYPE, 'Haswell');
-  t.equal(plain.OPENBLAS_L2_SIZE, '262144');
-  t.equal(plain.MALLOC_MMAP_THRESHOLD_, undefined);
-  for (const e of [tuned, plain]) t.same([e.OMP_NUM_THREADS, e.OPENBLAS_NUM_THREADS], ['2', '2'], 'both with convkit\'s thread count');
-  t.equal(base.OPENBLAS_CORETYPE, 'Haswell', 'the caller\'s environment is not changed');
-});
+t.test(
+  'the tuned PyTorch environment unsets the OpenBLAS overrides and keeps freed memory; the default keeps the environment',
+  async (t) => {
+    const base = { OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '262144', PATH: '/bin', OMP_NUM_THREADS: '7' };
+    const tuned = torchEnv('tuned', 2, base);
+    t.equal(tuned.OPENBLAS_CORETYPE, undefined);
+    t.equal(tuned.OPENBLAS_L2_SIZE, undefined);
+    t.equal(tuned.MALLOC_MMAP_THRESHOLD_, '17179869184');
+    t.equal(tuned.MALLOC_TRIM_THRESHOLD_, '17179869184');
+    t.equal(tuned.PATH, '/bin');
+    const plain = torchEnv('default', 2, base);
+    t.equal(plain.OPENBLAS_CORETYPE, 'Haswell');
+    t.equal(plain.OPENBLAS_L2_SIZE, '262144');
+    t.equal(plain.MALLOC_MMAP_THRESHOLD_, undefined);
+    for (const e of [tuned, plain]) t.same([e.OMP_NUM_THREADS, e.OPENBLAS_NUM_THREADS], ['2', '2'], "both with convkit's thread count");
+    t.equal(base.OPENBLAS_CORETYPE, 'Haswell', "the caller's environment is not changed");
+  },
+);
 
 t.test('PyTorch absent: no interpreter, or one without torch', async (t) => {
   const none = await startTorchPeer('tuned', 1, join(dir, 'no-such-python'));
   t.ok(absent(none), 'absent');
-  if (absent(none)) t.match(none, { impl: 'pytorch', label: 'tuned', reason: /PyTorch peer did not start: .*no-such-python did not start/ });
+  if (absent(none))
+    t.match(none, { impl: 'pytorch', label: 'tuned', reason: /PyTorch peer did not start: .*no-such-python did not start/ });
   if (!existsSync('/usr/bin/python3')) {
     t.pass('peer checks', { skip: 'python without torch: /usr/bin/python3 is not installed here' });
     return;
@@ -72,7 +76,23 @@ t.test('the bench with absent peers: a peer line each, the results still there, 
   const stderr = { isTTY: false, write: () => true } as unknown as NodeJS.WriteStream;
   try {
     const code = await benchMain(
-      ['--model', 'lenet5:modern', '--pass', 'inference', '--batch', '1', '--rounds', '1', '--warmup', '0', '--round-ms', '10', '--no-ceiling', '--peers', 'torch'],
+      [
+        '--model',
+        'lenet5:modern',
+        '--pass',
+        'inference',
+        '--batch',
+        '1',
+        '--rounds',
+        '1',
+        '--warmup',
+        '0',
+        '--round-ms',
+        '10',
+        '--no-ceiling',
+        '--peers',
+        'torch',
+      ],
       { stdout, stderr },
     );
     t.equal(code, 0);
@@ -80,12 +100,24 @@ t.test('the bench with absent peers: a peer line each, the results still there, 
     if (saved === undefined) delete process.env.CONVKIT_BENCH_PYTHON;
     else process.env.CONVKIT_BENCH_PYTHON = saved;
   }
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Json);
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Json);
   const peers = lines.filter((l) => l.type === 'peer');
-  t.same(peers.map((l) => [l.impl, l.label, l.available]), [['pytorch', 'tuned', false], ['pytorch', 'default', false]]);
+  t.same(
+    peers.map((l) => [l.impl, l.label, l.available]),
+    [
+      ['pytorch', 'tuned', false],
+      ['pytorch', 'default', false],
+    ],
+  );
   for (const l of peers) t.match(l.reason, /did not start/);
   const res = lines.filter((l) => l.type === 'result');
-  t.same(res.map((l) => l.impl), ['convkit']);
+  t.same(
+    res.map((l) => l.impl),
+    ['convkit'],
+  );
   t.equal(res[0].vs, undefined, 'no ratio without a peer');
 });
 
@@ -98,7 +130,11 @@ t.test('PyTorch present: it runs a case, refuses one it has no twin of, and surv
   try {
     t.match(p, { impl: 'pytorch', label: 'tuned' });
     t.match(p.version, /^\d+\.\d+/);
-    t.match(p.setup, { threads: 1, seen: { OPENBLAS_CORETYPE: null, MALLOC_MMAP_THRESHOLD_: '17179869184' } }, 'the process saw the tuned environment');
+    t.match(
+      p.setup,
+      { threads: 1, seen: { OPENBLAS_CORETYPE: null, MALLOC_MMAP_THRESHOLD_: '17179869184' } },
+      'the process saw the tuned environment',
+    );
     const no = await p.prepare({ model: 'lenet5', variant: 'classic', pass: 'train', batch: 4 });
     t.match(no, /no torch\.nn twin of lenet5 classic/);
     for (const pass of ['train', 'inference'] as const) {

@@ -8,8 +8,15 @@ t.test('spread: min, median (mean of the middle two when even), max', async (t) 
   t.same(spread([4, 1, 3, 2]), { min: 1, median: 2.5, max: 4 });
   t.same(spread([7]), { min: 7, median: 7, max: 7 });
   t.throws(() => spread([]), RangeError);
-  t.same(mapSpread({ min: 1, median: 2, max: 4 }, (x) => 10 * x), { min: 10, median: 20, max: 40 });
-  t.same(mapSpread({ min: 1, median: 2, max: 4 }, (x) => 1 / x), { min: 0.25, median: 0.5, max: 1 }, 'a decreasing map keeps min <= max');
+  t.same(
+    mapSpread({ min: 1, median: 2, max: 4 }, (x) => 10 * x),
+    { min: 10, median: 20, max: 40 },
+  );
+  t.same(
+    mapSpread({ min: 1, median: 2, max: 4 }, (x) => 1 / x),
+    { min: 0.25, median: 0.5, max: 1 },
+    'a decreasing map keeps min <= max',
+  );
   t.same(roundSpread({ min: 1.23456, median: 2.34567, max: 1234567 }, 3), { min: 1.23, median: 2.35, max: 1230000 });
 });
 
@@ -38,15 +45,23 @@ t.test('timeInTurns: calibrates each runner, then alternates rounds, rotating wh
   const b = fake('b', 0.1, log);
   const [ra, rb] = await timeInTurns([a, b], { rounds: 3, warmup: 1, roundSeconds: 1 });
   t.same(log, [
-    ['a', 1], ['a', 100], // calibration: one batch, then a warm-up round sized from it
-    ['b', 1], ['b', 10],
-    ['a', 100], ['b', 10], // round 0: a first
-    ['b', 10], ['a', 100], // round 1: b first
-    ['a', 100], ['b', 10], // round 2
+    ['a', 1],
+    ['a', 100], // calibration: one batch, then a warm-up round sized from it
+    ['b', 1],
+    ['b', 10],
+    ['a', 100],
+    ['b', 10], // round 0: a first
+    ['b', 10],
+    ['a', 100], // round 1: b first
+    ['a', 100],
+    ['b', 10], // round 2
   ]);
   t.equal(ra.iters, 100);
   t.equal(rb.iters, 10);
-  t.same(ra.seconds.map((s) => +s.toFixed(9)), [1, 1, 1]);
+  t.same(
+    ra.seconds.map((s) => +s.toFixed(9)),
+    [1, 1, 1],
+  );
   t.equal(rb.seconds.length, 3);
 });
 
@@ -55,7 +70,11 @@ t.test('timeInTurns: rounds are sized on the fastest batch seen (a slow first ca
   // First call 0.5 s (cold), the warm-up round 0.01 s per batch, then 0.02 (a neighbour's burst).
   const r = fake('x', [0.5, 0.01, 0.02, 0.02], log);
   const [res] = await timeInTurns([r], { rounds: 2, warmup: 2, roundSeconds: 1 });
-  t.same(log.map((l) => l[1]), [1, 2, 100, 100, 100], 'cold call -> 2 batches; then sized on 0.01 s and kept');
+  t.same(
+    log.map((l) => l[1]),
+    [1, 2, 100, 100, 100],
+    'cold call -> 2 batches; then sized on 0.01 s and kept',
+  );
   t.equal(res.iters, 100);
 });
 

@@ -89,7 +89,11 @@ t.test('usage errors exit 2 and say what is wrong', async (t) => {
 });
 
 t.test('--device cuda:N without a usable GPU is the library coded error, exit 1', async (t) => {
-  for (const cmd of [['train', 'lenet5', '--data', MNIST, '--no-save'], ['evaluate', '--model', 'x.safetensors', '--data', MNIST], ['predict', '--model', 'x.safetensors']]) {
+  for (const cmd of [
+    ['train', 'lenet5', '--data', MNIST, '--no-save'],
+    ['evaluate', '--model', 'x.safetensors', '--data', MNIST],
+    ['predict', '--model', 'x.safetensors'],
+  ]) {
     const r = await cliHere(...cmd, '--device', 'cuda:0');
     // Under the suite's CONVKIT_NO_CUDA=1 (or on a machine without a GPU) cuda:0 cannot be used.
     t.equal(r.code, 1, `${cmd[0]}: a failure, not a crash or a usage error`);

@@ -15,39 +15,115 @@ const have = existsSync(join(MNIST, 'README.md')) || existsSync(MNIST);
 if (!have) t.fail(`no MNIST at ${MNIST}`);
 
 t.test('train lenet5: validation split, test once at the end, default save, --log', async (t) => {
-  const r = cli(['train', 'lenet5', '--data', MNIST, '--limit', '640', '--val-split', '200', '--epochs', '2', '--log', 'run.jsonl', '--log-every', '3', '--prefetch', '0'], { cwd: dir });
+  const r = cli(
+    [
+      'train',
+      'lenet5',
+      '--data',
+      MNIST,
+      '--limit',
+      '640',
+      '--val-split',
+      '200',
+      '--epochs',
+      '2',
+      '--log',
+      'run.jsonl',
+      '--log-every',
+      '3',
+      '--prefetch',
+      '0',
+    ],
+    { cwd: dir },
+  );
   t.equal(r.code, 0, r.stderr);
   const start = r.lines.find((l) => l.type === 'start')!;
-  t.match(start, { model: 'lenet5', variant: 'modern', device: 'cpu', trainImages: 640, valImages: 200, testImages: 10000, batchSize: 64, weightDecay: 0.0005 });
+  t.match(start, {
+    model: 'lenet5',
+    variant: 'modern',
+    device: 'cpu',
+    trainImages: 640,
+    valImages: 200,
+    testImages: 10000,
+    batchSize: 64,
+    weightDecay: 0.0005,
+  });
   t.same(start.schedule, { kind: 'piecewise', baseLr: 0.05, milestones: [1, 2], factor: 5 });
   const batches = r.lines.filter((l) => l.type === 'batch');
-  t.same(batches.map((l) => l.batch), [2, 5, 8, 9, 2, 5, 8, 9], 'one batch line in 3, and the last of each epoch');
-  t.ok(batches.every((l) => (l.meanLoss as number) > 0 && (l.meanAccuracy as number) >= 0 && (l.seen as number) === ((l.batch as number) + 1) * 64), 'running means over the epoch');
+  t.same(
+    batches.map((l) => l.batch),
+    [2, 5, 8, 9, 2, 5, 8, 9],
+    'one batch line in 3, and the last of each epoch',
+  );
+  t.ok(
+    batches.every(
+      (l) => (l.meanLoss as number) > 0 && (l.meanAccuracy as number) >= 0 && (l.seen as number) === ((l.batch as number) + 1) * 64,
+    ),
+    'running means over the epoch',
+  );
   const epochs = r.lines.filter((l) => l.type === 'epoch');
-  t.same(epochs.map((l) => l.epoch), [0, 1]);
-  t.ok(epochs.every((l) => typeof l.valAccuracy === 'number' && typeof l.valLoss === 'number'), 'validated every epoch');
-  t.same(epochs.map((l) => l.lr), [0.05, 0.01], 'divided by 5 after the milestone');
+  t.same(
+    epochs.map((l) => l.epoch),
+    [0, 1],
+  );
+  t.ok(
+    epochs.every((l) => typeof l.valAccuracy === 'number' && typeof l.valLoss === 'number'),
+    'validated every epoch',
+  );
+  t.same(
+    epochs.map((l) => l.lr),
+    [0.05, 0.01],
+    'divided by 5 after the milestone',
+  );
   const tests = r.lines.filter((l) => l.type === 'test');
   t.equal(tests.length, 1, 'the test set is evaluated once');
   t.match(tests[0], { count: 10000 });
   const done = r.lines.at(-1)!;
   t.match(done, { type: 'done', saved: 'lenet5.safetensors', testAccuracy: tests[0].accuracy });
-  t.ok(existsSync(join(dir, 'lenet5.safetensors')) && existsSync(join(dir, 'lenet5.optim.safetensors')), 'saved by default in the working folder');
-  const logged = readFileSync(join(dir, 'run.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.ok(
+    existsSync(join(dir, 'lenet5.safetensors')) && existsSync(join(dir, 'lenet5.optim.safetensors')),
+    'saved by default in the working folder',
+  );
+  const logged = readFileSync(join(dir, 'run.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.same(logged, r.lines, '--log holds the same lines');
   (t.context as Record<string, unknown>).test = tests[0];
 
   const e = cli(['evaluate', '--model', 'lenet5.safetensors', '--data', MNIST], { cwd: dir });
   t.equal(e.code, 0, e.stderr);
   t.match(e.lines[0], { type: 'evaluate', count: 10000 });
-  t.ok(Math.abs((e.lines[0].accuracy as number) - (tests[0].accuracy as number)) < 1e-9, 'evaluate agrees with the run\'s test line');
+  t.ok(Math.abs((e.lines[0].accuracy as number) - (tests[0].accuracy as number)) < 1e-9, "evaluate agrees with the run's test line");
 
   const p = cli(['predict', '--model', 'lenet5.safetensors', '--data', MNIST, '--index', '0,1,2'], { cwd: dir });
   t.equal(p.code, 0, p.stderr);
   const mnist = await loadMnist(MNIST, { split: 'test' });
-  t.same(p.lines.map((l) => l.label), [mnist.labels[0], mnist.labels[1], mnist.labels[2]]);
+  t.same(
+    p.lines.map((l) => l.label),
+    [mnist.labels[0], mnist.labels[1], mnist.labels[2]],
+  );
 
-  const none = cli(['train', 'lenet5', '--data', MNIST, '--limit', '64', '--val-split', '0', '--epochs', '1', '--no-save', '--save', 'x.safetensors', '--prefetch', '0'], { cwd: dir });
+  const none = cli(
+    [
+      'train',
+      'lenet5',
+      '--data',
+      MNIST,
+      '--limit',
+      '64',
+      '--val-split',
+      '0',
+      '--epochs',
+      '1',
+      '--no-save',
+      '--save',
+      'x.safetensors',
+      '--prefetch',
+      '0',
+    ],
+    { cwd: dir },
+  );
   t.equal(none.code, 0, none.stderr);
   t.match(none.lines.at(-1), { type: 'done', saved: null });
   t.notOk(existsSync(join(dir, 'x.safetensors')), '--no-save writes nothing');
@@ -85,11 +161,16 @@ t.test('predict on PNG and JPEG digits, as MNIST (white on black) and inverted (
     const white = join(dir, `digit${i}.png`);
     const ink = join(dir, `digit${i}-ink.png`);
     await sharp(px, raw).png().toFile(white);
-    await sharp(Buffer.from(px.map((v) => 255 - v)), raw).png().toFile(ink);
+    await sharp(Buffer.from(px.map((v) => 255 - v)), raw)
+      .png()
+      .toFile(ink);
     files.push(white, ink);
   }
   const jpeg = join(dir, 'digit0-big.jpg');
-  await sharp(Buffer.from(mnist.image(0)), { raw: { width: 28, height: 28, channels: 1 } }).resize(112, 112).jpeg({ quality: 95 }).toFile(jpeg);
+  await sharp(Buffer.from(mnist.image(0)), { raw: { width: 28, height: 28, channels: 1 } })
+    .resize(112, 112)
+    .jpeg({ quality: 95 })
+    .toFile(jpeg);
   const byIndex = cli(['predict', '--model', 'lenet5.safetensors', '--data', MNIST, '--index', '0,1,2'], { cwd: dir });
   const r = cli(['predict', '--model', 'lenet5.safetensors', ...files, jpeg], { cwd: dir });
   t.equal(r.code, 0, r.stderr);
@@ -113,16 +194,40 @@ t.test('predict on PNG and JPEG digits, as MNIST (white on black) and inverted (
 });
 
 t.test('the classic form: digit images padded into its 32x32 field, as MNIST is', async (t) => {
-  const tr = cli(['train', 'lenet5', '--variant', 'classic', '--data', MNIST, '--limit', '64', '--val-split', '0', '--epochs', '1', '--prefetch', '0', '--device', 'cpu:1'], { cwd: dir });
+  const tr = cli(
+    [
+      'train',
+      'lenet5',
+      '--variant',
+      'classic',
+      '--data',
+      MNIST,
+      '--limit',
+      '64',
+      '--val-split',
+      '0',
+      '--epochs',
+      '1',
+      '--prefetch',
+      '0',
+      '--device',
+      'cpu:1',
+    ],
+    { cwd: dir },
+  );
   t.equal(tr.code, 0, tr.stderr);
   t.match(tr.lines.at(-1), { type: 'done', saved: 'lenet5-classic.safetensors' }, 'the classic default path');
   t.match(tr.lines[0], { device: 'cpu:1', variant: 'classic', batchSize: 16, lr: 0.001 });
   const ref = cli(['predict', '--model', 'lenet5-classic.safetensors', '--data', MNIST, '--index', '1'], { cwd: dir });
   const img = cli(['predict', '--model', 'lenet5-classic.safetensors', '--device', 'cpu:1', join(dir, 'digit1-ink.png')], { cwd: dir });
   t.equal(img.code, 0, img.stderr);
-  const worst = Math.max(...(img.lines[0].probabilities as number[]).map((p, j) => Math.abs(p - (ref.lines[0].probabilities as number[])[j])));
+  const worst = Math.max(
+    ...(img.lines[0].probabilities as number[]).map((p, j) => Math.abs(p - (ref.lines[0].probabilities as number[])[j])),
+  );
   t.ok(worst < 1e-5, `the inverted PNG gives the MNIST image's probabilities (worst ${worst})`);
-  const e = cli(['evaluate', '--model', 'lenet5-classic.safetensors', '--data', MNIST, '--limit', '1000', '--device', 'cpu:1'], { cwd: dir });
+  const e = cli(['evaluate', '--model', 'lenet5-classic.safetensors', '--data', MNIST, '--limit', '1000', '--device', 'cpu:1'], {
+    cwd: dir,
+  });
   t.equal(e.code, 0, e.stderr);
   t.match(e.lines[0], { type: 'evaluate', count: 1000 });
 });
@@ -133,7 +238,8 @@ t.test('plot the logged run to SVG, PNG and HTML', async (t) => {
   t.match(svg.lines[0], { type: 'plot', out: 'curves.svg', epochs: 2 });
   const text = readFileSync(join(dir, 'curves.svg'), 'utf8');
   t.match(text, /^<svg /);
-  for (const s of ['loss', 'accuracy', 'learning rate', 'train', 'validation', 'test', 'lenet5 (modern)']) t.ok(text.includes(`>${s}<`), `the SVG shows "${s}"`);
+  for (const s of ['loss', 'accuracy', 'learning rate', 'train', 'validation', 'test', 'lenet5 (modern)'])
+    t.ok(text.includes(`>${s}<`), `the SVG shows "${s}"`);
   const png = cli(['plot', 'run.jsonl', '-o', 'curves.png'], { cwd: dir });
   t.equal(png.code, 0, png.stderr);
   const meta = await sharp(join(dir, 'curves.png')).metadata();
@@ -143,7 +249,10 @@ t.test('plot the logged run to SVG, PNG and HTML', async (t) => {
   t.equal(html.code, 0, html.stderr);
   const page = readFileSync(join(dir, 'curves.html'), 'utf8');
   t.match(page, /<svg /, 'the picture inline: no script or network needed');
-  const spec = JSON.parse(/<script type="application\/json" id="vega-lite-spec">([\s\S]*?)<\/script>/.exec(page)![1]) as { vconcat: unknown[]; title: string };
+  const spec = JSON.parse(/<script type="application\/json" id="vega-lite-spec">([\s\S]*?)<\/script>/.exec(page)![1]) as {
+    vconcat: unknown[];
+    title: string;
+  };
   t.equal(spec.vconcat.length, 3, 'loss, accuracy and learning rate panels');
   t.equal(spec.title, 'a <small> run');
   const bad = join(dir, 'bad.jsonl');

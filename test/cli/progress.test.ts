@@ -10,10 +10,31 @@ import type { BatchLogs, EpochLogs } from '../../lib/train/types.js';
 const plan: RunPlan = { epochs: 5, startEpoch: 0, startBatch: 0, batchesPerEpoch: 938 };
 
 function logs(epoch: number, batch: number, over: Partial<BatchLogs> = {}): BatchLogs {
-  return { epoch, batch, loss: 0.5, accuracy: 1, meanLoss: 0.1234, meanAccuracy: 0.9567, size: 64, seen: (batch + 1) * 64, imagesPerSec: 1000, eta: 1, ...over };
+  return {
+    epoch,
+    batch,
+    loss: 0.5,
+    accuracy: 1,
+    meanLoss: 0.1234,
+    meanAccuracy: 0.9567,
+    size: 64,
+    seen: (batch + 1) * 64,
+    imagesPerSec: 1000,
+    eta: 1,
+    ...over,
+  };
 }
 
-const epochLogs = (epoch: number): EpochLogs => ({ epoch, loss: 0.1, accuracy: 0.97, seconds: 2, imagesPerSec: 30000, lr: 0.05, valLoss: 0.08, valAccuracy: 0.975 });
+const epochLogs = (epoch: number): EpochLogs => ({
+  epoch,
+  loss: 0.1,
+  accuracy: 0.97,
+  seconds: 2,
+  imagesPerSec: 30000,
+  lr: 0.05,
+  valLoss: 0.08,
+  valAccuracy: 0.975,
+});
 
 t.test('the bar fits every width and shows running means', async (t) => {
   for (let cols = 1; cols <= 200; cols++) {
@@ -62,12 +83,18 @@ t.test('piped: about 20 batch lines per epoch, --log-every, every epoch line', a
   const lines = run();
   const batches = lines.filter((l) => l.type === 'batch');
   t.equal(batches.length, 5 * 20, '20 per epoch (batch 47, 94, ..., 940 > 938 so the last batch ends each epoch)');
-  t.ok(batches.every((l) => typeof l.meanLoss === 'number' && typeof l.loss === 'number'), 'running and batch values');
+  t.ok(
+    batches.every((l) => typeof l.meanLoss === 'number' && typeof l.loss === 'number'),
+    'running and batch values',
+  );
   t.equal(lines.filter((l) => l.type === 'epoch').length, 5, 'every epoch line');
   t.equal(run(100).filter((l) => l.type === 'batch').length, 5 * 10, '--log-every 100: 9 + the last batch per epoch');
   t.equal(run(1).filter((l) => l.type === 'batch').length, 5 * 938);
   const both: string[] = [];
-  const tt = tee(jsonReporter((l) => both.push(`a${l}`)), jsonReporter((l) => both.push(`b${l}`)));
+  const tt = tee(
+    jsonReporter((l) => both.push(`a${l}`)),
+    jsonReporter((l) => both.push(`b${l}`)),
+  );
   tt.info({ type: 'x' }, 'x');
   t.same(both, ['a{"type":"x"}\n', 'b{"type":"x"}\n']);
 });
@@ -89,7 +116,10 @@ t.test('the bar redraws on resize to the new width and prints the loss chart at 
   for (let b = 0; b < 20; b++) bar.batch(logs(0, b, { loss: 2 / (b + 1) }));
   const drawn = tty.written.split('\r').filter((s) => s.startsWith('epoch'));
   t.ok(drawn.length >= 1, 'drew the bar');
-  t.ok(drawn.every((s) => s.replace('\x1b[K', '').length <= 79), 'at most 79 characters at 80 columns');
+  t.ok(
+    drawn.every((s) => s.replace('\x1b[K', '').length <= 79),
+    'at most 79 characters at 80 columns',
+  );
   t.equal(tty.listenerCount('resize'), 1, 'listens for resize');
   tty.written = '';
   tty.columns = 50;
@@ -104,7 +134,10 @@ t.test('the bar redraws on resize to the new width and prints the loss chart at 
   bar.close();
   t.equal(tty.listenerCount('resize'), 0, 'stops listening');
   t.match(tty.written, /loss over 50 batches:/);
-  t.ok(tty.written.split('\n').every((l) => l.length <= 49), 'the chart fits too');
+  t.ok(
+    tty.written.split('\n').every((l) => l.length <= 49),
+    'the chart fits too',
+  );
   t.match(tty.written, /2\.0000/, 'the first loss labels the top of the axis');
 });
 

@@ -19,10 +19,25 @@ function compare(t: Test, exported: object, cuda: boolean, what: string): void {
     .map(([name]) => name)
     .sort();
   const have = Object.keys(exported).sort();
-  t.same(declared.filter((n) => !have.includes(n)), [], `${what}: every name TS declares is exported`);
-  t.same(have.filter((n) => !declared.includes(n)), [], `${what}: every export is declared in lib/native/`);
-  const cudaOnly = Object.entries(BINDING_NAMES).filter(([, b]) => b === 'cuda').map(([n]) => n);
-  if (!cuda) t.same(cudaOnly.filter((n) => n in exported), [], `${what}: no CUDA-only binding in the CPU build`);
+  t.same(
+    declared.filter((n) => !have.includes(n)),
+    [],
+    `${what}: every name TS declares is exported`,
+  );
+  t.same(
+    have.filter((n) => !declared.includes(n)),
+    [],
+    `${what}: every export is declared in lib/native/`,
+  );
+  const cudaOnly = Object.entries(BINDING_NAMES)
+    .filter(([, b]) => b === 'cuda')
+    .map(([n]) => n);
+  if (!cuda)
+    t.same(
+      cudaOnly.filter((n) => n in exported),
+      [],
+      `${what}: no CUDA-only binding in the CPU build`,
+    );
 }
 
 t.test('the loaded addon exports exactly the declared names', async (t) => {

@@ -1,7 +1,19 @@
 // The one CPU instruction-set switch (native/cpu/isa.h, lib/isa.ts): what it reports, what it
 // refuses, and that it reaches every kernel family.
 import t from 'tap';
-import { ISA_LEVELS, Tensor, backends, cpuIsa, device, isa, isaFamilies, ops, setIsa, supportedIsas, type IsaLevel } from '../../lib/index.js';
+import {
+  ISA_LEVELS,
+  Tensor,
+  backends,
+  cpuIsa,
+  device,
+  isa,
+  isaFamilies,
+  ops,
+  setIsa,
+  supportedIsas,
+  type IsaLevel,
+} from '../../lib/index.js';
 
 t.test('the levels this CPU runs, and the one in force', async (t) => {
   const have = supportedIsas();
@@ -19,10 +31,18 @@ t.test('setIsa switches every family at once, and back', async (t) => {
     t.equal(setIsa(level), level, `setIsa('${level}') returns the level`);
     const f = isaFamilies();
     const vector = level === 'avx512' ? 'avx512' : 'portable';
-    t.same(f, { gemm: level, convDirect: vector, im2col: vector, im2colPanels: vector, lrn: vector, maxPool: vector }, `${level}: every family follows`);
+    t.same(
+      f,
+      { gemm: level, convDirect: vector, im2col: vector, im2colPanels: vector, lrn: vector, maxPool: vector },
+      `${level}: every family follows`,
+    );
     t.equal(ops.gemmKernelName(), level, `${level}: the GEMM micro-kernel`);
     const cpu = backends().find((b) => b.name === 'cpu')!;
-    t.same({ isa: cpu.details!.isa, families: cpu.details!.families, simd: cpu.details!.simd }, { isa: level, families: f, simd: level }, `${level}: backends() reports it`);
+    t.same(
+      { isa: cpu.details!.isa, families: cpu.details!.families, simd: cpu.details!.simd },
+      { isa: level, families: f, simd: level },
+      `${level}: backends() reports it`,
+    );
   }
   t.equal(setIsa('auto'), cpuIsa(), "'auto' is the best this CPU runs");
   t.equal(ops.setGemmKernel('portable'), 'portable', 'setGemmKernel, the old name, switches the level');
@@ -34,7 +54,10 @@ t.test('setIsa switches every family at once, and back', async (t) => {
 t.test('setIsa refuses unknown names, missing levels and busy streams, changing nothing', async (t) => {
   await device('cpu').synchronize();
   const before = isa();
-  t.throws(() => setIsa('sse9' as never), { code: 'ND_ARG', message: /setIsa: unknown ISA 'sse9' \(expected avx512, avx2, portable or auto\)/ });
+  t.throws(() => setIsa('sse9' as never), {
+    code: 'ND_ARG',
+    message: /setIsa: unknown ISA 'sse9' \(expected avx512, avx2, portable or auto\)/,
+  });
   t.throws(() => setIsa(3 as never), { code: 'ND_ARG', message: /setIsa: 'name' must be a string/ });
   const missing = ISA_LEVELS.filter((l) => !supportedIsas().includes(l));
   if (missing.length) t.throws(() => setIsa(missing[0]), { code: 'ND_ARG', message: /this CPU cannot run/ });
@@ -47,7 +70,10 @@ t.test('setIsa refuses unknown names, missing levels and busy streams, changing 
   await dev.synchronize();
   const native = (await import('../../lib/native.js')).native;
   native.debugSleep(dev.stream, 150);
-  t.throws(() => setIsa('portable'), { code: 'ND_BUSY', message: /setIsa: cpu:5 has 1 op\(s\) queued or running; await its synchronize\(\)/ });
+  t.throws(() => setIsa('portable'), {
+    code: 'ND_BUSY',
+    message: /setIsa: cpu:5 has 1 op\(s\) queued or running; await its synchronize\(\)/,
+  });
   t.equal(isa(), before, 'unchanged while busy');
   await dev.synchronize();
   t.equal(setIsa('portable'), 'portable', 'accepted once the stream is idle');
@@ -64,7 +90,8 @@ t.test('every level gives the same answers: within float tolerance for sums, bit
   const x = Tensor.randn([2, 3, 23, 23], { seed: 11 });
   const w = Tensor.randn([8, 3, 5, 5], { seed: 12, std: 0.2 });
   const w2 = Tensor.randn([4, 8, 3, 3], { seed: 13, std: 0.2 });
-  const results: Record<string, { conv: Float32Array; lrn: Float32Array; pool: Float32Array; argmax: Int32Array; small: Float32Array }> = {};
+  const results: Record<string, { conv: Float32Array; lrn: Float32Array; pool: Float32Array; argmax: Int32Array; small: Float32Array }> =
+    {};
   for (const level of supportedIsas()) {
     await device('cpu').synchronize();
     setIsa(level);
@@ -73,8 +100,11 @@ t.test('every level gives the same answers: within float tolerance for sums, bit
     const p = ops.maxPool2d(l, { kernelSize: 3, stride: 2 });
     const small = ops.conv2d(p.y, w2, { padding: 1 });
     results[level] = {
-      conv: (await y.data()) as Float32Array, lrn: (await l.data()) as Float32Array, pool: (await p.y.data()) as Float32Array,
-      argmax: (await p.argmax.data()) as Int32Array, small: (await small.data()) as Float32Array,
+      conv: (await y.data()) as Float32Array,
+      lrn: (await l.data()) as Float32Array,
+      pool: (await p.y.data()) as Float32Array,
+      argmax: (await p.argmax.data()) as Int32Array,
+      small: (await small.data()) as Float32Array,
     };
     for (const u of [y, l, p.y, p.argmax, small]) u.dispose();
   }

@@ -64,10 +64,13 @@ t.test('a kernel error surfaces at the next wait with the op name, then clears',
   t.same(Array.from(await y.data()), [1, 1]);
   native.debugFail(cpu.stream, 'second');
   await t.rejects(y.data(), { message: /debugFail: second/ }, 'a read is a wait too');
-  t.throws(() => {
-    native.debugFail(cpu.stream, 'sync');
-    cpu.synchronizeSync();
-  }, { message: /debugFail: sync/ });
+  t.throws(
+    () => {
+      native.debugFail(cpu.stream, 'sync');
+      cpu.synchronizeSync();
+    },
+    { message: /debugFail: sync/ },
+  );
   await cpu.synchronize();
   y.dispose();
 });

@@ -87,7 +87,14 @@ t.test('tidy disposes intermediates and keeps results', async (t) => {
   out.y.dispose();
   kept!.dispose();
   t.equal(memory().devices['cpu:0'].tensors, before);
-  t.throws(() => tidy(() => { Tensor.ones([1]); throw new Error('inner'); }), /inner/);
+  t.throws(
+    () =>
+      tidy(() => {
+        Tensor.ones([1]);
+        throw new Error('inner');
+      }),
+    /inner/,
+  );
   t.equal(memory().devices['cpu:0'].tensors, before, 'a throwing tidy still disposes');
 });
 

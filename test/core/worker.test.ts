@@ -33,9 +33,7 @@ t.test('the addon loads and computes in worker threads', async (t) => {
 // In a child process: a crash there is an exit status here, not the end of the test runner.
 t.test('terminating a worker with pending reads does not crash the process', async (t) => {
   const r = spawnSync(process.execPath, [join(here, 'workers', 'orphan-child.mjs')], { encoding: 'utf8', timeout: 60_000 });
-  const why = r.signal
-    ? `killed by ${r.signal}${r.signal === 'SIGTERM' ? ' (timed out after 60 s)' : ''}`
-    : `exit status ${r.status}`;
+  const why = r.signal ? `killed by ${r.signal}${r.signal === 'SIGTERM' ? ' (timed out after 60 s)' : ''}` : `exit status ${r.status}`;
   // A crash here is the orphaned-completion bug of native/napi/waits.cc (a fix is on its way).
   t.equal(r.status, 0, `the child survives the orphaned completion (${why}); stderr: ${r.stderr.slice(-1500)}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -47,6 +45,13 @@ t.test('terminating a worker with pending reads does not crash the process', asy
     return;
   }
   t.same(out!.workerSum, [5, 7, 9], 'the worker computed before it was terminated');
-  t.same(out!.sums, [[11, 22, 33], [11, 22, 33]], 'the main thread still computes on cpu:3 (the orphaned stream) and cpu:0');
+  t.same(
+    out!.sums,
+    [
+      [11, 22, 33],
+      [11, 22, 33],
+    ],
+    'the main thread still computes on cpu:3 (the orphaned stream) and cpu:0',
+  );
   t.equal(out!.pending, 0, 'cpu:3 is idle afterwards');
 });

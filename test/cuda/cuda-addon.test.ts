@@ -114,21 +114,25 @@ function deviceChild(t: Test, env: Record<string, string | undefined>): DeviceCh
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DeviceChildOut;
 }
 
-t.test('the CUDA addon without a GPU: cuda:0 is a coded error with the reason, CPU ops unaffected', { skip: notBuilt || (hasDevice && 'a CUDA device is present: cuda:0 works here (ops-devices.test.ts)') }, async (t) => {
-  const out = deviceChild(t, { CONVKIT_ADDON: addonPath });
-  t.equal(out.build.cuda, true, 'the CUDA addon was loaded');
-  t.equal(out.device.ok, false);
-  t.equal(out.device.code, 'ND_NO_CUDA');
-  t.match(out.device.message, /cuda:0.*no CUDA device: \S+/, `names the reason: ${out.device.message}`);
-  t.equal(out.deviceFar.code, 'ND_NO_CUDA', 'any index: no device at all');
-  t.equal(out.nativeFill.code, 'ND_NO_CUDA', 'the binding refuses cuda:0 too');
-  t.match(out.nativeFill.message, /^fill: .*cuda:0 does not exist \(no CUDA device/, String(out.nativeFill.message));
-  t.equal(out.nativeAlloc.code, 'ND_NO_CUDA');
-  t.match(out.nativeAlloc.message, /^alloc: /);
-  t.same(out.relu, [1, 0, 3, 0], 'CPU ops run');
-  t.same(out.moved, { device: 'cpu:1', values: [1, -2, 3, -4] }, 'to() between cpu streams');
-  t.same(out.captured, [1, 0, 3, 0], 'capture on cpu');
-});
+t.test(
+  'the CUDA addon without a GPU: cuda:0 is a coded error with the reason, CPU ops unaffected',
+  { skip: notBuilt || (hasDevice && 'a CUDA device is present: cuda:0 works here (ops-devices.test.ts)') },
+  async (t) => {
+    const out = deviceChild(t, { CONVKIT_ADDON: addonPath });
+    t.equal(out.build.cuda, true, 'the CUDA addon was loaded');
+    t.equal(out.device.ok, false);
+    t.equal(out.device.code, 'ND_NO_CUDA');
+    t.match(out.device.message, /cuda:0.*no CUDA device: \S+/, `names the reason: ${out.device.message}`);
+    t.equal(out.deviceFar.code, 'ND_NO_CUDA', 'any index: no device at all');
+    t.equal(out.nativeFill.code, 'ND_NO_CUDA', 'the binding refuses cuda:0 too');
+    t.match(out.nativeFill.message, /^fill: .*cuda:0 does not exist \(no CUDA device/, String(out.nativeFill.message));
+    t.equal(out.nativeAlloc.code, 'ND_NO_CUDA');
+    t.match(out.nativeAlloc.message, /^alloc: /);
+    t.same(out.relu, [1, 0, 3, 0], 'CPU ops run');
+    t.same(out.moved, { device: 'cpu:1', values: [1, -2, 3, -4] }, 'to() between cpu streams');
+    t.same(out.captured, [1, 0, 3, 0], 'capture on cpu');
+  },
+);
 
 t.test('the CPU addon: cuda:0 is ND_NO_CUDA naming the CPU build, nothing else changes', { skip: notBuilt }, async (t) => {
   const out = deviceChild(t, { CONVKIT_NO_CUDA: '1', CONVKIT_ADDON: undefined });
@@ -196,8 +200,15 @@ function fakeCublas(dir: string, symbols: string[]): boolean {
   return !r.error && r.status === 0;
 }
 
-const bound = ['cublasCreate_v2', 'cublasDestroy_v2', 'cublasSetStream_v2', 'cublasSetMathMode', 'cublasGetVersion_v2',
-  'cublasSgemm_v2', 'cublasSgemmStridedBatched'];
+const bound = [
+  'cublasCreate_v2',
+  'cublasDestroy_v2',
+  'cublasSetStream_v2',
+  'cublasSetMathMode',
+  'cublasGetVersion_v2',
+  'cublasSgemm_v2',
+  'cublasSgemmStridedBatched',
+];
 
 t.test('CONVKIT_CUBLAS is tried first and a library missing a symbol is named', { skip: notBuilt }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'convkit-cublas-'));
@@ -215,7 +226,10 @@ t.test('CONVKIT_CUBLAS is tried first and a library missing a symbol is named', 
   r = nodeChild(['-e', script, addonPath], { CONVKIT_CUBLAS: join(dir, 'libcublas.so.13') });
   t.same(JSON.parse(r.stdout.trim()), { loaded: join(dir, 'libcublas.so.13') }, 'a file in CONVKIT_CUBLAS');
 
-  fakeCublas(dir, bound.filter((s) => s !== 'cublasSgemmStridedBatched'));
+  fakeCublas(
+    dir,
+    bound.filter((s) => s !== 'cublasSgemmStridedBatched'),
+  );
   r = nodeChild(['-e', script, addonPath], { CONVKIT_CUBLAS: dir });
   const out = JSON.parse(r.stdout.trim()) as { code?: string; message?: string };
   t.equal(out.code, 'ND_NO_CUDA');
@@ -236,7 +250,10 @@ t.test('the kernel-check harness runs without a GPU and says nothing was run', {
 
 t.test('every CUDA kernel matches its CPU twin', { skip: notBuilt || noDevice }, async (t) => {
   const r = spawnSync(harnessPath, [], { encoding: 'utf8', timeout: 300_000 });
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { check?: string; pass?: boolean });
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { check?: string; pass?: boolean });
   const failed = lines.filter((l) => l.pass === false);
   t.same(failed, [], 'no failed check');
   t.equal(r.status, 0, r.stderr);

@@ -34,7 +34,8 @@ interface Case {
 
 const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float32Array.from(randomArray(n, seed, lo, hi));
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const on = (dev: Device, shape: number[], seed: number, lo = -1, hi = 1) => Tensor.fromArray(f32(size(shape), seed, lo, hi), shape, { device: dev });
+const on = (dev: Device, shape: number[], seed: number, lo = -1, hi = 1) =>
+  Tensor.fromArray(f32(size(shape), seed, lo, hi), shape, { device: dev });
 
 /** Reads every output back and disposes every tensor made. */
 async function collect(spec: Record<string, [Tensor, Tol]>, temps: Tensor[]): Promise<Outputs> {
@@ -56,7 +57,12 @@ const cases: Case[] = [
     ref() {
       const spec = { N: 3, C: 4, H: 11, W: 9, OC: 6, KH: 3, KW: 3, stride: 2, pad: 1, groups: 2 };
       const r = conv64(spec, f32(3 * 4 * 11 * 9, 1), f32(6 * 2 * 9, 2), f32(6, 3), null, f32(3 * 6 * 6 * 5, 4));
-      return { y: { values: r.y, tol: vsF64Gemm }, dx: { values: r.dx, tol: vsF64Gemm }, dw: { values: r.dw, tol: vsF64Gemm }, db: { values: r.db, tol: vsF64Gemm } };
+      return {
+        y: { values: r.y, tol: vsF64Gemm },
+        dx: { values: r.dx, tol: vsF64Gemm },
+        dw: { values: r.dw, tol: vsF64Gemm },
+        db: { values: r.db, tol: vsF64Gemm },
+      };
     },
     async run(dev) {
       const x = on(dev, [3, 4, 11, 9], 1);
@@ -118,7 +124,11 @@ const cases: Case[] = [
     name: 'lrn (AlexNet, literal alpha) forward and backward',
     ref() {
       const r = lrn64([2, 7, 5, 6], 5, 1e-4, 0.75, 2, f32(420, 12, -3, 3), f32(420, 13));
-      return { y: { values: r.y, tol: vsF64 }, scale: { values: r.scale, tol: vsF64 }, dx: { values: r.dx, tol: { rtol: 1e-4, atol: 1e-5 } } };
+      return {
+        y: { values: r.y, tol: vsF64 },
+        scale: { values: r.scale, tol: vsF64 },
+        dx: { values: r.dx, tol: { rtol: 1e-4, atol: 1e-5 } },
+      };
     },
     async run(dev) {
       const opts = { alphaConvention: 'literal' as const, size: 5, alpha: 1e-4, beta: 0.75, k: 2 };
@@ -132,7 +142,8 @@ const cases: Case[] = [
   {
     name: 'relu forward and backward',
     ref() {
-      const x = f32(1000, 14), dy = f32(1000, 15);
+      const x = f32(1000, 14),
+        dy = f32(1000, 15);
       return { y: { values: x.map((v) => Math.max(0, v)), tol: exact }, dx: { values: dy.map((d, i) => (x[i] > 0 ? d : 0)), tol: exact } };
     },
     async run(dev) {
@@ -147,7 +158,12 @@ const cases: Case[] = [
     name: 'linear forward and backward',
     ref() {
       const r = linear64(7, 45, 10, f32(7 * 45, 16), f32(10 * 45, 17), f32(10, 18), f32(70, 19));
-      return { y: { values: r.y, tol: vsF64Gemm }, dx: { values: r.dx, tol: vsF64Gemm }, dw: { values: r.dw, tol: vsF64Gemm }, db: { values: r.db, tol: vsF64Gemm } };
+      return {
+        y: { values: r.y, tol: vsF64Gemm },
+        dx: { values: r.dx, tol: vsF64Gemm },
+        dw: { values: r.dw, tol: vsF64Gemm },
+        db: { values: r.db, tol: vsF64Gemm },
+      };
     },
     async run(dev) {
       const x = on(dev, [7, 45], 16);
@@ -164,11 +180,20 @@ const cases: Case[] = [
     ref() {
       const labels = Array.from({ length: 9 }, (_, i) => (i * 3) % 10);
       const r = softmaxCrossEntropy64(9, 10, f32(90, 20, -4, 4), labels);
-      return { loss: { values: r.loss, tol: vsF64 }, correct: { values: r.correct, tol: exact }, probs: { values: r.probs, tol: vsF64 }, dlogits: { values: r.dlogits, tol: vsF64 } };
+      return {
+        loss: { values: r.loss, tol: vsF64 },
+        correct: { values: r.correct, tol: exact },
+        probs: { values: r.probs, tol: vsF64 },
+        dlogits: { values: r.dlogits, tol: vsF64 },
+      };
     },
     async run(dev) {
       const logits = on(dev, [9, 10], 20, -4, 4);
-      const labels = Tensor.fromArray(Int32Array.from({ length: 9 }, (_, i) => (i * 3) % 10), [9], { dtype: 'int32', device: dev });
+      const labels = Tensor.fromArray(
+        Int32Array.from({ length: 9 }, (_, i) => (i * 3) % 10),
+        [9],
+        { dtype: 'int32', device: dev },
+      );
       const r = ops.softmaxCrossEntropy(logits, labels);
       const d = ops.softmaxCrossEntropyBackward(r.probs, labels);
       return collect(
@@ -180,7 +205,13 @@ const cases: Case[] = [
   {
     name: 'sgd step (momentum, weight decay), three steps',
     ref() {
-      const r = sgd64(f32(4099, 21), [22, 23, 24].map((s) => f32(4099, s)), 0.01, 0.9, 5e-4);
+      const r = sgd64(
+        f32(4099, 21),
+        [22, 23, 24].map((s) => f32(4099, s)),
+        0.01,
+        0.9,
+        5e-4,
+      );
       return { w: { values: r.w, tol: vsF64 }, v: { values: r.v, tol: vsF64 } };
     },
     async run(dev) {
@@ -198,7 +229,8 @@ const cases: Case[] = [
     ref(cpu) {
       const mask = Float64Array.from(cpu.mask.values, (m) => (m === 0 || m === 2 ? m : NaN));
       const kept = mask.filter((m) => m === 2).length / mask.length;
-      const x = f32(3000, 25), dy = f32(3000, 26);
+      const x = f32(3000, 25),
+        dy = f32(3000, 26);
       return {
         mask: { values: mask, tol: exact },
         keptAboutHalf: { values: [kept > 0.45 && kept < 0.55 ? 1 : 0], tol: exact },
@@ -231,7 +263,9 @@ function mismatch(cpu: Float32Array | Int32Array, gpu: Float32Array | Int32Array
     if (!ok && bad++ === 0) first = i;
     maxAbs = Math.max(maxAbs, d);
   }
-  return bad ? `${bad} of ${cpu.length} outside atol ${tol.atol} rtol ${tol.rtol}; max |diff| ${maxAbs}; first at ${first}: cpu ${cpu[first]} gpu ${gpu[first]}` : null;
+  return bad
+    ? `${bad} of ${cpu.length} outside atol ${tol.atol} rtol ${tol.rtol}; max |diff| ${maxAbs}; first at ${first}: cpu ${cpu[first]} gpu ${gpu[first]}`
+    : null;
 }
 
 const cuda = backends().find((b) => b.name === 'cuda')!;
@@ -245,7 +279,13 @@ for (const c of cases) {
     // Derived checks (dropout's kept fraction) are references without a same-named output.
     const derived: Outputs = {};
     for (const name of Object.keys(ref)) if (!(name in cpu)) derived[name] = { values: Float32Array.from([1]), tol: kExact };
-    t.same(Object.keys(cpu).sort(), Object.keys(ref).filter((n) => !(n in derived)).sort(), 'the reference covers every output');
+    t.same(
+      Object.keys(cpu).sort(),
+      Object.keys(ref)
+        .filter((n) => !(n in derived))
+        .sort(),
+      'the reference covers every output',
+    );
     for (const [name, { values, tol }] of Object.entries(ref)) {
       const got = (cpu[name] ?? derived[name]).values;
       t.equal(refMismatch(got, values, tol), null, `cpu: ${name} matches the float64 reference (rtol ${tol.rtol}, atol ${tol.atol})`);
@@ -258,7 +298,11 @@ for (const c of cases) {
       t.test(`on cuda:${d.index} (${d.name}) matches cpu`, async (t) => {
         const gpu = await c.run(device(`cuda:${d.index}`));
         for (const [name, { values, tol }] of Object.entries(cpu))
-          t.equal(mismatch(values, gpu[name].values, tol), null, `${name} within ${tol.exact ? 'exact' : `atol ${tol.atol} rtol ${tol.rtol}`}`);
+          t.equal(
+            mismatch(values, gpu[name].values, tol),
+            null,
+            `${name} within ${tol.exact ? 'exact' : `atol ${tol.atol} rtol ${tol.rtol}`}`,
+          );
       });
     }
   });

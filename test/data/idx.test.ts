@@ -54,9 +54,18 @@ t.test('truncated files are rejected at every part of the layout', async (t) => 
   for (const cut of [0, 1, 3, 4, 7, 11, 12, 13, 40, 53]) {
     const file = join(dir, `cut${cut}`);
     await writeFile(file, raw.subarray(0, cut));
-    const where = cut < 4 ? /magic/ : cut < 12 ? new RegExp(`header ends at byte ${cut}, expected 12`) : new RegExp(`payload ends at byte ${cut}, expected 54 bytes \\(6 x 7 \\+ 12 header\\)`);
+    const where =
+      cut < 4
+        ? /magic/
+        : cut < 12
+          ? new RegExp(`header ends at byte ${cut}, expected 12`)
+          : new RegExp(`payload ends at byte ${cut}, expected 54 bytes \\(6 x 7 \\+ 12 header\\)`);
     await rejectsFormat(t, readIdx(file), where, `raw cut at ${cut}`);
-    t.match((await readIdx(file).catch((e: Error) => e)) as Error, { message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`) }, 'names the file');
+    t.match(
+      (await readIdx(file).catch((e: Error) => e)) as Error,
+      { message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`) },
+      'names the file',
+    );
     // The same truncated IDX inside a valid gzip stream: offsets are in the decompressed stream.
     const gz = join(dir, `cut${cut}.gz`);
     await writeFile(gz, gzipSync(raw.subarray(0, cut)));
@@ -70,7 +79,8 @@ t.test('the MNIST message spells out the expected size', async (t) => {
   full.set(bytes, 0);
   t.throws(() => parseIdx(full, 'train-images-idx3-ubyte.gz', { gzip: true }), {
     code: 'ND_FORMAT',
-    message: 'train-images-idx3-ubyte.gz: payload ends at byte 47040000 of the decompressed stream, expected 47040016 bytes (60000 x 28 x 28 + 16 header)',
+    message:
+      'train-images-idx3-ubyte.gz: payload ends at byte 47040000 of the decompressed stream, expected 47040016 bytes (60000 x 28 x 28 + 16 header)',
   });
 });
 
@@ -83,7 +93,11 @@ t.test('wrong magic, type, rank and trailing bytes are rejected', async (t) => {
     ['float type', idxBytes([10], payload, [0, 0, 0x0d, 1]), /type byte 0x0d at byte 2 means float32 data/],
     ['zero dims', Buffer.from([0, 0, 8, 0]), /dimension count at byte 3 is 0/],
     ['images magic where labels expected', idxBytes([10, 1, 1], payload), /dimension count at byte 3 is 3, expected 1/, 1],
-    ['trailing bytes', Buffer.concat([idxBytes([10], payload), Buffer.from([1, 2, 3])]), /3 trailing bytes start at byte 18, expected exactly 18 bytes/],
+    [
+      'trailing bytes',
+      Buffer.concat([idxBytes([10], payload), Buffer.from([1, 2, 3])]),
+      /3 trailing bytes start at byte 18, expected exactly 18 bytes/,
+    ],
   ];
   for (const [name, bytes, pattern, expectNdim] of cases) {
     const file = join(dir, name.replace(/ /g, '-'));
@@ -94,13 +108,21 @@ t.test('wrong magic, type, rank and trailing bytes are rejected', async (t) => {
 
 t.test('bad gzip streams are rejected with the compressed offset', async (t) => {
   const dir = t.testdir();
-  const raw = idxBytes([400, 28, 28], noise(400 * 28 * 28, 4).map((v) => v & 0x1f));
+  const raw = idxBytes(
+    [400, 28, 28],
+    noise(400 * 28 * 28, 4).map((v) => v & 0x1f),
+  );
   const gz = gzipSync(raw);
   t.ok(gz.length > 100_000, 'the stream spans several read chunks');
 
   const truncated = join(dir, 'truncated.gz');
   await writeFile(truncated, gz.subarray(0, Math.floor(gz.length / 2)));
-  await rejectsFormat(t, readIdx(truncated), new RegExp(`gzip stream is truncated: the compressed file ends at byte ${Math.floor(gz.length / 2)}`), 'truncated gzip');
+  await rejectsFormat(
+    t,
+    readIdx(truncated),
+    new RegExp(`gzip stream is truncated: the compressed file ends at byte ${Math.floor(gz.length / 2)}`),
+    'truncated gzip',
+  );
 
   const headerOnly = join(dir, 'header-only.gz');
   await writeFile(headerOnly, gz.subarray(0, 5));
@@ -110,7 +132,12 @@ t.test('bad gzip streams are rejected with the compressed offset', async (t) => 
   for (let i = 0; i < 64; i++) corrupt[20_000 + i] ^= 0xa5;
   const corruptFile = join(dir, 'corrupt.gz');
   await writeFile(corruptFile, corrupt);
-  await rejectsFormat(t, readIdx(corruptFile), /gzip stream is corrupt (at|between) compressed bytes? \d+ (and \d+ )?of \d+/, 'corrupt deflate data');
+  await rejectsFormat(
+    t,
+    readIdx(corruptFile),
+    /gzip stream is corrupt (at|between) compressed bytes? \d+ (and \d+ )?of \d+/,
+    'corrupt deflate data',
+  );
 
   const badCrc = Buffer.from(gz);
   badCrc[gz.length - 6] ^= 1;

@@ -2,7 +2,14 @@
 // one closed and one merely left idle.
 import { DataLoader, InMemoryDataset } from '../../lib/data/index.js';
 
-const ds = new InMemoryDataset({ images: new Uint8Array(60 * 9), labels: new Array(60).fill(0), count: 60, channels: 1, height: 3, width: 3 });
+const ds = new InMemoryDataset({
+  images: new Uint8Array(60 * 9),
+  labels: new Array(60).fill(0),
+  count: 60,
+  channels: 1,
+  height: 3,
+  width: 3,
+});
 const closed = new DataLoader(ds, { batchSize: 5 });
 let a = 0;
 for await (const b of closed.epoch(0)) {

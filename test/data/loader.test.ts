@@ -38,9 +38,21 @@ t.test('epoch orders: seeded, per-epoch, a permutation, resumable', async (t) =>
     t.equal(a.batchesPerEpoch, 11);
     const e0 = await collect(a, 0);
     const e1 = await collect(a, 1);
-    t.same(e0.map((b) => b.batchSize), [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 3], 'the last partial batch is kept');
-    t.same(e0.map((b) => b.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    for (const e of [e0, e1]) t.same([...indices(e)].sort((x, y) => x - y), Array.from({ length: 103 }, (_, i) => i), 'every sample exactly once');
+    t.same(
+      e0.map((b) => b.batchSize),
+      [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 3],
+      'the last partial batch is kept',
+    );
+    t.same(
+      e0.map((b) => b.index),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    for (const e of [e0, e1])
+      t.same(
+        [...indices(e)].sort((x, y) => x - y),
+        Array.from({ length: 103 }, (_, i) => i),
+        'every sample exactly once',
+      );
     t.notSame(indices(e0), indices(e1), 'different epochs, different orders');
     t.same(indices(e0), Array.from(a.order(0)), 'the batches follow loader.order(epoch)');
 
@@ -54,7 +66,10 @@ t.test('epoch orders: seeded, per-epoch, a permutation, resumable', async (t) =>
 
     // Resuming at batch 4 gives exactly the rest of the epoch, with the same contents.
     const tail = await collect(a, 0, 4);
-    t.same(tail.map((b) => b.index), [4, 5, 6, 7, 8, 9, 10]);
+    t.same(
+      tail.map((b) => b.index),
+      [4, 5, 6, 7, 8, 9, 10],
+    );
     t.same(indices(tail), indices(e0.slice(4)));
     t.same(Array.from(tail[0]!.x), Array.from(e0[4]!.x));
     t.same(await collect(a, 0, 11), [], 'startBatch = batchesPerEpoch is an empty epoch');
@@ -66,7 +81,11 @@ t.test('epoch orders: seeded, per-epoch, a permutation, resumable', async (t) =>
     t.equal(l.batchesPerEpoch, 10);
     const e = await collect(l, 3);
     t.equal(e.length, 10);
-    t.same(indices(e), Array.from({ length: 100 }, (_, i) => i), 'shuffle: false keeps the dataset order; dropLast drops the 3 left');
+    t.same(
+      indices(e),
+      Array.from({ length: 100 }, (_, i) => i),
+      'shuffle: false keeps the dataset order; dropLast drops the 3 left',
+    );
   });
 });
 
@@ -129,10 +148,19 @@ t.test('classic normalization: background -0.1, foreground 1.175, in a 32x32 fie
       if (Math.abs(got - (-0.1 + (v / 255) * 1.275)) > 1e-6) return t.fail(`pixel ${v} gave ${got}`);
     }
     t.pass('linear in between');
-    for (const [r, c] of [[0, 0], [7, 31], [31, 31], [8, 7], [24, 24]] as const)
+    for (const [r, c] of [
+      [0, 0],
+      [7, 31],
+      [31, 31],
+      [8, 7],
+      [24, 24],
+    ] as const)
       t.equal(b!.x[r * 32 + c], Math.fround(-0.1), `padding at (${r}, ${c}) is the background`);
   });
-  t.throws(() => new DataLoader(ds, { batchSize: 1, normalize: { form: 'classic', padTo: 8 } }), { code: 'ND_ARG', message: /smaller than the samples/ });
+  t.throws(() => new DataLoader(ds, { batchSize: 1, normalize: { form: 'classic', padTo: 8 } }), {
+    code: 'ND_ARG',
+    message: /smaller than the samples/,
+  });
   t.throws(() => new DataLoader(ds, { batchSize: 1, normalize: { form: 'modern', std: 0 } }), { code: 'ND_ARG' });
   t.throws(() => new DataLoader(ds, { batchSize: 0 }), { code: 'ND_ARG' });
   t.throws(() => new DataLoader(ds, {} as DataLoaderOptions), { code: 'ND_ARG', message: /batchSize/ });
@@ -143,12 +171,24 @@ t.test('batches are prepared on a worker thread, the same as on the main thread'
   const opts: DataLoaderOptions = { batchSize: 8, seed: 99, normalize: { form: 'modern', mean: 0.5, std: 0.25, padTo: [9, 10] } };
   const onWorker = await withLoader(ds, opts, (l) => collect(l, 2));
   const onMain = await withLoader(ds, { ...opts, prefetch: 0 }, (l) => collect(l, 2));
-  t.ok(onWorker.every((b) => b.threadId !== threadId && b.threadId > 0), `prepared on thread ${onWorker[0]!.threadId}, not ${threadId}`);
-  t.ok(onMain.every((b) => b.threadId === threadId), 'prefetch: 0 prepares on the calling thread');
-  t.same(onWorker.map((b) => Array.from(b.x)), onMain.map((b) => Array.from(b.x)));
+  t.ok(
+    onWorker.every((b) => b.threadId !== threadId && b.threadId > 0),
+    `prepared on thread ${onWorker[0]!.threadId}, not ${threadId}`,
+  );
+  t.ok(
+    onMain.every((b) => b.threadId === threadId),
+    'prefetch: 0 prepares on the calling thread',
+  );
+  t.same(
+    onWorker.map((b) => Array.from(b.x)),
+    onMain.map((b) => Array.from(b.x)),
+  );
   t.same(indices(onWorker), indices(onMain));
   t.same(onWorker[0]!.shape, [8, 3, 9, 10]);
-  t.ok(onWorker.every((b) => !(b.x.buffer instanceof SharedArrayBuffer)), 'each batch owns its own buffer');
+  t.ok(
+    onWorker.every((b) => !(b.x.buffer instanceof SharedArrayBuffer)),
+    'each batch owns its own buffer',
+  );
 });
 
 t.test('a slice shares memory and loads through the worker like the original', async (t) => {
@@ -157,8 +197,14 @@ t.test('a slice shares memory and loads through the worker like the original', a
   t.equal(part.count, 20);
   t.equal(part.images.buffer, ds.images.buffer, 'no copy');
   const got = await withLoader(part, { batchSize: 6, shuffle: false }, (l) => collect(l, 0));
-  t.same(indices(got), Array.from({ length: 20 }, (_, i) => 10 + i));
-  t.same(Array.from(got[0]!.x.subarray(0, 9)), Array.from(ds.image(10), (v) => Math.fround(v / 255)));
+  t.same(
+    indices(got),
+    Array.from({ length: 20 }, (_, i) => 10 + i),
+  );
+  t.same(
+    Array.from(got[0]!.x.subarray(0, 9)),
+    Array.from(ds.image(10), (v) => Math.fround(v / 255)),
+  );
   t.throws(() => ds.slice(5, 41), { code: 'ND_ARG' });
 });
 
@@ -214,7 +260,11 @@ t.test('errors in the worker reject the iteration; the loader recovers', async (
       { code: 'ND_INTERNAL', message: /preparing batch 3 of epoch 0 failed in the prefetch worker: debug failure/ },
     );
     t.same(seen, [0, 1, 2], 'the batches before the failure were delivered');
-    t.same((await collect(l, 1, 4)).map((b) => b.index), [4, 5, 6, 7], 'the same worker serves the next epoch');
+    t.same(
+      (await collect(l, 1, 4)).map((b) => b.index),
+      [4, 5, 6, 7],
+      'the same worker serves the next epoch',
+    );
   });
   await withLoader(ds, { batchSize: 5, debug: { crashAtBatch: 1 } }, async (l) => {
     await t.rejects(collect(l, 0), { code: 'ND_INTERNAL', message: /prefetch worker crashed: debug crash/ });

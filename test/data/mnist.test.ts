@@ -86,7 +86,10 @@ t.test('raw (uncompressed) files are found too, and labels must be class indices
 
 t.test('a wrong split or missing files are argument errors', async (t) => {
   const dir = t.testdir();
-  await t.rejects(loadMnist(dir, { split: 'train' }), { code: 'ND_ARG', message: /neither train-images-idx3-ubyte\.gz nor train-images-idx3-ubyte exists/ });
+  await t.rejects(loadMnist(dir, { split: 'train' }), {
+    code: 'ND_ARG',
+    message: /neither train-images-idx3-ubyte\.gz nor train-images-idx3-ubyte exists/,
+  });
   await t.rejects(loadMnist(dir, { split: 'val' as 'train' }), { code: 'ND_ARG', message: /'split' must be 'train' or 'test'/ });
 });
 
@@ -95,14 +98,23 @@ t.test('InMemoryDataset checks its sizes', async (t) => {
     code: 'ND_SHAPE',
     message: /11 bytes but shape \[2, 1, 2, 3\] needs 12/,
   });
-  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0], count: 2, channels: 1, height: 2, width: 3 }), { code: 'ND_SHAPE' });
-  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0, -1], count: 2, channels: 1, height: 2, width: 3 }), { code: 'ND_ARG' });
-  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0, 1], count: 2, channels: 0, height: 2, width: 3 }), { code: 'ND_ARG' });
+  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0], count: 2, channels: 1, height: 2, width: 3 }), {
+    code: 'ND_SHAPE',
+  });
+  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0, -1], count: 2, channels: 1, height: 2, width: 3 }), {
+    code: 'ND_ARG',
+  });
+  t.throws(() => new InMemoryDataset({ images: new Uint8Array(12), labels: [0, 1], count: 2, channels: 0, height: 2, width: 3 }), {
+    code: 'ND_ARG',
+  });
 });
 
 t.test('images of 0 pixels are a format error naming the header field', async (t) => {
   const dir = t.testdir();
   await writeFile(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx([5, 0, 28], new Uint8Array(0))));
   await writeFile(join(dir, 'train-labels-idx1-ubyte'), idx([5], Uint8Array.from([1, 2, 3, 4, 5])));
-  await t.rejects(loadMnist(dir, { split: 'train' }), { code: 'ND_FORMAT', message: /train-images-idx3-ubyte\.gz: images of 0 x 28 pixels \(rows at byte 8, columns at byte 12 of the decompressed stream\)/ });
+  await t.rejects(loadMnist(dir, { split: 'train' }), {
+    code: 'ND_FORMAT',
+    message: /train-images-idx3-ubyte\.gz: images of 0 x 28 pixels \(rows at byte 8, columns at byte 12 of the decompressed stream\)/,
+  });
 });

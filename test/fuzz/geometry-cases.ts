@@ -23,7 +23,19 @@ export interface GeomCase {
   seed: number;
 }
 
-const EDGES = [2 ** 24, 2 ** 24 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 32 + 1, 2 ** 40, 2 ** 51, 2 ** 52, 2 ** 53, Number.MAX_SAFE_INTEGER];
+const EDGES = [
+  2 ** 24,
+  2 ** 24 + 1,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 32 + 1,
+  2 ** 40,
+  2 ** 51,
+  2 ** 52,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER,
+];
 const ODD = [-1, 0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -(2 ** 31)];
 
 /** Mostly small values, sometimes an edge, rarely something invalid. */
@@ -39,11 +51,40 @@ function value(r: () => number, small: [number, number]): number {
 export function geometryCases(count: number, seed: number): GeomCase[] {
   const out: GeomCase[] = [
     // im2col of ones([1,1,6,6]) with kernel [1,3], stride [3, 2^32+1], padding [1, 2^32]: SIGSEGV before.
-    { op: 'im2col', x: [1, 1, 6, 6], kernel: [1, 3], stride: [3, 2 ** 32 + 1], padding: [1, 2 ** 32], dilation: [1, 1], groups: 1, seed: 1 },
+    {
+      op: 'im2col',
+      x: [1, 1, 6, 6],
+      kernel: [1, 3],
+      stride: [3, 2 ** 32 + 1],
+      padding: [1, 2 ** 32],
+      dilation: [1, 1],
+      groups: 1,
+      seed: 1,
+    },
     // conv2d of [1,2,5,4] by [1,2,3,2], stride [2^40, 2^32+1], padding [0, 2^31-1], dilation [1, 2^31]: SIGSEGV before.
-    { op: 'conv2d', x: [1, 2, 5, 4], w: [1, 2, 3, 2], kernel: [3, 2], stride: [2 ** 40, 2 ** 32 + 1], padding: [0, 2 ** 31 - 1], dilation: [1, 2 ** 31], groups: 1, seed: 2 },
+    {
+      op: 'conv2d',
+      x: [1, 2, 5, 4],
+      w: [1, 2, 3, 2],
+      kernel: [3, 2],
+      stride: [2 ** 40, 2 ** 32 + 1],
+      padding: [0, 2 ** 31 - 1],
+      dilation: [1, 2 ** 31],
+      groups: 1,
+      seed: 2,
+    },
     // 2x2 input, 1x1 weight, padding 2^51, stride 2^52: returned [10,10,10,10] (right: zeros) before.
-    { op: 'conv2d', x: [1, 1, 2, 2], w: [1, 1, 1, 1], kernel: [1, 1], stride: [2 ** 52, 2 ** 52], padding: [2 ** 51, 2 ** 51], dilation: [1, 1], groups: 1, seed: 3 },
+    {
+      op: 'conv2d',
+      x: [1, 1, 2, 2],
+      w: [1, 1, 1, 1],
+      kernel: [1, 1],
+      stride: [2 ** 52, 2 ** 52],
+      padding: [2 ** 51, 2 ** 51],
+      dilation: [1, 1],
+      groups: 1,
+      seed: 3,
+    },
   ];
   const r = rng(seed);
   const ops: GeomOp[] = ['conv2d', 'conv2d', 'im2col', 'maxPool2d', 'native-conv2d'];

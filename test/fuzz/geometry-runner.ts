@@ -48,7 +48,7 @@ async function nativeConv(c: GeomCase, x: Tensor, w: Tensor): Promise<string> {
     // Accepted although large: only correct if it matches the reference exactly as well.
     await y.data();
   }
-  const ref = conv2dRef(await x.data() as Float32Array, [...c.x], await w.data() as Float32Array, c.w!, c);
+  const ref = conv2dRef((await x.data()) as Float32Array, [...c.x], (await w.data()) as Float32Array, c.w!, c);
   const got = await y.data();
   y.dispose();
   const bad = mismatch(got, ref.y, { rtol: 1e-4, atol: 1e-5 });

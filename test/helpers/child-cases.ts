@@ -36,7 +36,12 @@ export interface ChildCaseOptions {
 }
 
 /** One child run over cases[start..]: the outcomes it reported, and how it ended. */
-function runFrom(file: string, cases: readonly unknown[], start: number, o: ChildCaseOptions): Promise<{ outcomes: CaseOutcome[]; end: string | null }> {
+function runFrom(
+  file: string,
+  cases: readonly unknown[],
+  start: number,
+  o: ChildCaseOptions,
+): Promise<{ outcomes: CaseOutcome[]; end: string | null }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...(o.execArgv ?? process.execArgv), file], {
       env: o.env ?? process.env,

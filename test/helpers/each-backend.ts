@@ -12,7 +12,17 @@
  */
 import type { Test } from 'tap';
 import {
-  Device, ISA_LEVELS, backends, cpuIsa, device, isa, isaFamilies, setIsa, supportedIsas, type IsaFamilies, type IsaLevel,
+  Device,
+  ISA_LEVELS,
+  backends,
+  cpuIsa,
+  device,
+  isa,
+  isaFamilies,
+  setIsa,
+  supportedIsas,
+  type IsaFamilies,
+  type IsaLevel,
 } from '../../lib/index.js';
 import type { Tolerance } from './compare.js';
 
@@ -126,12 +136,7 @@ export function isaPlan(families: Family[]): { run: IsaLevel[]; skip: Array<[Isa
  * subtest starts, once the CPU stream is idle; the level is switched while the stream is idle
  * and restored after the body, pass or fail.
  */
-export function eachBackend(
-  parent: Test,
-  title: string,
-  opts: EachOptions,
-  body: (t: Test, b: Backend) => Promise<void> | void,
-): void {
+export function eachBackend(parent: Test, title: string, opts: EachOptions, body: (t: Test, b: Backend) => Promise<void> | void): void {
   parent.test(title, async (t) => {
     await idleCpu();
     const plan = isaPlan(opts.families);

@@ -4,12 +4,7 @@
  * float64 forward, so callers pass the float64 reference forward, and the check compares the
  * *kernel's* backward against the numeric gradient of that reference.
  */
-export function numericGrad(
-  forward64: (x: Float64Array) => Float64Array,
-  x: Float64Array,
-  g: Float64Array,
-  eps = 1e-6,
-): Float64Array {
+export function numericGrad(forward64: (x: Float64Array) => Float64Array, x: Float64Array, g: Float64Array, eps = 1e-6): Float64Array {
   const grad = new Float64Array(x.length);
   const xp = Float64Array.from(x);
   for (let i = 0; i < x.length; i++) {

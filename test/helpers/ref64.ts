@@ -5,19 +5,38 @@
  */
 
 export interface ConvSpec {
-  N: number; C: number; H: number; W: number; OC: number; KH: number; KW: number;
-  stride: number; pad: number; groups: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  groups: number;
 }
 
 const outLen = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
 
 /** y = conv(x, w * mask) + bias, and its gradients for dy (dw masked too). */
-export function conv64(s: ConvSpec, x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null,
-  mask: ArrayLike<number> | null, dy: ArrayLike<number>) {
+export function conv64(
+  s: ConvSpec,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  mask: ArrayLike<number> | null,
+  dy: ArrayLike<number>,
+) {
   const { N, C, H, W, OC, KH, KW, stride: S, pad: P, groups: G } = s;
-  const OH = outLen(H, KH, S, P), OW = outLen(W, KW, S, P), Cg = C / G, OCg = OC / G;
-  const y = new Float64Array(N * OC * OH * OW), dx = new Float64Array(N * C * H * W);
-  const dw = new Float64Array(OC * Cg * KH * KW), db = new Float64Array(OC);
+  const OH = outLen(H, KH, S, P),
+    OW = outLen(W, KW, S, P),
+    Cg = C / G,
+    OCg = OC / G;
+  const y = new Float64Array(N * OC * OH * OW),
+    dx = new Float64Array(N * C * H * W);
+  const dw = new Float64Array(OC * Cg * KH * KW),
+    db = new Float64Array(OC);
   const wm = (o: number, c: number, kh: number, kw: number) => w[((o * Cg + c) * KH + kh) * KW + kw] * (mask ? mask[o * Cg + c] : 1);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < OC; o++) {
@@ -31,7 +50,8 @@ export function conv64(s: ConvSpec, x: ArrayLike<number>, w: ArrayLike<number>, 
           for (let c = 0; c < Cg; c++)
             for (let kh = 0; kh < KH; kh++)
               for (let kw = 0; kw < KW; kw++) {
-                const ih = oh * S - P + kh, iw = ow * S - P + kw;
+                const ih = oh * S - P + kh,
+                  iw = ow * S - P + kw;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 const xi = ((n * C + g * Cg + c) * H + ih) * W + iw;
                 acc += x[xi] * wm(o, c, kh, kw);
@@ -46,15 +66,18 @@ export function conv64(s: ConvSpec, x: ArrayLike<number>, w: ArrayLike<number>, 
 
 /** Max pooling without padding: y, argmax (flat index in the plane, first of ties), dx. */
 export function maxPool64(N: number, C: number, H: number, W: number, k: number, s: number, x: ArrayLike<number>, dy: ArrayLike<number>) {
-  const OH = outLen(H, k, s, 0), OW = outLen(W, k, s, 0);
-  const y = new Float64Array(N * C * OH * OW), argmax = new Float64Array(y.length), dx = new Float64Array(N * C * H * W);
+  const OH = outLen(H, k, s, 0),
+    OW = outLen(W, k, s, 0);
+  const y = new Float64Array(N * C * OH * OW),
+    argmax = new Float64Array(y.length),
+    dx = new Float64Array(N * C * H * W);
   for (let p = 0; p < N * C; p++)
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++) {
-        let best = -Infinity, at = -1;
+        let best = -Infinity,
+          at = -1;
         for (let h = oh * s; h < oh * s + k; h++)
-          for (let w = ow * s; w < ow * s + k; w++)
-            if (x[p * H * W + h * W + w] > best) [best, at] = [x[p * H * W + h * W + w], h * W + w];
+          for (let w = ow * s; w < ow * s + k; w++) if (x[p * H * W + h * W + w] > best) [best, at] = [x[p * H * W + h * W + w], h * W + w];
         const o = (p * OH + oh) * OW + ow;
         y[o] = best;
         argmax[o] = at;
@@ -65,8 +88,10 @@ export function maxPool64(N: number, C: number, H: number, W: number, k: number,
 
 /** k x k average pooling, stride k, no padding: y and dx. */
 export function avgPool64(N: number, C: number, H: number, W: number, k: number, x: ArrayLike<number>, dy: ArrayLike<number>) {
-  const OH = Math.floor(H / k), OW = Math.floor(W / k);
-  const y = new Float64Array(N * C * OH * OW), dx = new Float64Array(N * C * H * W);
+  const OH = Math.floor(H / k),
+    OW = Math.floor(W / k);
+  const y = new Float64Array(N * C * OH * OW),
+    dx = new Float64Array(N * C * H * W);
   for (let p = 0; p < N * C; p++)
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++) {
@@ -84,8 +109,11 @@ export function avgPool64(N: number, C: number, H: number, W: number, k: number,
 export function lrn64(shape: number[], size: number, alpha: number, beta: number, k: number, x: ArrayLike<number>, dy: ArrayLike<number>) {
   const [N, C] = shape;
   const hw = x.length / (N * C);
-  const lo = Math.floor(size / 2), hi = Math.floor((size - 1) / 2);
-  const scale = new Float64Array(x.length), y = new Float64Array(x.length), dx = new Float64Array(x.length);
+  const lo = Math.floor(size / 2),
+    hi = Math.floor((size - 1) / 2);
+  const scale = new Float64Array(x.length),
+    y = new Float64Array(x.length),
+    dx = new Float64Array(x.length);
   const at = (n: number, c: number, i: number) => (n * C + c) * hw + i;
   for (let n = 0; n < N; n++)
     for (let i = 0; i < hw; i++) {
@@ -106,8 +134,19 @@ export function lrn64(shape: number[], size: number, alpha: number, beta: number
 }
 
 /** y = x W^T + b and the gradients for dy. */
-export function linear64(N: number, inF: number, outF: number, x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, dy: ArrayLike<number>) {
-  const y = new Float64Array(N * outF), dx = new Float64Array(N * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
+export function linear64(
+  N: number,
+  inF: number,
+  outF: number,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dy: ArrayLike<number>,
+) {
+  const y = new Float64Array(N * outF),
+    dx = new Float64Array(N * inF),
+    dw = new Float64Array(outF * inF),
+    db = new Float64Array(outF);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < outF; o++) {
       let s = b[o];
@@ -125,10 +164,13 @@ export function linear64(N: number, inF: number, outF: number, x: ArrayLike<numb
 
 /** Mean softmax cross-entropy, the count of rows whose first argmax is the label, probs, dlogits. */
 export function softmaxCrossEntropy64(N: number, K: number, logits: ArrayLike<number>, labels: ArrayLike<number>) {
-  const probs = new Float64Array(N * K), dlogits = new Float64Array(N * K);
-  let loss = 0, correct = 0;
+  const probs = new Float64Array(N * K),
+    dlogits = new Float64Array(N * K);
+  let loss = 0,
+    correct = 0;
   for (let n = 0; n < N; n++) {
-    let m = -Infinity, arg = 0;
+    let m = -Infinity,
+      arg = 0;
     for (let j = 0; j < K; j++) if (logits[n * K + j] > m) [m, arg] = [logits[n * K + j], j];
     let z = 0;
     for (let j = 0; j < K; j++) z += Math.exp(logits[n * K + j] - m);
@@ -142,7 +184,8 @@ export function softmaxCrossEntropy64(N: number, K: number, logits: ArrayLike<nu
 
 /** PyTorch's SGD (dampening 0, no Nesterov) over several gradients, v starting at zero. */
 export function sgd64(w0: ArrayLike<number>, grads: ArrayLike<number>[], lr: number, momentum: number, weightDecay: number) {
-  const w = Float64Array.from(w0), v = new Float64Array(w.length);
+  const w = Float64Array.from(w0),
+    v = new Float64Array(w.length);
   for (const g of grads)
     for (let i = 0; i < w.length; i++) {
       const d = g[i] + weightDecay * w[i];

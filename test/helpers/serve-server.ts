@@ -14,7 +14,10 @@ export interface Running {
 }
 
 export function startServer(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [serverScript, '--port', '0', ...args], { env: { ...process.env, CONVKIT_NO_CUDA: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [serverScript, '--port', '0', ...args], {
+    env: { ...process.env, CONVKIT_NO_CUDA: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

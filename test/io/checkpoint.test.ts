@@ -70,7 +70,11 @@ t.test('a mismatched or incomplete pair is detected', async (t) => {
 
   // A save interrupted between its two renames: new optimizer file, old weights.
   await copyFile(optimizerPath(b), optimizerPath(a));
-  await t.rejects(loadCheckpoint(a), { code: 'ND_FORMAT', message: /a\.safetensors \(checkpoint_id [0-9a-f]{32}\) and .*a\.optim\.safetensors \(checkpoint_id [0-9a-f]{32}\) come from different saves/ });
+  await t.rejects(loadCheckpoint(a), {
+    code: 'ND_FORMAT',
+    message:
+      /a\.safetensors \(checkpoint_id [0-9a-f]{32}\) and .*a\.optim\.safetensors \(checkpoint_id [0-9a-f]{32}\) come from different saves/,
+  });
 
   // Saving again over the same path repairs the pair.
   await saveCheckpoint(a, lenetLike(3));
@@ -86,12 +90,18 @@ t.test('a mismatched or incomplete pair is detected', async (t) => {
   // A plain safetensors file is not a checkpoint.
   await writeSafetensors(join(dir, 'plain.safetensors'), { w: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
   await copyFile(optimizerPath(b), join(dir, 'plain.optim.safetensors'));
-  await t.rejects(loadCheckpoint(join(dir, 'plain.safetensors')), { code: 'ND_FORMAT', message: /plain\.safetensors: not a convkit checkpoint weights file/ });
+  await t.rejects(loadCheckpoint(join(dir, 'plain.safetensors')), {
+    code: 'ND_FORMAT',
+    message: /plain\.safetensors: not a convkit checkpoint weights file/,
+  });
 
   // A corrupt weights file is reported as such.
   const bytes = await readFile(b);
   await writeFile(b, bytes.subarray(0, bytes.length - 10));
-  await t.rejects(loadCheckpoint(b), { code: 'ND_FORMAT', message: /b\.safetensors: tensor "f6\.weight": .* run past the end of the file/ });
+  await t.rejects(loadCheckpoint(b), {
+    code: 'ND_FORMAT',
+    message: /b\.safetensors: tensor "f6\.weight": .* run past the end of the file/,
+  });
 });
 
 t.test('a save runs its protocol in order: pending optimizer file, weights (the commit), optimizer into place', async (t) => {
@@ -108,14 +118,36 @@ t.test('a save runs its protocol in order: pending optimizer file, weights (the 
   t.teardown(() => setCheckpointStepHook(null));
   const saved = await saveCheckpoint(path, lenetLike(2));
   setCheckpointStepHook(null);
-  t.equal(saveId, saved.checkpointId, 'the hook sees the save\'s id');
+  t.equal(saveId, saved.checkpointId, "the hook sees the save's id");
   const steps = seen.map(([s]) => s).filter((s, i, all) => s !== all[i - 1]);
-  t.same(steps, ['begin', 'recovered', 'optim-chunk', 'optim-synced', 'weights-chunk', 'weights-written', 'weights-renamed', 'committed', 'optim-renamed', 'done']);
+  t.same(steps, [
+    'begin',
+    'recovered',
+    'optim-chunk',
+    'optim-synced',
+    'weights-chunk',
+    'weights-written',
+    'weights-renamed',
+    'committed',
+    'optim-renamed',
+    'done',
+  ]);
   const at = (step: string): string[] => seen.find(([s]) => s === step)![1];
   const pending = `order.optim.safetensors.pending-${saved.checkpointId}`;
-  t.same(at('optim-synced'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'the new optimizer file waits under its pending name');
-  t.ok(at('weights-written').some((n) => n.startsWith('order.safetensors.tmp-')), 'the weights go to a temporary file first');
-  t.same(at('committed'), ['order.optim.safetensors', pending, 'order.safetensors'].sort(), 'after the commit the pending file is still there');
+  t.same(
+    at('optim-synced'),
+    ['order.optim.safetensors', pending, 'order.safetensors'].sort(),
+    'the new optimizer file waits under its pending name',
+  );
+  t.ok(
+    at('weights-written').some((n) => n.startsWith('order.safetensors.tmp-')),
+    'the weights go to a temporary file first',
+  );
+  t.same(
+    at('committed'),
+    ['order.optim.safetensors', pending, 'order.safetensors'].sort(),
+    'after the commit the pending file is still there',
+  );
   t.same(at('done'), ['order.optim.safetensors', 'order.safetensors']);
   t.equal((await loadCheckpoint(path)).checkpointId, saved.checkpointId);
 });
@@ -127,9 +159,24 @@ t.test('a pair written by earlier versions loads, and the next save cleans up af
   // names with the same id, and (after a crash) temporary files from writeSafetensors.
   const id = 'ab'.repeat(16);
   const ck = lenetLike(1);
-  const f32 = (x: { shape: number[]; data: Float32Array | Int32Array }) => ({ dtype: (x.data instanceof Int32Array ? 'I32' : 'F32') as 'F32', shape: x.shape, data: x.data as Float32Array });
-  await writeSafetensors(optimizerPath(path), Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, f32(v)])), { 'convkit.kind': 'optimizer', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.position': JSON.stringify(ck.position) });
-  await writeSafetensors(path, Object.fromEntries(Object.entries(ck.params).map(([k, v]) => [k, f32(v)])), { format: 'pt', 'convkit.kind': 'weights', 'convkit.version': '1', 'convkit.checkpoint_id': id, 'convkit.meta': JSON.stringify(ck.meta) });
+  const f32 = (x: { shape: number[]; data: Float32Array | Int32Array }) => ({
+    dtype: (x.data instanceof Int32Array ? 'I32' : 'F32') as 'F32',
+    shape: x.shape,
+    data: x.data as Float32Array,
+  });
+  await writeSafetensors(optimizerPath(path), Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, f32(v)])), {
+    'convkit.kind': 'optimizer',
+    'convkit.version': '1',
+    'convkit.checkpoint_id': id,
+    'convkit.position': JSON.stringify(ck.position),
+  });
+  await writeSafetensors(path, Object.fromEntries(Object.entries(ck.params).map(([k, v]) => [k, f32(v)])), {
+    format: 'pt',
+    'convkit.kind': 'weights',
+    'convkit.version': '1',
+    'convkit.checkpoint_id': id,
+    'convkit.meta': JSON.stringify(ck.meta),
+  });
   await writeFile(join(dir, 'old.optim.safetensors.tmp-123-abcdef'), 'half a file');
   await writeFile(join(dir, 'old.safetensors.tmp-456-012345'), 'half a file');
   await writeFile(join(dir, `old.optim.safetensors.pending-${'cd'.repeat(16)}`), 'a save that never committed');
@@ -140,16 +187,28 @@ t.test('a pair written by earlier versions loads, and the next save cleans up af
   t.same(Array.from(back.params['c1.bias']!.data), Array.from(ck.params['c1.bias']!.data));
   t.equal((await readdir(dir)).length, 6, 'loading removed nothing');
   await saveCheckpoint(path, lenetLike(2));
-  t.same((await readdir(dir)).sort(), ['old.optim.safetensors', 'old.safetensors', 'other.safetensors.tmp-1-2'], 'the save removed its own leftovers and only those');
+  t.same(
+    (await readdir(dir)).sort(),
+    ['old.optim.safetensors', 'old.safetensors', 'other.safetensors.tmp-1-2'],
+    'the save removed its own leftovers and only those',
+  );
 });
 
 t.test('bad arguments', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'x.safetensors');
   const ck = lenetLike(1);
-  await t.rejects(saveCheckpoint(path, { ...ck, position: { ...ck.position, batch: -1 } }), { code: 'ND_ARG', message: /position\.batch must be a non-negative integer/ });
-  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: new Float32Array(3) } } }), { code: 'ND_SHAPE', message: /params "w" has shape \[2\] but 3 values/ });
-  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: [1, 2] as unknown as Float32Array } } }), { code: 'ND_ARG' });
+  await t.rejects(saveCheckpoint(path, { ...ck, position: { ...ck.position, batch: -1 } }), {
+    code: 'ND_ARG',
+    message: /position\.batch must be a non-negative integer/,
+  });
+  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: new Float32Array(3) } } }), {
+    code: 'ND_SHAPE',
+    message: /params "w" has shape \[2\] but 3 values/,
+  });
+  await t.rejects(saveCheckpoint(path, { ...ck, params: { w: { shape: [2], data: [1, 2] as unknown as Float32Array } } }), {
+    code: 'ND_ARG',
+  });
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
   await t.rejects(saveCheckpoint(path, { ...ck, meta: cyclic }), { code: 'ND_ARG', message: /'meta' must be JSON-serializable/ });

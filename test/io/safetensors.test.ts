@@ -33,7 +33,15 @@ t.test('round trip of F32 and I32 tensors with metadata', async (t) => {
   const w = Float32Array.from(randomArray(6 * 1 * 5 * 5, 1));
   const b = Float32Array.from(randomArray(6, 2));
   const steps = Int32Array.from([3, -7, 2147483647]);
-  await writeSafetensors(file, { 'c1.weight': { dtype: 'F32', shape: [6, 1, 5, 5], data: w }, 'c1.bias': { dtype: 'F32', shape: [6], data: b }, steps: { dtype: 'I32', shape: [3], data: steps } }, { format: 'pt', note: 'héllo' });
+  await writeSafetensors(
+    file,
+    {
+      'c1.weight': { dtype: 'F32', shape: [6, 1, 5, 5], data: w },
+      'c1.bias': { dtype: 'F32', shape: [6], data: b },
+      steps: { dtype: 'I32', shape: [3], data: steps },
+    },
+    { format: 'pt', note: 'héllo' },
+  );
   const back = await readSafetensors(file);
   t.same(Object.keys(back.tensors), ['c1.weight', 'c1.bias', 'steps'], 'tensors come back in layout order');
   t.same(back.tensors['c1.weight']!.shape, [6, 1, 5, 5]);
@@ -77,7 +85,9 @@ t.test('a file built by hand from the spec reads back', async (t) => {
   const f16 = Buffer.alloc(16, 0x3c);
   for (const pad of [' ', '']) {
     const file = join(dir, `hand${pad.length}.safetensors`);
-    const json = pad ? handBuilt(header, Buffer.concat([c, a, f16, k, u])) : Buffer.concat([Buffer.alloc(8), Buffer.from(JSON.stringify(header)), c, a, f16, k, u]);
+    const json = pad
+      ? handBuilt(header, Buffer.concat([c, a, f16, k, u]))
+      : Buffer.concat([Buffer.alloc(8), Buffer.from(JSON.stringify(header)), c, a, f16, k, u]);
     if (!pad) json.writeBigUInt64LE(BigInt(Buffer.byteLength(JSON.stringify(header))), 0);
     await writeFile(file, json);
     const f = await readSafetensors(file);
@@ -96,7 +106,10 @@ t.test('a file built by hand from the spec reads back', async (t) => {
 
 t.test('malformed files are rejected with the file, the tensor and the offset', async (t) => {
   const dir = t.testdir();
-  const good = encodeSafetensors({ w: { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) }, b: { dtype: 'F32', shape: [3], data: new Float32Array(3) } });
+  const good = encodeSafetensors({
+    w: { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) },
+    b: { dtype: 'F32', shape: [3], data: new Float32Array(3) },
+  });
   const goodBytes = Buffer.concat(good);
   const n = Number(goodBytes.readBigUInt64LE(0));
   const mk = (header: object, dataLen: number): Buffer => handBuilt(header, Buffer.alloc(dataLen));
@@ -104,21 +117,81 @@ t.test('malformed files are rejected with the file, the tensor and the offset', 
     ['empty', Buffer.alloc(0), /the file is 0 bytes, shorter than the 8-byte header length at byte 0/],
     ['truncated length', goodBytes.subarray(0, 5), /5 bytes, shorter than the 8-byte header length/],
     ['truncated header', goodBytes.subarray(0, 8 + n - 3), new RegExp(`header length ${n} at byte 0 runs past the end of the file`)],
-    ['truncated data', goodBytes.subarray(0, goodBytes.length - 4), /tensor "b": data_offsets \[24, 36\] \(file bytes \d+\.\.\d+\) run past the end of the file at byte \d+/],
-    ['trailing data', Buffer.concat([goodBytes, Buffer.alloc(4)]), /the tensors end at data offset 36 \(file byte \d+\) but the file has 4 more bytes/],
-    ['huge length', (() => { const b = Buffer.from(goodBytes); b.writeBigUInt64LE(2n ** 63n, 0); return b; })(), /header length 9223372036854775808 at byte 0 runs past/],
-    ['altered length', (() => { const b = Buffer.from(goodBytes); b.writeBigUInt64LE(BigInt(n - 8), 0); return b; })(), /the header \(bytes 8\.\.\d+\) is not valid UTF-8 JSON/],
-    ['altered header', (() => { const b = Buffer.from(goodBytes); b[9] = 0x7b; return b; })(), /not valid UTF-8 JSON/],
+    [
+      'truncated data',
+      goodBytes.subarray(0, goodBytes.length - 4),
+      /tensor "b": data_offsets \[24, 36\] \(file bytes \d+\.\.\d+\) run past the end of the file at byte \d+/,
+    ],
+    [
+      'trailing data',
+      Buffer.concat([goodBytes, Buffer.alloc(4)]),
+      /the tensors end at data offset 36 \(file byte \d+\) but the file has 4 more bytes/,
+    ],
+    [
+      'huge length',
+      (() => {
+        const b = Buffer.from(goodBytes);
+        b.writeBigUInt64LE(2n ** 63n, 0);
+        return b;
+      })(),
+      /header length 9223372036854775808 at byte 0 runs past/,
+    ],
+    [
+      'altered length',
+      (() => {
+        const b = Buffer.from(goodBytes);
+        b.writeBigUInt64LE(BigInt(n - 8), 0);
+        return b;
+      })(),
+      /the header \(bytes 8\.\.\d+\) is not valid UTF-8 JSON/,
+    ],
+    [
+      'altered header',
+      (() => {
+        const b = Buffer.from(goodBytes);
+        b[9] = 0x7b;
+        return b;
+      })(),
+      /not valid UTF-8 JSON/,
+    ],
     ['not an object', handBuilt([1, 2] as unknown as object, Buffer.alloc(0)), /must be a JSON object/],
-    ['bad utf-8', (() => { const b = Buffer.from(goodBytes); b[12] = 0xff; return b; })(), /not valid UTF-8 JSON/],
-    ['unknown dtype', mk({ w: { dtype: 'F31', shape: [1], data_offsets: [0, 4] } }, 4), /tensor "w" \(header at byte 8\) has unknown dtype "F31"/],
+    [
+      'bad utf-8',
+      (() => {
+        const b = Buffer.from(goodBytes);
+        b[12] = 0xff;
+        return b;
+      })(),
+      /not valid UTF-8 JSON/,
+    ],
+    [
+      'unknown dtype',
+      mk({ w: { dtype: 'F31', shape: [1], data_offsets: [0, 4] } }, 4),
+      /tensor "w" \(header at byte 8\) has unknown dtype "F31"/,
+    ],
     ['bad shape', mk({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4), /tensor "w" .* bad shape \[-1\]/],
     ['bad offsets', mk({ w: { dtype: 'F32', shape: [1], data_offsets: [0] } }, 4), /tensor "w" .* bad data_offsets \[0\]/],
     ['reversed offsets', mk({ w: { dtype: 'F32', shape: [0], data_offsets: [4, 0] } }, 4), /end before begin/],
-    ['size mismatch', mk({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, 12), /tensor "w" .*shape \[2, 2\] of F32 needs 16 bytes but data_offsets \[0, 12\] span 12 \(file bytes \d+\.\.\d+\)/],
-    ['overlap', mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /tensor "b": data_offsets \[4, 12\] .* overlap the previous tensor, which ends at data offset 8 \(file byte \d+\)/],
-    ['same range twice', mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 8), /overlap the previous tensor/],
-    ['gap', mk({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12), /tensor "b": .* leave a gap after data offset 4/],
+    [
+      'size mismatch',
+      mk({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, 12),
+      /tensor "w" .*shape \[2, 2\] of F32 needs 16 bytes but data_offsets \[0, 12\] span 12 \(file bytes \d+\.\.\d+\)/,
+    ],
+    [
+      'overlap',
+      mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12),
+      /tensor "b": data_offsets \[4, 12\] .* overlap the previous tensor, which ends at data offset 8 \(file byte \d+\)/,
+    ],
+    [
+      'same range twice',
+      mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 8),
+      /overlap the previous tensor/,
+    ],
+    [
+      'gap',
+      mk({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12),
+      /tensor "b": .* leave a gap after data offset 4/,
+    ],
     ['not from 0', mk({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /tensor "a": .* leave a gap after data offset 0/],
     ['bad metadata', mk({ __metadata__: { n: 3 } }, 0), /"__metadata__"\."n" \(header at byte 8\) must be a string/],
   ];
@@ -137,14 +210,24 @@ t.test('malformed files are rejected with the file, the tensor and the offset', 
 t.test('bad arguments to the writer', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'x.safetensors');
-  await t.rejects(writeSafetensors(file, { w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }), { code: 'ND_SHAPE', message: /tensor "w" has shape \[2, 2\] \(4 elements\) but 3 values/ });
-  await t.rejects(writeSafetensors(file, { w: { dtype: 'F32', shape: [3], data: new Int32Array(3) as unknown as Float32Array } }), { code: 'ND_ARG', message: /must be a Float32Array, got Int32Array/ });
+  await t.rejects(writeSafetensors(file, { w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }), {
+    code: 'ND_SHAPE',
+    message: /tensor "w" has shape \[2, 2\] \(4 elements\) but 3 values/,
+  });
+  await t.rejects(writeSafetensors(file, { w: { dtype: 'F32', shape: [3], data: new Int32Array(3) as unknown as Float32Array } }), {
+    code: 'ND_ARG',
+    message: /must be a Float32Array, got Int32Array/,
+  });
   await t.rejects(writeSafetensors(file, { w: { dtype: 'Q4' as 'F32', shape: [3], data: new Float32Array(3) } }), { code: 'ND_ARG' });
   await t.rejects(writeSafetensors(file, { __metadata__: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }), { code: 'ND_ARG' });
   await t.rejects(writeSafetensors(file, {}, { n: 1 as unknown as string }), { code: 'ND_ARG', message: /metadata "n" must be a string/ });
   t.same(await readdir(dir), [], 'nothing was written');
   // Mixed element sizes are laid out largest first so every tensor stays aligned.
-  await writeSafetensors(file, { small: { dtype: 'U8', shape: [3], data: Uint8Array.from([1, 2, 3]) }, big: { dtype: 'F64', shape: [1], data: Float64Array.from([2.5]) }, mid: { dtype: 'I32', shape: [1], data: Int32Array.from([9]) } });
+  await writeSafetensors(file, {
+    small: { dtype: 'U8', shape: [3], data: Uint8Array.from([1, 2, 3]) },
+    big: { dtype: 'F64', shape: [1], data: Float64Array.from([2.5]) },
+    mid: { dtype: 'I32', shape: [1], data: Int32Array.from([9]) },
+  });
   const f = await readSafetensors(file);
   t.same(Object.keys(f.tensors), ['big', 'mid', 'small']);
   t.equal((f.tensors.big!.data as Float64Array)[0], 2.5);
@@ -171,13 +254,19 @@ t.test('a write that fails midway leaves the old file intact', async (t) => {
       },
     },
   });
-  const { writeSafetensors: writeFailing } = await t.mockImport<typeof import('../../lib/io/safetensors.js')>('../../lib/io/safetensors.js', {
-    '../../lib/io/durable-write.js': durable,
-  });
+  const { writeSafetensors: writeFailing } = await t.mockImport<typeof import('../../lib/io/safetensors.js')>(
+    '../../lib/io/safetensors.js',
+    {
+      '../../lib/io/durable-write.js': durable,
+    },
+  );
   const old = { w: { dtype: 'F32' as const, shape: [4], data: Float32Array.from([1, 2, 3, 4]) } };
   await writeSafetensors(file, old, { v: 'old' });
   const before = await readFile(file);
-  const next = { w: { dtype: 'F32' as const, shape: [4], data: Float32Array.from([5, 6, 7, 8]) }, v: { dtype: 'F32' as const, shape: [2], data: new Float32Array(2) } };
+  const next = {
+    w: { dtype: 'F32' as const, shape: [4], data: Float32Array.from([5, 6, 7, 8]) },
+    v: { dtype: 'F32' as const, shape: [2], data: new Float32Array(2) },
+  };
   await t.rejects(writeFailing(file, next, { v: 'new' }), { code: 'ENOSPC' });
   t.same(await readFile(file), before, 'the old file is byte for byte intact');
   t.same((await readSafetensors(file)).metadata, { v: 'old' });

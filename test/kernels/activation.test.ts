@@ -22,9 +22,23 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'relu', fwd: ops.relu, inPlace: ops.reluInPlace, bwd: ops.reluBackward, ref: (x) => Math.max(x, 0), dref: (y) => (y > 0 ? 1 : 0) },
+  {
+    name: 'relu',
+    fwd: ops.relu,
+    inPlace: ops.reluInPlace,
+    bwd: ops.reluBackward,
+    ref: (x) => Math.max(x, 0),
+    dref: (y) => (y > 0 ? 1 : 0),
+  },
   { name: 'tanh', fwd: ops.tanh, inPlace: ops.tanhInPlace, bwd: ops.tanhBackward, ref: Math.tanh, dref: (y) => 1 - y * y },
-  { name: 'sigmoid', fwd: ops.sigmoid, inPlace: ops.sigmoidInPlace, bwd: ops.sigmoidBackward, ref: (x) => 1 / (1 + Math.exp(-x)), dref: (y) => y * (1 - y) },
+  {
+    name: 'sigmoid',
+    fwd: ops.sigmoid,
+    inPlace: ops.sigmoidInPlace,
+    bwd: ops.sigmoidBackward,
+    ref: (x) => 1 / (1 + Math.exp(-x)),
+    dref: (y) => y * (1 - y),
+  },
   {
     name: 'scaledTanh',
     fwd: ops.scaledTanh,
@@ -56,11 +70,19 @@ for (const c of cases) {
       const y = c.fwd(x);
       t.same(y.shape, shape);
       const yv = (await y.data()) as Float32Array;
-      t.equal(mismatch(yv, map(xv, c.ref), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')), null, `forward ${JSON.stringify(shape)}`);
+      t.equal(
+        mismatch(yv, map(xv, c.ref), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')),
+        null,
+        `forward ${JSON.stringify(shape)}`,
+      );
       const dx = c.bwd(g, y);
       const expected = new Float64Array(n);
       for (let i = 0; i < n; i++) expected[i] = gv[i] * c.dref(yv[i]);
-      t.equal(mismatch(await dx.data(), expected, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `backward ${JSON.stringify(shape)}`);
+      t.equal(
+        mismatch(await dx.data(), expected, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')),
+        null,
+        `backward ${JSON.stringify(shape)}`,
+      );
       for (const v of [x, g, y, dx]) v.dispose();
     }
   });

@@ -91,7 +91,18 @@ function backward64(dy: Float64Array, x: Float64Array, w: Float64Array, g: Geom,
   return { dx, dw: masked(dw, mask, g), db };
 }
 
-function geom(N: number, C: number, H: number, W: number, OC: number, K: [number, number], S: [number, number], P: [number, number], D: [number, number], groups: number): Geom {
+function geom(
+  N: number,
+  C: number,
+  H: number,
+  W: number,
+  OC: number,
+  K: [number, number],
+  S: [number, number],
+  P: [number, number],
+  D: [number, number],
+  groups: number,
+): Geom {
   return { N, C, H, W, OC, KH: K[0], KW: K[1], SH: S[0], SW: S[1], PH: P[0], PW: P[1], DH: D[0], DW: D[1], groups };
 }
 
@@ -157,9 +168,21 @@ async function usePath(name: string): Promise<void> {
 
 // LeNet-5's C3 connection table: which of S2's 6 maps feed each of C3's 16 maps.
 const C3_TABLE = [
-  [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
-  [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
-  [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5],
+  [0, 1, 2],
+  [1, 2, 3],
+  [2, 3, 4],
+  [3, 4, 5],
+  [0, 4, 5],
+  [0, 1, 5],
+  [0, 1, 2, 3],
+  [1, 2, 3, 4],
+  [2, 3, 4, 5],
+  [0, 3, 4, 5],
+  [0, 1, 4, 5],
+  [0, 1, 2, 5],
+  [0, 1, 3, 4],
+  [1, 2, 4, 5],
+  [0, 2, 3, 5],
   [0, 1, 2, 3, 4, 5],
 ];
 
@@ -182,190 +205,247 @@ interface FixtureCase {
 }
 
 for (const path of FAST) {
-eachBackend(t, `${path}: LeNet-5 shapes and odd stride-1 shapes (the fast paths' territory) match float64`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const shapes = [
-    geom(3, 1, 28, 28, 6, [5, 5], [1, 1], [2, 2], [1, 1], 1), // C1
-    geom(5, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C3 (full table)
-    geom(5, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5: the kernel covers the input
-    geom(1, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5 at batch 1: dot products, no GEMM
-    geom(3, 2, 3, 4, 7, [3, 4], [2, 3], [0, 0], [1, 1], 1), // full kernel, rectangular, strided
-    geom(2, 3, 9, 17, 7, [3, 3], [1, 1], [1, 1], [1, 1], 1), // 7 channels: partial register tiles
-    geom(1, 2, 6, 5, 5, [4, 2], [1, 1], [3, 1], [1, 1], 1), // padding = kernel - 1
-    geom(2, 4, 5, 20, 3, [5, 3], [1, 1], [0, 1], [1, 1], 1), // one output row
-    geom(4, 1, 32, 32, 13, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C = 1, 13 channels
-    geom(3, 5, 7, 9, 2, [1, 3], [1, 1], [0, 1], [1, 1], 1), // 1x3 kernel
-  ];
-  for (const [i, g] of shapes.entries()) {
-    const x = f32(randomArray(xSize(g), 200 + i));
-    const w = f32(randomArray(wSize(g), 210 + i));
-    const b = f32(randomArray(g.OC, 220 + i));
-    const dy = f32(randomArray(ySize(g), 230 + i));
-    const xt = tensor(x, [g.N, g.C, g.H, g.W]);
-    const wt = tensor(w, [g.OC, g.C, g.KH, g.KW]);
-    const opts = { ...options(g), bias: tensor(b, [g.OC]) };
-    const name = JSON.stringify(g);
-    t.equal(mismatch(await ops.conv2d(xt, wt, opts).data(), conv64(x, w, b, g), { rtol: 1e-4, atol: 1e-5 }), null, `${name}: y`);
-    const ref = backward64(dy, x, w, g);
-    const dyt = tensor(dy, [g.N, g.OC, ...outHW(g)]);
-    const grads = ops.conv2dBackward(dyt, xt, wt, opts);
-    t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dx`);
-    t.equal(mismatch(await grads.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw`);
-    t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, `${name}: db`);
-    const noDx = ops.conv2dBackward(dyt, xt, wt, { ...opts, needInputGrad: false });
-    t.equal(mismatch(await noDx.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw without dx`);
-  }
-});
+  eachBackend(
+    t,
+    `${path}: LeNet-5 shapes and odd stride-1 shapes (the fast paths' territory) match float64`,
+    { families: FAMILIES[path] },
+    async (t) => {
+      await usePath(path);
+      t.teardown(() => fastPath('auto'));
+      const shapes = [
+        geom(3, 1, 28, 28, 6, [5, 5], [1, 1], [2, 2], [1, 1], 1), // C1
+        geom(5, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C3 (full table)
+        geom(5, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5: the kernel covers the input
+        geom(1, 16, 5, 5, 120, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C5 at batch 1: dot products, no GEMM
+        geom(3, 2, 3, 4, 7, [3, 4], [2, 3], [0, 0], [1, 1], 1), // full kernel, rectangular, strided
+        geom(2, 3, 9, 17, 7, [3, 3], [1, 1], [1, 1], [1, 1], 1), // 7 channels: partial register tiles
+        geom(1, 2, 6, 5, 5, [4, 2], [1, 1], [3, 1], [1, 1], 1), // padding = kernel - 1
+        geom(2, 4, 5, 20, 3, [5, 3], [1, 1], [0, 1], [1, 1], 1), // one output row
+        geom(4, 1, 32, 32, 13, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C = 1, 13 channels
+        geom(3, 5, 7, 9, 2, [1, 3], [1, 1], [0, 1], [1, 1], 1), // 1x3 kernel
+      ];
+      for (const [i, g] of shapes.entries()) {
+        const x = f32(randomArray(xSize(g), 200 + i));
+        const w = f32(randomArray(wSize(g), 210 + i));
+        const b = f32(randomArray(g.OC, 220 + i));
+        const dy = f32(randomArray(ySize(g), 230 + i));
+        const xt = tensor(x, [g.N, g.C, g.H, g.W]);
+        const wt = tensor(w, [g.OC, g.C, g.KH, g.KW]);
+        const opts = { ...options(g), bias: tensor(b, [g.OC]) };
+        const name = JSON.stringify(g);
+        t.equal(mismatch(await ops.conv2d(xt, wt, opts).data(), conv64(x, w, b, g), { rtol: 1e-4, atol: 1e-5 }), null, `${name}: y`);
+        const ref = backward64(dy, x, w, g);
+        const dyt = tensor(dy, [g.N, g.OC, ...outHW(g)]);
+        const grads = ops.conv2dBackward(dyt, xt, wt, opts);
+        t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dx`);
+        t.equal(mismatch(await grads.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw`);
+        t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, `${name}: db`);
+        const noDx = ops.conv2dBackward(dyt, xt, wt, { ...opts, needInputGrad: false });
+        t.equal(mismatch(await noDx.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw without dx`);
+      }
+    },
+  );
 
-eachBackend(t, `${path}: conv2d forward matches a float64 direct convolution`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  for (const [i, g] of [...ODD, ...randomGeoms(20, 11)].entries()) {
-    const x = f32(randomArray(xSize(g), 10 + i));
-    const w = f32(randomArray(wSize(g), 20 + i));
-    const b = i % 2 ? f32(randomArray(g.OC, 30 + i)) : null;
-    const y = ops.conv2d(tensor(x, [g.N, g.C, g.H, g.W]), tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]), {
-      ...options(g),
-      bias: b ? tensor(b, [g.OC]) : null,
-    });
-    t.same(y.shape, [g.N, g.OC, ...outHW(g)], `${JSON.stringify(g)}: shape`);
-    t.equal(mismatch(await y.data(), conv64(x, w, b, g), { rtol: 1e-4, atol: 1e-5 }), null, JSON.stringify(g));
-  }
-});
+  eachBackend(t, `${path}: conv2d forward matches a float64 direct convolution`, { families: FAMILIES[path] }, async (t) => {
+    await usePath(path);
+    t.teardown(() => fastPath('auto'));
+    for (const [i, g] of [...ODD, ...randomGeoms(20, 11)].entries()) {
+      const x = f32(randomArray(xSize(g), 10 + i));
+      const w = f32(randomArray(wSize(g), 20 + i));
+      const b = i % 2 ? f32(randomArray(g.OC, 30 + i)) : null;
+      const y = ops.conv2d(tensor(x, [g.N, g.C, g.H, g.W]), tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]), {
+        ...options(g),
+        bias: b ? tensor(b, [g.OC]) : null,
+      });
+      t.same(y.shape, [g.N, g.OC, ...outHW(g)], `${JSON.stringify(g)}: shape`);
+      t.equal(mismatch(await y.data(), conv64(x, w, b, g), { rtol: 1e-4, atol: 1e-5 }), null, JSON.stringify(g));
+    }
+  });
 
-eachBackend(t, `${path}: conv2d backward matches the float64 analytic gradients`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const big = [
-    geom(3, 16, 13, 13, 24, [3, 3], [1, 1], [1, 1], [1, 1], 2),
-    geom(2, 3, 27, 27, 8, [11, 11], [4, 4], [2, 2], [1, 1], 1),
-    geom(4, 8, 12, 12, 10, [5, 5], [1, 1], [2, 2], [1, 1], 1),
-  ];
-  for (const [i, g] of [...ODD, ...randomGeoms(20, 12), ...big].entries()) {
-    const x = f32(randomArray(xSize(g), 40 + i));
-    const w = f32(randomArray(wSize(g), 50 + i));
-    const dy = f32(randomArray(ySize(g), 60 + i));
-    const bias = i % 2 ? Tensor.zeros([g.OC]) : null;
-    const ref = backward64(dy, x, w, g);
-    const grads = ops.conv2dBackward(tensor(dy, [g.N, g.OC, ...outHW(g)]), tensor(x, [g.N, g.C, g.H, g.W]), tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]), {
-      ...options(g),
-      bias,
-    });
-    const name = JSON.stringify(g);
-    t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dx`);
-    t.equal(mismatch(await grads.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw`);
-    if (bias) t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, `${name}: db`);
-    else t.equal(grads.db, undefined, `${name}: no db without a bias`);
-  }
-});
+  eachBackend(t, `${path}: conv2d backward matches the float64 analytic gradients`, { families: FAMILIES[path] }, async (t) => {
+    await usePath(path);
+    t.teardown(() => fastPath('auto'));
+    const big = [
+      geom(3, 16, 13, 13, 24, [3, 3], [1, 1], [1, 1], [1, 1], 2),
+      geom(2, 3, 27, 27, 8, [11, 11], [4, 4], [2, 2], [1, 1], 1),
+      geom(4, 8, 12, 12, 10, [5, 5], [1, 1], [2, 2], [1, 1], 1),
+    ];
+    for (const [i, g] of [...ODD, ...randomGeoms(20, 12), ...big].entries()) {
+      const x = f32(randomArray(xSize(g), 40 + i));
+      const w = f32(randomArray(wSize(g), 50 + i));
+      const dy = f32(randomArray(ySize(g), 60 + i));
+      const bias = i % 2 ? Tensor.zeros([g.OC]) : null;
+      const ref = backward64(dy, x, w, g);
+      const grads = ops.conv2dBackward(
+        tensor(dy, [g.N, g.OC, ...outHW(g)]),
+        tensor(x, [g.N, g.C, g.H, g.W]),
+        tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]),
+        {
+          ...options(g),
+          bias,
+        },
+      );
+      const name = JSON.stringify(g);
+      t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dx`);
+      t.equal(mismatch(await grads.dw.data(), ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${name}: dw`);
+      if (bias) t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, `${name}: db`);
+      else t.equal(grads.db, undefined, `${name}: no db without a bias`);
+    }
+  });
 
-eachBackend(t, `${path}: conv2d backward matches finite differences`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const small = [
-    geom(2, 2, 5, 4, 3, [3, 2], [1, 1], [1, 0], [1, 1], 1),
-    geom(1, 4, 6, 6, 2, [3, 3], [2, 2], [1, 1], [1, 1], 2),
-    geom(2, 1, 7, 7, 2, [2, 2], [1, 2], [0, 1], [2, 2], 1),
-    geom(1, 3, 5, 5, 3, [1, 1], [1, 1], [0, 0], [1, 1], 3),
-  ];
-  for (const [i, g] of small.entries()) {
-    const x = f32(randomArray(xSize(g), 70 + i));
-    const w = f32(randomArray(wSize(g), 80 + i));
-    const b = f32(randomArray(g.OC, 90 + i));
-    const dy = f32(randomArray(ySize(g), 100 + i));
-    const grads = ops.conv2dBackward(tensor(dy, [g.N, g.OC, ...outHW(g)]), tensor(x, [g.N, g.C, g.H, g.W]), tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]), {
-      ...options(g),
-      bias: tensor(b, [g.OC]),
-    });
-    const name = JSON.stringify(g);
-    const tol = { rtol: 1e-4, atol: 1e-4 };
-    t.equal(mismatch(await grads.dx!.data(), numericGrad((v) => conv64(v, w, b, g), x, dy), tol), null, `${name}: dx`);
-    t.equal(mismatch(await grads.dw.data(), numericGrad((v) => conv64(x, v, b, g), w, dy), tol), null, `${name}: dw`);
-    t.equal(mismatch(await grads.db!.data(), numericGrad((v) => conv64(x, w, v, g), b, dy), tol), null, `${name}: db`);
-  }
-});
+  eachBackend(t, `${path}: conv2d backward matches finite differences`, { families: FAMILIES[path] }, async (t) => {
+    await usePath(path);
+    t.teardown(() => fastPath('auto'));
+    const small = [
+      geom(2, 2, 5, 4, 3, [3, 2], [1, 1], [1, 0], [1, 1], 1),
+      geom(1, 4, 6, 6, 2, [3, 3], [2, 2], [1, 1], [1, 1], 2),
+      geom(2, 1, 7, 7, 2, [2, 2], [1, 2], [0, 1], [2, 2], 1),
+      geom(1, 3, 5, 5, 3, [1, 1], [1, 1], [0, 0], [1, 1], 3),
+    ];
+    for (const [i, g] of small.entries()) {
+      const x = f32(randomArray(xSize(g), 70 + i));
+      const w = f32(randomArray(wSize(g), 80 + i));
+      const b = f32(randomArray(g.OC, 90 + i));
+      const dy = f32(randomArray(ySize(g), 100 + i));
+      const grads = ops.conv2dBackward(
+        tensor(dy, [g.N, g.OC, ...outHW(g)]),
+        tensor(x, [g.N, g.C, g.H, g.W]),
+        tensor(w, [g.OC, g.C / g.groups, g.KH, g.KW]),
+        {
+          ...options(g),
+          bias: tensor(b, [g.OC]),
+        },
+      );
+      const name = JSON.stringify(g);
+      const tol = { rtol: 1e-4, atol: 1e-4 };
+      t.equal(
+        mismatch(
+          await grads.dx!.data(),
+          numericGrad((v) => conv64(v, w, b, g), x, dy),
+          tol,
+        ),
+        null,
+        `${name}: dx`,
+      );
+      t.equal(
+        mismatch(
+          await grads.dw.data(),
+          numericGrad((v) => conv64(x, v, b, g), w, dy),
+          tol,
+        ),
+        null,
+        `${name}: dw`,
+      );
+      t.equal(
+        mismatch(
+          await grads.db!.data(),
+          numericGrad((v) => conv64(x, w, v, g), b, dy),
+          tol,
+        ),
+        null,
+        `${name}: db`,
+      );
+    }
+  });
 
-eachBackend(t, `${path}: a connection mask (LeNet-5 C3) gives w * mask forward and masked gradients`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const g = geom(3, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1);
-  const mask = new Float64Array(16 * 6);
-  C3_TABLE.forEach((ins, oc) => ins.forEach((c) => (mask[oc * 6 + c] = 1)));
-  let connections = 0;
-  for (const m of mask) connections += m;
-  t.equal(connections, 60, 'the table has 60 connections');
-  const x = f32(randomArray(xSize(g), 1));
-  const w = f32(randomArray(wSize(g), 2));
-  const b = f32(randomArray(16, 3));
-  const dy = f32(randomArray(ySize(g), 4));
-  const opts = { bias: tensor(b, [16]), mask: tensor(mask, [16, 6]) };
-  const xt = tensor(x, [3, 6, 14, 14]);
-  const wt = tensor(w, [16, 6, 5, 5]);
-  const y = ops.conv2d(xt, wt, opts);
-  t.equal(mismatch(await y.data(), conv64(x, w, b, g, mask), { rtol: 1e-4, atol: 1e-5 }), null, 'forward');
-  const unmasked = await ops.conv2d(xt, wt, { bias: opts.bias }).data();
-  t.ok(mismatch(await y.data(), unmasked, { rtol: 1e-4, atol: 1e-5 }) !== null, 'the mask changes the output');
-  const grads = ops.conv2dBackward(tensor(dy, [3, 16, 10, 10]), xt, wt, opts);
-  const ref = backward64(dy, x, w, g, mask);
-  t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, 'dx uses w * mask');
-  const dw = await grads.dw.data();
-  t.equal(mismatch(dw, ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, 'dw is masked');
-  let zeroWhereMasked = true;
-  for (let i = 0; i < dw.length; i++) if (mask[Math.floor(i / 25)] === 0 && dw[i] !== 0) zeroWhereMasked = false;
-  t.ok(zeroWhereMasked, 'dw is exactly 0 off the table');
-  t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, 'db');
-  // With groups the mask is [OC, C/groups].
-  const gg = geom(2, 4, 6, 6, 4, [3, 3], [1, 1], [1, 1], [1, 1], 2);
-  const gm = Float64Array.from([1, 0, 0, 1, 1, 1, 0, 1]);
-  const gx = f32(randomArray(xSize(gg), 5));
-  const gw = f32(randomArray(wSize(gg), 6));
-  const gy = ops.conv2d(tensor(gx, [2, 4, 6, 6]), tensor(gw, [4, 2, 3, 3]), { groups: 2, padding: 1, mask: tensor(gm, [4, 2]) });
-  t.equal(mismatch(await gy.data(), conv64(gx, gw, null, gg, gm), { rtol: 1e-4, atol: 1e-5 }), null, 'mask with groups');
-});
+  eachBackend(
+    t,
+    `${path}: a connection mask (LeNet-5 C3) gives w * mask forward and masked gradients`,
+    { families: FAMILIES[path] },
+    async (t) => {
+      await usePath(path);
+      t.teardown(() => fastPath('auto'));
+      const g = geom(3, 6, 14, 14, 16, [5, 5], [1, 1], [0, 0], [1, 1], 1);
+      const mask = new Float64Array(16 * 6);
+      C3_TABLE.forEach((ins, oc) => ins.forEach((c) => (mask[oc * 6 + c] = 1)));
+      let connections = 0;
+      for (const m of mask) connections += m;
+      t.equal(connections, 60, 'the table has 60 connections');
+      const x = f32(randomArray(xSize(g), 1));
+      const w = f32(randomArray(wSize(g), 2));
+      const b = f32(randomArray(16, 3));
+      const dy = f32(randomArray(ySize(g), 4));
+      const opts = { bias: tensor(b, [16]), mask: tensor(mask, [16, 6]) };
+      const xt = tensor(x, [3, 6, 14, 14]);
+      const wt = tensor(w, [16, 6, 5, 5]);
+      const y = ops.conv2d(xt, wt, opts);
+      t.equal(mismatch(await y.data(), conv64(x, w, b, g, mask), { rtol: 1e-4, atol: 1e-5 }), null, 'forward');
+      const unmasked = await ops.conv2d(xt, wt, { bias: opts.bias }).data();
+      t.ok(mismatch(await y.data(), unmasked, { rtol: 1e-4, atol: 1e-5 }) !== null, 'the mask changes the output');
+      const grads = ops.conv2dBackward(tensor(dy, [3, 16, 10, 10]), xt, wt, opts);
+      const ref = backward64(dy, x, w, g, mask);
+      t.equal(mismatch(await grads.dx!.data(), ref.dx, { rtol: 1e-4, atol: 1e-4 }), null, 'dx uses w * mask');
+      const dw = await grads.dw.data();
+      t.equal(mismatch(dw, ref.dw, { rtol: 1e-4, atol: 1e-4 }), null, 'dw is masked');
+      let zeroWhereMasked = true;
+      for (let i = 0; i < dw.length; i++) if (mask[Math.floor(i / 25)] === 0 && dw[i] !== 0) zeroWhereMasked = false;
+      t.ok(zeroWhereMasked, 'dw is exactly 0 off the table');
+      t.equal(mismatch(await grads.db!.data(), ref.db, { rtol: 1e-5, atol: 1e-4 }), null, 'db');
+      // With groups the mask is [OC, C/groups].
+      const gg = geom(2, 4, 6, 6, 4, [3, 3], [1, 1], [1, 1], [1, 1], 2);
+      const gm = Float64Array.from([1, 0, 0, 1, 1, 1, 0, 1]);
+      const gx = f32(randomArray(xSize(gg), 5));
+      const gw = f32(randomArray(wSize(gg), 6));
+      const gy = ops.conv2d(tensor(gx, [2, 4, 6, 6]), tensor(gw, [4, 2, 3, 3]), { groups: 2, padding: 1, mask: tensor(gm, [4, 2]) });
+      t.equal(mismatch(await gy.data(), conv64(gx, gw, null, gg, gm), { rtol: 1e-4, atol: 1e-5 }), null, 'mask with groups');
+    },
+  );
 
-eachBackend(t, `${path}: groups = 2 equals two independent convolutions on the channel halves`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const [N, C, H, W, OC] = [2, 8, 9, 9, 6];
-  const x = f32(randomArray(N * C * H * W, 7));
-  const w = f32(randomArray(OC * (C / 2) * 25, 8));
-  const b = f32(randomArray(OC, 9));
-  const y = await ops.conv2d(tensor(x, [N, C, H, W]), tensor(w, [OC, C / 2, 5, 5]), { groups: 2, padding: 2, bias: tensor(b, [OC]) }).data();
-  for (let half = 0; half < 2; half++) {
-    const xh = new Float64Array(N * (C / 2) * H * W);
-    for (let n = 0; n < N; n++) xh.set(x.subarray((n * C + half * (C / 2)) * H * W, (n * C + (half + 1) * (C / 2)) * H * W), n * (C / 2) * H * W);
-    const wh = w.subarray(half * (OC / 2) * (C / 2) * 25, (half + 1) * (OC / 2) * (C / 2) * 25);
-    const bh = b.subarray(half * (OC / 2), (half + 1) * (OC / 2));
-    const yh = await ops.conv2d(tensor(xh, [N, C / 2, H, W]), tensor(Float64Array.from(wh), [OC / 2, C / 2, 5, 5]), { padding: 2, bias: tensor(Float64Array.from(bh), [OC / 2]) }).data();
-    const got = new Float32Array(N * (OC / 2) * H * W);
-    for (let n = 0; n < N; n++) got.set(y.subarray((n * OC + half * (OC / 2)) * H * W, (n * OC + (half + 1) * (OC / 2)) * H * W), n * (OC / 2) * H * W);
-    // Two float32 algorithms, not one against float64: the tower alone may take the direct path
-    // while the grouped call takes im2col + GEMM, and the portable GEMM (no FMA) rounds each
-    // product on its own, so the conv tolerance of the float64 checks above applies.
-    t.equal(mismatch(got, yh, { rtol: 1e-4, atol: 1e-5 }), null, `tower ${half}`);
-  }
-});
+  eachBackend(
+    t,
+    `${path}: groups = 2 equals two independent convolutions on the channel halves`,
+    { families: FAMILIES[path] },
+    async (t) => {
+      await usePath(path);
+      t.teardown(() => fastPath('auto'));
+      const [N, C, H, W, OC] = [2, 8, 9, 9, 6];
+      const x = f32(randomArray(N * C * H * W, 7));
+      const w = f32(randomArray(OC * (C / 2) * 25, 8));
+      const b = f32(randomArray(OC, 9));
+      const y = await ops
+        .conv2d(tensor(x, [N, C, H, W]), tensor(w, [OC, C / 2, 5, 5]), { groups: 2, padding: 2, bias: tensor(b, [OC]) })
+        .data();
+      for (let half = 0; half < 2; half++) {
+        const xh = new Float64Array(N * (C / 2) * H * W);
+        for (let n = 0; n < N; n++)
+          xh.set(x.subarray((n * C + half * (C / 2)) * H * W, (n * C + (half + 1) * (C / 2)) * H * W), n * (C / 2) * H * W);
+        const wh = w.subarray(half * (OC / 2) * (C / 2) * 25, (half + 1) * (OC / 2) * (C / 2) * 25);
+        const bh = b.subarray(half * (OC / 2), (half + 1) * (OC / 2));
+        const yh = await ops
+          .conv2d(tensor(xh, [N, C / 2, H, W]), tensor(Float64Array.from(wh), [OC / 2, C / 2, 5, 5]), {
+            padding: 2,
+            bias: tensor(Float64Array.from(bh), [OC / 2]),
+          })
+          .data();
+        const got = new Float32Array(N * (OC / 2) * H * W);
+        for (let n = 0; n < N; n++)
+          got.set(y.subarray((n * OC + half * (OC / 2)) * H * W, (n * OC + (half + 1) * (OC / 2)) * H * W), n * (OC / 2) * H * W);
+        // Two float32 algorithms, not one against float64: the tower alone may take the direct path
+        // while the grouped call takes im2col + GEMM, and the portable GEMM (no FMA) rounds each
+        // product on its own, so the conv tolerance of the float64 checks above applies.
+        t.equal(mismatch(got, yh, { rtol: 1e-4, atol: 1e-5 }), null, `tower ${half}`);
+      }
+    },
+  );
 
-eachBackend(t, `${path}: conv2d forward and backward match PyTorch`, { families: FAMILIES[path] }, async (t) => {
-  await usePath(path);
-  t.teardown(() => fastPath('auto'));
-  const { cases } = loadFixture<{ cases: FixtureCase[] }>('conv');
-  t.ok(cases.length >= 5, 'fixtures present');
-  for (const c of cases) {
-    const x = Tensor.fromArray(c.x, c.xShape);
-    const w = Tensor.fromArray(c.w, c.wShape);
-    const bias = c.b ? Tensor.fromArray(c.b, [c.b.length]) : null;
-    const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, bias };
-    const y = ops.conv2d(x, w, opts);
-    t.equal(mismatch(await y.data(), c.y, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: y`);
-    const grads = ops.conv2dBackward(Tensor.fromArray(c.dy, y.shape), x, w, opts);
-    t.equal(mismatch(await grads.dx!.data(), c.dx, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: dx`);
-    t.equal(mismatch(await grads.dw.data(), c.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${c.name}: dw`);
-    if (c.db) t.equal(mismatch(await grads.db!.data(), c.db, { rtol: 1e-5, atol: 1e-4 }), null, `${c.name}: db`);
-  }
-});
-
+  eachBackend(t, `${path}: conv2d forward and backward match PyTorch`, { families: FAMILIES[path] }, async (t) => {
+    await usePath(path);
+    t.teardown(() => fastPath('auto'));
+    const { cases } = loadFixture<{ cases: FixtureCase[] }>('conv');
+    t.ok(cases.length >= 5, 'fixtures present');
+    for (const c of cases) {
+      const x = Tensor.fromArray(c.x, c.xShape);
+      const w = Tensor.fromArray(c.w, c.wShape);
+      const bias = c.b ? Tensor.fromArray(c.b, [c.b.length]) : null;
+      const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, bias };
+      const y = ops.conv2d(x, w, opts);
+      t.equal(mismatch(await y.data(), c.y, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: y`);
+      const grads = ops.conv2dBackward(Tensor.fromArray(c.dy, y.shape), x, w, opts);
+      t.equal(mismatch(await grads.dx!.data(), c.dx, { rtol: 1e-4, atol: 1e-5 }), null, `${c.name}: dx`);
+      t.equal(mismatch(await grads.dw.data(), c.dw, { rtol: 1e-4, atol: 1e-4 }), null, `${c.name}: dw`);
+      if (c.db) t.equal(mismatch(await grads.db!.data(), c.db, { rtol: 1e-5, atol: 1e-4 }), null, `${c.name}: db`);
+    }
+  });
 }
 
 t.test('chunking the batch under a small scratch cap gives the same results, in bounded memory', async (t) => {
@@ -420,7 +500,10 @@ t.test('chunking the batch under a small scratch cap gives the same results, in 
         });
         const saved = whole.growth - chunked.growth;
         const expected = (g.N - Math.max(1, Math.floor(cap / perImage))) * perImage;
-        t.ok(saved >= 0.6 * expected, `${name}, ${label}: peak ${chunked.growth} bytes vs ${whole.growth} for the whole batch (saves ${saved}, columns alone ${expected})`);
+        t.ok(
+          saved >= 0.6 * expected,
+          `${name}, ${label}: peak ${chunked.growth} bytes vs ${whole.growth} for the whole batch (saves ${saved}, columns alone ${expected})`,
+        );
       }
       for (const z of [x, w, bias, dy]) z.dispose();
     }
@@ -436,7 +519,10 @@ t.test('convFastPath reports and switches the path, and refuses unknown names', 
   t.equal(fastPath(), isaFamilies().convDirect, 'the build the ISA level selects');
   t.equal(fastPath('off'), 'off');
   t.equal(fastPath('auto'), isaFamilies().convDirect, 'auto is back on the ISA level');
-  t.throws(() => fastPath('portable'), { code: 'ND_ARG', message: /convFastPath: unknown setting 'portable' \(expected auto or off; the instruction set is chosen by setIsa\)/ });
+  t.throws(() => fastPath('portable'), {
+    code: 'ND_ARG',
+    message: /convFastPath: unknown setting 'portable' \(expected auto or off; the instruction set is chosen by setIsa\)/,
+  });
   t.throws(() => fastPath('sse9'), { code: 'ND_ARG', message: /convFastPath: unknown setting 'sse9'/ });
   fastPath('auto');
 });
@@ -455,13 +541,31 @@ t.test('needInputGrad: false skips dx', async (t) => {
 t.test('conv2d and conv2dBackward refuse bad input', async (t) => {
   const x = Tensor.zeros([2, 4, 8, 8]);
   const w = Tensor.zeros([6, 4, 3, 3]);
-  t.throws(() => ops.conv2d(x, Tensor.zeros([6, 3, 3, 3])), { code: 'ND_SHAPE', message: /conv2d: 'w' \[6, 3, 3, 3\] must be \[OC, 4, KH, KW\] for 'x' \[2, 4, 8, 8\] with groups 1/ });
-  t.throws(() => ops.conv2d(x, Tensor.zeros([6, 2, 3, 3]), { groups: 3 }), { code: 'ND_SHAPE', message: /conv2d: 'x' \[2, 4, 8, 8\] has 4 channels, not divisible by groups 3/ });
-  t.throws(() => ops.conv2d(x, Tensor.zeros([5, 2, 3, 3]), { groups: 2 }), { code: 'ND_SHAPE', message: /conv2d: 'w' \[5, 2, 3, 3\] has 5 output channels, not divisible by groups 2/ });
+  t.throws(() => ops.conv2d(x, Tensor.zeros([6, 3, 3, 3])), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'w' \[6, 3, 3, 3\] must be \[OC, 4, KH, KW\] for 'x' \[2, 4, 8, 8\] with groups 1/,
+  });
+  t.throws(() => ops.conv2d(x, Tensor.zeros([6, 2, 3, 3]), { groups: 3 }), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'x' \[2, 4, 8, 8\] has 4 channels, not divisible by groups 3/,
+  });
+  t.throws(() => ops.conv2d(x, Tensor.zeros([5, 2, 3, 3]), { groups: 2 }), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'w' \[5, 2, 3, 3\] has 5 output channels, not divisible by groups 2/,
+  });
   t.throws(() => ops.conv2d(x, Tensor.zeros([6, 4, 9, 9])), { code: 'ND_SHAPE', message: /conv2d: a 9x9 kernel .* \[2, 4, 8, 8\]/ });
-  t.throws(() => ops.conv2d(x, w, { bias: Tensor.zeros([5]) }), { code: 'ND_SHAPE', message: /conv2d: 'bias' \[5\] must be \[6\] for 'w' \[6, 4, 3, 3\]/ });
-  t.throws(() => ops.conv2d(x, w, { mask: Tensor.zeros([6, 3]) }), { code: 'ND_SHAPE', message: /conv2d: 'mask' \[6, 3\] must be \[6, 4\] for 'w' \[6, 4, 3, 3\]/ });
-  t.throws(() => ops.conv2d(Tensor.zeros([4, 8, 8]), w), { code: 'ND_SHAPE', message: /conv2d: 'x' must have rank 4, got shape \[4, 8, 8\]/ });
+  t.throws(() => ops.conv2d(x, w, { bias: Tensor.zeros([5]) }), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'bias' \[5\] must be \[6\] for 'w' \[6, 4, 3, 3\]/,
+  });
+  t.throws(() => ops.conv2d(x, w, { mask: Tensor.zeros([6, 3]) }), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'mask' \[6, 3\] must be \[6, 4\] for 'w' \[6, 4, 3, 3\]/,
+  });
+  t.throws(() => ops.conv2d(Tensor.zeros([4, 8, 8]), w), {
+    code: 'ND_SHAPE',
+    message: /conv2d: 'x' must have rank 4, got shape \[4, 8, 8\]/,
+  });
   t.throws(() => ops.conv2d(x, w, { stride: 0 }), { code: 'ND_ARG', message: /conv2d: 'stride'/ });
   t.throws(() => ops.conv2d(x, w, { groups: 1.5 }), { code: 'ND_ARG', message: /conv2d: 'groups'/ });
   t.throws(() => ops.conv2d(x, w, { dilation: [1, 0] }), { code: 'ND_ARG', message: /conv2d: 'dilation\[1\]'/ });
@@ -469,9 +573,13 @@ t.test('conv2d and conv2dBackward refuse bad input', async (t) => {
   t.throws(() => ops.conv2d(x, [1, 2, 3] as never), { code: 'ND_ARG', message: /conv2d: 'w' must be a Tensor/ });
   t.throws(() => ops.conv2dBackward(Tensor.zeros([2, 6, 7, 6]), x, w), {
     code: 'ND_SHAPE',
-    message: /conv2dBackward: 'dy' \[2, 6, 7, 6\] must be the conv2d output shape \[2, 6, 6, 6\] for 'x' \[2, 4, 8, 8\] and 'w' \[6, 4, 3, 3\]/,
+    message:
+      /conv2dBackward: 'dy' \[2, 6, 7, 6\] must be the conv2d output shape \[2, 6, 6, 6\] for 'x' \[2, 4, 8, 8\] and 'w' \[6, 4, 3, 3\]/,
   });
-  t.throws(() => ops.conv2dBackward(Tensor.zeros([2, 6, 6, 6]), x, w, { bias: Tensor.zeros([2]) }), { code: 'ND_SHAPE', message: /conv2dBackward: 'bias' \[2\]/ });
+  t.throws(() => ops.conv2dBackward(Tensor.zeros([2, 6, 6, 6]), x, w, { bias: Tensor.zeros([2]) }), {
+    code: 'ND_SHAPE',
+    message: /conv2dBackward: 'bias' \[2\]/,
+  });
   const disposed = Tensor.zeros([6, 4, 3, 3]);
   disposed.dispose();
   t.throws(() => ops.conv2d(x, disposed), { code: 'ND_DISPOSED', message: /conv2d: 'w'/ });
@@ -511,8 +619,24 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
     for (const [name, xs, ws, o] of cases) {
       await device('cpu').synchronize();
       setIsa(kernel);
-      const x = Tensor.fromArray(f32(randomArray(xs.reduce((a, b) => a * b, 1), seed++)), xs);
-      const w = Tensor.fromArray(f32(randomArray(ws.reduce((a, b) => a * b, 1), seed++)), ws);
+      const x = Tensor.fromArray(
+        f32(
+          randomArray(
+            xs.reduce((a, b) => a * b, 1),
+            seed++,
+          ),
+        ),
+        xs,
+      );
+      const w = Tensor.fromArray(
+        f32(
+          randomArray(
+            ws.reduce((a, b) => a * b, 1),
+            seed++,
+          ),
+        ),
+        ws,
+      );
       const b = Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]);
       const run = async (packed: boolean) => {
         await device('cpu').synchronize();
@@ -550,8 +674,24 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
       for (const [name, xs, ws, o] of cases) {
         await device('cpu').synchronize();
         packedColumns(packed);
-        const x = Tensor.fromArray(f32(randomArray(xs.reduce((a, b) => a * b, 1), seed++)), xs);
-        const w = Tensor.fromArray(f32(randomArray(ws.reduce((a, b) => a * b, 1), seed++)), ws);
+        const x = Tensor.fromArray(
+          f32(
+            randomArray(
+              xs.reduce((a, b) => a * b, 1),
+              seed++,
+            ),
+          ),
+          xs,
+        );
+        const w = Tensor.fromArray(
+          f32(
+            randomArray(
+              ws.reduce((a, b) => a * b, 1),
+              seed++,
+            ),
+          ),
+          ws,
+        );
         const b = withBias ? Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]) : undefined;
         const plain = ops.conv2d(x, w, { ...o, bias: b });
         const ref = ops.relu(plain);
@@ -565,5 +705,8 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
   await device('cpu').synchronize();
   packedColumns(true);
   const x = Tensor.zeros([1, 1, 4, 4]);
-  t.throws(() => ops.conv2d(x, Tensor.zeros([1, 1, 3, 3]), { activation: 'tanh' as never }), { code: 'ND_ARG', message: /conv2d: 'activation' must be 'relu' or null/ });
+  t.throws(() => ops.conv2d(x, Tensor.zeros([1, 1, 3, 3]), { activation: 'tanh' as never }), {
+    code: 'ND_ARG',
+    message: /conv2d: 'activation' must be 'relu' or null/,
+  });
 });

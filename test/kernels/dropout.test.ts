@@ -79,9 +79,21 @@ function referenceDropout(x: Float64Array, p: number, scale: number, seed: numbe
 
 // Random123's tests/kat_vectors, the three "philox4x32 10" lines: counter[4], key[2] -> out[4].
 const KAT: Array<[number[], number[], number[]]> = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 const debugPhilox = (native as unknown as { debugPhilox4x32(...w: number[]): number[] }).debugPhilox4x32;
@@ -198,7 +210,10 @@ t.test('modes at evaluation: inverted is the identity, paper multiplies by 1-p',
   t.same(Array.from(await inv.y.data()), Array.from(Float32Array.from(xv)));
   t.same(Array.from(await inv.mask.data()), new Array(37).fill(1));
   const pap = ops.dropout(x, { p: 0.4, training: false, mode: 'paper' });
-  t.same(Array.from(await pap.y.data()), Array.from(xv, (v) => Math.fround(v * Math.fround(0.6))));
+  t.same(
+    Array.from(await pap.y.data()),
+    Array.from(xv, (v) => Math.fround(v * Math.fround(0.6))),
+  );
   // paper mode at training keeps values unscaled
   const tr = ops.dropout(x, { p: 0.4, seed: 1, mode: 'paper' });
   const ym = await tr.y.data();

@@ -58,8 +58,14 @@ async function checkCase(t: Test, c: Case, be?: Backend): Promise<void> {
   const b = Tensor.fromArray(B, [bRows, ldb], on);
   const cT = Tensor.fromArray(C0, [c.M, ldc], on);
   const out = ops.gemm(a, b, {
-    transA: c.transA, transB: c.transB, alpha: c.alpha, beta: c.beta, c: cT,
-    aView: [aRows, aCols], bView: [bRows, bCols], cView: [c.M, c.N],
+    transA: c.transA,
+    transB: c.transB,
+    alpha: c.alpha,
+    beta: c.beta,
+    c: cT,
+    aView: [aRows, aCols],
+    bView: [bRows, bCols],
+    cView: [c.M, c.N],
   });
   t.equal(out, cT, 'accumulates into the given c');
   const got = await out.data();
@@ -69,8 +75,7 @@ async function checkCase(t: Test, c: Case, be?: Backend): Promise<void> {
   t.equal(mismatch(block(got), block(want), be ? tolFor(be, tolerance(c), 'gemm') : tolerance(c)), null, name);
   // The padding columns of c are outside the matrix: they must come back untouched.
   let touched = 0;
-  for (let m = 0; m < c.M; m++)
-    for (let n = c.N; n < ldc; n++) if (!Object.is(got[m * ldc + n], Math.fround(C0[m * ldc + n]))) touched++;
+  for (let m = 0; m < c.M; m++) for (let n = c.N; n < ldc; n++) if (!Object.is(got[m * ldc + n], Math.fround(C0[m * ldc + n]))) touched++;
   t.equal(touched, 0, `${name}: padding of c untouched`);
   for (const x of [a, b, cT]) x.dispose();
 }
@@ -88,8 +93,14 @@ function randomCases(r: () => number, count: number): Case[] {
     if (M === 257 && K === 257) M = SIZES[randInt(r, 0, 6)];
     if (M * N * K > 1.2e6) N = SIZES[randInt(r, 0, 4)];
     cases.push({
-      transA: (i & 1) === 1, transB: (i & 2) === 2, M, N, K,
-      alpha: alphas[i % 3], beta: betas[Math.floor(i / 3) % 3], pad: i % 4 === 3 ? randInt(r, 1, 5) : 0,
+      transA: (i & 1) === 1,
+      transB: (i & 2) === 2,
+      M,
+      N,
+      K,
+      alpha: alphas[i % 3],
+      beta: betas[Math.floor(i / 3) % 3],
+      pad: i % 4 === 3 ? randInt(r, 1, 5) : 0,
     });
   }
   return cases;
@@ -131,7 +142,15 @@ eachBackend(t, 'gemm: large enough to use both threads, several K blocks', { fam
   await checkCase(t, { transA: false, transB: false, M: 100, N: 2049, K: 390, alpha: 1, beta: 0, pad: 0 }, be);
 });
 
-async function checkBatched(t: Test, be: Backend, batch: number, M: number, N: number, K: number, o: { transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean; beta?: number }) {
+async function checkBatched(
+  t: Test,
+  be: Backend,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  o: { transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean; beta?: number },
+) {
   const on = { device: be.device };
   const [ar, ac] = o.transA ? [K, M] : [M, K];
   const [br, bc] = o.transB ? [N, K] : [K, N];
@@ -193,7 +212,10 @@ t.test('CONVKIT_ISA (or its old name CONVKIT_GEMM_KERNEL) picks the level at loa
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const probe = `const b = require('node-gyp-build')(${JSON.stringify(root)}); process.stdout.write(b.isa() + ' ' + b.gemmKernelName())`;
   const run = (env: Record<string, string>) =>
-    execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, CONVKIT_ISA: '', CONVKIT_GEMM_KERNEL: '', ...env }, cwd: root }).toString();
+    execFileSync(process.execPath, ['-e', probe], {
+      env: { ...process.env, CONVKIT_ISA: '', CONVKIT_GEMM_KERNEL: '', ...env },
+      cwd: root,
+    }).toString();
   const best = run({});
   t.match(best, /^(avx512|avx2|portable) \1$/, `default is ${best}`);
   t.equal(run({ CONVKIT_ISA: 'portable' }), 'portable portable');
@@ -220,8 +242,14 @@ t.test('gemm rejects bad input with the op and the shapes in the message', async
   t.throws(() => ops.gemm(a, b2, { beta: 1 }), { code: 'ND_ARG', message: /gemm: 'beta' is 1 but no 'c'/ });
   t.throws(() => ops.gemm(a, b2, { transA: 1 as unknown as boolean }), { code: 'ND_ARG' });
   t.throws(() => ops.gemm(a, Tensor.zeros([3, 5], { dtype: 'int32' })), { code: 'ND_ARG', message: /gemm: 'b' must be float32/ });
-  t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([3, 3, 5])), { code: 'ND_SHAPE', message: /batchedGemm: a \[2, 2, 3\] and b \[3, 3, 5\]/ });
-  t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([2, 4, 5])), { code: 'ND_SHAPE', message: /batchedGemm: .*\[2, 2, 3\].*\[2, 4, 5\]/ });
+  t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([3, 3, 5])), {
+    code: 'ND_SHAPE',
+    message: /batchedGemm: a \[2, 2, 3\] and b \[3, 3, 5\]/,
+  });
+  t.throws(() => ops.batchedGemm(Tensor.zeros([2, 2, 3]), Tensor.zeros([2, 4, 5])), {
+    code: 'ND_SHAPE',
+    message: /batchedGemm: .*\[2, 2, 3\].*\[2, 4, 5\]/,
+  });
   t.throws(() => ops.batchedGemm(a, b2), { code: 'ND_SHAPE', message: /batchedGemm: .* must be 3-D/ });
   t.throws(() => ops.setGemmKernel('bogus' as 'avx2'), { code: 'ND_ARG', message: /setIsa: unknown ISA 'bogus'/ });
   for (const x of [a, b, b2, v]) x.dispose();

@@ -60,10 +60,24 @@ function col2im64(cols: Float64Array, g: Win): Float64Array {
 }
 
 function opts(g: Win) {
-  return { kernelSize: [g.KH, g.KW] as [number, number], stride: [g.SH, g.SW] as [number, number], padding: [g.PH, g.PW] as [number, number], dilation: [g.DH, g.DW] as [number, number] };
+  return {
+    kernelSize: [g.KH, g.KW] as [number, number],
+    stride: [g.SH, g.SW] as [number, number],
+    padding: [g.PH, g.PW] as [number, number],
+    dilation: [g.DH, g.DW] as [number, number],
+  };
 }
 
-function win(N: number, C: number, H: number, W: number, K: [number, number], S: [number, number], P: [number, number], D: [number, number]): Win {
+function win(
+  N: number,
+  C: number,
+  H: number,
+  W: number,
+  K: [number, number],
+  S: [number, number],
+  P: [number, number],
+  D: [number, number],
+): Win {
   return { N, C, H, W, KH: K[0], KW: K[1], SH: S[0], SW: S[1], PH: P[0], PW: P[1], DH: D[0], DW: D[1] };
 }
 
@@ -137,7 +151,11 @@ eachBackend(t, 'col2im equals the float64 reference (exactly on integer data)', 
     const real = f32(randomArray(n, 300 + i));
     const c2 = Tensor.fromArray(Float32Array.from(real), shape, on);
     const x2 = ops.col2im(c2, { ...opts(g), inputSize: [g.H, g.W] });
-    t.equal(mismatch(await x2.data(), col2im64(real, g), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')), null, `${be.name}, ${name} (reals)`);
+    t.equal(
+      mismatch(await x2.data(), col2im64(real, g), tolFor(be, { rtol: 1e-6, atol: 1e-6 }, 'elementwise')),
+      null,
+      `${be.name}, ${name} (reals)`,
+    );
     for (const z of [c, x, c2, x2]) z.dispose();
   }
 });
@@ -157,7 +175,8 @@ t.test('every im2col path gives bit-identical col2im sums on real data', async (
       setIsa(level);
       results.push(await ops.col2im(c, { ...opts(g), inputSize: [g.H, g.W] }).data());
     }
-    for (let k = 1; k < results.length; k++) t.equal(mismatch(results[k], results[0], { rtol: 0, atol: 0 }), null, `${run[k]} vs ${run[0]}: ${name}`);
+    for (let k = 1; k < results.length; k++)
+      t.equal(mismatch(results[k], results[0], { rtol: 0, atol: 0 }), null, `${run[k]} vs ${run[0]}: ${name}`);
     c.dispose();
   }
   await device('cpu').synchronize();
@@ -189,16 +208,28 @@ t.test('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>', async
 
 t.test('im2col and col2im refuse bad input', async (t) => {
   const x = Tensor.zeros([1, 2, 5, 5]);
-  t.throws(() => ops.im2col(Tensor.zeros([2, 5, 5]), { kernelSize: 3 }), { code: 'ND_SHAPE', message: /im2col: 'x' must have rank 4, got shape \[2, 5, 5\]/ });
+  t.throws(() => ops.im2col(Tensor.zeros([2, 5, 5]), { kernelSize: 3 }), {
+    code: 'ND_SHAPE',
+    message: /im2col: 'x' must have rank 4, got shape \[2, 5, 5\]/,
+  });
   t.throws(() => ops.im2col(x, { kernelSize: 7 }), { code: 'ND_SHAPE', message: /im2col: a 7x7 kernel .*\[1, 2, 5, 5\]/ });
   t.throws(() => ops.im2col(x, { kernelSize: 3, dilation: 3 }), { code: 'ND_SHAPE', message: /im2col: a 3x3 kernel \(dilation 3x3\)/ });
   t.throws(() => ops.im2col(x, { kernelSize: 3, stride: 0 }), { code: 'ND_ARG', message: /im2col: 'stride'/ });
   t.throws(() => ops.im2col(x, { kernelSize: 3, padding: -1 }), { code: 'ND_ARG', message: /im2col: 'padding'/ });
   t.throws(() => ops.im2col(x, { kernelSize: '3' as unknown as number }), { code: 'ND_ARG', message: /im2col: 'kernelSize'/ });
-  t.throws(() => ops.im2col(Tensor.zeros([1, 2, 5, 5], { dtype: 'int32' }), { kernelSize: 3 }), { code: 'ND_ARG', message: /im2col: 'x' must be float32/ });
+  t.throws(() => ops.im2col(Tensor.zeros([1, 2, 5, 5], { dtype: 'int32' }), { kernelSize: 3 }), {
+    code: 'ND_ARG',
+    message: /im2col: 'x' must be float32/,
+  });
   const cols = Tensor.zeros([1, 18, 9]);
-  t.throws(() => ops.col2im(cols, { kernelSize: 3, inputSize: [6, 6] }), { code: 'ND_SHAPE', message: /col2im: 'cols' \[1, 18, 9\] must have 4\*4 = 16 columns/ });
-  t.throws(() => ops.col2im(cols, { kernelSize: 4, inputSize: [5, 5] }), { code: 'ND_SHAPE', message: /col2im: 'cols' \[1, 18, 9\] must have C\*4\*4 rows/ });
+  t.throws(() => ops.col2im(cols, { kernelSize: 3, inputSize: [6, 6] }), {
+    code: 'ND_SHAPE',
+    message: /col2im: 'cols' \[1, 18, 9\] must have 4\*4 = 16 columns/,
+  });
+  t.throws(() => ops.col2im(cols, { kernelSize: 4, inputSize: [5, 5] }), {
+    code: 'ND_SHAPE',
+    message: /col2im: 'cols' \[1, 18, 9\] must have C\*4\*4 rows/,
+  });
   t.throws(() => ops.col2im(cols, { kernelSize: 3 } as never), { code: 'ND_ARG', message: /col2im: 'inputSize'/ });
   const ok = ops.col2im(cols, { kernelSize: 3, inputSize: [5, 5] });
   t.same(ok.shape, [1, 2, 5, 5]);

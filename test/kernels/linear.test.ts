@@ -6,7 +6,14 @@ import { numericGrad } from '../helpers/gradcheck.js';
 import { f32, randomArray } from '../helpers/rng.js';
 
 /** y[N, out] = x[N, in] W^T + b, in float64. */
-function linear64(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, N: number, inF: number, outF: number): Float64Array {
+function linear64(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  N: number,
+  inF: number,
+  outF: number,
+): Float64Array {
   const y = new Float64Array(N * outF);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < outF; o++) {
@@ -96,9 +103,33 @@ t.test('gradients agree with finite differences for x, W and b', async (t) => {
   const dy = Tensor.fromArray(gv, [N, outF]);
   const g = ops.linearBackward(dy, x, w);
   const tol = { rtol: 1e-4, atol: 1e-5 };
-  t.equal(mismatch(await g.dx!.data(), numericGrad((v) => linear64(v, wv, bv, N, inF, outF), xv, gv), tol), null, 'dx');
-  t.equal(mismatch(await g.dw.data(), numericGrad((v) => linear64(xv, v, bv, N, inF, outF), wv, gv), tol), null, 'dw');
-  t.equal(mismatch(await g.db!.data(), numericGrad((v) => linear64(xv, wv, v, N, inF, outF), bv, gv), tol), null, 'db');
+  t.equal(
+    mismatch(
+      await g.dx!.data(),
+      numericGrad((v) => linear64(v, wv, bv, N, inF, outF), xv, gv),
+      tol,
+    ),
+    null,
+    'dx',
+  );
+  t.equal(
+    mismatch(
+      await g.dw.data(),
+      numericGrad((v) => linear64(xv, v, bv, N, inF, outF), wv, gv),
+      tol,
+    ),
+    null,
+    'dw',
+  );
+  t.equal(
+    mismatch(
+      await g.db!.data(),
+      numericGrad((v) => linear64(xv, wv, v, N, inF, outF), bv, gv),
+      tol,
+    ),
+    null,
+    'db',
+  );
   for (const v of [x, w, dy, g.dx!, g.dw, g.db!]) v.dispose();
 });
 
@@ -138,7 +169,10 @@ t.test('bad inputs', async (t) => {
   t.throws(() => ops.linear(x, Tensor.zeros([20])), { code: 'ND_SHAPE', message: /linear: 'w' must be \[out, in\]/ });
   t.throws(() => ops.linear(x, wi), { code: 'ND_ARG', message: /linear: 'w' must be float32/ });
   const dyBad = Tensor.zeros([3, 4]);
-  t.throws(() => ops.linearBackward(dyBad, x, w2), { code: 'ND_SHAPE', message: /linearBackward: 'dy' \[3, 4\] must be \[3, 5\] for 'x' \[3, 4\] and 'w' \[5, 4\]/ });
+  t.throws(() => ops.linearBackward(dyBad, x, w2), {
+    code: 'ND_SHAPE',
+    message: /linearBackward: 'dy' \[3, 4\] must be \[3, 5\] for 'x' \[3, 4\] and 'w' \[5, 4\]/,
+  });
   t.throws(() => ops.linearBackward(x, x, w), { code: 'ND_SHAPE', message: /linearBackward/ });
   t.throws(() => ops.linearBackward(Tensor.zeros([3, 5]), x, w2, { hasBias: 1 as unknown as boolean }), { code: 'ND_ARG' });
   for (const v of [x, w, w2, b, wi, dyBad]) v.dispose();

@@ -84,7 +84,15 @@ t.test('softmax cross-entropy matches PyTorch (F.cross_entropy + autograd), larg
 
 eachBackend(t, 'forward, counts and backward match float64 on random shapes', { families: [], cuda: true }, async (t, be) => {
   const r = rng(5);
-  const shapes: Array<[number, number]> = [[1, 1], [1, 7], [5, 1], [3, 1000], [17, 10], [129, 3], [2, 33]];
+  const shapes: Array<[number, number]> = [
+    [1, 1],
+    [1, 7],
+    [5, 1],
+    [3, 1000],
+    [17, 10],
+    [129, 3],
+    [2, 33],
+  ];
   let seed = 200;
   for (const [N, K] of shapes) {
     const xv = f32(randomArray(N * K, seed++, -6, 6));
@@ -94,8 +102,16 @@ eachBackend(t, 'forward, counts and backward match float64 on random shapes', { 
     const k = Math.min(3, K);
     const out = ops.softmaxCrossEntropy(logits, labels, { topk: k });
     const label = `[${N}, ${K}]`;
-    t.equal(mismatch(await out.loss.data(), ce64(xv, lv, N, K), tolFor(be, { rtol: 2e-6, atol: 1e-6 }, 'reduction')), null, `loss ${label}`);
-    t.equal(mismatch(await out.probs.data(), softmax64(xv, N, K), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `probs ${label}`);
+    t.equal(
+      mismatch(await out.loss.data(), ce64(xv, lv, N, K), tolFor(be, { rtol: 2e-6, atol: 1e-6 }, 'reduction')),
+      null,
+      `loss ${label}`,
+    );
+    t.equal(
+      mismatch(await out.probs.data(), softmax64(xv, N, K), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')),
+      null,
+      `probs ${label}`,
+    );
     let top1 = 0;
     let topk = 0;
     for (let n = 0; n < N; n++) {
@@ -106,7 +122,11 @@ eachBackend(t, 'forward, counts and backward match float64 on random shapes', { 
     t.equal((await out.correct.data())[0], top1, `top-1 ${label}`);
     t.equal((await out.correctTopK!.data())[0], topk, `top-${k} ${label}`);
     const d = ops.softmaxCrossEntropyBackward(out.probs, labels);
-    t.equal(mismatch(await d.data(), ceGrad64(xv, lv, N, K, 1), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `grad ${label}`);
+    t.equal(
+      mismatch(await d.data(), ceGrad64(xv, lv, N, K, 1), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')),
+      null,
+      `grad ${label}`,
+    );
     const sm = ops.softmax(logits);
     t.equal(mismatch(await sm.data(), softmax64(xv, N, K), tolFor(be, { rtol: 1e-5, atol: 1e-7 }, 'reduction')), null, `softmax ${label}`);
     for (const v of [logits, labels, out.loss, out.correct, out.correctTopK!, out.probs, d, sm]) v.dispose();
@@ -125,19 +145,31 @@ t.test('backward agrees with finite differences of the mean loss, with an upstre
   for (const v of [logits, out.loss, out.correct, out.probs, d]) v.dispose();
 });
 
-eachBackend(t, 'softmax backward agrees with finite differences; softmax works over the last axis', { families: [], cuda: true }, async (t, be) => {
-  const shape = [2, 3, 5];
-  const [N, K] = [6, 5];
-  const xv = f32(randomArray(30, 310, -2, 2));
-  const gv = f32(randomArray(30, 311));
-  const x = Tensor.fromArray(xv, shape, { device: be.device });
-  const g = Tensor.fromArray(gv, shape, { device: be.device });
-  const y = ops.softmax(x);
-  t.same(y.shape, shape);
-  const dx = ops.softmaxBackward(g, y);
-  t.equal(mismatch(await dx.data(), numericGrad((v) => softmax64(v, N, K), xv, gv), { rtol: 1e-4, atol: 1e-6 }), null);
-  for (const v of [x, g, y, dx]) v.dispose();
-});
+eachBackend(
+  t,
+  'softmax backward agrees with finite differences; softmax works over the last axis',
+  { families: [], cuda: true },
+  async (t, be) => {
+    const shape = [2, 3, 5];
+    const [N, K] = [6, 5];
+    const xv = f32(randomArray(30, 310, -2, 2));
+    const gv = f32(randomArray(30, 311));
+    const x = Tensor.fromArray(xv, shape, { device: be.device });
+    const g = Tensor.fromArray(gv, shape, { device: be.device });
+    const y = ops.softmax(x);
+    t.same(y.shape, shape);
+    const dx = ops.softmaxBackward(g, y);
+    t.equal(
+      mismatch(
+        await dx.data(),
+        numericGrad((v) => softmax64(v, N, K), xv, gv),
+        { rtol: 1e-4, atol: 1e-6 },
+      ),
+      null,
+    );
+    for (const v of [x, g, y, dx]) v.dispose();
+  },
+);
 
 t.test('ties: argmax takes the first index, top-k ranks equal logits by index', async (t) => {
   const logits = Tensor.zeros([4, 5]);
@@ -150,7 +182,10 @@ t.test('ties: argmax takes the first index, top-k ranks equal logits by index', 
 
 t.test('labels in a tensor that are out of range fail at the next wait, naming op, row and label', async (t) => {
   const logits = Tensor.fromArray(f32(randomArray(12, 400)), [4, 3]);
-  for (const [bad, row] of [[[0, 1, 2, 3], 3], [[0, -1, 7, 1], 1]] as Array<[number[], number]>) {
+  for (const [bad, row] of [
+    [[0, 1, 2, 3], 3],
+    [[0, -1, 7, 1], 1],
+  ] as Array<[number[], number]>) {
     const labels = Tensor.fromArray(Int32Array.from(bad), [4]);
     const out = ops.softmaxCrossEntropy(logits, labels);
     await t.rejects(out.loss.data(), {
@@ -175,17 +210,32 @@ t.test('bad inputs are refused before queueing', async (t) => {
   const lab = Tensor.fromArray(Int32Array.of(0, 1, 2, 0), [4]);
   const short = Tensor.fromArray(Int32Array.of(0, 1), [2]);
   const fl = Tensor.zeros([4]);
-  t.throws(() => ops.softmaxCrossEntropy(logits, [0, 1, 3, 0]), { code: 'ND_ARG', message: /softmaxCrossEntropy: label 3 at row 2 is outside \[0, 3\)/ });
+  t.throws(() => ops.softmaxCrossEntropy(logits, [0, 1, 3, 0]), {
+    code: 'ND_ARG',
+    message: /softmaxCrossEntropy: label 3 at row 2 is outside \[0, 3\)/,
+  });
   t.throws(() => ops.softmaxCrossEntropy(logits, [0, 1, 1.5, 0]), { code: 'ND_ARG', message: /label 1.5 at row 2/ });
-  t.throws(() => ops.softmaxCrossEntropyBackward(logits, [0, -2, 1, 0]), { code: 'ND_ARG', message: /softmaxCrossEntropyBackward: label -2 at row 1/ });
-  t.throws(() => ops.softmaxCrossEntropy(logits, short), { code: 'ND_SHAPE', message: /softmaxCrossEntropy: 'labels' \[2\] must be \[4\] for logits \[4, 3\]/ });
-  t.throws(() => ops.softmaxCrossEntropy(logits, [0, 1]), { code: 'ND_SHAPE', message: /'labels' has 2 entries but logits \[4, 3\] has 4 rows/ });
+  t.throws(() => ops.softmaxCrossEntropyBackward(logits, [0, -2, 1, 0]), {
+    code: 'ND_ARG',
+    message: /softmaxCrossEntropyBackward: label -2 at row 1/,
+  });
+  t.throws(() => ops.softmaxCrossEntropy(logits, short), {
+    code: 'ND_SHAPE',
+    message: /softmaxCrossEntropy: 'labels' \[2\] must be \[4\] for logits \[4, 3\]/,
+  });
+  t.throws(() => ops.softmaxCrossEntropy(logits, [0, 1]), {
+    code: 'ND_SHAPE',
+    message: /'labels' has 2 entries but logits \[4, 3\] has 4 rows/,
+  });
   t.throws(() => ops.softmaxCrossEntropy(logits, fl), { code: 'ND_ARG', message: /'labels' must be int32/ });
   t.throws(() => ops.softmaxCrossEntropy(Tensor.zeros([12]), lab), { code: 'ND_SHAPE', message: /'logits' must be \[N, K\].*\[12\]/ });
   t.throws(() => ops.softmaxCrossEntropy(logits, lab, { topk: 0 }), { code: 'ND_ARG', message: /'topk'/ });
   t.throws(() => ops.softmaxCrossEntropyBackward(logits, lab, { scale: NaN }), { code: 'ND_ARG', message: /'scale'/ });
   t.throws(() => ops.softmaxCrossEntropy(logits, 'abc' as unknown as number[]), { code: 'ND_ARG' });
   t.throws(() => ops.softmax(lab), { code: 'ND_ARG', message: /softmax: 'x' must be float32/ });
-  t.throws(() => ops.softmaxBackward(logits, Tensor.zeros([3, 4])), { code: 'ND_SHAPE', message: /softmaxBackward: 'dy' \[4, 3\] and 'y' \[3, 4\]/ });
+  t.throws(() => ops.softmaxBackward(logits, Tensor.zeros([3, 4])), {
+    code: 'ND_SHAPE',
+    message: /softmaxBackward: 'dy' \[4, 3\] and 'y' \[3, 4\]/,
+  });
   for (const v of [logits, lab, short, fl]) v.dispose();
 });

@@ -162,7 +162,13 @@ eachBackend(t, "matches PyTorch's local_response_norm (the 'per-size' convention
   const { cases } = loadFixture<{ cases: LrnCase[] }>('lrn');
   t.ok(cases.length >= 6, 'fixture has its cases');
   for (const c of cases) {
-    const got = await run(c.x, c.g, c.shape, { size: c.size, alpha: c.alpha, beta: c.beta, k: c.k, alphaConvention: 'per-size' }, be.device);
+    const got = await run(
+      c.x,
+      c.g,
+      c.shape,
+      { size: c.size, alpha: c.alpha, beta: c.beta, k: c.k, alphaConvention: 'per-size' },
+      be.device,
+    );
     t.equal(mismatch(got.y, c.y, tolFor(be, { rtol: 2e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: y`);
     t.equal(mismatch(got.dx, c.dx, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${c.name}: dx`);
   }
@@ -177,11 +183,20 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
     code: 'ND_ARG',
     message: /lrn: alphaConvention: 'per-size' .* or 'literal' .* must be given, got undefined/,
   });
-  t.throws(() => ops.lrn(x, undefined as unknown as Params), { code: 'ND_ARG', message: /lrn: options are required, with alphaConvention: 'per-size'.*'literal'/ });
+  t.throws(() => ops.lrn(x, undefined as unknown as Params), {
+    code: 'ND_ARG',
+    message: /lrn: options are required, with alphaConvention: 'per-size'.*'literal'/,
+  });
   t.throws(() => ops.lrn(x, { alphaConvention: 'caffe' as Convention }), { code: 'ND_ARG', message: /lrn: alphaConvention.*got "caffe"/ });
-  t.throws(() => ops.lrn(x, { alphaConvention: 'literal', size: 0 }), { code: 'ND_ARG', message: /lrn: 'size' must be an integer in \[1, inf\]/ });
+  t.throws(() => ops.lrn(x, { alphaConvention: 'literal', size: 0 }), {
+    code: 'ND_ARG',
+    message: /lrn: 'size' must be an integer in \[1, inf\]/,
+  });
   t.throws(() => ops.lrn(x, { alphaConvention: 'literal', k: 0 }), { code: 'ND_ARG', message: /lrn: 'k' must be > 0/ });
-  t.throws(() => ops.lrn(x2, { alphaConvention: 'literal' }), { code: 'ND_SHAPE', message: /lrn: 'x' must be \[N, C, H, W\] \(rank >= 3\), got \[4, 9\]/ });
+  t.throws(() => ops.lrn(x2, { alphaConvention: 'literal' }), {
+    code: 'ND_SHAPE',
+    message: /lrn: 'x' must be \[N, C, H, W\] \(rank >= 3\), got \[4, 9\]/,
+  });
   t.throws(() => ops.lrn(xi, { alphaConvention: 'literal' }), { code: 'ND_ARG', message: /lrn: 'x' must be float32, got int32/ });
 
   const { y, scale } = ops.lrn(x, { alphaConvention: 'per-size' });
@@ -193,25 +208,36 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
     code: 'ND_SHAPE',
     message: /lrnBackward: 'scale' \[1, 4, 3, 2\] and 'x' \[1, 4, 3, 3\] must have the same shape/,
   });
-  t.throws(() => ops.lrnBackward(x, x, xi, scale, { alphaConvention: 'per-size' }), { code: 'ND_ARG', message: /lrnBackward: 'y' must be float32/ });
+  t.throws(() => ops.lrnBackward(x, x, xi, scale, { alphaConvention: 'per-size' }), {
+    code: 'ND_ARG',
+    message: /lrnBackward: 'y' must be float32/,
+  });
   t.throws(() => ops.lrnBackward(x, x, y, scale, {} as Params), { code: 'ND_ARG', message: /lrnBackward: alphaConvention/ });
   for (const u of [x, other, x2, xi, y, scale]) u.dispose();
 });
 
-eachBackend(t, 'squares that overflow float give y = 0 (as float32 PyTorch does), never NaN', { families: ['lrn'], cuda: true }, async (t, be) => {
-  // 3e19^2 is past float32's range: the scale is inf, and x * inf^-0.75 = x * 0 = 0. The AVX-512
-  // path's reciprocal-square-root estimate would otherwise turn inf * 0 into NaN.
-  const n = 40;
-  const v = Float32Array.from({ length: 2 * 8 * n }, (_, i) => (i % 5 === 0 ? 3e19 : (i % 7) - 3));
-  const x = Tensor.fromArray(v, [2, 8, n], { device: be.device });
-  const { y, scale } = ops.lrn(x, { alphaConvention: 'literal' });
-  const [yv, sv] = [await y.data(), await scale.data()];
-  t.ok(sv.some((s) => s === Infinity), 'some scales overflow to inf');
-  t.notOk(yv.some(Number.isNaN), 'no NaN');
-  for (let i = 0; i < yv.length; i++)
-    if (sv[i] === Infinity && yv[i] !== 0) {
-      t.fail(`y[${i}] = ${yv[i]} where the scale is inf`);
-      break;
-    }
-  for (const u of [x, y, scale]) u.dispose();
-});
+eachBackend(
+  t,
+  'squares that overflow float give y = 0 (as float32 PyTorch does), never NaN',
+  { families: ['lrn'], cuda: true },
+  async (t, be) => {
+    // 3e19^2 is past float32's range: the scale is inf, and x * inf^-0.75 = x * 0 = 0. The AVX-512
+    // path's reciprocal-square-root estimate would otherwise turn inf * 0 into NaN.
+    const n = 40;
+    const v = Float32Array.from({ length: 2 * 8 * n }, (_, i) => (i % 5 === 0 ? 3e19 : (i % 7) - 3));
+    const x = Tensor.fromArray(v, [2, 8, n], { device: be.device });
+    const { y, scale } = ops.lrn(x, { alphaConvention: 'literal' });
+    const [yv, sv] = [await y.data(), await scale.data()];
+    t.ok(
+      sv.some((s) => s === Infinity),
+      'some scales overflow to inf',
+    );
+    t.notOk(yv.some(Number.isNaN), 'no NaN');
+    for (let i = 0; i < yv.length; i++)
+      if (sv[i] === Infinity && yv[i] !== 0) {
+        t.fail(`y[${i}] = ${yv[i]} where the scale is inf`);
+        break;
+      }
+    for (const u of [x, y, scale]) u.dispose();
+  },
+);

@@ -136,7 +136,15 @@ t.test('with a constant lr the two forms give the same weights; when lr changes 
     g.dispose();
   }
   t.equal(mismatch(await wb.data(), await wa.data(), { rtol: 1e-5, atol: 1e-6 }), null, 'same weights');
-  t.equal(mismatch(await vb.data(), Array.from(await va.data(), (x) => -h.lr * x), { rtol: 1e-5, atol: 1e-7 }), null, 'paper v = -lr * pytorch v');
+  t.equal(
+    mismatch(
+      await vb.data(),
+      Array.from(await va.data(), (x) => -h.lr * x),
+      { rtol: 1e-5, atol: 1e-7 },
+    ),
+    null,
+    'paper v = -lr * pytorch v',
+  );
   // A learning-rate drop (AlexNet divides by 10): the references diverge and each kernel follows its own.
   const refA = { w: Float64Array.from(await wa.data()), v: Float64Array.from(await va.data()) };
   const refB = { w: Float64Array.from(await wb.data()), v: Float64Array.from(await vb.data()) };
@@ -180,7 +188,10 @@ t.test('bad inputs', async (t) => {
   t.throws(() => ops.sgdStep(w, g, v2, { lr: 0.1 }), { code: 'ND_SHAPE', message: /sgdStep: 'w' \[3, 4\] and 'g' \[4, 3\]/ });
   t.throws(() => ops.sgdStep(w, g2, v, { lr: 0.1 }), { code: 'ND_SHAPE', message: /sgdStep: 'w' \[3, 4\] and 'v' \[12\]/ });
   t.throws(() => ops.sgdStep(w, g2, null, { lr: 0.1, momentum: 0.9 }), { code: 'ND_ARG', message: /needs a velocity tensor 'v'/ });
-  t.throws(() => ops.sgdStep(w, g2, v2, { lr: 0.1, momentum: 0.9, form: 'paper', nesterov: true }), { code: 'ND_ARG', message: /'nesterov'/ });
+  t.throws(() => ops.sgdStep(w, g2, v2, { lr: 0.1, momentum: 0.9, form: 'paper', nesterov: true }), {
+    code: 'ND_ARG',
+    message: /'nesterov'/,
+  });
   t.throws(() => ops.sgdStep(w, g2, v2, { lr: -1 }), { code: 'ND_ARG', message: /sgdStep: 'lr' must be >= 0/ });
   t.throws(() => ops.sgdStep(w, g2, v2, { lr: NaN }), { code: 'ND_ARG', message: /sgdStep: 'lr'/ });
   t.throws(() => ops.sgdStep(w, g2, v2, { lr: 0.1, form: 'adam' as 'paper' }), { code: 'ND_ARG', message: /'form'/ });

@@ -98,10 +98,20 @@ function refBackward(dy: ArrayLike<number>, x: ArrayLike<number>, g: Geom, mode:
 // ---- running the kernels ----
 
 function opts(g: Geom) {
-  return { kernelSize: [g.kh, g.kw] as [number, number], stride: [g.sh, g.sw] as [number, number], padding: [g.ph, g.pw] as [number, number], ceilMode: g.ceil };
+  return {
+    kernelSize: [g.kh, g.kw] as [number, number],
+    stride: [g.sh, g.sw] as [number, number],
+    padding: [g.ph, g.pw] as [number, number],
+    ceilMode: g.ceil,
+  };
 }
 
-async function runForward(x: ArrayLike<number>, g: Geom, mode: Mode, dev: Device = device('cpu')): Promise<{ y: Float32Array; argmax?: Int32Array; shape: readonly number[] }> {
+async function runForward(
+  x: ArrayLike<number>,
+  g: Geom,
+  mode: Mode,
+  dev: Device = device('cpu'),
+): Promise<{ y: Float32Array; argmax?: Int32Array; shape: readonly number[] }> {
   const xt = Tensor.fromArray(Float32Array.from(x), [g.N, g.C, g.H, g.W], { device: dev });
   let y: Tensor;
   let argmax: Int32Array | undefined;
@@ -118,7 +128,13 @@ async function runForward(x: ArrayLike<number>, g: Geom, mode: Mode, dev: Device
   return out;
 }
 
-async function runBackward(dy: ArrayLike<number>, x: ArrayLike<number>, g: Geom, mode: Mode, dev: Device = device('cpu')): Promise<Float32Array> {
+async function runBackward(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  g: Geom,
+  mode: Mode,
+  dev: Device = device('cpu'),
+): Promise<Float32Array> {
   const inShape = [g.N, g.C, g.H, g.W];
   const dyt = Tensor.fromArray(Float32Array.from(dy), outShape(g), { device: dev });
   let dx: Tensor;
@@ -149,7 +165,16 @@ function distinct(n: number, seed: number): Float64Array {
   return f32(v);
 }
 
-function g0(N: number, C: number, H: number, W: number, k: number | [number, number], s: number | [number, number], p = 0, ceil = false): Geom {
+function g0(
+  N: number,
+  C: number,
+  H: number,
+  W: number,
+  k: number | [number, number],
+  s: number | [number, number],
+  p = 0,
+  ceil = false,
+): Geom {
   const [kh, kw] = typeof k === 'number' ? [k, k] : k;
   const [sh, sw] = typeof s === 'number' ? [s, s] : s;
   return { N, C, H, W, kh, kw, sh, sw, ph: p, pw: p, ceil };
@@ -172,8 +197,17 @@ while (randomGeoms.length < 12) {
   const kh = randInt(r, 1, 4);
   const kw = randInt(r, 1, 4);
   const g: Geom = {
-    N: randInt(r, 1, 3), C: randInt(r, 1, 5), H: randInt(r, 1, 13), W: randInt(r, 1, 13),
-    kh, kw, sh: randInt(r, 1, 4), sw: randInt(r, 1, 4), ph: randInt(r, 0, kh >> 1), pw: randInt(r, 0, kw >> 1), ceil: r() < 0.5,
+    N: randInt(r, 1, 3),
+    C: randInt(r, 1, 5),
+    H: randInt(r, 1, 13),
+    W: randInt(r, 1, 13),
+    kh,
+    kw,
+    sh: randInt(r, 1, 4),
+    sw: randInt(r, 1, 4),
+    ph: randInt(r, 0, kh >> 1),
+    pw: randInt(r, 0, kw >> 1),
+    ceil: r() < 0.5,
   };
   const [, , oh, ow] = outShape(g);
   if (oh >= 1 && ow >= 1) randomGeoms.push([`random ${JSON.stringify(g)}`, g]);
@@ -225,39 +259,48 @@ t.test('backward equals finite differences of the forward', async (t) => {
     }
 });
 
-eachBackend(t, 'max pooling on wide planes (the vector path) keeps row-major ties and NaNs', { families: ['maxPool'], cuda: true }, async (t, be) => {
-  // Values from a handful of levels (after a ReLU most windows tie at 0) and a few NaNs: the
-  // vector path must pick the same argmax as PyTorch's row-major scan, with a NaN winning.
-  const cases: [string, Geom][] = [
-    ['AlexNet pool1 3x3 s2 on 55x55', g0(2, 3, 55, 55, 3, 2)],
-    ['3x3 s1', g0(1, 2, 9, 41, 3, 1)],
-    ['2x3 kernel, stride 3', g0(1, 2, 8, 50, [2, 3], 3)],
-    ['4x4 s2', g0(1, 1, 12, 70, 4, 2)],
-  ];
-  const r = rng(4242);
-  for (const [name, g] of cases) {
-    const x = Float32Array.from({ length: size(g) }, () => (r() < 0.01 ? NaN : Math.floor(r() * 4) - 1));
-    const [, , OH, OW] = outShape(g);
-    const yRef: number[] = [];
-    const aRef: number[] = [];
-    for (let p = 0; p < g.N * g.C; p++)
-      for (let oh = 0; oh < OH; oh++)
-        for (let ow = 0; ow < OW; ow++) {
-          let best = -Infinity;
-          let at = (oh * g.sh) * g.W + ow * g.sw;
-          for (let h = oh * g.sh; h < oh * g.sh + g.kh; h++)
-            for (let w = ow * g.sw; w < ow * g.sw + g.kw; w++) {
-              const v = x[p * g.H * g.W + h * g.W + w];
-              if (v > best || Number.isNaN(v)) [best, at] = [v, h * g.W + w];
-            }
-          yRef.push(best);
-          aRef.push(at);
-        }
-    const got = await runForward(x, g, 'max', be.device);
-    t.same(Array.from(got.argmax!), aRef, `${name}: argmax`);
-    t.same(Array.from(got.y, (v) => (Number.isNaN(v) ? 'NaN' : v)), yRef.map((v) => (Number.isNaN(v) ? 'NaN' : v)), `${name}: y`);
-  }
-});
+eachBackend(
+  t,
+  'max pooling on wide planes (the vector path) keeps row-major ties and NaNs',
+  { families: ['maxPool'], cuda: true },
+  async (t, be) => {
+    // Values from a handful of levels (after a ReLU most windows tie at 0) and a few NaNs: the
+    // vector path must pick the same argmax as PyTorch's row-major scan, with a NaN winning.
+    const cases: [string, Geom][] = [
+      ['AlexNet pool1 3x3 s2 on 55x55', g0(2, 3, 55, 55, 3, 2)],
+      ['3x3 s1', g0(1, 2, 9, 41, 3, 1)],
+      ['2x3 kernel, stride 3', g0(1, 2, 8, 50, [2, 3], 3)],
+      ['4x4 s2', g0(1, 1, 12, 70, 4, 2)],
+    ];
+    const r = rng(4242);
+    for (const [name, g] of cases) {
+      const x = Float32Array.from({ length: size(g) }, () => (r() < 0.01 ? NaN : Math.floor(r() * 4) - 1));
+      const [, , OH, OW] = outShape(g);
+      const yRef: number[] = [];
+      const aRef: number[] = [];
+      for (let p = 0; p < g.N * g.C; p++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let best = -Infinity;
+            let at = oh * g.sh * g.W + ow * g.sw;
+            for (let h = oh * g.sh; h < oh * g.sh + g.kh; h++)
+              for (let w = ow * g.sw; w < ow * g.sw + g.kw; w++) {
+                const v = x[p * g.H * g.W + h * g.W + w];
+                if (v > best || Number.isNaN(v)) [best, at] = [v, h * g.W + w];
+              }
+            yRef.push(best);
+            aRef.push(at);
+          }
+      const got = await runForward(x, g, 'max', be.device);
+      t.same(Array.from(got.argmax!), aRef, `${name}: argmax`);
+      t.same(
+        Array.from(got.y, (v) => (Number.isNaN(v) ? 'NaN' : v)),
+        yRef.map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+        `${name}: y`,
+      );
+    }
+  },
+);
 
 t.test('overlapping windows accumulate into the shared input', async (t) => {
   // 1x1x3x3 with the maximum in the centre: all four 2x2 stride-1 windows pick it.
@@ -287,10 +330,16 @@ t.test('max pooling pads with -inf and propagates NaN as PyTorch does', async (t
 t.test('2x2 stride-2 max pooling (its own fast loop) keeps the first of ties, lets a NaN win, handles -inf and odd sizes', async (t) => {
   // Few distinct values so that ties are everywhere; odd sizes drop the last row and column.
   const pick = [-Infinity, -1, 0, 0, 1, 1, NaN];
-  for (const [i, [N, C, H, W]] of [[2, 3, 7, 9], [1, 1, 2, 2], [3, 2, 28, 28], [1, 4, 5, 4]].entries()) {
+  for (const [i, [N, C, H, W]] of [
+    [2, 3, 7, 9],
+    [1, 1, 2, 2],
+    [3, 2, 28, 28],
+    [1, 4, 5, 4],
+  ].entries()) {
     const r = rng(900 + i);
     const x = Float32Array.from({ length: N * C * H * W }, () => pick[Math.floor(r() * pick.length)]);
-    const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+    const OH = Math.floor(H / 2),
+      OW = Math.floor(W / 2);
     const wantY: number[] = [];
     const wantA: number[] = [];
     for (let p = 0; p < N * C; p++)
@@ -298,7 +347,12 @@ t.test('2x2 stride-2 max pooling (its own fast loop) keeps the first of ties, le
         for (let ow = 0; ow < OW; ow++) {
           let best = -Infinity;
           let at = 2 * oh * W + 2 * ow;
-          for (const [dh, dw] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+          for (const [dh, dw] of [
+            [0, 0],
+            [0, 1],
+            [1, 0],
+            [1, 1],
+          ]) {
             const idx = (2 * oh + dh) * W + 2 * ow + dw;
             const v = x[p * H * W + idx];
             if (v > best || Number.isNaN(v)) {
@@ -359,47 +413,64 @@ interface PoolCase {
   argmax?: number[];
 }
 
-eachBackend(t, 'matches PyTorch (max_pool2d with indices, avg_pool2d, sum via divisor_override)', { families: ['maxPool'], cuda: true }, async (t, be) => {
-  const { cases } = loadFixture<{ cases: PoolCase[] }>('pool');
-  t.ok(cases.length >= 20, 'fixture has its cases');
-  for (const c of cases) {
-    const o = { kernelSize: c.kernelSize, stride: c.stride, padding: c.padding, ceilMode: c.ceilMode };
-    const x = Tensor.fromArray(c.x, c.shape, { device: be.device });
-    const g = Tensor.fromArray(c.g, c.yShape, { device: be.device });
-    let y: Tensor;
-    let dx: Tensor;
-    const extra: Tensor[] = [];
-    if (c.op === 'max') {
-      const r = ops.maxPool2d(x, o);
-      y = r.y;
-      extra.push(r.argmax);
-      t.same(Array.from(await r.argmax.data()), c.argmax, `${c.name}: argmax`);
-      dx = ops.maxPool2dBackward(g, r.argmax, c.shape);
-    } else if (c.op === 'avg') {
-      y = ops.avgPool2d(x, { ...o, countIncludePad: c.countIncludePad });
-      dx = ops.avgPool2dBackward(g, c.shape, { ...o, countIncludePad: c.countIncludePad });
-    } else {
-      y = ops.sumPool2d(x, o);
-      dx = ops.sumPool2dBackward(g, c.shape, o);
+eachBackend(
+  t,
+  'matches PyTorch (max_pool2d with indices, avg_pool2d, sum via divisor_override)',
+  { families: ['maxPool'], cuda: true },
+  async (t, be) => {
+    const { cases } = loadFixture<{ cases: PoolCase[] }>('pool');
+    t.ok(cases.length >= 20, 'fixture has its cases');
+    for (const c of cases) {
+      const o = { kernelSize: c.kernelSize, stride: c.stride, padding: c.padding, ceilMode: c.ceilMode };
+      const x = Tensor.fromArray(c.x, c.shape, { device: be.device });
+      const g = Tensor.fromArray(c.g, c.yShape, { device: be.device });
+      let y: Tensor;
+      let dx: Tensor;
+      const extra: Tensor[] = [];
+      if (c.op === 'max') {
+        const r = ops.maxPool2d(x, o);
+        y = r.y;
+        extra.push(r.argmax);
+        t.same(Array.from(await r.argmax.data()), c.argmax, `${c.name}: argmax`);
+        dx = ops.maxPool2dBackward(g, r.argmax, c.shape);
+      } else if (c.op === 'avg') {
+        y = ops.avgPool2d(x, { ...o, countIncludePad: c.countIncludePad });
+        dx = ops.avgPool2dBackward(g, c.shape, { ...o, countIncludePad: c.countIncludePad });
+      } else {
+        y = ops.sumPool2d(x, o);
+        dx = ops.sumPool2dBackward(g, c.shape, o);
+      }
+      t.same(y.shape, c.yShape, `${c.name}: shape`);
+      t.equal(mismatch(await y.data(), c.y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: y`);
+      t.equal(mismatch(await dx.data(), c.dx, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: dx`);
+      for (const u of [x, g, y, dx, ...extra]) u.dispose();
     }
-    t.same(y.shape, c.yShape, `${c.name}: shape`);
-    t.equal(mismatch(await y.data(), c.y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: y`);
-    t.equal(mismatch(await dx.data(), c.dx, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${c.name}: dx`);
-    for (const u of [x, g, y, dx, ...extra]) u.dispose();
-  }
-});
+  },
+);
 
 t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   const x = Tensor.zeros([1, 2, 5, 5]);
   const x3 = Tensor.zeros([2, 5, 5]);
   const xi = Tensor.fromArray(new Int32Array(4), [1, 1, 2, 2]);
   // one wrong shape and one wrong type or argument per op
-  t.throws(() => ops.maxPool2d(x3, { kernelSize: 2 }), { code: 'ND_SHAPE', message: /maxPool2d: 'x' must have rank 4, got shape \[2, 5, 5\]/ });
+  t.throws(() => ops.maxPool2d(x3, { kernelSize: 2 }), {
+    code: 'ND_SHAPE',
+    message: /maxPool2d: 'x' must have rank 4, got shape \[2, 5, 5\]/,
+  });
   t.throws(() => ops.maxPool2d(xi, { kernelSize: 2 }), { code: 'ND_ARG', message: /maxPool2d: 'x' must be float32/ });
-  t.throws(() => ops.maxPool2d(x, { kernelSize: 3, padding: 2 }), { code: 'ND_ARG', message: /maxPool2d: padding \[2, 2\] must be at most half the kernel \[3, 3\]/ });
-  t.throws(() => ops.maxPool2d(x, { kernelSize: 6 }), { code: 'ND_SHAPE', message: /maxPool2d: input \[1, 2, 5, 5\] .* gives an empty output/ });
+  t.throws(() => ops.maxPool2d(x, { kernelSize: 3, padding: 2 }), {
+    code: 'ND_ARG',
+    message: /maxPool2d: padding \[2, 2\] must be at most half the kernel \[3, 3\]/,
+  });
+  t.throws(() => ops.maxPool2d(x, { kernelSize: 6 }), {
+    code: 'ND_SHAPE',
+    message: /maxPool2d: input \[1, 2, 5, 5\] .* gives an empty output/,
+  });
   t.throws(() => ops.avgPool2d(x3, { kernelSize: 2 }), { code: 'ND_SHAPE', message: /avgPool2d: 'x' must have rank 4/ });
-  t.throws(() => ops.avgPool2d(x, { kernelSize: 2, countIncludePad: 'yes' as unknown as boolean }), { code: 'ND_ARG', message: /avgPool2d: 'countIncludePad' must be a boolean/ });
+  t.throws(() => ops.avgPool2d(x, { kernelSize: 2, countIncludePad: 'yes' as unknown as boolean }), {
+    code: 'ND_ARG',
+    message: /avgPool2d: 'countIncludePad' must be a boolean/,
+  });
   t.throws(() => ops.sumPool2d(x, { kernelSize: 0 }), { code: 'ND_ARG', message: /sumPool2d: 'kernelSize'/ });
   t.throws(() => ops.sumPool2d(x, undefined as unknown as { kernelSize: number }), { code: 'ND_ARG', message: /sumPool2d: options/ });
 
@@ -408,15 +479,24 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
     code: 'ND_SHAPE',
     message: /avgPool2dBackward: 'dy' \[1, 2, 3, 3\] must have shape \[1, 2, 2, 2\], the output for input \[1, 2, 5, 5\]/,
   });
-  t.throws(() => ops.avgPool2dBackward(dy, [1, 2, 5] as unknown as number[], { kernelSize: 2 }), { code: 'ND_ARG', message: /avgPool2dBackward: 'inputShape'/ });
+  t.throws(() => ops.avgPool2dBackward(dy, [1, 2, 5] as unknown as number[], { kernelSize: 2 }), {
+    code: 'ND_ARG',
+    message: /avgPool2dBackward: 'inputShape'/,
+  });
   t.throws(() => ops.sumPool2dBackward(dy, [1, 2, 4, 4], { kernelSize: 2 }), {
     code: 'ND_SHAPE',
     message: /sumPool2dBackward: 'dy' \[1, 2, 3, 3\] must have shape \[1, 2, 2, 2\], the output for input \[1, 2, 4, 4\]/,
   });
-  t.throws(() => ops.sumPool2dBackward(xi, [1, 1, 4, 4], { kernelSize: 2 }), { code: 'ND_ARG', message: /sumPool2dBackward: 'dy' must be float32/ });
+  t.throws(() => ops.sumPool2dBackward(xi, [1, 1, 4, 4], { kernelSize: 2 }), {
+    code: 'ND_ARG',
+    message: /sumPool2dBackward: 'dy' must be float32/,
+  });
 
   const am = Tensor.fromArray(new Int32Array(9), [1, 1, 3, 3]);
-  t.throws(() => ops.maxPool2dBackward(dy, am, [1, 2, 5, 5]), { code: 'ND_SHAPE', message: /maxPool2dBackward: 'dy' \[1, 2, 3, 3\] and 'argmax' \[1, 1, 3, 3\]/ });
+  t.throws(() => ops.maxPool2dBackward(dy, am, [1, 2, 5, 5]), {
+    code: 'ND_SHAPE',
+    message: /maxPool2dBackward: 'dy' \[1, 2, 3, 3\] and 'argmax' \[1, 1, 3, 3\]/,
+  });
   t.throws(() => ops.maxPool2dBackward(dy, dy, [1, 2, 5, 5]), { code: 'ND_ARG', message: /maxPool2dBackward: 'argmax' must be int32/ });
   const am2 = Tensor.fromArray(new Int32Array(18), [1, 2, 3, 3]);
   t.throws(() => ops.maxPool2dBackward(dy, am2, [1, 3, 5, 5]), {
@@ -425,7 +505,10 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   });
 
   // An argmax that points outside the plane fails when the kernel runs, never writes out of bounds.
-  const bad = Tensor.fromArray(Int32Array.from({ length: 18 }, (_, i) => (i === 5 ? 25 : 0)), [1, 2, 3, 3]);
+  const bad = Tensor.fromArray(
+    Int32Array.from({ length: 18 }, (_, i) => (i === 5 ? 25 : 0)),
+    [1, 2, 3, 3],
+  );
   const dx = ops.maxPool2dBackward(dy, bad, [1, 2, 5, 5]);
   await t.rejects(dx.data(), { code: 'ND_ARG', message: /maxPool2dBackward: argmax holds 25, outside the input plane of 25 elements/ });
   for (const u of [x, x3, xi, dy, am, am2, bad, dx]) u.dispose();

@@ -64,7 +64,12 @@ function relNorm(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** The worst relative error of `a` against a whole tensor or a sketch of one. */
-function compare(a: ArrayLike<number>, want: string | Sketch, idx: number[] | undefined, projections: number): { err: number; what: string } {
+function compare(
+  a: ArrayLike<number>,
+  want: string | Sketch,
+  idx: number[] | undefined,
+  projections: number,
+): { err: number; what: string } {
   if (typeof want === 'string') return { err: relNorm(a, f32FromB64(want)), what: 'whole' };
   const errs: Record<string, number> = {};
   errs.norm = Math.abs(norm(a) - want.norm) / want.norm;
@@ -75,7 +80,10 @@ function compare(a: ArrayLike<number>, want: string | Sketch, idx: number[] | un
     proj = Math.max(proj, Math.abs(s - want.proj[k]) / want.norm);
   }
   errs.projection = proj;
-  errs.subset = relNorm(idx!.map((i) => a[i]), f32FromB64(want.at));
+  errs.subset = relNorm(
+    idx!.map((i) => a[i]),
+    f32FromB64(want.at),
+  );
   const [what, err] = Object.entries(errs).reduce((m, e) => (e[1] > m[1] ? e : m));
   return { err, what };
 }
@@ -92,7 +100,7 @@ for (const c of cases) {
   t.test(`AlexNet '${c.variant}' matches torch.nn: logits, loss, every gradient, one SGD step`, async (t) => {
     const model = alexnet({ variant: c.variant, numClasses: c.numClasses, fcWidth: c.fcWidth, dropout: 0, seed: 0 });
     const names = model.parameters().map((p) => p.name);
-    t.same(names, Object.keys(c.params), 'parameter names and order are torch\'s (mapped)');
+    t.same(names, Object.keys(c.params), "parameter names and order are torch's (mapped)");
 
     // The same seeded draws as the fixture script made through convkit -> safetensors -> torch.
     const state: Record<string, { shape: number[]; data: Float32Array }> = {};

@@ -29,7 +29,11 @@ t.test('resume = uninterrupted, dropout masks included', async (t) => {
 
   const { model: b, checkpoint } = await restoreModel(path);
   t.same(checkpoint.meta.dropoutOffsets, { drop6: 2, drop7: 2 });
-  t.same(b.net.layers.filter((l) => l instanceof Dropout).map((l) => (l as Dropout).offset), [2, 2], 'offsets restored');
+  t.same(
+    b.net.layers.filter((l) => l instanceof Dropout).map((l) => (l as Dropout).offset),
+    [2, 2],
+    'offsets restored',
+  );
   const optB = new SGD(b.parameters(), sgd);
   optB.loadState(checkpoint.optimizer as never);
 
@@ -38,7 +42,8 @@ t.test('resume = uninterrupted, dropout masks included', async (t) => {
   const sa = await a.stateDict();
   const sb = await b.stateDict();
   let worst = 0;
-  for (const [name, v] of Object.entries(sa)) for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - sb[name].data[i]));
+  for (const [name, v] of Object.entries(sa))
+    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - sb[name].data[i]));
   t.equal(worst, 0, 'the third step is the same in both runs');
 
   // Without the offsets the masks would repeat: the check above can fail.

@@ -26,7 +26,9 @@ t.test('a compiled step trains exactly as trainStep + opt.step, across lr change
     if (step === 2) o1.lr = o2.lr = 0.02; // a schedule: the plan re-records
     if (step === 3) {
       // Reloading the optimizer state replaces the velocity tensors: re-recorded too.
-      const state = Object.fromEntries(await Promise.all([...o2.state()].map(async ([k, v]) => [k, { shape: v.shape, data: (await v.data()) as Float32Array }] as const)));
+      const state = Object.fromEntries(
+        await Promise.all([...o2.state()].map(async ([k, v]) => [k, { shape: v.shape, data: (await v.data()) as Float32Array }] as const)),
+      );
       o2.loadState(state);
     }
     const { x, labels } = batchOf(6, 20 + step);
@@ -39,7 +41,10 @@ t.test('a compiled step trains exactly as trainStep + opt.step, across lr change
   }
   t.same(await params(compiled), await params(eager), 'same parameters after 5 steps');
   const grads = compiled.parameters().map((p) => p.grad);
-  t.ok(grads.every((g) => g !== null), 'parameter grads are set');
+  t.ok(
+    grads.every((g) => g !== null),
+    'parameter grads are set',
+  );
   t.same(Array.from(await grads[0]!.data()), Array.from(await eager.parameters()[0].grad!.data()), 'and equal the eager ones');
   plan.dispose();
   for (const m of [eager, compiled]) m.dispose();
@@ -52,12 +57,24 @@ t.test('compileTrainStep refuses dropout and wrong batches', async (t) => {
   const opt = new SGD(m.parameters(), { lr: 0.1 });
   const plan = m.compileTrainStep(4, opt);
   const { x, labels } = batchOf(3, 1);
-  t.throws(() => plan.step(x, labels), { code: 'ND_SHAPE', message: /lenet5.trainStep: input must be \[4, 1, 28, 28\] \(the compiled batch\), got \[3, 1, 28, 28\]/ });
+  t.throws(() => plan.step(x, labels), {
+    code: 'ND_SHAPE',
+    message: /lenet5.trainStep: input must be \[4, 1, 28, 28\] \(the compiled batch\), got \[3, 1, 28, 28\]/,
+  });
   const good = batchOf(4, 2);
   t.throws(() => plan.step(good.x, Tensor.zeros([4])), { code: 'ND_SHAPE', message: /labels must be int32 \[4\], got float32 \[4\]/ });
   t.throws(() => m.compileTrainStep(0, opt), { code: 'ND_ARG', message: /compileTrainStep: 'batch'/ });
-  const withDropout = new Model('tiny', new Sequential([new Flatten('flat'), new Linear({ name: 'fc', inFeatures: 4, outFeatures: 3 }), new Dropout({ name: 'drop' })]), [1, 2, 2], 'softmax-cross-entropy', {});
-  t.throws(() => withDropout.compileTrainStep(2, new SGD(withDropout.parameters(), { lr: 0.1 })), { code: 'ND_ARG', message: /tiny.compileTrainStep: the model has dropout/ });
+  const withDropout = new Model(
+    'tiny',
+    new Sequential([new Flatten('flat'), new Linear({ name: 'fc', inFeatures: 4, outFeatures: 3 }), new Dropout({ name: 'drop' })]),
+    [1, 2, 2],
+    'softmax-cross-entropy',
+    {},
+  );
+  t.throws(() => withDropout.compileTrainStep(2, new SGD(withDropout.parameters(), { lr: 0.1 })), {
+    code: 'ND_ARG',
+    message: /tiny.compileTrainStep: the model has dropout/,
+  });
   plan.dispose();
   m.dispose();
   withDropout.dispose();

@@ -48,7 +48,11 @@ t.test('modern LeNet-5 matches PyTorch: logits, loss, gradients, one SGD step', 
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, decayAll: true });
   opt.step();
   for (const prm of model.parameters())
-    t.equal(mismatch(await prm.value.data(), f32FromB64(c.afterStep[prm.name]), { rtol: 1e-4, atol: 1e-6 }), null, `after step ${prm.name}`);
+    t.equal(
+      mismatch(await prm.value.data(), f32FromB64(c.afterStep[prm.name]), { rtol: 1e-4, atol: 1e-6 }),
+      null,
+      `after step ${prm.name}`,
+    );
   opt.dispose();
   model.dispose();
 });

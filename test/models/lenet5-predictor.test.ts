@@ -45,7 +45,8 @@ t.test('replays see in-place parameter updates (SGD steps) and queued replays ke
   // Several replays queued back to back, each with its own input, before any read.
   const xs = [1, 2, 3].map((s) => Tensor.randn([2, 1, 28, 28], { seed: 10 + s }));
   const outs = xs.map((xi) => p.predict(xi));
-  for (const [i, xi] of xs.entries()) t.same(Array.from(await outs[i].data()), Array.from(await model.predictProbs(xi).data()), `replay ${i}`);
+  for (const [i, xi] of xs.entries())
+    t.same(Array.from(await outs[i].data()), Array.from(await model.predictProbs(xi).data()), `replay ${i}`);
   for (const u of [x, loss, correct, ...xs, ...outs]) u.dispose();
   p.dispose();
   opt.dispose?.();
@@ -55,7 +56,10 @@ t.test('replays see in-place parameter updates (SGD steps) and queued replays ke
 t.test('the predictor and capture refuse bad use', async (t) => {
   const model = lenet5({ seed: 6 });
   const p = model.compilePredictor(3);
-  t.throws(() => p.predict(Tensor.zeros([2, 1, 28, 28])), { code: 'ND_SHAPE', message: /lenet5.predict: input must be \[3, 1, 28, 28\] \(the compiled batch\), got \[2, 1, 28, 28\]/ });
+  t.throws(() => p.predict(Tensor.zeros([2, 1, 28, 28])), {
+    code: 'ND_SHAPE',
+    message: /lenet5.predict: input must be \[3, 1, 28, 28\] \(the compiled batch\), got \[2, 1, 28, 28\]/,
+  });
   t.throws(() => p.predict([1, 2] as never), { code: 'ND_ARG', message: /lenet5.predict: 'x' must be a Tensor/ });
   t.throws(() => model.compilePredictor(0), { code: 'ND_ARG', message: /compilePredictor: 'batch'/ });
   p.dispose();

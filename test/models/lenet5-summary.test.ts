@@ -26,7 +26,10 @@ t.test('classic LeNet-5 summary matches the 1998 table row by row', async (t) =>
 t.test('modern LeNet-5 summary', async (t) => {
   const m = lenet5({ seed: 1 });
   const s = m.summary();
-  t.same(s.rows.map((r) => r.layer), ['c1', 's2', 'c3', 's4', 'c5', 'f6', 'f7']);
+  t.same(
+    s.rows.map((r) => r.layer),
+    ['c1', 's2', 'c3', 's4', 'c5', 'f6', 'f7'],
+  );
   t.equal(s.rows[0].outputSize, '28x28x6');
   t.equal(s.totals.parameters, 156 + 2416 + 48120 + 10164 + 850);
   const counted = m.parameters().reduce((a, p) => a + p.value.size, 0);

@@ -48,7 +48,10 @@ t.test('training mode does not fuse (ReLU keeps its output for backward)', async
   const y = net.forward(x);
   await device('cpu').synchronize();
   const ops = profile(false);
-  t.notOk(ops.some((r) => r.op === 'conv2dRelu'), 'no fused op while training');
+  t.notOk(
+    ops.some((r) => r.op === 'conv2dRelu'),
+    'no fused op while training',
+  );
   const dy = Tensor.ones(y.shape);
   const dx = net.backward(dy);
   t.ok(dx, 'backward runs');

@@ -5,7 +5,18 @@
 // loop measured just before, the answers' correctness and how deep the queue got.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
-  Conv2d, Flatten, Linear, LocalResponseNorm, MaxPool2d, Model, ReLU, Sequential, Tensor, device, memory, predict,
+  Conv2d,
+  Flatten,
+  Linear,
+  LocalResponseNorm,
+  MaxPool2d,
+  Model,
+  ReLU,
+  Sequential,
+  Tensor,
+  device,
+  memory,
+  predict,
 } from '../../dist/index.js';
 
 const REQUESTS = 1000;
@@ -20,14 +31,26 @@ function miniAlexnet(seed = 7) {
   const lrn = (name) => new LocalResponseNorm({ name, size: 5, alpha: 1e-4, beta: 0.75, k: 2, alphaConvention: 'literal' });
   const pool = (name) => new MaxPool2d({ name, kernelSize: 3, stride: 2 });
   const net = new Sequential([
-    conv('conv1', 3, 8, 5, 2, 2), new ReLU('conv1.relu'), lrn('norm1'), pool('pool1'),
-    conv('conv2', 8, 12, 3, 1, 1), new ReLU('conv2.relu'), lrn('norm2'), pool('pool2'),
-    conv('conv3', 12, 16, 3, 1, 1), new ReLU('conv3.relu'),
-    conv('conv4', 16, 16, 3, 1, 1), new ReLU('conv4.relu'),
-    conv('conv5', 16, 12, 3, 1, 1), new ReLU('conv5.relu'), pool('pool5'),
+    conv('conv1', 3, 8, 5, 2, 2),
+    new ReLU('conv1.relu'),
+    lrn('norm1'),
+    pool('pool1'),
+    conv('conv2', 8, 12, 3, 1, 1),
+    new ReLU('conv2.relu'),
+    lrn('norm2'),
+    pool('pool2'),
+    conv('conv3', 12, 16, 3, 1, 1),
+    new ReLU('conv3.relu'),
+    conv('conv4', 16, 16, 3, 1, 1),
+    new ReLU('conv4.relu'),
+    conv('conv5', 16, 12, 3, 1, 1),
+    new ReLU('conv5.relu'),
+    pool('pool5'),
     new Flatten('flatten'),
-    new Linear({ name: 'fc6', inFeatures: 12 * 3 * 3, outFeatures: 32, seed }), new ReLU('fc6.relu'),
-    new Linear({ name: 'fc7', inFeatures: 32, outFeatures: 32, seed }), new ReLU('fc7.relu'),
+    new Linear({ name: 'fc6', inFeatures: 12 * 3 * 3, outFeatures: 32, seed }),
+    new ReLU('fc6.relu'),
+    new Linear({ name: 'fc7', inFeatures: 32, outFeatures: 32, seed }),
+    new ReLU('fc7.relu'),
     new Linear({ name: 'fc8', inFeatures: 32, outFeatures: 10, seed }),
   ]);
   return new Model('mini-alexnet', net, SHAPE.slice(1), 'softmax-cross-entropy', {});
@@ -69,7 +92,9 @@ async function storm(name, one) {
   h.enable();
   const t0 = performance.now();
   const pending = [];
-  let inFlight = 0, peak = 0, queued = 0;
+  let inFlight = 0,
+    peak = 0,
+    queued = 0;
   await new Promise((resolve) => {
     const arrive = (first) => {
       for (let i = first; i < Math.min(REQUESTS, first + BURST); i++) {
@@ -94,7 +119,18 @@ async function storm(name, one) {
     const r = ref[i % INPUTS];
     if (a.length !== r.length || a.some((v, k) => v !== r[k])) wrong++;
   });
-  process.stdout.write(JSON.stringify({ name, requests: answers.length, wrong, maxDelayMs: h.max / 1e6, noiseMs, wallMs, peakInFlight: peak, peakQueuedOps: queued }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      name,
+      requests: answers.length,
+      wrong,
+      maxDelayMs: h.max / 1e6,
+      noiseMs,
+      wallMs,
+      peakInFlight: peak,
+      peakQueuedOps: queued,
+    }) + '\n',
+  );
 }
 
 await storm('predict()', (i) => predict(model, inputs[i % INPUTS], SHAPE));

@@ -28,11 +28,25 @@ t.test('1,000 concurrent inferences keep the event loop responsive', async (t) =
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   // One JSON line per path from the child, and a 'leftover' line with the tensors left alive.
-  type Line = { name: string; maxDelayMs: number; noiseMs: number; wrong: number; requests: number; wallMs: number; peakInFlight: number; peakQueuedOps: number; tensors?: number };
+  type Line = {
+    name: string;
+    maxDelayMs: number;
+    noiseMs: number;
+    wrong: number;
+    requests: number;
+    wallMs: number;
+    peakInFlight: number;
+    peakQueuedOps: number;
+    tensors?: number;
+  };
   const runChild = (): Line[] => {
     const r = spawnSync(process.execPath, [join(here, 'event-loop-child.mjs')], { cwd: root, env, encoding: 'utf8', timeout: 240_000 });
     t.equal(r.status, 0, `child exit status (signal ${r.signal}; stderr: ${r.stderr.slice(-800)})`);
-    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   };
   const over = (p: Line): boolean => !(p.maxDelayMs < MAX_DELAY_MS + p.noiseMs);
   let lines = runChild();
@@ -42,7 +56,12 @@ t.test('1,000 concurrent inferences keep the event loop responsive', async (t) =
   const first = lines.filter((l) => l.name !== 'leftover');
   for (const p of first) t.equal(p.wrong, 0, `${p.name} (first run): every answer equals the one computed alone`);
   if (first.some(over)) {
-    t.comment(`over the bound in the first run: ${first.filter(over).map((p) => `${p.name} ${p.maxDelayMs.toFixed(1)} ms`).join(', ')}; running again`);
+    t.comment(
+      `over the bound in the first run: ${first
+        .filter(over)
+        .map((p) => `${p.name} ${p.maxDelayMs.toFixed(1)} ms`)
+        .join(', ')}; running again`,
+    );
     lines = runChild();
   }
   const paths = lines.filter((l) => l.name !== 'leftover');
@@ -59,5 +78,9 @@ t.test('1,000 concurrent inferences keep the event loop responsive', async (t) =
   }
   const deepest = Math.max(...paths.map((p) => p.peakQueuedOps));
   t.ok(deepest > 1024, `the queue grew past the old 1,024-op back-pressure that blocked the JS thread (${deepest} ops)`);
-  t.same(lines.find((l) => l.name === 'leftover'), { name: 'leftover', tensors: 0 }, 'no request left a tensor behind');
+  t.same(
+    lines.find((l) => l.name === 'leftover'),
+    { name: 'leftover', tensors: 0 },
+    'no request left a tensor behind',
+  );
 });

@@ -25,7 +25,10 @@ t.test('undisposed relu outputs are collected under native memory pressure', asy
   }
   const total = COUNT * bytesEach;
   t.comment(`peak native bytes of the dropped outputs: ${(peak / 2 ** 20).toFixed(1)} MiB of ${(total / 2 ** 20).toFixed(0)} MiB made`);
-  t.ok(peak < total / 4, `native bytes stayed bounded: peak ${(peak / 2 ** 20).toFixed(1)} MiB < a quarter of ${(total / 2 ** 20).toFixed(0)} MiB`);
+  t.ok(
+    peak < total / 4,
+    `native bytes stayed bounded: peak ${(peak / 2 ** 20).toFixed(1)} MiB < a quarter of ${(total / 2 ** 20).toFixed(0)} MiB`,
+  );
   t.ok(native.memoryStats(0, 0).reportedToV8 - reportedBase <= peak + bytesEach * 200, 'what V8 was told tracks the live bytes');
   x.dispose();
 });

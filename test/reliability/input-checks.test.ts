@@ -46,16 +46,41 @@ t.test('int32 fromArray refuses values it would wrap', async (t) => {
 });
 
 t.test('fromArray: null, non-numbers, huge lengths and shared memory', async (t) => {
-  for (const bad of [null, undefined, 5, 'abc']) t.equal(code(() => Tensor.fromArray(bad as never)), 'ND_ARG', `fromArray(${String(bad)})`);
-  t.equal(code(() => Tensor.fromArray({ length: -1 } as never)), 'ND_ARG', 'a negative length');
-  t.equal(code(() => Tensor.fromArray({ length: 1.5 } as never)), 'ND_ARG', 'a fractional length');
-  t.equal(code(() => Tensor.fromArray([1, 'x' as never, 3])), 'ND_ARG', 'a string value');
+  for (const bad of [null, undefined, 5, 'abc'])
+    t.equal(
+      code(() => Tensor.fromArray(bad as never)),
+      'ND_ARG',
+      `fromArray(${String(bad)})`,
+    );
+  t.equal(
+    code(() => Tensor.fromArray({ length: -1 } as never)),
+    'ND_ARG',
+    'a negative length',
+  );
+  t.equal(
+    code(() => Tensor.fromArray({ length: 1.5 } as never)),
+    'ND_ARG',
+    'a fractional length',
+  );
+  t.equal(
+    code(() => Tensor.fromArray([1, 'x' as never, 3])),
+    'ND_ARG',
+    'a string value',
+  );
   // {length: 2^31}: 8 GiB of float32 is allocated lazily, and the first missing value is refused at once.
   const t0 = performance.now();
-  t.equal(code(() => Tensor.fromArray({ length: 2 ** 31 } as never)), 'ND_ARG', '{length: 2^31} holds no numbers: ND_ARG');
+  t.equal(
+    code(() => Tensor.fromArray({ length: 2 ** 31 } as never)),
+    'ND_ARG',
+    '{length: 2^31} holds no numbers: ND_ARG',
+  );
   t.ok(performance.now() - t0 < 5000, 'refused without walking 2^31 elements');
   // Past what a typed array can hold: ND_OOM.
-  t.equal(code(() => Tensor.fromArray({ length: 2 ** 33 } as never)), 'ND_OOM', '{length: 2^33}: ND_OOM');
+  t.equal(
+    code(() => Tensor.fromArray({ length: 2 ** 33 } as never)),
+    'ND_OOM',
+    '{length: 2^33}: ND_OOM',
+  );
   // A SharedArrayBuffer-backed array is accepted and copied as it is at that instant.
   const sab = new Float32Array(new SharedArrayBuffer(16));
   sab.set([1, 2, 3, 4]);
@@ -71,10 +96,27 @@ t.test('fromArray: null, non-numbers, huge lengths and shared memory', async (t)
 });
 
 t.test('randn and uniform refuse bad parameters', async (t) => {
-  for (const std of [-1, Number.NaN, Number.POSITIVE_INFINITY]) t.equal(code(() => Tensor.randn([2], { std })), 'ND_ARG', `randn std ${std}`);
-  t.equal(code(() => Tensor.randn([2], { mean: Number.NaN })), 'ND_ARG', 'randn mean NaN');
-  t.equal(code(() => Tensor.uniform([2], { low: 2, high: 1 })), 'ND_ARG', 'uniform low > high');
-  t.equal(code(() => Tensor.uniform([2], { low: Number.NaN })), 'ND_ARG', 'uniform low NaN');
+  for (const std of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+    t.equal(
+      code(() => Tensor.randn([2], { std })),
+      'ND_ARG',
+      `randn std ${std}`,
+    );
+  t.equal(
+    code(() => Tensor.randn([2], { mean: Number.NaN })),
+    'ND_ARG',
+    'randn mean NaN',
+  );
+  t.equal(
+    code(() => Tensor.uniform([2], { low: 2, high: 1 })),
+    'ND_ARG',
+    'uniform low > high',
+  );
+  t.equal(
+    code(() => Tensor.uniform([2], { low: Number.NaN })),
+    'ND_ARG',
+    'uniform low NaN',
+  );
   const z = Tensor.randn([3], { std: 0, mean: 5, seed: 1 });
   t.same(Array.from(await z.data()), [5, 5, 5], 'std 0 is allowed: the mean');
   const u = Tensor.uniform([3], { low: 2, high: 2, seed: 1 });
@@ -104,9 +146,10 @@ t.test('dataSync and data() inside ops.capture', async (t) => {
   t.match(asyncErr, { code: 'ND_ARG', message: /is capturing/ }, 'data() rejects with a coded error the caller catches');
   // An async fn: capture refuses it, and the rejection of its promise is not left unhandled.
   t.throws(
-    () => ops.capture(cpu, async () => {
-      await ops.relu(x).data();
-    }),
+    () =>
+      ops.capture(cpu, async () => {
+        await ops.relu(x).data();
+      }),
     { code: 'ND_ARG', message: /must be synchronous/ },
   );
   t.same(Array.from(await x.data()), [1, -2, 3], 'the stream works after the refusals');
@@ -128,16 +171,45 @@ t.test('an async capture body does not end the process with an unhandled rejecti
 
 t.test('the native side refuses out-of-range numbers, whatever TypeScript passes', async (t) => {
   const y = Tensor.empty([4]);
-  for (const n of [Number.NaN, 2 ** 64, -1, 1.5]) t.equal(code(() => native.fill(0, y.handle(), n, 0)), 'ND_ARG', `fill n=${n}`);
-  t.equal(code(() => native.fill(0, y.handle(), 5, 0)), 'ND_SHAPE', 'fill past the buffer');
-  t.equal(code(() => native.fill(0, y.handle(), 2 ** 52, 0)), 'ND_SHAPE', 'fill with a count of 2^52');
-  t.equal(code(() => native.fill(0, y.handle(), 2 ** 62, 0)), 'ND_ARG', 'a count beyond 2^53 (inexact as a double) is refused');
+  for (const n of [Number.NaN, 2 ** 64, -1, 1.5])
+    t.equal(
+      code(() => native.fill(0, y.handle(), n, 0)),
+      'ND_ARG',
+      `fill n=${n}`,
+    );
+  t.equal(
+    code(() => native.fill(0, y.handle(), 5, 0)),
+    'ND_SHAPE',
+    'fill past the buffer',
+  );
+  t.equal(
+    code(() => native.fill(0, y.handle(), 2 ** 52, 0)),
+    'ND_SHAPE',
+    'fill with a count of 2^52',
+  );
+  t.equal(
+    code(() => native.fill(0, y.handle(), 2 ** 62, 0)),
+    'ND_ARG',
+    'a count beyond 2^53 (inexact as a double) is refused',
+  );
   // Products of sizes that overflow int64 (2^40 * 2^40) used to wrap and could pass the size checks.
   const lin = native.linear as (...a: unknown[]) => void;
-  t.equal(code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 40, 2 ** 40, 1)), 'ND_SHAPE', 'linear with N * in = 2^80');
-  t.equal(code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 31, 2 ** 31 + 2, 1)), 'ND_SHAPE', 'linear with N * in just past 2^62');
+  t.equal(
+    code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 40, 2 ** 40, 1)),
+    'ND_SHAPE',
+    'linear with N * in = 2^80',
+  );
+  t.equal(
+    code(() => lin(0, y.handle(), y.handle(), null, y.handle(), 2 ** 31, 2 ** 31 + 2, 1)),
+    'ND_SHAPE',
+    'linear with N * in just past 2^62',
+  );
   const bg = native.batchedGemm as (...a: unknown[]) => void;
   // batch 2^33 of strides 2^31: the span wraps int64 without the check.
-  t.equal(code(() => bg(0, y.handle(), y.handle(), y.handle(), false, false, 1, 1, 1, 1, 1, 2 ** 31, 1, 2 ** 31, 1, 1, 2 ** 31, 2 ** 33)), 'ND_SHAPE', 'batchedGemm span past 2^62');
+  t.equal(
+    code(() => bg(0, y.handle(), y.handle(), y.handle(), false, false, 1, 1, 1, 1, 1, 2 ** 31, 1, 2 ** 31, 1, 1, 2 ** 31, 2 ** 33)),
+    'ND_SHAPE',
+    'batchedGemm span past 2^62',
+  );
   y.dispose();
 });

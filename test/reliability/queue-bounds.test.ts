@@ -12,7 +12,12 @@ function child(env: Record<string, string>, code: string): { status: number | nu
     timeout: 120_000,
     env: { ...process.env, CONVKIT_NO_CUDA: '1', ...env },
   });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
+  const line =
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop() ?? '{}';
   return { status: r.status, out: JSON.parse(line), stderr: r.stderr };
 }
 
@@ -36,11 +41,15 @@ const PRELUDE = `
 `;
 
 t.test('past the byte bound, an op throws ND_BUSY at once; after a wait it queues again', async (t) => {
-  const r = child({ CONVKIT_MAX_QUEUED_BYTES: String(1 << 20) }, PRELUDE + `
+  const r = child(
+    { CONVKIT_MAX_QUEUED_BYTES: String(1 << 20) },
+    PRELUDE +
+      `
     await cpu.synchronize();
     // One output larger than the bound, on an empty queue, is not back-pressure: it goes ahead.
     const big = (await Tensor.zeros([524288]).data()).length;
-    console.log(JSON.stringify({ code: err?.code, message: err?.message, queued, ms, busy, v, big }));`);
+    console.log(JSON.stringify({ code: err?.code, message: err?.message, queued, ms, busy, v, big }));`,
+  );
   t.equal(r.status, 0, `child exit (stderr: ${r.stderr.slice(-400)})`);
   t.equal(r.out.code, 'ND_BUSY', 'coded ND_BUSY');
   t.match(r.out.message as string, /queued for ops that have not run yet.*CONVKIT_MAX_QUEUED_BYTES/, 'the message names the bound');
@@ -52,8 +61,12 @@ t.test('past the byte bound, an op throws ND_BUSY at once; after a wait it queue
 });
 
 t.test('past the op bound, an op throws ND_BUSY at once', async (t) => {
-  const r = child({ CONVKIT_MAX_QUEUED_OPS: '10' }, PRELUDE + `
-    console.log(JSON.stringify({ code: err?.code, message: err?.message, queued, ms, v }));`);
+  const r = child(
+    { CONVKIT_MAX_QUEUED_OPS: '10' },
+    PRELUDE +
+      `
+    console.log(JSON.stringify({ code: err?.code, message: err?.message, queued, ms, v }));`,
+  );
   t.equal(r.status, 0, `child exit (stderr: ${r.stderr.slice(-400)})`);
   t.equal(r.out.code, 'ND_BUSY');
   t.match(r.out.message as string, /10 ops queued.*CONVKIT_MAX_QUEUED_OPS=10/);
@@ -63,8 +76,12 @@ t.test('past the op bound, an op throws ND_BUSY at once', async (t) => {
 });
 
 t.test('with the default bounds, 100 queued ops behind a sleeping stream are accepted', async (t) => {
-  const r = child({}, PRELUDE + `
-    console.log(JSON.stringify({ code: err?.code ?? null, queued, v }));`);
+  const r = child(
+    {},
+    PRELUDE +
+      `
+    console.log(JSON.stringify({ code: err?.code ?? null, queued, v }));`,
+  );
   t.equal(r.status, 0, `child exit (stderr: ${r.stderr.slice(-400)})`);
   t.same(r.out, { code: null, queued: 100, v: 0 });
 });

@@ -16,10 +16,12 @@ for (let round = 0; round < ROUNDS; round++) {
   for (let k = 0; k < WORKERS; k++) {
     // Streams 0..3: workers share cpu:0 with the main thread, and each other's streams across rounds.
     const wk = new Worker(join(here, 'workers', 'ops-loop-worker.mjs'), { workerData: { stream: (k + round) % 4 } });
-    workers.push(new Promise((resolve, reject) => {
-      wk.once('message', () => resolve(wk));
-      wk.once('error', reject);
-    }));
+    workers.push(
+      new Promise((resolve, reject) => {
+        wk.once('message', () => resolve(wk));
+        wk.once('error', reject);
+      }),
+    );
   }
   const started = await Promise.all(workers);
   await new Promise((r) => setTimeout(r, 15 + 10 * round)); // terminate at varying points mid-loop

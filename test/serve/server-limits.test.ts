@@ -21,8 +21,17 @@ t.before(async () => {
 });
 
 const post = (url: string) =>
-  fetch(url + '/v1/models/alexnet/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(120_000) }).then(
-    async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), json: (await r.json()) as { error?: string; top5?: unknown[] } }),
+  fetch(url + '/v1/models/alexnet/predict', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    signal: AbortSignal.timeout(120_000),
+  }).then(
+    async (r) => ({
+      status: r.status,
+      retryAfter: r.headers.get('retry-after'),
+      json: (await r.json()) as { error?: string; top5?: unknown[] },
+    }),
     (e: Error) => ({ status: -1, retryAfter: null, json: { error: e.message } }),
   );
 
@@ -32,8 +41,15 @@ t.test('a full queue answers 503 with Retry-After; the others are served', async
   const by = (s: number) => rs.filter((r) => r.status === s);
   t.ok(by(503).length > 0, `some were refused (${by(503).length} x 503)`);
   t.ok(by(200).length >= 3, `the queued ones were served (${by(200).length} x 200)`);
-  t.equal(by(200).length + by(503).length, 40, `nothing else (${JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 503).slice(0, 3))})`);
-  t.ok(by(503).every((r) => r.retryAfter === '1' && /queue is full/.test(r.json.error ?? '')), 'each 503 carries Retry-After and says why');
+  t.equal(
+    by(200).length + by(503).length,
+    40,
+    `nothing else (${JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 503).slice(0, 3))})`,
+  );
+  t.ok(
+    by(503).every((r) => r.retryAfter === '1' && /queue is full/.test(r.json.error ?? '')),
+    'each 503 carries Retry-After and says why',
+  );
   const after = await post(srv.url);
   t.equal(after.status, 200, 'served again once the burst is over');
   srv.child.kill('SIGKILL');
@@ -48,9 +64,19 @@ t.test('SIGTERM: in-flight requests finish, new ones get 503, the process exits 
   await new Promise((r) => setTimeout(r, 50));
   const late = await post(srv.url);
   const rs = await Promise.all(inflight);
-  t.same(rs.map((r) => r.status), Array(12).fill(200), 'every in-flight request was answered 200');
-  t.ok(late.status === 503 || late.status === -1, `a request after SIGTERM is refused (503, or the listener is already closed: ${late.status})`);
+  t.same(
+    rs.map((r) => r.status),
+    Array(12).fill(200),
+    'every in-flight request was answered 200',
+  );
+  t.ok(
+    late.status === 503 || late.status === -1,
+    `a request after SIGTERM is refused (503, or the listener is already closed: ${late.status})`,
+  );
   if (late.status === 503) t.equal(late.retryAfter, '5', 'with Retry-After');
   t.equal(await srv.exited, 0, 'the server exited 0');
-  t.ok(srv.stdout.some((l) => l.includes('"stopped":true')), 'after logging that it stopped');
+  t.ok(
+    srv.stdout.some((l) => l.includes('"stopped":true')),
+    'after logging that it stopped',
+  );
 });

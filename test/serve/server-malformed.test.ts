@@ -23,7 +23,7 @@ t.teardown(() => srv?.child.kill('SIGKILL'));
 
 // A seeded stream, so a failure names a reproducible case.
 let seed = 12345;
-const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => (rand() * 256) | 0);
 
 interface Case {
@@ -36,23 +36,55 @@ interface Case {
 function cases(): Case[] {
   const out: Case[] = [];
   const good = Array(784).fill(0.5);
-  for (let i = 0; i < 100; i++) out.push({ what: `random bytes as image/jpeg #${i}`, type: 'image/jpeg', body: bytes(1 + ((rand() * 5000) | 0)), want: 400 });
-  for (let i = 0; i < 40; i++) out.push({ what: `truncated JPEG #${i}`, type: 'image/jpeg', body: jpeg.subarray(0, 20 + ((rand() * 2000) | 0)), want: 400 });
+  for (let i = 0; i < 100; i++)
+    out.push({ what: `random bytes as image/jpeg #${i}`, type: 'image/jpeg', body: bytes(1 + ((rand() * 5000) | 0)), want: 400 });
+  for (let i = 0; i < 40; i++)
+    out.push({ what: `truncated JPEG #${i}`, type: 'image/jpeg', body: jpeg.subarray(0, 20 + ((rand() * 2000) | 0)), want: 400 });
   for (let i = 0; i < 20; i++) {
     const b = new Uint8Array(jpeg.subarray(0, 4000));
     for (let k = 0; k < 50; k++) b[200 + ((rand() * 3700) | 0)] = (rand() * 256) | 0;
     out.push({ what: `JPEG header with a corrupt stream #${i}`, type: 'image/jpeg', body: b, want: 400 });
   }
-  for (let i = 0; i < 20; i++) out.push({ what: `PNG signature then garbage #${i}`, type: 'image/png', body: new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, ...bytes(100)]), want: 400 });
-  for (let i = 0; i < 30; i++) out.push({ what: `not JSON #${i}`, type: 'application/json', body: `{"input": [${'1,'.repeat(i)}`, want: 400 });
-  for (let i = 0; i < 30; i++) out.push({ what: `wrong shape ${i * 25 + 1}`, type: 'application/json', body: JSON.stringify({ input: Array(i * 25 + 1).fill(0) }), want: 400 });
+  for (let i = 0; i < 20; i++)
+    out.push({
+      what: `PNG signature then garbage #${i}`,
+      type: 'image/png',
+      body: new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, ...bytes(100)]),
+      want: 400,
+    });
+  for (let i = 0; i < 30; i++)
+    out.push({ what: `not JSON #${i}`, type: 'application/json', body: `{"input": [${'1,'.repeat(i)}`, want: 400 });
+  for (let i = 0; i < 30; i++)
+    out.push({
+      what: `wrong shape ${i * 25 + 1}`,
+      type: 'application/json',
+      body: JSON.stringify({ input: Array(i * 25 + 1).fill(0) }),
+      want: 400,
+    });
   out.push({ what: 'no input field', type: 'application/json', body: '{"x": 1}', want: 400 });
   out.push({ what: 'JSON null', type: 'application/json', body: 'null', want: 400 });
-  out.push({ what: 'strings in the tensor', type: 'application/json', body: JSON.stringify({ input: good.map((v, i) => (i === 7 ? 'a' : v)) }), want: 400 });
+  out.push({
+    what: 'strings in the tensor',
+    type: 'application/json',
+    body: JSON.stringify({ input: good.map((v, i) => (i === 7 ? 'a' : v)) }),
+    want: 400,
+  });
   out.push({ what: 'invalid UTF-8', type: 'application/json', body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), want: 400 });
   out.push({ what: 'empty body', type: 'image/jpeg', body: '', want: 400 });
-  for (let i = 0; i < 30; i++) out.push({ what: `content type #${i}`, type: ['text/plain', 'image/gif', 'application/octet-stream', 'multipart/form-data', ''][i % 5], body: bytes(10), want: 415 });
-  for (let i = 0; i < 15; i++) out.push({ what: `oversized body #${i}`, type: i % 2 ? 'image/jpeg' : 'application/json', body: bytes((1 << 20) + 1 + i * 1000), want: 413 });
+  for (let i = 0; i < 30; i++)
+    out.push({
+      what: `content type #${i}`,
+      type: ['text/plain', 'image/gif', 'application/octet-stream', 'multipart/form-data', ''][i % 5],
+      body: bytes(10),
+      want: 415,
+    });
+  for (let i = 0; i < 15; i++)
+    out.push({
+      what: `oversized body #${i}`,
+      type: i % 2 ? 'image/jpeg' : 'application/json',
+      body: bytes((1 << 20) + 1 + i * 1000),
+      want: 413,
+    });
   for (let i = 0; i < 10; i++) out.push({ what: `unknown model #${i}`, type: 'image/jpeg', body: jpeg, want: 404 });
   return out;
 }

@@ -15,13 +15,19 @@ t.test('imageToSample matches loadImageForPredict for AlexNet, from bytes and fr
   const fromPath = await imageToSample(photo, [3, 227, 227]);
   t.same(ref.shape, [1, 3, 227, 227]);
   t.ok(fromBytes.length === ref.x.length && fromBytes.every((v, i) => v === ref.x[i]), 'bytes: the very same input values');
-  t.ok(fromPath.every((v, i) => v === ref.x[i]), 'path: the same');
+  t.ok(
+    fromPath.every((v, i) => v === ref.x[i]),
+    'path: the same',
+  );
 });
 
 t.test('LeNet-5 reads an image as grey ink in [0, 1]', async (t) => {
   const x = await imageToSample(readFileSync(photo), [1, 28, 28]);
   t.equal(x.length, 784);
-  t.ok(x.every((v) => v >= 0 && v <= 1), 'values in [0, 1]');
+  t.ok(
+    x.every((v) => v >= 0 && v <= 1),
+    'values in [0, 1]',
+  );
   t.ok(new Set(x).size > 10, 'not a constant image');
 });
 
@@ -43,7 +49,10 @@ t.test('calibrate times each prepared size and keeps the largest plus those that
   const s = await InferenceSession.create(model, { maxBatchSize: 8, calibrate: true });
   const c = s.calibration!;
   t.same(Object.keys(c.msBySize).map(Number), [1, 2, 4, 8], 'every candidate was timed');
-  t.ok(Object.values(c.msBySize).every((ms) => ms > 0), 'with positive times');
+  t.ok(
+    Object.values(c.msBySize).every((ms) => ms > 0),
+    'with positive times',
+  );
   t.equal(c.kept[c.kept.length - 1], 8, 'maxBatchSize is always kept');
   t.same(s.preparedBatchSizes, c.kept, 'the session runs at the kept sizes');
   t.comment(`calibration (contended machine): ${JSON.stringify(c)}`);

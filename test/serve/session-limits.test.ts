@@ -16,7 +16,12 @@ t.test('a full queue rejects with ND_BUSY at once and the queued requests still 
   const s = await InferenceSession.create(model, { maxBatchSize: 1, maxQueue: 4 });
   hold(s, 300);
   const t0 = performance.now();
-  const runs = Array.from({ length: 7 }, () => s.run(x()).then((y) => ({ y }), (e: Error & { code?: string }) => ({ e, at: performance.now() - t0 })));
+  const runs = Array.from({ length: 7 }, () =>
+    s.run(x()).then(
+      (y) => ({ y }),
+      (e: Error & { code?: string }) => ({ e, at: performance.now() - t0 }),
+    ),
+  );
   t.equal(s.stats().queueDepth, 4, 'four wait');
   const out = await Promise.all(runs);
   const busy = out.filter((r) => 'e' in r);
@@ -62,7 +67,10 @@ t.test('an AbortSignal rejects with an AbortError coded ND_ABORTED, queued or al
   const p = s.run(x(), { signal: ac.signal });
   const other = s.run(x());
   setTimeout(() => ac.abort(new Error('stop')), 20);
-  const e = await p.then(() => null, (err: Error) => err);
+  const e = await p.then(
+    () => null,
+    (err: Error) => err,
+  );
   t.equal((e as Error & { code?: string })?.code, 'ND_ABORTED', 'aborted while waiting');
   t.match(String((e?.cause as Error)?.message), 'stop', "the signal's reason is the cause");
   t.equal((await other).length, 10, 'the other request of the batch is answered');
@@ -84,13 +92,22 @@ t.test('close() drains: pending requests finish, new ones get ND_CLOSED', async 
   const closedAt = performance.now();
   const rows = await Promise.all(pending);
   t.equal(rows.length, 10, 'all ten pending requests were answered');
-  t.ok(rows.every((r) => r.length === 10 && Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-5), 'with real rows');
+  t.ok(
+    rows.every((r) => r.length === 10 && Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-5),
+    'with real rows',
+  );
   t.ok(settledAt.length === 10 && settledAt.every((at) => at <= closedAt), 'close() resolved after the last one');
   const st = s.stats();
   t.equal(st.queueDepth, 0, 'nothing left queued');
   t.same(st.batchSizes, { 3: 3, 1: 1 }, 'ten requests ran as 3 + 3 + 3 + 1');
   t.equal(st.latencyMs.count, 10, 'latency window holds the ten');
-  t.ok(st.latencyMs.p50 > 0 && st.latencyMs.p50 <= st.latencyMs.p90 && st.latencyMs.p90 <= st.latencyMs.p99 && st.latencyMs.p99 <= st.latencyMs.max, 'percentiles are ordered');
+  t.ok(
+    st.latencyMs.p50 > 0 &&
+      st.latencyMs.p50 <= st.latencyMs.p90 &&
+      st.latencyMs.p90 <= st.latencyMs.p99 &&
+      st.latencyMs.p99 <= st.latencyMs.max,
+    'percentiles are ordered',
+  );
 });
 
 t.test('bad input is a coded error naming the shape; bad options are ND_ARG', async (t) => {

@@ -41,10 +41,17 @@ function killScenario(isolation: 'thread' | 'process') {
 }
 
 function checkSurvivors(t: Test, k: ReturnType<typeof killScenario>) {
-  t.equal(k.status, 0, `the serving process survived the kill (status ${k.status}, signal ${k.signal}${k.status ? `; stderr: ${k.stderr}` : ''})`);
+  t.equal(
+    k.status,
+    0,
+    `the serving process survived the kill (status ${k.status}, signal ${k.signal}${k.status ? `; stderr: ${k.stderr}` : ''})`,
+  );
   if (!k.out) return t.fail('no report from the child');
   const lost = k.out.outcomes.filter((o) => o !== 'ok');
-  t.ok(lost.every((o) => o === 'ND_INTERNAL'), `lost requests are coded ND_INTERNAL (${[...new Set(lost)].join(', ') || 'none lost'})`);
+  t.ok(
+    lost.every((o) => o === 'ND_INTERNAL'),
+    `lost requests are coded ND_INTERNAL (${[...new Set(lost)].join(', ') || 'none lost'})`,
+  );
   t.ok(k.out.outcomes.length - lost.length >= 30, `the live worker answered its share (${k.out.outcomes.length - lost.length}/60)`);
   t.same(k.out.after, Array(12).fill(10), 'every request after the kill is answered');
   t.same(k.out.live, [false, true], 'stats show which worker is gone');
@@ -69,7 +76,10 @@ t.test('a thread pool serves the rows an in-process session gives', async (t) =>
   const ys = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => pool.run(sample(i))));
   for (let i = 0; i < ys.length; i++) {
     const r = await ref.run(sample(i));
-    t.ok(ys[i]!.every((v, k) => Math.abs(v - r[k]!) <= 1e-6), `pool row ${i} matches an in-process session`);
+    t.ok(
+      ys[i]!.every((v, k) => Math.abs(v - r[k]!) <= 1e-6),
+      `pool row ${i} matches an in-process session`,
+    );
   }
   await t.rejects(pool.run(new Float32Array(10)), { code: 'ND_SHAPE' }, 'a wrong-size sample is refused on this thread');
   await pool.close();
@@ -94,12 +104,18 @@ t.test('a session in a child process, with its share of CONVKIT_NUM_THREADS', as
   const ref = await InferenceSession.create(model, { maxBatchSize: 1 });
   for (let i = 0; i < 3; i++) {
     const r = await ref.run(sample(i));
-    t.ok(ys[i]!.every((v, k) => Math.abs(v - r[k]!) <= 1e-6), `process row ${i} matches`);
+    t.ok(
+      ys[i]!.every((v, k) => Math.abs(v - r[k]!) <= 1e-6),
+      `process row ${i} matches`,
+    );
   }
   await pool.close();
   await ref.close();
 });
 
 t.test('a weights file that does not exist fails create() with a coded error, no worker left behind', async (t) => {
-  await t.rejects(SessionPool.create(join(dir, 'missing.safetensors'), { workers: 1 }), { code: 'ND_ARG', message: /missing\.safetensors/ });
+  await t.rejects(SessionPool.create(join(dir, 'missing.safetensors'), { workers: 1 }), {
+    code: 'ND_ARG',
+    message: /missing\.safetensors/,
+  });
 });

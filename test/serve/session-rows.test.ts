@@ -41,8 +41,15 @@ async function compare(t: Test, model: Model, maxBatchSize: number, counts: numb
     if (n <= exactUpTo) t.equal(maxDiff, 0, `${model.name} batch of ${n} (<= 4): rows bit-identical to batch-1`);
   }
   const st = batched.stats();
-  t.ok(Object.keys(st.batchSizes).some((k) => Number(k) > 1), `requests were coalesced (batch sizes ${JSON.stringify(st.batchSizes)})`);
-  t.equal(st.completed, counts.reduce((a, b) => a + b, 0), 'every request completed');
+  t.ok(
+    Object.keys(st.batchSizes).some((k) => Number(k) > 1),
+    `requests were coalesced (batch sizes ${JSON.stringify(st.batchSizes)})`,
+  );
+  t.equal(
+    st.completed,
+    counts.reduce((a, b) => a + b, 0),
+    'every request completed',
+  );
   await batched.close();
   await single.close();
 }
@@ -90,6 +97,9 @@ t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a 
     model.dispose();
   }
   const small = lenet5();
-  await t.rejects(InferenceSession.create(small, { maxBatchSize: 4, batchInvariant: true }), { code: 'ND_ARG', message: /batchInvariant needs maxBatchSize > 4/ });
+  await t.rejects(InferenceSession.create(small, { maxBatchSize: 4, batchInvariant: true }), {
+    code: 'ND_ARG',
+    message: /batchInvariant needs maxBatchSize > 4/,
+  });
   small.dispose();
 });

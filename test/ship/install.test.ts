@@ -46,15 +46,28 @@ if (tgz) {
 const hasCuda = entries.includes(`package/prebuilds/${tuple}/convkit.cuda.node`);
 
 t.test('the tarball holds what a user needs and nothing else', { skip: !tgz && 'no tarball' }, async (t) => {
-  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'bin/convkit.js',
-    'scripts/install.mjs', 'binding.gyp', `prebuilds/${tuple}/convkit.napi.node`])
+  for (const need of [
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'bin/convkit.js',
+    'scripts/install.mjs',
+    'binding.gyp',
+    `prebuilds/${tuple}/convkit.napi.node`,
+  ])
     t.ok(entries.includes(`package/${need}`), `ships ${need}`);
-  const bad = entries.filter((e) =>
-    /^package\/(test|bench|lib|\.ci|\.tap|build|build-cuda|examples\/data)\//.test(e) ||
-    /\.test\.[cm]?[jt]s$|\.tsbuildinfo$|\/fixtures\/|\.safetensors$|\.idx\d?-ubyte/.test(e) ||
-    /^package\/scripts\/(check-gpu\.sh|dev-build\.sh|make-fixtures\.sh)$/.test(e));
+  const bad = entries.filter(
+    (e) =>
+      /^package\/(test|bench|lib|\.ci|\.tap|build|build-cuda|examples\/data)\//.test(e) ||
+      /\.test\.[cm]?[jt]s$|\.tsbuildinfo$|\/fixtures\/|\.safetensors$|\.idx\d?-ubyte/.test(e) ||
+      /^package\/scripts\/(check-gpu\.sh|dev-build\.sh|make-fixtures\.sh)$/.test(e),
+  );
   t.same(bad, [], 'no tests, bench data, fixtures, build folders or scripts that need unshipped files');
-  t.comment(`the tarball ${hasCuda ? 'includes' : 'does not include'} the CUDA addon (prepack: ${/; (.*)$/m.exec(packed.stdout)?.[1] ?? '?'})`);
+  t.comment(
+    `the tarball ${hasCuda ? 'includes' : 'does not include'} the CUDA addon (prepack: ${/; (.*)$/m.exec(packed.stdout)?.[1] ?? '?'})`,
+  );
 });
 
 t.test('source maps are not dead: each carries its sources', { skip: !tgz && 'no tarball' }, async (t) => {
@@ -63,25 +76,33 @@ t.test('source maps are not dead: each carries its sources', { skip: !tgz && 'no
   const broken: string[] = [];
   for (const m of maps) {
     const map = JSON.parse(readFileSync(join(extracted, m), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
-    const ok = map.sources.length > 0 && map.sourcesContent?.length === map.sources.length &&
+    const ok =
+      map.sources.length > 0 &&
+      map.sourcesContent?.length === map.sources.length &&
       map.sourcesContent.every((s) => typeof s === 'string' && s.length > 0);
     if (!ok) broken.push(m);
   }
   t.same(broken, [], 'every map has a non-empty sourcesContent for each source');
-  const dangling = entries.filter((e) => e.endsWith('.js')).filter((e) => {
-    const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(extracted, e), 'utf8'))?.[1];
-    return url !== undefined && !entries.includes(join(dirname(e), url));
-  });
+  const dangling = entries
+    .filter((e) => e.endsWith('.js'))
+    .filter((e) => {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(extracted, e), 'utf8'))?.[1];
+      return url !== undefined && !entries.includes(join(dirname(e), url));
+    });
   t.same(dangling, [], 'every sourceMappingURL names a shipped map');
 });
 
-t.test(`the package stays under ${MAX_PACKED >> 20} MiB packed and ${MAX_UNPACKED >> 20} MiB unpacked`, { skip: !tgz && 'no tarball' }, async (t) => {
-  const packedBytes = statSync(tgz).size;
-  let unpacked = 0;
-  for (const e of entries) if (!e.endsWith('/')) unpacked += statSync(join(extracted, e)).size;
-  t.ok(packedBytes < MAX_PACKED, `packed: ${(packedBytes / 1e6).toFixed(2)} MB`);
-  t.ok(unpacked < MAX_UNPACKED, `unpacked: ${(unpacked / 1e6).toFixed(2)} MB`);
-});
+t.test(
+  `the package stays under ${MAX_PACKED >> 20} MiB packed and ${MAX_UNPACKED >> 20} MiB unpacked`,
+  { skip: !tgz && 'no tarball' },
+  async (t) => {
+    const packedBytes = statSync(tgz).size;
+    let unpacked = 0;
+    for (const e of entries) if (!e.endsWith('/')) unpacked += statSync(join(extracted, e)).size;
+    t.ok(packedBytes < MAX_PACKED, `packed: ${(packedBytes / 1e6).toFixed(2)} MB`);
+    t.ok(unpacked < MAX_UNPACKED, `unpacked: ${(unpacked / 1e6).toFixed(2)} MB`);
+  },
+);
 
 // --- install with --ignore-scripts and no compiler -----------------------------------------------
 const app = join(work, 'app');
@@ -120,7 +141,12 @@ async function main() {
 main().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-interface Prediction { shape: number[]; probs: number[]; addon: string; kind: string }
+interface Prediction {
+  shape: number[];
+  probs: number[];
+  addon: string;
+  kind: string;
+}
 
 function checkPrediction(t: Test, out: Prediction | undefined, kind: string, file: string) {
   t.ok(out, 'printed its result');
@@ -137,7 +163,12 @@ t.test('a LeNet-5 prediction from ESM', { skip: !installed && 'not installed' },
   const r = run(process.execPath, ['predict.mjs'], { cwd: app, env: appEnv() });
   t.equal(r.status, 0, 'exited cleanly', { output: r.tail });
   // With the CUDA addon in the package, it is the one loaded (it holds the CPU backend too).
-  checkPrediction(t, lastJson<Prediction>(r), hasCuda ? 'cuda-prebuild' : 'cpu-prebuild', hasCuda ? 'convkit.cuda.node' : 'convkit.napi.node');
+  checkPrediction(
+    t,
+    lastJson<Prediction>(r),
+    hasCuda ? 'cuda-prebuild' : 'cpu-prebuild',
+    hasCuda ? 'convkit.cuda.node' : 'convkit.napi.node',
+  );
 });
 
 t.test('a LeNet-5 prediction from CommonJS (require)', { skip: !installed && 'not installed' }, async (t) => {
@@ -166,8 +197,16 @@ export const n: number = shape.length;
   writeFileSync(join(app, 'good.mts'), `import { lenet5, Tensor } from 'convkit';\n${use}`);
   // Proof that the types are real (not any): a wrong use must be an error in a .cts file.
   writeFileSync(join(app, 'bad.cts'), `import { lenet5 } from 'convkit';\nexport const m: number = lenet5();\n`);
-  const options = { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true,
-    skipLibCheck: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] };
+  const options = {
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2022',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: ['node'],
+    typeRoots: [join(root, 'node_modules', '@types')],
+  };
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: ['good.cts', 'good.mts'] }));
   writeFileSync(join(app, 'tsconfig.bad.json'), JSON.stringify({ compilerOptions: options, files: ['bad.cts'] }));
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -178,61 +217,93 @@ export const n: number = shape.length;
   t.match(bad.stdout, /bad\.cts.*TS2322.*Model/, 'the error names the wrong type');
 });
 
-t.test('with no binary, the error lists what it tried and says `npm rebuild convkit`', { skip: !installed && 'not installed' }, async (t) => {
-  const pb = join(app, 'node_modules', 'convkit', 'prebuilds');
-  renameSync(pb, `${pb}.away`);
-  t.teardown(() => renameSync(`${pb}.away`, pb));
-  const r = run(process.execPath, ['predict.mjs'], { cwd: app, env: appEnv() });
-  t.not(r.status, 0, 'the import fails');
-  t.match(r.stderr, /could not load the native addon for/);
-  t.match(r.stderr, /build-cuda\/Release\/convkit_cuda\.node: missing/);
-  t.match(r.stderr, new RegExp(`prebuilds/${tuple}/convkit\\.cuda\\.node: missing`));
-  t.match(r.stderr, /build\/Release: missing/);
-  t.match(r.stderr, new RegExp(`prebuilds/${tuple}/convkit\\.napi\\.node: missing \\(no prebuilt binary for ${tuple}\\)`));
-  t.match(r.stderr, /npm rebuild convkit/, 'the fix for a dependency');
-  t.notMatch(r.stderr, /npm ci/, 'not the fix for a clone');
-  t.match(r.stderr, /ND_INTERNAL/);
-});
+t.test(
+  'with no binary, the error lists what it tried and says `npm rebuild convkit`',
+  { skip: !installed && 'not installed' },
+  async (t) => {
+    const pb = join(app, 'node_modules', 'convkit', 'prebuilds');
+    renameSync(pb, `${pb}.away`);
+    t.teardown(() => renameSync(`${pb}.away`, pb));
+    const r = run(process.execPath, ['predict.mjs'], { cwd: app, env: appEnv() });
+    t.not(r.status, 0, 'the import fails');
+    t.match(r.stderr, /could not load the native addon for/);
+    t.match(r.stderr, /build-cuda\/Release\/convkit_cuda\.node: missing/);
+    t.match(r.stderr, new RegExp(`prebuilds/${tuple}/convkit\\.cuda\\.node: missing`));
+    t.match(r.stderr, /build\/Release: missing/);
+    t.match(r.stderr, new RegExp(`prebuilds/${tuple}/convkit\\.napi\\.node: missing \\(no prebuilt binary for ${tuple}\\)`));
+    t.match(r.stderr, /npm rebuild convkit/, 'the fix for a dependency');
+    t.notMatch(r.stderr, /npm ci/, 'not the fix for a clone');
+    t.match(r.stderr, /ND_INTERNAL/);
+  },
+);
 
-t.test('npm rebuild convkit uses the prebuild, compiles nothing and says so in one line', { skip: !installed && 'not installed' }, async (t) => {
-  // Without a CUDA prebuild, nvcc may still sit in /usr/local/cuda/bin here: skip that build (minutes).
-  const r = run('npm', ['rebuild', 'convkit', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: hasCuda ? undefined : '1' }) });
-  t.equal(r.status, 0, 'exited cleanly', { output: r.tail });
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('convkit:'));
-  t.equal(lines.length, 1, 'one line from convkit', { lines });
-  t.match(lines[0], new RegExp(`^convkit: using prebuilds/${tuple}/convkit\\.napi\\.node \\(prebuilt\\); `));
-  if (hasCuda) t.match(lines[0], /convkit\.cuda\.node \(prebuilt CUDA\)/);
-  t.notOk(existsSync(join(app, 'node_modules', 'convkit', 'build')), 'nothing was compiled (no build/)');
-});
+t.test(
+  'npm rebuild convkit uses the prebuild, compiles nothing and says so in one line',
+  { skip: !installed && 'not installed' },
+  async (t) => {
+    // Without a CUDA prebuild, nvcc may still sit in /usr/local/cuda/bin here: skip that build (minutes).
+    const r = run('npm', ['rebuild', 'convkit', '--foreground-scripts'], {
+      cwd: app,
+      env: appEnv({ CONVKIT_SKIP_CUDA: hasCuda ? undefined : '1' }),
+    });
+    t.equal(r.status, 0, 'exited cleanly', { output: r.tail });
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('convkit:'));
+    t.equal(lines.length, 1, 'one line from convkit', { lines });
+    t.match(lines[0], new RegExp(`^convkit: using prebuilds/${tuple}/convkit\\.napi\\.node \\(prebuilt\\); `));
+    if (hasCuda) t.match(lines[0], /convkit\.cuda\.node \(prebuilt CUDA\)/);
+    t.notOk(existsSync(join(app, 'node_modules', 'convkit', 'build')), 'nothing was compiled (no build/)');
+  },
+);
 
-t.test('npm rebuild convkit with no prebuild and no compiler fails saying what is needed', { skip: !installed && 'not installed' }, async (t) => {
-  const pb = join(app, 'node_modules', 'convkit', 'prebuilds');
-  renameSync(pb, `${pb}.away`);
-  t.teardown(() => renameSync(`${pb}.away`, pb));
-  const r = run('npm', ['rebuild', 'convkit', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: '1' }) });
-  t.not(r.status, 0, 'the rebuild fails');
-  t.match(r.stdout, new RegExp(`convkit: no prebuilt binary for ${tuple}; compiling the CPU addon with node-gyp`), 'it said it compiles, and why');
-  t.match(r.stderr, /compiling the CPU addon failed .* C\+\+17 compiler, make and python3/, 'and what is missing');
-});
+t.test(
+  'npm rebuild convkit with no prebuild and no compiler fails saying what is needed',
+  { skip: !installed && 'not installed' },
+  async (t) => {
+    const pb = join(app, 'node_modules', 'convkit', 'prebuilds');
+    renameSync(pb, `${pb}.away`);
+    t.teardown(() => renameSync(`${pb}.away`, pb));
+    const r = run('npm', ['rebuild', 'convkit', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: '1' }) });
+    t.not(r.status, 0, 'the rebuild fails');
+    t.match(
+      r.stdout,
+      new RegExp(`convkit: no prebuilt binary for ${tuple}; compiling the CPU addon with node-gyp`),
+      'it said it compiles, and why',
+    );
+    t.match(r.stderr, /compiling the CPU addon failed .* C\+\+17 compiler, make and python3/, 'and what is missing');
+  },
+);
 
 t.test('--build-from-source compiles even where a prebuild loads', { skip: !installed && 'not installed' }, async (t) => {
   // No compiler here, so the compile fails fast: what matters is that it was attempted.
-  const r = run('npm', ['rebuild', 'convkit', '--build-from-source', '--foreground-scripts'], { cwd: app, env: appEnv({ CONVKIT_SKIP_CUDA: '1' }) });
+  const r = run('npm', ['rebuild', 'convkit', '--build-from-source', '--foreground-scripts'], {
+    cwd: app,
+    env: appEnv({ CONVKIT_SKIP_CUDA: '1' }),
+  });
   t.not(r.status, 0, 'the rebuild fails for want of a compiler');
   t.match(r.stdout, /convkit: building from source was asked for; compiling the CPU addon with node-gyp/);
 });
 
-t.test('the prebuilt binary is -O3 without -march and picks its SIMD kernel at run time', { skip: !installed && 'not installed' }, async (t) => {
-  const pkg = join(app, 'node_modules', 'convkit');
-  for (const f of ['binding.gyp', 'CMakeLists.txt']) {
-    const text = readFileSync(join(pkg, f), 'utf8').replace(/#.*$/gm, '');
-    t.match(text, /-O3/, `${f} builds with -O3`);
-    t.notMatch(text, /-march|-mtune=native|-mavx/, `${f} sets no -march (per-kernel target attributes instead)`);
-  }
-  const probe = `import('convkit').then((m) => console.log(m.ops.gemmKernelName()))`;
-  // Any CONVKIT_GEMM_KERNEL this test runs under goes to the child too, so both pick alike.
-  const auto = run(process.execPath, ['-e', probe], { cwd: app, env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: process.env.CONVKIT_GEMM_KERNEL }) });
-  t.equal(auto.stdout.trim(), ops.gemmKernelName(), 'the same kernel as this checkout picks on this CPU', { output: auto.tail });
-  const forced = run(process.execPath, ['-e', probe], { cwd: app, env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: 'portable' }) });
-  t.equal(forced.stdout.trim(), 'portable', 'and the portable one when asked', { output: forced.tail });
-});
+t.test(
+  'the prebuilt binary is -O3 without -march and picks its SIMD kernel at run time',
+  { skip: !installed && 'not installed' },
+  async (t) => {
+    const pkg = join(app, 'node_modules', 'convkit');
+    for (const f of ['binding.gyp', 'CMakeLists.txt']) {
+      const text = readFileSync(join(pkg, f), 'utf8').replace(/#.*$/gm, '');
+      t.match(text, /-O3/, `${f} builds with -O3`);
+      t.notMatch(text, /-march|-mtune=native|-mavx/, `${f} sets no -march (per-kernel target attributes instead)`);
+    }
+    const probe = `import('convkit').then((m) => console.log(m.ops.gemmKernelName()))`;
+    // Any CONVKIT_GEMM_KERNEL this test runs under goes to the child too, so both pick alike.
+    const auto = run(process.execPath, ['-e', probe], {
+      cwd: app,
+      env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: process.env.CONVKIT_GEMM_KERNEL }),
+    });
+    t.equal(auto.stdout.trim(), ops.gemmKernelName(), 'the same kernel as this checkout picks on this CPU', { output: auto.tail });
+    const forced = run(process.execPath, ['-e', probe], {
+      cwd: app,
+      env: appEnv({ CONVKIT_NO_CUDA: '1', CONVKIT_GEMM_KERNEL: 'portable' }),
+    });
+    t.equal(forced.stdout.trim(), 'portable', 'and the portable one when asked', { output: forced.tail });
+  },
+);

@@ -35,8 +35,12 @@ t.test('a clone with nothing built: every path tried, and `npm ci`', async (t) =
   t.equal(out.code, 'ND_INTERNAL');
   t.equal(out.name, 'ConvkitError');
   t.match(out.message, new RegExp(`for ${tuple}, Node ${process.version.replace(/\./g, '\\.')}`), 'names the platform and Node');
-  for (const p of ['build-cuda/Release/convkit_cuda.node: missing', `prebuilds/${tuple}/convkit.cuda.node: missing`,
-    'build/Release: missing', `prebuilds/${tuple}/convkit.napi.node: missing`])
+  for (const p of [
+    'build-cuda/Release/convkit_cuda.node: missing',
+    `prebuilds/${tuple}/convkit.cuda.node: missing`,
+    'build/Release: missing',
+    `prebuilds/${tuple}/convkit.napi.node: missing`,
+  ])
     t.ok(out.message?.includes(p), `lists ${p}`);
   t.match(out.message, /Fix: in a clone of convkit, run `npm ci`/);
   t.notMatch(out.message, /npm rebuild/, 'not the fix for a dependency');
@@ -48,7 +52,11 @@ t.test('a dependency whose prebuild is not a binary: the loader error, and `npm 
   writeFileSync(join(pkg, 'prebuilds', tuple, 'convkit.napi.node'), 'not an ELF file');
   const { out } = load({ CONVKIT_TEST_PACKAGE_ROOT: pkg });
   t.equal(out.code, 'ND_INTERNAL');
-  t.match(out.message, new RegExp(`prebuilds/${tuple}/convkit\\.napi\\.node: failed \\(.*(invalid ELF header|too short|file too short)`), 'says why the file did not load');
+  t.match(
+    out.message,
+    new RegExp(`prebuilds/${tuple}/convkit\\.napi\\.node: failed \\(.*(invalid ELF header|too short|file too short)`),
+    'says why the file did not load',
+  );
   t.match(out.message, /Fix: convkit is installed as a dependency: run `npm rebuild convkit`/);
   t.match(out.message, /C\+\+17 compiler, make and python3/, 'and what compiling needs');
 });
@@ -64,7 +72,10 @@ t.test('backends() reports the binary in use', async (t) => {
   const cpu = backends().find((b) => b.name === 'cpu')!;
   t.equal(cpu.details!.addon, addonInfo.path);
   t.match(String(cpu.details!.addonKind), /^(explicit|cuda-build|cuda-prebuild|cpu-build|cpu-prebuild)$/);
-  t.ok(addonInfo.attempts.some((a) => a.outcome === 'loaded' && a.path === addonInfo.path), 'the loaded file is among the attempts');
+  t.ok(
+    addonInfo.attempts.some((a) => a.outcome === 'loaded' && a.path === addonInfo.path),
+    'the loaded file is among the attempts',
+  );
 });
 
 t.test("backends()' CUDA reason is true for this machine", async (t) => {
@@ -102,25 +113,56 @@ const missing: Attempt[] = [
 const cpuLoad = { attempts: missing, kind: 'cpu-build' as const, path: '/x/build/Release/convkit.node' };
 
 t.test('the reason when no CUDA addon exists', async (t) => {
-  t.match(cudaAbsentReason(cpuLoad, '/src/convkit', withNvcc), new RegExp(`not built .*nvcc is at ${fakeBin}/nvcc.*npm run build:cuda`), 'clone with nvcc');
+  t.match(
+    cudaAbsentReason(cpuLoad, '/src/convkit', withNvcc),
+    new RegExp(`not built .*nvcc is at ${fakeBin}/nvcc.*npm run build:cuda`),
+    'clone with nvcc',
+  );
   t.match(cudaAbsentReason(cpuLoad, '/src/convkit', withoutNvcc), /nvcc was not found .*install the CUDA toolkit/, 'clone without nvcc');
-  t.match(cudaAbsentReason(cpuLoad, '/app/node_modules/convkit', withNvcc), /ships no CUDA addon .*`npm rebuild convkit` builds it with nvcc/, 'dependency with nvcc');
-  t.match(cudaAbsentReason(cpuLoad, '/app/node_modules/convkit', withoutNvcc), /ships no CUDA addon .*nvcc was not found/, 'dependency without nvcc');
+  t.match(
+    cudaAbsentReason(cpuLoad, '/app/node_modules/convkit', withNvcc),
+    /ships no CUDA addon .*`npm rebuild convkit` builds it with nvcc/,
+    'dependency with nvcc',
+  );
+  t.match(
+    cudaAbsentReason(cpuLoad, '/app/node_modules/convkit', withoutNvcc),
+    /ships no CUDA addon .*nvcc was not found/,
+    'dependency without nvcc',
+  );
 });
 
 t.test('the reason when a CUDA addon exists but was not used', async (t) => {
   const at = (a: Attempt) => ({ ...cpuLoad, attempts: [a, ...missing.slice(1)] });
   const p = '/x/build-cuda/Release/convkit_cuda.node';
-  t.match(cudaAbsentReason(at({ path: p, cuda: true, outcome: 'skipped', why: 'CONVKIT_NO_CUDA is set' }), '/x', withNvcc), /CONVKIT_NO_CUDA is set/);
-  t.match(cudaAbsentReason(at({ path: p, cuda: true, outcome: 'failed', why: 'libfoo.so: cannot open' }), '/x', withNvcc), /failed to load: libfoo\.so: cannot open/);
-  t.match(cudaAbsentReason(at({ path: p, cuda: true, outcome: 'skipped', why: 'native sources changed after it was built (rebuild: npm run build:cuda)' }), '/x', withNvcc), /sources changed .*npm run build:cuda/);
-  t.match(cudaAbsentReason({ ...cpuLoad, kind: 'explicit', path: '/y/cpu.node' }, '/x', withNvcc), /CONVKIT_ADDON points at \/y\/cpu\.node/);
+  t.match(
+    cudaAbsentReason(at({ path: p, cuda: true, outcome: 'skipped', why: 'CONVKIT_NO_CUDA is set' }), '/x', withNvcc),
+    /CONVKIT_NO_CUDA is set/,
+  );
+  t.match(
+    cudaAbsentReason(at({ path: p, cuda: true, outcome: 'failed', why: 'libfoo.so: cannot open' }), '/x', withNvcc),
+    /failed to load: libfoo\.so: cannot open/,
+  );
+  t.match(
+    cudaAbsentReason(
+      at({ path: p, cuda: true, outcome: 'skipped', why: 'native sources changed after it was built (rebuild: npm run build:cuda)' }),
+      '/x',
+      withNvcc,
+    ),
+    /sources changed .*npm run build:cuda/,
+  );
+  t.match(
+    cudaAbsentReason({ ...cpuLoad, kind: 'explicit', path: '/y/cpu.node' }, '/x', withNvcc),
+    /CONVKIT_ADDON points at \/y\/cpu\.node/,
+  );
 });
 
 t.test("node-gyp-build's own pick is the CPU prebuild, never convkit.cuda.node", async (t) => {
   const ngb = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
   // Both creation orders, so the result cannot hang on the order readdir happens to return.
-  for (const order of [['convkit.napi.node', 'convkit.cuda.node'], ['convkit.cuda.node', 'convkit.napi.node']]) {
+  for (const order of [
+    ['convkit.napi.node', 'convkit.cuda.node'],
+    ['convkit.cuda.node', 'convkit.napi.node'],
+  ]) {
     const dir = join(work, `rank-${order[0]}`);
     mkdirSync(join(dir, 'prebuilds', tuple), { recursive: true });
     for (const f of order) writeFileSync(join(dir, 'prebuilds', tuple, f), '');

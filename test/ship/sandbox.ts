@@ -6,8 +6,32 @@ import { accessSync, constants, mkdirSync, symlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** The tools an install and a run need; compilers and make are deliberately not among them. */
-const TOOLS = ['npm', 'npx', 'sh', 'bash', 'env', 'cat', 'ls', 'mkdir', 'rm', 'cp', 'mv', 'chmod', 'uname',
-  'getconf', 'ldd', 'grep', 'sed', 'tar', 'gzip', 'dirname', 'basename', 'readlink', 'true', 'false'];
+const TOOLS = [
+  'npm',
+  'npx',
+  'sh',
+  'bash',
+  'env',
+  'cat',
+  'ls',
+  'mkdir',
+  'rm',
+  'cp',
+  'mv',
+  'chmod',
+  'uname',
+  'getconf',
+  'ldd',
+  'grep',
+  'sed',
+  'tar',
+  'gzip',
+  'dirname',
+  'basename',
+  'readlink',
+  'true',
+  'false',
+];
 /** What must not be reachable from that PATH. */
 export const COMPILERS = ['gcc', 'g++', 'cc', 'c++', 'clang', 'clang++', 'make', 'nvcc', 'cmake', 'python3'];
 
@@ -60,7 +84,13 @@ export interface Ran {
 }
 
 export function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Ran {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env, encoding: 'utf8', timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 300_000,
+    maxBuffer: 64 << 20,
+  });
   const stdout = r.stdout ?? '';
   const stderr = (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '');
   return { status: r.status, stdout, stderr, tail: `${stdout.slice(-1500)}\n--- stderr ---\n${stderr.slice(-1500)}` };

@@ -48,7 +48,10 @@ t.test('a diverging run stops with ND_NAN and keeps the last good checkpoint', a
   await fit(m, loader, { epochs: 1, optimizer: { lr: 0.01 }, checkpointPath: path });
   const before = readFileSync(path);
   const opt = new SGD(m.parameters(), { lr: 1e30 });
-  await t.rejects(fit(m, loader, { epochs: 3, optimizer: opt, startEpoch: 1, checkpointPath: path }), { code: 'ND_NAN', message: /loss became (NaN|Infinity|-Infinity) at epoch 1.*last good checkpoint is/ });
+  await t.rejects(fit(m, loader, { epochs: 3, optimizer: opt, startEpoch: 1, checkpointPath: path }), {
+    code: 'ND_NAN',
+    message: /loss became (NaN|Infinity|-Infinity) at epoch 1.*last good checkpoint is/,
+  });
   t.ok(readFileSync(path).equals(before), 'the checkpoint on disk is the one from the good epoch');
   const ck = await loadCheckpoint(path);
   t.equal(ck.position.epoch, 1);

@@ -39,7 +39,10 @@ async function decodeMissing(job: BatchJob): Promise<(Uint8Array | null)[]> {
       const i = todo[next++]!;
       if (errors.size > 0) return; // the batch fails anyway
       try {
-        images[i] = await decodeImage(job.paths[i]!, new Uint8Array(job.share ? new SharedArrayBuffer(IMAGE_BYTES) : new ArrayBuffer(IMAGE_BYTES)));
+        images[i] = await decodeImage(
+          job.paths[i]!,
+          new Uint8Array(job.share ? new SharedArrayBuffer(IMAGE_BYTES) : new ArrayBuffer(IMAGE_BYTES)),
+        );
       } catch (e) {
         errors.set(i, e);
       }

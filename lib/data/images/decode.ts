@@ -25,7 +25,9 @@ export function loadSharp(): Promise<Sharp> {
     (m) => m.default,
     (e: Error) => {
       sharpLoaded = null;
-      throw new ConvkitError('ND_INTERNAL', `convkit's image pipeline needs the 'sharp' package, which did not load: ${e.message}`, { cause: e });
+      throw new ConvkitError('ND_INTERNAL', `convkit's image pipeline needs the 'sharp' package, which did not load: ${e.message}`, {
+        cause: e,
+      });
     },
   );
   return sharpLoaded;
@@ -70,7 +72,8 @@ export async function decodeImage(path: string, into?: Uint8Array): Promise<Uint
   } catch (e) {
     throw formatError(path, 'decode', e);
   }
-  if (data.length !== SIDE * SIDE * 3) throw formatError(path, 'decode', new Error(`expected ${SIDE * SIDE * 3} RGB bytes, sharp gave ${data.length}`));
+  if (data.length !== SIDE * SIDE * 3)
+    throw formatError(path, 'decode', new Error(`expected ${SIDE * SIDE * 3} RGB bytes, sharp gave ${data.length}`));
   const out = into ?? new Uint8Array(SIDE * SIDE * 3);
   out.set(data);
   return out;

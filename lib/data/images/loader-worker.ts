@@ -14,7 +14,16 @@ export interface ImageWorkerInit {
 export type ToImageWorker = { type: 'batch'; id: number; index: number; job: BatchJob } | { type: 'cancel'; id: number };
 
 export type FromImageWorker =
-  | { type: 'batch'; id: number; index: number; x: Float32Array; labels: Int32Array; ids: Int32Array; decoded: [number, Uint8Array][]; threadId: number }
+  | {
+      type: 'batch';
+      id: number;
+      index: number;
+      x: Float32Array;
+      labels: Int32Array;
+      ids: Int32Array;
+      decoded: [number, Uint8Array][];
+      threadId: number;
+    }
   | { type: 'error'; id: number; index: number; name: string; message: string; stack?: string; code?: string };
 
 const { spec } = workerData as ImageWorkerInit;
@@ -31,11 +40,28 @@ async function drain(): Promise<void> {
         const b = await prepareBatch(spec, m.job);
         // Without a cache (share false) the decoded pixels are not wanted back: do not copy them.
         const decoded = m.job.share ? b.decoded : [];
-        const msg: FromImageWorker = { type: 'batch', id: m.id, index: m.index, x: b.x, labels: b.labels, ids: m.job.ids, decoded, threadId };
+        const msg: FromImageWorker = {
+          type: 'batch',
+          id: m.id,
+          index: m.index,
+          x: b.x,
+          labels: b.labels,
+          ids: m.job.ids,
+          decoded,
+          threadId,
+        };
         port.postMessage(msg, [b.x.buffer as ArrayBuffer]);
       } catch (e) {
         const err = e as Error & { code?: string };
-        const msg: FromImageWorker = { type: 'error', id: m.id, index: m.index, name: err?.name ?? 'Error', message: String(err?.message ?? e), stack: err?.stack, code: err?.code };
+        const msg: FromImageWorker = {
+          type: 'error',
+          id: m.id,
+          index: m.index,
+          name: err?.name ?? 'Error',
+          message: String(err?.message ?? e),
+          stack: err?.stack,
+          code: err?.code,
+        };
         port.postMessage(msg);
       }
     }

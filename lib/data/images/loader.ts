@@ -84,7 +84,6 @@ interface Slot {
   pending: Set<string>;
 }
 
-
 export class ImageFolderLoader {
   /** Images in the loader (after `limit`). */
   readonly count: number;
@@ -115,7 +114,14 @@ export class ImageFolderLoader {
     this.train = opts.train ?? false;
     this.shuffle = opts.shuffle ?? this.train;
     this.workers = optInt('imageFolderLoader', 'workers', opts.workers, Math.min(2, os.availableParallelism()), 0, 256);
-    this.prefetch = optInt('imageFolderLoader', 'prefetch', opts.prefetch, Math.min(MAX_PREFETCH, Math.max(2, 2 * this.workers)), 0, MAX_PREFETCH);
+    this.prefetch = optInt(
+      'imageFolderLoader',
+      'prefetch',
+      opts.prefetch,
+      Math.min(MAX_PREFETCH, Math.max(2, 2 * this.workers)),
+      0,
+      MAX_PREFETCH,
+    );
     this.#spec = transformSpec('imageFolderLoader', opts, this.train, this.seed);
     this.crop = this.#spec.crop;
     const limit = optInt('imageFolderLoader', 'limit', opts.limit, source.paths.length, 1);
@@ -220,7 +226,10 @@ export class ImageFolderLoader {
     await loadSharp(); // on this thread before any worker loads it
     if (this.#closed) throw new DisposedError('imageFolderLoader.epoch: the loader is closed');
     if (this.#active)
-      this.#fail(this.#active, new ArgumentError(`imageFolderLoader: epoch ${this.#active.epoch} was still being iterated when epoch ${epoch} started`));
+      this.#fail(
+        this.#active,
+        new ArgumentError(`imageFolderLoader: epoch ${this.#active.epoch} was still being iterated when epoch ${epoch} started`),
+      );
     this.#ensureWorkers();
     const state: EpochState = { id: this.#nextId++, epoch, ready: new Map(), error: null, wake: null };
     this.#active = state;
@@ -323,7 +332,8 @@ export class ImageFolderLoader {
  * folder that list's relative paths start from). Lists and checks the files before resolving.
  */
 export async function imageFolderLoader(path: string, opts: ImageLoaderOptions): Promise<ImageFolderLoader> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError(`imageFolderLoader: 'path' must be a folder or a list file, got ${String(path)}`);
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError(`imageFolderLoader: 'path' must be a folder or a list file, got ${String(path)}`);
   if (opts == null || typeof opts !== 'object') throw new ArgumentError(`imageFolderLoader: 'opts' with batchSize is required`);
   // Validate the options before touching the file system.
   const probe: ImageSource = { paths: ['-'], labels: new Int32Array(1), classes: ['-'] };

@@ -7,7 +7,9 @@ import { ArgumentError } from '../../errors.js';
 import { decodeImage } from './decode.js';
 import { SIDE } from './transform.js';
 
-export async function computeMeanImage(paths: readonly string[]): Promise<{ image: Float32Array; channels: [number, number, number]; count: number }> {
+export async function computeMeanImage(
+  paths: readonly string[],
+): Promise<{ image: Float32Array; channels: [number, number, number]; count: number }> {
   if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string'))
     throw new ArgumentError(`computeMeanImage: 'paths' must be a non-empty array of image paths`);
   const plane = SIDE * SIDE;

@@ -18,7 +18,8 @@ export async function loadImageForPredict(
   path: string,
   opts: PredictImageOptions = {},
 ): Promise<{ x: Float32Array; shape: [number, number, number, number] }> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError(`loadImageForPredict: 'path' must be a file path, got ${String(path)}`);
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError(`loadImageForPredict: 'path' must be a file path, got ${String(path)}`);
   const spec = transformSpec('loadImageForPredict', { ...opts, pca: false }, false, 0);
   const image = await decodeImage(path);
   const places = opts.tenCrop ? tenCropPlacements(spec.crop) : [placement(spec, 0, 0)];

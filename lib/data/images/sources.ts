@@ -87,7 +87,9 @@ export async function listImageFolder(root: string): Promise<ImageSource> {
     }
   }
   if (paths.length === 0)
-    throw formatError(`image folder '${dir}' holds no images: expected <class>/*.jpg|jpeg|png under it (${classes.length} class folders found)`);
+    throw formatError(
+      `image folder '${dir}' holds no images: expected <class>/*.jpg|jpeg|png under it (${classes.length} class folders found)`,
+    );
   return { paths, labels: Int32Array.from(labels), classes };
 }
 
@@ -188,7 +190,8 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     pathCol = find(PATH_COLUMNS);
     labelCol = find(LABEL_COLUMNS);
     nameCol = find(NAME_COLUMNS);
-    if (labelCol < 0) throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${clip(lines[first]!)}`);
+    if (labelCol < 0)
+      throw formatError(`${at(first)}: the header names no label column (one of ${LABEL_COLUMNS.join(', ')}): ${clip(lines[first]!)}`);
     start = first + 1;
   }
 
@@ -211,7 +214,9 @@ export async function readImageList(listFile: string, opts: ListOptions = {}): P
     if (l === undefined || l === '') throw formatError(`${at(n)}: no label in column ${labelCol + 1} for '${clip(p)}'`);
     const label = INT.test(l) ? Number(l) : NaN;
     if (!(label < MAX_CLASSES))
-      throw formatError(`${at(n)}: the label of '${clip(p)}' must be a non-negative integer below ${MAX_CLASSES}, got ${JSON.stringify(clip(l))}`);
+      throw formatError(
+        `${at(n)}: the label of '${clip(p)}' must be a non-negative integer below ${MAX_CLASSES}, got ${JSON.stringify(clip(l))}`,
+      );
     paths.push(isAbsolute(p) ? p : join(base, p));
     labels.push(label);
     lineOf.push(n);
@@ -233,7 +238,14 @@ async function checkFilesExist(paths: string[], where: (i: number) => string): P
   const width = 64;
   for (let b = 0; b < paths.length; b += width) {
     const chunk = paths.slice(b, b + width);
-    const found = await Promise.all(chunk.map((p) => stat(p).then((s) => s.isFile(), () => false)));
+    const found = await Promise.all(
+      chunk.map((p) =>
+        stat(p).then(
+          (s) => s.isFile(),
+          () => false,
+        ),
+      ),
+    );
     const bad = found.indexOf(false);
     if (bad >= 0) throw formatError(`${where(b + bad)}: image file '${chunk[bad]}' is missing or not a file`);
   }

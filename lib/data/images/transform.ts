@@ -70,7 +70,8 @@ function finiteList(op: string, name: string, v: unknown, n: number): number[] {
   if (!(Array.isArray(v) || ArrayBuffer.isView(v)) || (v as ArrayLike<number>).length !== n)
     fail(op, `'${name}' must be ${n} numbers, got ${describe(v)}`);
   const out = Array.from(v as ArrayLike<number>);
-  if (!out.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(op, `'${name}' must hold finite numbers, got [${out.join(', ')}]`);
+  if (!out.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    fail(op, `'${name}' must hold finite numbers, got [${out.join(', ')}]`);
   return out;
 }
 
@@ -93,12 +94,14 @@ export interface TransformOptions {
 /** Validates the options shared by the loader and loadImageForPredict. */
 export function transformSpec(op: string, opts: TransformOptions, train: boolean, seed: number): TransformSpec {
   const crop = opts.crop ?? 227;
-  if (!Number.isInteger(crop) || crop < 1 || crop > SIDE) fail(op, `'crop' must be an integer in [1, ${SIDE}] (227 or 224 for AlexNet), got ${String(crop)}`);
+  if (!Number.isInteger(crop) || crop < 1 || crop > SIDE)
+    fail(op, `'crop' must be an integer in [1, ${SIDE}] (227 or 224 for AlexNet), got ${String(crop)}`);
   let mean: Float32Array;
   const m = opts.mean ?? IMAGENET_MEAN;
   if (m === false) mean = new Float32Array(3);
   else if (m instanceof Float32Array && m.length === 3 * SIDE * SIDE) mean = m.slice();
-  else if (m instanceof Float32Array && m.length !== 3) fail(op, `a mean image must be a Float32Array of 3*256*256 = ${3 * SIDE * SIDE} values (CHW), got ${m.length}`);
+  else if (m instanceof Float32Array && m.length !== 3)
+    fail(op, `a mean image must be a Float32Array of 3*256*256 = ${3 * SIDE * SIDE} values (CHW), got ${m.length}`);
   else mean = Float32Array.from(finiteList(op, 'mean', m, 3));
   if (mean.some((v) => !Number.isFinite(v))) fail(op, `'mean' holds a value that is not finite`);
   const s = opts.scale ?? 1;
@@ -109,10 +112,12 @@ export function transformSpec(op: string, opts: TransformOptions, train: boolean
   if (train && p !== false) {
     if (p == null || typeof p !== 'object') fail(op, `'pca' must be { eigval, eigvec } or false, got ${String(p)}`);
     const eigval = Float64Array.from(finiteList(op, 'pca.eigval', p.eigval, 3));
-    if (!Array.isArray(p.eigvec) || p.eigvec.length !== 3) fail(op, `'pca.eigvec' must be a 3x3 array (rows R, G, B; columns the eigenvectors), got ${describe(p.eigvec)}`);
+    if (!Array.isArray(p.eigvec) || p.eigvec.length !== 3)
+      fail(op, `'pca.eigvec' must be a 3x3 array (rows R, G, B; columns the eigenvectors), got ${describe(p.eigvec)}`);
     const eigvec = Float64Array.from(p.eigvec.flatMap((row, i) => finiteList(op, `pca.eigvec[${i}]`, row, 3)));
     const alphaStd = p.alphaStd ?? 0.1;
-    if (typeof alphaStd !== 'number' || !Number.isFinite(alphaStd) || alphaStd < 0) fail(op, `'pca.alphaStd' must be a finite number >= 0, got ${String(alphaStd)}`);
+    if (typeof alphaStd !== 'number' || !Number.isFinite(alphaStd) || alphaStd < 0)
+      fail(op, `'pca.alphaStd' must be a finite number >= 0, got ${String(alphaStd)}`);
     pca = { eigval, eigvec, alphaStd };
   }
   return { crop, train, seed, mean, scale: scale as [number, number, number], pca };
@@ -163,7 +168,13 @@ export function placement(spec: TransformSpec, epoch: number, index: number): Pl
 export function tenCropPlacements(crop: number): Placement[] {
   const far = SIDE - crop;
   const c = far >> 1;
-  const spots: [number, number][] = [[0, 0], [0, far], [far, 0], [far, far], [c, c]];
+  const spots: [number, number][] = [
+    [0, 0],
+    [0, far],
+    [far, 0],
+    [far, far],
+    [c, c],
+  ];
   const zero = (): [number, number, number] => [0, 0, 0];
   return [false, true].flatMap((flip) => spots.map(([top, left]) => ({ top, left, flip, lighting: zero(), alpha: zero() })));
 }

@@ -40,12 +40,12 @@ std::string describe(const cpu::Conv2dGeom& g) {
 
 std::vector<cpu::Conv2dGeom> geometries() {
   return {
-      geom(2, 1, 7, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1),    // C = 1, unpadded
-      geom(3, 5, 11, 9, 7, 3, 2, 2, 1, 1, 0, 1, 2, 1),   // rectangular kernel, stride, padding, dilation
-      geom(2, 4, 13, 13, 6, 5, 5, 1, 1, 2, 2, 1, 1, 2),  // two groups (AlexNet's towers)
-      geom(2, 3, 9, 10, 4, 2, 2, 3, 3, 0, 1, 1, 1, 1),   // stride > kernel
-      geom(3, 6, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1),    // pointwise 1x1
-      geom(1, 3, 19, 17, 5, 11, 11, 4, 4, 2, 2, 1, 1, 1) // AlexNet conv1-like
+      geom(2, 1, 7, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1),     // C = 1, unpadded
+      geom(3, 5, 11, 9, 7, 3, 2, 2, 1, 1, 0, 1, 2, 1),    // rectangular kernel, stride, padding, dilation
+      geom(2, 4, 13, 13, 6, 5, 5, 1, 1, 2, 2, 1, 1, 2),   // two groups (AlexNet's towers)
+      geom(2, 3, 9, 10, 4, 2, 2, 3, 3, 0, 1, 1, 1, 1),    // stride > kernel
+      geom(3, 6, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1),     // pointwise 1x1
+      geom(1, 3, 19, 17, 5, 11, 11, 4, 4, 2, 2, 1, 1, 1)  // AlexNet conv1-like
   };
 }
 
@@ -111,8 +111,8 @@ void gemmChecks(Ctx& ctx) {
     const int64_t batch = 5, m = 13, n = 17, k = 11;
     auto A = randomVec(sz(batch * m * k), 34), B = randomVec(sz(batch * k * n), 35);
     std::vector<float> C(sz(batch * m * n));
-    cpu::sgemmStridedBatched(false, true, m, n, k, 1.f, A.data(), k, m * k, B.data(), k, k * n, 0.f, C.data(), n,
-                             m * n, batch);
+    cpu::sgemmStridedBatched(false, true, m, n, k, 1.f, A.data(), k, m * k, B.data(), k, k * n, 0.f, C.data(), n, m * n,
+                             batch);
     DevBuf<float> dA(A), dB(B), dC(C.size());
     cuda::sgemmStridedBatched(ctx, false, true, m, n, k, 1.f, dA, k, m * k, dB, k, k * n, 0.f, dC, n, m * n, batch);
     ctx.synchronize();

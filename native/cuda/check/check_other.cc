@@ -168,9 +168,7 @@ void faultChecks(Ctx& ctx) {
   bool clean = true;
   try {
     ctx.synchronize();
-  } catch (const Error&) {
-    clean = false;
-  }
+  } catch (const Error&) { clean = false; }
   report("faultCleared", "after the reported fault", clean, clean ? "next wait is clean" : "fault reported twice");
 }
 
@@ -236,10 +234,10 @@ void benchGemm(Ctx& ctx) {
       for (int i = 0; i < reps; i++) cuda::sgemm(ctx, false, false, n, n, n, 1.f, A, n, B, n, 0.f, C, n);
       ctx.synchronize();
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
-      std::printf("{\"bench\":\"sgemm\",\"impl\":\"convkit\",\"M\":%lld,\"N\":%lld,\"K\":%lld,\"tf32\":%s,\"ms\":%.4f,"
-                  "\"gflops\":%.1f}\n",
-                  (long long)n, (long long)n, (long long)n, tf32 ? "true" : "false", s * 1e3,
-                  2.0 * n * n * n / s / 1e9);
+      std::printf(
+          "{\"bench\":\"sgemm\",\"impl\":\"convkit\",\"M\":%lld,\"N\":%lld,\"K\":%lld,\"tf32\":%s,\"ms\":%.4f,"
+          "\"gflops\":%.1f}\n",
+          (long long)n, (long long)n, (long long)n, tf32 ? "true" : "false", s * 1e3, 2.0 * n * n * n / s / 1e9);
       std::fflush(stdout);
     }
   }

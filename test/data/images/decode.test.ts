@@ -17,7 +17,12 @@ async function byHand(path: string): Promise<{ pixels: Uint8Array; width: number
   const scale = SIDE / Math.min(width!, height!);
   const w = width! <= height! ? SIDE : Math.round(width! * scale);
   const h = width! <= height! ? Math.round(height! * scale) : SIDE;
-  const { data, info } = await sharp(path).resize(w, h, { fit: 'fill' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(path)
+    .resize(w, h, { fit: 'fill' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`${path}: sharp gave ${info.channels} channels`);
   const top = Math.floor((h - SIDE) / 2);
   const left = Math.floor((w - SIDE) / 2);
@@ -56,11 +61,17 @@ t.test('decoded images equal sharp doing the same steps by hand', async (t) => {
     t.equal(countDiff(got, want.pixels), 0, `${f} (${want.width}x${want.height}): identical to resize + centre crop by hand`);
     // sharp's own "cover" (computed independently of our size arithmetic) agrees, up to its
     // rounding the crop offset up where we (like Caffe and torchvision) round it down.
-    const cover = await sharp(f).resize(SIDE, SIDE, { fit: 'cover', position: 'centre' }).toColourspace('srgb').removeAlpha().raw().toBuffer();
+    const cover = await sharp(f)
+      .resize(SIDE, SIDE, { fit: 'cover', position: 'centre' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     const shifted = (dy: number, dx: number): number => {
       let sum = 0;
       for (let y = 0; y < SIDE - dy; y++)
-        for (let x = 0; x < SIDE - dx; x++) for (let c = 0; c < 3; c++) sum += Math.abs(got[((y + dy) * SIDE + x + dx) * 3 + c]! - cover[(y * SIDE + x) * 3 + c]!);
+        for (let x = 0; x < SIDE - dx; x++)
+          for (let c = 0; c < 3; c++) sum += Math.abs(got[((y + dy) * SIDE + x + dx) * 3 + c]! - cover[(y * SIDE + x) * 3 + c]!);
       return sum / ((SIDE - dy) * (SIDE - dx) * 3);
     };
     const best = Math.min(shifted(0, 0), shifted(0, 1), shifted(1, 0));
@@ -74,24 +85,38 @@ t.test('geometry: which part of the photo survives the resize and centre crop', 
   // Resized to 512x256 and cropped at left 128, source x in [150, 450) remains: red up to
   // crop column 43, green to 213, blue after.
   const wide = Buffer.alloc(600 * 300 * 3);
-  for (let y = 0; y < 300; y++)
-    for (let x = 0; x < 600; x++) wide[(y * 600 + x) * 3 + (x < 200 ? 0 : x < 400 ? 1 : 2)] = 255;
-  await sharp(wide, { raw: { width: 600, height: 300, channels: 3 } }).png().toFile(join(dir, 'wide.png'));
+  for (let y = 0; y < 300; y++) for (let x = 0; x < 600; x++) wide[(y * 600 + x) * 3 + (x < 200 ? 0 : x < 400 ? 1 : 2)] = 255;
+  await sharp(wide, { raw: { width: 600, height: 300, channels: 3 } })
+    .png()
+    .toFile(join(dir, 'wide.png'));
   const a = await decodeImage(join(dir, 'wide.png'));
   const px = (img: Uint8Array, y: number, x: number): number[] => Array.from(img.subarray((y * SIDE + x) * 3, (y * SIDE + x) * 3 + 3));
-  for (const [x, rgb] of [[0, [255, 0, 0]], [38, [255, 0, 0]], [49, [0, 255, 0]], [128, [0, 255, 0]], [208, [0, 255, 0]], [219, [0, 0, 255]], [255, [0, 0, 255]]] as const)
+  for (const [x, rgb] of [
+    [0, [255, 0, 0]],
+    [38, [255, 0, 0]],
+    [49, [0, 255, 0]],
+    [128, [0, 255, 0]],
+    [208, [0, 255, 0]],
+    [219, [0, 0, 255]],
+    [255, [0, 0, 255]],
+  ] as const)
     for (const y of [0, 128, 255]) t.same(px(a, y, x), rgb, `wide: (${y}, ${x})`);
   // 300x900 portrait, three horizontal bands of 300: resized to 256x768, cropped at top 256:
   // exactly the middle band.
   const tall = Buffer.alloc(300 * 900 * 3);
   for (let y = 0; y < 900; y++) for (let x = 0; x < 300; x++) tall[(y * 300 + x) * 3 + Math.floor(y / 300)] = 200;
-  await sharp(tall, { raw: { width: 300, height: 900, channels: 3 } }).png().toFile(join(dir, 'tall.png'));
+  await sharp(tall, { raw: { width: 300, height: 900, channels: 3 } })
+    .png()
+    .toFile(join(dir, 'tall.png'));
   const b = await decodeImage(join(dir, 'tall.png'));
   // Rows 0 and 255 sit on the band edges, where the resampling kernel blends the neighbours.
   let off = 0;
   for (let i = 2 * SIDE * 3; i < b.length - 2 * SIDE * 3; i += 3) if (b[i] !== 0 || b[i + 1] !== 200 || b[i + 2] !== 0) off++;
   t.equal(off, 0, 'tall: only the middle (green) band remains');
-  t.ok(b[0]! > 0 && b[0]! < 60 && b[1]! > 150, `tall: the top row sits on the red/green edge, a little red bleeds in (${Array.from(b.subarray(0, 3))})`);
+  t.ok(
+    b[0]! > 0 && b[0]! < 60 && b[1]! > 150,
+    `tall: the top row sits on the red/green edge, a little red bleeds in (${Array.from(b.subarray(0, 3))})`,
+  );
 });
 
 t.test('grayscale photos become three equal channels; PNG alpha is dropped', async (t) => {
@@ -109,12 +134,17 @@ t.test('grayscale photos become three equal channels; PNG alpha is dropped', asy
   // RGBA with a transparent half: the colour under the alpha is kept, alpha is gone.
   const dir = t.testdir({});
   const rgba = Buffer.alloc(320 * 256 * 4);
-  for (let y = 0; y < 256; y++)
-    for (let x = 0; x < 320; x++) rgba.set([x % 256, y, 77, x < 160 ? 0 : 255], (y * 320 + x) * 4);
-  await sharp(rgba, { raw: { width: 320, height: 256, channels: 4 } }).png().toFile(join(dir, 'alpha.png'));
+  for (let y = 0; y < 256; y++) for (let x = 0; x < 320; x++) rgba.set([x % 256, y, 77, x < 160 ? 0 : 255], (y * 320 + x) * 4);
+  await sharp(rgba, { raw: { width: 320, height: 256, channels: 4 } })
+    .png()
+    .toFile(join(dir, 'alpha.png'));
   const img = await decodeImage(join(dir, 'alpha.png'));
   t.same(Array.from(img.subarray(0, 3)), [32, 0, 77], 'pixel (0, 0) is source (0, 32), its colour kept under alpha 0');
-  t.same(Array.from(img.subarray((100 * SIDE + 200) * 3, (100 * SIDE + 200) * 3 + 3)), [232, 100, 77], 'pixel (100, 200) is source (100, 232)');
+  t.same(
+    Array.from(img.subarray((100 * SIDE + 200) * 3, (100 * SIDE + 200) * 3 + 3)),
+    [232, 100, 77],
+    'pixel (100, 200) is source (100, 232)',
+  );
 });
 
 t.test('CMYK JPEGs (ImageNet has a few) and 16-bit PNGs become 8-bit RGB', async (t) => {
@@ -139,9 +169,15 @@ t.test('bad files are ND_FORMAT errors naming the file', async (t) => {
   const full = readFileSync(join(PHOTOS, 'dog.jpg'));
   writeFileSync(truncated, full.subarray(0, Math.floor(full.length / 3)));
   copyFileSync(join(PHOTOS, 'dog.jpg'), join(dir, "it's fine.jpg"));
-  await t.rejects(decodeImage(join(dir, 'notes.jpg')), { code: 'ND_FORMAT', message: new RegExp(`cannot read image '${join(dir, 'notes.jpg')}': .*unsupported image format`) });
+  await t.rejects(decodeImage(join(dir, 'notes.jpg')), {
+    code: 'ND_FORMAT',
+    message: new RegExp(`cannot read image '${join(dir, 'notes.jpg')}': .*unsupported image format`),
+  });
   await t.rejects(decodeImage(join(dir, 'empty.png')), { code: 'ND_FORMAT', message: /empty\.png/ });
-  await t.rejects(decodeImage(truncated), { code: 'ND_FORMAT', message: /cannot decode image '.*truncated\.jpg': .*(premature|truncated)/i });
+  await t.rejects(decodeImage(truncated), {
+    code: 'ND_FORMAT',
+    message: /cannot decode image '.*truncated\.jpg': .*(premature|truncated)/i,
+  });
   await t.rejects(decodeImage(join(dir, 'missing.jpg')), { code: 'ND_FORMAT', message: /missing\.jpg/ });
   t.equal((await decodeImage(join(dir, "it's fine.jpg"))).length, SIDE * SIDE * 3, 'an apostrophe in a name is fine');
 });

@@ -54,7 +54,15 @@ const sameBatches = (a: ImageBatch[], b: ImageBatch[]): boolean =>
 function sampleList(dir: string, rows: number[]): string {
   const lines = readFileSync(CLASSES, 'utf8').trim().split('\n').slice(1);
   const file = join(dir, 'some.tsv');
-  writeFileSync(file, rows.map((r) => { const [i, , f] = lines[r]!.split('\t'); return `${join(SAMPLES, f!)}\t${i}`; }).join('\n') + '\n');
+  writeFileSync(
+    file,
+    rows
+      .map((r) => {
+        const [i, , f] = lines[r]!.split('\t');
+        return `${join(SAMPLES, f!)}\t${i}`;
+      })
+      .join('\n') + '\n',
+  );
   return file;
 }
 
@@ -67,13 +75,31 @@ t.test('imagenet-samples through classes.tsv: shapes, labels, classes, the centr
     t.equal(l.train, false);
     t.equal(l.shuffle, false, 'shuffle defaults to train');
     const e0 = await collect(l, 0);
-    t.same(e0.map((b) => b.shape), [[5, 3, 224, 224], [5, 3, 224, 224], [2, 3, 224, 224]]);
-    t.same(e0.flatMap((b) => Array.from(b.labels)), Array.from({ length: 12 }, (_, i) => i), 'the first 12 rows in list order, label = index');
-    t.ok(e0.every((b) => b.threadId !== threadId && b.threadId > 0), `prepared on worker threads ${[...new Set(e0.map((b) => b.threadId))].join(', ')}, not ${threadId}`);
+    t.same(
+      e0.map((b) => b.shape),
+      [
+        [5, 3, 224, 224],
+        [5, 3, 224, 224],
+        [2, 3, 224, 224],
+      ],
+    );
+    t.same(
+      e0.flatMap((b) => Array.from(b.labels)),
+      Array.from({ length: 12 }, (_, i) => i),
+      'the first 12 rows in list order, label = index',
+    );
+    t.ok(
+      e0.every((b) => b.threadId !== threadId && b.threadId > 0),
+      `prepared on worker threads ${[...new Set(e0.map((b) => b.threadId))].join(', ')}, not ${threadId}`,
+    );
     // The centre 224 crop of the decoded image minus ImageNet's means, as loadImageForPredict gives it.
     const one = await loadImageForPredict(l.paths[6]!, { crop: 224 });
     t.same(one.shape, [1, 3, 224, 224]);
-    t.equal(maxDiff(e0[1]!.x.subarray(224 * 224 * 3, 2 * 224 * 224 * 3), one.x), 0, 'test-time batches hold the same centre crops as loadImageForPredict');
+    t.equal(
+      maxDiff(e0[1]!.x.subarray(224 * 224 * 3, 2 * 224 * 224 * 3), one.x),
+      0,
+      'test-time batches hold the same centre crops as loadImageForPredict',
+    );
     t.equal(maxDiff((await collect(l, 5))[1]!.x, e0[1]!.x), 0, 'no randomness at test time: every epoch is the same');
   });
 });
@@ -87,10 +113,24 @@ t.test('training batches: seeded, different per epoch, resumable, the same on wo
     t.equal(a.shuffle, true);
     const e0 = await collect(a, 0);
     const e1 = await collect(a, 1);
-    t.same(e0.map((b) => b.batchSize), [4, 4, 2]);
-    t.same([...e0.flatMap((b) => Array.from(b.ids))].sort((x, y) => x - y), Array.from({ length: 10 }, (_, i) => i), 'every image once per epoch');
-    t.same(e0.flatMap((b) => Array.from(b.ids)), Array.from(a.order(0)), 'batches follow order(epoch)');
-    t.same(e0.flatMap((b) => Array.from(b.labels)), e0.flatMap((b) => Array.from(b.ids, (i) => a.labels[i]!)));
+    t.same(
+      e0.map((b) => b.batchSize),
+      [4, 4, 2],
+    );
+    t.same(
+      [...e0.flatMap((b) => Array.from(b.ids))].sort((x, y) => x - y),
+      Array.from({ length: 10 }, (_, i) => i),
+      'every image once per epoch',
+    );
+    t.same(
+      e0.flatMap((b) => Array.from(b.ids)),
+      Array.from(a.order(0)),
+      'batches follow order(epoch)',
+    );
+    t.same(
+      e0.flatMap((b) => Array.from(b.labels)),
+      e0.flatMap((b) => Array.from(b.ids, (i) => a.labels[i]!)),
+    );
     t.notSame(Array.from(a.order(0)), Array.from(a.order(1)), 'epochs shuffle differently');
     // The same image in two epochs gets a different crop/flip/lighting.
     const find = (bs: ImageBatch[], id: number): Float32Array => {
@@ -104,12 +144,18 @@ t.test('training batches: seeded, different per epoch, resumable, the same on wo
     const again = await withLoader(list, { ...opts, workers: 0 }, (b) => collect(b, 1));
     t.ok(sameBatches(again, e1), 'a fresh loader with the same seed gives identical batches');
     const here0 = await withLoader(list, { ...opts, workers: 0 }, (b) => collect(b, 0));
-    t.ok(here0.every((b) => b.threadId === threadId), 'workers: 0 prepares on the calling thread');
-    t.ok(sameBatches(here0, e0), 'and the batches are identical to the workers\'');
+    t.ok(
+      here0.every((b) => b.threadId === threadId),
+      'workers: 0 prepares on the calling thread',
+    );
+    t.ok(sameBatches(here0, e0), "and the batches are identical to the workers'");
     const other = await withLoader(list, { ...opts, seed: 43, workers: 0 }, (b) => collect(b, 0));
     t.notOk(sameBatches(other, e0), 'another seed, other batches');
     const tail = await collect(a, 1, 1);
-    t.same(tail.map((b) => b.index), [1, 2]);
+    t.same(
+      tail.map((b) => b.index),
+      [1, 2],
+    );
     t.ok(sameBatches(tail, e1.slice(1)), 'startBatch resumes with exactly the rest of the epoch');
     t.same(await collect(a, 0, 3), [], 'startBatch = batchesPerEpoch is an empty epoch');
     t.throws(() => a.epoch(0, { startBatch: 4 }), { code: 'ND_ARG' });
@@ -144,9 +190,15 @@ t.test('PCA lighting in the loader adds one RGB offset per image', async (t) => 
         lo = Math.min(lo, d);
         hi = Math.max(hi, d);
       }
-      t.ok(hi - lo < 1e-4 && Math.abs(lo - want[c]!) < 1e-4, `image ${id} channel ${c}: every pixel moved by ${lo.toFixed(4)} (want ${want[c]!.toFixed(4)})`);
+      t.ok(
+        hi - lo < 1e-4 && Math.abs(lo - want[c]!) < 1e-4,
+        `image ${id} channel ${c}: every pixel moved by ${lo.toFixed(4)} (want ${want[c]!.toFixed(4)})`,
+      );
     }
-    t.ok(Math.hypot(...want) < 40 && Math.hypot(...want) > 0, `image ${id}: an offset of ${Math.hypot(...want).toFixed(2)} levels, a small colour shift`);
+    t.ok(
+      Math.hypot(...want) < 40 && Math.hypot(...want) > 0,
+      `image ${id}: an offset of ${Math.hypot(...want).toFixed(2)} levels, a small colour shift`,
+    );
   }
 });
 
@@ -154,7 +206,11 @@ t.test('the decoded-image cache: later epochs skip decoding; the byte cap holds'
   await withLoader(CLASSES, { batchSize: 4, limit: 8, train: true, seed: 1, workers: 1 }, async (l) => {
     await collect(l, 0);
     const first = l.cacheStats();
-    t.same([first.images, first.bytes, first.hits, first.misses], [8, 8 * 256 * 256 * 3, 0, 8], 'the first epoch decodes every image and keeps it');
+    t.same(
+      [first.images, first.bytes, first.hits, first.misses],
+      [8, 8 * 256 * 256 * 3, 0, 8],
+      'the first epoch decodes every image and keeps it',
+    );
     const t0 = performance.now();
     await collect(l, 1);
     const second = l.cacheStats();
@@ -176,13 +232,20 @@ t.test('a class-per-folder tree with a PNG, a corrupt JPEG and a text file posin
   const root = join(dir, 'tree');
   copyFileSync(join(PHOTOS, 'eagle.jpg'), join(root, 'birds', 'eagle.jpg'));
   copyFileSync(join(PHOTOS, 'dog.jpg'), join(root, 'dogs', 'dog.jpg'));
-  await sharp(join(PHOTOS, 'giraffe.jpg')).resize(300, 200).ensureAlpha(0.5).png().toFile(join(root, 'dogs', 'giraffe.png'));
+  await sharp(join(PHOTOS, 'giraffe.jpg'))
+    .resize(300, 200)
+    .ensureAlpha(0.5)
+    .png()
+    .toFile(join(root, 'dogs', 'giraffe.png'));
   copyFileSync(join(PHOTOS, 'kite.jpg'), join(root, 'things', 'kite.jpg'));
   copyFileSync(join(PHOTOS, 'person.jpg'), join(root, 'things', "person's.jpg"));
   await withLoader(root, { batchSize: 2, workers: 0 }, async (l) => {
     t.same(l.classes, ['birds', 'dogs', 'things']);
     const bs = await collect(l, 0);
-    t.same(bs.flatMap((b) => Array.from(b.labels)), [0, 1, 1, 2, 2]);
+    t.same(
+      bs.flatMap((b) => Array.from(b.labels)),
+      [0, 1, 1, 2, 2],
+    );
     const png = await loadImageForPredict(join(root, 'dogs', 'giraffe.png'));
     t.equal(maxDiff(bs[1]!.x.subarray(0, 3 * 227 * 227), png.x), 0, 'the PNG (with alpha) loads like any photo');
   });
@@ -199,12 +262,25 @@ t.test('a class-per-folder tree with a PNG, a corrupt JPEG and a text file posin
         (async () => {
           for await (const b of l.epoch(0)) seen.push(b.index);
         })(),
-        { code: 'ND_FORMAT', message: new RegExp(`imageFolderLoader: batch 1 of epoch 0: cannot read image '${join(root, 'dogs', 'fake.jpg')}': .*unsupported image format`) },
+        {
+          code: 'ND_FORMAT',
+          message: new RegExp(
+            `imageFolderLoader: batch 1 of epoch 0: cannot read image '${join(root, 'dogs', 'fake.jpg')}': .*unsupported image format`,
+          ),
+        },
         `workers: ${workers}: the text file fails its batch with its name`,
       );
       t.same(seen, [0], 'the batch before it was delivered');
-      await t.rejects(collect(l, 0, 2), { code: 'ND_FORMAT', message: /batch 2 of epoch 0: cannot decode image '.*things\/horses\.jpg'/ }, 'the truncated JPEG fails its batch');
-      t.same((await collect(l, 0, 3)).map((b) => b.shape[0]), [1], 'the loader carries on after errors');
+      await t.rejects(
+        collect(l, 0, 2),
+        { code: 'ND_FORMAT', message: /batch 2 of epoch 0: cannot decode image '.*things\/horses\.jpg'/ },
+        'the truncated JPEG fails its batch',
+      );
+      t.same(
+        (await collect(l, 0, 3)).map((b) => b.shape[0]),
+        [1],
+        'the loader carries on after errors',
+      );
     });
   }
 });

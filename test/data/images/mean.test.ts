@@ -2,7 +2,13 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computeMeanImage, decodeImage, imageFolderLoader, type ImageBatch, type ImageFolderLoader } from '../../../lib/data/images/index.js';
+import {
+  computeMeanImage,
+  decodeImage,
+  imageFolderLoader,
+  type ImageBatch,
+  type ImageFolderLoader,
+} from '../../../lib/data/images/index.js';
 
 async function collectAll(l: ImageFolderLoader): Promise<ImageBatch[]> {
   const out: ImageBatch[] = [];
@@ -29,7 +35,10 @@ t.test('the mean image is the per-pixel average of the decoded images, CHW', asy
       worst = Math.max(worst, Math.abs(image[c * SIDE * SIDE + px]! - want));
     }
   t.ok(worst < 1e-4, `max |error| ${worst}`);
-  t.ok(channels.every((v, c) => Math.abs(v - totals[c]! / (SIDE * SIDE)) < 1e-6), `channel means ${channels.map((v) => v.toFixed(2)).join(', ')}`);
+  t.ok(
+    channels.every((v, c) => Math.abs(v - totals[c]! / (SIDE * SIDE)) < 1e-6),
+    `channel means ${channels.map((v) => v.toFixed(2)).join(', ')}`,
+  );
 
   // As the loader's mean: each input is its centre crop minus the mean image's centre.
   const list = join(t.testdir({}), 'list.txt');

@@ -13,7 +13,10 @@ t.test("imagenet-samples' classes.tsv reads as it is", async (t) => {
   const s = await readImageList(join(SAMPLES, 'classes.tsv'));
   t.equal(s.paths.length, 1000);
   t.equal(s.classes.length, 1000);
-  t.ok(s.labels.every((l, i) => l === i), 'label = the index column');
+  t.ok(
+    s.labels.every((l, i) => l === i),
+    'label = the index column',
+  );
   t.equal(s.classes[0], 'tench', 'class name = the first name');
   t.equal(s.classes[2], 'great white shark');
   t.equal(s.classes[607], "jack-o'-lantern");
@@ -31,7 +34,13 @@ t.test('list formats: CSV with a header and quotes, "path label" lines, absolute
   copyFileSync(join(PHOTOS, 'kite.jpg'), join(dir, 'imgs', 'my kite.jpg'));
   copyFileSync(join(PHOTOS, 'eagle.jpg'), join(dir, 'imgs', "eagle's.jpg"));
 
-  writeFileSync(join(dir, 'list.csv'), `image,label,class\r\n"imgs/dog, the good one.jpg",3,dog\r\nimgs/kite.jpg,1,"kite, toy"\r\n`.replace('imgs/kite.jpg', 'imgs/my kite.jpg'));
+  writeFileSync(
+    join(dir, 'list.csv'),
+    `image,label,class\r\n"imgs/dog, the good one.jpg",3,dog\r\nimgs/kite.jpg,1,"kite, toy"\r\n`.replace(
+      'imgs/kite.jpg',
+      'imgs/my kite.jpg',
+    ),
+  );
   const csv = await readImageList(join(dir, 'list.csv'));
   t.same(csv.paths, [join(dir, 'imgs', 'dog, the good one.jpg'), join(dir, 'imgs', 'my kite.jpg')]);
   t.same(Array.from(csv.labels), [3, 1]);
@@ -61,17 +70,36 @@ t.test('malformed lists are ND_FORMAT errors naming the list and the line', asyn
   });
   t.equal((await readImageList(join(dir, 'missing.txt'), { checkFiles: false })).paths.length, 2, 'checkFiles: false skips the check');
   t.equal((await readImageList(join(dir, 'missing.txt'), { limit: 1 })).paths.length, 2, 'with a limit only the files used are checked');
-  await t.rejects(readImageList(list('neg.txt', 'dog.jpg 0\ndog.jpg -1\n')), { code: 'ND_FORMAT', message: /neg\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer( below \d+)?, got "-1"/ });
+  await t.rejects(readImageList(list('neg.txt', 'dog.jpg 0\ndog.jpg -1\n')), {
+    code: 'ND_FORMAT',
+    message: /neg\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer( below \d+)?, got "-1"/,
+  });
   // One line labelled 2e9 would otherwise build a 2e9-entry class table (minutes, gigabytes).
   const started = Date.now();
-  await t.rejects(readImageList(list('huge.txt', 'dog.jpg 0\ndog.jpg 2000000000\n')), { code: 'ND_FORMAT', message: /huge\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer below 1048576, got "2000000000"/ });
+  await t.rejects(readImageList(list('huge.txt', 'dog.jpg 0\ndog.jpg 2000000000\n')), {
+    code: 'ND_FORMAT',
+    message: /huge\.txt' line 2: the label of 'dog\.jpg' must be a non-negative integer below 1048576, got "2000000000"/,
+  });
   t.ok(Date.now() - started < 60_000, 'refused without building the class table');
-  t.equal((await readImageList(list('top.txt', `dog.jpg ${2 ** 20 - 1}\n`))).classes.length, 2 ** 20, 'the largest label allowed still reads');
+  t.equal(
+    (await readImageList(list('top.txt', `dog.jpg ${2 ** 20 - 1}\n`))).classes.length,
+    2 ** 20,
+    'the largest label allowed still reads',
+  );
   await t.rejects(readImageList(list('frac.tsv', 'dog.jpg\t1.5\n')), { code: 'ND_FORMAT', message: /frac\.tsv' line 1: .*got "1\.5"/ });
   await t.rejects(readImageList(list('word.csv', 'dog.jpg,cat\n')), { code: 'ND_FORMAT', message: /word\.csv' line 1: .*got "cat"/ });
-  await t.rejects(readImageList(list('nolabel.tsv', 'dog.jpg\t0\ndog.jpg\n')), { code: 'ND_FORMAT', message: /nolabel\.tsv' line 2: no label/ });
-  await t.rejects(readImageList(list('quote.csv', 'file,label\n"dog.jpg,0\n')), { code: 'ND_FORMAT', message: /quote\.csv' line 2: an unterminated quoted field/ });
-  await t.rejects(readImageList(list('header.tsv', 'file\twnid\ndog.jpg\tn0\n')), { code: 'ND_FORMAT', message: /line 1: the header names no label column/ });
+  await t.rejects(readImageList(list('nolabel.tsv', 'dog.jpg\t0\ndog.jpg\n')), {
+    code: 'ND_FORMAT',
+    message: /nolabel\.tsv' line 2: no label/,
+  });
+  await t.rejects(readImageList(list('quote.csv', 'file,label\n"dog.jpg,0\n')), {
+    code: 'ND_FORMAT',
+    message: /quote\.csv' line 2: an unterminated quoted field/,
+  });
+  await t.rejects(readImageList(list('header.tsv', 'file\twnid\ndog.jpg\tn0\n')), {
+    code: 'ND_FORMAT',
+    message: /line 1: the header names no label column/,
+  });
   await t.rejects(readImageList(list('empty.txt', '\n# nothing\n')), { code: 'ND_FORMAT', message: /empty\.txt' is empty/ });
   await t.rejects(readImageList(join(dir, 'nope.txt')), { code: 'ND_FORMAT', message: /cannot read image list '.*nope\.txt'/ });
   await t.rejects(imageSource(join(dir, 'nowhere')), { code: 'ND_FORMAT', message: /nowhere' does not exist/ });
@@ -88,7 +116,12 @@ t.test('class-per-folder trees: classes sorted by name, label = position, files 
   writeFileSync(join(dir, 'apple', '.DS_Store'), 'skip me');
   const s = await listImageFolder(dir);
   t.same(s.classes, ['apple', 'mango', 'zebra'], 'hidden folders and files at the root are not classes; an empty class keeps its label');
-  t.same(s.paths, [join(dir, 'apple', 'c.png'), join(dir, 'apple', 'nested', 'x.jpeg'), join(dir, 'zebra', 'A.JPEG'), join(dir, 'zebra', 'b.jpg')]);
+  t.same(s.paths, [
+    join(dir, 'apple', 'c.png'),
+    join(dir, 'apple', 'nested', 'x.jpeg'),
+    join(dir, 'zebra', 'A.JPEG'),
+    join(dir, 'zebra', 'b.jpg'),
+  ]);
   t.same(Array.from(s.labels), [0, 0, 2, 2]);
   const empty = t.testdir({ a: {}, b: {} });
   mkdirSync(join(empty, 'c'));

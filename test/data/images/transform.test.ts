@@ -58,7 +58,8 @@ function mirror(x: Float32Array, k: number): Float32Array {
 /** Mirrors a 256x256x3 HWC image left to right. */
 function mirrorImage(src: Uint8Array): Uint8Array {
   const out = new Uint8Array(src.length);
-  for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) for (let c = 0; c < 3; c++) out[(y * SIDE + x) * 3 + c] = src[(y * SIDE + SIDE - 1 - x) * 3 + c]!;
+  for (let y = 0; y < SIDE; y++)
+    for (let x = 0; x < SIDE; x++) for (let c = 0; c < 3; c++) out[(y * SIDE + x) * 3 + c] = src[(y * SIDE + SIDE - 1 - x) * 3 + c]!;
   return out;
 }
 
@@ -76,13 +77,21 @@ t.test('writeInput matches the float64 reference for crops, flips, lighting, mea
   ];
   for (const c of cases) {
     const spec = transformSpec('test', c, true, 5);
-    for (const p of [placement(spec, 0, 3), placement(spec, 4, 9), { ...placement(spec, 1, 1), flip: true }, { ...placement(spec, 1, 1), flip: false }]) {
+    for (const p of [
+      placement(spec, 0, 3),
+      placement(spec, 4, 9),
+      { ...placement(spec, 1, 1), flip: true },
+      { ...placement(spec, 1, 1), flip: false },
+    ]) {
       const d = maxDiff(render(spec, src, p), reference(spec, src, p));
-      t.ok(d < 1e-4, `crop ${c.crop}, mean ${c.mean instanceof Float32Array ? 'image' : String(c.mean)}, ${p.top},${p.left} flip ${p.flip}: max |error| ${d}`);
+      t.ok(
+        d < 1e-4,
+        `crop ${c.crop}, mean ${c.mean instanceof Float32Array ? 'image' : String(c.mean)}, ${p.top},${p.left} flip ${p.flip}: max |error| ${d}`,
+      );
     }
   }
   const spec = transformSpec('test', {}, false, 0);
-  t.same(Array.from(spec.mean), Array.from(Float32Array.from(IMAGENET_MEAN)), 'the default mean is ImageNet\'s [123.68, 116.78, 103.94]');
+  t.same(Array.from(spec.mean), Array.from(Float32Array.from(IMAGENET_MEAN)), "the default mean is ImageNet's [123.68, 116.78, 103.94]");
   t.equal(spec.pca, null, 'no lighting at test time');
   const x = render(spec, src, placement(spec, 0, 0));
   t.equal(x[0], Math.fround(src[(14 * SIDE + 14) * 3]! - 123.68), 'the centre 227 crop starts at (14, 14); R minus 123.68');
@@ -99,7 +108,11 @@ t.test('flips: twice is the identity, and a flipped crop is the mirrored crop of
       const p = placement(spec, 2, i);
       const plain = render(spec, src, { ...p, flip: false });
       const flip = render(spec, src, { ...p, flip: true });
-      t.equal(maxDiff(mirror(flip, crop), plain), 0, `crop ${crop} at (${p.top}, ${p.left}): flipping the flipped crop gives the crop back`);
+      t.equal(
+        maxDiff(mirror(flip, crop), plain),
+        0,
+        `crop ${crop} at (${p.top}, ${p.left}): flipping the flipped crop gives the crop back`,
+      );
       // Crop at `left` then flip == crop of the mirrored image at the mirrored position.
       const other = render(spec, flipped, { ...p, left: SIDE - crop - p.left, flip: false });
       t.equal(maxDiff(flip, other), 0, `crop ${crop} at (${p.top}, ${p.left}): a flipped crop is the crop of the flipped image`);
@@ -122,14 +135,21 @@ t.test('random crops cover every position, flips happen half the time, and both 
       if (p.flip) flips++;
     }
     const expect = n / span;
-    t.ok(tops.every((c) => c > expect * 0.6 && c < expect * 1.4), `crop ${crop}: every top in [0, ${span - 1}] appears about ${expect.toFixed(0)} times (${Math.min(...tops)}..${Math.max(...tops)})`);
-    t.ok(lefts.every((c) => c > expect * 0.6 && c < expect * 1.4), `crop ${crop}: every left too (${Math.min(...lefts)}..${Math.max(...lefts)})`);
+    t.ok(
+      tops.every((c) => c > expect * 0.6 && c < expect * 1.4),
+      `crop ${crop}: every top in [0, ${span - 1}] appears about ${expect.toFixed(0)} times (${Math.min(...tops)}..${Math.max(...tops)})`,
+    );
+    t.ok(
+      lefts.every((c) => c > expect * 0.6 && c < expect * 1.4),
+      `crop ${crop}: every left too (${Math.min(...lefts)}..${Math.max(...lefts)})`,
+    );
     t.ok(Math.abs(flips / n - 0.5) < 0.03, `flip rate ${flips / n}`);
   }
   const a = transformSpec('test', {}, true, 7);
   const b = transformSpec('test', {}, true, 8);
   t.same(placement(a, 3, 17), placement(transformSpec('test', {}, true, 7), 3, 17), 'same seed, epoch and index: same placement');
-  const differ = (f: (i: number) => [Placement, Placement]): number => Array.from({ length: 50 }, (_, i) => f(i)).filter(([p, q]) => JSON.stringify(p) !== JSON.stringify(q)).length;
+  const differ = (f: (i: number) => [Placement, Placement]): number =>
+    Array.from({ length: 50 }, (_, i) => f(i)).filter(([p, q]) => JSON.stringify(p) !== JSON.stringify(q)).length;
   t.ok(differ((i) => [placement(a, 3, i), placement(a, 4, i)]) >= 48, 'another epoch, other placements');
   t.ok(differ((i) => [placement(a, 3, i), placement(b, 3, i)]) >= 48, 'another seed, other placements');
   t.ok(differ((i) => [placement(a, 3, i), placement(a, 3, i + 1)]) >= 48, 'another image, other placements');
@@ -147,7 +167,9 @@ t.test('PCA lighting: the offset is 255 * sum alpha_i lambda_i p_i with alpha_i 
   t.equal(pca.alphaStd, 0.1);
   // The offset against a float64 reference; p_i is column i of eigvec.
   const alpha = [0.3, -1.2, 2];
-  const want = [0, 1, 2].map((c) => 255 * [0, 1, 2].reduce((s, i) => s + alpha[i]! * IMAGENET_PCA.eigval[i]! * IMAGENET_PCA.eigvec[c]![i]!, 0));
+  const want = [0, 1, 2].map(
+    (c) => 255 * [0, 1, 2].reduce((s, i) => s + alpha[i]! * IMAGENET_PCA.eigval[i]! * IMAGENET_PCA.eigvec[c]![i]!, 0),
+  );
   t.ok(maxDiff(lightingOffset(pca, alpha), want) < 1e-9, `offset ${lightingOffset(pca, alpha).join(', ')}`);
   t.ok(Math.abs(lightingOffset(pca, [1, 0, 0])[0] - 255 * 0.2175 * -0.5675) < 1e-9, 'alpha = e_1 moves R by 255 * lambda_1 * p_1[R]');
 
@@ -180,7 +202,22 @@ t.test('PCA lighting: the offset is 255 * sum alpha_i lambda_i p_i with alpha_i 
   t.ok(Math.abs(rStd / rWant - 1) < 0.06, `R offset rms ${rStd.toFixed(3)} vs ${rWant.toFixed(3)} levels`);
 
   // Custom eigenpairs and alphaStd.
-  const custom = transformSpec('test', { pca: { eigval: [1, 0, 0], eigvec: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], alphaStd: 0.5 } }, true, 3);
+  const custom = transformSpec(
+    'test',
+    {
+      pca: {
+        eigval: [1, 0, 0],
+        eigvec: [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+        alphaStd: 0.5,
+      },
+    },
+    true,
+    3,
+  );
   const p = placement(custom, 0, 0);
   t.equal(p.lighting[1], 0);
   t.equal(p.lighting[2], 0);
@@ -192,10 +229,22 @@ t.test('ten crops: four corners and the centre, then the same five flipped', asy
     const far = SIDE - crop;
     const c = far >> 1;
     const got = tenCropPlacements(crop).map((p) => [p.top, p.left, p.flip]);
-    t.same(got, [
-      [0, 0, false], [0, far, false], [far, 0, false], [far, far, false], [c, c, false],
-      [0, 0, true], [0, far, true], [far, 0, true], [far, far, true], [c, c, true],
-    ], `crop ${crop}`);
+    t.same(
+      got,
+      [
+        [0, 0, false],
+        [0, far, false],
+        [far, 0, false],
+        [far, far, false],
+        [c, c, false],
+        [0, 0, true],
+        [0, far, true],
+        [far, 0, true],
+        [far, far, true],
+        [c, c, true],
+      ],
+      `crop ${crop}`,
+    );
     const spec = transformSpec('test', { crop }, false, 0);
     const centre = placement(spec, 0, 0);
     t.same([centre.top, centre.left, centre.flip], [c, c, false], `the test-time centre crop is the 5th of the ten (${c}, ${c})`);
@@ -203,13 +252,22 @@ t.test('ten crops: four corners and the centre, then the same five flipped', asy
 });
 
 t.test('bad options are ND_ARG errors naming the option', async (t) => {
-  t.throws(() => transformSpec('op', { crop: 300 }, true, 0), { code: 'ND_ARG', message: /op: 'crop' must be an integer in \[1, 256\].*300/ });
+  t.throws(() => transformSpec('op', { crop: 300 }, true, 0), {
+    code: 'ND_ARG',
+    message: /op: 'crop' must be an integer in \[1, 256\].*300/,
+  });
   t.throws(() => transformSpec('op', { crop: 22.5 }, true, 0), { code: 'ND_ARG' });
   t.throws(() => transformSpec('op', { mean: [1, 2] }, true, 0), { code: 'ND_ARG', message: /'mean' must be 3 numbers/ });
   t.throws(() => transformSpec('op', { mean: new Float32Array(100) }, true, 0), { code: 'ND_ARG', message: /mean image.*196608/ });
   t.throws(() => transformSpec('op', { mean: [1, NaN, 2] }, true, 0), { code: 'ND_ARG' });
   t.throws(() => transformSpec('op', { scale: [1, 2] }, true, 0), { code: 'ND_ARG', message: /'scale'/ });
-  t.throws(() => transformSpec('op', { pca: { eigval: [1, 2], eigvec: IMAGENET_PCA.eigvec } }, true, 0), { code: 'ND_ARG', message: /pca.eigval/ });
-  t.throws(() => transformSpec('op', { pca: { eigval: [1, 2, 3], eigvec: [[1, 0, 0]] } }, true, 0), { code: 'ND_ARG', message: /pca.eigvec/ });
+  t.throws(() => transformSpec('op', { pca: { eigval: [1, 2], eigvec: IMAGENET_PCA.eigvec } }, true, 0), {
+    code: 'ND_ARG',
+    message: /pca.eigval/,
+  });
+  t.throws(() => transformSpec('op', { pca: { eigval: [1, 2, 3], eigvec: [[1, 0, 0]] } }, true, 0), {
+    code: 'ND_ARG',
+    message: /pca.eigvec/,
+  });
   t.throws(() => transformSpec('op', { pca: { ...IMAGENET_PCA, alphaStd: -1 } }, true, 0), { code: 'ND_ARG', message: /alphaStd/ });
 });
