@@ -7,11 +7,14 @@ import t from 'tap';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChildCases } from '../helpers/child-cases.js';
+import { fuzzCases, fuzzSeed } from '../helpers/file-fuzz.js';
 import { geometryCases } from './geometry-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const COUNT = Number(process.env.CONVKIT_FUZZ_GEOMETRY_CASES ?? 300);
-const SEED = Number(process.env.CONVKIT_FUZZ_SEED ?? 9);
+// CONVKIT_FUZZ_GEOMETRY_CASES sets the count outright; otherwise CONVKIT_FUZZ_SCALE scales it as it
+// does every fuzzer's (npm run fuzz), and CONVKIT_FUZZ_SEED shifts the seed.
+const COUNT = Number(process.env.CONVKIT_FUZZ_GEOMETRY_CASES ?? fuzzCases(300));
+const SEED = fuzzSeed(9);
 
 t.test(`op geometry fuzz: ${COUNT} seeded cases (seed ${SEED}) + the issue's 3, in a child process`, async (t) => {
   const cases = geometryCases(COUNT, SEED);
