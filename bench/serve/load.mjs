@@ -11,13 +11,14 @@
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { deviceName, emit } from '../lib.mjs';
+import { onnxFor, weightsFor } from './weights.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -40,43 +41,6 @@ const duration = Number(o.duration);
 const connections = Number(o.connections);
 const timeoutS = Number(o['timeout-s']);
 mkdirSync(o.dir, { recursive: true });
-
-/** Seeded weights files, written once (make-weights.mjs). */
-function weightsFor(name) {
-  const file = join(o.dir, `${name}.safetensors`);
-  if (!existsSync(file)) {
-    const r = spawnSync(process.execPath, [join(root, 'examples', 'server', 'make-weights.mjs'), o.dir, name], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`make-weights ${name}: ${r.stderr}`);
-  }
-  return file;
-}
-
-/** The peer's ONNX file: the same paper-form AlexNet from torch.nn (bench/models/alexnet_onnx.py). */
-function onnxAlexNet() {
-  try {
-    createRequireOrt();
-  } catch {
-    return { skipped: 'onnxruntime-node not installed (npm install --save-dev --ignore-scripts onnxruntime-node)' };
-  }
-  const file = join(os.tmpdir(), 'convkit-bench', 'alexnet_paper.onnx');
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    const py = spawnSync('/usr/bin/python3', [join(root, 'bench', 'models', 'alexnet_onnx.py'), file], {
-      encoding: 'utf8',
-      cwd: join(root, 'bench', 'models'),
-    });
-    if (py.status !== 0) return { skipped: `ONNX export failed: ${(py.stderr || String(py.error)).trim().split('\n').pop()}` };
-  }
-  return { file };
-}
-
-function createRequireOrt() {
-  return spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { cwd: root }).status === 0
-    ? true
-    : (() => {
-        throw new Error('no ort');
-      })();
-}
 
 function startServer(args) {
   const child = spawn(
@@ -185,31 +149,24 @@ async function run({ model, backend, batching, serverArgs }) {
 const models = o.models.split(',').filter(Boolean);
 const modes = o.batching.split(',').filter(Boolean);
 for (const model of models) {
-  const weights = weightsFor(model);
+  const weights = weightsFor(o.dir, model);
   for (const mode of modes) {
     const serverArgs = ['--model', `${model}=${weights}`, '--max-batch', o['max-batch'], '--workers', o.workers];
     if (mode === 'off') serverArgs.push('--no-batching');
     await run({ model, backend: o.workers === '1' ? 'convkit' : `convkit x${o.workers} workers`, batching: mode, serverArgs });
   }
   if (o.peer === 'on') {
-    if (model !== 'alexnet') {
-      emit({
-        bench: 'serve',
-        model,
-        backend: 'onnxruntime-node',
-        skipped: 'no ONNX file of this net for the peer (only AlexNet is exported from torch.nn)',
-        device: deviceName('cpu:0'),
-      });
-      continue;
-    }
-    const onnx = onnxAlexNet();
+    const ort = spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { cwd: root }).status === 0;
+    const onnx = ort
+      ? await onnxFor(o.dir, model)
+      : { skipped: 'onnxruntime-node not installed (npm install --save-dev --ignore-scripts onnxruntime-node)' };
     if (onnx.skipped) emit({ bench: 'serve', model, backend: 'onnxruntime-node', skipped: onnx.skipped, device: deviceName('cpu:0') });
     else
       await run({
         model,
         backend: 'onnxruntime-node',
         batching: 'n/a (one run per request)',
-        serverArgs: ['--ort', `${model}=${onnx.file}:3x227x227`],
+        serverArgs: ['--ort', `${model}=${onnx.file}:${onnx.inputShape.join('x')}`],
       });
   }
 }

@@ -7,17 +7,14 @@
 //
 // This decides SessionPool's default (and the example server's --workers default): on a
 // shared machine the figures are contended; the lead reruns this on a quiet one.
-import { existsSync, mkdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceSession, SessionPool } from 'convkit';
 import { deviceName, emit } from '../lib.mjs';
+import { weightsFor } from './weights.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const { values: o } = parseArgs({
   options: {
     models: { type: 'string', default: 'lenet5,alexnet-small' },
@@ -33,15 +30,6 @@ const clients = Number(o.clients);
 const workers = Number(o.workers);
 const threads = os.availableParallelism();
 mkdirSync(o.dir, { recursive: true });
-
-function weightsFor(name) {
-  const file = join(o.dir, `${name}.safetensors`);
-  if (!existsSync(file)) {
-    const r = spawnSync(process.execPath, [join(root, 'examples', 'server', 'make-weights.mjs'), o.dir, name], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`make-weights ${name}: ${r.stderr}`);
-  }
-  return file;
-}
 
 async function closedLoop(run, per, secs) {
   const x = Float32Array.from({ length: per }, (_, i) => Math.sin(i));
@@ -73,7 +61,7 @@ async function closedLoop(run, per, secs) {
 
 const opts = { maxBatchSize: Number(o['max-batch']), maxQueue: clients * 2 };
 for (const model of o.models.split(',').filter(Boolean)) {
-  const weights = weightsFor(model);
+  const weights = weightsFor(o.dir, model);
   const configs = [
     { config: `1 session, ${threads} threads`, make: () => InferenceSession.create(weights, opts) },
     {

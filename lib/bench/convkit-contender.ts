@@ -22,7 +22,8 @@ import { convkitVersion } from './host.js';
 import type { BenchCase } from './options.js';
 import type { Runner } from './timing.js';
 
-function build(c: BenchCase, dev: Device): Model {
+/** The net a bench case times (seed 0); the onnxruntime peer exports the same one. */
+export function buildBenchModel(c: Pick<BenchCase, 'model' | 'variant'>, dev: Device): Model {
   if (c.model === 'lenet5') return lenet5({ variant: c.variant as 'modern' | 'classic', seed: 0, device: dev });
   return alexnet({ variant: c.variant as 'paper' | 'owt', seed: 0, device: dev });
 }
@@ -45,7 +46,7 @@ export class ConvkitContender implements Contender {
     const form = `${c.model}:${c.variant}`;
     if (this.model && this.form === form) return this.model;
     this.model?.dispose();
-    this.model = build(c, this.device);
+    this.model = buildBenchModel(c, this.device);
     this.form = form;
     return this.model;
   }

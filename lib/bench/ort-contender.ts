@@ -16,6 +16,7 @@ import type { Runner } from './timing.js';
 
 /** The part of onnxruntime-node's API the peer uses. */
 interface OrtSession {
+  readonly inputNames?: readonly string[];
   run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
   release?(): Promise<void>;
 }
@@ -27,6 +28,7 @@ interface Ort {
 
 const INPUT: Record<string, readonly number[]> = {
   'lenet5:modern': [1, 28, 28],
+  'lenet5:classic': [1, 32, 32],
   'alexnet:paper': [3, 227, 227],
   'alexnet:owt': [3, 224, 224],
 };
@@ -67,7 +69,7 @@ class OrtContender implements Contender {
     if (c.pass !== 'inference') return 'onnxruntime-node runs inference only';
     const form = `${c.model}:${c.variant}`;
     const dims = INPUT[form];
-    if (!dims) return `no ONNX source for ${c.model} ${c.variant} yet (the torch.nn twins cover lenet5 modern and both AlexNets)`;
+    if (!dims) return `no ONNX export of ${c.model} ${c.variant}`;
     if (this.session?.form !== form) {
       await this.session?.s.release?.();
       this.session = null;
@@ -82,6 +84,7 @@ class OrtContender implements Contender {
       this.session = { form, s };
     }
     const session = this.session.s;
+    const input = session.inputNames?.[0] ?? 'input';
     const shape = [c.batch, ...dims];
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 12.9898) * 0.5; // any values: timing does not depend on them
@@ -89,7 +92,7 @@ class OrtContender implements Contender {
     return {
       async run(iters) {
         const t0 = performance.now();
-        for (let i = 0; i < iters; i++) await session.run({ x });
+        for (let i = 0; i < iters; i++) await session.run({ [input]: x });
         return (performance.now() - t0) / 1000;
       },
     };

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { Tensor, device, isa, isaFamilies, ops, memory, resetPeakMemory, setIsa } from '../../lib/index.js';
+// C3_TABLE: LeNet-5's connection table (which of S2's 6 maps feed each of C3's 16 maps).
+import { C3_TABLE, Tensor, device, isa, isaFamilies, ops, memory, resetPeakMemory, setIsa } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import type { Conv2dOptions } from '../../lib/ops/conv.js';
 import { mismatch } from '../helpers/compare.js';
@@ -165,26 +166,6 @@ async function usePath(name: string): Promise<void> {
   await device('cpu').synchronize();
   fastPath(name);
 }
-
-// LeNet-5's C3 connection table: which of S2's 6 maps feed each of C3's 16 maps.
-const C3_TABLE = [
-  [0, 1, 2],
-  [1, 2, 3],
-  [2, 3, 4],
-  [3, 4, 5],
-  [0, 4, 5],
-  [0, 1, 5],
-  [0, 1, 2, 3],
-  [1, 2, 3, 4],
-  [2, 3, 4, 5],
-  [0, 3, 4, 5],
-  [0, 1, 4, 5],
-  [0, 1, 2, 5],
-  [0, 1, 3, 4],
-  [1, 2, 4, 5],
-  [0, 2, 3, 5],
-  [0, 1, 2, 3, 4, 5],
-];
 
 interface FixtureCase {
   name: string;
