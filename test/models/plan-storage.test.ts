@@ -3,11 +3,11 @@
 // and read the model's current storage (re-recording) or refuse with a coded error: never keep
 // updating the old memory unnoticed (the bug of issue 10, item 4).
 import t from 'tap';
-import { Tensor, device, lenet5 } from '../../lib/index.js';
+import { Tensor, device, lenet5, type DeviceName } from '../../lib/index.js';
 import type { Model } from '../../lib/models/model.js';
 import { SGD } from '../../lib/optim/sgd.js';
 
-const batchOf = (n: number, seed: number, dev = 'cpu:0') => ({
+const batchOf = (n: number, seed: number, dev: DeviceName = 'cpu:0') => ({
   x: Tensor.randn([n, 1, 28, 28], { seed }).to(dev),
   labels: Tensor.fromArray(
     Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % 10),
