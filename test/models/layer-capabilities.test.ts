@@ -4,7 +4,8 @@
 // restored), and the criterion is an object the Model calls instead of a string it branches on.
 import t from 'tap';
 import { CrossEntropyLoss, RbfLoss, Tensor, describeModel, evaluate, fit, lenet5 } from '../../lib/index.js';
-import { Dropout, Flatten, Linear, ReLU, Sequential, stochasticLayers, layerTree } from '../../lib/layers/index.js';
+import { Dropout, Flatten, Linear, ReLU, Sequential, stochasticLayers, layerTree, type FusableActivation } from '../../lib/layers/index.js';
+import * as ops from '../../lib/ops/index.js';
 import { Model } from '../../lib/models/model.js';
 import { criterionFor } from '../../lib/models/criteria.js';
 import { SGD } from '../../lib/optim/sgd.js';
@@ -172,4 +173,34 @@ t.test('modes are explicit: trainStep, evaluateBatch, predictProbs and evaluate(
   t.equal(m.net.layers[1].training, true);
   for (const u of [x, labels, r.loss, r.correct, e.loss, e.correct, p]) u.dispose();
   m.dispose();
+});
+
+t.test('Sequential fuses through the capability: any layer that accepts an activation epilogue', async (t) => {
+  // A Linear that declares it can apply a ReLU itself (here as linear + relu, counted).
+  let fusedCalls = 0;
+  class FusingLinear extends Linear {
+    override forwardFused(x: Tensor, activation: FusableActivation): Tensor | null {
+      if (activation !== 'relu' || this.training) return null;
+      fusedCalls++;
+      const y = this.forward(x);
+      const r = ops.relu(y);
+      y.dispose();
+      return r;
+    }
+  }
+  const relu = new ReLU('act');
+  let reluCalls = 0;
+  const plain = relu.forward.bind(relu);
+  relu.forward = (x: Tensor) => (reluCalls++, plain(x));
+  const net = new Sequential([new Flatten('flat'), new FusingLinear({ name: 'fc', inFeatures: 4, outFeatures: 3, seed: 4 }), relu]);
+  const x = Tensor.randn([2, 1, 2, 2], { seed: 3 });
+  const eager = net.forward(x); // training mode: no fusion
+  t.same([fusedCalls, reluCalls], [0, 1], 'training runs the ReLU layer (its saved output is needed)');
+  net.train(false);
+  const fused = net.forward(x);
+  t.same([fusedCalls, reluCalls], [1, 1], 'eval mode: the epilogue ran and the ReLU layer was skipped');
+  t.same(Array.from(await fused.data()), Array.from(await eager.data()), 'same values');
+  net.releaseSaved();
+  for (const u of [x, eager, fused]) u.dispose();
+  net.dispose();
 });
