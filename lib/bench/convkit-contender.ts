@@ -8,7 +8,7 @@
  *   is what a server sees per request.
  * Inputs are seeded random images; timing does not depend on their values.
  */
-import { Dropout } from '../layers/dropout.js';
+import { stochasticLayers } from '../layers/layer.js';
 import { memory, resetPeakMemory } from '../memory.js';
 import { alexnet } from '../models/alexnet.js';
 import { lenet5 } from '../models/lenet5.js';
@@ -87,7 +87,7 @@ export class ConvkitContender implements Contender {
     const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
     this.held.push(labels, opt);
     let step: () => StepResult;
-    if (!model.net.layers.some((l) => l instanceof Dropout)) {
+    if (stochasticLayers(model.net).length === 0) {
       const plan: TrainPlan = model.compileTrainStep(c.batch, opt);
       this.held.push(plan);
       step = () => plan.step(x, labels);

@@ -33,6 +33,8 @@ abstract class Activation extends Layer {
 }
 
 export class ReLU extends Activation {
+  /** A conv before it may apply it in its epilogue (eval mode). */
+  override readonly fusableActivation = 'relu' as const;
   constructor(name = 'relu') {
     super(name);
   }

@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { initTensor, paramSeed, type Init } from './init.js';
-import { Layer, moveTensor, setGrad, type LayerGeometry, type Parameter } from './layer.js';
+import { Layer, moveTensor, setGrad, type FusableActivation, type LayerGeometry, type Parameter } from './layer.js';
 
 export interface Conv2dOptions {
   inChannels: number;
@@ -104,6 +104,11 @@ export class Conv2d extends Layer {
     return ops.conv2d(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
   }
 
+  /** The ReLU epilogue Sequential asks for in eval mode (see Layer.forwardFused). */
+  override forwardFused(x: Tensor, activation: FusableActivation): Tensor | null {
+    return activation === 'relu' && !this.training ? this.forwardRelu(x) : null;
+  }
+
   backward(dy: Tensor): Tensor | undefined {
     if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
     const r = ops.conv2dBackward(dy, this.saved, this.weight.value, { ...this.convOpts(), needInputGrad: this.needInputGrad });
@@ -140,6 +145,10 @@ export class Conv2d extends Layer {
 
   override releaseSaved(): void {
     this.saved = null; // the input is owned by the caller
+  }
+
+  override buffers(): Tensor[] {
+    return this.mask ? [this.mask] : [];
   }
 
   protected override moveBuffers(device: Device): void {

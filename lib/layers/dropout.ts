@@ -5,7 +5,7 @@
 import { ArgumentError } from '../errors.js';
 import * as ops from '../ops/index.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
-import { Layer } from './layer.js';
+import { Layer, type StochasticState } from './layer.js';
 
 export interface DropoutOptions {
   p?: number;
@@ -30,6 +30,11 @@ export class Dropout extends Layer {
     if (!(this.p >= 0 && this.p < 1)) throw new ArgumentError(`Dropout: 'p' must be in [0, 1), got ${o.p}`);
     this.seed = o.seed ?? 0;
     this.mode = o.mode ?? 'inverted';
+  }
+
+  /** Its mask stream's position (`offset`): checkpoints save it and recorded steps refuse it. */
+  override get stochastic(): StochasticState {
+    return this;
   }
 
   forward(x: Tensor): Tensor {

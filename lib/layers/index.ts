@@ -1,4 +1,15 @@
-export { Layer, setGrad, countParams, type Parameter, type LayerGeometry } from './layer.js';
+export {
+  Layer,
+  setGrad,
+  countParams,
+  layerTree,
+  stochasticLayers,
+  type Parameter,
+  type LayerGeometry,
+  type FusableActivation,
+  type StochasticState,
+  type LayerEntry,
+} from './layer.js';
 export { initTensor, paramSeed, type Init } from './init.js';
 export { Conv2d, type Conv2dOptions } from './conv2d.js';
 export { Linear, type LinearOptions } from './linear.js';

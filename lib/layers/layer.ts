@@ -30,6 +30,24 @@ export interface LayerGeometry {
   kernelText?: string;
 }
 
+/** An activation that a producing layer can apply in its own kernel's epilogue (eval mode only). */
+export type FusableActivation = 'relu';
+
+/**
+ * The state of a layer that draws random numbers from a counter-based stream (dropout): a
+ * recorded step would repeat its draws, and checkpoints save where the stream stands.
+ */
+export interface StochasticState {
+  /** Draws so far (the Philox offset of the next one). */
+  offset: number;
+}
+
+/** One layer of a layer tree with its dotted path from the root ("block.drop"). */
+export interface LayerEntry {
+  path: string;
+  layer: Layer;
+}
+
 export abstract class Layer {
   name: string;
   training = true;
@@ -40,6 +58,37 @@ export abstract class Layer {
 
   constructor(name: string) {
     this.name = name;
+  }
+
+  // Capabilities. Containers and trainers ask these instead of testing classes, so a new layer
+  // (or one nested inside a container) is handled by declaring what it can do.
+
+  /** Set by activations that a previous layer may fuse into its epilogue (Sequential, eval mode). */
+  readonly fusableActivation: FusableActivation | null = null;
+
+  /**
+   * forward(x) followed by `activation`, in one kernel, for eval mode; null when this layer
+   * cannot fuse it (the default), in which case the caller runs the two layers separately.
+   */
+  forwardFused(x: Tensor, activation: FusableActivation): Tensor | null {
+    void x;
+    void activation;
+    return null;
+  }
+
+  /** Non-null for layers with random-stream state (dropout); see StochasticState. */
+  get stochastic(): StochasticState | null {
+    return null;
+  }
+
+  /** The layers this one contains (a container's children); none for a plain layer. */
+  children(): readonly Layer[] {
+    return [];
+  }
+
+  /** Fixed tensors besides the parameters that forward reads (a connection mask, RBF codes). */
+  buffers(): Tensor[] {
+    return [];
   }
 
   abstract forward(x: Tensor): Tensor;
@@ -133,4 +182,26 @@ export function countParams(ps: Parameter[]): number {
   let n = 0;
   for (const p of ps) n += p.value.size;
   return n;
+}
+
+/**
+ * Every layer below `root` (not root itself), depth first in forward order, with dotted paths
+ * relative to it: a top-level layer's path is its name, a nested one's "container.name".
+ */
+export function layerTree(root: Layer, prefix = ''): LayerEntry[] {
+  const out: LayerEntry[] = [];
+  for (const l of root.children()) {
+    const path = prefix ? `${prefix}.${l.name}` : l.name;
+    out.push({ path, layer: l });
+    out.push(...layerTree(l, path));
+  }
+  return out;
+}
+
+/** The layers below `root` with random-stream state (nested containers included). */
+export function stochasticLayers(root: Layer): { path: string; layer: Layer; state: StochasticState }[] {
+  return layerTree(root).flatMap(({ path, layer }) => {
+    const state = layer.stochastic;
+    return state ? [{ path, layer, state }] : [];
+  });
 }

@@ -24,6 +24,10 @@ export class RBFOutput extends Layer {
     this.codes = Tensor.fromArray(codes, [this.classes, this.inFeatures], { device: toDevice(o.device ?? 'cpu') });
   }
 
+  override buffers(): Tensor[] {
+    return [this.codes];
+  }
+
   protected override moveBuffers(device: Device): void {
     this.codes = moveTensor(this.codes, device);
   }

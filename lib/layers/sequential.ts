@@ -1,14 +1,13 @@
 /**
  * Sequential: runs layers in order. While training it owns every intermediate activation until
  * backward() has used them, then disposes them; in eval mode each intermediate is disposed as
- * soon as the next layer has queued its op (queued ops hold their own references), and a Conv2d
- * followed by a ReLU runs as one fused op (no separate pass over the conv output).
+ * soon as the next layer has queued its op (queued ops hold their own references), and a layer
+ * followed by an activation it can fuse (Layer.forwardFused / fusableActivation: a Conv2d and a
+ * ReLU today) runs as one op (no separate pass over the conv output).
  */
 import { ArgumentError } from '../errors.js';
 import type { Device } from '../tensor/device.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
-import { ReLU } from './activations.js';
-import { Conv2d } from './conv2d.js';
 import { Layer, type LayerGeometry, type Parameter } from './layer.js';
 
 export class Sequential extends Layer {
@@ -32,9 +31,10 @@ export class Sequential extends Layer {
     let cur = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
-      const fuse = !this.training && layer instanceof Conv2d && this.layers[i + 1] instanceof ReLU;
-      const out = fuse ? (layer as Conv2d).forwardRelu(cur) : layer.forward(cur);
-      if (fuse) i++;
+      const act = this.training ? null : (this.layers[i + 1]?.fusableActivation ?? null);
+      const fused = act ? layer.forwardFused(cur, act) : null;
+      const out = fused ?? layer.forward(cur);
+      if (fused) i++; // the activation ran in the epilogue
       if (this.training) {
         if (i < this.layers.length - 1) this.acts.push(out);
       } else if (cur !== x) cur.dispose();
@@ -72,6 +72,10 @@ export class Sequential extends Layer {
       s = l.outputShape(s);
     }
     return { kernel: 1, stride: 1, params, connections };
+  }
+
+  override children(): readonly Layer[] {
+    return this.layers;
   }
 
   override parameters(): Parameter[] {

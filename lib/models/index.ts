@@ -1,4 +1,13 @@
-export { Model, type CriterionKind, type StepResult, type NamedArray } from './model.js';
+export { Model, type StepResult, type NamedArray } from './model.js';
+export {
+  CrossEntropyLoss,
+  RbfLoss,
+  criterionFor,
+  CRITERION_KINDS,
+  type Criterion,
+  type CriterionKind,
+  type CriterionForward,
+} from './criteria.js';
 export { lenet5, lenet5Spec, c3Mask, C3_TABLE, type LeNet5Options } from './lenet5.js';
 export { alexnet, alexnetSpec, type AlexNetOptions } from './alexnet.js';
 export {

@@ -10,7 +10,8 @@ import { ArgumentError, ConvkitError } from '../errors.js';
 import { Sequential } from '../layers/sequential.js';
 import type { Device, DeviceName } from '../tensor/device.js';
 import { MAX_ELEMENTS, MAX_WIDTH, buildLayers, describeLayer, type LayerSpec } from './layer-registry.js';
-import { Model, type CriterionKind } from './model.js';
+import { CRITERION_KINDS, type CriterionKind } from './criteria.js';
+import { Model } from './model.js';
 
 export interface ModelSpec {
   name: string;
@@ -82,9 +83,9 @@ export function checkSequential(
     s.reduce((a: number, b: number) => a * b, 1) > MAX_ELEMENTS
   )
     throw fail(`'inputShape' must be 1 to 4 positive integers (each at most ${MAX_WIDTH}), got ${JSON.stringify(s)}`);
-  const criterion = cfg.criterion;
-  if (criterion !== 'softmax-cross-entropy' && criterion !== 'rbf-map')
-    throw fail(`'criterion' must be 'softmax-cross-entropy' or 'rbf-map', got ${JSON.stringify(criterion)}`);
+  const criterion = cfg.criterion as CriterionKind;
+  if (!CRITERION_KINDS.includes(criterion))
+    throw fail(`'criterion' must be ${CRITERION_KINDS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(criterion)}`);
   const name = cfg.name ?? 'sequential';
   if (typeof name !== 'string' || name.length > 200) throw fail(`'name' must be a string of at most 200 characters`);
   if (!Number.isSafeInteger(cfg.seed ?? 0)) throw fail(`'seed' must be an integer, got ${JSON.stringify(cfg.seed)}`);
@@ -104,7 +105,7 @@ export async function describeModel(model: Model): Promise<Record<string, unknow
   for (const l of model.net.layers) layers.push(await describeLayer(l));
   return sequentialConfig(layers, {
     inputShape: model.inputShape,
-    criterion: model.criterion,
+    criterion: model.criterion.kind,
     name: model.name,
     seed: Number(model.config.seed ?? 0),
   });

@@ -1,25 +1,36 @@
 /**
- * Model: a Sequential network, its per-sample input shape and its criterion. train/eval mode,
- * summary(), one training step's forward + loss + backward, and prediction. No math here.
+ * Model: a Sequential network, its per-sample input shape and its criterion (a Criterion object,
+ * lib/models/criteria.ts). summary(), one training step's forward + loss + backward, evaluation
+ * and prediction, and the compiled plans (lib/models/train-plan.ts, predictor.ts). No math here.
+ *
+ * Modes: model.train() / model.eval() set the layers' mode explicitly. trainStep runs in training
+ * mode and evaluateBatch / predictProbs in eval mode whatever the current one, because each is
+ * only correct in its mode; each restores every layer's previous mode before returning, so no
+ * call leaves the model in another mode than the one it was given.
  */
-import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
-import { Dropout } from '../layers/dropout.js';
-import type { Parameter } from '../layers/layer.js';
+import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { layerTree, type Parameter } from '../layers/layer.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
+import { criterionFor, type Criterion, type CriterionKind } from './criteria.js';
 import { exportOnnx, type OnnxExportOptions } from './onnx-export.js';
+import { Predictor } from './predictor.js';
+import { TrainPlan } from './train-plan.js';
 import * as ops from '../ops/index.js';
 import { checkInt } from '../ops/validate.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 
+// Re-exported from here, where they were defined before they had files of their own.
+export { Predictor } from './predictor.js';
+export { TrainPlan } from './train-plan.js';
+export type { Criterion, CriterionKind } from './criteria.js';
+
 export interface NamedArray {
   shape: readonly number[];
   data: Float32Array;
 }
-
-export type CriterionKind = 'softmax-cross-entropy' | 'rbf-map';
 
 export interface StepResult {
   /** [1] mean loss of the batch. */
@@ -29,14 +40,19 @@ export interface StepResult {
 }
 
 export class Model {
+  /** What the output is scored against; `criterion.kind` is the name a checkpoint stores. */
+  readonly criterion: Criterion;
+
   constructor(
     readonly name: string,
     readonly net: Sequential,
     readonly inputShape: Shape,
-    readonly criterion: CriterionKind,
+    /** A Criterion, or its stored name ('softmax-cross-entropy', 'rbf-map'). */
+    criterion: Criterion | CriterionKind,
     /** Options that rebuild this model (stored in checkpoints). */
     readonly config: Record<string, unknown>,
   ) {
+    this.criterion = criterionFor(criterion, `${name}: criterion`);
     net.layers[0].needInputGrad = false;
   }
 
@@ -80,96 +96,77 @@ export class Model {
       throw new ShapeError(`${this.name}: input must be [N, ${this.inputShape.join(', ')}], got ${fmtShape(s)}`);
   }
 
-  /** Forward, loss and backward for one batch (training mode); parameter grads are set. */
-  trainStep(x: Tensor, labels: Tensor): StepResult {
-    this.checkInput(x);
-    this.net.train(true);
-    const out = this.net.forward(x);
-    let loss: Tensor;
-    let correct: Tensor;
-    let grad: Tensor;
-    if (this.criterion === 'rbf-map') {
-      ({ loss, correct, dy: grad } = ops.rbfCriterion(out, labels));
-    } else {
-      const r = ops.softmaxCrossEntropy(out, labels);
-      loss = r.loss;
-      correct = r.correct;
-      grad = ops.softmaxCrossEntropyBackward(r.probs, labels);
-      r.probs.dispose();
+  /**
+   * Runs fn with the whole layer tree in `training` mode and restores each layer's own mode
+   * afterwards (also when fn throws): the mode a call needs, without changing the user's.
+   */
+  private inMode<R>(training: boolean, fn: () => R): R {
+    const layers = [this.net, ...layerTree(this.net).map((e) => e.layer)];
+    const modes = layers.map((l) => l.training);
+    this.net.train(training);
+    try {
+      return fn();
+    } finally {
+      layers.forEach((l, i) => (l.training = modes[i]));
     }
-    this.net.backward(grad);
-    grad.dispose();
-    out.dispose();
-    return { loss, correct };
   }
 
-  /** Loss and correct count without gradients (eval mode). */
+  /** Forward, loss and backward for one batch (in training mode); parameter grads are set. */
+  trainStep(x: Tensor, labels: Tensor): StepResult {
+    this.checkInput(x);
+    return this.inMode(true, () => {
+      const out = this.net.forward(x);
+      const f = this.criterion.forward(out, labels);
+      const grad = this.criterion.backward(f, labels);
+      this.net.backward(grad);
+      grad.dispose();
+      out.dispose();
+      return { loss: f.loss, correct: f.correct };
+    });
+  }
+
+  /** Loss and correct count without gradients (in eval mode). */
   evaluateBatch(x: Tensor, labels: Tensor): StepResult {
     this.checkInput(x);
-    this.net.train(false);
-    const out = this.net.forward(x);
-    let r: StepResult;
-    if (this.criterion === 'rbf-map') {
-      const c = ops.rbfCriterion(out, labels);
-      c.dy.dispose();
-      r = { loss: c.loss, correct: c.correct };
-    } else {
-      const c = ops.softmaxCrossEntropy(out, labels);
-      c.probs.dispose();
-      r = { loss: c.loss, correct: c.correct };
-    }
-    out.dispose();
-    return r;
+    return this.inMode(false, () => {
+      const out = this.net.forward(x);
+      const f = this.criterion.forward(out, labels);
+      this.criterion.release(f);
+      out.dispose();
+      return { loss: f.loss, correct: f.correct };
+    });
   }
 
   /**
-   * Class probabilities [N, classes] (eval mode). For the RBF output, softmax(-y): the paper's
-   * posterior-like reading of the penalties.
+   * Class probabilities [N, classes] (in eval mode), as the criterion reads the output: softmax
+   * of the logits, or for the RBF output softmax(-y), the paper's posterior-like reading.
    */
   predictProbs(x: Tensor): Tensor {
     this.checkInput(x);
-    this.net.train(false);
-    const out = this.net.forward(x);
-    const logits = this.criterion === 'rbf-map' ? ops.scale(out, -1) : out;
-    const p = ops.softmax(logits);
-    if (logits !== out) logits.dispose();
-    out.dispose();
-    return p;
+    return this.inMode(false, () => {
+      const out = this.net.forward(x);
+      const p = this.criterion.probabilities(out);
+      out.dispose();
+      return p;
+    });
   }
 
   /**
-   * A prediction plan for batches of exactly `batch` samples: predictProbs's ops recorded once
-   * (eval mode) and replayed as one queued op per call, which is what makes batch-1 latency
-   * small on the CPU. It reads the model's parameters as they are when it runs (in-place updates
-   * such as SGD steps and loadStateDict are seen). Dispose it when done.
+   * A prediction plan for batches of exactly `batch` samples (lib/models/predictor.ts): one
+   * queued op per call. It re-records after model.to() or replaced parameters. Dispose it when done.
    */
   compilePredictor(batch: number): Predictor {
     checkInt(`${this.name}.compilePredictor`, 'batch', batch, 1);
-    const params = this.parameters();
-    const device = params.length ? params[0].value.device : undefined;
-    const input = Tensor.zeros([batch, ...this.inputShape], { device });
-    try {
-      const { ops: plan, result } = ops.capture(input.device, () => this.predictProbs(input));
-      return new Predictor(this.name, plan, input, result);
-    } catch (e) {
-      input.dispose();
-      throw e;
-    }
+    return new Predictor(this, batch);
   }
 
   /**
-   * A recorded training step for batches of exactly `batch` samples: trainStep + optimizer.step()
-   * captured once and replayed as one queued op per call (the per-op cost of ~40 small ops is
-   * most of LeNet-5's step otherwise). Same results as the eager calls; parameter grads are set
-   * as by trainStep. A change of the optimizer's lr or state (loadState) re-records on the next
-   * step. Models with dropout are refused: a replay would repeat the recorded masks.
+   * A recorded training step for batches of exactly `batch` samples, owning `optimizer`'s use
+   * (lib/models/train-plan.ts): trainStep + optimizer.step() in one queued op, same results as
+   * the eager calls. Models with dropout (at any depth) are refused: a replay would repeat the masks.
    */
   compileTrainStep(batch: number, optimizer: SGD): TrainPlan {
     checkInt(`${this.name}.compileTrainStep`, 'batch', batch, 1);
-    if (this.net.layers.some((l) => l instanceof Dropout))
-      throw new ArgumentError(
-        `${this.name}.compileTrainStep: the model has dropout, whose masks a recorded step would repeat; use trainStep`,
-      );
     return new TrainPlan(this, optimizer, batch);
   }
 
@@ -226,116 +223,5 @@ export class Model {
 
   toString(): string {
     return `${this.name} ${this.net.toString()}`;
-  }
-}
-
-/** Model.compilePredictor's plan: predict(x) equals model.predictProbs(x) in one queued op. */
-export class Predictor {
-  /** @internal */
-  constructor(
-    readonly modelName: string,
-    private readonly plan: ops.CapturedOps,
-    private readonly input: Tensor,
-    private readonly probs: Tensor,
-  ) {}
-
-  /** Class probabilities [batch, classes] for x [batch, ...inputShape] (a new tensor). */
-  predict(x: Tensor): Tensor {
-    const op = `${this.modelName}.predict`;
-    if (!(x instanceof Tensor)) throw new ArgumentError(`${op}: 'x' must be a Tensor`);
-    const want = this.input.shape;
-    if (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i]))
-      throw new ShapeError(`${op}: input must be ${fmtShape(want)} (the compiled batch), got ${fmtShape(x.shape)}`);
-    const out = Tensor.empty(this.probs.shape, 'float32', this.probs.device);
-    this.plan.replay([[x, this.input]], [[this.probs, out]]);
-    return out;
-  }
-
-  /** Recorded ops in the plan. */
-  get opCount(): number {
-    return this.plan.length;
-  }
-
-  dispose(): void {
-    this.plan.dispose();
-    this.input.dispose();
-    this.probs.dispose();
-  }
-}
-
-/** Model.compileTrainStep's plan. */
-export class TrainPlan {
-  private readonly x: Tensor;
-  private readonly labels: Tensor;
-  private recorded: { ops: ops.CapturedOps; loss: Tensor; correct: Tensor; lr: number; state: Tensor[] } | null = null;
-
-  /** @internal */
-  constructor(
-    readonly model: Model,
-    readonly optimizer: SGD,
-    readonly batch: number,
-  ) {
-    const params = model.parameters();
-    const device = params.length ? params[0].value.device : undefined;
-    this.x = Tensor.zeros([batch, ...model.inputShape], { device });
-    this.labels = Tensor.zeros([batch], { dtype: 'int32', device });
-  }
-
-  /** One training step on (x, labels): forward, loss, backward and the optimizer's update. */
-  step(x: Tensor, labels: Tensor): StepResult {
-    const op = `${this.model.name}.trainStep`;
-    if (!(x instanceof Tensor) || !(labels instanceof Tensor)) throw new ArgumentError(`${op}: 'x' and 'labels' must be Tensors`);
-    const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
-    if (!same(x, this.x))
-      throw new ShapeError(`${op}: input must be ${fmtShape(this.x.shape)} (the compiled batch), got ${fmtShape(x.shape)}`);
-    if (!same(labels, this.labels) || labels.dtype !== 'int32')
-      throw new ShapeError(`${op}: labels must be int32 ${fmtShape(this.labels.shape)}, got ${labels.dtype} ${fmtShape(labels.shape)}`);
-    const r = this.current();
-    const loss = Tensor.empty(r.loss.shape, r.loss.dtype, r.loss.device);
-    const correct = Tensor.empty(r.correct.shape, r.correct.dtype, r.correct.device);
-    r.ops.replay(
-      [
-        [x, this.x],
-        [labels, this.labels],
-      ],
-      [
-        [r.loss, loss],
-        [r.correct, correct],
-      ],
-    );
-    return { loss, correct };
-  }
-
-  private optimizerState(): Tensor[] {
-    return [...this.optimizer.state().values()];
-  }
-
-  private current() {
-    const r = this.recorded;
-    const state = this.optimizerState();
-    if (r && r.lr === this.optimizer.lr && r.state.length === state.length && r.state.every((t, i) => t === state[i])) return r;
-    this.release();
-    this.optimizer.ensureState();
-    const { ops: recorded, result } = ops.capture(this.x.device, () => {
-      const s = this.model.trainStep(this.x, this.labels);
-      this.optimizer.step();
-      return s;
-    });
-    this.recorded = { ops: recorded, loss: result.loss, correct: result.correct, lr: this.optimizer.lr, state: this.optimizerState() };
-    return this.recorded;
-  }
-
-  private release(): void {
-    if (!this.recorded) return;
-    this.recorded.ops.dispose();
-    this.recorded.loss.dispose();
-    this.recorded.correct.dispose();
-    this.recorded = null;
-  }
-
-  dispose(): void {
-    this.release();
-    this.x.dispose();
-    this.labels.dispose();
   }
 }

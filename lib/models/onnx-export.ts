@@ -154,7 +154,7 @@ export async function toOnnx(model: Model, o: OnnxExportOptions = {}): Promise<U
   let cur = input;
   for (const l of model.net.layers) cur = await addLayer(g, l, cur);
   if (o.probabilities) {
-    const logits = model.criterion === 'rbf-map' ? g.node('Neg', [cur], {}, 'neg_penalties') : cur;
+    const logits = model.criterion.outputIsPenalty ? g.node('Neg', [cur], {}, 'neg_penalties') : cur;
     cur = g.node('Softmax', [logits], { axis: 1 }, 'probabilities');
   }
   g.nodeTo(output, 'Identity', [cur]);
@@ -167,7 +167,7 @@ export async function toOnnx(model: Model, o: OnnxExportOptions = {}): Promise<U
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'convkit',
-    docString: `${model.name}: output is ${o.probabilities ? 'class probabilities' : model.criterion === 'rbf-map' ? 'RBF penalties (smallest = predicted class; softmax(-output) = predictProbs)' : 'logits'}`,
+    docString: `${model.name}: output is ${o.probabilities ? 'class probabilities' : model.criterion.outputIsPenalty ? 'RBF penalties (smallest = predicted class; softmax(-output) = predictProbs)' : 'logits'}`,
     graph: {
       name: o.graphName ?? model.name,
       node: g.nodes,

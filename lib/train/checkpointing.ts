@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { ConvkitError } from '../errors.js';
-import { Dropout } from '../layers/dropout.js';
+import { stochasticLayers } from '../layers/layer.js';
 import {
   loadCheckpoint,
   loadWeights,
@@ -64,10 +64,23 @@ export async function saveTrainingCheckpoint(
   });
 }
 
-function dropoutOffsets(model: Model): Record<string, number> {
+/**
+ * Where each stochastic layer's random stream stands, by its path in the layer tree: a top-level
+ * dropout's key is its name (as files written before nesting was walked), a nested one's
+ * "container.name".
+ */
+export function dropoutOffsets(model: Model): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const l of model.net.layers) if (l instanceof Dropout) out[l.name] = l.offset;
+  for (const { path, state } of stochasticLayers(model.net)) out[path] = state.offset;
   return out;
+}
+
+/** Sets the streams' positions from a checkpoint's meta.dropoutOffsets (bad or missing entries are left alone). */
+export function applyDropoutOffsets(model: Model, offsets: Record<string, unknown>): void {
+  for (const { path, state } of stochasticLayers(model.net)) {
+    const v = offsets[path];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) state.offset = v;
+  }
 }
 
 export interface RestoredModel {
@@ -140,9 +153,8 @@ export async function restoreModel(path: string, opts: { device?: DeviceName | D
   const model = buildModel(spec, opts.device, (m) => new ConvkitError('ND_FORMAT', `${path}: meta.model: ${m}`));
   try {
     model.loadStateDict(weights.params as Record<string, NamedArray>);
-    const offsets = (weights.meta.dropoutOffsets ?? {}) as Record<string, number>;
-    for (const l of model.net.layers)
-      if (l instanceof Dropout && Number.isSafeInteger(offsets[l.name]) && offsets[l.name] >= 0) l.offset = offsets[l.name];
+    const offsets = weights.meta.dropoutOffsets;
+    if (offsets !== null && typeof offsets === 'object') applyDropoutOffsets(model, offsets as Record<string, unknown>);
   } catch (e) {
     model.dispose();
     throw e;

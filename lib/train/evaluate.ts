@@ -1,4 +1,7 @@
-/** evaluate() and predict(): eval-mode passes that never block the event loop. */
+/**
+ * evaluate() and predict(): eval-mode passes that never block the event loop. The model's mode is
+ * left as it was (Model.evaluateBatch / predictProbs restore it).
+ */
 import { ArgumentError } from '../errors.js';
 import type { Model } from '../models/model.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -22,7 +25,6 @@ export async function evaluate(model: Model, data: BatchSource): Promise<{ loss:
     r.correct.dispose();
     count += n;
   }
-  model.train(true);
   return { loss: loss / Math.max(1, count), accuracy: correct / Math.max(1, count), count };
 }
 
@@ -41,6 +43,5 @@ export async function predict(model: Model, x: Float32Array | Tensor, shape?: re
   if (t !== x) t.dispose();
   const out = (await p.data()) as Float32Array;
   p.dispose();
-  model.train(true);
   return out;
 }

@@ -5,7 +5,7 @@
  * ND_NAN error; checkpoints are only written after good epochs, so the last good one survives.
  */
 import { ArgumentError, ConvkitError } from '../errors.js';
-import { Dropout } from '../layers/dropout.js';
+import { stochasticLayers } from '../layers/layer.js';
 import type { Model, StepResult, TrainPlan } from '../models/model.js';
 import { SGD, type SGDOptions } from '../optim/sgd.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -58,7 +58,8 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
   const history: History = { epochs: [], steps: o.startStep ?? 0, optimizer: opt };
   const dev = model.parameters()[0].value.device;
   const nb = data.batchesPerEpoch;
-  const canCompile = (o.compile ?? true) && dev.kind === 'cpu' && !model.net.layers.some((l) => l instanceof Dropout);
+  // A recorded step would repeat a stochastic layer's draws (dropout, nested ones included).
+  const canCompile = (o.compile ?? true) && dev.kind === 'cpu' && stochasticLayers(model.net).length === 0;
   let plan: TrainPlan | null = null;
   const trainStep = (x: Tensor, labels: Tensor, n: number): StepResult => {
     if (canCompile && (plan === null || plan.batch === n)) {
@@ -168,6 +169,5 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
   } finally {
     (plan as TrainPlan | null)?.dispose();
   }
-  model.train(true);
   return history;
 }
