@@ -369,6 +369,3 @@ export async function writeSafetensors(
   const chunks = encodeSafetensors(tensors, metadata, 'writeSafetensors');
   await writeFileAtomic(path, chunks);
 }
-
-/** Kept here for callers that imported it from this module. */
-export { writeFileAtomic };

@@ -198,6 +198,18 @@ export function layerTree(root: Layer, prefix = ''): LayerEntry[] {
   return out;
 }
 
+/**
+ * The layers of layerTree(root), in the same order, appended to `out`, without building paths
+ * or entries: for walks that run per batch or per replay and need only the layers.
+ */
+export function layersBelow(root: Layer, out: Layer[] = []): Layer[] {
+  for (const l of root.children()) {
+    out.push(l);
+    layersBelow(l, out);
+  }
+  return out;
+}
+
 /** The layers below `root` with random-stream state (nested containers included). */
 export function stochasticLayers(root: Layer): { path: string; layer: Layer; state: StochasticState }[] {
   return layerTree(root).flatMap(({ path, layer }) => {

@@ -9,7 +9,7 @@
  * call leaves the model in another mode than the one it was given.
  */
 import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
-import { layerTree, type Parameter } from '../layers/layer.js';
+import { layersBelow, type Parameter } from '../layers/layer.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
@@ -101,7 +101,7 @@ export class Model {
    * afterwards (also when fn throws): the mode a call needs, without changing the user's.
    */
   private inMode<R>(training: boolean, fn: () => R): R {
-    const layers = [this.net, ...layerTree(this.net).map((e) => e.layer)];
+    const layers = layersBelow(this.net, [this.net]);
     const modes = layers.map((l) => l.training);
     this.net.train(training);
     try {

@@ -27,7 +27,7 @@ import { ArgumentError } from '../errors.js';
 import { SCALED_TANH_A, SCALED_TANH_S } from '../ops/activation.js';
 import { ModelProto } from '../io/onnx-schema.js';
 import { OnnxGraph } from '../io/onnx-graph.js';
-import { writeFileAtomic } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/durable-write.js';
 import { Sigmoid, ReLU, ScaledTanh, Tanh } from '../layers/activations.js';
 import { Conv2d } from '../layers/conv2d.js';
 import { Dropout } from '../layers/dropout.js';

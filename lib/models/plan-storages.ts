@@ -6,7 +6,7 @@
  * replay: a replaced one means re-record, a disposed one is refused with ND_DISPOSED.
  */
 import { DisposedError } from '../errors.js';
-import { layerTree, type Layer } from '../layers/layer.js';
+import { layersBelow, layerTree, type Layer } from '../layers/layer.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from './model.js';
 
@@ -41,10 +41,7 @@ function tensorsOf(layer: Layer, grads: boolean, out: Tensor[]): Tensor[] {
 }
 
 function buffersOf(layer: Layer, out: Tensor[]): Tensor[] {
-  for (const l of layer.children()) {
-    for (const b of l.buffers()) out.push(b);
-    buffersOf(l, out);
-  }
+  for (const l of layersBelow(layer)) for (const b of l.buffers()) out.push(b);
   return out;
 }
 
