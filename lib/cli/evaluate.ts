@@ -13,7 +13,8 @@ import { inputFor, sourceOf, type InputSpec } from './alexnet.js';
 import { DEVICE, UsageError, num, type CommandSpec, type Values } from './args.js';
 import { deviceArg } from './device-arg.js';
 import { mnistLoader } from './mnist-data.js';
-import { barReporter, jsonReporter, type Reporter } from './progress.js';
+import { screenFor } from './output.js';
+import type { Reporter } from './progress.js';
 
 export const EVALUATE: CommandSpec = {
   name: 'evaluate',
@@ -186,7 +187,7 @@ async function run(v: Values, out: Reporter): Promise<void> {
 }
 
 export async function evaluateCmd(v: Values): Promise<void> {
-  const out = v.json || !process.stdout.isTTY ? jsonReporter() : barReporter();
+  const out = screenFor(v);
   try {
     await run(v, out);
   } finally {

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { restoreModel } from '../train/checkpointing.js';
 import { UsageError, type CommandSpec, type Values } from './args.js';
-import { barReporter, jsonReporter } from './progress.js';
+import { screenFor } from './output.js';
 
 export const EXPORT: CommandSpec = {
   name: 'export',
@@ -18,7 +18,7 @@ export const EXPORT: CommandSpec = {
 };
 
 export async function exportCmd(v: Values): Promise<void> {
-  const out = v.json || !process.stdout.isTTY ? jsonReporter() : barReporter();
+  const out = screenFor(v);
   const onnx = v.onnx;
   const file = v.model;
   if (typeof onnx !== 'string' || !onnx || typeof file !== 'string' || !file)

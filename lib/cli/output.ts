@@ -13,8 +13,13 @@ export const LOG_OPTIONS: Record<string, OptionSpec> = {
   },
 };
 
+/** The terminal's reporter: JSON lines with --json or when stdout is not a terminal, else the bar. */
+export function screenFor(v: Values, logEvery?: number): Reporter {
+  return v.json || !process.stdout.isTTY ? jsonReporter(undefined, { logEvery }) : barReporter();
+}
+
 export function outputFor(v: Values, o: { append?: boolean } = {}): Reporter {
   const logEvery = v['log-every'] === undefined ? undefined : num(v['log-every'] as string, 'log-every', 1, true, { min: 1 });
-  const screen = v.json || !process.stdout.isTTY ? jsonReporter(undefined, { logEvery }) : barReporter();
+  const screen = screenFor(v, logEvery);
   return typeof v.log === 'string' ? tee(screen, fileReporter(v.log, { logEvery, append: o.append })) : screen;
 }

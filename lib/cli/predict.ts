@@ -14,7 +14,8 @@ import { DEVICE, UsageError, intList, num, oneOf, type CommandSpec, type Values 
 import { deviceArg } from './device-arg.js';
 import { DIGIT_SIDE, loadDigit } from './digit-image.js';
 import { mnistLoader, normalizeFor } from './mnist-data.js';
-import { jsonReporter, barReporter, type Reporter } from './progress.js';
+import { screenFor } from './output.js';
+import type { Reporter } from './progress.js';
 
 export const PREDICT: CommandSpec = {
   name: 'predict',
@@ -112,7 +113,7 @@ export async function predictCmd(v: Values, files: string[]): Promise<void> {
   if (!v.model) throw new UsageError('predict: --model FILE is required');
   num(v.top as string, 'top', 5, true, { min: 1 });
   const dev = deviceArg(v);
-  const out = v.json || !process.stdout.isTTY ? jsonReporter() : barReporter();
+  const out = screenFor(v);
   const restored = await restoreModel(v.model as string, { device: dev });
   const { model } = restored;
   try {

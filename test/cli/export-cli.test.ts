@@ -6,22 +6,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tensor, lenet5, saveTrainingCheckpoint } from '../../lib/index.js';
 import { optimizerPath } from '../../lib/io/index.js';
-import { main } from '../../lib/cli/main.js';
-
-/** main() in this process with stdout/stderr captured (stdout is not a TTY here: JSON lines). */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [ow, ew] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+// cliHere: main() in this process (stdout is not a TTY there: JSON lines).
+import { cliHere as cli } from './helpers.js';
 
 t.test('export a weights file alone to ONNX and run it', async (t) => {
   const dir = t.testdir();

@@ -28,11 +28,15 @@ export function cli(args: string[], opts: { cwd?: string; timeout?: number } = {
     cwd: opts.cwd,
     env: { ...process.env, CONVKIT_NO_CUDA: '1' },
   });
-  const lines = r.stdout
+  return { code: r.status, lines: jsonLines(r.stdout), stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The JSON lines of a command's stdout. */
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code: r.status, lines, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** main() in this process, with stdout and stderr captured. */

@@ -3,31 +3,15 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { lenet5, saveTrainingCheckpoint } from '../../lib/index.js';
 import { optimizerPath } from '../../lib/io/index.js';
-import { main } from '../../lib/cli/main.js';
+import { MNIST, cliHere, jsonLines } from './helpers.js';
 
-const MNIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data', 'mnist');
-
+/** main() in this process, with its JSON lines. */
 async function cli(...args: string[]): Promise<{ code: number; lines: Record<string, unknown>[]; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [ow, ew] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    const lines = stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    return { code, lines, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+  const r = await cliHere(...args);
+  return { code: r.code, lines: jsonLines(r.stdout), stderr: r.stderr };
 }
 
 t.test('predict and evaluate from a weights file alone', { skip: existsSync(MNIST) ? false : `no MNIST at ${MNIST}` }, async (t) => {
