@@ -76,10 +76,17 @@ function jsonInput(bytes, shape) {
   return x;
 }
 
+/** The five most probable classes, best first, ties to the lower class (as a stable sort of all would). */
 function top5(probs, labels) {
-  const idx = Array.from(probs.keys())
-    .sort((a, b) => probs[b] - probs[a])
-    .slice(0, 5);
+  // One pass keeping five, not a sort of every class per request.
+  const idx = [];
+  for (let i = 0; i < probs.length; i++) {
+    if (idx.length === 5 && !(probs[i] > probs[idx[4]])) continue;
+    if (idx.length === 5) idx.pop();
+    let j = idx.length;
+    while (j > 0 && probs[i] > probs[idx[j - 1]]) j--;
+    idx.splice(j, 0, i);
+  }
   return idx.map((i) => ({ class: i, label: labels?.[i] ?? String(i), probability: probs[i] }));
 }
 

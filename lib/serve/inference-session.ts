@@ -71,6 +71,8 @@ interface Pending {
   timer: NodeJS.Timeout | null;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | null;
+  /** In the queue (not yet taken by a batch). */
+  queued: boolean;
 }
 
 function optNumber(op: string, name: string, v: unknown, fallback: number, min: number, integer: boolean): number {
@@ -208,15 +210,23 @@ export class InferenceSession {
       throw new BusyError(`${op}: the queue is full (${this.queue.length} waiting, maxQueue ${this.maxQueue})`);
     }
     return new Promise<Float32Array>((resolve, reject) => {
-      const p: Pending = { input: x, start: performance.now(), resolve, reject, settled: false, timer: null, signal, onAbort: null };
+      const p: Pending = {
+        input: x,
+        start: performance.now(),
+        resolve,
+        reject,
+        settled: false,
+        timer: null,
+        signal,
+        onAbort: null,
+        queued: true,
+      };
       if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           this.counts.timeout++;
           this.settle(
             p,
-            new TimeoutError(
-              `${op}: no answer within ${timeoutMs} ms (${this.running === null || !this.running.includes(p) ? 'still queued' : 'its batch was running'})`,
-            ),
+            new TimeoutError(`${op}: no answer within ${timeoutMs} ms (${p.queued ? 'still queued' : 'its batch was running'})`),
           );
         }, timeoutMs);
       }
@@ -298,6 +308,7 @@ export class InferenceSession {
     if (this.running) return;
     const batch = this.queue.splice(0, this.maxBatchSize);
     if (batch.length === 0) return this.checkDrained();
+    for (const p of batch) p.queued = false;
     this.running = batch;
     const t0 = performance.now();
     try {
@@ -330,9 +341,12 @@ export class InferenceSession {
     p.settled = true;
     if (p.timer) clearTimeout(p.timer);
     if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
-    // A request that gives up while queued leaves the queue (and frees its place) now.
-    const i = this.queue.indexOf(p);
-    if (i >= 0) this.queue.splice(i, 1);
+    // A request that gives up while queued leaves the queue (and frees its place) now; one its
+    // batch took is not searched for (a batch settles each of its rows here).
+    if (p.queued) {
+      p.queued = false;
+      this.queue.splice(this.queue.indexOf(p), 1);
+    }
     if (err) p.reject(err);
     else p.resolve(row!);
     this.checkDrained();

@@ -47,21 +47,29 @@ class PoolWorker {
   ) {}
 }
 
-function threadChannel(url: URL): Channel {
-  const w = new Worker(url);
+/** A worker's end reported once: 'error' and 'exit' can both fire for one death. */
+function exitOnce(): { done: (why: string) => void; onExit: (fn: (why: string) => void) => void } {
   let exited: ((why: string) => void) | null = null;
   let gone = false;
-  const done = (why: string) => {
-    if (gone) return;
-    gone = true;
-    exited?.(why);
+  return {
+    done: (why) => {
+      if (gone) return;
+      gone = true;
+      exited?.(why);
+    },
+    onExit: (fn) => void (exited = fn),
   };
+}
+
+function threadChannel(url: URL): Channel {
+  const w = new Worker(url);
+  const { done, onExit } = exitOnce();
   w.on('error', (e) => done(`error: ${e.message}`));
   w.on('exit', (code) => done(`exit code ${code}`));
   return {
     send: (m, transfer) => w.postMessage(m, transfer ?? []),
     onMessage: (fn) => w.on('message', fn),
-    onExit: (fn) => (exited = fn),
+    onExit,
     kill: async () => void (await w.terminate()),
   };
 }
@@ -72,13 +80,7 @@ function processChannel(url: URL, threads: number): Channel {
     env: { ...process.env, CONVKIT_NUM_THREADS: String(threads) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  let exited: ((why: string) => void) | null = null;
-  let gone = false;
-  const done = (why: string) => {
-    if (gone) return;
-    gone = true;
-    exited?.(why);
-  };
+  const { done, onExit } = exitOnce();
   child.on('error', (e) => done(`error: ${e.message}`));
   child.on('exit', (code, sig) => done(sig ? `signal ${sig}` : `exit code ${code}`));
   return {
@@ -86,7 +88,7 @@ function processChannel(url: URL, threads: number): Channel {
       if (child.connected) child.send(m);
     },
     onMessage: (fn) => child.on('message', (m) => fn(m as FromWorker)),
-    onExit: (fn) => (exited = fn),
+    onExit,
     kill: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
