@@ -152,7 +152,7 @@ void CpuStream::reserveOutput(size_t bytes) {
   // bound on an empty queue goes ahead (and is ND_OOM if memory cannot hold it).
   if (limit > 0 && before > 0 && after > limit)
     throw Error(Code::Busy,
-                "cpu:" + std::to_string(index_) + ": " + gib(queuedBytes_ + reservedBytes_) +
+                "cpu:" + std::to_string(index_) + ": " + gib(before) +
                     " of outputs are queued for ops that have not run yet, and " + std::to_string(bytes) +
                     " more bytes would pass the bound of " + gib(limit) +
                     " (CONVKIT_MAX_QUEUED_BYTES); await a read or device.synchronize() before queueing more");

@@ -14,10 +14,13 @@ const napi_type_tag kHandleTag = {0x636f6e766b697421ULL, 0x74656e736f72ULL};  //
 std::atomic<int64_t> gReported{0};
 
 // Never throws: called from finalizers, where an escaping exception would be std::terminate.
-void adjust(Napi::Env env, int64_t delta) {
-  if (delta == 0) return;
+// Returns whether V8 took the adjustment (it may not at environment teardown).
+bool adjust(Napi::Env env, int64_t delta) {
+  if (delta == 0) return true;
   int64_t unused;
-  if (napi_adjust_external_memory(env, delta, &unused) == napi_ok) gReported += delta;
+  if (napi_adjust_external_memory(env, delta, &unused) != napi_ok) return false;
+  gReported += delta;
+  return true;
 }
 
 void giveBack(Napi::Env env, HandleBox* box) {
@@ -42,13 +45,7 @@ Napi::Value makeHandle(Napi::Env env, TensorRef ref, bool owner) {
     throw;
   }
   ext.TypeTag(&kHandleTag);
-  if (bytes) {
-    int64_t unused;
-    if (napi_adjust_external_memory(env, bytes, &unused) == napi_ok) {
-      box->reported = bytes;
-      gReported += bytes;
-    }
-  }
+  if (adjust(env, bytes)) box->reported = bytes;
   return ext;
 }
 
