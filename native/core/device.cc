@@ -3,6 +3,7 @@
 #include "device.h"
 
 #include <atomic>
+#include <initializer_list>
 
 #include "device_cpu.h"
 
@@ -19,6 +20,14 @@ const char* kindName(DeviceKind k) { return k == DeviceKind::Cuda ? "cuda" : "cp
 }  // namespace
 
 std::string Device::name() const { return std::string(kindName(kind_)) + ":" + std::to_string(index_); }
+
+void Device::refuseWhileCapturing(const char* op, Device& other) {
+  for (Device* d : {this, &other})
+    if (d->capturing())
+      throw Error(Code::Arg, std::string(op) + ": " + d->name() +
+                                 " is capturing; a copy between devices orders them with events, which would act only at a "
+                                 "replay");
+}
 
 Device& device(DeviceKind kind, int index, const char* op) {
   if (kind == DeviceKind::Cpu) return cpuDevice(index, op);

@@ -102,6 +102,11 @@ class Device {
   // (asynchronously on its stream) on a GPU. A failure that can be seen at once is thrown here
   // naming `op` and the device; later ones surface at the next wait.
   virtual void run(const char* op, std::function<void()> kernel) = 0;
+  // Whether ops queued now are recorded for a later replay instead of run (CPU capture). Events
+  // are refused then (one recorded would fire only at a replay), and so are copies.
+  virtual bool capturing() { return false; }
+  // ND_ARG naming `op` when this device or `other` is capturing: a copy between them needs events.
+  void refuseWhileCapturing(const char* op, Device& other);
   // An event that happens once everything queued here so far has run.
   virtual EventPtr recordEvent(const char* op) = 0;
   // Nothing queued here after this call runs before `ev` has happened (ev may be another

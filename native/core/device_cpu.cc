@@ -42,10 +42,10 @@ void CpuDevice::copyFrom(Device& src, const TensorRef& from, const TensorRef& to
   auto copy = [from, to] {
     if (from.bytes) std::memmove(to.data(), from.data(), from.bytes);
   };
-  if (&src == this) return run("copyTo", copy);
+  if (&src == this) return run("copyTo", copy);  // in stream order; recorded too when capturing
   // On the source's executor, so the copy sees the source's queued writes and none queued later;
   // this stream then waits for it before its own later ops.
-  refuseWhileCapturing("copyTo");
+  refuseWhileCapturing("copyTo", src);
   src.run("copyTo", copy);
   waitEvent("copyTo", src.recordEvent("copyTo"));
 }
@@ -70,21 +70,21 @@ std::optional<StreamError> CpuDevice::readSync(const TensorRef& r, void* dst) {
   return err;
 }
 
-void CpuDevice::refuseWhileCapturing(const char* op) {
+void CpuDevice::refuseEventsWhileCapturing(const char* op) {
   if (stream_.capturing())
     throw Error(Code::Arg, std::string(op) + ": " + name() +
                                " is capturing; an event recorded or waited on there would act only at a replay");
 }
 
 EventPtr CpuDevice::recordEvent(const char* op) {
-  refuseWhileCapturing(op);
+  refuseEventsWhileCapturing(op);
   auto ev = std::make_shared<CpuEvent>();
   stream_.enqueue(op, [ev] { ev->set(); });
   return ev;
 }
 
 void CpuDevice::waitEvent(const char* op, EventPtr ev) {
-  refuseWhileCapturing(op);
+  refuseEventsWhileCapturing(op);
   // Blocks this stream's executor (its later ops must wait anyway), never the caller.
   stream_.enqueue(op, [ev = std::move(ev)] { ev->wait(); });
 }

@@ -41,11 +41,12 @@ class CpuDevice final : public Device {
   std::optional<StreamError> readSync(const TensorRef& r, void* dst) override;
   int64_t pending() override { return stream_.pending(); }
   void run(const char* op, std::function<void()> kernel) override { stream_.enqueue(op, std::move(kernel)); }
+  bool capturing() override { return stream_.capturing(); }
   EventPtr recordEvent(const char* op) override;
   void waitEvent(const char* op, EventPtr ev) override;
 
  private:
-  void refuseWhileCapturing(const char* op);
+  void refuseEventsWhileCapturing(const char* op);
   CpuStream& stream_;
 };
 

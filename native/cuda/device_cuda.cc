@@ -82,6 +82,7 @@ void CudaDevice::copyFrom(Device& src, const TensorRef& from, const TensorRef& t
            "copyTo: " + std::to_string(from.bytes) + " bytes into " + std::to_string(to.bytes));
   const size_t n = from.bytes;
   if (n == 0) return;
+  refuseWhileCapturing("copyTo", src);
   ctx_.makeCurrent();
   cudaStream_t s = ctx_.stream();
   if (src.kind() == DeviceKind::Cpu) {
@@ -120,6 +121,7 @@ void CudaDevice::copyOut(Device& dst, const TensorRef& from, const TensorRef& to
            "copyTo: " + std::to_string(from.bytes) + " bytes into " + std::to_string(to.bytes));
   const size_t n = from.bytes;
   if (n == 0) return;
+  refuseWhileCapturing("copyTo", dst);
   // Downloaded into pinned memory in this stream's order; the host stream waits for that and
   // copies the bytes out on its executor before its own later ops.
   ctx_.makeCurrent();
