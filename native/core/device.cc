@@ -24,9 +24,10 @@ std::string Device::name() const { return std::string(kindName(kind_)) + ":" + s
 void Device::refuseWhileCapturing(const char* op, Device& other) {
   for (Device* d : {this, &other})
     if (d->capturing())
-      throw Error(Code::Arg, std::string(op) + ": " + d->name() +
-                                 " is capturing; a copy between devices orders them with events, which would act only at a "
-                                 "replay");
+      throw Error(Code::Arg,
+                  std::string(op) + ": " + d->name() +
+                      " is capturing; a copy between devices orders them with events, which would act only at a "
+                      "replay");
 }
 
 Device& device(DeviceKind kind, int index, const char* op) {

@@ -94,8 +94,8 @@ CpuDevice& cpuDevice(int index, const char* op) {
   static std::atomic<CpuDevice*> ready[kMaxCpuStreams];
   static std::mutex mu;
   if (index < 0 || index >= kMaxCpuStreams)
-    throw Error(Code::Arg, std::string(op) + ": cpu:" + std::to_string(index) + " is outside cpu:0..cpu:" +
-                               std::to_string(kMaxCpuStreams - 1));
+    throw Error(Code::Arg, std::string(op) + ": cpu:" + std::to_string(index) +
+                               " is outside cpu:0..cpu:" + std::to_string(kMaxCpuStreams - 1));
   if (CpuDevice* d = ready[index].load(std::memory_order_acquire)) return *d;
   std::lock_guard<std::mutex> lk(mu);
   if (CpuDevice* d = ready[index].load(std::memory_order_acquire)) return *d;

@@ -22,9 +22,7 @@ struct Sigmoid {
 };
 struct ScaledTanh {
   __device__ static float f(float x) { return kScaledTanhA * tanhf(kScaledTanhS * x); }
-  __device__ static float df(float dy, float y) {
-    return dy * kScaledTanhS * (kScaledTanhA - y * y / kScaledTanhA);
-  }
+  __device__ static float df(float dy, float y) { return dy * kScaledTanhS * (kScaledTanhA - y * y / kScaledTanhA); }
 };
 
 template <typename F>

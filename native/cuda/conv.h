@@ -9,7 +9,6 @@
 
 namespace ck::cuda {
 
-
 void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
                    float* y);
 // relu(conv2dForward(...)), as the CPU twin. No fused epilogue on the GPU yet: the ReLU is one

@@ -111,7 +111,8 @@ void CudaDevice::copyFrom(Device& src, const TensorRef& from, const TensorRef& t
   // Another GPU: after its queued writes, by a peer copy on this stream; the source then waits
   // for the copy before its own later writes (which could otherwise change the bytes mid-copy).
   waitEvent("copyTo", src.recordEvent("copyTo"));
-  check(cudaMemcpyPeerAsync(to.data(), index(), from.data(), src.index(), n, s), "copyTo: " + src.name() + " to " + name());
+  check(cudaMemcpyPeerAsync(to.data(), index(), from.data(), src.index(), n, s),
+        "copyTo: " + src.name() + " to " + name());
   src.waitEvent("copyTo", recordEvent("copyTo"));
 }
 
@@ -157,19 +158,18 @@ void CudaDevice::signal(Signal fn) {
 
 void CudaDevice::read(const TensorRef& r, Bytes fn) {
   try {
-    streamWaiter(ctx_).enqueue("read", r.data(), r.bytes,
-                               [fn](std::optional<StreamError> err, const char* bytes, size_t n) {
-                                 std::vector<char> out;
-                                 if (!err) {
-                                   try {
-                                     out.assign(bytes, bytes + n);
-                                   } catch (const std::bad_alloc&) {
-                                     err = StreamError{Code::OOM, "read: out of host memory for " +
-                                                                      std::to_string(n) + " bytes"};
-                                   }
-                                 }
-                                 fn(std::move(err), std::move(out));
-                               });
+    streamWaiter(ctx_).enqueue(
+        "read", r.data(), r.bytes, [fn](std::optional<StreamError> err, const char* bytes, size_t n) {
+          std::vector<char> out;
+          if (!err) {
+            try {
+              out.assign(bytes, bytes + n);
+            } catch (const std::bad_alloc&) {
+              err = StreamError{Code::OOM, "read: out of host memory for " + std::to_string(n) + " bytes"};
+            }
+          }
+          fn(std::move(err), std::move(out));
+        });
   } catch (const Error& e) { fn(asStreamError(e), {}); }
 }
 

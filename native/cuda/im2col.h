@@ -9,7 +9,6 @@
 
 namespace ck::cuda {
 
-
 // [N, C, H, W] => cols[r*rowStride + i*imageStride + p], r = (c*KH + kh)*KW + kw, p = oh*OW + ow
 void im2colBlock(Ctx& ctx, const float* x, const Conv2dGeom& g, const ColumnBlock& b, float* cols);
 // Adds the block's columns back into x.

@@ -8,7 +8,6 @@
 
 namespace ck::cuda {
 
-
 void lrnForward(Ctx& ctx, const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale);
 void lrnBackward(Ctx& ctx, const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                  const LrnParams& p, float* dx);

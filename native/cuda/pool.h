@@ -9,7 +9,6 @@
 
 namespace ck::cuda {
 
-
 void maxPool2dForward(Ctx& ctx, const float* x, const Pool2dGeom& g, float* y, int32_t* argmax);
 // An argmax outside the input plane is reported as ND_ARG at the next ctx.synchronize().
 void maxPool2dBackward(Ctx& ctx, const float* dy, const int32_t* argmax, const Pool2dGeom& g, float* dx);

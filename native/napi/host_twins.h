@@ -27,10 +27,10 @@ namespace ck::cpu {
 // stream's executor) and uses the addon's thread pool inside.
 struct Host {};
 
-#define CK_HOST_TWIN(name)                                 \
-  template <class... A>                                    \
-  inline decltype(auto) name(const Host&, A&&... args) {   \
-    return name(std::forward<A>(args)...);                 \
+#define CK_HOST_TWIN(name)                               \
+  template <class... A>                                  \
+  inline decltype(auto) name(const Host&, A&&... args) { \
+    return name(std::forward<A>(args)...);               \
   }
 
 CK_HOST_TWIN(fill)

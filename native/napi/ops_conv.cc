@@ -36,8 +36,7 @@ Conv2dGeom readGeom(Args& a, size_t i) {
     if (v[k] < 0 || v[k] >= k31)
       throw Error(Code::Arg, std::string(a.op()) + ": geometry " + names[k] + " = " + std::to_string(v[k]) +
                                  " is outside [0, 2^31)");
-  Conv2dGeom g{v[0], v[1], v[2],  v[3],  v[4],  v[5],  v[6],  v[7],
-                    v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  Conv2dGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   const bool positive = g.C > 0 && g.H > 0 && g.W > 0 && g.OC > 0 && g.KH > 0 && g.KW > 0 && g.SH > 0 && g.SW > 0 &&
                         g.DH > 0 && g.DW > 0 && g.OH > 0 && g.OW > 0 && g.groups > 0;
   // Every term below is a product or sum of two values < 2^31: exact in int64.
@@ -113,9 +112,9 @@ Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
   dispatch(dev, "conv2dBackward", [=](auto& kc) {
-        conv2dBackward(kc, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                            dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-      });
+    conv2dBackward(kc, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                   dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+  });
   return info.Env().Undefined();
 }
 

@@ -110,7 +110,8 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   int64_t N = a.count(5, "N"), C = a.count(6, "C"), HW = a.count(7, "HW");
   TensorRef x = a.f32(1, "x", a.product({N, C, HW}, "x")), al = a.f32(2, "a", C), b = a.f32(3, "b", C),
             y = a.f32(4, "y", a.product({N, C, HW}, "y"));
-  dispatch(dev, "channelAffine", [=](auto& kc) { channelAffineForward(kc, x.f32(), al.f32(), b.f32(), y.f32(), N, C, HW); });
+  dispatch(dev, "channelAffine",
+           [=](auto& kc) { channelAffineForward(kc, x.f32(), al.f32(), b.f32(), y.f32(), N, C, HW); });
   return info.Env().Undefined();
 }
 
@@ -123,9 +124,9 @@ Napi::Value ChannelAffineBackward(const Napi::CallbackInfo& info) {
             al = a.f32(3, "a", C);
   TensorRef dx = a.optF32(4, "dx", a.product({N, C, HW}, "dx")), da = a.f32(5, "da", C), db = a.f32(6, "db", C);
   dispatch(dev, "channelAffineBackward", [=](auto& kc) {
-        channelAffineBackward(kc, dy.f32(), x.f32(), al.f32(), dx.storage ? dx.f32() : nullptr, da.f32(), db.f32(), N,
-                                   C, HW);
-      });
+    channelAffineBackward(kc, dy.f32(), x.f32(), al.f32(), dx.storage ? dx.f32() : nullptr, da.f32(), db.f32(), N, C,
+                          HW);
+  });
   return info.Env().Undefined();
 }
 

@@ -42,7 +42,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda));
   TensorRef B = a.f32(2, "b", tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb));
   TensorRef C = a.f32(3, "c", spanOf(a, "c", M, N, ldc));
-  dispatch(dev, "gemm", [=](auto& kc) { sgemm(kc, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc); });
+  dispatch(dev, "gemm",
+           [=](auto& kc) { sgemm(kc, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc); });
   return info.Env().Undefined();
 }
 
@@ -70,9 +71,8 @@ Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   TensorRef B = a.f32(2, "b", batchSpan(a, "b", batch, last, sB, oneB));
   TensorRef C = a.f32(3, "c", batchSpan(a, "c", batch, last, sC, oneC));
   dispatch(dev, "batchedGemm", [=](auto& kc) {
-        sgemmStridedBatched(kc, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
-                                 batch);
-      });
+    sgemmStridedBatched(kc, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC, batch);
+  });
   return info.Env().Undefined();
 }
 

@@ -20,7 +20,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   TensorRef x = a.f32(1, "x", a.product({N, in}, "x")), w = a.f32(2, "w", a.product({out, in}, "w")),
             b = a.optF32(3, "b", out);
   TensorRef y = a.f32(4, "y", a.product({N, out}, "y"));
-  dispatch(dev, "linear", [=](auto& kc) { linearForward(kc, x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out); });
+  dispatch(dev, "linear",
+           [=](auto& kc) { linearForward(kc, x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out); });
   return info.Env().Undefined();
 }
 
@@ -31,7 +32,8 @@ Napi::Value LinearBackwardData(const Napi::CallbackInfo& info) {
   int64_t N = a.count(4, "N"), in = a.count(5, "in"), out = a.count(6, "out");
   TensorRef dy = a.f32(1, "dy", a.product({N, out}, "dy")), w = a.f32(2, "w", a.product({out, in}, "w")),
             dx = a.f32(3, "dx", a.product({N, in}, "dx"));
-  dispatch(dev, "linearBackwardData", [=](auto& kc) { linearBackwardData(kc, dy.f32(), w.f32(), dx.f32(), N, in, out); });
+  dispatch(dev, "linearBackwardData",
+           [=](auto& kc) { linearBackwardData(kc, dy.f32(), w.f32(), dx.f32(), N, in, out); });
   return info.Env().Undefined();
 }
 
@@ -43,7 +45,8 @@ Napi::Value LinearBackwardWeight(const Napi::CallbackInfo& info) {
   TensorRef dy = a.f32(1, "dy", a.product({N, out}, "dy")), x = a.f32(2, "x", a.product({N, in}, "x")),
             dw = a.f32(3, "dw", a.product({out, in}, "dw"));
   float beta = float(a.f64(7, "beta"));
-  dispatch(dev, "linearBackwardWeight", [=](auto& kc) { linearBackwardWeight(kc, dy.f32(), x.f32(), dw.f32(), N, in, out, beta); });
+  dispatch(dev, "linearBackwardWeight",
+           [=](auto& kc) { linearBackwardWeight(kc, dy.f32(), x.f32(), dw.f32(), N, in, out, beta); });
   return info.Env().Undefined();
 }
 

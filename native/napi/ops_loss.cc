@@ -42,9 +42,9 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
             probs = a.f32(3, "probs", a.product({N, K}, "probs"));
   TensorRef loss = a.f32(4, "loss", 1), correct = a.f32(5, "correct", 1), topk = a.optF32(6, "correctTopK", 1);
   dispatch(dev, "softmaxCrossEntropy", [=](auto& kc) {
-        softmaxCrossEntropyForward(kc, logits.f32(), labels.i32(), probs.f32(), loss.f32(), correct.f32(),
-                                        topk.storage ? topk.f32() : nullptr, N, K, k);
-      });
+    softmaxCrossEntropyForward(kc, logits.f32(), labels.i32(), probs.f32(), loss.f32(), correct.f32(),
+                               topk.storage ? topk.f32() : nullptr, N, K, k);
+  });
   return info.Env().Undefined();
 }
 
@@ -56,7 +56,8 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
   TensorRef probs = a.f32(1, "probs", a.product({N, K}, "probs")), labels = a.i32(2, "labels", N),
             d = a.f32(3, "dlogits", a.product({N, K}, "dlogits"));
   float scale = float(a.f64(6, "scale"));
-  dispatch(dev, "softmaxCrossEntropyBackward", [=](auto& kc) { softmaxCrossEntropyBackward(kc, probs.f32(), labels.i32(), d.f32(), N, K, scale); });
+  dispatch(dev, "softmaxCrossEntropyBackward",
+           [=](auto& kc) { softmaxCrossEntropyBackward(kc, probs.f32(), labels.i32(), d.f32(), N, K, scale); });
   return info.Env().Undefined();
 }
 

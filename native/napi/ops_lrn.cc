@@ -53,7 +53,8 @@ Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   int64_t n = elems(g);
   TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
             dx = a.f32(5, "dx", n);
-  dispatch(dev, "lrnBackward", [=](auto& kc) { lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); });
+  dispatch(dev, "lrnBackward",
+           [=](auto& kc) { lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); });
   return info.Env().Undefined();
 }
 

@@ -20,7 +20,9 @@ Napi::Value SgdStepPytorch(const Napi::CallbackInfo& info) {
   TensorRef w = a.f32(1, "w", n), g = a.f32(2, "g", n), v = a.optF32(3, "v", n);
   float lr = float(a.f64(5, "lr")), mu = float(a.f64(6, "momentum")), wd = float(a.f64(7, "weightDecay"));
   bool nesterov = a.flag(8);
-  dispatch(dev, "sgdStep", [=](auto& kc) { sgdStepPytorch(kc, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov); });
+  dispatch(dev, "sgdStep", [=](auto& kc) {
+    sgdStepPytorch(kc, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd, nesterov);
+  });
   return info.Env().Undefined();
 }
 
@@ -31,7 +33,8 @@ Napi::Value SgdStepPaper(const Napi::CallbackInfo& info) {
   int64_t n = a.count(4, "n");
   TensorRef w = a.f32(1, "w", n), g = a.f32(2, "g", n), v = a.optF32(3, "v", n);
   float lr = float(a.f64(5, "lr")), mu = float(a.f64(6, "momentum")), wd = float(a.f64(7, "weightDecay"));
-  dispatch(dev, "sgdStep", [=](auto& kc) { sgdStepPaper(kc, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd); });
+  dispatch(dev, "sgdStep",
+           [=](auto& kc) { sgdStepPaper(kc, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, n, lr, mu, wd); });
   return info.Env().Undefined();
 }
 

@@ -41,7 +41,8 @@ Napi::Value RbfCriterion(const Napi::CallbackInfo& info) {
   float J = float(a.f64(8, "J"));
   TensorRef y = a.f32(1, "y", a.product({N, K}, "y")), labels = a.i32(2, "labels", N), loss = a.f32(3, "loss", 1),
             correct = a.f32(4, "correct", 1), dy = a.f32(5, "dy", a.product({N, K}, "dy"));
-  dispatch(dev, "rbfCriterion", [=](auto& kc) { rbfCriterion(kc, y.f32(), labels.i32(), loss.f32(), correct.f32(), dy.f32(), N, K, J); });
+  dispatch(dev, "rbfCriterion",
+           [=](auto& kc) { rbfCriterion(kc, y.f32(), labels.i32(), loss.f32(), correct.f32(), dy.f32(), N, K, J); });
   return info.Env().Undefined();
 }
 

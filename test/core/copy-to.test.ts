@@ -82,8 +82,7 @@ t.test('bad destinations and capturing streams are coded errors', async (t) => {
   const x = Tensor.fromArray([1, 2], [2], { device: cpu0 });
   t.throws(() => native.copyTo(cpu0.stream, x.handle(), 9999), { code: 'ND_ARG' }, 'a stream id that names no device');
   const cuda = backends().find((b) => b.name === 'cuda');
-  if (!cuda?.available)
-    t.throws(() => native.copyTo(cpu0.stream, x.handle(), 256), { code: 'ND_NO_CUDA' }, 'cuda:0 without a GPU');
+  if (!cuda?.available) t.throws(() => native.copyTo(cpu0.stream, x.handle(), 256), { code: 'ND_NO_CUDA' }, 'cuda:0 without a GPU');
   native.captureBegin(cpu0.stream);
   try {
     t.throws(() => native.copyTo(cpu0.stream, x.handle(), cpu1.stream), { code: 'ND_ARG' }, 'the source is capturing');
