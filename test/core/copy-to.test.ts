@@ -3,7 +3,7 @@
 // the ops queued later on the destination, and never waiting on the JS thread.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Tensor, backends, device, ops } from '../../lib/index.js';
+import { Tensor, backends, device, memory, ops } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 
 const cpu0 = device('cpu:0');
@@ -65,6 +65,24 @@ t.test('disposing the source right after to() is safe', async (t) => {
   y.dispose();
 });
 
+t.test('copies both ways between two busy streams all land (no cycle of waits)', async (t) => {
+  const a = Tensor.full([3], 1, { device: cpu0 });
+  const b = Tensor.full([3], 2, { device: cpu1 });
+  native.debugSleep(cpu0.stream, 100);
+  native.debugSleep(cpu1.stream, 100);
+  const ab = a.to(cpu1);
+  const ba = b.to(cpu0);
+  native.fill(cpu0.stream, a.handle(), 3, 5);
+  native.fill(cpu1.stream, b.handle(), 3, 6);
+  const ab2 = a.to(cpu1);
+  const ba2 = b.to(cpu0);
+  t.same(Array.from(await ab.data()), [1, 1, 1], 'cpu:0 -> cpu:1 before the fill');
+  t.same(Array.from(await ba.data()), [2, 2, 2], 'cpu:1 -> cpu:0 before the fill');
+  t.same(Array.from(await ab2.data()), [5, 5, 5], 'cpu:0 -> cpu:1 after the fill');
+  t.same(Array.from(await ba2.data()), [6, 6, 6], 'cpu:1 -> cpu:0 after the fill');
+  for (const v of [a, b, ab, ba, ab2, ba2]) v.dispose();
+});
+
 t.test('int32 tensors, empty tensors and chains of copies', async (t) => {
   const ints = Tensor.fromArray(Int32Array.from([7, -8, 2147483647]), [3], { dtype: 'int32', device: cpu0 });
   const moved = ints.to(cpu1);
@@ -76,6 +94,25 @@ t.test('int32 tensors, empty tensors and chains of copies', async (t) => {
   const back = x.to(cpu1).to('cpu:2').to(cpu0);
   t.same(Array.from(await back.data()), [1.5, -2.5], 'cpu:0 -> cpu:1 -> cpu:2 -> cpu:0');
   for (const v of [ints, moved, empty, x, back]) v.dispose();
+});
+
+t.test('copies leak nothing on either stream', async (t) => {
+  await Promise.all([cpu0.synchronize(), cpu1.synchronize()]);
+  const before = memory().devices;
+  const x = Tensor.randn([333], { seed: 11, device: cpu0 });
+  for (let i = 0; i < 200; i++) {
+    const y = x.to(cpu1);
+    const z = y.to(cpu0);
+    y.dispose();
+    z.dispose();
+  }
+  x.dispose();
+  await Promise.all([cpu0.synchronize(), cpu1.synchronize()]);
+  const after = memory().devices;
+  for (const name of ['cpu:0', 'cpu:1'] as const) {
+    t.equal(after[name]?.storages ?? 0, before[name]?.storages ?? 0, `${name}: native storages`);
+    t.equal(after[name]?.bytes ?? 0, before[name]?.bytes ?? 0, `${name}: bytes`);
+  }
 });
 
 t.test('bad destinations and capturing streams are coded errors', async (t) => {
