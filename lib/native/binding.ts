@@ -18,6 +18,7 @@ export const BINDING_NAMES = {
   build: 'both',
   alloc: 'both',
   fromBytes: 'both',
+  copyTo: 'both',
   view: 'both',
   release: 'both',
   isLive: 'both',

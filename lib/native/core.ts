@@ -9,6 +9,11 @@ export interface CoreBinding {
   // storage
   alloc(stream: S, bytes: number): H;
   fromBytes(stream: S, data: ArrayBufferView): H;
+  /**
+   * A copy of `h` (on `stream`'s device) on `dst`'s device, queued after the source's writes and
+   * before the destination's later ops; returns at once (native/core/device.h, copyFrom).
+   */
+  copyTo(stream: S, h: H, dst: S): H;
   view(h: H, byteOffset: number, bytes: number): H;
   release(h: H): void;
   isLive(h: H): boolean;

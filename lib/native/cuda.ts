@@ -1,5 +1,5 @@
 /**
- * What only the CUDA build adds (native/cuda/napi_cuda.cc). Optional: the CPU build lacks them,
+ * What only the CUDA build adds (native/napi/ops_cuda.cc). Optional: the CPU build lacks them,
  * so a caller must check that a function is there (or that `build.cuda` is true) first.
  */
 import type { CudaStatus, StreamId as S } from './types.js';

@@ -2,7 +2,7 @@
 
 /** An opaque, type-tagged native handle to a tensor's bytes. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
-/** A stream id: N for `cpu:N`, 256 + N for `cuda:N` (lib/tensor/device.ts, native/napi/target.h). */
+/** A stream id: N for `cpu:N`, 256 + N for `cuda:N` (lib/tensor/device.ts, native/napi/device_of.h). */
 export type StreamId = number;
 
 export interface MemoryStats {
@@ -13,7 +13,7 @@ export interface MemoryStats {
   reportedToV8: number;
 }
 
-/** The addon's self-description (native/napi/addon.cc, native/cuda/addon_cuda.cc). */
+/** The addon's self-description (native/napi/addon.cc, ops_cuda.cc). */
 export interface BuildInfo {
   backend: string;
   cuda: boolean;

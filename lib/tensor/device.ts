@@ -7,7 +7,7 @@ import { ArgumentError } from '../errors.js';
 import { native, type StreamId } from '../native.js';
 import { checkCudaDevice } from './cuda-status.js';
 
-/** The stream id of cuda:N is CUDA_STREAM_BASE + N (native/napi/target.h, kCudaStreamBase). */
+/** The stream id of cuda:N is CUDA_STREAM_BASE + N (native/napi/device_of.h, kCudaStreamBase). */
 const CUDA_STREAM_BASE = 256;
 
 export type DeviceKind = 'cpu' | 'cuda';

@@ -175,17 +175,16 @@ export class Tensor {
 
   /**
    * This tensor on `device`: a new tensor sharing the bytes when it is already there (dispose it
-   * like any tensor), else a copy. Crossing devices waits on the JS thread until the source device
-   * has written the values (as dataSync() does): it is for setup, such as moving a model once. In
-   * a training loop, create each batch on its device instead: Tensor.fromArray(data, shape, { device }).
+   * like any tensor), else a copy. The copy is queued natively and returns at once: it sees every
+   * write already queued on this tensor's device, and ops queued afterwards on `device` see the
+   * copy (the devices order themselves with an event; the JS thread never waits). Disposing this
+   * tensor right after is safe: the queued copy holds its own reference.
    */
   to(device: DeviceName | Device): Tensor {
     const dev = toDevice(device);
     const h = this.handle('to');
     if (dev === this.device) return new Tensor(native.view(h, 0, this.byteLength), this.shape, this.dtype, dev);
-    const bytes = native.readSync(this.device.stream, h);
-    const values = this.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
-    return new Tensor(native.fromBytes(dev.stream, values), this.shape, this.dtype, dev);
+    return new Tensor(native.copyTo(this.device.stream, h, dev.stream), this.shape, this.dtype, dev);
   }
 
   /** Disposes the bytes now (idempotent). Ops already queued that read this tensor still see them. */

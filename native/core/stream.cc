@@ -118,6 +118,11 @@ std::shared_ptr<CapturedOps> CpuStream::endCapture() {
   return g;
 }
 
+bool CpuStream::capturing() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return capture_ != nullptr;
+}
+
 void CpuStream::enqueue(const char* op, std::function<void()> fn) {
   const int64_t limit = maxQueuedOps();
   {

@@ -60,7 +60,7 @@ class CpuStream {
   // stream, and throws ND_BUSY if the bytes queued for ops that have not yet run would exceed
   // maxQueuedBytes() (unless nothing is queued: a single large output is not back-pressure). The next enqueue() takes
   // these bytes over; they are released when that op has run. Called by the CPU allocation of an op output
-  // (napi/target.cc).
+  // (core/device_cpu.cc).
   void reserveOutput(size_t bytes);
   // Bytes queued for ops that have not run yet (for tests and diagnostics).
   int64_t queuedBytes();
@@ -74,6 +74,9 @@ class CpuStream {
   // stream meanwhile is recorded, from whichever thread queues it.
   void beginCapture();
   std::shared_ptr<CapturedOps> endCapture();
+  // Whether ops queued now would be recorded (device_cpu.cc refuses events while capturing: a
+  // recorded event would fire only at a replay).
+  bool capturing();
   // Blocks the caller until the stream is idle; returns and clears the pending error. Throws
   // ND_ARG while capturing (nothing recorded has run, so there is nothing to wait for).
   std::optional<StreamError> waitIdle();

@@ -4,11 +4,14 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/geometry.h"
+
 namespace ck::cpu {
 
-// LeNet-5's squashing function f(a) = A*tanh(S*a) (LeCun et al. 1998, appendix A).
-constexpr float kScaledTanhA = 1.7159f;
-constexpr float kScaledTanhS = 2.0f / 3.0f;
+// LeNet-5's squashing function f(a) = A*tanh(S*a) (LeCun et al. 1998, appendix A); the constants
+// live in native/core/geometry.h, shared with native/cuda.
+using ck::kScaledTanhA;
+using ck::kScaledTanhS;
 
 void reluForward(const float* x, float* y, int64_t n);
 // dx = dy where y > 0, else 0 (the subgradient at 0 is 0, as in PyTorch).

@@ -5,30 +5,12 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/geometry.h"
+
 namespace ck::cpu {
 
-struct Conv2dGeom {
-  int64_t N, C, H, W;              // input x [N, C, H, W]
-  int64_t OC, KH, KW;              // weight [OC, C/groups, KH, KW]
-  int64_t SH, SW, PH, PW, DH, DW;  // stride, zero padding, dilation
-  int64_t OH, OW;                  // output y [N, OC, OH, OW]
-  int64_t groups;
-
-  int64_t Cg() const { return C / groups; }
-  int64_t OCg() const { return OC / groups; }
-  int64_t KHW() const { return KH * KW; }
-  int64_t Kg() const { return Cg() * KH * KW; }  // rows of one group's column matrix
-  int64_t HW() const { return H * W; }
-  int64_t OHW() const { return OH * OW; }
-  // A 1x1, stride-1, unpadded convolution: its column matrix is the input itself.
-  bool pointwise() const { return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0; }
-};
-
-// Output extent floor((in + 2p - d(k-1) - 1) / s) + 1, or <= 0 when the kernel does not fit.
-inline int64_t convOutputSize(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  int64_t span = in + 2 * p - d * (k - 1) - 1;
-  return span < 0 ? 0 : span / s + 1;
-}
+using ck::Conv2dGeom;  // native/core/geometry.h, shared with native/cuda
+using ck::convOutputSize;
 
 // y = conv(x, w * mask) + bias. bias [OC] and mask [OC, C/groups] may be null.
 void conv2dForward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g, float* y);

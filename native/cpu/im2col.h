@@ -10,13 +10,7 @@
 
 namespace ck::cpu {
 
-// Which part of the batch a column buffer holds, and how it is laid out: images [n0, n0+images)
-// and channels [c0, c0+channels) (one group, or all of them); element (image i, row r, column p)
-// is at cols[r*rowStride + i*imageStride + p].
-struct ColumnBlock {
-  int64_t n0, images, c0, channels;
-  int64_t rowStride, imageStride;
-};
+using ck::ColumnBlock;  // native/core/geometry.h
 
 void im2colBlock(const float* x, const Conv2dGeom& g, const ColumnBlock& b, float* cols);
 // Adds the block's columns back into x (overlapping windows sum up).

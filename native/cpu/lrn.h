@@ -9,18 +9,12 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/geometry.h"
+
 namespace ck::cpu {
 
-struct LrnGeom {
-  int64_t N, C, H, W;
-};
-
-struct LrnParams {
-  int64_t size;    // window size n >= 1
-  float alphaEff;  // see above
-  float beta;
-  float k;
-};
+using ck::LrnGeom;  // native/core/geometry.h, shared with native/cuda
+using ck::LrnParams;
 
 // Writes y and scale (both [N, C, H, W]); backward needs the scale.
 void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale);

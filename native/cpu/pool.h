@@ -8,14 +8,11 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/geometry.h"
+
 namespace ck::cpu {
 
-struct Pool2dGeom {
-  int64_t N, C, H, W;  // input
-  int64_t KH, KW, SH, SW, PH, PW;
-  int64_t OH, OW;  // output, computed by the caller (TypeScript) with PyTorch's rule
-  bool ceilMode;   // informational: OH/OW already reflect it
-};
+using ck::Pool2dGeom;  // native/core/geometry.h, shared with native/cuda
 
 // y = max over each window; argmax = the winning position as an index h*W + w into the input
 // plane (ties keep the first in row-major order; a NaN wins, as in PyTorch).

@@ -1,5 +1,5 @@
 // One functor per activation, one grid-stride kernel template for all of them.
-#include "../cpu/activation.h"
+#include "../core/geometry.h"
 #include "activation.h"
 #include "cuda_check.h"
 #include "launch.h"
@@ -21,10 +21,8 @@ struct Sigmoid {
   __device__ static float df(float dy, float y) { return dy * y * (1.f - y); }
 };
 struct ScaledTanh {
-  __device__ static float f(float x) { return cpu::kScaledTanhA * tanhf(cpu::kScaledTanhS * x); }
-  __device__ static float df(float dy, float y) {
-    return dy * cpu::kScaledTanhS * (cpu::kScaledTanhA - y * y / cpu::kScaledTanhA);
-  }
+  __device__ static float f(float x) { return kScaledTanhA * tanhf(kScaledTanhS * x); }
+  __device__ static float df(float dy, float y) { return dy * kScaledTanhS * (kScaledTanhA - y * y / kScaledTanhA); }
 };
 
 template <typename F>

@@ -8,6 +8,8 @@
 #include <atomic>
 
 #include "conv.h"
+
+#include "activation.h"
 #include "cuda_check.h"
 #include "device_scratch.h"
 #include "elementwise.h"
@@ -91,6 +93,12 @@ void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, 
     add_bias_kernel<<<gridFor(g.N * g.OC * OHW), kThreads, 0, ctx.stream()>>>(y, bias, g.N, g.OC, OHW);
     checkLaunch("conv2d (bias)");
   }
+}
+
+void conv2dForwardRelu(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask,
+                       const Conv2dGeom& g, float* y) {
+  conv2dForward(ctx, x, w, bias, mask, g, y);
+  reluForward(ctx, y, y, g.N * g.OC * g.OHW());
 }
 
 void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,

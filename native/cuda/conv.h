@@ -4,15 +4,17 @@
 #pragma once
 #include <cstdint>
 
-#include "../cpu/conv.h"
+#include "../core/geometry.h"
 #include "context.h"
 
 namespace ck::cuda {
 
-using cpu::Conv2dGeom;
-
 void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
                    float* y);
+// relu(conv2dForward(...)), as the CPU twin. No fused epilogue on the GPU yet: the ReLU is one
+// more in-place kernel on the same stream.
+void conv2dForwardRelu(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask,
+                       const Conv2dGeom& g, float* y);
 void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
                     float* dx, float* dw, float* db);
 

@@ -17,6 +17,9 @@ namespace ck::cuda {
 inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throwCuda(e, what);
 }
+inline void check(cudaError_t e, const std::string& what) {
+  if (e != cudaSuccess) throwCuda(e, what.c_str());
+}
 
 // After a kernel launch: a bad configuration shows up here at once; faults inside the kernel
 // surface at the next synchronize of the stream.

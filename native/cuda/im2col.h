@@ -4,13 +4,10 @@
 #pragma once
 #include <cstdint>
 
-#include "../cpu/im2col.h"
+#include "../core/geometry.h"
 #include "context.h"
 
 namespace ck::cuda {
-
-using cpu::ColumnBlock;
-using cpu::Conv2dGeom;
 
 // [N, C, H, W] => cols[r*rowStride + i*imageStride + p], r = (c*KH + kh)*KW + kw, p = oh*OW + ow
 void im2colBlock(Ctx& ctx, const float* x, const Conv2dGeom& g, const ColumnBlock& b, float* cols);

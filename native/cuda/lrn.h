@@ -3,13 +3,10 @@
 #pragma once
 #include <cstdint>
 
-#include "../cpu/lrn.h"
+#include "../core/geometry.h"
 #include "context.h"
 
 namespace ck::cuda {
-
-using cpu::LrnGeom;
-using cpu::LrnParams;
 
 void lrnForward(Ctx& ctx, const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale);
 void lrnBackward(Ctx& ctx, const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,

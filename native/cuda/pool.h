@@ -4,12 +4,10 @@
 #pragma once
 #include <cstdint>
 
-#include "../cpu/pool.h"
+#include "../core/geometry.h"
 #include "context.h"
 
 namespace ck::cuda {
-
-using cpu::Pool2dGeom;
 
 void maxPool2dForward(Ctx& ctx, const float* x, const Pool2dGeom& g, float* y, int32_t* argmax);
 // An argmax outside the input plane is reported as ND_ARG at the next ctx.synchronize().

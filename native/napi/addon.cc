@@ -1,4 +1,6 @@
-// The addon's entry point: a list of registrations and the build's self-description. No math.
+// The addon's entry point, for both builds: a list of registrations and the build's
+// self-description. No math. The CUDA build (CONVKIT_CUDA) adds its own bindings and registers
+// its devices (ops_cuda.cc); nothing else differs.
 #include <napi.h>
 
 #include "../cpu/gemm.h"
@@ -27,6 +29,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   build.Set("backend", "cpu");
   build.Set("cuda", false);
   build.Set("simd", ck::cpu::sgemmKernelName());  // the GEMM micro-kernel at load (isa.h)
+#ifdef CONVKIT_CUDA
+  ck::registerCuda(env, exports, build);
+#endif
   exports.Set("build", build);
   return exports;
 }

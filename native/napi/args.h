@@ -13,7 +13,8 @@
 #include "../core/storage.h"
 #include "../core/stream.h"
 #include "handle.h"
-#include "target.h"
+#include "device_of.h"
+#include "dispatch.h"
 
 namespace ck {
 
@@ -24,25 +25,26 @@ class Args {
 
   // The device the op runs on. Read it before the tensors: each tensor read afterwards must live
   // on it (a CPU kernel handed device memory, or a GPU handed another GPU's, would crash).
-  Target target(size_t i) {
-    target_ = targetOf(i64(i, "stream"), op_);
-    return *target_;
+  Device& device(size_t i) {
+    device_ = &deviceOf(i64(i, "stream"), op_);
+    return *device_;
   }
-  // A CPU stream, for features that exist only on the CPU so far (`what`: "capture").
+  // A CPU stream, for features that exist only on CPU streams so far (`what`: "capture"): the
+  // binding says so here instead of dispatching (ND_ARG on any other device).
   CpuStream& cpuOnly(size_t i, const char* what) {
-    Target t = target(i);
-    if (!t.cpu)
+    Device& d = device(i);
+    if (d.kind() != DeviceKind::Cpu)
       throw Error(Code::Arg,
-                  std::string(op_) + ": " + what + " on " + t.name() + " is not supported yet (CPU streams only)");
-    return *t.cpu;
+                  std::string(op_) + ": " + what + " on " + d.name() + " is not supported yet (CPU streams only)");
+    return static_cast<CpuDevice&>(d).stream();
   }
 
   // A tensor argument that must hold at least `minBytes` bytes.
   TensorRef tensor(size_t i, const char* what, size_t minBytes) {
     TensorRef& r = handleRef(info_[i], op_, what);
-    if (target_ && !target_->holds(*r.storage))
+    if (device_ && !device_->holds(*r.storage))
       throw Error(Code::Arg, std::string(op_) + ": '" + what + "' is on " + deviceName(*r.storage) +
-                                 " but the op runs on " + target_->name() + " (copy it with tensor.to(device) first)");
+                                 " but the op runs on " + device_->name() + " (copy it with tensor.to(device) first)");
     if (r.bytes < minBytes)
       throw Error(Code::Shape, std::string(op_) + ": '" + what + "' holds " + std::to_string(r.bytes) +
                                    " bytes, the op needs " + std::to_string(minBytes));
@@ -130,7 +132,7 @@ class Args {
 
   const Napi::CallbackInfo& info_;
   const char* op_;
-  std::optional<Target> target_;
+  Device* device_ = nullptr;
 };
 
 }  // namespace ck

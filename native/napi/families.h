@@ -19,5 +19,10 @@ void registerRbf(Napi::Env env, Napi::Object exports);
 void registerCapture(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerIsa(Napi::Env env, Napi::Object exports);
+#ifdef CONVKIT_CUDA
+// ops_cuda.cc, in the CUDA build only: registers the cuda:N devices (native/cuda/device_cuda.h),
+// the CUDA bindings, and marks `build` as the CUDA backend.
+void registerCuda(Napi::Env env, Napi::Object exports, Napi::Object build);
+#endif
 
 }  // namespace ck

@@ -1,5 +1,5 @@
 // Bindings of native/cpu/im2col and native/cpu/conv and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 // Geometry crosses as one array: [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, groups]
 // (lib/ops/conv.ts builds it). TypeScript has validated it; the checks here only keep a wrong
 // call from reading or writing out of bounds.
@@ -13,7 +13,6 @@
 #include "errors_napi.h"
 #include "families.h"
 #ifdef CONVKIT_CUDA
-#include "../cuda/activation.h"
 #include "../cuda/conv.h"
 #include "../cuda/im2col.h"
 #endif
@@ -27,7 +26,7 @@ namespace {
 // kernel spans below 2^31 (CPU panels and CUDA index with 32 bits inside an image), one image's
 // slice of every tensor below 2^31 elements, and whole-tensor counts below 2^62 (tensor()'s
 // byte checks cannot wrap). Each failure names the op and the value.
-cpu::Conv2dGeom readGeom(Args& a, size_t i) {
+Conv2dGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   if (v.size() != 16) throw Error(Code::Arg, std::string(a.op()) + ": 'geom' must hold 16 integers");
   static const char* names[16] = {"N",  "C",  "H",  "W",  "OC", "KH", "KW", "SH",
@@ -37,16 +36,15 @@ cpu::Conv2dGeom readGeom(Args& a, size_t i) {
     if (v[k] < 0 || v[k] >= k31)
       throw Error(Code::Arg, std::string(a.op()) + ": geometry " + names[k] + " = " + std::to_string(v[k]) +
                                  " is outside [0, 2^31)");
-  cpu::Conv2dGeom g{v[0], v[1], v[2],  v[3],  v[4],  v[5],  v[6],  v[7],
-                    v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  Conv2dGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   const bool positive = g.C > 0 && g.H > 0 && g.W > 0 && g.OC > 0 && g.KH > 0 && g.KW > 0 && g.SH > 0 && g.SW > 0 &&
                         g.DH > 0 && g.DW > 0 && g.OH > 0 && g.OW > 0 && g.groups > 0;
   // Every term below is a product or sum of two values < 2^31: exact in int64.
   const bool spans =
       g.H + 2 * g.PH < k31 && g.W + 2 * g.PW < k31 && g.DH * (g.KH - 1) + 1 < k31 && g.DW * (g.KW - 1) + 1 < k31;
   const bool consistent = positive && spans && g.C % g.groups == 0 && g.OC % g.groups == 0 &&
-                          g.OH == cpu::convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
-                          g.OW == cpu::convOutputSize(g.W, g.KW, g.SW, g.PW, g.DW);
+                          g.OH == convOutputSize(g.H, g.KH, g.SH, g.PH, g.DH) &&
+                          g.OW == convOutputSize(g.W, g.KW, g.SW, g.PW, g.DW);
   if (!consistent) throw Error(Code::Arg, std::string(a.op()) + ": inconsistent convolution geometry");
   const int64_t perImage[] = {a.product({g.C, g.H, g.W}, "the input image"),
                               a.product({g.OC, g.OH, g.OW}, "the output image"),
@@ -61,32 +59,28 @@ cpu::Conv2dGeom readGeom(Args& a, size_t i) {
 }
 
 // Element counts of a geometry readGeom accepted: each below 2^62, no overflow.
-int64_t xElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.H * g.W; }
-int64_t yElems(const cpu::Conv2dGeom& g) { return g.N * g.OC * g.OH * g.OW; }
-int64_t wElems(const cpu::Conv2dGeom& g) { return g.OC * g.Kg(); }
-int64_t colElems(const cpu::Conv2dGeom& g) { return g.N * g.C * g.KHW() * g.OHW(); }
+int64_t xElems(const Conv2dGeom& g) { return g.N * g.C * g.H * g.W; }
+int64_t yElems(const Conv2dGeom& g) { return g.N * g.OC * g.OH * g.OW; }
+int64_t wElems(const Conv2dGeom& g) { return g.OC * g.Kg(); }
+int64_t colElems(const Conv2dGeom& g) { return g.N * g.C * g.KHW() * g.OHW(); }
 
 // im2col(stream, x, cols, geom): cols [N, C*KH*KW, OH*OW]
 Napi::Value Im2col(const Napi::CallbackInfo& info) {
   Args a(info, "im2col");
-  const Target t = a.target(0);
-  const cpu::Conv2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  const Conv2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", xElems(g)), cols = a.f32(2, "cols", colElems(g));
-  t.run(
-      "im2col", [=] { cpu::im2col(x.f32(), g, cols.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::im2col(c, x.f32(), g, cols.f32()); }));
+  dispatch(dev, "im2col", [=](auto& kc) { im2col(kc, x.f32(), g, cols.f32()); });
   return info.Env().Undefined();
 }
 
 // col2im(stream, cols, x, geom): adds cols [N, C*KH*KW, OH*OW] into x [N, C, H, W]
 Napi::Value Col2im(const Napi::CallbackInfo& info) {
   Args a(info, "col2im");
-  const Target t = a.target(0);
-  const cpu::Conv2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  const Conv2dGeom g = readGeom(a, 3);
   TensorRef cols = a.f32(1, "cols", colElems(g)), x = a.f32(2, "x", xElems(g));
-  t.run(
-      "col2im", [=] { cpu::col2im(cols.f32(), g, x.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::col2im(c, cols.f32(), g, x.f32()); }));
+  dispatch(dev, "col2im", [=](auto& kc) { col2im(kc, cols.f32(), g, x.f32()); });
   return info.Env().Undefined();
 }
 
@@ -94,47 +88,33 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
 // kernel's own output pass.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2d");
-  const Target t = a.target(0);
-  const cpu::Conv2dGeom g = readGeom(a, 6);
+  Device& dev = a.device(0);
+  const Conv2dGeom g = readGeom(a, 6);
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
   TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask"));
   TensorRef y = a.f32(5, "y", yElems(g));
   const bool relu = a.flag(7);
-  t.run(
-      relu ? "conv2dRelu" : "conv2d",
-      [=] {
-        const float* b = bias.storage ? bias.f32() : nullptr;
-        const float* m = mask.storage ? mask.f32() : nullptr;
-        if (relu) cpu::conv2dForwardRelu(x.f32(), w.f32(), b, m, g, y.f32());
-        else cpu::conv2dForward(x.f32(), w.f32(), b, m, g, y.f32());
-      },
-      CK_ON_CUDA([=](cuda::Ctx& c) {
-        cuda::conv2dForward(c, x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr,
-                            mask.storage ? mask.f32() : nullptr, g, y.f32());
-        // No fused epilogue on the GPU yet: the ReLU is one more in-place kernel on the same stream.
-        if (relu) cuda::reluForward(c, y.f32(), y.f32(), yElems(g));
-      }));
+  dispatch(dev, relu ? "conv2dRelu" : "conv2d", [=](auto& kc) {
+    const float* b = bias.storage ? bias.f32() : nullptr;
+    const float* m = mask.storage ? mask.f32() : nullptr;
+    if (relu) conv2dForwardRelu(kc, x.f32(), w.f32(), b, m, g, y.f32());
+    else conv2dForward(kc, x.f32(), w.f32(), b, m, g, y.f32());
+  });
   return info.Env().Undefined();
 }
 
 // conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom)
 Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
-  const Target t = a.target(0);
-  const cpu::Conv2dGeom g = readGeom(a, 8);
+  Device& dev = a.device(0);
+  const Conv2dGeom g = readGeom(a, 8);
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
   TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
-  t.run(
-      "conv2dBackward",
-      [=] {
-        cpu::conv2dBackward(dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                            dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-      },
-      CK_ON_CUDA([=](cuda::Ctx& c) {
-        cuda::conv2dBackward(c, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                             dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
-      }));
+  dispatch(dev, "conv2dBackward", [=](auto& kc) {
+    conv2dBackward(kc, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
+                   dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+  });
   return info.Env().Undefined();
 }
 

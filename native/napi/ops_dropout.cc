@@ -1,5 +1,5 @@
 // Bindings of native/cpu/dropout and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 #include "../core/philox.h"
 #include "../cpu/dropout.h"
 #include "args.h"
@@ -16,26 +16,22 @@ namespace {
 // dropout(stream, x, y, mask, n, p, scale, seed, offset)
 Napi::Value Dropout(const Napi::CallbackInfo& info) {
   Args a(info, "dropout");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t n = a.count(4, "n");
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), mask = a.f32(3, "mask", n);
   float p = float(a.f64(5, "p")), scale = float(a.f64(6, "scale"));
   uint64_t seed = a.seed(7, "seed"), off = a.seed(8, "offset");
-  t.run(
-      "dropout", [=] { cpu::dropoutForward(x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutForward(c, x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); }));
+  dispatch(dev, "dropout", [=](auto& kc) { dropoutForward(kc, x.f32(), y.f32(), mask.f32(), n, p, scale, seed, off); });
   return info.Env().Undefined();
 }
 
 // dropoutBackward(stream, dy, mask, dx, n)
 Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   Args a(info, "dropoutBackward");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t n = a.count(4, "n");
   TensorRef dy = a.f32(1, "dy", n), mask = a.f32(2, "mask", n), dx = a.f32(3, "dx", n);
-  t.run(
-      "dropoutBackward", [=] { cpu::dropoutBackward(dy.f32(), mask.f32(), dx.f32(), n); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::dropoutBackward(c, dy.f32(), mask.f32(), dx.f32(), n); }));
+  dispatch(dev, "dropoutBackward", [=](auto& kc) { dropoutBackward(kc, dy.f32(), mask.f32(), dx.f32(), n); });
   return info.Env().Undefined();
 }
 

@@ -1,5 +1,5 @@
 // Bindings of native/cpu/gemm and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 #include <algorithm>
 #include <string>
 
@@ -32,7 +32,7 @@ int64_t batchSpan(Args& a, const char* what, int64_t batch, int64_t last, int64_
 // gemm(stream, a, b, c, transA, transB, M, N, K, alpha, lda, ldb, beta, ldc)
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args a(info, "gemm");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   bool tA = a.flag(4), tB = a.flag(5);
   int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
   float alpha = float(a.f64(9, "alpha"));
@@ -42,11 +42,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", tA ? spanOf(a, "a", K, M, lda) : spanOf(a, "a", M, K, lda));
   TensorRef B = a.f32(2, "b", tB ? spanOf(a, "b", N, K, ldb) : spanOf(a, "b", K, N, ldb));
   TensorRef C = a.f32(3, "c", spanOf(a, "c", M, N, ldc));
-  t.run(
-      "gemm", [=] { cpu::sgemm(tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc); },
-      CK_ON_CUDA([=](cuda::Ctx& c) {
-        cuda::sgemm(c, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc);
-      }));
+  dispatch(dev, "gemm",
+           [=](auto& kc) { sgemm(kc, tA, tB, M, N, K, alpha, A.f32(), lda, B.f32(), ldb, beta, C.f32(), ldc); });
   return info.Env().Undefined();
 }
 
@@ -54,7 +51,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 //             strideC, batch): a stride of 0 shares one matrix across the batch.
 Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   Args a(info, "batchedGemm");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   bool tA = a.flag(4), tB = a.flag(5);
   int64_t M = a.count(6, "M"), N = a.count(7, "N"), K = a.count(8, "K");
   float alpha = float(a.f64(9, "alpha"));
@@ -73,16 +70,9 @@ Napi::Value BatchedGemm(const Napi::CallbackInfo& info) {
   TensorRef A = a.f32(1, "a", batchSpan(a, "a", batch, last, sA, oneA));
   TensorRef B = a.f32(2, "b", batchSpan(a, "b", batch, last, sB, oneB));
   TensorRef C = a.f32(3, "c", batchSpan(a, "c", batch, last, sC, oneC));
-  t.run(
-      "batchedGemm",
-      [=] {
-        cpu::sgemmStridedBatched(tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
-                                 batch);
-      },
-      CK_ON_CUDA([=](cuda::Ctx& c) {
-        cuda::sgemmStridedBatched(c, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC,
-                                  batch);
-      }));
+  dispatch(dev, "batchedGemm", [=](auto& kc) {
+    sgemmStridedBatched(kc, tA, tB, M, N, K, alpha, A.f32(), lda, sA, B.f32(), ldb, sB, beta, C.f32(), ldc, sC, batch);
+  });
   return info.Env().Undefined();
 }
 

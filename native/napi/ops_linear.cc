@@ -1,5 +1,5 @@
 // Bindings of native/cpu/linear and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 #include "../cpu/linear.h"
 #include "args.h"
 #include "errors_napi.h"
@@ -15,56 +15,49 @@ namespace {
 // linear(stream, x, w, b | null, y, N, in, out)
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   Args a(info, "linear");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t N = a.count(5, "N"), in = a.count(6, "in"), out = a.count(7, "out");
   TensorRef x = a.f32(1, "x", a.product({N, in}, "x")), w = a.f32(2, "w", a.product({out, in}, "w")),
             b = a.optF32(3, "b", out);
   TensorRef y = a.f32(4, "y", a.product({N, out}, "y"));
-  t.run(
-      "linear", [=] { cpu::linearForward(x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out); },
-      CK_ON_CUDA([=](cuda::Ctx& c) {
-        cuda::linearForward(c, x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out);
-      }));
+  dispatch(dev, "linear",
+           [=](auto& kc) { linearForward(kc, x.f32(), w.f32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out); });
   return info.Env().Undefined();
 }
 
 // linearBackwardData(stream, dy, w, dx, N, in, out)
 Napi::Value LinearBackwardData(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardData");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t N = a.count(4, "N"), in = a.count(5, "in"), out = a.count(6, "out");
   TensorRef dy = a.f32(1, "dy", a.product({N, out}, "dy")), w = a.f32(2, "w", a.product({out, in}, "w")),
             dx = a.f32(3, "dx", a.product({N, in}, "dx"));
-  t.run(
-      "linearBackwardData", [=] { cpu::linearBackwardData(dy.f32(), w.f32(), dx.f32(), N, in, out); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::linearBackwardData(c, dy.f32(), w.f32(), dx.f32(), N, in, out); }));
+  dispatch(dev, "linearBackwardData",
+           [=](auto& kc) { linearBackwardData(kc, dy.f32(), w.f32(), dx.f32(), N, in, out); });
   return info.Env().Undefined();
 }
 
 // linearBackwardWeight(stream, dy, x, dw, N, in, out, beta)
 Napi::Value LinearBackwardWeight(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardWeight");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t N = a.count(4, "N"), in = a.count(5, "in"), out = a.count(6, "out");
   TensorRef dy = a.f32(1, "dy", a.product({N, out}, "dy")), x = a.f32(2, "x", a.product({N, in}, "x")),
             dw = a.f32(3, "dw", a.product({out, in}, "dw"));
   float beta = float(a.f64(7, "beta"));
-  t.run(
-      "linearBackwardWeight", [=] { cpu::linearBackwardWeight(dy.f32(), x.f32(), dw.f32(), N, in, out, beta); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::linearBackwardWeight(c, dy.f32(), x.f32(), dw.f32(), N, in, out, beta); }));
+  dispatch(dev, "linearBackwardWeight",
+           [=](auto& kc) { linearBackwardWeight(kc, dy.f32(), x.f32(), dw.f32(), N, in, out, beta); });
   return info.Env().Undefined();
 }
 
 // linearBackwardBias(stream, dy, db, N, out, beta)
 Napi::Value LinearBackwardBias(const Napi::CallbackInfo& info) {
   Args a(info, "linearBackwardBias");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   int64_t N = a.count(3, "N"), out = a.count(4, "out");
   TensorRef dy = a.f32(1, "dy", a.product({N, out}, "dy")), db = a.f32(2, "db", out);
   float beta = float(a.f64(5, "beta"));
-  t.run(
-      "linearBackwardBias", [=] { cpu::linearBackwardBias(dy.f32(), db.f32(), N, out, beta); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::linearBackwardBias(c, dy.f32(), db.f32(), N, out, beta); }));
+  dispatch(dev, "linearBackwardBias", [=](auto& kc) { linearBackwardBias(kc, dy.f32(), db.f32(), N, out, beta); });
   return info.Env().Undefined();
 }
 

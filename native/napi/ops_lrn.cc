@@ -1,5 +1,5 @@
 // Bindings of native/cpu/lrn and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 // geom is [N, C, H, W]; alphaEff is the coefficient already chosen by lib/ops/lrn.ts.
 #include "../cpu/lrn.h"
 #include "args.h"
@@ -13,7 +13,7 @@ namespace ck {
 
 namespace {
 
-cpu::LrnGeom readGeom(Args& a, size_t i) {
+LrnGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   CK_CHECK(v.size() == 4, Code::Arg, std::string(a.op()) + ": 'geom' must hold 4 integers");
   for (int64_t d : v)
@@ -24,40 +24,37 @@ cpu::LrnGeom readGeom(Args& a, size_t i) {
   return {v[0], v[1], v[2], v[3]};
 }
 
-cpu::LrnParams readParams(Args& a, size_t i) {
+LrnParams readParams(Args& a, size_t i) {
   int64_t size = a.count(i, "size");
   CK_CHECK(size >= 1, Code::Arg, std::string(a.op()) + ": 'size' must be >= 1");
   return {size, float(a.f64(i + 1, "alphaEff")), float(a.f64(i + 2, "beta")), float(a.f64(i + 3, "k"))};
 }
 
-int64_t elems(const cpu::LrnGeom& g) { return g.N * g.C * g.H * g.W; }
+int64_t elems(const LrnGeom& g) { return g.N * g.C * g.H * g.W; }
 
 // lrn(stream, x, y, scale, geom, size, alphaEff, beta, k)
 Napi::Value Lrn(const Napi::CallbackInfo& info) {
   Args a(info, "lrn");
-  const Target t = a.target(0);
-  cpu::LrnGeom g = readGeom(a, 4);
-  cpu::LrnParams p = readParams(a, 5);
+  Device& dev = a.device(0);
+  LrnGeom g = readGeom(a, 4);
+  LrnParams p = readParams(a, 5);
   int64_t n = elems(g);
   TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), sc = a.f32(3, "scale", n);
-  t.run(
-      "lrn", [=] { cpu::lrnForward(x.f32(), g, p, y.f32(), sc.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnForward(c, x.f32(), g, p, y.f32(), sc.f32()); }));
+  dispatch(dev, "lrn", [=](auto& kc) { lrnForward(kc, x.f32(), g, p, y.f32(), sc.f32()); });
   return info.Env().Undefined();
 }
 
 // lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k)
 Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "lrnBackward");
-  const Target t = a.target(0);
-  cpu::LrnGeom g = readGeom(a, 6);
-  cpu::LrnParams p = readParams(a, 7);
+  Device& dev = a.device(0);
+  LrnGeom g = readGeom(a, 6);
+  LrnParams p = readParams(a, 7);
   int64_t n = elems(g);
   TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
             dx = a.f32(5, "dx", n);
-  t.run(
-      "lrnBackward", [=] { cpu::lrnBackward(dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::lrnBackward(c, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); }));
+  dispatch(dev, "lrnBackward",
+           [=](auto& kc) { lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); });
   return info.Env().Undefined();
 }
 

@@ -1,5 +1,5 @@
 // Bindings of native/cpu/pool and their CUDA twins: argument conversion and
-// per-device dispatch (target.h), nothing else.
+// per-device dispatch (dispatch.h), nothing else.
 // geom is [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW, ceilMode], computed by lib/ops/pool.ts.
 #include "../cpu/pool.h"
 #include "args.h"
@@ -13,7 +13,7 @@ namespace ck {
 
 namespace {
 
-cpu::Pool2dGeom readGeom(Args& a, size_t i) {
+Pool2dGeom readGeom(Args& a, size_t i) {
   std::vector<int64_t> v = a.ints(i, "geom");
   CK_CHECK(v.size() == 13, Code::Arg, std::string(a.op()) + ": 'geom' must hold 13 integers");
   for (size_t k = 0; k < 12; k++)
@@ -35,80 +35,68 @@ cpu::Pool2dGeom readGeom(Args& a, size_t i) {
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12] != 0};
 }
 
-int64_t inElems(const cpu::Pool2dGeom& g) { return g.N * g.C * g.H * g.W; }
-int64_t outElems(const cpu::Pool2dGeom& g) { return g.N * g.C * g.OH * g.OW; }
+int64_t inElems(const Pool2dGeom& g) { return g.N * g.C * g.H * g.W; }
+int64_t outElems(const Pool2dGeom& g) { return g.N * g.C * g.OH * g.OW; }
 
 // maxPool2d(stream, x, y, argmax, geom)
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2d");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 4);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 4);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.i32(3, "argmax", outElems(g));
-  t.run(
-      "maxPool2d", [=] { cpu::maxPool2dForward(x.f32(), g, y.f32(), am.i32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dForward(c, x.f32(), g, y.f32(), am.i32()); }));
+  dispatch(dev, "maxPool2d", [=](auto& kc) { maxPool2dForward(kc, x.f32(), g, y.f32(), am.i32()); });
   return info.Env().Undefined();
 }
 
 // maxPool2dBackward(stream, dy, argmax, dx, geom)
 Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2dBackward");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 4);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 4);
   TensorRef dy = a.f32(1, "dy", outElems(g)), am = a.i32(2, "argmax", outElems(g)), dx = a.f32(3, "dx", inElems(g));
-  t.run(
-      "maxPool2dBackward", [=] { cpu::maxPool2dBackward(dy.f32(), am.i32(), g, dx.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::maxPool2dBackward(c, dy.f32(), am.i32(), g, dx.f32()); }));
+  dispatch(dev, "maxPool2dBackward", [=](auto& kc) { maxPool2dBackward(kc, dy.f32(), am.i32(), g, dx.f32()); });
   return info.Env().Undefined();
 }
 
 // avgPool2d(stream, x, y, geom, countIncludePad)
 Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "avgPool2d");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
   bool inc = a.flag(4);
-  t.run(
-      "avgPool2d", [=] { cpu::avgPool2dForward(x.f32(), g, inc, y.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dForward(c, x.f32(), g, inc, y.f32()); }));
+  dispatch(dev, "avgPool2d", [=](auto& kc) { avgPool2dForward(kc, x.f32(), g, inc, y.f32()); });
   return info.Env().Undefined();
 }
 
 // avgPool2dBackward(stream, dy, dx, geom, countIncludePad)
 Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "avgPool2dBackward");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
   bool inc = a.flag(4);
-  t.run(
-      "avgPool2dBackward", [=] { cpu::avgPool2dBackward(dy.f32(), g, inc, dx.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::avgPool2dBackward(c, dy.f32(), g, inc, dx.f32()); }));
+  dispatch(dev, "avgPool2dBackward", [=](auto& kc) { avgPool2dBackward(kc, dy.f32(), g, inc, dx.f32()); });
   return info.Env().Undefined();
 }
 
 // sumPool2d(stream, x, y, geom)
 Napi::Value SumPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "sumPool2d");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 3);
   TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
-  t.run(
-      "sumPool2d", [=] { cpu::sumPool2dForward(x.f32(), g, y.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dForward(c, x.f32(), g, y.f32()); }));
+  dispatch(dev, "sumPool2d", [=](auto& kc) { sumPool2dForward(kc, x.f32(), g, y.f32()); });
   return info.Env().Undefined();
 }
 
 // sumPool2dBackward(stream, dy, dx, geom)
 Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "sumPool2dBackward");
-  const Target t = a.target(0);
-  cpu::Pool2dGeom g = readGeom(a, 3);
+  Device& dev = a.device(0);
+  Pool2dGeom g = readGeom(a, 3);
   TensorRef dy = a.f32(1, "dy", outElems(g)), dx = a.f32(2, "dx", inElems(g));
-  t.run(
-      "sumPool2dBackward", [=] { cpu::sumPool2dBackward(dy.f32(), g, dx.f32()); },
-      CK_ON_CUDA([=](cuda::Ctx& c) { cuda::sumPool2dBackward(c, dy.f32(), g, dx.f32()); }));
+  dispatch(dev, "sumPool2dBackward", [=](auto& kc) { sumPool2dBackward(kc, dy.f32(), g, dx.f32()); });
   return info.Env().Undefined();
 }
 

@@ -1,4 +1,4 @@
-// Tensor storage from JS: allocate, copy in, view, release; memory statistics; pool info.
+// Tensor storage from JS: allocate, copy in, copy across devices, view, release; memory statistics; pool info.
 #include <cstring>
 
 #include "../core/allocator.h"
@@ -15,9 +15,9 @@ namespace {
 // alloc(stream, bytes) -> handle. The bytes are uninitialised: ops that need zeros fill them.
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Args a(info, "alloc");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   size_t bytes = size_t(a.count(1, "bytes"));
-  return makeHandle(info.Env(), t.alloc(bytes), true);
+  return makeHandle(info.Env(), dev.alloc(bytes), true);
 }
 
 // fromBytes(stream, typedArray) -> handle holding a copy (on a GPU: copied in stream order).
@@ -26,7 +26,7 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
 // copied like any other, as it is at that instant.
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Args a(info, "fromBytes");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   if (!info[1].IsTypedArray()) throw Error(Code::Arg, "fromBytes: 'data' must be a typed array");
   napi_typedarray_type type;
   size_t length = 0, offset = 0;
@@ -36,7 +36,22 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
     throw Error(Code::Arg, "fromBytes: 'data' could not be read as a typed array");
   const size_t bytes = info[1].As<Napi::TypedArray>().ByteLength();
   if (bytes > 0 && data == nullptr) throw Error(Code::Arg, "fromBytes: 'data' has no backing store (detached?)");
-  return makeHandle(info.Env(), t.upload(data, bytes), true);
+  return makeHandle(info.Env(), dev.upload(data, bytes), true);
+}
+
+// copyTo(stream, handle, dstStream) -> a handle on dstStream's device holding a copy of the
+// tensor's bytes (tensor.to(device)). Queued through the device contract (device.h copyFrom):
+// after the writes already queued on the source, before the ops queued later on the
+// destination, and never waiting on the JS thread. The copy holds its own references, so the
+// source may be disposed at once.
+Napi::Value CopyTo(const Napi::CallbackInfo& info) {
+  Args a(info, "copyTo");
+  Device& src = a.device(0);
+  TensorRef from = a.tensor(1, "tensor", 0);
+  Device& dst = deviceOf(a.i64(2, "dstStream"), "copyTo");
+  TensorRef to = dst.alloc(from.bytes);
+  dst.copyFrom(src, from, to);
+  return makeHandle(info.Env(), std::move(to), true);
 }
 
 // view(handle, byteOffset, bytes) -> a handle sharing the storage (reshape, flat parameters).
@@ -115,6 +130,7 @@ Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(i
 void registerTensors(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "alloc", Alloc);
   CK_EXPORT(exports, "fromBytes", FromBytes);
+  CK_EXPORT(exports, "copyTo", CopyTo);
   CK_EXPORT(exports, "view", View);
   CK_EXPORT(exports, "release", Release);
   CK_EXPORT(exports, "isLive", IsLive);

@@ -1,4 +1,4 @@
-// synchronize(), read() and their synchronous forms, on any device (target.h). An async wait
+// synchronize(), read() and their synchronous forms, on any device (native/core/device.h). An async wait
 // queues a signal on the device's stream; when the stream reaches it (the CPU executor, or the
 // CUDA device's waiter thread), the result travels back to the JS thread through one
 // thread-safe function per environment, which stays ref'd only while a wait is pending so an
@@ -101,12 +101,12 @@ void post(const std::shared_ptr<Channel>& ch, Completion* c) {
 // synchronize(stream) -> Promise<void>
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Args a(info, "synchronize");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   Completion* c = newCompletion(info.Env());
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
   try {
-    t.signal([c, tsfn](std::optional<StreamError> err) {
+    dev.signal([c, tsfn](std::optional<StreamError> err) {
       c->error = std::move(err);
       post(tsfn, c);
     });
@@ -120,14 +120,14 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
 // read(stream, handle) -> Promise<ArrayBuffer>: a copy of the bytes once queued ops have run.
 Napi::Value Read(const Napi::CallbackInfo& info) {
   Args a(info, "read");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   TensorRef r = a.tensor(1, "tensor", 0);
   Completion* c = newCompletion(info.Env());
   c->wantsBytes = true;
   Napi::Promise p = c->deferred.Promise();
   std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
   try {
-    t.read(r, [c, tsfn](std::optional<StreamError> err, std::vector<char>&& bytes) {
+    dev.read(r, [c, tsfn](std::optional<StreamError> err, std::vector<char>&& bytes) {
       c->error = std::move(err);
       c->bytes = std::move(bytes);
       post(tsfn, c);
@@ -145,22 +145,22 @@ void throwIfError(Napi::Env env, std::optional<StreamError> err) {
 
 Napi::Value SynchronizeSync(const Napi::CallbackInfo& info) {
   Args a(info, "synchronizeSync");
-  throwIfError(info.Env(), a.target(0).waitIdle());
+  throwIfError(info.Env(), a.device(0).waitIdle());
   return info.Env().Undefined();
 }
 
 Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   Args a(info, "readSync");
-  const Target t = a.target(0);
+  Device& dev = a.device(0);
   TensorRef r = a.tensor(1, "tensor", 0);
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), r.bytes);
-  throwIfError(info.Env(), t.readSync(r, buf.Data()));
+  throwIfError(info.Env(), dev.readSync(r, buf.Data()));
   return buf;
 }
 
 Napi::Value Pending(const Napi::CallbackInfo& info) {
   Args a(info, "pending");
-  return Napi::Number::New(info.Env(), double(a.target(0).pending()));
+  return Napi::Number::New(info.Env(), double(a.device(0).pending()));
 }
 
 }  // namespace

@@ -132,17 +132,21 @@ void convChecks(Ctx& ctx) {
       std::vector<float> mask(sz(g.OC * g.Cg()));
       for (size_t i = 0; i < mask.size(); i++) mask[i] = float((i * 7 + 3) % 3 != 0);
       const float* maskp = masked ? mask.data() : nullptr;
-      std::vector<float> y(ys), dx(xs), dw(ws), db(sz(g.OC));
+      std::vector<float> y(ys), yRelu(ys), dx(xs), dw(ws), db(sz(g.OC));
       cpu::conv2dForward(x.data(), w.data(), bias.data(), maskp, g, y.data());
+      cpu::conv2dForwardRelu(x.data(), w.data(), bias.data(), maskp, g, yRelu.data());
       cpu::conv2dBackward(dy.data(), x.data(), w.data(), maskp, g, dx.data(), dw.data(), db.data());
-      DevBuf<float> dX(x), dW(w), dBias(bias), dMask(mask), dY(ys), dDy(dy), dDx(xs), dDw(ws), dDb(sz(g.OC));
+      DevBuf<float> dX(x), dW(w), dBias(bias), dMask(mask), dY(ys), dYRelu(ys), dDy(dy), dDx(xs), dDw(ws),
+          dDb(sz(g.OC));
       float* dMaskp = masked ? dMask.get() : nullptr;
       cuda::conv2dForward(ctx, dX, dW, dBias, dMaskp, g, dY);
+      cuda::conv2dForwardRelu(ctx, dX, dW, dBias, dMaskp, g, dYRelu);
       cuda::conv2dBackward(ctx, dDy, dX, dW, dMaskp, g, dDx, dDw, dDb);
       ctx.synchronize();
       cuda::setConvScratchBytes(oldCap);
       std::string s = describe(g) + (masked ? " masked" : variant == 2 ? " chunked" : "");
       compare("conv2dForward", s, y, dY.download(), kGemm);
+      compare("conv2dForwardRelu", s, yRelu, dYRelu.download(), kGemm);
       compare("conv2dBackward.dx", s, dx, dDx.download(), kGemm);
       compare("conv2dBackward.dw", s, dw, dDw.download(), kGemm);
       compare("conv2dBackward.db", s, db, dDb.download(), kReduction);
