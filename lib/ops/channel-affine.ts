@@ -2,7 +2,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkTensor, outputInto, sameDevice } from './validate.js';
+import { checkInto, checkTensor, outputInto, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -46,10 +46,12 @@ export function channelAffineBackward(
   if (dy.size !== x.size || dy.shape.some((d, i) => d !== x.shape[i]))
     throw new ShapeError(`${op}: 'dy' ${fmtShape(dy.shape)} must match 'x' ${fmtShape(x.shape)}`);
   const [N, C, HW] = dims(op, x, a, a);
+  checkInto(op, 'da', opts.into?.da, [C], x.device);
+  checkInto(op, 'db', opts.into?.db, [C], x.device);
+  if (opts.into?.da && opts.into.da === opts.into.db) throw new ArgumentError(`${op}: 'into.da' and 'into.db' must be distinct tensors`);
   const dx = opts.needInputGrad === false ? undefined : Tensor.empty(x.shape, 'float32', x.device);
-  const da = outputInto(op, 'da', opts.into?.da, [C], x.device);
-  const db = outputInto(op, 'db', opts.into?.db, [C], x.device);
-  if (da === db) throw new ArgumentError(`${op}: 'into.da' and 'into.db' must be distinct tensors`);
+  const da = outputInto(opts.into?.da, [C], x.device);
+  const db = outputInto(opts.into?.db, [C], x.device);
   nb.channelAffineBackward(
     x.device.stream,
     dy.handle(),

@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { checkExtent, checkInt, checkPerImage, checkTensor, describe, outputInto, pair, sameDevice } from './validate.js';
+import { checkExtent, checkInt, checkInto, checkPerImage, checkTensor, describe, outputInto, pair, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -240,9 +240,12 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dBac
       `${op}: 'dy' ${fmtShape(dy.shape)} must be the conv2d output shape ${fmtShape(yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
     );
   const needInputGrad = opts.needInputGrad ?? true;
+  checkInto(op, 'dw', opts.into?.dw, w.shape, x.device);
+  if (opts.bias) checkInto(op, 'db', opts.into?.db, [g.OC], x.device);
+  if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);
   const dx = needInputGrad ? Tensor.empty(x.shape, 'float32', x.device) : undefined;
-  const dw = outputInto(op, 'dw', opts.into?.dw, w.shape, x.device);
-  const db = opts.bias ? outputInto(op, 'db', opts.into?.db, [g.OC], x.device) : undefined;
+  const dw = outputInto(opts.into?.dw, w.shape, x.device);
+  const db = opts.bias ? outputInto(opts.into?.db, [g.OC], x.device) : undefined;
   nb.conv2dBackward(
     x.device.stream,
     dy.handle(),

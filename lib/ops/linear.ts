@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkTensor, describe, outputInto, sameDevice } from './validate.js';
+import { checkInto, checkTensor, describe, outputInto, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -80,14 +80,17 @@ export function linearBackward(dy: Tensor, x: Tensor, w: Tensor, opts: LinearBac
     );
   const s = dy.device.stream;
   const hdy = dy.handle(op, 'dy');
-  const grads: LinearGrads = { dw: outputInto(op, 'dw', opts.into?.dw, w.shape, w.device) };
+  checkInto(op, 'dw', opts.into?.dw, w.shape, w.device);
+  if (hasBias) checkInto(op, 'db', opts.into?.db, [d.outF], dy.device);
+  if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);
+  const grads: LinearGrads = { dw: outputInto(opts.into?.dw, w.shape, w.device) };
   nb.linearBackwardWeight(s, hdy, x.handle(op, 'x'), grads.dw.handle(), d.N, d.inF, d.outF, 0);
   if (needInputGrad) {
     grads.dx = Tensor.empty(x.shape, 'float32', x.device);
     nb.linearBackwardData(s, hdy, w.handle(op, 'w'), grads.dx.handle(), d.N, d.inF, d.outF);
   }
   if (hasBias) {
-    grads.db = outputInto(op, 'db', opts.into?.db, [d.outF], dy.device);
+    grads.db = outputInto(opts.into?.db, [d.outF], dy.device);
     nb.linearBackwardBias(s, hdy, grads.db.handle(), d.N, d.outF, 0);
   }
   return grads;

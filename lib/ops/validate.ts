@@ -97,15 +97,18 @@ export function describe(v: unknown): string {
 }
 
 /**
- * A backward op's output: `into` when given (checked: float32, exactly `shape`, on `device`;
- * the op overwrites it, as a layer's gradient view inside a model's flat buffer is), else a new
- * uninitialised tensor that the op fills.
+ * Checks a backward op's `into` tensor before anything is allocated: float32, exactly `shape`,
+ * on `device` (the op overwrites it, as a layer's gradient view inside a model's flat buffer).
  */
-export function outputInto(op: string, name: string, into: Tensor | null | undefined, shape: Shape, device: Device): Tensor {
-  if (into === undefined || into === null) return Tensor.empty(shape, 'float32', device);
+export function checkInto(op: string, name: string, into: Tensor | null | undefined, shape: Shape, device: Device): void {
+  if (into === undefined || into === null) return;
   checkTensor(op, `into.${name}`, into);
   if (into.rank !== shape.length || into.shape.some((d, i) => d !== shape[i]))
     throw new ShapeError(`${op}: 'into.${name}' ${fmtShape(into.shape)} must be ${fmtShape(shape)}`);
   if (into.device !== device) throw new ArgumentError(`${op}: 'into.${name}' is on ${into.device.name} but the op runs on ${device.name}`);
-  return into;
+}
+
+/** A backward op's output: `into` when given (checked with checkInto first), else a new tensor the op fills. */
+export function outputInto(into: Tensor | null | undefined, shape: Shape, device: Device): Tensor {
+  return into ?? Tensor.empty(shape, 'float32', device);
 }
