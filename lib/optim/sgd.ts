@@ -156,6 +156,14 @@ export class SGD {
     }
   }
 
+  /**
+   * The flat velocity buffer for `store` (a model's `flat`), laid out as its values and grads,
+   * or null before the first step or ensureState() (or without momentum).
+   */
+  velocityBuffer(store: FlatParameters): Tensor | null {
+    return this.currentFlatVelocity(store.current()) ?? null;
+  }
+
   /** Velocity buffers by parameter name (for checkpoints): views of the flat velocity where there is one. */
   state(): Map<string, Tensor> {
     return this.velocity;

@@ -92,6 +92,7 @@ t.test('backward writes the gradient views: no tensor allocated per step, paddin
     m.parameters().every((p) => p.grad === null),
     'no gradient before the first backward',
   );
+  t.equal(opt.velocityBuffer(m.flat), null, 'no velocity before the first step');
   await trainStep(m, opt, 1);
   t.ok(
     m.parameters().every((p) => p.grad !== null && p.grad === p.gradView),
@@ -124,6 +125,14 @@ t.test('backward writes the gradient views: no tensor allocated per step, paddin
     if (!inside && flat[i] !== 0) padding++;
   }
   t.equal(padding, 0, 'padding between gradients stays zero');
+  const vel = opt.velocityBuffer(m.flat)!;
+  t.equal(vel.size, m.flat.size, 'one flat velocity buffer, laid out as the values');
+  const vflat = await vel.data();
+  const vw = await opt.state().get(entries[1].name)!.data();
+  t.ok(
+    vw.every((x, j) => Object.is(x, vflat[entries[1].offset + j])),
+    `the velocity named '${entries[1].name}' is a view of it`,
+  );
   opt.dispose();
   m.dispose();
 });
