@@ -112,7 +112,8 @@ export abstract class Layer {
    * Moves the parameters (and fixed tensors such as a connection mask) to `device`, in place:
    * each parameter's value is replaced by a copy there and its gradient is dropped. Crossing
    * devices waits for the source device (Tensor.to). Move a model before creating its optimizer,
-   * whose state is made where the parameters are.
+   * whose state is made where the parameters are. Inside a model use model.to(), which moves the
+   * flat buffers in one copy; a layer moved on its own makes the model rebuild them around it.
    */
   to(device: DeviceName | Device): this {
     const dev = toDevice(device);

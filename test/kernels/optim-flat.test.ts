@@ -3,6 +3,7 @@
 // noDecay segments and the padding between segments left untouched.
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
+import { native } from '../../lib/native.js';
 import { mismatch } from '../helpers/compare.js';
 import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { f32, randomArray } from '../helpers/rng.js';
@@ -170,4 +171,25 @@ t.test('sgdSegments and sgdFlat refuse bad tables and buffers with coded errors'
   });
   t.throws(() => ops.sgdFlat(w, w, null, segs, { lr: 0.1 }), { code: 'ND_ARG', message: /distinct/ });
   for (const x of [w, g, short, other]) x.dispose();
+});
+
+t.test('the binding itself refuses a segment table that would reach outside the buffers', async (t) => {
+  const w = Tensor.zeros([32]);
+  const g = Tensor.zeros([32]);
+  const call =
+    (segments: number[], n = 32) =>
+    () =>
+      native.sgdFlat(w.device.stream, w.handle(), g.handle(), null, n, segments, 0.1, 0, 0, false, false);
+  t.throws(call([0, 10, 1, 8, 4, 1]), { code: 'ND_ARG', message: /sgdFlat: segment 1 \[8, \+4\) is unsorted, overlapping or outside 32/ });
+  t.throws(call([30, 4, 1]), { code: 'ND_ARG', message: /segment 0 \[30, \+4\)/ });
+  t.throws(call([0, 4, 2]), { code: 'ND_ARG', message: /segment 0/ });
+  t.throws(call([0, 4]), { code: 'ND_ARG', message: /triples/ });
+  t.throws(call([0, 4, 1], 64), { code: 'ND_SHAPE' }, "a count beyond the tensors' bytes");
+  const before = await w.data();
+  t.ok(
+    before.every((x) => x === 0),
+    'nothing ran',
+  );
+  w.dispose();
+  g.dispose();
 });
