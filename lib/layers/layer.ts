@@ -7,16 +7,9 @@
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { Parameter } from './parameter.js';
 
-export interface Parameter {
-  /** Stable dot-separated name, e.g. "c1.weight" (the checkpoint key). */
-  name: string;
-  value: Tensor;
-  /** Set by backward(); owned by the layer. */
-  grad: Tensor | null;
-  /** Excluded from weight decay (biases and LeNet's subsampling coefficients by convention). */
-  noDecay?: boolean;
-}
+export { parameter, TrainableParameter, type Parameter, type ParameterOwner } from './parameter.js';
 
 /** One row of model.summary(), per sample. */
 export interface LayerGeometry {
@@ -119,7 +112,8 @@ export abstract class Layer {
    * Moves the parameters (and fixed tensors such as a connection mask) to `device`, in place:
    * each parameter's value is replaced by a copy there and its gradient is dropped. Crossing
    * devices waits for the source device (Tensor.to). Move a model before creating its optimizer,
-   * whose state is made where the parameters are.
+   * whose state is made where the parameters are. Inside a model use model.to(), which moves the
+   * flat buffers in one copy; a layer moved on its own makes the model rebuild them around it.
    */
   to(device: DeviceName | Device): this {
     const dev = toDevice(device);
@@ -137,6 +131,7 @@ export abstract class Layer {
   /** Frees saved tensors (the layer stays usable). */
   releaseSaved(): void {}
 
+  /** Frees the parameters' tensors (in a model, its views; Model.dispose frees the flat buffers). */
   dispose(): void {
     this.releaseSaved();
     for (const p of this.parameters()) {
@@ -172,10 +167,23 @@ export function moveTensor(t: Tensor, device: Device): Tensor {
   return moved;
 }
 
-/** Replaces a parameter's gradient, disposing the previous one. */
+/**
+ * Sets a parameter's gradient, disposing the previous one unless it is the same tensor or the
+ * parameter's view into its model's flat gradient buffer (which the model's store owns).
+ */
 export function setGrad(p: Parameter, g: Tensor | undefined): void {
-  p.grad?.dispose();
-  p.grad = g ?? null;
+  const next = g ?? null;
+  if (p.grad === next) return;
+  if (p.grad && p.grad !== p.gradView) p.grad.dispose();
+  p.grad = next;
+}
+
+/**
+ * Where backward should write p's gradient: its flat-buffer view inside a model, or undefined
+ * outside one (the op then allocates the gradient). Either way backward overwrites it.
+ */
+export function gradTarget(p: Parameter | null): Tensor | undefined {
+  return p?.gradView ?? undefined;
 }
 
 export function countParams(ps: Parameter[]): number {

@@ -62,4 +62,24 @@ struct LrnParams {
 constexpr float kScaledTanhA = 1.7159f;
 constexpr float kScaledTanhS = 2.0f / 3.0f;
 
+// --- optimizer: the flat SGD step's ranges and rule -------------------------------------------
+// One range of a model's flat buffers that sgdFlat updates: elements [offset, offset + size),
+// with the rule's weight decay (decay) or none (biases and other noDecay parameters). Elements
+// outside every segment (the padding that aligns each parameter) are not touched.
+struct SgdSegment {
+  int64_t offset;
+  int64_t size;
+  bool decay;
+};
+
+// The rule of one flat step: lr, momentum and weight decay as above, the paper's form or
+// PyTorch's (nesterov only with PyTorch's).
+struct SgdRule {
+  float lr;
+  float momentum;
+  float weightDecay;
+  bool paper;
+  bool nesterov;
+};
+
 }  // namespace ck

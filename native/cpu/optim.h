@@ -12,11 +12,22 @@
 // they differ when lr changes, which is why both are offered.
 #pragma once
 #include <cstdint>
+#include <vector>
+
+#include "../core/geometry.h"
 
 namespace ck::cpu {
 
 void sgdStepPytorch(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay,
                     bool nesterov);
 void sgdStepPaper(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay);
+
+using ck::SgdRule;     // native/core/geometry.h, shared with native/cuda
+using ck::SgdSegment;
+
+// Every segment of the flat buffers w, g, v (v null without momentum) updated in one pass over
+// the thread pool, element for element the same arithmetic as sgdStepPytorch / sgdStepPaper.
+// Segments are sorted, disjoint and inside the buffers (the binding checks).
+void sgdFlat(float* w, const float* g, float* v, const std::vector<SgdSegment>& segments, const SgdRule& rule);
 
 }  // namespace ck::cpu

@@ -82,6 +82,7 @@ CK_HOST_TWIN(rbfBackward)
 CK_HOST_TWIN(rbfCriterion)
 CK_HOST_TWIN(sgdStepPytorch)
 CK_HOST_TWIN(sgdStepPaper)
+CK_HOST_TWIN(sgdFlat)
 
 #undef CK_HOST_TWIN
 
