@@ -102,6 +102,7 @@ export const BINDING_NAMES = {
   broadcast: 'both',
   setStreamThreads: 'both',
   trace: 'both',
+  debugThreadUse: 'both',
   collectiveEngines: 'both',
   ncclLoad: 'both',
   // CUDA build only

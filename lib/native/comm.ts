@@ -14,6 +14,8 @@ export interface CommBinding {
   broadcast(streams: S[], tensors: H[], offset: number, length: number, root: number): void;
   /** cpu:N only: the intra-op threads of the ops queued from now on (0: all); returns the previous request. */
   setStreamThreads(stream: S, threads: number): number;
+  /** Test hook: queues an op writing y[0] = the pool size its kernels see, y[1] = threads that worked on a 64-piece job. */
+  debugThreadUse(stream: S, y: H): void;
   /** The rows recorded since the previous call, oldest first; `on` switches tracing first. */
   trace(on?: boolean): TraceRow[];
   /** The engine each kind of group uses: 'shared-memory'; 'nccl 2.30.4' or 'fallback: copy+reduce (why)'. */

@@ -13,7 +13,7 @@
 struct ncclComm;
 #endif
 
-namespace ck::cuda::nccl {
+namespace ck::cuda::ncclapi {
 
 #ifdef CONVKIT_CHECK_NCCL_DECLS
 // The check build uses the real types, so that the function types below must match exactly.
@@ -76,4 +76,4 @@ constexpr int versionCode(int major, int minor, int patch) {
   return major <= 2 && minor < 9 ? major * 1000 + minor * 100 + patch : major * 10000 + minor * 100 + patch;
 }
 
-}  // namespace ck::cuda::nccl
+}  // namespace ck::cuda::ncclapi

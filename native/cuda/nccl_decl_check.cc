@@ -6,7 +6,7 @@
 
 #include "nccl_api.h"
 
-namespace ck::cuda::nccl {
+namespace ck::cuda::ncclapi {
 
 static_assert(std::is_same_v<decltype(&::ncclGetVersion), GetVersionFn>, "ncclGetVersion");
 static_assert(std::is_same_v<decltype(&::ncclGetUniqueId), GetUniqueIdFn>, "ncclGetUniqueId");
@@ -33,4 +33,4 @@ static_assert(sizeof(ncclResult_t) == sizeof(int) && sizeof(ncclDataType_t) == s
 static_assert(std::is_same_v<ncclComm_t, ncclComm*>, "ncclComm_t");
 static_assert(versionCode(2, 30, 4) == 23004 && NCCL_VERSION(2, 30, 4) == 23004, "NCCL_VERSION");
 
-}  // namespace ck::cuda::nccl
+}  // namespace ck::cuda::ncclapi

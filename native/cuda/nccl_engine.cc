@@ -99,13 +99,13 @@ class CudaCollectives final : public comm::Engine {
     checkCuda("allReduce", members);
     if (!useNccl(members)) return fallbackAllReduce(members, range, op);
     const Nccl& lib = nccl();
-    const std::vector<nccl::Comm>& comms = communicator(members);
+    const std::vector<ncclapi::Comm>& comms = communicator(members);
     Lanes lanes(members);
     lanes.join(true);
     grouped(lib, "ncclAllReduce", [&](size_t r) {
       float* p = members[r].tensor.f32() + range.offset;
-      return lib.allReduce(p, p, size_t(range.length), nccl::kFloat32,
-                           op == comm::ReduceOp::Mean ? nccl::kAvg : nccl::kSum, comms[r], lanes[r]);
+      return lib.allReduce(p, p, size_t(range.length), ncclapi::kFloat32,
+                           op == comm::ReduceOp::Mean ? ncclapi::kAvg : ncclapi::kSum, comms[r], lanes[r]);
     }, members.size());
     lanes.join(false);
   }
@@ -117,13 +117,13 @@ class CudaCollectives final : public comm::Engine {
       throw Error(Code::Arg, "broadcast: root " + std::to_string(root) + " is not a member");
     if (!useNccl(members)) return fallbackBroadcast(members, range, root);
     const Nccl& lib = nccl();
-    const std::vector<nccl::Comm>& comms = communicator(members);
+    const std::vector<ncclapi::Comm>& comms = communicator(members);
     Lanes lanes(members);
     lanes.join(true);
     const float* src = members[size_t(root)].tensor.f32() + range.offset;
     grouped(lib, "ncclBroadcast", [&](size_t r) {
       float* p = members[r].tensor.f32() + range.offset;
-      return lib.broadcast(src, p, size_t(range.length), nccl::kFloat32, root, comms[r], lanes[r]);
+      return lib.broadcast(src, p, size_t(range.length), ncclapi::kFloat32, root, comms[r], lanes[r]);
     }, members.size());
     lanes.join(false);
   }
@@ -145,27 +145,27 @@ class CudaCollectives final : public comm::Engine {
   template <typename Call>
   static void grouped(const Nccl& lib, const char* what, Call call, size_t n) {
     ncclCheck(lib.groupStart(), "ncclGroupStart");
-    nccl::Result first = nccl::kSuccess;
-    for (size_t r = 0; r < n && first == nccl::kSuccess; r++) first = call(r);
-    const nccl::Result end = lib.groupEnd();
+    ncclapi::Result first = ncclapi::kSuccess;
+    for (size_t r = 0; r < n && first == ncclapi::kSuccess; r++) first = call(r);
+    const ncclapi::Result end = lib.groupEnd();
     ncclCheck(first, what);
     ncclCheck(end, "ncclGroupEnd");
   }
 
   // The communicator of this list of devices (in member order), created on first use.
-  const std::vector<nccl::Comm>& communicator(const std::vector<comm::Member>& members) {
+  const std::vector<ncclapi::Comm>& communicator(const std::vector<comm::Member>& members) {
     std::vector<int> devices;
     for (const comm::Member& m : members) devices.push_back(m.cuda->device());
     std::lock_guard<std::mutex> lk(mu_);
     auto it = comms_.find(devices);
     if (it != comms_.end()) return it->second;
-    std::vector<nccl::Comm> comms(devices.size(), nullptr);
+    std::vector<ncclapi::Comm> comms(devices.size(), nullptr);
     ncclCheck(nccl().commInitAll(comms.data(), int(devices.size()), devices.data()), "ncclCommInitAll");
     return comms_.emplace(devices, std::move(comms)).first->second;
   }
 
   std::mutex mu_;
-  std::map<std::vector<int>, std::vector<nccl::Comm>> comms_;
+  std::map<std::vector<int>, std::vector<ncclapi::Comm>> comms_;
 };
 
 }  // namespace

@@ -37,21 +37,21 @@ LoadResult load() {
   std::string missing;
   Nccl& c = r.lib;
   c.path = h.path;
-  bind(h.handle, nccl::kGetVersion, &c.getVersion, &missing);
-  bind(h.handle, nccl::kGetUniqueId, &c.getUniqueId, &missing);
-  bind(h.handle, nccl::kCommInitAll, &c.commInitAll, &missing);
-  bind(h.handle, nccl::kCommInitRank, &c.commInitRank, &missing);
-  bind(h.handle, nccl::kCommDestroy, &c.commDestroy, &missing);
-  bind(h.handle, nccl::kAllReduce, &c.allReduce, &missing);
-  bind(h.handle, nccl::kBroadcast, &c.broadcast, &missing);
-  bind(h.handle, nccl::kGroupStart, &c.groupStart, &missing);
-  bind(h.handle, nccl::kGroupEnd, &c.groupEnd, &missing);
-  bind(h.handle, nccl::kGetErrorString, &c.errorString, &missing);
+  bind(h.handle, ncclapi::kGetVersion, &c.getVersion, &missing);
+  bind(h.handle, ncclapi::kGetUniqueId, &c.getUniqueId, &missing);
+  bind(h.handle, ncclapi::kCommInitAll, &c.commInitAll, &missing);
+  bind(h.handle, ncclapi::kCommInitRank, &c.commInitRank, &missing);
+  bind(h.handle, ncclapi::kCommDestroy, &c.commDestroy, &missing);
+  bind(h.handle, ncclapi::kAllReduce, &c.allReduce, &missing);
+  bind(h.handle, ncclapi::kBroadcast, &c.broadcast, &missing);
+  bind(h.handle, ncclapi::kGroupStart, &c.groupStart, &missing);
+  bind(h.handle, ncclapi::kGroupEnd, &c.groupEnd, &missing);
+  bind(h.handle, ncclapi::kGetErrorString, &c.errorString, &missing);
   if (!missing.empty()) {
     r.error = "NCCL at " + h.path + " lacks " + missing;
     return r;
   }
-  if (c.getVersion(&c.version) != nccl::kSuccess || c.version <= 0)
+  if (c.getVersion(&c.version) != ncclapi::kSuccess || c.version <= 0)
     r.error = "NCCL at " + h.path + ": ncclGetVersion failed";
   return r;
 }
@@ -77,8 +77,8 @@ std::string ncclVersionName(int code) {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
 }
 
-void ncclCheck(nccl::Result r, const char* what) {
-  if (r == nccl::kSuccess) return;
+void ncclCheck(ncclapi::Result r, const char* what) {
+  if (r == ncclapi::kSuccess) return;
   std::string words = "NCCL result " + std::to_string(int(r));
   try {
     words = nccl().errorString(r);

@@ -12,16 +12,16 @@ namespace ck::cuda {
 struct Nccl {
   std::string path;  // the file that was opened
   int version = 0;   // ncclGetVersion's code (23004 is 2.30.4)
-  nccl::GetVersionFn getVersion;
-  nccl::GetUniqueIdFn getUniqueId;
-  nccl::CommInitAllFn commInitAll;
-  nccl::CommInitRankFn commInitRank;
-  nccl::CommDestroyFn commDestroy;
-  nccl::AllReduceFn allReduce;
-  nccl::BroadcastFn broadcast;
-  nccl::GroupStartFn groupStart;
-  nccl::GroupEndFn groupEnd;
-  nccl::GetErrorStringFn errorString;
+  ncclapi::GetVersionFn getVersion;
+  ncclapi::GetUniqueIdFn getUniqueId;
+  ncclapi::CommInitAllFn commInitAll;
+  ncclapi::CommInitRankFn commInitRank;
+  ncclapi::CommDestroyFn commDestroy;
+  ncclapi::AllReduceFn allReduce;
+  ncclapi::BroadcastFn broadcast;
+  ncclapi::GroupStartFn groupStart;
+  ncclapi::GroupEndFn groupEnd;
+  ncclapi::GetErrorStringFn errorString;
 };
 
 // The loaded library, or throws ck::Error(Code::NoCuda) with the search list.
@@ -31,6 +31,6 @@ const Nccl& nccl();
 std::string ncclVersionName(int code);
 
 // Throws ck::Error(Code::Cuda) "<what>: <NCCL's words>" unless r is success.
-void ncclCheck(nccl::Result r, const char* what);
+void ncclCheck(ncclapi::Result r, const char* what);
 
 }  // namespace ck::cuda

@@ -2,12 +2,17 @@
 // the per-stream thread budget and the op trace. Arguments are read and checked here; the
 // engine for the group's kind of device (shared memory for CPU streams, NCCL or its fallback
 // for CUDA devices) queues the work.
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../comm/collective.h"
 #include "../comm/shared_memory.h"
 #include "../core/op_trace.h"
+#include "../core/thread_pool.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
@@ -100,6 +105,29 @@ Napi::Value SetStreamThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), s.setThreads(int(n)));
 }
 
+// debugThreadUse(stream, y): an op that writes y[0] = the pool size its stream's kernels see and
+// y[1] = how many threads worked on a 64-piece job it runs (each piece busy for 200 us), so a
+// test can check that a thread budget holds.
+Napi::Value DebugThreadUse(const Napi::CallbackInfo& info) {
+  Args a(info, "debugThreadUse");
+  CpuStream& s = a.cpuOnly(0, "debugThreadUse");
+  TensorRef y = a.f32(1, "y", 2);
+  s.enqueue("debugThreadUse", [y] {
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    threadPool().parallelFor(64, [&](int64_t) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      std::lock_guard<std::mutex> lk(mu);
+      ids.insert(std::this_thread::get_id());
+    });
+    y.f32()[0] = float(threadPool().size());
+    y.f32()[1] = float(ids.size());
+  });
+  return info.Env().Undefined();
+}
+
 // trace(on?) -> [{ stream, op, startNs, endNs }]: the rows recorded since the previous call,
 // oldest first (rows past kMaxTraceRows were dropped); `on` switches tracing first.
 Napi::Value Trace(const Napi::CallbackInfo& info) {
@@ -150,6 +178,7 @@ void registerComm(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "broadcast", Broadcast);
   CK_EXPORT(exports, "setStreamThreads", SetStreamThreads);
   CK_EXPORT(exports, "trace", Trace);
+  CK_EXPORT(exports, "debugThreadUse", DebugThreadUse);
   CK_EXPORT(exports, "collectiveEngines", CollectiveEngines);
   CK_EXPORT(exports, "ncclLoad", NcclLoad);
 }
