@@ -55,7 +55,9 @@ function checkGroup(op: string, tensors: unknown, range: CollectiveRange): Group
       throw new ArgumentError(`${op}: tensors[${other}] and tensors[${i}] are both on ${t.device.name}: one tensor per device`);
     seen.set(t.device.name, i);
     if (t.size !== first.size)
-      throw new ArgumentError(`${op}: tensors[${i}] has ${t.size} elements but tensors[0] has ${first.size}: every member needs the same size`);
+      throw new ArgumentError(
+        `${op}: tensors[${i}] has ${t.size} elements but tensors[0] has ${first.size}: every member needs the same size`,
+      );
   });
   if (range === null || typeof range !== 'object') throw new ArgumentError(`${op}: options must be an object, got ${describe(range)}`);
   const offset = range.offset === undefined ? 0 : checkInt(op, 'offset', range.offset, 0, first.size);

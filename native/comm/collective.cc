@@ -13,8 +13,8 @@ void checkMembers(const char* op, const std::vector<Member>& members, Range rang
   for (const Member& m : members)
     if (!m.tensor.storage || m.tensor.bytes < end)
       throw Error(Code::Arg, std::string(op) + ": the tensor on " + m.device + " holds " +
-                                 std::to_string(m.tensor.storage ? m.tensor.bytes : 0) + " bytes, the range ends at byte " +
-                                 std::to_string(end));
+                                 std::to_string(m.tensor.storage ? m.tensor.bytes : 0) +
+                                 " bytes, the range ends at byte " + std::to_string(end));
   if (range.length == 0) return;
   const size_t begin = size_t(range.offset) * sizeof(float);
   for (size_t i = 0; i < members.size(); i++)

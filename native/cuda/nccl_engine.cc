@@ -102,11 +102,14 @@ class CudaCollectives final : public comm::Engine {
     const std::vector<ncclapi::Comm>& comms = communicator(members);
     Lanes lanes(members);
     lanes.join(true);
-    grouped(lib, "ncclAllReduce", [&](size_t r) {
-      float* p = members[r].tensor.f32() + range.offset;
-      return lib.allReduce(p, p, size_t(range.length), ncclapi::kFloat32,
-                           op == comm::ReduceOp::Mean ? ncclapi::kAvg : ncclapi::kSum, comms[r], lanes[r]);
-    }, members.size());
+    grouped(
+        lib, "ncclAllReduce",
+        [&](size_t r) {
+          float* p = members[r].tensor.f32() + range.offset;
+          return lib.allReduce(p, p, size_t(range.length), ncclapi::kFloat32,
+                               op == comm::ReduceOp::Mean ? ncclapi::kAvg : ncclapi::kSum, comms[r], lanes[r]);
+        },
+        members.size());
     lanes.join(false);
   }
 
@@ -121,10 +124,13 @@ class CudaCollectives final : public comm::Engine {
     Lanes lanes(members);
     lanes.join(true);
     const float* src = members[size_t(root)].tensor.f32() + range.offset;
-    grouped(lib, "ncclBroadcast", [&](size_t r) {
-      float* p = members[r].tensor.f32() + range.offset;
-      return lib.broadcast(src, p, size_t(range.length), ncclapi::kFloat32, root, comms[r], lanes[r]);
-    }, members.size());
+    grouped(
+        lib, "ncclBroadcast",
+        [&](size_t r) {
+          float* p = members[r].tensor.f32() + range.offset;
+          return lib.broadcast(src, p, size_t(range.length), ncclapi::kFloat32, root, comms[r], lanes[r]);
+        },
+        members.size());
     lanes.join(false);
   }
 

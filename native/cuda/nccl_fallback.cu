@@ -10,9 +10,7 @@ namespace ck::cuda {
 namespace {
 
 // Division, as the CPU engine does: the mean of n equal values is that value.
-__global__ void divide_kernel(float* y, int64_t n, float d) {
-  CK_GRID_STRIDE(i, n) y[i] = y[i] / d;
-}
+__global__ void divide_kernel(float* y, int64_t n, float d) { CK_GRID_STRIDE(i, n) y[i] = y[i] / d; }
 
 float* rangeOf(const comm::Member& m, comm::Range r) { return m.tensor.f32() + r.offset; }
 

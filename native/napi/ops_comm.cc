@@ -48,8 +48,7 @@ std::vector<comm::Member> readMembers(const Napi::CallbackInfo& info, const char
     const Target t = targetOf(int64_t(d), op);
     const std::string what = "tensors[" + std::to_string(k) + "]";
     TensorRef r = handleRef(tensors.Get(k), op, what.c_str());
-    if (!t.holds(*r.storage))
-      throw Error(Code::Arg, std::string(op) + ": " + what + " is not on " + t.name());
+    if (!t.holds(*r.storage)) throw Error(Code::Arg, std::string(op) + ": " + what + " is not on " + t.name());
     members.push_back(comm::Member{t.cpu, t.cuda, std::move(r), t.name()});
   }
   if (members.empty()) throw Error(Code::Arg, std::string(op) + ": no devices");
@@ -117,8 +116,7 @@ Napi::Value DebugThreadUse(const Napi::CallbackInfo& info) {
     std::set<std::thread::id> ids;
     threadPool().parallelFor(64, [&](int64_t) {
       const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-      while (std::chrono::steady_clock::now() < until) {
-      }
+      while (std::chrono::steady_clock::now() < until) {}
       std::lock_guard<std::mutex> lk(mu);
       ids.insert(std::this_thread::get_id());
     });

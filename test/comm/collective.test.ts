@@ -7,6 +7,9 @@ import { Tensor, device, ops } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { randomArray } from '../helpers/rng.js';
 
+/** What data() hands back. */
+type Values = Float32Array | Int32Array;
+
 const devs = (n: number) => Array.from({ length: n }, (_, i) => device(`cpu:${i}`));
 
 function make(n: number, size: number, seed: number): { tensors: Tensor[]; inputs: Float32Array[] } {
@@ -25,7 +28,7 @@ function expected(inputs: Float32Array[], op: 'sum' | 'mean', begin = 0, end = i
   return out;
 }
 
-function maxErr64(got: Float32Array, inputs: Float32Array[], op: 'sum' | 'mean'): number {
+function maxErr64(got: Values, inputs: Float32Array[], op: 'sum' | 'mean'): number {
   let worst = 0;
   for (let i = 0; i < got.length; i++) {
     let s = 0,
@@ -34,13 +37,16 @@ function maxErr64(got: Float32Array, inputs: Float32Array[], op: 'sum' | 'mean')
       s += x[i];
       mag += Math.abs(x[i]);
     }
-    if (op === 'mean') (s /= inputs.length), (mag /= inputs.length);
+    if (op === 'mean') {
+      s /= inputs.length;
+      mag /= inputs.length;
+    }
     worst = Math.max(worst, Math.abs(got[i] - s) / (mag + 1e-30));
   }
   return worst;
 }
 
-function sameBytes(a: Float32Array, b: Float32Array): boolean {
+function sameBytes(a: Values, b: Values): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
@@ -65,7 +71,7 @@ for (const n of [2, 3]) {
 }
 
 t.test('the same inputs give the same bytes at every run', async (t) => {
-  const runs: Float32Array[] = [];
+  const runs: Values[] = [];
   for (let k = 0; k < 3; k++) {
     const { tensors } = make(3, 4099, 7);
     ops.allReduce(tensors, { op: 'mean' });
@@ -91,7 +97,10 @@ t.test('a range reduces only its elements', async (t) => {
       let outsideKept = true;
       for (let i = 0; i < size; i++) if ((i < offset || i >= offset + length) && got[r][i] !== inputs[r][i]) outsideKept = false;
       t.ok(outsideKept, `[${offset}, +${length}) member ${r}: elements outside the range are untouched`);
-      t.ok(sameBytes(got[r].subarray(offset, offset + length), want.subarray(offset, offset + length)), `member ${r}: the range is reduced`);
+      t.ok(
+        sameBytes(got[r].subarray(offset, offset + length), want.subarray(offset, offset + length)),
+        `member ${r}: the range is reduced`,
+      );
     }
     dispose(tensors);
   }

@@ -29,16 +29,20 @@ t.test('a budget of one thread makes every kernel of the stream serial', async (
   z.dispose();
 });
 
-t.test('a budget between 1 and the pool bounds the threads a job uses', { skip: pool < 3 ? `the pool has ${pool} threads` : false }, async (t) => {
-  const d = device('cpu:4');
-  d.setThreads(2);
-  const y = threadUse(4);
-  const [size, used] = await y.data();
-  t.equal(size, 2);
-  t.ok(used <= 2, `${used} threads worked on the job`);
-  d.setThreads(0);
-  y.dispose();
-});
+t.test(
+  'a budget between 1 and the pool bounds the threads a job uses',
+  { skip: pool < 3 ? `the pool has ${pool} threads` : false },
+  async (t) => {
+    const d = device('cpu:4');
+    d.setThreads(2);
+    const y = threadUse(4);
+    const [size, used] = await y.data();
+    t.equal(size, 2);
+    t.ok(used <= 2, `${used} threads worked on the job`);
+    d.setThreads(0);
+    y.dispose();
+  },
+);
 
 t.test('the budget is stream-ordered: ops queued before keep theirs', async (t) => {
   const d = device('cpu:5');
@@ -88,7 +92,7 @@ t.test('two one-thread streams run their GEMMs at the same time, with the same r
       t.ok(worst < 1e-3, `a one-thread GEMM agrees with the pool's (max diff ${worst.toExponential(2)})`);
       y.dispose();
     }
-  for (const [x, w] of inputs) (x.dispose(), w.dispose());
+  for (const pair of inputs) pair.forEach((x) => x.dispose());
   ref.dispose();
 });
 
