@@ -22,7 +22,7 @@ using UniqueId = ncclUniqueId;
 using Result = ncclResult_t;
 using DataType = ncclDataType_t;
 using RedOp = ncclRedOp_t;
-constexpr Result kSuccess = ncclSuccess, kInProgress = ncclInProgress;
+constexpr Result kSuccess = ncclSuccess;
 constexpr DataType kFloat32 = ncclFloat32;
 constexpr RedOp kSum = ncclSum, kAvg = ncclAvg;
 #else
