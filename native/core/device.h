@@ -39,18 +39,21 @@ class Event {
 using EventPtr = std::shared_ptr<Event>;
 
 // Collectives over a group of devices of one kind. Declared here so a device has a place in
-// them; native/comm implements the engines (shared memory across cpu:N streams, NCCL across
-// cuda:N) and registers a factory with setCollectivesFactory. Each call queues one share per
-// device on that device's stream and returns at once.
-enum class ReduceOp { Sum, Mean };
+// them; native/comm implements the engines (shared memory across cpu:N streams; NCCL or a
+// copy+reduce fallback across cuda:N) and registers a factory per kind with
+// setCollectivesFactory at addon load. Each call queues one share per device on that device's
+// stream, in the same order on every stream, and returns at once.
+enum class ReduceOp : int { Sum = 0, Mean = 1 };
 class Collectives {
  public:
   virtual ~Collectives() = default;
-  // buffers[i] lives on devices[i]; all hold the same bytes of float32. Afterwards each holds
-  // the reduction over all of them, in each device's stream order.
-  virtual void allReduce(const std::vector<TensorRef>& buffers, ReduceOp op) = 0;
-  // Every buffer becomes a copy of buffers[root].
-  virtual void broadcast(const std::vector<TensorRef>& buffers, size_t root) = 0;
+  // What backends() reports: "shared-memory", "nccl 2.30.4", "fallback: copy+reduce (why)".
+  virtual std::string describe() = 0;
+  // buffers[i] lives on devices[i] and holds float32; elements [offset, offset + length) of each
+  // become the reduction over all of them, in each device's stream order.
+  virtual void allReduce(const std::vector<TensorRef>& buffers, int64_t offset, int64_t length, ReduceOp op) = 0;
+  // Those elements of every buffer become a copy of buffers[root]'s.
+  virtual void broadcast(const std::vector<TensorRef>& buffers, int64_t offset, int64_t length, size_t root) = 0;
 };
 using CollectivesFactory = std::unique_ptr<Collectives> (*)(const std::vector<Device*>& devices);
 

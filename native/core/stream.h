@@ -74,14 +74,19 @@ class CpuStream {
   // stream meanwhile is recorded, from whichever thread queues it.
   void beginCapture();
   std::shared_ptr<CapturedOps> endCapture();
-  // Whether ops queued now would be recorded (device_cpu.cc refuses events while capturing: a
-  // recorded event would fire only at a replay).
+  // Whether ops queued now would be recorded: device_cpu.cc refuses events while capturing (a
+  // recorded event would fire only at a replay), and native/comm refuses collectives (one
+  // recorded on one participant only would leave the others waiting for it forever).
   bool capturing();
   // Blocks the caller until the stream is idle; returns and clears the pending error. Throws
   // ND_ARG while capturing (nothing recorded has run, so there is nothing to wait for).
   std::optional<StreamError> waitIdle();
   // Number of ops queued or running (for tests of ordering and for diagnostics).
   int64_t pending();
+  // The intra-op threads the ops queued from now on may use (thread_pool.h setThreadBudget;
+  // 0: the whole pool, the default). Queued as an op, so ops already queued keep theirs.
+  // Returns the previous request.
+  int setThreads(int threads);
 
  private:
   struct Task {
@@ -105,6 +110,7 @@ class CpuStream {
   std::atomic<bool> hasWork_{false};   // the queue is non-empty (read while spinning, unlocked)
   std::optional<StreamError> error_;
   std::shared_ptr<CapturedOps> capture_;
+  std::atomic<int> requestedThreads_{0};  // the last setThreads() value, for its return
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 // first (for the GEMMs queued from then on) and returns the previous setting.
 // Neither needs a GPU to run: without one, cudaStatus reports why and cudaLoadCublas still tries
 // the library (it loads without a device).
+#include "../cuda/nccl_engine.h"
 #include "../cuda/device_cuda.h"
 #include "../cuda/status.h"
 #include "args.h"
@@ -60,6 +61,7 @@ Napi::Value CudaTf32(const Napi::CallbackInfo& info) {
 
 void registerCuda(Napi::Env, Napi::Object exports, Napi::Object build) {
   cuda::registerDevices();
+  cuda::registerCollectives();
   CK_EXPORT(exports, "cudaStatus", CudaStatus);
   CK_EXPORT(exports, "cudaLoadCublas", CudaLoadCublas);
   CK_EXPORT(exports, "cudaTf32", CudaTf32);
