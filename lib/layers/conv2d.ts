@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { initTensor, paramSeed, type Init } from './init.js';
-import { Layer, moveTensor, setGrad, type FusableActivation, type LayerGeometry, type Parameter } from './layer.js';
+import { Layer, gradTarget, moveTensor, parameter, setGrad, type FusableActivation, type LayerGeometry, type Parameter } from './layer.js';
 
 export interface Conv2dOptions {
   inChannels: number;
@@ -69,19 +69,17 @@ export class Conv2d extends Layer {
     // Fan-in of one output unit: the connected input maps times the window.
     const fanIn = (maskCount / o.outChannels) * k * k;
     const wName = `${this.name}.weight`;
-    this.weight = {
-      name: wName,
-      value: initTensor(o.init ?? { kind: 'torch-default' }, [o.outChannels, cPerG, k, k], fanIn, paramSeed(seed, wName), dev),
-      grad: null,
-    };
+    this.weight = parameter(
+      wName,
+      initTensor(o.init ?? { kind: 'torch-default' }, [o.outChannels, cPerG, k, k], fanIn, paramSeed(seed, wName), dev),
+    );
     if (o.bias ?? true) {
       const bName = `${this.name}.bias`;
-      this.bias = {
-        name: bName,
-        value: initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outChannels], fanIn, paramSeed(seed, bName), dev),
-        grad: null,
-        noDecay: true,
-      };
+      this.bias = parameter(
+        bName,
+        initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outChannels], fanIn, paramSeed(seed, bName), dev),
+        { noDecay: true },
+      );
     } else this.bias = null;
   }
 
@@ -111,7 +109,11 @@ export class Conv2d extends Layer {
 
   backward(dy: Tensor): Tensor | undefined {
     if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const r = ops.conv2dBackward(dy, this.saved, this.weight.value, { ...this.convOpts(), needInputGrad: this.needInputGrad });
+    const r = ops.conv2dBackward(dy, this.saved, this.weight.value, {
+      ...this.convOpts(),
+      needInputGrad: this.needInputGrad,
+      into: { dw: gradTarget(this.weight), db: gradTarget(this.bias) },
+    });
     setGrad(this.weight, r.dw);
     if (this.bias) setGrad(this.bias, r.db);
     this.saved = null;

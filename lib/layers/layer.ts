@@ -7,16 +7,9 @@
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { Parameter } from './parameter.js';
 
-export interface Parameter {
-  /** Stable dot-separated name, e.g. "c1.weight" (the checkpoint key). */
-  name: string;
-  value: Tensor;
-  /** Set by backward(); owned by the layer. */
-  grad: Tensor | null;
-  /** Excluded from weight decay (biases and LeNet's subsampling coefficients by convention). */
-  noDecay?: boolean;
-}
+export { parameter, TrainableParameter, type Parameter, type ParameterOwner } from './parameter.js';
 
 /** One row of model.summary(), per sample. */
 export interface LayerGeometry {
@@ -137,6 +130,7 @@ export abstract class Layer {
   /** Frees saved tensors (the layer stays usable). */
   releaseSaved(): void {}
 
+  /** Frees the parameters' tensors (in a model, its views; Model.dispose frees the flat buffers). */
   dispose(): void {
     this.releaseSaved();
     for (const p of this.parameters()) {
@@ -172,10 +166,23 @@ export function moveTensor(t: Tensor, device: Device): Tensor {
   return moved;
 }
 
-/** Replaces a parameter's gradient, disposing the previous one. */
+/**
+ * Sets a parameter's gradient, disposing the previous one unless it is the same tensor or the
+ * parameter's view into its model's flat gradient buffer (which the model's store owns).
+ */
 export function setGrad(p: Parameter, g: Tensor | undefined): void {
-  p.grad?.dispose();
-  p.grad = g ?? null;
+  const next = g ?? null;
+  if (p.grad === next) return;
+  if (p.grad && p.grad !== p.gradView) p.grad.dispose();
+  p.grad = next;
+}
+
+/**
+ * Where backward should write p's gradient: its flat-buffer view inside a model, or undefined
+ * outside one (the op then allocates the gradient). Either way backward overwrites it.
+ */
+export function gradTarget(p: Parameter | null): Tensor | undefined {
+  return p?.gradView ?? undefined;
 }
 
 export function countParams(ps: Parameter[]): number {

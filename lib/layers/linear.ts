@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { initTensor, paramSeed, type Init } from './init.js';
-import { Layer, setGrad, type LayerGeometry, type Parameter } from './layer.js';
+import { Layer, gradTarget, parameter, setGrad, type LayerGeometry, type Parameter } from './layer.js';
 
 export interface LinearOptions {
   inFeatures: number;
@@ -33,19 +33,17 @@ export class Linear extends Layer {
     const dev = toDevice(o.device ?? 'cpu');
     const seed = o.seed ?? 0;
     const wName = `${this.name}.weight`;
-    this.weight = {
-      name: wName,
-      value: initTensor(o.init ?? { kind: 'torch-default' }, [o.outFeatures, o.inFeatures], o.inFeatures, paramSeed(seed, wName), dev),
-      grad: null,
-    };
+    this.weight = parameter(
+      wName,
+      initTensor(o.init ?? { kind: 'torch-default' }, [o.outFeatures, o.inFeatures], o.inFeatures, paramSeed(seed, wName), dev),
+    );
     if (o.bias ?? true) {
       const bName = `${this.name}.bias`;
-      this.bias = {
-        name: bName,
-        value: initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outFeatures], o.inFeatures, paramSeed(seed, bName), dev),
-        grad: null,
-        noDecay: true,
-      };
+      this.bias = parameter(
+        bName,
+        initTensor(o.biasInit ?? o.init ?? { kind: 'torch-default' }, [o.outFeatures], o.inFeatures, paramSeed(seed, bName), dev),
+        { noDecay: true },
+      );
     } else this.bias = null;
   }
 
@@ -57,7 +55,11 @@ export class Linear extends Layer {
 
   backward(dy: Tensor): Tensor | undefined {
     if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const r = ops.linearBackward(dy, this.saved, this.weight.value, { needInputGrad: this.needInputGrad, hasBias: !!this.bias });
+    const r = ops.linearBackward(dy, this.saved, this.weight.value, {
+      needInputGrad: this.needInputGrad,
+      hasBias: !!this.bias,
+      into: { dw: gradTarget(this.weight), db: gradTarget(this.bias) },
+    });
     setGrad(this.weight, r.dw);
     if (this.bias) setGrad(this.bias, r.db);
     this.saved = null;

@@ -13,6 +13,12 @@ import { Layer, type LayerGeometry, type Parameter } from './layer.js';
 export class Sequential extends Layer {
   readonly layers: Layer[];
   private acts: Tensor[] = [];
+  /**
+   * Called in backward() right after layer `index`'s backward has been queued (last layer
+   * first), so that its parameters' gradients can be used while the rest of the backward pass
+   * runs: data parallelism starts a bucket's all-reduce there. Null (the default) costs nothing.
+   */
+  onLayerBackward: ((index: number, layer: Layer) => void) | null = null;
 
   constructor(layers: Layer[], name = 'sequential') {
     super(name);
@@ -45,8 +51,10 @@ export class Sequential extends Layer {
 
   backward(dy: Tensor): Tensor | undefined {
     let g: Tensor | undefined = dy;
+    const hook = this.onLayerBackward;
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const dx: Tensor | undefined = this.layers[i].backward(g!);
+      if (hook !== null) hook(i, this.layers[i]);
       if (g !== dy) g!.dispose();
       g = dx;
       if (!g && i > 0) throw new ArgumentError(`${this.layers[i].name}: returned no input gradient inside a Sequential`);

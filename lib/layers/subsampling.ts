@@ -8,7 +8,7 @@ import * as ops from '../ops/index.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { initTensor, paramSeed, type Init } from './init.js';
-import { Layer, setGrad, type LayerGeometry, type Parameter } from './layer.js';
+import { Layer, gradTarget, parameter, setGrad, type LayerGeometry, type Parameter } from './layer.js';
 
 export interface SubsamplingOptions {
   channels: number;
@@ -37,18 +37,12 @@ export class Subsampling extends Layer {
     const fanIn = this.kernelSize * this.kernelSize;
     const init = o.init ?? { kind: 'lecun-uniform' };
     const seed = o.seed ?? 0;
-    this.coef = {
-      name: `${this.name}.coef`,
-      value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.coef`), dev),
-      grad: null,
+    this.coef = parameter(`${this.name}.coef`, initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.coef`), dev), {
       noDecay: true,
-    };
-    this.bias = {
-      name: `${this.name}.bias`,
-      value: initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.bias`), dev),
-      grad: null,
+    });
+    this.bias = parameter(`${this.name}.bias`, initTensor(init, [o.channels], fanIn, paramSeed(seed, `${this.name}.bias`), dev), {
       noDecay: true,
-    };
+    });
   }
 
   private poolOpts() {
@@ -68,7 +62,10 @@ export class Subsampling extends Layer {
 
   backward(dy: Tensor): Tensor | undefined {
     if (!this.pooled || !this.inShape) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const r = ops.channelAffineBackward(dy, this.pooled, this.coef.value, { needInputGrad: this.needInputGrad });
+    const r = ops.channelAffineBackward(dy, this.pooled, this.coef.value, {
+      needInputGrad: this.needInputGrad,
+      into: { da: gradTarget(this.coef), db: gradTarget(this.bias) },
+    });
     setGrad(this.coef, r.da);
     setGrad(this.bias, r.db);
     let dx: Tensor | undefined;

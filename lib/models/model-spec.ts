@@ -26,9 +26,10 @@ export interface ModelSpec {
 export function buildModel(spec: ModelSpec, device?: DeviceName | Device, fail?: (m: string) => Error): Model {
   const layers = buildLayers(spec.layers, { seed: Number(spec.config.seed ?? 0), device }, spec.name, fail);
   try {
-    const model = new Model(spec.name, new Sequential(layers), spec.inputShape, spec.criterion, spec.config);
-    model.net.outputShape(spec.inputShape); // the shapes chain, or a ShapeError naming the layer
-    return model;
+    const net = new Sequential(layers);
+    net.outputShape(spec.inputShape); // the shapes chain, or a ShapeError naming the layer
+    // Checked before the Model exists: it lays the parameters out in its flat buffers.
+    return new Model(spec.name, net, spec.inputShape, spec.criterion, spec.config);
   } catch (e) {
     for (const l of layers) l.dispose();
     throw e;

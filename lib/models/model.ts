@@ -9,6 +9,7 @@
  * call leaves the model in another mode than the one it was given.
  */
 import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { FlatParameters, type FlatLayerRange } from '../layers/flat-parameters.js';
 import { layersBelow, type Parameter } from '../layers/layer.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Sequential } from '../layers/sequential.js';
@@ -42,6 +43,7 @@ export interface StepResult {
 export class Model {
   /** What the output is scored against; `criterion.kind` is the name a checkpoint stores. */
   readonly criterion: Criterion;
+  readonly #flat: FlatParameters;
 
   constructor(
     readonly name: string,
@@ -54,6 +56,42 @@ export class Model {
   ) {
     this.criterion = criterionFor(criterion, `${name}: criterion`);
     net.layers[0].needInputGrad = false;
+    this.#flat = new FlatParameters(net);
+  }
+
+  /**
+   * The parameters and gradients in one flat buffer each on the model's device, with every
+   * parameter's layout (lib/layers/flat-parameters.ts). Read it again after model.to(): the
+   * buffers are new there (and after a tensor was assigned to a parameter from outside).
+   */
+  get flat(): FlatParameters {
+    return this.#flat.current();
+  }
+
+  /**
+   * Calls fn with a top-level layer's range of the flat gradient buffer right after that
+   * layer's backward has been queued, in the backward walk (last layer first, layers without
+   * parameters skipped): what a data-parallel step needs to start all-reducing a bucket while
+   * the rest of the backward pass runs. One listener at a time; returns the function that
+   * removes it. Unused, it costs nothing.
+   */
+  onLayerBackward(fn: (range: FlatLayerRange) => void): () => void {
+    const byIndex = new Map<number, FlatLayerRange>();
+    let version = -1;
+    const hook = (index: number) => {
+      const flat = this.#flat;
+      if (flat.version !== version) {
+        byIndex.clear();
+        for (const r of flat.current().layers) byIndex.set(r.index, r);
+        version = flat.version;
+      }
+      const r = byIndex.get(index);
+      if (r) fn(r);
+    };
+    this.net.onLayerBackward = hook;
+    return () => {
+      if (this.net.onLayerBackward === hook) this.net.onLayerBackward = null;
+    };
   }
 
   summary(): Summary {
@@ -77,7 +115,10 @@ export class Model {
    * parameters are).
    */
   to(device: DeviceName | Device): this {
-    this.net.to(device);
+    const dev = toDevice(device);
+    this.net.releaseSaved();
+    this.#flat.moveTo(dev); // one copy of the flat buffer; the layers then find their parameters there
+    this.net.to(dev);
     return this;
   }
 
@@ -219,6 +260,7 @@ export class Model {
 
   dispose(): void {
     this.net.dispose();
+    this.#flat.dispose();
   }
 
   toString(): string {

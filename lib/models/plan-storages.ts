@@ -3,7 +3,9 @@
  * it read and wrote when it was made, so a model moved (model.to), given new tensors (a parameter
  * value replaced) or disposed afterwards would be left training or reading stale memory with no
  * sign of it. A plan snapshots the model's storages when it records and compares before every
- * replay: a replaced one means re-record, a disposed one is refused with ND_DISPOSED.
+ * replay: a replaced one means re-record, a disposed one is refused with ND_DISPOSED. With the
+ * parameters in the model's flat store, the per-replay check is the store's version (one number)
+ * plus the few layers' fixed buffers; names are built only when something changed.
  */
 import { DisposedError } from '../errors.js';
 import { layersBelow, layerTree, type Layer } from '../layers/layer.js';
@@ -28,36 +30,52 @@ function storagesOf(model: Model, grads: boolean): Named[] {
 }
 
 /**
- * The same storages as storagesOf, as bare tensors in the same order: what every replay compares
- * (no names, paths or objects built per call, which cost a few microseconds on LeNet-5's batch-1
- * path); storagesOf names them only when something changed.
+ * The layers below `root` that had fixed buffers when a plan recorded, with those buffers: a
+ * replay compares only these (LeNet-5: C3's mask and the RBF codes; AlexNet: none).
  */
-function tensorsOf(layer: Layer, grads: boolean, out: Tensor[]): Tensor[] {
-  for (const p of layer.parameters()) {
+function layersWithBuffers(root: Layer): { layer: Layer; buffers: Tensor[] }[] {
+  const out: { layer: Layer; buffers: Tensor[] }[] = [];
+  for (const l of layersBelow(root)) {
+    const b = l.buffers();
+    if (b.length) out.push({ layer: l, buffers: b });
+  }
+  return out;
+}
+
+/**
+ * Parameters outside the model's flat store (hand-written Parameter objects) keep their own
+ * tensors, so a replay compares those one by one, as every parameter was before flat buffers.
+ */
+function outsideTensors(model: Model, grads: boolean): Tensor[] {
+  const out: Tensor[] = [];
+  for (const p of model.flat.outside) {
     out.push(p.value);
     if (grads && p.grad) out.push(p.grad);
   }
   return out;
 }
 
-function buffersOf(layer: Layer, out: Tensor[]): Tensor[] {
-  for (const l of layersBelow(layer)) for (const b of l.buffers()) out.push(b);
-  return out;
-}
-
 export class RecordedStorages {
-  private readonly tensors: Tensor[];
+  private readonly version: number;
+  private readonly buffers: { layer: Layer; buffers: Tensor[] }[];
+  private readonly outside: Tensor[];
 
   private constructor(
     private readonly grads: boolean,
     private readonly entries: Named[],
+    model: Model,
   ) {
-    this.tensors = entries.map((e) => e.tensor);
+    // Every parameter value and gradient in the flat store is covered by its version, which any
+    // rebuild, move, disposal or tensor assigned from outside changes: one comparison per replay
+    // instead of a walk over every parameter.
+    this.version = model.flat.version;
+    this.buffers = layersWithBuffers(model.net);
+    this.outside = outsideTensors(model, grads);
   }
 
   /** Snapshot after recording: with grads for a training plan (its backward writes them). */
   static of(model: Model, grads: boolean): RecordedStorages {
-    return new RecordedStorages(grads, storagesOf(model, grads));
+    return new RecordedStorages(grads, storagesOf(model, grads), model);
   }
 
   /**
@@ -66,9 +84,24 @@ export class RecordedStorages {
    * moved or replaced tensor, by name), or null when the recording is still the model's.
    */
   check(model: Model, plan: string): string | null {
-    const now = buffersOf(model.net, tensorsOf(model.net, this.grads, []));
-    if (now.length === this.tensors.length && now.every((t, i) => t === this.tensors[i] && !t.disposed)) return null;
-    return this.describeChange(model, plan);
+    const flat = model.flat;
+    if (flat.version === this.version && !flat.disposed && this.sameBuffers() && this.sameOutside(model)) return null;
+    return this.describeChange(model, plan) ?? 'the flat parameter buffers';
+  }
+
+  private sameBuffers(): boolean {
+    for (const { layer, buffers } of this.buffers) {
+      const now = layer.buffers();
+      if (now.length !== buffers.length) return false;
+      for (let i = 0; i < now.length; i++) if (now[i] !== buffers[i] || now[i].disposed) return false;
+    }
+    return true;
+  }
+
+  private sameOutside(model: Model): boolean {
+    if (!this.outside.length && !model.flat.outside.length) return true;
+    const now = outsideTensors(model, this.grads);
+    return now.length === this.outside.length && now.every((t, i) => t === this.outside[i] && !t.disposed);
   }
 
   private describeChange(model: Model, plan: string): string | null {

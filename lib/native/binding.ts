@@ -86,6 +86,7 @@ export const BINDING_NAMES = {
   rbfCriterion: 'both',
   sgdStepPytorch: 'both',
   sgdStepPaper: 'both',
+  sgdFlat: 'both',
   channelAffine: 'both',
   channelAffineBackward: 'both',
   captureBegin: 'both',

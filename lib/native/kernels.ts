@@ -121,6 +121,20 @@ export interface RbfBinding {
 export interface OptimBinding {
   sgdStepPytorch(s: S, w: H, g: H, v: H | null, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   sgdStepPaper(s: S, w: H, g: H, v: H | null, n: number, lr: number, momentum: number, weightDecay: number): void;
+  /** segments: [offset, size, decay (0 | 1)] triples, sorted and disjoint (lib/ops/optim.ts). */
+  sgdFlat(
+    s: S,
+    w: H,
+    g: H,
+    v: H | null,
+    n: number,
+    segments: number[],
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+    paper: boolean,
+    nesterov: boolean,
+  ): void;
 }
 
 export interface ChannelAffineBinding {

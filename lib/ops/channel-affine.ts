@@ -1,8 +1,8 @@
 /** Per-channel affine map y[n,c] = a[c]*x[n,c] + b[c] over NCHW (LeNet-5's subsampling coefficients). */
-import { ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkTensor, sameDevice } from './validate.js';
+import { checkInto, checkTensor, outputInto, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -35,7 +35,8 @@ export function channelAffineBackward(
   dy: Tensor,
   x: Tensor,
   a: Tensor,
-  opts: { needInputGrad?: boolean } = {},
+  /** into: tensors to overwrite with da and db ([C] each) instead of new ones (a model's gradient views). */
+  opts: { needInputGrad?: boolean; into?: { da?: Tensor; db?: Tensor } } = {},
 ): { dx?: Tensor; da: Tensor; db: Tensor } {
   const op = 'channelAffineBackward';
   checkTensor(op, 'dy', dy);
@@ -45,9 +46,12 @@ export function channelAffineBackward(
   if (dy.size !== x.size || dy.shape.some((d, i) => d !== x.shape[i]))
     throw new ShapeError(`${op}: 'dy' ${fmtShape(dy.shape)} must match 'x' ${fmtShape(x.shape)}`);
   const [N, C, HW] = dims(op, x, a, a);
+  checkInto(op, 'da', opts.into?.da, [C], x.device);
+  checkInto(op, 'db', opts.into?.db, [C], x.device);
+  if (opts.into?.da && opts.into.da === opts.into.db) throw new ArgumentError(`${op}: 'into.da' and 'into.db' must be distinct tensors`);
   const dx = opts.needInputGrad === false ? undefined : Tensor.empty(x.shape, 'float32', x.device);
-  const da = Tensor.empty([C], 'float32', x.device);
-  const db = Tensor.empty([C], 'float32', x.device);
+  const da = outputInto(opts.into?.da, [C], x.device);
+  const db = outputInto(opts.into?.db, [C], x.device);
   nb.channelAffineBackward(
     x.device.stream,
     dy.handle(),

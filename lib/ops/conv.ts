@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice } from './validate.js';
+import { checkExtent, checkInt, checkInto, checkPerImage, checkTensor, describe, outputInto, pair, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -46,6 +46,11 @@ export interface Conv2dForwardOptions extends Conv2dOptions {
 export interface Conv2dBackwardOptions extends Conv2dOptions {
   /** Compute dx (default true; a network's first layer does not need it). */
   needInputGrad?: boolean;
+  /**
+   * Tensors to write dw (w's shape) and db ([OC]) into instead of new ones: a model's gradient
+   * views. They are overwritten, not accumulated into. Wrong shapes are ND_SHAPE.
+   */
+  into?: { dw?: Tensor; db?: Tensor };
 }
 
 export interface Conv2dGrads {
@@ -235,9 +240,12 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dBac
       `${op}: 'dy' ${fmtShape(dy.shape)} must be the conv2d output shape ${fmtShape(yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
     );
   const needInputGrad = opts.needInputGrad ?? true;
+  checkInto(op, 'dw', opts.into?.dw, w.shape, x.device);
+  if (opts.bias) checkInto(op, 'db', opts.into?.db, [g.OC], x.device);
+  if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);
   const dx = needInputGrad ? Tensor.empty(x.shape, 'float32', x.device) : undefined;
-  const dw = Tensor.empty(w.shape, 'float32', x.device);
-  const db = opts.bias ? Tensor.empty([g.OC], 'float32', x.device) : undefined;
+  const dw = outputInto(opts.into?.dw, w.shape, x.device);
+  const db = opts.bias ? outputInto(opts.into?.db, [g.OC], x.device) : undefined;
   nb.conv2dBackward(
     x.device.stream,
     dy.handle(),

@@ -12,3 +12,4 @@ export * from './optim.js';
 export * from './channel-affine.js';
 export * from './rbf.js';
 export * from './capture.js';
+export * from './view.js';

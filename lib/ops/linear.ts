@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkTensor, describe, sameDevice } from './validate.js';
+import { checkInto, checkTensor, describe, outputInto, sameDevice } from './validate.js';
 
 const nb = native;
 
@@ -51,6 +51,8 @@ export interface LinearBackwardOptions {
   needInputGrad?: boolean;
   /** Compute db. Default true. */
   hasBias?: boolean;
+  /** Tensors to overwrite with dw ([out, in]) and db ([out]) instead of new ones (a model's gradient views). */
+  into?: { dw?: Tensor; db?: Tensor };
 }
 
 export interface LinearGrads {
@@ -78,14 +80,17 @@ export function linearBackward(dy: Tensor, x: Tensor, w: Tensor, opts: LinearBac
     );
   const s = dy.device.stream;
   const hdy = dy.handle(op, 'dy');
-  const grads: LinearGrads = { dw: Tensor.empty(w.shape, 'float32', w.device) };
+  checkInto(op, 'dw', opts.into?.dw, w.shape, w.device);
+  if (hasBias) checkInto(op, 'db', opts.into?.db, [d.outF], dy.device);
+  if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);
+  const grads: LinearGrads = { dw: outputInto(opts.into?.dw, w.shape, w.device) };
   nb.linearBackwardWeight(s, hdy, x.handle(op, 'x'), grads.dw.handle(), d.N, d.inF, d.outF, 0);
   if (needInputGrad) {
     grads.dx = Tensor.empty(x.shape, 'float32', x.device);
     nb.linearBackwardData(s, hdy, w.handle(op, 'w'), grads.dx.handle(), d.N, d.inF, d.outF);
   }
   if (hasBias) {
-    grads.db = Tensor.empty([d.outF], 'float32', dy.device);
+    grads.db = outputInto(opts.into?.db, [d.outF], dy.device);
     nb.linearBackwardBias(s, hdy, grads.db.handle(), d.N, d.outF, 0);
   }
   return grads;

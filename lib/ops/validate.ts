@@ -3,7 +3,8 @@
  * native code, and their messages name the op, the argument and the shapes involved.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import type { Device } from '../tensor/device.js';
+import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
 
 export function checkTensor(op: string, name: string, t: unknown, opts: { dtype?: DType; rank?: number } = {}): Tensor {
   if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: '${name}' must be a Tensor, got ${describe(t)}`);
@@ -93,4 +94,21 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * Checks a backward op's `into` tensor before anything is allocated: float32, exactly `shape`,
+ * on `device` (the op overwrites it, as a layer's gradient view inside a model's flat buffer).
+ */
+export function checkInto(op: string, name: string, into: Tensor | null | undefined, shape: Shape, device: Device): void {
+  if (into === undefined || into === null) return;
+  checkTensor(op, `into.${name}`, into);
+  if (into.rank !== shape.length || into.shape.some((d, i) => d !== shape[i]))
+    throw new ShapeError(`${op}: 'into.${name}' ${fmtShape(into.shape)} must be ${fmtShape(shape)}`);
+  if (into.device !== device) throw new ArgumentError(`${op}: 'into.${name}' is on ${into.device.name} but the op runs on ${device.name}`);
+}
+
+/** A backward op's output: `into` when given (checked with checkInto first), else a new tensor the op fills. */
+export function outputInto(into: Tensor | null | undefined, shape: Shape, device: Device): Tensor {
+  return into ?? Tensor.empty(shape, 'float32', device);
 }

@@ -12,11 +12,36 @@
 // they differ when lr changes, which is why both are offered.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace ck::cpu {
 
 void sgdStepPytorch(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay,
                     bool nesterov);
 void sgdStepPaper(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay);
+
+// One range of a model's flat buffers that sgdFlat updates: elements [offset, offset + size),
+// with the rule's weight decay (decay) or none (biases and other noDecay parameters). Elements
+// outside every segment (the padding that aligns each parameter) are not touched.
+struct SgdSegment {
+  int64_t offset;
+  int64_t size;
+  bool decay;
+};
+
+// The rule of one flat step: lr, momentum and weight decay as above, the paper's form or
+// PyTorch's (nesterov only with PyTorch's).
+struct SgdRule {
+  float lr;
+  float momentum;
+  float weightDecay;
+  bool paper;
+  bool nesterov;
+};
+
+// Every segment of the flat buffers w, g, v (v null without momentum) updated in one pass over
+// the thread pool, element for element the same arithmetic as sgdStepPytorch / sgdStepPaper.
+// Segments are sorted, disjoint and inside the buffers (the binding checks).
+void sgdFlat(float* w, const float* g, float* v, const std::vector<SgdSegment>& segments, const SgdRule& rule);
 
 }  // namespace ck::cpu

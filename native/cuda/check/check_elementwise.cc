@@ -131,6 +131,31 @@ void optim(Ctx& ctx) {
     compare(std::string(c.name) + ".w", "[4099] x3 steps", w, dW.download(), kElementwise);
     compare(std::string(c.name) + ".v", "[4099] x3 steps", v, dV.download(), kElementwise);
   }
+  // sgdFlat: 70 segments (more than one launch's 64) of odd sizes at 16-aligned offsets, every
+  // third without decay; the padding between them must stay as it was on both sides.
+  std::vector<cpu::SgdSegment> segs;
+  int64_t at = 0;
+  for (int s = 0; s < 70; s++) {
+    const int64_t size = 1 + (s * 37) % 61;
+    segs.push_back({at, size, s % 3 != 0});
+    at = (at + size + 15) / 16 * 16;
+  }
+  const int64_t total = at;
+  auto fw0 = randomVec(sz(total), 12), fg = randomVec(sz(total), 13), fv0 = randomVec(sz(total), 14);
+  for (bool paper : {false, true}) {
+    const cpu::SgdRule rule{0.01f, 0.9f, 5e-4f, paper, false};
+    auto w = fw0, v = fv0;
+    DevBuf<float> dW(fw0), dG(fg), dV(fv0);
+    for (int step = 0; step < 3; step++) {
+      cpu::sgdFlat(w.data(), fg.data(), v.data(), segs, rule);
+      cuda::sgdFlat(ctx, dW, dG, dV, segs, rule);
+    }
+    ctx.synchronize();
+    const std::string name = paper ? "sgdFlatPaper" : "sgdFlatPytorch";
+    const std::string shape = "[" + std::to_string(total) + "] 70 segments x3 steps";
+    compare(name + ".w", shape, w, dW.download(), kElementwise);
+    compare(name + ".v", shape, v, dV.download(), kElementwise);
+  }
 }
 
 void channelAffine(Ctx& ctx) {
