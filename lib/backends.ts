@@ -15,11 +15,21 @@ export interface BackendInfo {
    * Extra facts. CPU: intra-op threads; `isa`, the instruction-set level in force (setIsa,
    * CONVKIT_ISA), `cpuIsa`, the best this CPU runs, and `families`, the path each kernel family
    * takes under it; `simd` is the GEMM micro-kernel in use. CUDA: runtime, driver and devices.
+   * Both: `collective`, the engine of a group of such devices (lib/ops/collective.ts).
    */
   details?: Record<string, unknown>;
 }
 
-function cudaBackend(): BackendInfo {
+/** The collective engine of each kind of group ('shared-memory'; 'nccl 2.30.4' or 'fallback: copy+reduce (why)'). */
+function collectiveEngines(): { cpu: string; cuda?: string } {
+  try {
+    return native.collectiveEngines();
+  } catch (err) {
+    return { cpu: `unknown: ${(err as Error).message}` };
+  }
+}
+
+function cudaBackend(collective: string | undefined): BackendInfo {
   let status: CudaStatus | null;
   try {
     status = cudaStatus();
@@ -28,6 +38,7 @@ function cudaBackend(): BackendInfo {
   }
   if (!status) return { name: 'cuda', compiled: false, available: false, reason: `this is the CPU build: ${cpuBuildReason()}` };
   const details = {
+    collective,
     runtimeVersion: status.runtimeVersion,
     driverVersion: status.driverVersion,
     deviceCount: status.devices.length,
@@ -39,6 +50,7 @@ function cudaBackend(): BackendInfo {
 }
 
 export function backends(): BackendInfo[] {
+  const collective = collectiveEngines();
   const cpu: BackendInfo = {
     name: 'cpu',
     compiled: true,
@@ -52,7 +64,8 @@ export function backends(): BackendInfo[] {
       families: isaFamilies(),
       addon: addonInfo.path,
       addonKind: addonInfo.kind,
+      collective: collective.cpu,
     },
   };
-  return [cpu, cudaBackend()];
+  return [cpu, cudaBackend(collective.cuda)];
 }

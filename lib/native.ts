@@ -17,6 +17,7 @@ export { BINDING_NAMES, type BindingBuilds } from './native/binding.js';
 export type * from './native/types.js';
 export type * from './native/core.js';
 export type * from './native/kernels.js';
+export type * from './native/comm.js';
 export type * from './native/cuda.js';
 
 // The package folder (dist/..). CONVKIT_TEST_PACKAGE_ROOT is for tests only: it points the loader

@@ -5,7 +5,7 @@
 // node-addon-api, and passes them to CMakeLists.txt. Nothing is downloaded.
 //   node scripts/build-cuda.mjs [--addon-only] [--clean]
 // Environment: CONVKIT_CUDA_ARCHS (e.g. "90" for a quick build on one H100; default sm_80, 86, 89,
-// 90 + PTX), CONVKIT_BUILD_JOBS, CUDA_HOME, NODE_INCLUDE_DIR, CONVKIT_CUBLAS_INCLUDE.
+// 90 + PTX), CONVKIT_BUILD_JOBS, CUDA_HOME, NODE_INCLUDE_DIR, CONVKIT_CUBLAS_INCLUDE, CONVKIT_NCCL_INCLUDE.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -82,6 +82,15 @@ function cublasInclude(nvcc) {
   return cands.find((d) => d && existsSync(join(d, 'cublas_v2.h'))) ?? '';
 }
 
+// An nccl.h (the nvidia-nccl wheels, Debian's libnccl-dev) lets CMake check our NCCL declarations.
+function ncclInclude(nvcc) {
+  const cands = [process.env.CONVKIT_NCCL_INCLUDE];
+  for (const s of globSitePackages()) cands.push(join(s, 'nvidia', 'nccl', 'include'), join(s, 'nvidia', 'cu13', 'include'));
+  if (nvcc.includes('/')) cands.push(join(dirname(dirname(nvcc)), 'include'));
+  cands.push('/usr/include', '/usr/local/cuda/include');
+  return cands.find((d) => d && existsSync(join(d, 'nccl.h'))) ?? '';
+}
+
 function run(cmd, argv) {
   const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit' });
   if (r.error) fail(`${cmd}: ${r.error.message}`);
@@ -125,6 +134,7 @@ const configure = [
   `-DNODE_INCLUDE_DIR=${nodeIncludeDir()}`,
   `-DNODE_ADDON_API_DIR=${addonApiDir()}`,
   `-DCONVKIT_CUBLAS_INCLUDE=${cublasInclude(nvcc)}`,
+  `-DCONVKIT_NCCL_INCLUDE=${ncclInclude(nvcc)}`,
   `-DCONVKIT_CUDA_HARNESS=${args.has('--addon-only') ? 'OFF' : 'ON'}`,
 ];
 // Without CONVKIT_CUDA_ARCHS, drop a value cached by an earlier run so CMakeLists.txt's default holds.

@@ -4,11 +4,12 @@
  * that have it; the compiler keeps it equal to the interface (a name missing from either side
  * fails `satisfies`), and test/core/binding-names.test.ts checks it against the loaded addon.
  */
+import type { CommBinding } from './comm.js';
 import type { CoreBinding } from './core.js';
 import type { CudaBinding } from './cuda.js';
 import type { KernelBinding } from './kernels.js';
 
-export interface NativeBinding extends CoreBinding, KernelBinding, CudaBinding {}
+export interface NativeBinding extends CoreBinding, KernelBinding, CommBinding, CudaBinding {}
 
 /** 'both': the CPU and the CUDA build; 'cuda': the CUDA build only. */
 export type BindingBuilds = 'both' | 'cuda';
@@ -97,6 +98,14 @@ export const BINDING_NAMES = {
   isa: 'both',
   cpuIsa: 'both',
   isaFamilies: 'both',
+  // collectives, thread budget, trace
+  allReduce: 'both',
+  broadcast: 'both',
+  setStreamThreads: 'both',
+  trace: 'both',
+  debugThreadUse: 'both',
+  collectiveEngines: 'both',
+  ncclLoad: 'both',
   // CUDA build only
   cudaStatus: 'cuda',
   cudaLoadCublas: 'cuda',

@@ -29,6 +29,18 @@ export interface OpProfileRow {
   ms: number;
 }
 
+/**
+ * One op a CPU stream's executor ran (native/core/op_trace.h): steady-clock nanoseconds.
+ * Collectives appear as 'allReduce' / 'broadcast' (the whole op, waits included) and
+ * 'allReduce.reduce' / 'broadcast.copy' (this stream's share of the work).
+ */
+export interface TraceRow {
+  stream: number;
+  op: string;
+  startNs: number;
+  endNs: number;
+}
+
 /** What the CUDA addon's cudaStatus() binding returns. */
 export interface CudaStatus {
   available: boolean;

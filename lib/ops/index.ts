@@ -13,3 +13,4 @@ export * from './channel-affine.js';
 export * from './rbf.js';
 export * from './capture.js';
 export * from './view.js';
+export * from './collective.js';

@@ -52,6 +52,19 @@ export class Device {
     return native.cudaTf32(this.stream, on);
   }
 
+  /**
+   * cpu:N only: the intra-op threads the ops queued on this stream from now on may use (0, the
+   * default: the whole pool, CONVKIT_NUM_THREADS). Data-parallel replicas on CPU streams take a
+   * share each, so that they run side by side instead of all spreading over every core.
+   * Returns the previous setting.
+   */
+  setThreads(threads: number): number {
+    if (this.kind !== 'cpu') throw new ArgumentError(`setThreads: ${this.name} is not a CPU stream`);
+    if (typeof threads !== 'number' || !Number.isSafeInteger(threads) || threads < 0 || threads > 4096)
+      throw new ArgumentError(`setThreads: 'threads' must be an integer in [0, 4096], got ${String(threads)}`);
+    return native.setStreamThreads(this.stream, threads);
+  }
+
   toString(): string {
     return this.name;
   }

@@ -10,6 +10,9 @@
 
 #include <unistd.h>
 
+#include "op_trace.h"
+#include "thread_pool.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define CK_STREAM_PAUSE() _mm_pause()
@@ -90,9 +93,16 @@ void recordProfile(const char* op, double ms) {
 
 void runCaptured(const CapturedOps& g) {
   const bool profiling = gProfiling.load(std::memory_order_relaxed);
+  const bool traced = tracing();
   for (const CapturedOps::Op& op : g.ops) {
     try {
-      if (profiling) {
+      if (traced) {
+        const int64_t t0 = traceNow();
+        op.fn();
+        const int64_t t1 = traceNow();
+        traceRecord(op.name, t0, t1);
+        if (profiling) recordProfile(op.name, double(t1 - t0) / 1e6);
+      } else if (profiling) {
         auto t0 = std::chrono::steady_clock::now();
         op.fn();
         recordProfile(op.name,
@@ -215,7 +225,20 @@ int64_t CpuStream::pending() {
   return inFlight_;
 }
 
+bool CpuStream::capturing() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return capture_ != nullptr;
+}
+
+int CpuStream::setThreads(int threads) {
+  if (threads < 0) threads = 0;
+  // The budget is the executor's thread-local setting, so it is set from an op on the executor.
+  enqueue("setStreamThreads", [threads] { setThreadBudget(threads); });
+  return requestedThreads_.exchange(threads);
+}
+
 void CpuStream::loop() {
+  setTraceStream(index_);
   for (;;) {
     Task task;
     {
@@ -255,7 +278,14 @@ void CpuStream::loop() {
       continue;
     } else {
       try {
-        if (gProfiling.load(std::memory_order_relaxed)) {
+        if (tracing()) {
+          // Traced and profiled at once: the trace's timestamps already hold the time.
+          const int64_t t0 = traceNow();
+          task.fn();
+          const int64_t t1 = traceNow();
+          traceRecord(task.op, t0, t1);
+          if (gProfiling.load(std::memory_order_relaxed)) recordProfile(task.op, double(t1 - t0) / 1e6);
+        } else if (gProfiling.load(std::memory_order_relaxed)) {
           auto t0 = std::chrono::steady_clock::now();
           task.fn();
           recordProfile(task.op,

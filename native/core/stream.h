@@ -79,6 +79,13 @@ class CpuStream {
   std::optional<StreamError> waitIdle();
   // Number of ops queued or running (for tests of ordering and for diagnostics).
   int64_t pending();
+  // Whether enqueue() records instead of queueing (a collective must not be recorded on one
+  // participant only: the others would wait for it forever).
+  bool capturing();
+  // The intra-op threads the ops queued from now on may use (thread_pool.h setThreadBudget;
+  // 0: the whole pool, the default). Queued as an op, so ops already queued keep theirs.
+  // Returns the previous request.
+  int setThreads(int threads);
 
  private:
   struct Task {
@@ -102,6 +109,7 @@ class CpuStream {
   std::atomic<bool> hasWork_{false};   // the queue is non-empty (read while spinning, unlocked)
   std::optional<StreamError> error_;
   std::shared_ptr<CapturedOps> capture_;
+  std::atomic<int> requestedThreads_{0};  // the last setThreads() value, for its return
   std::thread thread_;
 };
 

@@ -15,6 +15,15 @@ namespace ck {
 
 namespace {
 thread_local bool tInsidePool = false;
+thread_local int tBudget = 0;  // 0: the whole pool
+}  // namespace
+
+void setThreadBudget(int threads) { tBudget = threads < 0 ? 0 : threads; }
+int threadBudget() { return tBudget; }
+
+int ThreadPool::size() const {
+  const int all = capacity();
+  return tBudget > 0 && tBudget < all ? tBudget : all;
 }
 
 struct ThreadPool::Job {
@@ -22,6 +31,7 @@ struct ThreadPool::Job {
   int64_t tasks;
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
+  int helpers = 0;  // workers that may still join (the caller's budget - 1); guarded by the pool's mu_
   std::mutex mu;
   std::condition_variable cv;
   std::exception_ptr error;
@@ -61,8 +71,7 @@ void ThreadPool::workerLoop() {
     uint64_t seen;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      while (!queue_.empty() && queue_.front()->next.load() >= queue_.front()->tasks) queue_.pop_front();
-      if (!queue_.empty()) job = queue_.front();
+      job = claimJob();
       seen = posted_.load(std::memory_order_acquire);
     }
     if (job) {
@@ -78,22 +87,51 @@ void ThreadPool::workerLoop() {
     }
     if (arrived) continue;
     std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [this] {
-      while (!queue_.empty() && queue_.front()->next.load() >= queue_.front()->tasks) queue_.pop_front();
-      return !queue_.empty();
-    });
+    cv_.wait(lk, [this] { return hasClaimableJob(); });
   }
+}
+
+// The first queued job with pieces left whose caller's budget admits one more worker (taking
+// that slot), or null. Jobs with every piece taken are dropped on the way. Called under mu_.
+std::shared_ptr<ThreadPool::Job> ThreadPool::claimJob() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    Job& j = **it;
+    if (j.next.load(std::memory_order_relaxed) >= j.tasks) {
+      it = queue_.erase(it);
+      continue;
+    }
+    if (j.helpers > 0) {
+      j.helpers--;
+      return *it;
+    }
+    ++it;
+  }
+  return nullptr;
+}
+
+bool ThreadPool::hasClaimableJob() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if ((*it)->next.load(std::memory_order_relaxed) >= (*it)->tasks) {
+      it = queue_.erase(it);
+      continue;
+    }
+    if ((*it)->helpers > 0) return true;
+    ++it;
+  }
+  return false;
 }
 
 void ThreadPool::parallelFor(int64_t tasks, const std::function<void(int64_t)>& fn) {
   if (tasks <= 0) return;
-  if (tasks == 1 || workers_.empty() || tInsidePool) {
+  const int threads = size();
+  if (tasks == 1 || threads <= 1 || tInsidePool) {
     for (int64_t i = 0; i < tasks; i++) fn(i);
     return;
   }
   auto job = std::make_shared<Job>();
   job->fn = &fn;
   job->tasks = tasks;
+  job->helpers = threads - 1;
   {
     std::lock_guard<std::mutex> lk(mu_);
     queue_.push_back(job);

@@ -2,6 +2,11 @@
 // independent pieces; the calling thread (a stream executor) works on them too, so a pool of
 // size N uses N-1 worker threads. Calls from several streams at once are fine: jobs queue up
 // and workers take pieces of whichever job is at the front.
+//
+// Thread budget: a calling thread may be limited to `n` threads of the pool (itself included),
+// so that two CPU streams of one thread each (data-parallel replicas on a 2-core machine) run
+// side by side instead of both spreading over every core. size() reports the caller's budget,
+// so every kernel that splits its work by size() adapts without knowing about budgets.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -18,16 +23,23 @@ namespace ck {
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
-  int size() const { return int(workers_.size()) + 1; }
+  // The threads a job queued by the calling thread may use: the whole pool, or the calling
+  // thread's budget (setThreadBudget) when that is smaller.
+  int size() const;
+  // Every thread of the pool, whatever the caller's budget.
+  int capacity() const { return int(workers_.size()) + 1; }
   // Runs fn(i) for every i in [0, tasks) and returns when all have finished. Exceptions thrown
   // by fn are caught and the first one is rethrown here, on the calling thread. Nested calls
-  // (from inside a task) run serially on the calling thread.
+  // (from inside a task) run serially on the calling thread. At most size() threads work on
+  // the job (the caller and size() - 1 workers).
   void parallelFor(int64_t tasks, const std::function<void(int64_t)>& fn);
 
  private:
   struct Job;
   void workerLoop();
   static void runPieces(Job& job);
+  std::shared_ptr<Job> claimJob();
+  bool hasClaimableJob();
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -35,6 +47,12 @@ class ThreadPool {
   std::deque<std::shared_ptr<Job>> queue_;
   std::atomic<uint64_t> posted_{0};
 };
+
+// Limits the jobs the calling thread queues from now on to `threads` threads of the pool, itself
+// included (1: every kernel it runs is serial); 0 lifts the limit. A CPU stream's executor sets
+// it for the ops it runs (CpuStream::setThreads).
+void setThreadBudget(int threads);
+int threadBudget();
 
 // The process-wide pool: CONVKIT_NUM_THREADS threads, or one per hardware thread.
 ThreadPool& threadPool();

@@ -60,7 +60,7 @@ t.test('the CPU build (build/Release) exports exactly the declared names', async
 /** Newest modification time of native/** sources: a CUDA build older than them is stale. */
 function newestSource(): number {
   let newest = 0;
-  for (const dir of ['core', 'cpu', 'napi', 'cuda'])
+  for (const dir of ['core', 'cpu', 'comm', 'napi', 'cuda'])
     for (const f of readdirSync(join(root, 'native', dir)))
       if (/\.(cc|h|cu)$/.test(f)) newest = Math.max(newest, statSync(join(root, 'native', dir, f)).mtimeMs);
   return newest;
