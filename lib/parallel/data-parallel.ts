@@ -67,14 +67,18 @@ export class DataParallel {
     if (typeof factory !== 'function') throw new ArgumentError(`${op}: the first argument must be a function (device, replica) => Model`);
     if (!o || !Array.isArray(o.devices) || o.devices.length === 0)
       throw new ArgumentError(`${op}: 'devices' must list at least one device, e.g. ['cpu:0', 'cpu:1']`);
+    // Kinds are checked from the names first, so that a CPU + GPU mix is ND_ARG on a machine
+    // without a GPU too (resolving 'cuda:0' there is ND_NO_CUDA).
+    const listed = o.devices.map((d) => String(d)).join(', ');
+    const kinds = o.devices.map((d) => (typeof d === 'string' ? (d.startsWith('cuda') ? 'cuda' : 'cpu') : d.kind));
+    if (kinds.some((k) => k !== kinds[0]))
+      throw new ArgumentError(`${op}: 'devices' mixes kinds (${listed}); replicas are all CPU streams or all GPUs`);
     const devices = o.devices.map((d) => toDevice(d));
     const seen = new Set<string>();
     for (const d of devices) {
-      if (seen.has(d.name)) throw new ArgumentError(`${op}: device ${d.name} is listed twice in 'devices' (${devices.map(String).join(', ')})`);
+      if (seen.has(d.name)) throw new ArgumentError(`${op}: device ${d.name} is listed twice in 'devices' (${listed})`);
       seen.add(d.name);
     }
-    if (devices.some((d) => d.kind !== devices[0].kind))
-      throw new ArgumentError(`${op}: 'devices' mixes kinds (${devices.map(String).join(', ')}); replicas are all CPU streams or all GPUs`);
     const first = bytes(op, 'firstBucketBytes', o.firstBucketBytes ?? DEFAULT_FIRST_BUCKET_BYTES);
     const rest = bytes(op, 'bucketBytes', o.bucketBytes ?? DEFAULT_BUCKET_BYTES);
     const threads = o.threadsPerReplica ?? Math.max(1, Math.floor(native.threads() / devices.length));
@@ -93,7 +97,7 @@ export class DataParallel {
         for (const { state } of stochasticLayers(m.net)) state.replica = r;
       }
     } catch (e) {
-      for (const m of replicas) m.net.dispose();
+      for (const m of replicas) m.dispose();
       throw e;
     }
     this.replicas = replicas;
@@ -229,7 +233,7 @@ export class DataParallel {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const [i, p] of this.#previousThreads.entries()) this.devices[i].setThreads(p);
-    for (const m of this.replicas) m.net.dispose();
+    for (const m of this.replicas) m.dispose();
   }
 
   private flatValues(): Tensor[] {
