@@ -228,12 +228,15 @@ export class DataParallel {
     for (const m of this.replicas) m.loadStateDict(state, opts);
   }
 
-  /** Frees every replica and gives the CPU streams their previous thread settings back. */
-  dispose(): void {
+  /**
+   * Frees every replica (but replica 0 with keepFirst: a model the caller built and still owns)
+   * and gives the CPU streams their previous thread settings back.
+   */
+  dispose(opts: { keepFirst?: boolean } = {}): void {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const [i, p] of this.#previousThreads.entries()) this.devices[i].setThreads(p);
-    for (const m of this.replicas) m.dispose();
+    for (const [i, m] of this.replicas.entries()) if (i > 0 || !opts.keepFirst) m.dispose();
   }
 
   private flatValues(): Tensor[] {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DataParallel, Dropout, Linear, Model, ReLU, SGD, Sequential, Tensor, evaluate, fit, lenet5, restoreModel } from '../../lib/index.js';
+import { DataParallel, type Device, Dropout, Linear, Model, ReLU, SGD, Sequential, Tensor, evaluate, fit, lenet5, restoreModel } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { smallLoader } from '../train/helpers.js';
 
@@ -98,7 +98,7 @@ t.test("the first bucket's all-reduce starts before the backward pass has ended 
 });
 
 t.test('bad configurations are ND_ARG', async (t) => {
-  const f = (device: Parameters<typeof lenet5>[0]['device']) => lenet5({ device });
+  const f = (device: Device) => lenet5({ device });
   t.throws(() => new DataParallel(f, { devices: [] }), { code: 'ND_ARG', message: /at least one device/ });
   t.throws(() => new DataParallel(f, { devices: ['cpu:1', 'cpu:1'] }), { code: 'ND_ARG', message: /listed twice/ });
   t.throws(() => new DataParallel(f, { devices: ['cpu', 'cpu:0'] }), { code: 'ND_ARG', message: /cpu:0 is listed twice/ });
@@ -120,12 +120,12 @@ t.test('bad configurations are ND_ARG', async (t) => {
 });
 
 t.test('dropout masks differ per replica and repeat from the seed', async (t) => {
-  const build = (device: Parameters<typeof lenet5>[0]['device']) =>
+  const build = (device: Device) =>
     new Model(
       'tiny',
       new Sequential([
         new Linear({ inFeatures: 64, outFeatures: 64, seed: 1, device, name: 'fc1' }),
-        new ReLU({ name: 'relu' }),
+        new ReLU('relu'),
         new Dropout({ p: 0.5, seed: 7, name: 'drop' }),
         new Linear({ inFeatures: 64, outFeatures: 4, seed: 2, device, name: 'fc2' }),
       ]),
