@@ -24,7 +24,8 @@ export function devicesArg(v: Values): DeviceName[] | null {
   if (v.device !== undefined) throw new UsageError('--device and --devices exclude each other (--devices lists every replica)');
   const names = list.split(',').map((s) => s.trim());
   for (const n of names)
-    if (!/^(cpu|cuda)(:\d+)?$/.test(n)) throw new UsageError(`--devices must list cpu:N or cuda:N names, got ${JSON.stringify(n)} in ${JSON.stringify(list)}`);
+    if (!/^(cpu|cuda)(:\d+)?$/.test(n))
+      throw new UsageError(`--devices must list cpu:N or cuda:N names, got ${JSON.stringify(n)} in ${JSON.stringify(list)}`);
   for (const n of names) device(n as DeviceName);
   return names as DeviceName[];
 }

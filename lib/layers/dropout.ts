@@ -42,7 +42,13 @@ export class Dropout extends Layer {
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();
-    const { y, mask } = ops.dropout(x, { p: this.p, seed: this.streamSeed(), offset: this.offset, training: this.training, mode: this.mode });
+    const { y, mask } = ops.dropout(x, {
+      p: this.p,
+      seed: this.streamSeed(),
+      offset: this.offset,
+      training: this.training,
+      mode: this.mode,
+    });
     if (this.training) {
       this.offset++;
       this.mask = mask ?? null;

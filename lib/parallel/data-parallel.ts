@@ -159,7 +159,8 @@ export class DataParallel {
     const inputs = this.upload(x, shape, labels, shards);
     const walks: ReturnType<Model['beginTrainStep']>[] = [];
     try {
-      for (const [r, m] of this.replicas.entries()) walks.push(m.beginTrainStep(inputs[r].x, inputs[r].labels, { gradScale: shards[r].size / n }));
+      for (const [r, m] of this.replicas.entries())
+        walks.push(m.beginTrainStep(inputs[r].x, inputs[r].labels, { gradScale: shards[r].size / n }));
       const grads = this.replicas.map((m) => m.flat.grads);
       let next = 0;
       for (;;) {
@@ -274,7 +275,8 @@ export class DataParallel {
 }
 
 function bytes(op: string, name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 4) throw new ArgumentError(`${op}: '${name}' must be an integer number of bytes >= 4, got ${String(v)}`);
+  if (!Number.isSafeInteger(v) || v < 4)
+    throw new ArgumentError(`${op}: '${name}' must be an integer number of bytes >= 4, got ${String(v)}`);
   return v;
 }
 
@@ -287,7 +289,8 @@ function checkSameLayout(m: Model, first: Model, r: number): void {
   const a = first.flat.entries;
   const b = m.flat.entries;
   const same =
-    a.length === b.length && a.every((e, i) => e.name === b[i].name && e.offset === b[i].offset && e.shape.join('x') === b[i].shape.join('x'));
+    a.length === b.length &&
+    a.every((e, i) => e.name === b[i].name && e.offset === b[i].offset && e.shape.join('x') === b[i].shape.join('x'));
   if (!same)
     throw new ArgumentError(
       `DataParallel: replica ${r} (${m.name}) does not have replica 0's parameters: ${b.map((e) => `${e.name} [${e.shape.join(', ')}]`).join(', ')} vs ${a.map((e) => `${e.name} [${e.shape.join(', ')}]`).join(', ')}`,

@@ -9,7 +9,10 @@ import { Tensor } from '../tensor/tensor.js';
 import type { BatchSource } from './types.js';
 
 /** Mean loss and accuracy over one pass of `data` (a DataParallel scores each batch's shards on its replicas). */
-export async function evaluate(target: Model | DataParallel, data: BatchSource): Promise<{ loss: number; accuracy: number; count: number }> {
+export async function evaluate(
+  target: Model | DataParallel,
+  data: BatchSource,
+): Promise<{ loss: number; accuracy: number; count: number }> {
   let loss = 0;
   let correct = 0;
   let count = 0;

@@ -76,8 +76,15 @@ export async function fit(target: Model | DataParallel, data: BatchSource, o: Fi
   const replicated = target instanceof DataParallel ? target : null;
   const model = replicated ? replicated.module : (target as Model);
   if (replicated && o.optimizer instanceof SGD && !(o.optimizer instanceof ReplicatedSGD))
-    throw new ArgumentError('fit: a DataParallel model needs its own optimizer: pass SGD options, or dataParallel.createOptimizer(options)');
-  const opt = o.optimizer instanceof SGD ? o.optimizer : replicated ? replicated.createOptimizer(o.optimizer) : new SGD(model.parameters(), o.optimizer);
+    throw new ArgumentError(
+      'fit: a DataParallel model needs its own optimizer: pass SGD options, or dataParallel.createOptimizer(options)',
+    );
+  const opt =
+    o.optimizer instanceof SGD
+      ? o.optimizer
+      : replicated
+        ? replicated.createOptimizer(o.optimizer)
+        : new SGD(model.parameters(), o.optimizer);
   const schedule = o.schedule ?? constantLr(opt.lr);
   const cb = o.callbacks ?? {};
   const history: History = { epochs: [], steps: o.startStep ?? 0, optimizer: opt };

@@ -8,7 +8,22 @@ import { restoreModel } from '../../lib/index.js';
 import { MNIST, cli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'convkit-devices-cli-'));
-const common = ['train', 'lenet5', '--data', MNIST, '--limit', '256', '--val-split', '0', '--epochs', '1', '--prefetch', '0', '--batch', '32'];
+const common = [
+  'train',
+  'lenet5',
+  '--data',
+  MNIST,
+  '--limit',
+  '256',
+  '--val-split',
+  '0',
+  '--epochs',
+  '1',
+  '--prefetch',
+  '0',
+  '--batch',
+  '32',
+];
 
 t.test('--devices cpu:1,cpu:2 trains the same weights as --device cpu:1', async (t) => {
   const one = cli([...common, '--device', 'cpu:1', '--save', join(dir, 'one.safetensors')], { cwd: dir });
@@ -19,7 +34,8 @@ t.test('--devices cpu:1,cpu:2 trains the same weights as --device cpu:1', async 
   const a = await (await restoreModel(join(dir, 'one.safetensors'))).model.stateDict();
   const b = await (await restoreModel(join(dir, 'two.safetensors'))).model.stateDict();
   let worst = 0;
-  for (const [name, v] of Object.entries(a)) for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
+  for (const [name, v] of Object.entries(a))
+    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
   t.ok(worst <= 1e-5, `the weights agree to 1e-5 (worst ${worst.toExponential(2)})`);
 });
 
@@ -31,6 +47,6 @@ t.test('bad --devices lists are usage errors or ND_ARG', async (t) => {
   t.equal(both.code, 2);
   t.match(both.stderr, /exclude each other/);
   const twice = cli([...common, '--devices', 'cpu:1,cpu:1'], { cwd: dir });
-  t.equal(twice.code, 1, 'a duplicate is the library\'s ND_ARG (exit 1)');
+  t.equal(twice.code, 1, "a duplicate is the library's ND_ARG (exit 1)");
   t.match(twice.stderr, /listed twice/);
 });

@@ -6,7 +6,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DataParallel, type Device, Dropout, Linear, Model, ReLU, SGD, Sequential, Tensor, evaluate, fit, lenet5, restoreModel } from '../../lib/index.js';
+import {
+  DataParallel,
+  type Device,
+  Dropout,
+  Linear,
+  Model,
+  ReLU,
+  SGD,
+  Sequential,
+  Tensor,
+  evaluate,
+  fit,
+  lenet5,
+  restoreModel,
+} from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { smallLoader } from '../train/helpers.js';
 
@@ -16,7 +30,8 @@ const devices = ['cpu:1', 'cpu:2'] as const;
 
 function worstGap(a: Record<string, { data: Float32Array }>, b: Record<string, { data: Float32Array }>): number {
   let worst = 0;
-  for (const [name, v] of Object.entries(a)) for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
+  for (const [name, v] of Object.entries(a))
+    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
   return worst;
 }
 
@@ -68,18 +83,23 @@ t.test('fit() and evaluate() over 2 replicas equal one device; the checkpoint re
 
 t.test("the first bucket's all-reduce starts before the backward pass has ended (op trace)", async (t) => {
   // Small caps so that LeNet-5 has three buckets: fc layers first, c5, then c3 + c1.
-  const dp = new DataParallel((device) => lenet5({ seed: 1, device }), { devices: [...devices], firstBucketBytes: 4096, bucketBytes: 65536 });
+  const dp = new DataParallel((device) => lenet5({ seed: 1, device }), {
+    devices: [...devices],
+    firstBucketBytes: 4096,
+    bucketBytes: 65536,
+  });
   t.ok(dp.buckets.length >= 2, `${dp.buckets.length} buckets`);
   const n = 8;
   const x = Float32Array.from({ length: n * 784 }, (_, i) => Math.sin(i));
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   await dp.trainBatch(x, [n, 1, 28, 28], labels).loss; // warm up
   native.trace(true);
+  let rows: ReturnType<typeof native.trace> = [];
   try {
     await dp.trainBatch(x, [n, 1, 28, 28], labels).loss;
     await Promise.all(dp.devices.map((d) => d.synchronize()));
   } finally {
-    var rows = native.trace(false);
+    rows = native.trace(false);
   }
   for (const d of dp.devices) {
     const mine = rows.filter((r) => r.stream === d.stream);
@@ -106,7 +126,8 @@ t.test('bad configurations are ND_ARG', async (t) => {
   t.throws(() => new DataParallel(f, { devices: ['cpu:1'], bucketBytes: 0 }), { code: 'ND_ARG', message: /bucketBytes/ });
   t.throws(() => new DataParallel(f, { devices: ['cpu:1'], threadsPerReplica: 0 }), { code: 'ND_ARG', message: /threadsPerReplica/ });
   t.throws(
-    () => new DataParallel((device, r) => (r === 0 ? lenet5({ device }) : lenet5({ variant: 'classic', device })), { devices: [...devices] }),
+    () =>
+      new DataParallel((device, r) => (r === 0 ? lenet5({ device }) : lenet5({ variant: 'classic', device })), { devices: [...devices] }),
     { code: 'ND_ARG', message: /replica 1 .* does not have replica 0's parameters/ },
   );
   const dp = new DataParallel(f, { devices: ['cpu:1', 'cpu:2', 'cpu:3'] });
@@ -136,7 +157,11 @@ t.test('dropout masks differ per replica and repeat from the seed', async (t) =>
   const outputs = async (dp: DataParallel) => {
     const out: Float32Array[] = [];
     for (const [r, m] of dp.replicas.entries()) {
-      const x = Tensor.fromArray(Float32Array.from({ length: 64 }, (_, i) => 1 + i / 64), [1, 64], { device: dp.devices[r] });
+      const x = Tensor.fromArray(
+        Float32Array.from({ length: 64 }, (_, i) => 1 + i / 64),
+        [1, 64],
+        { device: dp.devices[r] },
+      );
       m.net.train(true);
       const y = m.net.forward(x);
       out.push((await y.data()) as Float32Array);

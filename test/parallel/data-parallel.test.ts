@@ -16,7 +16,13 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'lenet5 modern', build: (device) => lenet5({ seed: 11, device }), sample: [1, 28, 28], classes: 10, batch: 7 },
-  { name: 'lenet5 classic', build: (device) => lenet5({ variant: 'classic', seed: 12, device }), sample: [1, 32, 32], classes: 10, batch: 8 },
+  {
+    name: 'lenet5 classic',
+    build: (device) => lenet5({ variant: 'classic', seed: 12, device }),
+    sample: [1, 32, 32],
+    classes: 10,
+    batch: 8,
+  },
   {
     name: 'alexnet paper, narrow fc',
     build: (device) => alexnet({ seed: 13, device, dropout: 0, fcWidth: 48, numClasses: 10 }),
@@ -88,9 +94,14 @@ for (const c of cases)
           if (d > worst) [worst, where] = [d, `${name}[${i}]`];
         }
       }
-      t.ok(worst <= 1e-5, `${replicas} replicas: every parameter within 1e-5 of one device (worst ${worst.toExponential(2)} at ${where || '-'})`);
+      t.ok(
+        worst <= 1e-5,
+        `${replicas} replicas: every parameter within 1e-5 of one device (worst ${worst.toExponential(2)} at ${where || '-'})`,
+      );
       for (let r = 1; r < replicas; r++) {
-        const same = Object.entries(states[0]).every(([name, v]) => Buffer.from(v.data.buffer).equals(Buffer.from(states[r][name].data.buffer)));
+        const same = Object.entries(states[0]).every(([name, v]) =>
+          Buffer.from(v.data.buffer).equals(Buffer.from(states[r][name].data.buffer)),
+        );
         t.ok(same, `replica ${r} holds the same bytes as replica 0`);
       }
       const lossGap = Math.max(...losses.map((l, i) => Math.abs(l - ref.losses[i])));
