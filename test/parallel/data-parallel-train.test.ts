@@ -94,7 +94,7 @@ t.test("the first bucket's all-reduce starts before the backward pass has ended 
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   await dp.trainBatch(x, [n, 1, 28, 28], labels).loss; // warm up
   native.trace(true);
-  let rows: ReturnType<typeof native.trace> = [];
+  let rows: ReturnType<typeof native.trace>;
   try {
     await dp.trainBatch(x, [n, 1, 28, 28], labels).loss;
     await Promise.all(dp.devices.map((d) => d.synchronize()));
