@@ -151,11 +151,7 @@ async function run(
 
   const model = r?.model ?? lenet5({ variant: variant as 'modern' | 'classic', seed, device: dev });
   // --devices: replica 0 is this model (restored or new); the others get its values by broadcast.
-  const dp = replicas
-    ? new DataParallel((device, i) => (i === 0 ? model : lenet5({ variant: variant as 'modern' | 'classic', seed, device })), {
-        devices: replicas,
-      })
-    : null;
+  const dp = replicas ? DataParallel.of(model, { devices: replicas }) : null;
   const sgdOptions = {
     lr: baseLr,
     momentum: r ? Number(o.momentum ?? 0) : num(v.momentum as string, 'momentum', 0.9, false, { min: 0, max: 1, maxExclusive: true }),

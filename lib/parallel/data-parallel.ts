@@ -22,7 +22,9 @@
  */
 import { ArgumentError } from '../errors.js';
 import { stochasticLayers, type Parameter } from '../layers/layer.js';
+import { specFromConfig } from '../models/from-config.js';
 import type { Model, NamedArray } from '../models/model.js';
+import { buildModel } from '../models/model-spec.js';
 import { native } from '../native.js';
 import * as ops from '../ops/index.js';
 import type { SGDOptions } from '../optim/sgd.js';
@@ -105,6 +107,18 @@ export class DataParallel {
     // One copy of the parameters: replica 0's (a factory may seed replicas differently).
     if (replicas.length > 1) ops.broadcast(this.flatValues(), { root: 0 });
     this.buckets = planBuckets(replicas[0].flat.layers, first, rest);
+  }
+
+  /**
+   * Replicas of an existing model: replica 0 is `model` itself (moved to the first device if it is
+   * elsewhere), the others are rebuilt from its config (model.config, as a checkpoint stores it)
+   * and given its values by the broadcast. The model stays the caller's: dispose({ keepFirst: true }).
+   */
+  static of(model: Model, o: DataParallelOptions): DataParallel {
+    return new DataParallel(
+      (device, r) => (r === 0 ? model : buildModel(specFromConfig(model.config, `DataParallel.of(${model.name})`), device)),
+      o,
+    );
   }
 
   /** Replica 0: the model whose parameters checkpoints save and a single-device run would continue. */
