@@ -13,8 +13,9 @@ import { restoreModel, saveTrainingCheckpoint } from '../train/checkpointing.js'
 import { predict } from '../train/evaluate.js';
 import { fit } from '../train/fit.js';
 import { stepLr } from '../train/schedule.js';
-import { DEVICE, UsageError, num, type CommandSpec, type Values } from './args.js';
-import { deviceArg } from './device-arg.js';
+import { DEVICE, DEVICES, UsageError, num, type CommandSpec, type Values } from './args.js';
+import { deviceArg, devicesArg } from './device-arg.js';
+import { DataParallel } from '../parallel/data-parallel.js';
 import { LOG_OPTIONS, outputFor } from './output.js';
 import type { Reporter } from './progress.js';
 
@@ -57,6 +58,7 @@ export const TRAIN_ALEXNET: CommandSpec = {
     'no-save': { type: 'boolean', desc: 'write no checkpoint' },
     resume: { type: 'string', arg: 'FILE', desc: 'continue the run saved in FILE (its variant, seed and schedule)' },
     device: DEVICE,
+    devices: DEVICES,
     ...LOG_OPTIONS,
   },
 };
@@ -101,8 +103,10 @@ export async function trainAlexnet(v: Values): Promise<void> {
   let variant: string;
   let saved: { baseLr?: number; lrStep?: number } = {};
   const resume = v.resume as string | undefined;
-  const dev = deviceArg(v);
+  const replicas = devicesArg(v);
+  const dev = replicas?.[0] ?? deviceArg(v);
   const out = outputFor(v, { append: Boolean(resume) });
+  let dp: DataParallel | null = null;
   if (resume) {
     const r = await restoreModel(resume, { device: dev });
     model = r.model;
@@ -194,7 +198,26 @@ export async function trainAlexnet(v: Values): Promise<void> {
       });
       loaders.push(validation);
     }
-    const [net, sgd] = [model, opt];
+    const net = model;
+    let sgd: SGD = opt;
+    if (replicas) {
+      // --devices: this model is replica 0; the optimizer becomes one per replica, with the state
+      // (a resumed run's momentum) copied over.
+      dp = DataParallel.of(net, { devices: replicas });
+      const state: Record<string, { shape: number[]; data: Float32Array }> = {};
+      for (const [name, t] of sgd.state()) state[name] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
+      const replicated = dp.createOptimizer({
+        lr: sgd.lr,
+        momentum: sgd.momentum,
+        weightDecay: sgd.weightDecay,
+        form: sgd.form,
+        nesterov: sgd.nesterov,
+        decayAll: sgd.decayAll,
+      });
+      replicated.loadState(state);
+      sgd.dispose();
+      opt = sgd = replicated;
+    }
     const baseLr = sgd.lr;
     // The paper divided the rate by 10 three times over ~90 epochs when validation error stalled;
     // by default a fixed step every third of the run stands in for that (--lr-step N epochs).
@@ -207,6 +230,7 @@ export async function trainAlexnet(v: Values): Promise<void> {
         type: 'start',
         model: net.name,
         variant,
+        devices: replicas ?? [dev],
         epochs,
         batchSize,
         lr: baseLr,
@@ -215,12 +239,12 @@ export async function trainAlexnet(v: Values): Promise<void> {
         classes: classes.length,
         parameters: net.parameters().reduce((a, p) => a + p.value.size, 0),
       },
-      `training ${net.name} (${variant}) on ${dev}: ${trainData.count} images of ${classes.length} classes, ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / 10 every ${lrStep} epochs, seed ${seed}`,
+      `training ${net.name} (${variant}) on ${replicas ? `${replicas.join(', ')} (data parallel)` : dev}: ${trainData.count} images of ${classes.length} classes, ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / 10 every ${lrStep} epochs, seed ${seed}`,
     );
     out.start({ epochs, startEpoch, startBatch, batchesPerEpoch: trainData.batchesPerEpoch });
     const t0 = performance.now();
     let steps = startStep;
-    const h = await fit(net, trainData, {
+    const h = await fit(dp ?? net, trainData, {
       epochs,
       optimizer: sgd,
       schedule,
@@ -260,6 +284,7 @@ export async function trainAlexnet(v: Values): Promise<void> {
     out.close();
     for (const l of loaders) await l.close();
     opt?.dispose();
+    dp?.dispose({ keepFirst: true });
     model?.dispose();
   }
 }

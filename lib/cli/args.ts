@@ -43,6 +43,12 @@ export const DEVICE: OptionSpec = {
   default: 'cpu',
 };
 
+export const DEVICES: OptionSpec = {
+  type: 'string',
+  arg: 'DEV,DEV,...',
+  desc: "data-parallel replicas, one per device ('cpu:0,cpu:1' or 'cuda:0,cuda:1'): each batch is split over them and their gradients all-reduced",
+};
+
 /** Per-command help: every option with its description and default. */
 export function helpText(c: CommandSpec): string {
   const opts = { ...c.options, ...COMMON };

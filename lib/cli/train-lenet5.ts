@@ -10,8 +10,9 @@ import { restoreModel } from '../train/checkpointing.js';
 import { evaluate } from '../train/evaluate.js';
 import { fit } from '../train/fit.js';
 import { piecewiseLr } from '../train/schedule.js';
-import { DEVICE, UsageError, intList, num, oneOf, type CommandSpec, type Values } from './args.js';
-import { deviceArg } from './device-arg.js';
+import { DEVICE, DEVICES, UsageError, intList, num, oneOf, type CommandSpec, type Values } from './args.js';
+import { deviceArg, devicesArg } from './device-arg.js';
+import { DataParallel } from '../parallel/data-parallel.js';
 import { mnistLoaders, normalizeFor } from './mnist-data.js';
 import { LOG_OPTIONS, outputFor } from './output.js';
 
@@ -60,6 +61,7 @@ export const TRAIN_LENET5: CommandSpec = {
       default: '3',
     },
     device: DEVICE,
+    devices: DEVICES,
     ...LOG_OPTIONS,
   },
   notes: ['example: convkit train lenet5 --data ../shared/data/mnist --log run.jsonl && convkit plot run.jsonl -o curves.svg'],
@@ -90,7 +92,8 @@ export function scheduleOf(s: SavedSchedule): (epoch: number) => number {
 export async function trainLenet5(v: Values): Promise<void> {
   const data = v.data as string | undefined;
   if (!data) throw new UsageError('train lenet5: --data DIR is required (the folder with the MNIST files)');
-  const dev = deviceArg(v);
+  const replicas = devicesArg(v);
+  const dev = replicas?.[0] ?? deviceArg(v);
   const resume = v.resume as string | undefined;
   const r = resume ? await restoreModel(resume, { device: dev }) : null;
   const model = r?.model ?? null;
@@ -99,7 +102,7 @@ export async function trainLenet5(v: Values): Promise<void> {
       throw new UsageError(
         `--resume ${resume}: the checkpoint holds ${String(r.model.config.model)}, not lenet5 (use convkit train ${String(r.model.config.model)})`,
       );
-    await run(v, data, dev, r);
+    await run(v, data, dev, r, replicas);
   } finally {
     model?.dispose();
   }
@@ -110,6 +113,7 @@ async function run(
   data: string,
   dev: ReturnType<typeof deviceArg>,
   r: Awaited<ReturnType<typeof restoreModel>> | null,
+  replicas: ReturnType<typeof devicesArg>,
 ): Promise<void> {
   const meta = r?.checkpoint.meta ?? {};
   const savedRun = meta.run as SavedRun | undefined;
@@ -146,12 +150,15 @@ async function run(
   const schedule: SavedSchedule = { kind: 'piecewise', baseLr, milestones, factor };
 
   const model = r?.model ?? lenet5({ variant: variant as 'modern' | 'classic', seed, device: dev });
-  const opt = new SGD(model.parameters(), {
+  // --devices: replica 0 is this model (restored or new); the others get its values by broadcast.
+  const dp = replicas ? DataParallel.of(model, { devices: replicas }) : null;
+  const sgdOptions = {
     lr: baseLr,
     momentum: r ? Number(o.momentum ?? 0) : num(v.momentum as string, 'momentum', 0.9, false, { min: 0, max: 1, maxExclusive: true }),
     weightDecay: r ? Number(o.weightDecay ?? 0) : num(v['weight-decay'] as string, 'weight-decay', 5e-4, false, { min: 0 }),
     form: (o.form as 'pytorch' | 'paper' | undefined) ?? 'pytorch',
-  });
+  };
+  const opt = dp ? dp.createOptimizer(sgdOptions) : new SGD(model.parameters(), sgdOptions);
   if (r) opt.loadState(r.checkpoint.optimizer as Record<string, { shape: number[]; data: Float32Array }>);
   const save = v['no-save']
     ? undefined
@@ -176,6 +183,7 @@ async function run(
         model: model.name,
         variant,
         device: dev,
+        devices: replicas ?? [dev],
         epochs,
         batchSize,
         lr: baseLr,
@@ -187,11 +195,11 @@ async function run(
         valImages: loaders.val?.dataset.count ?? 0,
         testImages: loaders.test.dataset.count,
       },
-      `training ${model.name} (${variant}) on ${dev}: ${train.dataset.count} images (${loaders.val?.dataset.count ?? 0} held out), ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / ${factor} after epochs ${milestones.join(', ')}, momentum ${opt.momentum}, weight decay ${opt.weightDecay}, seed ${seed}`,
+      `training ${model.name} (${variant}) on ${replicas ? `${replicas.join(', ')} (data parallel)` : dev}: ${train.dataset.count} images (${loaders.val?.dataset.count ?? 0} held out), ${epochs} epochs, batch ${batchSize}, lr ${baseLr} / ${factor} after epochs ${milestones.join(', ')}, momentum ${opt.momentum}, weight decay ${opt.weightDecay}, seed ${seed}`,
     );
     out.start({ epochs, startEpoch, startBatch: pos?.batch ?? 0, batchesPerEpoch: train.batchesPerEpoch });
     const t0 = performance.now();
-    const h = await fit(model, train, {
+    const h = await fit(dp ?? model, train, {
       epochs,
       optimizer: opt,
       schedule: scheduleOf(schedule),
@@ -204,7 +212,7 @@ async function run(
       startStep: pos?.step ?? 0,
       callbacks: { onBatchEnd: (_b, l) => out.batch(l), onEpochEnd: (_e, l) => out.epoch(l) },
     });
-    const test = await evaluate(model, loaders.test);
+    const test = await evaluate(dp ?? model, loaders.test);
     out.info(
       { type: 'test', loss: test.loss, accuracy: test.accuracy, error: 1 - test.accuracy, count: test.count },
       `test: ${test.count} images, loss ${test.loss.toFixed(4)}, accuracy ${(test.accuracy * 100).toFixed(2)}% (error ${((1 - test.accuracy) * 100).toFixed(2)}%)`,
@@ -227,6 +235,8 @@ async function run(
     out.close();
     await loaders?.close();
     opt.dispose();
+    // DataParallel frees its replicas but replica 0, the model (restored models are freed by the caller).
+    dp?.dispose({ keepFirst: true });
     if (!r) model.dispose();
   }
 }

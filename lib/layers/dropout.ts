@@ -6,6 +6,7 @@ import { ArgumentError } from '../errors.js';
 import * as ops from '../ops/index.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 import { Layer, type StochasticState } from './layer.js';
+import { paramSeed } from './init.js';
 
 export interface DropoutOptions {
   p?: number;
@@ -21,6 +22,8 @@ export class Dropout extends Layer {
   readonly mode: 'inverted' | 'paper';
   /** Masks drawn so far (the Philox offset of the next one); saved in checkpoints. */
   offset = 0;
+  /** The data-parallel replica this copy of the layer runs in (see StochasticState.replica). */
+  replica = 0;
   private mask: Tensor | null = null;
 
   constructor(o: DropoutOptions = {}) {
@@ -39,12 +42,23 @@ export class Dropout extends Layer {
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();
-    const { y, mask } = ops.dropout(x, { p: this.p, seed: this.seed, offset: this.offset, training: this.training, mode: this.mode });
+    const { y, mask } = ops.dropout(x, {
+      p: this.p,
+      seed: this.streamSeed(),
+      offset: this.offset,
+      training: this.training,
+      mode: this.mode,
+    });
     if (this.training) {
       this.offset++;
       this.mask = mask ?? null;
     } else mask?.dispose();
     return y;
+  }
+
+  /** The Philox key of this replica's stream: the layer's seed for replica 0, a mix of seed and replica otherwise. */
+  private streamSeed(): number {
+    return this.replica === 0 ? this.seed : paramSeed(this.seed, `replica ${this.replica}`);
   }
 
   backward(dy: Tensor): Tensor | undefined {

@@ -33,6 +33,12 @@ export type FusableActivation = 'relu';
 export interface StochasticState {
   /** Draws so far (the Philox offset of the next one). */
   offset: number;
+  /**
+   * Which data-parallel replica draws (0 alone): replica r > 0 draws from its own stream derived
+   * from the layer's seed and r, so replicas mask different samples differently and a run is
+   * still reproducible from the seed. Set by DataParallel.
+   */
+  replica: number;
 }
 
 /** One layer of a layer tree with its dotted path from the root ("block.drop"). */

@@ -10,6 +10,12 @@ import type { Device } from '../tensor/device.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 import { Layer, type LayerGeometry, type Parameter } from './layer.js';
 
+/** Sequential.backwardWalk's handle: step() queues the next layer's backward; result() is dx once done. */
+export interface BackwardWalk {
+  step(): number;
+  result(): Tensor | undefined;
+}
+
 export class Sequential extends Layer {
   readonly layers: Layer[];
   private acts: Tensor[] = [];
@@ -50,17 +56,34 @@ export class Sequential extends Layer {
   }
 
   backward(dy: Tensor): Tensor | undefined {
+    const walk = this.backwardWalk(dy);
+    while (walk.step() >= 0);
+    return walk.result();
+  }
+
+  /**
+   * backward(dy) one layer at a time, last layer first: each step() queues one layer's backward
+   * (and calls onLayerBackward) and returns its index, -1 once the walk is done. Data parallelism
+   * walks its replicas in lockstep so that a bucket's all-reduce is queued on every replica's
+   * stream right after the layers that write it, while the rest of the backward pass follows.
+   */
+  backwardWalk(dy: Tensor): BackwardWalk {
     let g: Tensor | undefined = dy;
-    const hook = this.onLayerBackward;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      const dx: Tensor | undefined = this.layers[i].backward(g!);
-      if (hook !== null) hook(i, this.layers[i]);
-      if (g !== dy) g!.dispose();
-      g = dx;
-      if (!g && i > 0) throw new ArgumentError(`${this.layers[i].name}: returned no input gradient inside a Sequential`);
-    }
-    this.releaseSaved();
-    return g;
+    let i = this.layers.length;
+    return {
+      step: () => {
+        if (i <= 0) return -1;
+        i--;
+        const dx: Tensor | undefined = this.layers[i].backward(g!);
+        if (this.onLayerBackward !== null) this.onLayerBackward(i, this.layers[i]);
+        if (g !== dy) g!.dispose();
+        g = dx;
+        if (!g && i > 0) throw new ArgumentError(`${this.layers[i].name}: returned no input gradient inside a Sequential`);
+        if (i === 0) this.releaseSaved();
+        return i;
+      },
+      result: () => g,
+    };
   }
 
   outputShape(input: Shape): Shape {

@@ -40,6 +40,14 @@ export interface StepResult {
   correct: Tensor;
 }
 
+/** Model.beginTrainStep's handle: the batch's loss and correct count, and its backward pass one layer per step(). */
+export interface TrainStepWalk extends StepResult {
+  /** Queues the next top-level layer's backward and returns its index; -1 once the pass is done. */
+  step(): number;
+  /** Ends the walk early (its temporaries freed, the model's modes restored); loss and correct stay the caller's. */
+  abort(): void;
+}
+
 export class Model {
   /** What the output is scored against; `criterion.kind` is the name a checkpoint stores. */
   readonly criterion: Criterion;
@@ -154,16 +162,68 @@ export class Model {
 
   /** Forward, loss and backward for one batch (in training mode); parameter grads are set. */
   trainStep(x: Tensor, labels: Tensor): StepResult {
+    const walk = this.beginTrainStep(x, labels);
+    while (walk.step() >= 0);
+    return { loss: walk.loss, correct: walk.correct };
+  }
+
+  /**
+   * trainStep with its backward pass left to the caller, one top-level layer per step() (last
+   * layer first; -1 once done): data parallelism walks its replicas in lockstep and queues a
+   * bucket's all-reduce right after the layers that write it. The loss gradient is multiplied by
+   * `gradScale` first (a replica's share of the whole batch). The model is in training mode from
+   * here until the walk ends (its last step, a throw, or abort()), then back in its own modes.
+   */
+  beginTrainStep(x: Tensor, labels: Tensor, opts: { gradScale?: number } = {}): TrainStepWalk {
     this.checkInput(x);
-    return this.inMode(true, () => {
-      const out = this.net.forward(x);
-      const f = this.criterion.forward(out, labels);
-      const grad = this.criterion.backward(f, labels);
-      this.net.backward(grad);
+    const layers = layersBelow(this.net, [this.net]);
+    const modes = layers.map((l) => l.training);
+    const restore = () => layers.forEach((l, i) => (l.training = modes[i]));
+    this.net.train(true);
+    let out: Tensor | null = null;
+    let grad: Tensor;
+    let f: ReturnType<Criterion['forward']>;
+    try {
+      out = this.net.forward(x);
+      f = this.criterion.forward(out, labels);
+      grad = this.criterion.backward(f, labels);
+      const scale = opts.gradScale ?? 1;
+      if (scale !== 1) {
+        const scaled = ops.scale(grad, scale);
+        grad.dispose();
+        grad = scaled;
+      }
+    } catch (e) {
+      out?.dispose();
+      restore();
+      throw e;
+    }
+    const output = out;
+    const walk = this.net.backwardWalk(grad);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       grad.dispose();
-      out.dispose();
-      return { loss: f.loss, correct: f.correct };
-    });
+      output.dispose();
+      restore();
+    };
+    return {
+      loss: f.loss,
+      correct: f.correct,
+      step: () => {
+        if (done) return -1;
+        try {
+          const i = walk.step();
+          if (i < 0) finish();
+          return i;
+        } catch (e) {
+          finish();
+          throw e;
+        }
+      },
+      abort: finish,
+    };
   }
 
   /** Loss and correct count without gradients (in eval mode). */

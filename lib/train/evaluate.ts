@@ -4,14 +4,29 @@
  */
 import { ArgumentError } from '../errors.js';
 import type { Model } from '../models/model.js';
+import { DataParallel } from '../parallel/data-parallel.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { BatchSource } from './types.js';
 
-export async function evaluate(model: Model, data: BatchSource): Promise<{ loss: number; accuracy: number; count: number }> {
-  const dev = model.parameters()[0].value.device;
+/** Mean loss and accuracy over one pass of `data` (a DataParallel scores each batch's shards on its replicas). */
+export async function evaluate(
+  target: Model | DataParallel,
+  data: BatchSource,
+): Promise<{ loss: number; accuracy: number; count: number }> {
   let loss = 0;
   let correct = 0;
   let count = 0;
+  if (target instanceof DataParallel) {
+    for await (const b of data.epoch(0)) {
+      const r = target.evaluateBatch(b.x, b.shape, b.labels);
+      loss += (await r.loss) * b.shape[0];
+      correct += await r.correct;
+      count += b.shape[0];
+    }
+    return { loss: loss / Math.max(1, count), accuracy: correct / Math.max(1, count), count };
+  }
+  const model = target;
+  const dev = model.parameters()[0].value.device;
   for await (const b of data.epoch(0)) {
     const n = b.shape[0];
     const x = Tensor.fromArray(b.x, b.shape, { device: dev });

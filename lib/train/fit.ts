@@ -7,7 +7,9 @@
 import { ArgumentError, ConvkitError } from '../errors.js';
 import { stochasticLayers } from '../layers/layer.js';
 import type { Model, StepResult, TrainPlan } from '../models/model.js';
+import { DataParallel } from '../parallel/data-parallel.js';
 import { SGD, type SGDOptions } from '../optim/sgd.js';
+import { ReplicatedSGD } from '../parallel/replicated-sgd.js';
 import { Tensor } from '../tensor/tensor.js';
 import { saveTrainingCheckpoint } from './checkpointing.js';
 import { evaluate } from './evaluate.js';
@@ -49,17 +51,47 @@ export interface History {
   optimizer: SGD;
 }
 
-export async function fit(model: Model, data: BatchSource, o: FitOptions): Promise<History> {
+/** A batch queued on the device(s): its loss and correct count once they have run. */
+interface QueuedStep {
+  loss: Promise<number>;
+  correct: Promise<number>;
+}
+
+/** Reads a single model's step results back (the tensors are disposed once read). */
+function queued(r: StepResult): QueuedStep {
+  const both = Promise.all([r.loss.data(), r.correct.data()]).finally(() => {
+    r.loss.dispose();
+    r.correct.dispose();
+  });
+  return { loss: both.then(([l]) => l[0]), correct: both.then(([, c]) => c[0]) };
+}
+
+/**
+ * Trains `model` (a Model, or a DataParallel of replicas: the batch is split over them and their
+ * gradients all-reduced; checkpoints hold replica 0's single copy).
+ */
+export async function fit(target: Model | DataParallel, data: BatchSource, o: FitOptions): Promise<History> {
   if (!Number.isSafeInteger(o.epochs) || o.epochs < 0)
     throw new ArgumentError(`fit: 'epochs' must be a non-negative integer, got ${o.epochs}`);
-  const opt = o.optimizer instanceof SGD ? o.optimizer : new SGD(model.parameters(), o.optimizer);
+  const replicated = target instanceof DataParallel ? target : null;
+  const model = replicated ? replicated.module : (target as Model);
+  if (replicated && o.optimizer instanceof SGD && !(o.optimizer instanceof ReplicatedSGD))
+    throw new ArgumentError(
+      'fit: a DataParallel model needs its own optimizer: pass SGD options, or dataParallel.createOptimizer(options)',
+    );
+  const opt =
+    o.optimizer instanceof SGD
+      ? o.optimizer
+      : replicated
+        ? replicated.createOptimizer(o.optimizer)
+        : new SGD(model.parameters(), o.optimizer);
   const schedule = o.schedule ?? constantLr(opt.lr);
   const cb = o.callbacks ?? {};
   const history: History = { epochs: [], steps: o.startStep ?? 0, optimizer: opt };
   const dev = model.parameters()[0].value.device;
   const nb = data.batchesPerEpoch;
   // A recorded step would repeat a stochastic layer's draws (dropout, nested ones included).
-  const canCompile = (o.compile ?? true) && dev.kind === 'cpu' && stochasticLayers(model.net).length === 0;
+  const canCompile = !replicated && (o.compile ?? true) && dev.kind === 'cpu' && stochasticLayers(model.net).length === 0;
   let plan: TrainPlan | null = null;
   const trainStep = (x: Tensor, labels: Tensor, n: number): StepResult => {
     if (canCompile && (plan === null || plan.batch === n)) {
@@ -81,13 +113,11 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
       let correctSum = 0;
       let batch = first;
       // One batch in flight: its loss is read after the next batch is queued.
-      let pending: { loss: Promise<Float32Array | Int32Array>; correct: Tensor; lossT: Tensor; n: number; batch: number } | null = null;
+      let pending: { step: QueuedStep; n: number; batch: number } | null = null;
 
       const settle = async (p: NonNullable<typeof pending>) => {
-        const loss = (await p.loss)[0];
-        const correct = (await p.correct.data())[0];
-        p.lossT.dispose();
-        p.correct.dispose();
+        const loss = await p.step.loss;
+        const correct = await p.step.correct;
         if (!Number.isFinite(loss)) {
           throw new ConvkitError(
             'ND_NAN',
@@ -115,30 +145,32 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
         await cb.onBatchEnd?.(p.batch, logs);
       };
 
-      try {
-        for await (const b of data.epoch(epoch, { startBatch: first })) {
-          if (o.signal?.aborted) break;
-          const n = b.shape[0];
+      // A batch still in flight when this loop throws is read and freed by its own promises.
+      for await (const b of data.epoch(epoch, { startBatch: first })) {
+        if (o.signal?.aborted) break;
+        const n = b.shape[0];
+        let step: QueuedStep;
+        if (replicated) {
+          step = replicated.trainBatch(b.x, b.shape, b.labels);
+          opt.step();
+        } else {
           const x = Tensor.fromArray(b.x, b.shape, { device: dev });
           const labels = Tensor.fromArray(b.labels, [n], { dtype: 'int32', device: dev });
-          const { loss, correct } = trainStep(x, labels, n);
+          step = queued(trainStep(x, labels, n));
           x.dispose();
           labels.dispose();
-          history.steps++;
-          const cur = { loss: loss.data(), lossT: loss, correct, n, batch };
-          cur.loss.catch(() => {}); // settled below; avoid an unhandled rejection meanwhile
-          if (pending) await settle(pending);
-          pending = cur;
-          batch++;
         }
+        history.steps++;
+        const cur = { step, n, batch };
+        // Settled below; avoid an unhandled rejection meanwhile.
+        cur.step.loss.catch(() => {});
+        cur.step.correct.catch(() => {});
         if (pending) await settle(pending);
-        pending = null;
-      } finally {
-        if (pending) {
-          pending.lossT.dispose();
-          pending.correct.dispose();
-        }
+        pending = cur;
+        batch++;
       }
+      if (pending) await settle(pending);
+      pending = null;
 
       const seconds = (performance.now() - t0) / 1000;
       const logs: EpochLogs = {
@@ -150,7 +182,7 @@ export async function fit(model: Model, data: BatchSource, o: FitOptions): Promi
         lr: opt.lr,
       };
       if (o.validation) {
-        const v = await evaluate(model, o.validation);
+        const v = await evaluate(replicated ?? model, o.validation);
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;
       }
