@@ -8,7 +8,7 @@
 # there (cmake + nvcc, no Node needed), runs it (every CUDA kernel against its CPU twin, one JSON
 # line per check), loads the carried CUDA addon in the carried node (unpacked to /tmp/node),
 # runs one LeNet-5 and one AlexNet training step on cuda:0 and on cpu and compares them
-# (bench/gpu/step-check.mjs), times SGEMM in PyTorch, and times the two training steps against
+# (bench/gpu/step-check.mjs), runs the data-parallel and NCCL checks (bench/gpu/dp-check.mjs), times SGEMM in PyTorch, and times the two training steps against
 # PyTorch on the same card (bench/gpu/step-bench.mjs + torch_gpu.py). Every result is a JSON
 # line; the whole run stays under 8 minutes.
 set -uo pipefail
@@ -117,6 +117,14 @@ gpu() {
     timeout "$(limit 150)" "$node" bench/gpu/step-check.mjs
     rc=$?
     json "{\"step\":\"step-check\",\"exit\":$rc,\"pass\":$([ $rc -eq 0 ] && echo true || echo false)}"
+    [ $rc -eq 0 ] || status=1
+
+    # Data parallel: a one-rank NCCL communicator, 2 members on one GPU through copy+reduce (and
+    # through NCCL >= 2.30 with NCCL_MULTI_RANK_GPU_ENABLE=1), DataParallel over every GPU == one.
+    # NCCL comes from the nvidia-nccl-cu13 wheel beside PyTorch when no libnccl.so.2 is installed.
+    timeout "$(limit 120)" "$node" bench/gpu/dp-check.mjs
+    rc=$?
+    json "{\"step\":\"dp-check\",\"exit\":$rc,\"pass\":$([ $rc -eq 0 ] && echo true || echo false)}"
     [ $rc -eq 0 ] || status=1
   else
     json '{"step":"addon","skipped":true,"reason":".device/node.xz, build-cuda/Release/convkit_cuda.node or dist/ not carried"}'
