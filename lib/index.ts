@@ -23,7 +23,17 @@ export {
   type NamedArray,
 } from './models/index.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
-export { DataParallel, ReplicatedSGD, planBuckets, shardBatch, type DataParallelOptions, type ReplicaFactory, type ReplicatedStep, type GradientBucket, type Shard } from './parallel/index.js';
+export {
+  DataParallel,
+  ReplicatedSGD,
+  planBuckets,
+  shardBatch,
+  type DataParallelOptions,
+  type ReplicaFactory,
+  type ReplicatedStep,
+  type GradientBucket,
+  type Shard,
+} from './parallel/index.js';
 export {
   fit,
   evaluate,
