@@ -22,7 +22,7 @@ void sgdStepPytorch(float* w, const float* g, float* v, int64_t n, float lr, flo
                     bool nesterov);
 void sgdStepPaper(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weightDecay);
 
-using ck::SgdRule;     // native/core/geometry.h, shared with native/cuda
+using ck::SgdRule;  // native/core/geometry.h, shared with native/cuda
 using ck::SgdSegment;
 
 // Every segment of the flat buffers w, g, v (v null without momentum) updated in one pass over

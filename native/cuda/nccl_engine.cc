@@ -184,7 +184,8 @@ comm::Engine& collectiveEngine() {
 
 void registerCollectives() {
   setCollectivesFactory(DeviceKind::Cuda, [](const std::vector<Device*>& devices) {
-    return comm::engineCollectives(devices, collectiveEngine(), [](Device& d, comm::Member& m) { m.cuda = &contextOf(d); });
+    return comm::engineCollectives(devices, collectiveEngine(),
+                                   [](Device& d, comm::Member& m) { m.cuda = &contextOf(d); });
   });
 }
 

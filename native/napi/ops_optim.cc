@@ -62,7 +62,7 @@ Napi::Value SgdFlat(const Napi::CallbackInfo& info) {
     end = off + size;
   }
   const SgdRule rule{float(a.f64(6, "lr")), float(a.f64(7, "momentum")), float(a.f64(8, "weightDecay")), a.flag(9),
-                          a.flag(10)};
+                     a.flag(10)};
   dispatch(dev, "sgdFlat", [=](auto& kc) { sgdFlat(kc, w.f32(), g.f32(), v.storage ? v.f32() : nullptr, segs, rule); });
   return info.Env().Undefined();
 }
