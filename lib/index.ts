@@ -93,6 +93,10 @@ export {
   InferenceSession,
   SessionPool,
   imageToSample,
+  imageToPixels,
+  writePixels,
+  pixelLength,
+  deprioritizeOtherThreads,
   BusyError,
   TimeoutError,
   AbortedError,
@@ -104,6 +108,7 @@ export {
   type SessionStats,
   type LatencySummary,
   type Calibration,
+  type PriorityResult,
 } from './serve/index.js';
 // Weights that travel, PyTorch weights in, ONNX out (issue 13).
 export {

@@ -7,6 +7,7 @@
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
+//                             [--compute-nice 10] [--server-node-args=--trace-gc]
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
@@ -35,6 +36,10 @@ const { values: o } = parseArgs({
     input: { type: 'string', default: 'jpeg' },
     images: { type: 'string', default: join(root, '..', 'shared', 'data', 'imagenet-samples') },
     dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
+    // The server's --compute-nice: every thread but its event loop's at this nice value (0: off).
+    'compute-nice': { type: 'string', default: '10' },
+    // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
+    'server-node-args': { type: 'string', default: '' },
   },
 });
 const duration = Number(o.duration);
@@ -46,6 +51,7 @@ function startServer(args) {
   const child = spawn(
     process.execPath,
     [
+      ...o['server-node-args'].split(' ').filter(Boolean),
       join(root, 'examples', 'server', 'server.mjs'),
       '--port',
       '0',
@@ -53,6 +59,8 @@ function startServer(args) {
       String(timeoutS * 1000),
       '--max-queue',
       String(Math.max(2048, connections * 2)),
+      '--compute-nice',
+      o['compute-nice'],
       ...args,
     ],
     {
@@ -62,12 +70,16 @@ function startServer(args) {
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
-      buf += d;
-      for (const l of buf.split('\n')) {
+      const lines = (buf + d).split('\n');
+      buf = lines.pop();
+      for (const l of lines) {
+        let m = null;
         try {
-          const m = JSON.parse(l);
-          if (m.listening) resolve({ url: m.listening, child, models: m.models });
+          m = JSON.parse(l);
         } catch {}
+        if (m?.listening) resolve({ url: m.listening, child, models: m.models });
+        // Anything else the server prints (--trace-gc lines) goes to stderr, off the JSON lines.
+        else if (!m) process.stderr.write(l + '\n');
       }
     });
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -138,6 +150,10 @@ async function run({ model, backend, batching, serverArgs }) {
       requests_per_s: r.requests.average,
       latency_ms: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
       server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
+      server_gc: st.gc,
+      server_main_thread: st.mainThread,
+      server_thread_priority: st.threadPriority,
+      load_average: os.loadavg().map((x) => Math.round(x * 100) / 100),
       batch_sizes: ms?.batchSizes ?? null,
       note: 'client and server share this machine; a contended run is not a result',
     });

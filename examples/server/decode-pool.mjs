@@ -1,5 +1,6 @@
 // Image decoding on worker threads, as convkit's image loader does: the HTTP thread only
-// hands bytes over and gets a Float32Array back, so decoding never delays the event loop.
+// hands bytes over and gets the decoded pixels back (imageToPixels: a Uint8Array), so decoding
+// never delays the event loop.
 // Bounded: past `maxPending` images waiting, decode() rejects with code 'BUSY' (a 503).
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -36,7 +37,7 @@ export class DecodePool {
     return this.#pending.size;
   }
 
-  /** Float32Array input of `shape` ([C, H, W]) from JPEG/PNG bytes; rejects DecodeError if undecodable. */
+  /** The pixels (Uint8Array, imageToPixels) of a `shape` ([C, H, W]) input from JPEG/PNG bytes; rejects DecodeError if undecodable. */
   decode(bytes, shape) {
     if (this.#pending.size >= this.maxPending) return Promise.reject(Object.assign(new Error('decode queue full'), { code: 'BUSY' }));
     const w = this.#workers.reduce((a, b) => (b.load < a.load ? b : a));
@@ -54,7 +55,7 @@ export class DecodePool {
     this.#pending.delete(m.id);
     w.load--;
     if (m.error) p.reject(new DecodeError(m.error));
-    else p.resolve(m.x);
+    else p.resolve(m.pixels);
   }
 
   #fail(w, e) {

@@ -8,14 +8,16 @@
 //   -> 200 {"model", "top5": [{"class", "label", "probability"}]}
 //   413 body too large, 415 wrong content type, 400 undecodable image or wrong shape,
 //   503 + Retry-After when the queue is full or the server is shutting down, 504 on timeout.
-// GET /healthz, GET /metrics (Prometheus), GET /v1/stats[?reset=1] (JSON: sessions, event loop).
+// GET /healthz, GET /metrics (Prometheus), GET /v1/stats[?reset=1] (JSON: sessions, event loop, GC,
+// the main thread's scheduler wait: loop-health.mjs).
 // SIGTERM: new requests get 503, in-flight ones finish, then the process exits.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { deprioritizeOtherThreads } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
+import { loopHealth } from './loop-health.mjs';
 import { createMetrics } from './metrics.mjs';
 
 class HttpError extends Error {
@@ -121,6 +123,7 @@ export async function startServer({
   maxBodyBytes = 8 << 20,
   session = {},
   decodeWorkers,
+  computeNice = 10,
   log = () => {},
 }) {
   const backends = new Map();
@@ -132,8 +135,23 @@ export async function startServer({
   }
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
-  const eventLoop = monitorEventLoopDelay({ resolution: 10 });
-  eventLoop.enable();
+  const health = loopHealth();
+  // The event loop first: every other thread (compute, decode, libuv, V8 helpers) at a lower
+  // priority, so the HTTP thread gets a core as soon as it wakes (thread-priority.ts). Again
+  // every second, for threads started later (libuv's pool, a respawned worker).
+  const priority = { nice: computeNice, changed: 0, failed: 0, supported: true };
+  const lowerOthers = () => {
+    const r = deprioritizeOtherThreads(computeNice);
+    priority.supported = r.supported;
+    priority.changed += r.changed;
+    priority.failed += r.failed;
+    if (r.firstError) log(`thread priority: ${r.firstError}`);
+  };
+  let priorityTimer = null;
+  if (computeNice > 0) {
+    lowerOthers();
+    priorityTimer = setInterval(lowerOthers, 1000).unref();
+  }
   let shuttingDown = false;
   let inFlight = 0;
   let idle = null;
@@ -148,11 +166,12 @@ export async function startServer({
       throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
     const body = await readBody(req, maxBodyBytes);
     if (body.length === 0) throw new HttpError(400, 'empty body');
-    let x;
+    let x = null;
+    let pixels = null;
     if (type === 'application/json') x = jsonInput(body, b.inputShape);
     else
       try {
-        x = await decoder.decode(body, b.inputShape);
+        pixels = await decoder.decode(body, b.inputShape);
       } catch (e) {
         if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
         if (e instanceof DecodeError) throw new HttpError(400, e.message);
@@ -163,7 +182,7 @@ export async function startServer({
     const onClose = () => !res.writableEnded && ac.abort();
     res.on('close', onClose);
     try {
-      const probs = await b.run(x, { signal: ac.signal });
+      const probs = await (pixels ? b.runPixels(pixels, { signal: ac.signal }) : b.run(x, { signal: ac.signal }));
       return { model: b.name, top5: top5(probs, b.labels) };
     } catch (e) {
       throw fromBackendError(e);
@@ -181,18 +200,9 @@ export async function startServer({
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
-      const ms = (ns) => ns / 1e6;
-      const out = {
-        eventLoopDelayMs: {
-          p50: ms(eventLoop.percentile(50)),
-          p99: ms(eventLoop.percentile(99)),
-          max: ms(eventLoop.max),
-          mean: ms(eventLoop.mean),
-        },
-        models: {},
-      };
+      const out = { ...health.snapshot(), threadPriority: computeNice > 0 ? priority : null, models: {} };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
-      if (url.searchParams.get('reset') === '1') eventLoop.reset();
+      if (url.searchParams.get('reset') === '1') health.reset();
       return send(res, 200, out);
     }
     const m = /^\/v1\/models\/([^/]+)\/predict$/.exec(url.pathname);
@@ -230,13 +240,14 @@ export async function startServer({
   async function close() {
     if (shuttingDown) return;
     shuttingDown = true;
+    clearInterval(priorityTimer);
     server.close();
     server.closeIdleConnections();
     if (inFlight > 0) await new Promise((r) => (idle = r));
     for (const b of backends.values()) await b.close();
     await decoder.close();
     server.closeAllConnections();
-    eventLoop.disable();
+    health.close();
   }
 
   return { url: `http://${addr.address}:${addr.port}`, server, close, backends };
@@ -274,6 +285,7 @@ async function main() {
       calibrate: { type: 'boolean', default: false },
       'batch-invariant': { type: 'boolean', default: false },
       'max-body': { type: 'string', default: String(8 << 20) },
+      'compute-nice': { type: 'string', default: '10' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -302,6 +314,7 @@ async function main() {
     port: Number(values.port),
     host: values.host,
     maxBodyBytes: Number(values['max-body']),
+    computeNice: Number(values['compute-nice']),
     session,
     log: (l) => console.error(l),
   });
