@@ -97,6 +97,7 @@ export {
   writePixels,
   pixelLength,
   deprioritizeOtherThreads,
+  prioritizeThisThread,
   BusyError,
   TimeoutError,
   AbortedError,

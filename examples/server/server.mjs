@@ -14,7 +14,7 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { deprioritizeOtherThreads } from 'convkit';
+import { deprioritizeOtherThreads, prioritizeThisThread } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
 import { loopHealth } from './loop-health.mjs';
@@ -30,23 +30,36 @@ class HttpError extends Error {
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
 
-/** The body as one standalone Uint8Array, or a 413 as soon as it passes `limit` bytes. */
-function readBody(req, limit) {
+/**
+ * The body as one Uint8Array, or a 413 as soon as it passes `limit` bytes. With `into` (a
+ * reused slot) and a Content-Length that fits it, the body is read into `into` and the answer
+ * is a view of it; otherwise a standalone array.
+ */
+function readBody(req, limit, into = null) {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit)
     return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`));
+  // http's parser delivers exactly Content-Length bytes, so a declared length that fits cannot overrun.
+  const target = into && Number.isSafeInteger(declared) && declared <= into.length ? into : null;
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
+      if (target && size + c.length > target.length) {
+        req.removeAllListeners('data');
+        req.resume();
+        return reject(new HttpError(400, `body longer than its Content-Length of ${declared}`));
+      }
+      if (target) target.set(c, size);
       size += c.length;
       if (size > limit) {
         req.removeAllListeners('data');
         req.resume();
         reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
-      } else chunks.push(c);
+      } else if (!target) chunks.push(c);
     });
     req.on('end', () => {
+      if (target) return resolve(target.subarray(0, size));
       const out = new Uint8Array(size);
       let o = 0;
       for (const c of chunks) out.set(c, (o += c.length) - c.length);
@@ -124,6 +137,7 @@ export async function startServer({
   session = {},
   decodeWorkers,
   computeNice = 10,
+  loopNice = 0,
   log = () => {},
 }) {
   const backends = new Map();
@@ -139,7 +153,13 @@ export async function startServer({
   // The event loop first: every other thread (compute, decode, libuv, V8 helpers) at a lower
   // priority, so the HTTP thread gets a core as soon as it wakes (thread-priority.ts). Again
   // every second, for threads started later (libuv's pool, a respawned worker).
-  const priority = { nice: computeNice, changed: 0, failed: 0, supported: true };
+  const priority = { nice: computeNice, changed: 0, failed: 0, supported: true, loopNice: 0 };
+  if (loopNice < 0) {
+    // Raising the event loop's own priority needs CAP_SYS_NICE; without it, logged and ignored.
+    const r = prioritizeThisThread(loopNice);
+    if (r.failed) log(`--loop-nice ${loopNice}: ${r.firstError}`);
+    else priority.loopNice = loopNice;
+  }
   const lowerOthers = () => {
     const r = deprioritizeOtherThreads(computeNice);
     priority.supported = r.supported;
@@ -164,30 +184,39 @@ export async function startServer({
       .toLowerCase();
     if (!IMAGE_TYPES.has(type) && type !== 'application/json')
       throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
-    const body = await readBody(req, maxBodyBytes);
-    if (body.length === 0) throw new HttpError(400, 'empty body');
-    let x = null;
-    let pixels = null;
-    if (type === 'application/json') x = jsonInput(body, b.inputShape);
-    else
-      try {
-        pixels = await decoder.decode(body, b.inputShape);
-      } catch (e) {
-        if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
-        if (e instanceof DecodeError) throw new HttpError(400, e.message);
-        throw e;
-      }
-    // A client that goes away cancels its request.
-    const ac = new AbortController();
-    const onClose = () => !res.writableEnded && ac.abort();
-    res.on('close', onClose);
+    const image = IMAGE_TYPES.has(type);
+    // An image's body, then its pixels, in a reused shared slot (slot-pool.mjs), held until the
+    // session has answered; null when all are taken (fresh buffers then).
+    const slot = image ? decoder.slotFor(b.inputShape) : null;
     try {
-      const probs = await (pixels ? b.runPixels(pixels, { signal: ac.signal }) : b.run(x, { signal: ac.signal }));
-      return { model: b.name, top5: top5(probs, b.labels) };
-    } catch (e) {
-      throw fromBackendError(e);
+      const body = await readBody(req, maxBodyBytes, slot?.bytes);
+      if (body.length === 0) throw new HttpError(400, 'empty body');
+      let x = null;
+      let pixels = null;
+      if (!image) x = jsonInput(body, b.inputShape);
+      else
+        try {
+          pixels = await decoder.decode(body, b.inputShape, slot);
+        } catch (e) {
+          if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
+          if (e instanceof DecodeError) throw new HttpError(400, e.message);
+          throw e;
+        }
+      // A client that goes away cancels its request.
+      const ac = new AbortController();
+      const onClose = () => !res.writableEnded && ac.abort();
+      res.on('close', onClose);
+      try {
+        const probs = await (pixels ? b.runPixels(pixels, { signal: ac.signal }) : b.run(x, { signal: ac.signal }));
+        return { model: b.name, top5: top5(probs, b.labels) };
+      } catch (e) {
+        throw fromBackendError(e);
+      } finally {
+        res.off('close', onClose);
+      }
     } finally {
-      res.off('close', onClose);
+      // Settled: the session no longer reads the pixels (it reads them when the batch is assembled).
+      slot?.release();
     }
   }
 
@@ -200,7 +229,7 @@ export async function startServer({
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
-      const out = { ...health.snapshot(), threadPriority: computeNice > 0 ? priority : null, models: {} };
+      const out = { ...health.snapshot(), threadPriority: priority, models: {} };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
       if (url.searchParams.get('reset') === '1') health.reset();
       return send(res, 200, out);
@@ -286,6 +315,7 @@ async function main() {
       'batch-invariant': { type: 'boolean', default: false },
       'max-body': { type: 'string', default: String(8 << 20) },
       'compute-nice': { type: 'string', default: '10' },
+      'loop-nice': { type: 'string', default: '0' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -315,6 +345,7 @@ async function main() {
     host: values.host,
     maxBodyBytes: Number(values['max-body']),
     computeNice: Number(values['compute-nice']),
+    loopNice: Number(values['loop-nice']),
     session,
     log: (l) => console.error(l),
   });

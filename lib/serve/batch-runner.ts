@@ -144,10 +144,11 @@ export class BatchRunner {
   }
 
   /**
-   * The inputs as one tensor at the prepared size, padded with zero rows. Synchronous from the
-   * staging writes to the tensor's copy, so no other batch can write staging in between.
+   * The inputs as one tensor at prepared size `size`, padded with zero rows (run() uses it;
+   * public for tests). Synchronous from the staging writes to the tensor's copy, so no other
+   * batch can write staging in between.
    */
-  private assemble(inputs: readonly BatchInput[], size: number): Tensor {
+  assemble(inputs: readonly BatchInput[], size: number): Tensor {
     const n = inputs.length;
     const per = this.perSample;
     const shape = this.model.inputShape;
