@@ -13,7 +13,8 @@ export class SlotPool {
   #inUse = 0;
 
   constructor({ slotBytes, maxSlots, slotsPerChunk = 64, onChunk = () => {} }) {
-    if (!(Number.isSafeInteger(slotBytes) && slotBytes > 0)) throw new RangeError(`SlotPool: slotBytes must be a positive integer, got ${slotBytes}`);
+    if (!(Number.isSafeInteger(slotBytes) && slotBytes > 0))
+      throw new RangeError(`SlotPool: slotBytes must be a positive integer, got ${slotBytes}`);
     this.slotBytes = slotBytes;
     this.maxSlots = maxSlots;
     this.slotsPerChunk = slotsPerChunk;

@@ -86,7 +86,8 @@ export function writePixels(pixels: Uint8Array, inputShape: readonly number[], o
   const op = 'writePixels';
   const [c, h, w] = imageShape(op, inputShape);
   const want = c === 3 ? SIDE * SIDE * 3 : h * w;
-  if (pixels.length !== want) throw new ShapeError(`${op}: [${inputShape.join(', ')}] is made from ${want} pixel bytes, got ${pixels.length}`);
+  if (pixels.length !== want)
+    throw new ShapeError(`${op}: [${inputShape.join(', ')}] is made from ${want} pixel bytes, got ${pixels.length}`);
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + c * h * w > out.length)
     throw new ArgumentError(`${op}: a sample of ${c * h * w} values at ${offset} does not fit an output of ${out.length}`);
   if (c === 1) {

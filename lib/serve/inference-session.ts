@@ -205,7 +205,8 @@ export class InferenceSession {
   async runPixels(pixels: Uint8Array, opts: RunOptions = {}): Promise<Float32Array> {
     const op = `InferenceSession.runPixels(${this.model.name})`;
     this.refuseIfClosed(op);
-    if (!(pixels instanceof Uint8Array)) throw new ArgumentError(`${op}: 'pixels' must be a Uint8Array (imageToPixels), got ${typeof pixels}`);
+    if (!(pixels instanceof Uint8Array))
+      throw new ArgumentError(`${op}: 'pixels' must be a Uint8Array (imageToPixels), got ${typeof pixels}`);
     const want = pixelLength(this.model.inputShape);
     if (pixels.length !== want)
       throw new ShapeError(`${op}: a ${fmtShape(this.model.inputShape)} input is made from ${want} pixel bytes, got ${pixels.length}`);

@@ -43,9 +43,11 @@ t.test('served images answer as InferenceSession.runImage does, in or out of a s
   const srv = await startServer(['--model', `alexnet=${weights}`, '--max-batch', '8', '--batch-invariant']);
   t.teardown(() => srv.child.kill('SIGKILL'));
   const post = (f: string): Promise<Answer> =>
-    fetch(srv.url + '/v1/models/alexnet/predict', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(f) }).then(
-      async (r) => ({ status: r.status, ...((await r.json()) as object) }),
-    );
+    fetch(srv.url + '/v1/models/alexnet/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: readFileSync(f),
+    }).then(async (r) => ({ status: r.status, ...((await r.json()) as object) }));
   // 3 rounds of every file at once: 18 requests in flight, slots released and taken again.
   const order = [0, 1, 2].flatMap(() => [...small, ...large]);
   const answers = await Promise.all(order.map(post));
@@ -63,7 +65,11 @@ t.test('served images answer as InferenceSession.runImage does, in or out of a s
       `request ${i} (${statSync(f).size > SLOT ? 'body past a slot' : 'body in a slot'}): the library's top-5 for that file`,
     );
   });
-  const stats = (await (await fetch(srv.url + '/v1/stats')).json()) as { gc: object; mainThread: unknown; threadPriority: { failed: number } };
+  const stats = (await (await fetch(srv.url + '/v1/stats')).json()) as {
+    gc: object;
+    mainThread: unknown;
+    threadPriority: { failed: number };
+  };
   t.ok(stats.gc && typeof stats.gc === 'object', '/v1/stats reports GC by kind');
   t.equal(stats.threadPriority.failed, 0, 'and the thread priorities it set');
 });

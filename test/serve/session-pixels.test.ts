@@ -35,7 +35,10 @@ t.test('writePixels(imageToPixels) is imageToSample, for AlexNet and LeNet-5 inp
     );
   }
   t.throws(() => pixelLength([2, 5, 5]), { code: 'ND_ARG' });
-  t.throws(() => writePixels(new Uint8Array(10), [1, 28, 28], new Float32Array(784), 0), { code: 'ND_SHAPE', message: /784 pixel bytes, got 10/ });
+  t.throws(() => writePixels(new Uint8Array(10), [1, 28, 28], new Float32Array(784), 0), {
+    code: 'ND_SHAPE',
+    message: /784 pixel bytes, got 10/,
+  });
   t.throws(() => writePixels(new Uint8Array(784), [1, 28, 28], new Float32Array(784), 1), { code: 'ND_ARG', message: /does not fit/ });
 });
 
@@ -70,7 +73,8 @@ t.test('the reused staging buffer: padding rows are zero after a larger batch, i
   const model = lenet5({ seed: 1 });
   const runner = new BatchRunner(model, model.device, [2, 4, 8]);
   const per = runner.sampleSize;
-  const rows = (n: number, k: number) => Array.from({ length: n }, (_, i) => Float32Array.from({ length: per }, (_, j) => 1 + i + k + j / per));
+  const rows = (n: number, k: number) =>
+    Array.from({ length: n }, (_, i) => Float32Array.from({ length: per }, (_, j) => 1 + i + k + j / per));
   const big = runner.assemble(rows(7, 0), 8);
   big.dispose();
   const px = new Uint8Array(per).map((_, i) => i % 256);
@@ -101,14 +105,23 @@ t.test('batches issued back to back each see their own inputs (staging is copied
   const model = lenet5({ seed: 2 });
   const runner = new BatchRunner(model, model.device, [8]);
   const per = runner.sampleSize;
-  const batch = (k: number) => Array.from({ length: 5 }, (_, i) => Float32Array.from({ length: per }, (_, j) => Math.sin(k * 7 + i * 3 + j)));
+  const batch = (k: number) =>
+    Array.from({ length: 5 }, (_, i) => Float32Array.from({ length: per }, (_, j) => Math.sin(k * 7 + i * 3 + j)));
   const a = batch(1);
   const b = batch(2);
   // Not awaited in between: b is assembled while a is still queued on the stream.
   const [ra, rb] = await Promise.all([runner.run(a), runner.run(b)]);
   const [sa, sb] = [await runner.run(a), await runner.run(b)];
-  t.same(ra.map((r) => Array.from(r)), sa.map((r) => Array.from(r)), 'first batch: same rows as run alone');
-  t.same(rb.map((r) => Array.from(r)), sb.map((r) => Array.from(r)), 'second batch: same rows as run alone');
+  t.same(
+    ra.map((r) => Array.from(r)),
+    sa.map((r) => Array.from(r)),
+    'first batch: same rows as run alone',
+  );
+  t.same(
+    rb.map((r) => Array.from(r)),
+    sb.map((r) => Array.from(r)),
+    'second batch: same rows as run alone',
+  );
   t.notSame(Array.from(ra[0]!), Array.from(rb[0]!), 'and the two batches differ (the check can fail)');
   runner.dispose();
   model.dispose();

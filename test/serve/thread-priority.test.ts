@@ -42,24 +42,28 @@ function probeWorker(): { ask: () => Promise<{ tid: number; nice: number }>; sto
   };
 }
 
-t.test('every thread but the main one is lowered; a thread started later is caught by the next call', { skip: !linux && 'Linux only' }, async (t) => {
-  const mainBefore = os.getPriority(0);
-  const first = deprioritizeOtherThreads(12);
-  t.ok(first.supported, 'supported on Linux');
-  t.ok(first.changed >= 1, `other threads exist and were lowered (${first.changed})`);
-  t.equal(first.failed, 0, 'none refused');
-  t.equal(os.getPriority(0), mainBefore, 'the main thread keeps its priority');
-  for (const [tid, nice] of niceByThread()) if (tid !== process.pid) t.ok(nice >= 12, `thread ${tid} at nice ${nice} >= 12`);
+t.test(
+  'every thread but the main one is lowered; a thread started later is caught by the next call',
+  { skip: !linux && 'Linux only' },
+  async (t) => {
+    const mainBefore = os.getPriority(0);
+    const first = deprioritizeOtherThreads(12);
+    t.ok(first.supported, 'supported on Linux');
+    t.ok(first.changed >= 1, `other threads exist and were lowered (${first.changed})`);
+    t.equal(first.failed, 0, 'none refused');
+    t.equal(os.getPriority(0), mainBefore, 'the main thread keeps its priority');
+    for (const [tid, nice] of niceByThread()) if (tid !== process.pid) t.ok(nice >= 12, `thread ${tid} at nice ${nice} >= 12`);
 
-  const probe = probeWorker();
-  const before = await probe.ask();
-  t.equal(before.nice, mainBefore, "a worker started by the main thread starts at the main thread's priority");
-  const again = deprioritizeOtherThreads(12);
-  t.ok(again.changed >= 1, `the next call lowers the new thread (${again.changed} changed)`);
-  t.equal((await probe.ask()).nice, 12, 'the worker thread is now at nice 12');
-  t.equal(deprioritizeOtherThreads(12).changed, 0, 'a third call has nothing left to change');
-  await probe.stop();
-});
+    const probe = probeWorker();
+    const before = await probe.ask();
+    t.equal(before.nice, mainBefore, "a worker started by the main thread starts at the main thread's priority");
+    const again = deprioritizeOtherThreads(12);
+    t.ok(again.changed >= 1, `the next call lowers the new thread (${again.changed} changed)`);
+    t.equal((await probe.ask()).nice, 12, 'the worker thread is now at nice 12');
+    t.equal(deprioritizeOtherThreads(12).changed, 0, 'a third call has nothing left to change');
+    await probe.stop();
+  },
+);
 
 t.test('a refusal (a thread that is gone) is counted, never thrown', { skip: !linux && 'Linux only' }, async (t) => {
   // Thread ids are below /proc/sys/kernel/pid_max (at most 2^22): this one cannot exist.
