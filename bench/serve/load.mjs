@@ -153,6 +153,8 @@ async function run({ model, backend, batching, serverArgs }) {
       requests_per_s: r.requests.average,
       latency_ms: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
       server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
+      // GCs and the main thread's scheduler counters over the same window (reset after warm-up).
+      server_window_ms: st.windowMs,
       server_gc: st.gc,
       server_main_thread: st.mainThread,
       server_thread_priority: st.threadPriority,
