@@ -1,7 +1,7 @@
 /**
  * Gives the event loop first claim on a core: lowers the scheduling priority (raises the nice
- * value) of every thread of this process but the main one, i.e. convkit's stream executors and
- * intra-op pool, libuv's pool (where sharp decodes), worker threads and V8's helpers.
+ * value) of every thread of this process but the main one and V8's GC helpers, i.e. convkit's
+ * stream executors and intra-op pool, libuv's pool (where sharp decodes) and worker threads.
  *
  * Why: a server's main thread needs little CPU but needs it at once. Measured under the AlexNet
  * load test on two cores, the main thread spent 8.8 s of a 15 s run runnable but waiting for a
@@ -61,9 +61,21 @@ export function reniceThreads(tids: readonly number[], nice: number): PriorityRe
   return out;
 }
 
+/** V8's platform threads: --v8-pool-size workers (Node's default 4) and Node's own two (delayed tasks, SIGUSR1). */
+function v8PlatformThreads(): number {
+  const flag = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+    .map((a) => /^--v8-pool-size=(\d+)$/.exec(a))
+    .find(Boolean);
+  return (flag ? Number(flag[1]) : 4) + 2;
+}
+
 /**
- * Lowers every thread but the main one to `nice` (default 10; 1-19, higher is lower priority).
- * Cheap enough for a timer: one getpriority per thread, a setpriority for new ones.
+ * Lowers every thread but the main one to `nice` (default 10; 1-19, higher is lower priority),
+ * except V8's platform threads: a GC pause of the main thread waits for the helpers it shares
+ * the work with, so lowering them would make the event loop wait on low-priority threads (a
+ * priority inversion). Node starts them before any other thread, so they hold the lowest thread
+ * ids after the main one (measured: the GC's CPU time lands on those, libuv's pool work on the
+ * next ones). Cheap enough for a timer: one getpriority per thread, a setpriority for new ones.
  */
 export function deprioritizeOtherThreads(nice = 10): PriorityResult {
   if (!Number.isSafeInteger(nice) || nice < 1 || nice > 19)
@@ -71,8 +83,10 @@ export function deprioritizeOtherThreads(nice = 10): PriorityResult {
   const tids = threadIds();
   if (tids === null) return { supported: false, changed: 0, failed: 0 };
   // The main thread's id is the process id (Linux: the thread group leader).
+  const others = tids.filter((t) => t > process.pid).sort((a, b) => a - b);
+  const v8 = new Set(others.slice(0, v8PlatformThreads()));
   return reniceThreads(
-    tids.filter((t) => t !== process.pid),
+    tids.filter((t) => t !== process.pid && !v8.has(t)),
     nice,
   );
 }

@@ -52,7 +52,11 @@ t.test(
     t.ok(first.changed >= 1, `other threads exist and were lowered (${first.changed})`);
     t.equal(first.failed, 0, 'none refused');
     t.equal(os.getPriority(0), mainBefore, 'the main thread keeps its priority');
-    for (const [tid, nice] of niceByThread()) if (tid !== process.pid) t.ok(nice >= 12, `thread ${tid} at nice ${nice} >= 12`);
+    // V8's platform threads (4 GC helpers + 2 of Node's) keep the main thread's priority: a GC pause waits on them.
+    const others = [...niceByThread()].filter(([tid]) => tid > process.pid).sort((a, b) => a[0] - b[0]);
+    t.ok(others.length > 6, `more threads than V8's platform ones (${others.length})`);
+    for (const [tid, nice] of others.slice(0, 6)) t.equal(nice, mainBefore, `V8 platform thread ${tid} kept at nice ${mainBefore}`);
+    for (const [tid, nice] of others.slice(6)) t.ok(nice >= 12, `thread ${tid} at nice ${nice} >= 12`);
 
     const probe = probeWorker();
     const before = await probe.ask();
@@ -97,3 +101,46 @@ t.test('values out of range are ND_ARG', async (t) => {
   for (const bad of [0, 20, 1.5, -3, NaN]) t.throws(() => deprioritizeOtherThreads(bad), { code: 'ND_ARG' }, `deprioritize ${bad}`);
   for (const bad of [0, 5, -21, -1.5]) t.throws(() => prioritizeThisThread(bad), { code: 'ND_ARG' }, `prioritize ${bad}`);
 });
+
+t.test(
+  'the threads kept are the ones GC work lands on; libuv pool work lands on the lowered ones',
+  { skip: !linux && 'Linux only' },
+  async (t) => {
+    const { pbkdf2 } = await import('node:crypto');
+    /** CPU ticks (utime + stime) of each thread but the main one, in thread id order. */
+    const ticks = () =>
+      new Map(
+        readdirSync('/proc/self/task')
+          .map(Number)
+          .filter((tid) => tid > process.pid)
+          .sort((a, b) => a - b)
+          .map((tid) => {
+            const s = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+            const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+            return [tid, Number(f[11]) + Number(f[12])] as const;
+          }),
+      );
+    const kept = (m: Map<number, number>) => new Set([...m.keys()].slice(0, 6));
+    const spent = (a: Map<number, number>, b: Map<number, number>, pick: (tid: number) => boolean) =>
+      [...b].filter(([tid]) => pick(tid)).reduce((sum, [tid, v]) => sum + v - (a.get(tid) ?? 0), 0);
+    // libuv's pool (where sharp decodes in a server): pbkdf2 runs there.
+    const t0 = ticks();
+    await Promise.all(Array.from({ length: 8 }, () => new Promise((r) => pbkdf2('x', 'y', 150_000, 32, 'sha256', r))));
+    const t1 = ticks();
+    const k = kept(t1);
+    t.ok(
+      spent(t0, t1, (tid) => !k.has(tid)) >= 10,
+      `libuv pool work ran on lowered threads (${spent(t0, t1, (tid) => !k.has(tid))} ticks)`,
+    );
+    t.ok(spent(t0, t1, (tid) => k.has(tid)) <= 2, `and next to none on the kept ones (${spent(t0, t1, (tid) => k.has(tid))} ticks)`);
+    // Garbage in the old generation: V8's helpers mark and sweep it.
+    let keep: object[] = [];
+    for (let i = 0; i < 3e6; i++) {
+      keep.push({ a: i, b: [i] });
+      if (keep.length > 5e5) keep = [];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const t2 = ticks();
+    t.ok(spent(t1, t2, (tid) => k.has(tid)) >= 1, `GC helper work ran on the kept threads (${spent(t1, t2, (tid) => k.has(tid))} ticks)`);
+  },
+);
