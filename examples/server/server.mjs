@@ -150,9 +150,9 @@ export async function startServer({
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
   const health = loopHealth();
-  // The event loop first: every other thread (compute, decode, libuv, V8 helpers) at a lower
-  // priority, so the HTTP thread gets a core as soon as it wakes (thread-priority.ts). Again
-  // every second, for threads started later (libuv's pool, a respawned worker).
+  // The event loop first: every other thread (compute, decode workers, libuv's pool; not V8's
+  // GC helpers, which a GC pause waits on) at a lower priority, so the HTTP thread gets a core
+  // as soon as it wakes (thread-priority.ts). Again every second, for threads started later.
   const priority = { nice: computeNice, changed: 0, failed: 0, supported: true, loopNice: 0 };
   if (loopNice < 0) {
     // Raising the event loop's own priority needs CAP_SYS_NICE; without it, logged and ignored.
