@@ -98,6 +98,8 @@ export {
   pixelLength,
   deprioritizeOtherThreads,
   prioritizeThisThread,
+  reniceThreads,
+  listThreads,
   BusyError,
   TimeoutError,
   AbortedError,

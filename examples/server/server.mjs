@@ -14,7 +14,7 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { deprioritizeOtherThreads, prioritizeThisThread } from 'convkit';
+import { listThreads, prioritizeThisThread, reniceThreads } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
 import { loopHealth } from './loop-health.mjs';
@@ -141,18 +141,25 @@ export async function startServer({
   log = () => {},
 }) {
   const backends = new Map();
+  // Threads before the sessions exist: those that appear while they are made are theirs.
+  const threadsBefore = new Set(listThreads() ?? []);
   for (const m of models) {
     const b = m.onnx ? await ortBackend(m.name, m.onnx, m.inputShape, session) : await convkitBackend(m.name, m.weights, session);
     if (!b) throw new Error(`model ${m.name}: onnxruntime-node is not installed`);
     b.labels = m.labels;
     backends.set(m.name, b);
   }
+  // Taken before the decode workers start: only the sessions' threads.
+  const sessionThreads = (listThreads() ?? []).filter((t) => !threadsBefore.has(t));
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
   const health = loopHealth();
-  // The event loop first: every other thread (compute, decode workers, libuv's pool; not V8's
-  // GC helpers, which a GC pause waits on) at a lower priority, so the HTTP thread gets a core
-  // as soon as it wakes (thread-priority.ts). Again every second, for threads started later.
+  // The event loop before compute: the threads the sessions started (convkit's stream executor
+  // and compute pool, or onnxruntime's pool) run at nice `computeNice`, so the HTTP thread gets
+  // a core as soon as it wakes (thread-priority.ts). Decoding (libuv's pool, decode workers) is
+  // left at normal priority: it is per-request work that a load client on the same machine
+  // would otherwise starve (measured: LeNet-5, decode-bound, lost most of its throughput with
+  // every thread lowered). A compute pool started later inherits from the executor that starts it.
   const priority = { nice: computeNice, changed: 0, failed: 0, supported: true, loopNice: 0 };
   if (loopNice < 0) {
     // Raising the event loop's own priority needs CAP_SYS_NICE; without it, logged and ignored.
@@ -160,17 +167,10 @@ export async function startServer({
     if (r.failed) log(`--loop-nice ${loopNice}: ${r.firstError}`);
     else priority.loopNice = loopNice;
   }
-  const lowerOthers = () => {
-    const r = deprioritizeOtherThreads(computeNice);
-    priority.supported = r.supported;
-    priority.changed += r.changed;
-    priority.failed += r.failed;
-    if (r.firstError) log(`thread priority: ${r.firstError}`);
-  };
-  let priorityTimer = null;
   if (computeNice > 0) {
-    lowerOthers();
-    priorityTimer = setInterval(lowerOthers, 1000).unref();
+    const r = reniceThreads(sessionThreads, computeNice);
+    Object.assign(priority, { supported: r.supported, changed: r.changed, failed: r.failed });
+    if (r.firstError) log(`thread priority: ${r.firstError}`);
   }
   let shuttingDown = false;
   let inFlight = 0;
@@ -269,7 +269,6 @@ export async function startServer({
   async function close() {
     if (shuttingDown) return;
     shuttingDown = true;
-    clearInterval(priorityTimer);
     server.close();
     server.closeIdleConnections();
     if (inFlight > 0) await new Promise((r) => (idle = r));

@@ -3,6 +3,10 @@
  * value) of every thread of this process but the main one and V8's GC helpers, i.e. convkit's
  * stream executors and intra-op pool, libuv's pool (where sharp decodes) and worker threads.
  *
+ * Two scopes: deprioritizeOtherThreads lowers every thread but the event loop's and V8's GC
+ * helpers; reniceThreads(tids) lowers given ones, e.g. those a session started (listThreads()
+ * before and after InferenceSession.create), as the example server does.
+ *
  * Why: a server's main thread needs little CPU but needs it at once. Measured under the AlexNet
  * load test on two cores, the main thread spent 8.8 s of a 15 s run runnable but waiting for a
  * core (/proc schedstat), behind compute threads at the same priority; at nice 10 a busy compute
@@ -32,7 +36,7 @@ export interface PriorityResult {
 }
 
 /** The thread ids of this process (Linux /proc); null where there is no such listing. */
-function threadIds(): number[] | null {
+export function listThreads(): number[] | null {
   if (process.platform !== 'linux') return null;
   try {
     return readdirSync('/proc/self/task').map(Number).filter(Number.isSafeInteger);
@@ -42,8 +46,10 @@ function threadIds(): number[] | null {
 }
 
 /**
- * Raises each of `tids` to `nice` where it is below; never throws. Exported for tests (a
- * vanished thread id is the refusal a test can provoke without privileges).
+ * Raises each of `tids` to `nice` where it is below; never throws (a thread that exited since
+ * it was listed is a refusal). With listThreads() before and after creating a session, it
+ * lowers just the threads the session started (its stream executor and compute pool), which is
+ * what the example server does: decoding then keeps its share against a load client.
  */
 export function reniceThreads(tids: readonly number[], nice: number): PriorityResult {
   const out: PriorityResult = { supported: process.platform === 'linux', changed: 0, failed: 0 };
@@ -80,7 +86,7 @@ function v8PlatformThreads(): number {
 export function deprioritizeOtherThreads(nice = 10): PriorityResult {
   if (!Number.isSafeInteger(nice) || nice < 1 || nice > 19)
     throw new ArgumentError(`deprioritizeOtherThreads: 'nice' must be an integer in [1, 19], got ${String(nice)}`);
-  const tids = threadIds();
+  const tids = listThreads();
   if (tids === null) return { supported: false, changed: 0, failed: 0 };
   // The main thread's id is the process id (Linux: the thread group leader).
   const others = tids.filter((t) => t > process.pid).sort((a, b) => a - b);

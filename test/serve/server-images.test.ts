@@ -68,8 +68,9 @@ t.test('served images answer as InferenceSession.runImage does, in or out of a s
   const stats = (await (await fetch(srv.url + '/v1/stats')).json()) as {
     gc: object;
     mainThread: unknown;
-    threadPriority: { failed: number };
+    threadPriority: { failed: number; changed: number };
   };
   t.ok(stats.gc && typeof stats.gc === 'object', '/v1/stats reports GC by kind');
   t.equal(stats.threadPriority.failed, 0, 'and the thread priorities it set');
+  t.ok(stats.threadPriority.changed >= 1, `the session's threads were lowered (${stats.threadPriority.changed})`);
 });
