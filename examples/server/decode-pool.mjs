@@ -17,6 +17,9 @@ export class DecodeError extends Error {
   }
 }
 
+/** A slot holds at least this much, so that most JPEG bodies are read into it (the samples average 120 KB). */
+const BODY_SLOT_BYTES = 256 << 10;
+
 /** Pixel bytes of one `shape` input, or null when images do not map to it (a DecodeError later). */
 function pixelsOf(shape) {
   try {
@@ -63,7 +66,9 @@ export class DecodePool {
     let pool = this.#slots.get(size);
     if (!pool) {
       pool = new SlotPool({
-        slotBytes: size,
+        // Room for a typical photo's body too (LeNet-5's 784 pixel bytes would fit no JPEG):
+        // bodies are most of what is left to allocate per request.
+        slotBytes: Math.max(size, BODY_SLOT_BYTES),
         maxSlots: this.maxSlots,
         // Each worker is sent a chunk once; a request's message names only its place in it.
         onChunk: (chunk, sab) => {
