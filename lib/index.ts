@@ -104,6 +104,13 @@ export {
   InferenceSession,
   SessionPool,
   imageToSample,
+  imageToPixels,
+  writePixels,
+  pixelLength,
+  deprioritizeOtherThreads,
+  prioritizeThisThread,
+  reniceThreads,
+  listThreads,
   BusyError,
   TimeoutError,
   AbortedError,
@@ -115,6 +122,7 @@ export {
   type SessionStats,
   type LatencySummary,
   type Calibration,
+  type PriorityResult,
 } from './serve/index.js';
 // Weights that travel, PyTorch weights in, ONNX out (issue 13).
 export {

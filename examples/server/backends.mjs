@@ -1,9 +1,16 @@
 // What the HTTP code talks to: { name, inputShape, run(x, { signal, timeoutMs }) -> probs,
-// stats(), close() }. Two kinds behind the same interface, so the load test compares them
+// runPixels(pixels, opts) -> probs (a decoded image, imageToPixels), stats(), close() }. Two kinds behind the same interface, so the load test compares them
 // through the same server: convkit (an InferenceSession, or a SessionPool of workers) and
 // onnxruntime-node (one session.run per request, as ORT leaves batching to its user).
 import { createRequire } from 'node:module';
-import { InferenceSession, SessionPool, BusyError } from 'convkit';
+import { InferenceSession, SessionPool, BusyError, writePixels } from 'convkit';
+
+/** The float input of decoded pixels, for backends that take only floats. */
+function toSample(pixels, inputShape) {
+  const x = new Float32Array(inputShape.reduce((a, b) => a * b, 1));
+  writePixels(pixels, inputShape, x, 0);
+  return x;
+}
 
 /** convkit from a weights file; batching off is maxBatchSize 1. */
 export async function convkitBackend(
@@ -28,6 +35,7 @@ export async function convkitBackend(
       kind: `convkit pool x${workers} (${isolation})`,
       inputShape: pool.inputShape,
       run: (x, o) => pool.run(x, o),
+      runPixels: (px, o) => pool.run(toSample(px, pool.inputShape), o),
       stats: async () => ({ workers: await pool.stats() }),
       close: () => pool.close(),
     };
@@ -38,6 +46,8 @@ export async function convkitBackend(
     kind: `convkit ${s.device.name}`,
     inputShape: [...s.inputShape],
     run: (x, o) => s.run(x, o),
+    // Normalised into the batch as it is assembled: no float copy per queued request.
+    runPixels: (px, o) => s.runPixels(px, o),
     stats: async () => s.stats(),
     close: () => s.close(),
   };
@@ -88,6 +98,9 @@ export async function ortBackend(name, onnxFile, inputShape, { threads, maxQueue
       } finally {
         outstanding--;
       }
+    },
+    runPixels(pixels, o) {
+      return this.run(toSample(pixels, inputShape), o);
     },
     stats: async () => ({ queueDepth: outstanding, completed }),
     close: () => session.release?.(),

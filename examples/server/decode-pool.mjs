@@ -1,9 +1,14 @@
 // Image decoding on worker threads, as convkit's image loader does: the HTTP thread only
-// hands bytes over and gets a Float32Array back, so decoding never delays the event loop.
+// hands bytes over and gets the decoded pixels back (imageToPixels: a Uint8Array), so decoding
+// never delays the event loop.
 // Bounded: past `maxPending` images waiting, decode() rejects with code 'BUSY' (a 503).
+// With a slot (slotFor), the body and then the pixels live in shared memory reused from request
+// to request (slot-pool.mjs), so the HTTP thread allocates no buffer per image.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { pixelLength } from 'convkit';
 import sharp from 'sharp';
+import { SlotPool } from './slot-pool.mjs';
 
 export class DecodeError extends Error {
   constructor(message) {
@@ -12,16 +17,31 @@ export class DecodeError extends Error {
   }
 }
 
+/** A slot holds at least this much, so that most JPEG bodies are read into it (the samples average 120 KB). */
+const BODY_SLOT_BYTES = 256 << 10;
+
+/** Pixel bytes of one `shape` input, or null when images do not map to it (a DecodeError later). */
+function pixelsOf(shape) {
+  try {
+    return pixelLength(shape);
+  } catch {
+    return null;
+  }
+}
+
 export class DecodePool {
   #workers = [];
   #pending = new Map();
   #nextId = 1;
+  /** One SlotPool per pixel size (one per model input shape). */
+  #slots = new Map();
 
-  constructor({ workers = Math.max(1, Math.min(4, os.availableParallelism() - 1)), maxPending = 2048 } = {}) {
+  constructor({ workers = Math.max(1, Math.min(4, os.availableParallelism() - 1)), maxPending = 2048, maxSlots = maxPending } = {}) {
     // sharp's shared libraries must be loaded on the main thread first (sharp's notes on worker
     // threads, glibc): the static import above does that.
     void sharp;
     this.maxPending = maxPending;
+    this.maxSlots = maxSlots;
     for (let i = 0; i < workers; i++) {
       const w = new Worker(new URL('./decode-worker.mjs', import.meta.url));
       w.load = 0;
@@ -36,15 +56,48 @@ export class DecodePool {
     return this.#pending.size;
   }
 
-  /** Float32Array input of `shape` ([C, H, W]) from JPEG/PNG bytes; rejects DecodeError if undecodable. */
-  decode(bytes, shape) {
+  /**
+   * A shared slot for one image of `shape`'s input ({ bytes, release() }; release it once the
+   * session has answered), or null when all are taken (decode() then uses fresh buffers).
+   */
+  slotFor(shape) {
+    const size = pixelsOf(shape);
+    if (size === null) return null;
+    let pool = this.#slots.get(size);
+    if (!pool) {
+      pool = new SlotPool({
+        // Room for a typical photo's body too (LeNet-5's 784 pixel bytes would fit no JPEG):
+        // bodies are most of what is left to allocate per request.
+        slotBytes: Math.max(size, BODY_SLOT_BYTES),
+        maxSlots: this.maxSlots,
+        // Each worker is sent a chunk once; a request's message names only its place in it.
+        onChunk: (chunk, sab) => {
+          for (const w of this.#workers) w.postMessage({ chunkOf: size, chunk, sab });
+        },
+      });
+      this.#slots.set(size, pool);
+    }
+    return pool.acquire();
+  }
+
+  /**
+   * The pixels (Uint8Array, imageToPixels) of a `shape` ([C, H, W]) input from JPEG/PNG bytes;
+   * rejects DecodeError if undecodable. With `slot`, `bytes` may be a view of the slot (the
+   * body read into it) and the pixels are written there; the answer is a view of the slot.
+   */
+  decode(bytes, shape, slot = null) {
     if (this.#pending.size >= this.maxPending) return Promise.reject(Object.assign(new Error('decode queue full'), { code: 'BUSY' }));
+    const size = pixelsOf(shape);
+    if (size === null) return Promise.reject(new DecodeError(`images map to [1, H, W] or [3, S, S] inputs, not [${shape.join(', ')}]`));
     const w = this.#workers.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.#nextId++;
+    const inSlot = slot !== null && bytes.buffer === slot.bytes.buffer;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, w });
+      this.#pending.set(id, { resolve, reject, w, slot, size });
       w.load++;
-      w.postMessage({ id, bytes, shape }, [bytes.buffer]);
+      const where = slot ? { size, chunk: slot.chunk, offset: slot.offset } : null;
+      if (inSlot) w.postMessage({ id, slot: where, bodyLength: bytes.length, shape });
+      else w.postMessage({ id, slot: where, bytes, shape }, [bytes.buffer]);
     });
   }
 
@@ -54,7 +107,7 @@ export class DecodePool {
     this.#pending.delete(m.id);
     w.load--;
     if (m.error) p.reject(new DecodeError(m.error));
-    else p.resolve(m.x);
+    else p.resolve(p.slot ? p.slot.bytes.subarray(0, p.size) : m.pixels);
   }
 
   #fail(w, e) {

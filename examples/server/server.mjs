@@ -8,14 +8,16 @@
 //   -> 200 {"model", "top5": [{"class", "label", "probability"}]}
 //   413 body too large, 415 wrong content type, 400 undecodable image or wrong shape,
 //   503 + Retry-After when the queue is full or the server is shutting down, 504 on timeout.
-// GET /healthz, GET /metrics (Prometheus), GET /v1/stats[?reset=1] (JSON: sessions, event loop).
+// GET /healthz, GET /metrics (Prometheus), GET /v1/stats[?reset=1] (JSON: sessions, event loop, GC,
+// the main thread's scheduler wait: loop-health.mjs).
 // SIGTERM: new requests get 503, in-flight ones finish, then the process exits.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { listThreads, prioritizeThisThread, reniceThreads } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
+import { loopHealth } from './loop-health.mjs';
 import { createMetrics } from './metrics.mjs';
 
 class HttpError extends Error {
@@ -28,23 +30,36 @@ class HttpError extends Error {
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
 
-/** The body as one standalone Uint8Array, or a 413 as soon as it passes `limit` bytes. */
-function readBody(req, limit) {
+/**
+ * The body as one Uint8Array, or a 413 as soon as it passes `limit` bytes. With `into` (a
+ * reused slot) and a Content-Length that fits it, the body is read into `into` and the answer
+ * is a view of it; otherwise a standalone array.
+ */
+function readBody(req, limit, into = null) {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit)
     return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`));
+  // http's parser delivers exactly Content-Length bytes, so a declared length that fits cannot overrun.
+  const target = into && Number.isSafeInteger(declared) && declared <= into.length ? into : null;
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
+      if (target && size + c.length > target.length) {
+        req.removeAllListeners('data');
+        req.resume();
+        return reject(new HttpError(400, `body longer than its Content-Length of ${declared}`));
+      }
+      if (target) target.set(c, size);
       size += c.length;
       if (size > limit) {
         req.removeAllListeners('data');
         req.resume();
         reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
-      } else chunks.push(c);
+      } else if (!target) chunks.push(c);
     });
     req.on('end', () => {
+      if (target) return resolve(target.subarray(0, size));
       const out = new Uint8Array(size);
       let o = 0;
       for (const c of chunks) out.set(c, (o += c.length) - c.length);
@@ -121,19 +136,42 @@ export async function startServer({
   maxBodyBytes = 8 << 20,
   session = {},
   decodeWorkers,
+  computeNice = 10,
+  loopNice = 0,
   log = () => {},
 }) {
   const backends = new Map();
+  // Threads before the sessions exist: those that appear while they are made are theirs.
+  const threadsBefore = new Set(listThreads() ?? []);
   for (const m of models) {
     const b = m.onnx ? await ortBackend(m.name, m.onnx, m.inputShape, session) : await convkitBackend(m.name, m.weights, session);
     if (!b) throw new Error(`model ${m.name}: onnxruntime-node is not installed`);
     b.labels = m.labels;
     backends.set(m.name, b);
   }
+  // Taken before the decode workers start: only the sessions' threads.
+  const sessionThreads = (listThreads() ?? []).filter((t) => !threadsBefore.has(t));
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
-  const eventLoop = monitorEventLoopDelay({ resolution: 10 });
-  eventLoop.enable();
+  const health = loopHealth();
+  // The event loop before compute: the threads the sessions started (convkit's stream executor
+  // and compute pool, or onnxruntime's pool) run at nice `computeNice`, so the HTTP thread gets
+  // a core as soon as it wakes (thread-priority.ts). Decoding (libuv's pool, decode workers) is
+  // left at normal priority: it is per-request work that a load client on the same machine
+  // would otherwise starve (measured: LeNet-5, decode-bound, lost most of its throughput with
+  // every thread lowered). A compute pool started later inherits from the executor that starts it.
+  const priority = { nice: computeNice, changed: 0, failed: 0, supported: true, loopNice: 0 };
+  if (loopNice < 0) {
+    // Raising the event loop's own priority needs CAP_SYS_NICE; without it, logged and ignored.
+    const r = prioritizeThisThread(loopNice);
+    if (r.failed) log(`--loop-nice ${loopNice}: ${r.firstError}`);
+    else priority.loopNice = loopNice;
+  }
+  if (computeNice > 0) {
+    const r = reniceThreads(sessionThreads, computeNice);
+    Object.assign(priority, { supported: r.supported, changed: r.changed, failed: r.failed });
+    if (r.firstError) log(`thread priority: ${r.firstError}`);
+  }
   let shuttingDown = false;
   let inFlight = 0;
   let idle = null;
@@ -146,29 +184,39 @@ export async function startServer({
       .toLowerCase();
     if (!IMAGE_TYPES.has(type) && type !== 'application/json')
       throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
-    const body = await readBody(req, maxBodyBytes);
-    if (body.length === 0) throw new HttpError(400, 'empty body');
-    let x;
-    if (type === 'application/json') x = jsonInput(body, b.inputShape);
-    else
-      try {
-        x = await decoder.decode(body, b.inputShape);
-      } catch (e) {
-        if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
-        if (e instanceof DecodeError) throw new HttpError(400, e.message);
-        throw e;
-      }
-    // A client that goes away cancels its request.
-    const ac = new AbortController();
-    const onClose = () => !res.writableEnded && ac.abort();
-    res.on('close', onClose);
+    const image = IMAGE_TYPES.has(type);
+    // An image's body, then its pixels, in a reused shared slot (slot-pool.mjs), held until the
+    // session has answered; null when all are taken (fresh buffers then).
+    const slot = image ? decoder.slotFor(b.inputShape) : null;
     try {
-      const probs = await b.run(x, { signal: ac.signal });
-      return { model: b.name, top5: top5(probs, b.labels) };
-    } catch (e) {
-      throw fromBackendError(e);
+      const body = await readBody(req, maxBodyBytes, slot?.bytes);
+      if (body.length === 0) throw new HttpError(400, 'empty body');
+      let x = null;
+      let pixels = null;
+      if (!image) x = jsonInput(body, b.inputShape);
+      else
+        try {
+          pixels = await decoder.decode(body, b.inputShape, slot);
+        } catch (e) {
+          if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
+          if (e instanceof DecodeError) throw new HttpError(400, e.message);
+          throw e;
+        }
+      // A client that goes away cancels its request.
+      const ac = new AbortController();
+      const onClose = () => !res.writableEnded && ac.abort();
+      res.on('close', onClose);
+      try {
+        const probs = await (pixels ? b.runPixels(pixels, { signal: ac.signal }) : b.run(x, { signal: ac.signal }));
+        return { model: b.name, top5: top5(probs, b.labels) };
+      } catch (e) {
+        throw fromBackendError(e);
+      } finally {
+        res.off('close', onClose);
+      }
     } finally {
-      res.off('close', onClose);
+      // Settled: the session no longer reads the pixels (it reads them when the batch is assembled).
+      slot?.release();
     }
   }
 
@@ -181,18 +229,9 @@ export async function startServer({
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
-      const ms = (ns) => ns / 1e6;
-      const out = {
-        eventLoopDelayMs: {
-          p50: ms(eventLoop.percentile(50)),
-          p99: ms(eventLoop.percentile(99)),
-          max: ms(eventLoop.max),
-          mean: ms(eventLoop.mean),
-        },
-        models: {},
-      };
+      const out = { ...health.snapshot(), threadPriority: priority, models: {} };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
-      if (url.searchParams.get('reset') === '1') eventLoop.reset();
+      if (url.searchParams.get('reset') === '1') health.reset();
       return send(res, 200, out);
     }
     const m = /^\/v1\/models\/([^/]+)\/predict$/.exec(url.pathname);
@@ -236,7 +275,7 @@ export async function startServer({
     for (const b of backends.values()) await b.close();
     await decoder.close();
     server.closeAllConnections();
-    eventLoop.disable();
+    health.close();
   }
 
   return { url: `http://${addr.address}:${addr.port}`, server, close, backends };
@@ -274,6 +313,8 @@ async function main() {
       calibrate: { type: 'boolean', default: false },
       'batch-invariant': { type: 'boolean', default: false },
       'max-body': { type: 'string', default: String(8 << 20) },
+      'compute-nice': { type: 'string', default: '10' },
+      'loop-nice': { type: 'string', default: '0' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -302,6 +343,8 @@ async function main() {
     port: Number(values.port),
     host: values.host,
     maxBodyBytes: Number(values['max-body']),
+    computeNice: Number(values['compute-nice']),
+    loopNice: Number(values['loop-nice']),
     session,
     log: (l) => console.error(l),
   });

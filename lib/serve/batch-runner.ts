@@ -7,11 +7,24 @@
  *
  * On devices without recording (CUDA today), the same padded batch runs through the eager
  * predictProbs ops, so a row never depends on how many other requests shared its batch.
+ *
+ * The batch is assembled in one staging buffer kept for the runner's life, not a new one per
+ * batch: every JS ArrayBuffer allocated counts as V8 external memory until the next GC sweeps
+ * it, and under a load test a fresh 20 MB AlexNet batch buffer per batch (with the per-request
+ * copies) triggered a Mark-Compact every few batches (bench/RESULTS.md). Reuse is safe because
+ * Tensor.fromArray copies synchronously (CPU and CUDA alike) before run() first awaits.
  */
 import { ArgumentError } from '../errors.js';
 import type { Model, Predictor } from '../models/model.js';
 import type { Device } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
+import { writePixels } from './image-input.js';
+
+/**
+ * One sample: sampleSize floats, or the decoded pixels of an image (imageToPixels for the
+ * model's input shape), normalised straight into the batch.
+ */
+export type BatchInput = Float32Array | Uint8Array;
 
 /** Powers of two up to max, and max itself: 1, 2, 4, 8, ..., max. */
 export function powersOfTwo(max: number): number[] {
@@ -62,6 +75,10 @@ export class BatchRunner {
   private readonly predictors = new Map<number, Predictor>();
   private readonly perSample: number;
   private sizes: number[];
+  /** The batch being assembled, sized for the largest prepared batch; made at first use. */
+  private staging: Float32Array | null = null;
+  /** Rows of staging at and past this index are zero (padding rows need no clearing). */
+  private zeroFrom = 0;
 
   constructor(
     readonly model: Model,
@@ -102,14 +119,11 @@ export class BatchRunner {
     for (const s of this.sizes) this.recorded(s);
   }
 
-  /** One output row per input, in order. Inputs are sampleSize floats each. */
-  async run(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+  /** One output row per input, in order. Inputs are sampleSize floats or an image's pixels each. */
+  async run(inputs: readonly BatchInput[]): Promise<Float32Array[]> {
     const n = inputs.length;
     const size = this.sizeFor(n);
-    const per = this.perSample;
-    const buf = new Float32Array(size * per);
-    for (let i = 0; i < n; i++) buf.set(inputs[i]!, i * per);
-    const x = Tensor.fromArray(buf, [size, ...this.model.inputShape], { device: this.device });
+    const x = this.assemble(inputs, size);
     let y: Tensor;
     try {
       const p = this.recorded(size);
@@ -127,6 +141,28 @@ export class BatchRunner {
     } finally {
       y.dispose();
     }
+  }
+
+  /**
+   * The inputs as one tensor at prepared size `size`, padded with zero rows (run() uses it;
+   * public for tests). Synchronous from the staging writes to the tensor's copy, so no other
+   * batch can write staging in between.
+   */
+  assemble(inputs: readonly BatchInput[], size: number): Tensor {
+    const n = inputs.length;
+    const per = this.perSample;
+    const shape = this.model.inputShape;
+    this.staging ??= new Float32Array(this.sizes[this.sizes.length - 1]! * per);
+    const buf = this.staging.subarray(0, size * per);
+    for (let i = 0; i < n; i++) {
+      const v = inputs[i]!;
+      if (v instanceof Uint8Array) writePixels(v, shape, buf, i * per);
+      else buf.set(v, i * per);
+    }
+    // Padding rows: clear only what an earlier, larger batch left there.
+    if (this.zeroFrom > n) buf.fill(0, n * per, Math.min(this.zeroFrom, size) * per);
+    if (this.zeroFrom <= size) this.zeroFrom = n;
+    return Tensor.fromArray(buf, [size, ...shape], { device: this.device });
   }
 
   /**
@@ -164,6 +200,7 @@ export class BatchRunner {
   }
 
   dispose(): void {
+    this.staging = null;
     for (const p of this.predictors.values()) p.dispose();
     this.predictors.clear();
   }

@@ -5,3 +5,5 @@ export { BusyError, TimeoutError, AbortedError, ClosedError } from './errors.js'
 export { powersOfTwo, type Calibration } from './batch-runner.js';
 export type { SessionStats, LatencySummary } from './stats.js';
 export { imageToSample } from './image-input.js';
+export { imageToPixels, writePixels, pixelLength } from './image-input.js';
+export { deprioritizeOtherThreads, prioritizeThisThread, reniceThreads, listThreads, type PriorityResult } from './thread-priority.js';

@@ -1,0 +1,81 @@
+// What stalls the server's event loop, measured in ways that do not depend on quiet cores:
+// - delay: monitorEventLoopDelay (what a request feels);
+// - gc: every garbage collection by kind (PerformanceObserver 'gc'), with its count, total and
+//   longest pause: a Mark-Compact is a stop-the-world pause of the main thread, whatever the load;
+// - mainThread: the main thread's scheduler counters (Linux /proc/self/task/<pid>/schedstat):
+//   time it ran, and time it was runnable but waiting for a core (run-queue wait: starvation by
+//   other threads and processes, not the server's own work), plus its context switches.
+// Reset together, so one window covers one load run (/v1/stats?reset=1).
+import { readFileSync } from 'node:fs';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
+
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'markCompact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incrementalMarking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakCallbacks',
+};
+
+/** The main thread's [ran ns, waited-for-a-core ns] and context switches; null off Linux. */
+function schedSample() {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    const status = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8');
+    const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { run, wait, voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
+  } catch {
+    return null;
+  }
+}
+
+export function loopHealth() {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let gc = {};
+  let since = performance.now();
+  let sched0 = schedSample();
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = GC_KINDS[e.detail?.kind] ?? `kind${e.detail?.kind}`;
+      const k = (gc[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+      k.count++;
+      k.totalMs += e.duration;
+      k.maxMs = Math.max(k.maxMs, e.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const ms = (ns) => ns / 1e6;
+  const round = (x) => Math.round(x * 10) / 10;
+  return {
+    snapshot() {
+      const now = schedSample();
+      const wallMs = performance.now() - since;
+      const gcOut = {};
+      for (const [kind, k] of Object.entries(gc)) gcOut[kind] = { count: k.count, totalMs: round(k.totalMs), maxMs: round(k.maxMs) };
+      return {
+        windowMs: Math.round(wallMs),
+        eventLoopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), mean: ms(delay.mean) },
+        gc: gcOut,
+        mainThread:
+          now && sched0
+            ? {
+                ranMs: Math.round(ms(now.run - sched0.run)),
+                waitedForCoreMs: Math.round(ms(now.wait - sched0.wait)),
+                voluntarySwitches: now.voluntary - sched0.voluntary,
+                involuntarySwitches: now.involuntary - sched0.involuntary,
+              }
+            : null,
+      };
+    },
+    reset() {
+      delay.reset();
+      gc = {};
+      since = performance.now();
+      sched0 = schedSample();
+    },
+    close() {
+      observer.disconnect();
+      delay.disable();
+    },
+  };
+}
