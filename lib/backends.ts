@@ -1,12 +1,13 @@
 /** backends(): what this build of convkit has compiled in and what is usable on this machine. */
 import { cpuIsa, isa, isaFamilies } from './isa.js';
 import { addonInfo, native } from './native.js';
+import { glooStatus } from './parallel/gloo-engine.js';
 import { cpuBuildReason, cudaStatus, type CudaStatus } from './tensor/cuda-status.js';
 
 export type { CudaStatus } from './tensor/cuda-status.js';
 
 export interface BackendInfo {
-  name: 'cpu' | 'cuda';
+  name: 'cpu' | 'cuda' | 'gloo';
   compiled: boolean;
   available: boolean;
   /** Why an unavailable backend cannot be used. */
@@ -15,6 +16,7 @@ export interface BackendInfo {
    * Extra facts. CPU: intra-op threads; `isa`, the instruction-set level in force (setIsa,
    * CONVKIT_ISA), `cpuIsa`, the best this CPU runs, and `families`, the path each kernel family
    * takes under it; `simd` is the GEMM micro-kernel in use. CUDA: runtime, driver and devices.
+   * Gloo (process groups on CPUs): the shim's path and Gloo's version, or the paths searched.
    */
   details?: Record<string, unknown>;
 }
@@ -38,6 +40,13 @@ function cudaBackend(): BackendInfo {
   return { name: 'cuda', compiled: true, available: true, details };
 }
 
+/** Gloo, the engine of process groups on CPUs: loaded at run time, so compiled means "the shim was built". */
+function glooBackend(): BackendInfo {
+  const g = glooStatus();
+  if (g.available) return { name: 'gloo', compiled: true, available: true, details: { path: g.path, version: g.version } };
+  return { name: 'gloo', compiled: g.path !== undefined, available: false, reason: g.reason, details: { searched: g.searched } };
+}
+
 export function backends(): BackendInfo[] {
   const cpu: BackendInfo = {
     name: 'cpu',
@@ -54,5 +63,5 @@ export function backends(): BackendInfo[] {
       addonKind: addonInfo.kind,
     },
   };
-  return [cpu, cudaBackend()];
+  return [cpu, cudaBackend(), glooBackend()];
 }

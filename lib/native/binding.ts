@@ -6,9 +6,10 @@
  */
 import type { CoreBinding } from './core.js';
 import type { CudaBinding } from './cuda.js';
+import type { GlooBinding } from './gloo.js';
 import type { KernelBinding } from './kernels.js';
 
-export interface NativeBinding extends CoreBinding, KernelBinding, CudaBinding {}
+export interface NativeBinding extends CoreBinding, KernelBinding, CudaBinding, GlooBinding {}
 
 /** 'both': the CPU and the CUDA build; 'cuda': the CUDA build only. */
 export type BindingBuilds = 'both' | 'cuda';
@@ -96,6 +97,13 @@ export const BINDING_NAMES = {
   isa: 'both',
   cpuIsa: 'both',
   isaFamilies: 'both',
+  // the Gloo engine (native/napi/ops_gloo.cc)
+  glooLoad: 'both',
+  glooCreate: 'both',
+  glooAllReduce: 'both',
+  glooBroadcast: 'both',
+  glooBarrier: 'both',
+  glooDestroy: 'both',
   // CUDA build only
   cudaStatus: 'cuda',
   cudaLoadCublas: 'cuda',

@@ -19,5 +19,6 @@ void registerRbf(Napi::Env env, Napi::Object exports);
 void registerCapture(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerIsa(Napi::Env env, Napi::Object exports);
+void registerGloo(Napi::Env env, Napi::Object exports);
 
 }  // namespace ck
