@@ -51,6 +51,8 @@ export interface AllReduceOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60000;
+/** How long rank 0 keeps the store up for ranks still connected when it leaves or fails. */
+const STORE_GRACE_MS = 5000;
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -163,7 +165,7 @@ export class ProcessGroup {
     if (this.#gloo) native.glooDestroy(this.#gloo);
     this.#gloo = null;
     this.#store.close();
-    await this.#server?.close();
+    await this.#server?.close({ graceMs: STORE_GRACE_MS });
     if (failure) throw failure;
   }
 }
@@ -200,7 +202,7 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
     return new ProcessGroup(env, backend, timeoutMs, dev, store, server, gloo);
   } catch (err) {
     store?.close();
-    await server?.close();
+    await server?.close({ graceMs: STORE_GRACE_MS });
     throw err;
   }
 }

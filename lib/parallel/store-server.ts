@@ -80,14 +80,21 @@ export class StoreServer {
     return this.#sockets.size;
   }
 
-  /** Stops accepting, closes every connection and ends pending waits. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and closes every connection. With `graceMs`, first gives connected clients
+   * that long to finish and disconnect by themselves (rank 0 keeps serving the others' last
+   * replies, such as a timeout that names the missing ranks), then closes what is left and ends
+   * pending waits. Idempotent.
+   */
+  async close(opts: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#waiters) w.done();
-    this.#waiters.clear();
+    const closing = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const deadline = Date.now() + (opts.graceMs ?? 0);
+    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // Destroying a socket cancels its pending waits (their timers included) through its 'close'.
     for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closing;
   }
 
   #serve(socket: Socket): void {
