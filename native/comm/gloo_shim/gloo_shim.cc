@@ -73,7 +73,7 @@ int guarded(ck_gloo_ctx* ctx, const char* op, char* err, size_t len, Fn&& fn) {
     msg = "unknown failure";
   }
   ctx->broken = std::string(op) + ": " + msg;
-  writeErr(err, len, ctx->broken);
+  writeErr(err, len, msg);  // the caller names the op and the rank
   return status;
 }
 
