@@ -143,3 +143,4 @@ export {
 export { groupFromEnv, type GroupEnv } from './parallel/env.js';
 export { StoreServer, type StoreServerOptions } from './parallel/store-server.js';
 export { StoreClient, type StoreClientOptions } from './parallel/store-client.js';
+export { shardOrder, shardLength, type ShardOptions, type ShardTail } from './data/shard.js';
