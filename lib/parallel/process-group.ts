@@ -79,7 +79,15 @@ export class ProcessGroup {
   #destroyed = false;
 
   /** @internal Use initProcessGroup(). */
-  constructor(env: GroupEnv, backend: Backend, timeoutMs: number, dev: Device, store: StoreClient, server: StoreServer | null, gloo: GlooGroupHandle | null) {
+  constructor(
+    env: GroupEnv,
+    backend: Backend,
+    timeoutMs: number,
+    dev: Device,
+    store: StoreClient,
+    server: StoreServer | null,
+    gloo: GlooGroupHandle | null,
+  ) {
     this.rank = env.rank;
     this.worldSize = env.worldSize;
     this.localRank = env.localRank;
@@ -192,12 +200,25 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
     env.rank === 0 ? await StoreServer.listen({ host: isLoopback(env.masterAddr) ? '127.0.0.1' : '0.0.0.0', port: env.masterPort }) : null;
   let store: StoreClient | null = null;
   try {
-    store = await StoreClient.connect({ host: env.masterAddr, port: server?.port ?? env.masterPort, connectTimeoutMs: timeoutMs, timeoutMs });
+    store = await StoreClient.connect({
+      host: env.masterAddr,
+      port: server?.port ?? env.masterPort,
+      connectTimeoutMs: timeoutMs,
+      timeoutMs,
+    });
     await arriveAll(store, 'convkit/init', env, timeoutMs);
     let gloo: GlooGroupHandle | null = null;
     if (env.worldSize > 1) {
       const hostname = opts.hostname ?? (isLoopback(env.masterAddr) ? '127.0.0.1' : osHostname());
-      gloo = await native.glooCreate(env.rank, env.worldSize, env.masterAddr, server?.port ?? env.masterPort, 'convkit/gloo/0', timeoutMs, hostname);
+      gloo = await native.glooCreate(
+        env.rank,
+        env.worldSize,
+        env.masterAddr,
+        server?.port ?? env.masterPort,
+        'convkit/gloo/0',
+        timeoutMs,
+        hostname,
+      );
     }
     return new ProcessGroup(env, backend, timeoutMs, dev, store, server, gloo);
   } catch (err) {

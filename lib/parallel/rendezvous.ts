@@ -51,7 +51,14 @@ export async function arriveAll(store: StoreClient, prefix: string, place: Group
  * Every rank publishes `value` under `label`; resolves when all agree, else ND_ARG naming the
  * ranks grouped by the value they hold (say, a different model or batch size on one rank).
  */
-export async function checkSame(store: StoreClient, prefix: string, label: string, place: GroupPlace, value: string, timeoutMs: number): Promise<void> {
+export async function checkSame(
+  store: StoreClient,
+  prefix: string,
+  label: string,
+  place: GroupPlace,
+  value: string,
+  timeoutMs: number,
+): Promise<void> {
   if (typeof value !== 'string') throw new ArgumentError(`checkSame(${label}): value must be a string`);
   await arriveAll(store, prefix, place, timeoutMs, value);
   const values = await Promise.all(rankKeys(prefix, place.worldSize).map(async (k) => (await store.get(k, timeoutMs)).toString('utf8')));
@@ -59,5 +66,7 @@ export async function checkSame(store: StoreClient, prefix: string, label: strin
   values.forEach((v, r) => groups.set(v, [...(groups.get(v) ?? []), r]));
   if (groups.size === 1) return;
   const parts = [...groups].map(([v, ranks]) => `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')}: ${JSON.stringify(v)}`);
-  throw new ArgumentError(`the ranks disagree on ${label} (${parts.join('; ')}); every rank must build the same model with the same batch size`);
+  throw new ArgumentError(
+    `the ranks disagree on ${label} (${parts.join('; ')}); every rank must build the same model with the same batch size`,
+  );
 }

@@ -71,25 +71,29 @@ export class StoreClient {
   /** Connects, retrying refused or unreachable attempts until connectTimeoutMs (then ND_TIMEOUT). */
   static async connect(opts: StoreClientOptions): Promise<StoreClient> {
     const { host, port } = opts;
-    if (typeof host !== 'string' || host === '') throw new ArgumentError(`StoreClient: host must be a non-empty string, got ${String(host)}`);
+    if (typeof host !== 'string' || host === '')
+      throw new ArgumentError(`StoreClient: host must be a non-empty string, got ${String(host)}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new ArgumentError(`StoreClient: port must be an integer in [1, 65535], got ${String(port)}`);
     const connectTimeoutMs = checkTimeout('connectTimeoutMs', opts.connectTimeoutMs ?? 30000);
     const timeoutMs = checkTimeout('timeoutMs', opts.timeoutMs ?? 30000);
     const where = `${host}:${port}`;
     const deadline = Date.now() + connectTimeoutMs;
-    let lastError = '';
+    const errors: string[] = [];
     for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
       try {
         const socket = await attempt(host, port, Math.max(1, deadline - Date.now()));
         return new StoreClient(socket, where, timeoutMs);
       } catch (err) {
-        lastError = (err as Error).message;
+        errors.push((err as Error).message);
       }
       if (Date.now() + delay >= deadline) break;
       await new Promise((r) => setTimeout(r, delay));
     }
-    throw new ConvkitError('ND_TIMEOUT', `store: could not connect to ${where} within ${connectTimeoutMs} ms (last error: ${lastError})`);
+    throw new ConvkitError(
+      'ND_TIMEOUT',
+      `store: could not connect to ${where} within ${connectTimeoutMs} ms (last error: ${errors.at(-1)})`,
+    );
   }
 
   async set(key: string, value: Uint8Array | string): Promise<void> {
@@ -186,6 +190,8 @@ function checkKey(key: string): string {
 
 function checkTimeout(what: string, ms: number): number {
   if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIMEOUT_MS - GRACE_MS)
-    throw new ArgumentError(`store: ${what} must be an integer number of milliseconds in [0, ${MAX_TIMEOUT_MS - GRACE_MS}], got ${String(ms)}`);
+    throw new ArgumentError(
+      `store: ${what} must be an integer number of milliseconds in [0, ${MAX_TIMEOUT_MS - GRACE_MS}], got ${String(ms)}`,
+    );
   return ms;
 }

@@ -144,8 +144,7 @@ export class FrameSplitter {
     let pos = 0;
     while (buf.length - pos >= 4) {
       const n = buf.readUInt32LE(pos);
-      if (n > this.maxFrameBytes)
-        throw new FrameError(`a frame of ${n} bytes exceeds the store's limit of ${this.maxFrameBytes} bytes`);
+      if (n > this.maxFrameBytes) throw new FrameError(`a frame of ${n} bytes exceeds the store's limit of ${this.maxFrameBytes} bytes`);
       if (buf.length - pos < 4 + n) break;
       out.push(buf.subarray(pos + 4, pos + 4 + n));
       pos += 4 + n;

@@ -64,7 +64,9 @@ export class StoreServer {
     server.on('connection', (s) => store.#serve(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new ConvkitError('ND_ARG', `StoreServer: cannot listen on ${opts.host ?? '0.0.0.0'}:${port}: ${err.message}`, { cause: err })),
+        reject(
+          new ConvkitError('ND_ARG', `StoreServer: cannot listen on ${opts.host ?? '0.0.0.0'}:${port}: ${err.message}`, { cause: err }),
+        ),
       );
       server.listen(port, opts.host ?? '0.0.0.0', () => resolve());
     });
@@ -164,7 +166,8 @@ export class StoreServer {
           let base = 0n;
           if (old !== undefined) {
             const text = old.toString('utf8');
-            if (!/^-?\d+$/.test(text)) throw new ConvkitError('ND_ARG', `add: key ${JSON.stringify(key)} holds a value that is not an integer`);
+            if (!/^-?\d+$/.test(text))
+              throw new ConvkitError('ND_ARG', `add: key ${JSON.stringify(key)} holds a value that is not an integer`);
             base = BigInt(text);
           }
           const next = BigInt.asIntN(64, base + delta);
@@ -212,7 +215,7 @@ export class StoreServer {
   #waitFor(keys: string[], timeoutMs: number, cancels: Set<() => void>, op: string): Promise<void> {
     if (keys.every((k) => this.#data.has(k))) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timer: { id?: NodeJS.Timeout } = {};
       const waiter: Waiter = {
         keys,
         done: () => {
@@ -221,7 +224,7 @@ export class StoreServer {
         },
       };
       const finish = (): void => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer.id);
         this.#waiters.delete(waiter);
         cancels.delete(cancel);
       };
@@ -232,12 +235,17 @@ export class StoreServer {
       const expire = (): void => {
         finish();
         const missing = keys.filter((k) => !this.#data.has(k));
-        reject(new ConvkitError('ND_TIMEOUT', `${op}: keys ${missing.map((k) => JSON.stringify(k)).join(', ')} did not appear within ${timeoutMs} ms`));
+        reject(
+          new ConvkitError(
+            'ND_TIMEOUT',
+            `${op}: keys ${missing.map((k) => JSON.stringify(k)).join(', ')} did not appear within ${timeoutMs} ms`,
+          ),
+        );
       };
       if (timeoutMs === 0) return expire();
       this.#waiters.add(waiter);
       cancels.add(cancel);
-      timer = setTimeout(expire, timeoutMs);
+      timer.id = setTimeout(expire, timeoutMs);
     });
   }
 }

@@ -29,9 +29,9 @@ typedef struct ck_gloo_create_args {
   int size;
   const char* store_host;  // the TCP store (lib/parallel/store-server.ts) that carries the rendezvous
   int store_port;
-  const char* prefix;      // key prefix of this context's rendezvous in the store
-  int timeout_ms;          // rendezvous and every collective; past it a silent peer is an error
-  const char* hostname;    // the address this rank's transport listens on ("127.0.0.1", a host name)
+  const char* prefix;    // key prefix of this context's rendezvous in the store
+  int timeout_ms;        // rendezvous and every collective; past it a silent peer is an error
+  const char* hostname;  // the address this rank's transport listens on ("127.0.0.1", a host name)
 } ck_gloo_create_args;
 
 typedef int (*ck_gloo_abi_fn)(void);

@@ -22,7 +22,7 @@ std::mutex gMu;
 bool gTried = false;
 std::string gFailure;  // why the first load failed; empty after a success
 std::string gPath;
-Api gApi;              // written once under gMu before gLoaded is published, read-only afterwards
+Api gApi;  // written once under gMu before gLoaded is published, read-only afterwards
 bool gLoaded = false;
 
 template <class Fn>
@@ -113,8 +113,8 @@ void GlooComm::fail(int status, const char* op, const char* msg) const {
   const char* what = status == CK_GLOO_TIMEOUT ? " (a peer did not answer within the timeout)"
                      : status == CK_GLOO_IO    ? " (a peer's connection failed: did a rank die?)"
                                                : "";
-  throw Error(code, std::string(op) + " on rank " + std::to_string(rank_) + " of " + std::to_string(size_) + what +
-                        ": " + msg);
+  throw Error(
+      code, std::string(op) + " on rank " + std::to_string(rank_) + " of " + std::to_string(size_) + what + ": " + msg);
 }
 
 void GlooComm::allReduceSum(float* data, size_t count) {

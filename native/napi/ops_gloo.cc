@@ -41,10 +41,8 @@ Napi::Value GlooLoad(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("loaded", why.empty());
   o.Set("path", comm::glooPath());
-  if (why.empty())
-    o.Set("version", comm::glooVersion());
-  else
-    o.Set("reason", why);
+  if (why.empty()) o.Set("version", comm::glooVersion());
+  else o.Set("reason", why);
   return o;
 }
 

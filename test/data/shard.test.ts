@@ -7,7 +7,14 @@ import { checkShard } from '../../lib/data/shard.js';
 
 /** count 1x1x1 samples labelled with their own index, so batches reveal which samples they hold. */
 function dataset(count: number): InMemoryDataset {
-  return new InMemoryDataset({ images: new Uint8Array(count), labels: Array.from({ length: count }, (_, i) => i), count, channels: 1, height: 1, width: 1 });
+  return new InMemoryDataset({
+    images: new Uint8Array(count),
+    labels: Array.from({ length: count }, (_, i) => i),
+    count,
+    channels: 1,
+    height: 1,
+    width: 1,
+  });
 }
 
 async function labelsOf(loader: DataLoader, epoch: number): Promise<number[]> {
@@ -24,7 +31,11 @@ t.test("'drop': equal, disjoint shards that cover all but the tail of the epoch"
   for (const s of shards) t.equal(s.length, Math.floor(count / worldSize), 'every rank gets floor(count / worldSize)');
   const all = shards.flat();
   t.equal(new Set(all).size, all.length, 'no sample is on two ranks');
-  t.same([...all].sort((a, b) => a - b), [...order.subarray(0, 100)].sort((a, b) => a - b), "together they are the epoch's order less its last 3");
+  t.same(
+    [...all].sort((a, b) => a - b),
+    [...order.subarray(0, 100)].sort((a, b) => a - b),
+    "together they are the epoch's order less its last 3",
+  );
 });
 
 t.test("'pad': every rank gets ceil(count / worldSize), all samples are covered, the padding repeats the order's start", async (t) => {
@@ -46,7 +57,10 @@ t.test('DataLoader with a shard: each rank reads its shard, epoch-aware and iden
   const count = 50;
   const worldSize = 3;
   const ds = dataset(count);
-  const loaders = Array.from({ length: worldSize }, (_, rank) => new DataLoader(ds, { batchSize: 4, seed: 11, prefetch: 0, shard: { rank, worldSize, tail: 'drop' } }));
+  const loaders = Array.from(
+    { length: worldSize },
+    (_, rank) => new DataLoader(ds, { batchSize: 4, seed: 11, prefetch: 0, shard: { rank, worldSize, tail: 'drop' } }),
+  );
   t.teardown(() => Promise.all(loaders.map((l) => l.close())));
   for (const l of loaders) {
     t.equal(l.samplesPerEpoch, 16);
@@ -59,7 +73,13 @@ t.test('DataLoader with a shard: each rank reads its shard, epoch-aware and iden
     const all = shards.flat();
     t.equal(new Set(all).size, 48, `epoch ${epoch}: disjoint shards`);
     const expected = epochOrder(count, 11, epoch);
-    shards.forEach((s, rank) => t.same(s, Array.from(shardOrder(expected, { rank, worldSize, tail: 'drop' })), `epoch ${epoch} rank ${rank}: the shard of the shared order`));
+    shards.forEach((s, rank) =>
+      t.same(
+        s,
+        Array.from(shardOrder(expected, { rank, worldSize, tail: 'drop' })),
+        `epoch ${epoch} rank ${rank}: the shard of the shared order`,
+      ),
+    );
   }
   t.notSame(byEpoch[0]![0], byEpoch[1]![0], 'a new epoch reshuffles');
   // The worker-thread path gives the same samples as the calling-thread path.
@@ -80,8 +100,14 @@ t.test('without a shard the loader is unchanged', async (t) => {
 
 t.test('bad shard options are ND_ARG', async (t) => {
   const ds = dataset(8);
-  t.throws(() => new DataLoader(ds, { batchSize: 2, shard: { rank: 2, worldSize: 2 } }), { code: 'ND_ARG', message: /shard.rank must be an integer in \[0, 2\)/ });
+  t.throws(() => new DataLoader(ds, { batchSize: 2, shard: { rank: 2, worldSize: 2 } }), {
+    code: 'ND_ARG',
+    message: /shard.rank must be an integer in \[0, 2\)/,
+  });
   t.throws(() => new DataLoader(ds, { batchSize: 2, shard: { rank: 0, worldSize: 0 } }), { code: 'ND_ARG', message: /shard.worldSize/ });
-  t.throws(() => checkShard('x', { rank: 0, worldSize: 2, tail: 'wrap' as 'pad' }), { code: 'ND_ARG', message: /shard.tail must be 'drop' or 'pad'/ });
+  t.throws(() => checkShard('x', { rank: 0, worldSize: 2, tail: 'wrap' as 'pad' }), {
+    code: 'ND_ARG',
+    message: /shard.tail must be 'drop' or 'pad'/,
+  });
   t.equal(checkShard('x', { rank: 1, worldSize: 2 })?.tail, 'pad', "the default tail is PyTorch's: pad");
 });

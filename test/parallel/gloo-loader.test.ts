@@ -12,7 +12,12 @@ import { glooSkip, here } from './helpers.js';
 
 const child = join(here, 'gloo-status-child.ts');
 
-function glooEntry(shim: string | undefined): { available: boolean; compiled: boolean; reason?: string; details?: Record<string, unknown> } {
+function glooEntry(shim: string | undefined): {
+  available: boolean;
+  compiled: boolean;
+  reason?: string;
+  details?: Record<string, unknown>;
+} {
   const env = { ...process.env };
   if (shim === undefined) delete env.CONVKIT_GLOO_SHIM;
   else env.CONVKIT_GLOO_SHIM = shim;
@@ -51,14 +56,17 @@ t.test('a file that is not a library at all: dlerror is reported', async (t) => 
 });
 
 const cc = spawnSync('cc', ['--version']).status === 0;
-t.test('a stand-in shim of another interface version is refused', { skip: cc ? false : 'no C compiler (cc) to build the stand-in' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'convkit-gloo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const src = join(dir, 'stand_in.c');
-  // Every symbol the loader binds, but ck_gloo_abi answers 99.
-  writeFileSync(
-    src,
-    `#include <stddef.h>
+t.test(
+  'a stand-in shim of another interface version is refused',
+  { skip: cc ? false : 'no C compiler (cc) to build the stand-in' },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'convkit-gloo-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const src = join(dir, 'stand_in.c');
+    // Every symbol the loader binds, but ck_gloo_abi answers 99.
+    writeFileSync(
+      src,
+      `#include <stddef.h>
 int ck_gloo_abi(void) { return 99; }
 const char* ck_gloo_version(void) { return "stand-in"; }
 int ck_gloo_create(const void* a, void** o, char* e, size_t n) { return 4; }
@@ -67,13 +75,14 @@ int ck_gloo_broadcast_f32(void* c, float* d, size_t k, int r, char* e, size_t n)
 int ck_gloo_barrier(void* c, char* e, size_t n) { return 4; }
 void ck_gloo_destroy(void* c) {}
 `,
-  );
-  const lib = join(dir, 'stand_in.so');
-  execFileSync('cc', ['-shared', '-fPIC', '-o', lib, src]);
-  const g = glooEntry(lib);
-  t.equal(g.available, false);
-  t.match(String(g.reason), /speaks interface version 99, this addon version 1/);
-});
+    );
+    const lib = join(dir, 'stand_in.so');
+    execFileSync('cc', ['-shared', '-fPIC', '-o', lib, src]);
+    const g = glooEntry(lib);
+    t.equal(g.available, false);
+    t.match(String(g.reason), /speaks interface version 99, this addon version 1/);
+  },
+);
 
 t.test('the bindings refuse what is not a group handle', async (t) => {
   const x = Tensor.zeros([4]);

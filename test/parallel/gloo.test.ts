@@ -4,6 +4,7 @@
 // all-reduces: every other rank fails with a coded error within a bound.
 import { join } from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { glooSkip, here, startRanks } from './helpers.js';
 
 const child = join(here, 'gloo-child.ts');
@@ -13,14 +14,13 @@ function values(rank: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.fround((rank + 1) * 0.5 + i * 0.25 - (i % 7) * (rank + 2)));
 }
 
-function close(t: Tap, got: unknown, want: number[], what: string): void {
+function close(t: Test, got: unknown, want: number[], what: string): void {
   const g = got as number[];
   let worst = 0;
   for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(g[i]! - want[i]!) / Math.max(1, Math.abs(want[i]!)));
   t.equal(g.length, want.length, `${what}: length`);
   t.ok(worst <= 1e-5, `${what}: worst relative error ${worst.toExponential(2)} <= 1e-5`);
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 for (const worldSize of [2, 3]) {
   t.test(`${worldSize} ranks: all-reduce (sum, mean, a range), broadcast and barrier match the reference`, { skip }, async (t) => {
@@ -34,11 +34,19 @@ for (const worldSize of [2, 3]) {
       const out = rank.lines.find((l) => 'sum' in l)!;
       t.ok(out, `rank ${r} reported`);
       close(t, out.sum, sum, `rank ${r} sum`);
-      close(t, out.mean, sum.map((s) => s / worldSize), `rank ${r} mean`);
+      close(
+        t,
+        out.mean,
+        sum.map((s) => s / worldSize),
+        `rank ${r} mean`,
+      );
       const ranged = values(r, n).map((v, i) => (i >= 100 && i < 150 ? sum[i]! : v));
       close(t, out.ranged, ranged, `rank ${r} all-reduce of elements [100, 150) only`);
       t.same(out.broadcast, values(worldSize - 1, 10), `rank ${r} got rank ${worldSize - 1}'s broadcast`);
-      t.ok(rank.lines.some((l) => l.done === r), `rank ${r} left the group`);
+      t.ok(
+        rank.lines.some((l) => l.done === r),
+        `rank ${r} left the group`,
+      );
     }
   });
 }
@@ -76,7 +84,10 @@ t.test('a rank killed during all-reduces makes every other rank fail, coded, wit
   const failures = await Promise.all(survivors.map((r) => r.waitFor('failed')));
   const elapsed = Date.now() - killed;
   for (const [i, f] of failures.entries()) {
-    t.ok(f.failed === 'ND_CLOSED' || f.failed === 'ND_TIMEOUT', `survivor ${i} failed with a coded error (${String(f.failed)}): ${String(f.message)}`);
+    t.ok(
+      f.failed === 'ND_CLOSED' || f.failed === 'ND_TIMEOUT',
+      `survivor ${i} failed with a coded error (${String(f.failed)}): ${String(f.message)}`,
+    );
     t.match(String(f.message), /allReduce on rank \d of 3/, 'the error names the op and the rank');
   }
   t.ok(elapsed < 20000, `the survivors failed ${elapsed} ms after the kill (bound 20 s, Gloo timeout ${gloTimeout} ms)`);

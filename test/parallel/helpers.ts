@@ -12,9 +12,7 @@ export const repoRoot = join(here, '..', '..');
 /** Why the Gloo tests skip here, or false when the shim was built. */
 export function glooSkip(): string | false {
   const shim = process.env.CONVKIT_GLOO_SHIM ?? join(repoRoot, 'build', 'Release', 'convkit_gloo.so');
-  return existsSync(shim)
-    ? false
-    : `the Gloo shim was not built (${shim} is absent: libgloo-dev's headers were missing when node-gyp ran)`;
+  return existsSync(shim) ? false : `the Gloo shim was not built (${shim} is absent: libgloo-dev's headers were missing when node-gyp ran)`;
 }
 
 /** A port that was free a moment ago (the store binds it again right away). */
@@ -73,7 +71,9 @@ export async function startRanks(
           if (check()) return;
           const onLine = (): void => void (check() && child.stdout!.off('data', onLine));
           child.stdout!.on('data', onLine);
-          void r.exit.then(() => setImmediate(() => check() || reject(new Error(`rank ${rank} exited before printing ${key}: ${r.stderr}`))));
+          void r.exit.then(() =>
+            setImmediate(() => check() || reject(new Error(`rank ${rank} exited before printing ${key}: ${r.stderr}`))),
+          );
         }),
     };
     let buf = '';

@@ -22,7 +22,9 @@ async function client(t: Test, server: StoreServer): Promise<StoreClient> {
 }
 
 /** A raw connection that sends bytes and reads reply frames (status byte, then the rest). */
-async function raw(server: StoreServer): Promise<{ socket: Socket; send(b: Buffer): void; reply(): Promise<Reader>; closed: Promise<void> }> {
+async function raw(
+  server: StoreServer,
+): Promise<{ socket: Socket; send(b: Buffer): void; reply(): Promise<Reader>; closed: Promise<void> }> {
   const socket = connect({ host: '127.0.0.1', port: server.port });
   await new Promise<void>((r) => socket.once('connect', () => r()));
   const splitter = new FrameSplitter(1 << 20);
@@ -137,7 +139,11 @@ t.test('an oversized frame gets ND_FORMAT, its connection closes, others are ser
   await c.closed;
   t.pass('the server closed the connection whose framing broke');
   t.equal((await keep.get('before')).toString(), '1', 'another client is still served');
-  await t.rejects(keep.set('big', Buffer.alloc(2000)), { code: 'ND_FORMAT' }, "a client's own oversized set is refused (and its connection closed)");
+  await t.rejects(
+    keep.set('big', Buffer.alloc(2000)),
+    { code: 'ND_FORMAT' },
+    "a client's own oversized set is refused (and its connection closed)",
+  );
   const fresh = await client(t, server);
   t.equal((await fresh.get('before')).toString(), '1', 'and the server still serves new clients');
 });
@@ -185,7 +191,10 @@ t.test('connect retries until the server is up, and times out with ND_TIMEOUT', 
   c.close();
   await server.close();
   const started = Date.now();
-  await t.rejects(StoreClient.connect({ host: '127.0.0.1', port, connectTimeoutMs: 300 }), { code: 'ND_TIMEOUT', message: /could not connect/ });
+  await t.rejects(StoreClient.connect({ host: '127.0.0.1', port, connectTimeoutMs: 300 }), {
+    code: 'ND_TIMEOUT',
+    message: /could not connect/,
+  });
   t.ok(Date.now() - started < 3000, 'gave up near its deadline');
 });
 

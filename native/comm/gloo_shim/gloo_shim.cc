@@ -67,9 +67,7 @@ int guarded(ck_gloo_ctx* ctx, const char* op, char* err, size_t len, Fn&& fn) {
   } catch (const gloo::IoException& e) {
     status = classify(e);
     msg = e.what();
-  } catch (const std::exception& e) {
-    msg = e.what();
-  } catch (...) {
+  } catch (const std::exception& e) { msg = e.what(); } catch (...) {
     msg = "unknown failure";
   }
   ctx->broken = std::string(op) + ": " + msg;
@@ -84,14 +82,13 @@ extern "C" {
 __attribute__((visibility("default"))) int ck_gloo_abi(void) { return CK_GLOO_ABI; }
 
 __attribute__((visibility("default"))) const char* ck_gloo_version(void) {
-  static const std::string v = "gloo " + std::to_string(GLOO_VERSION_MAJOR) + "." +
-                               std::to_string(GLOO_VERSION_MINOR) + "." + std::to_string(GLOO_VERSION_PATCH) +
-                               " (tcp transport)";
+  static const std::string v = "gloo " + std::to_string(GLOO_VERSION_MAJOR) + "." + std::to_string(GLOO_VERSION_MINOR) +
+                               "." + std::to_string(GLOO_VERSION_PATCH) + " (tcp transport)";
   return v.c_str();
 }
 
-__attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_args* a, ck_gloo_ctx** out,
-                                                          char* err, size_t len) {
+__attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_args* a, ck_gloo_ctx** out, char* err,
+                                                          size_t len) {
   if (!a || !out || a->size < 1 || a->rank < 0 || a->rank >= a->size || a->timeout_ms < 1 || !a->store_host ||
       !a->prefix || !a->hostname) {
     writeErr(err, len, "ck_gloo_create: bad arguments");
@@ -128,22 +125,21 @@ __attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_a
   }
 }
 
-__attribute__((visibility("default"))) int ck_gloo_allreduce_f32(ck_gloo_ctx* ctx, float* data, size_t count,
-                                                                 char* err, size_t len) {
+__attribute__((visibility("default"))) int ck_gloo_allreduce_f32(ck_gloo_ctx* ctx, float* data, size_t count, char* err,
+                                                                 size_t len) {
   return guarded(ctx, "allReduce", err, len, [&] {
     if (count == 0 || ctx->size == 1) return;
     gloo::AllreduceOptions opts(ctx->context);
     opts.setOutput(data, count);  // no input set: Gloo reduces the output buffer in place
-    opts.setReduceFunction(
-        static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
+    opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
     opts.setTag(0);  // calls are serialised by ctx->mu, so one tag suffices
     opts.setTimeout(ctx->timeout);
     gloo::allreduce(opts);
   });
 }
 
-__attribute__((visibility("default"))) int ck_gloo_broadcast_f32(ck_gloo_ctx* ctx, float* data, size_t count,
-                                                                 int root, char* err, size_t len) {
+__attribute__((visibility("default"))) int ck_gloo_broadcast_f32(ck_gloo_ctx* ctx, float* data, size_t count, int root,
+                                                                 char* err, size_t len) {
   if (ctx && (root < 0 || root >= ctx->size)) {
     writeErr(err, len, "broadcast: root " + std::to_string(root) + " is not a rank");
     return CK_GLOO_ARG;

@@ -89,9 +89,9 @@ TcpStoreClient::TcpStoreClient(const std::string& host, int port, std::chrono::m
     if (Clock::now() + delay >= deadline) break;
     std::this_thread::sleep_for(delay);
   }
-  throw StoreError("store: could not connect to " + where_ + " within " + std::to_string(timeout.count()) +
-                       " ms (" + why + ")",
-                   true);
+  throw StoreError(
+      "store: could not connect to " + where_ + " within " + std::to_string(timeout.count()) + " ms (" + why + ")",
+      true);
 }
 
 TcpStoreClient::~TcpStoreClient() {
@@ -141,7 +141,8 @@ std::vector<char> TcpStoreClient::call(const std::vector<char>& body, std::chron
   size_t pos = 0;
   std::vector<char> h(head, head + 4);
   uint32_t n = getU32(h, pos, "length");
-  if (n < 1 || n > kMaxReply) throw StoreError("store " + where_ + ": a reply of " + std::to_string(n) + " bytes", false);
+  if (n < 1 || n > kMaxReply)
+    throw StoreError("store " + where_ + ": a reply of " + std::to_string(n) + " bytes", false);
   std::vector<char> reply(n);
   recvAll(reply.data(), n, deadline);
   if (reply[0] == 0) return std::vector<char>(reply.begin() + 1, reply.end());
