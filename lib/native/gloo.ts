@@ -19,7 +19,10 @@ export interface GlooLoadResult {
 
 export interface GlooBinding {
   glooLoad(path: string): GlooLoadResult;
-  /** Connects the full mesh through the TCP store at storeHost:storePort (ND_TIMEOUT, ND_CLOSED). */
+  /**
+   * Connects the full mesh through the TCP store at storeHost:storePort within timeoutMs
+   * (ND_TIMEOUT, ND_CLOSED); opTimeoutMs bounds every collective afterwards.
+   */
   glooCreate(
     rank: number,
     size: number,
@@ -28,6 +31,7 @@ export interface GlooBinding {
     prefix: string,
     timeoutMs: number,
     hostname: string,
+    opTimeoutMs: number,
   ): Promise<GlooGroupHandle>;
   /** In place over x[offset, offset + n): the sum over ranks, or the mean. */
   glooAllReduce(stream: S, group: GlooGroupHandle, x: H, offset: number, n: number, mean: boolean): void;

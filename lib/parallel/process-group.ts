@@ -32,8 +32,13 @@ export type Backend = 'gloo' | 'nccl';
 
 export interface InitProcessGroupOptions {
   backend: Backend;
-  /** Bound of the rendezvous and of every collective: past it a silent peer is ND_TIMEOUT (default 60 s). */
+  /** Bound of every collective and store wait: past it a silent peer is ND_TIMEOUT (default 60 s). */
   timeoutMs?: number;
+  /**
+   * Bound of joining: connecting to rank 0's store, every rank arriving (ND_TIMEOUT naming the
+   * ranks that did not), Gloo's mesh (default: timeoutMs). Start-up can take longer than a step.
+   */
+  initTimeoutMs?: number;
   /** The device whose stream barrier() queues on (default 'cpu'). */
   device?: DeviceName | Device;
   /** The address this rank's Gloo transport listens on (default 127.0.0.1 for a loopback MASTER_ADDR, else the host name). */
@@ -188,6 +193,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1)
     throw new ArgumentError(`initProcessGroup: timeoutMs must be an integer in [1, 2^31), got ${String(timeoutMs)}`);
+  const initTimeoutMs = opts.initTimeoutMs ?? timeoutMs;
+  if (!Number.isInteger(initTimeoutMs) || initTimeoutMs < 1 || initTimeoutMs > 2 ** 31 - 1)
+    throw new ArgumentError(`initProcessGroup: initTimeoutMs must be an integer in [1, 2^31), got ${String(initTimeoutMs)}`);
   const env = groupFromEnv(opts.env ?? process.env);
   const dev = toDevice(opts.device ?? 'cpu');
   if (dev.kind !== 'cpu') throw new ArgumentError(`initProcessGroup: the gloo backend runs on CPU devices, got ${dev.name}`);
@@ -203,10 +211,10 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
     store = await StoreClient.connect({
       host: env.masterAddr,
       port: server?.port ?? env.masterPort,
-      connectTimeoutMs: timeoutMs,
+      connectTimeoutMs: initTimeoutMs,
       timeoutMs,
     });
-    await arriveAll(store, 'convkit/init', env, timeoutMs);
+    await arriveAll(store, 'convkit/init', env, initTimeoutMs);
     let gloo: GlooGroupHandle | null = null;
     if (env.worldSize > 1) {
       const hostname = opts.hostname ?? (isLoopback(env.masterAddr) ? '127.0.0.1' : osHostname());
@@ -216,8 +224,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
         env.masterAddr,
         server?.port ?? env.masterPort,
         'convkit/gloo/0',
-        timeoutMs,
+        initTimeoutMs,
         hostname,
+        timeoutMs,
       );
     }
     return new ProcessGroup(env, backend, timeoutMs, dev, store, server, gloo);

@@ -30,7 +30,8 @@ typedef struct ck_gloo_create_args {
   const char* store_host;  // the TCP store (lib/parallel/store-server.ts) that carries the rendezvous
   int store_port;
   const char* prefix;    // key prefix of this context's rendezvous in the store
-  int timeout_ms;        // rendezvous and every collective; past it a silent peer is an error
+  int timeout_ms;        // the rendezvous: every rank must have joined within it
+  int op_timeout_ms;     // every collective: past it a silent peer is an error
   const char* hostname;  // the address this rank's transport listens on ("127.0.0.1", a host name)
 } ck_gloo_create_args;
 

@@ -90,20 +90,22 @@ class CreateWorker : public Napi::AsyncWorker {
   Code code_ = Code::Internal;
 };
 
-// glooCreate(rank, size, storeHost, storePort, prefix, timeoutMs, hostname) -> Promise<group>
+// glooCreate(rank, size, storeHost, storePort, prefix, timeoutMs, hostname, opTimeoutMs) -> Promise<group>
 Napi::Value GlooCreate(const Napi::CallbackInfo& info) {
   Args a(info, "glooCreate");
   if (!comm::glooLoaded()) throw Error(Code::Arg, "glooCreate: the Gloo shim is not loaded (glooLoad first)");
   const int64_t rank = a.count(0, "rank"), size = a.count(1, "size"), port = a.count(3, "storePort");
-  const int64_t timeoutMs = a.count(5, "timeoutMs");
+  const int64_t timeoutMs = a.count(5, "timeoutMs"), opTimeoutMs = a.count(7, "opTimeoutMs");
   CK_CHECK(size >= 1 && size <= 1 << 20 && rank < size, Code::Arg, "glooCreate: rank must be below size");
   CK_CHECK(port >= 1 && port <= 65535, Code::Arg, "glooCreate: storePort must be in [1, 65535]");
   CK_CHECK(timeoutMs >= 1 && timeoutMs <= 0x7fffffff, Code::Arg, "glooCreate: timeoutMs must be in [1, 2^31)");
+  CK_CHECK(opTimeoutMs >= 1 && opTimeoutMs <= 0x7fffffff, Code::Arg, "glooCreate: opTimeoutMs must be in [1, 2^31)");
   ck_gloo_create_args args{};
   args.rank = int(rank);
   args.size = int(size);
   args.store_port = int(port);
   args.timeout_ms = int(timeoutMs);
+  args.op_timeout_ms = int(opTimeoutMs);
   auto* w = new CreateWorker(info.Env(), args, str(info, 2, "glooCreate", "storeHost"),
                              str(info, 4, "glooCreate", "prefix"), str(info, 6, "glooCreate", "hostname"));
   Napi::Promise p = w->promise();

@@ -8,6 +8,9 @@ import { initProcessGroup, shapeSignature } from '../../lib/parallel/process-gro
 
 const mode = process.argv[2];
 const timeoutMs = Number(process.env.TEST_GLOO_TIMEOUT_MS ?? 10000);
+// Joining waits for the slowest rank's start-up (loading the addon on a loaded machine), which
+// has nothing to do with the collectives' timeout under test.
+const initTimeoutMs = Number(process.env.TEST_GLOO_INIT_TIMEOUT_MS ?? 60000);
 const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 
 /** The values rank r contributes: deterministic, different per rank and element. */
@@ -17,7 +20,7 @@ function values(rank: number, n: number): Float32Array {
   return v;
 }
 
-const pg = await initProcessGroup({ backend: 'gloo', timeoutMs });
+const pg = await initProcessGroup({ backend: 'gloo', timeoutMs, initTimeoutMs });
 say({ joined: pg.rank, worldSize: pg.worldSize, localRank: pg.localRank });
 if (mode === 'collectives') {
   const n = 1000;

@@ -89,7 +89,7 @@ __attribute__((visibility("default"))) const char* ck_gloo_version(void) {
 
 __attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_args* a, ck_gloo_ctx** out, char* err,
                                                           size_t len) {
-  if (!a || !out || a->size < 1 || a->rank < 0 || a->rank >= a->size || a->timeout_ms < 1 || !a->store_host ||
+  if (!a || !out || a->size < 1 || a->rank < 0 || a->rank >= a->size || a->timeout_ms < 1 || a->op_timeout_ms < 1 || !a->store_host ||
       !a->prefix || !a->hostname) {
     writeErr(err, len, "ck_gloo_create: bad arguments");
     return CK_GLOO_ARG;
@@ -99,15 +99,17 @@ __attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_a
     auto ctx = std::make_unique<ck_gloo_ctx>();
     ctx->rank = a->rank;
     ctx->size = a->size;
-    ctx->timeout = std::chrono::milliseconds(a->timeout_ms);
-    ck::gloo_shim::TcpStoreClient store(a->store_host, a->store_port, ctx->timeout);
+    const std::chrono::milliseconds joinTimeout(a->timeout_ms);
+    ctx->timeout = std::chrono::milliseconds(a->op_timeout_ms);
+    ck::gloo_shim::TcpStoreClient store(a->store_host, a->store_port, joinTimeout);
     gloo::rendezvous::PrefixStore prefixed(a->prefix, store);
     gloo::transport::tcp::attr attr;
     attr.hostname = a->hostname;
     ctx->device = gloo::transport::tcp::CreateDevice(attr);
     ctx->context = std::make_shared<gloo::rendezvous::Context>(a->rank, a->size);
-    ctx->context->setTimeout(ctx->timeout);
+    ctx->context->setTimeout(joinTimeout);
     ctx->context->connectFullMesh(prefixed, ctx->device);
+    ctx->context->setTimeout(ctx->timeout);  // from now on, the bound of every collective
     *out = ctx.release();
     return CK_GLOO_OK;
   } catch (const ck::gloo_shim::StoreError& e) {
