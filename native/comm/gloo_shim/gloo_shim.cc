@@ -89,8 +89,8 @@ __attribute__((visibility("default"))) const char* ck_gloo_version(void) {
 
 __attribute__((visibility("default"))) int ck_gloo_create(const ck_gloo_create_args* a, ck_gloo_ctx** out, char* err,
                                                           size_t len) {
-  if (!a || !out || a->size < 1 || a->rank < 0 || a->rank >= a->size || a->timeout_ms < 1 || a->op_timeout_ms < 1 || !a->store_host ||
-      !a->prefix || !a->hostname) {
+  if (!a || !out || a->size < 1 || a->rank < 0 || a->rank >= a->size || a->timeout_ms < 1 || a->op_timeout_ms < 1 ||
+      !a->store_host || !a->prefix || !a->hostname) {
     writeErr(err, len, "ck_gloo_create: bad arguments");
     return CK_GLOO_ARG;
   }
