@@ -57,7 +57,7 @@ export function isDependency(root: string): boolean {
 /** Newest modification time (ms) of the native sources next to this package, 0 if none. */
 function newestNativeSource(root: string): number {
   let newest = 0;
-  for (const dir of ['core', 'cpu', 'napi', 'cuda']) {
+  for (const dir of ['core', 'cpu', 'comm', 'napi', 'cuda']) {
     let names: string[];
     try {
       names = readdirSync(join(root, 'native', dir));

@@ -16,7 +16,7 @@ export const LAUNCH: CommandSpec = {
   summary: 'Start N processes of a script, one per rank, with torchrun’s variables set (RANK, WORLD_SIZE, ...).',
   positionals: 'SCRIPT [ARGS ...]',
   options: {
-    nproc: { type: 'string', arg: 'N', desc: 'processes to start on this node (one per GPU or CPU replica); required' },
+    nproc: { type: 'string', arg: 'N', desc: 'processes to start on this node (one per GPU or CPU replica)', default: '1' },
     nnodes: { type: 'string', arg: 'K', desc: 'nodes in the job (run this command once on each)', default: '1' },
     'node-rank': { type: 'string', arg: 'R', desc: "this node's index in [0, K); its processes get ranks R*N .. R*N+N-1", default: '0' },
     'master-addr': { type: 'string', arg: 'HOST', desc: "the host of rank 0, which serves the group's TCP store", default: '127.0.0.1' },
@@ -80,8 +80,7 @@ export async function launchMain(argv: string[]): Promise<number> {
     process.stdout.write(helpText(LAUNCH) + '\n');
     return 0;
   }
-  if (values.nproc === undefined) throw new UsageError('launch: --nproc N is required');
-  const nproc = num(values.nproc as string, 'nproc', 1, true, { min: 1, max: 1024 });
+  const nproc = num(values.nproc as string | undefined, 'nproc', 1, true, { min: 1, max: 1024 });
   const nnodes = num(values.nnodes as string | undefined, 'nnodes', 1, true, { min: 1, max: 65536 });
   const nodeRank = num(values['node-rank'] as string | undefined, 'node-rank', 0, true, { min: 0, max: nnodes - 1 });
   const masterPort = num(values['master-port'] as string | undefined, 'master-port', 29500, true, { min: 1, max: 65535 });

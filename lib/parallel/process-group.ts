@@ -53,6 +53,13 @@ export interface AllReduceOptions {
   /** A range of the tensor, in elements (a bucket of a flat gradient buffer); default all of it. */
   offset?: number;
   length?: number;
+  /**
+   * The CPU stream that runs the collective (default the tensor's device). CPU streams share host
+   * memory, so a dedicated communication stream lets an all-reduce overlap the compute stream's
+   * next kernels; ordering the two streams (the gradients written before the all-reduce reads
+   * them) is then the caller's (DataParallel's).
+   */
+  on?: DeviceName | Device;
 }
 
 const DEFAULT_TIMEOUT_MS = 60000;
@@ -114,6 +121,12 @@ export class ProcessGroup {
     if (this.#destroyed) throw new ConvkitError('ND_CLOSED', `ProcessGroup.${op}: the group was destroyed`);
   }
 
+  #stream(op: string, t: Tensor, on: DeviceName | Device | undefined): number {
+    const d = on === undefined ? t.device : toDevice(on);
+    if (d.kind !== 'cpu') throw new ArgumentError(`ProcessGroup.${op}: 'on' must be a CPU device, got ${d.name}`);
+    return d.stream;
+  }
+
   #range(op: string, t: Tensor, offset = 0, length?: number): { offset: number; length: number } {
     if (t.dtype !== 'float32') throw new ArgumentError(`ProcessGroup.${op}: the tensor must be float32, got ${t.dtype}`);
     if (t.device.kind !== 'cpu')
@@ -130,18 +143,20 @@ export class ProcessGroup {
     const op = opts.op ?? 'sum';
     if (op !== 'sum' && op !== 'mean') throw new ArgumentError(`ProcessGroup.allReduce: op must be 'sum' or 'mean', got ${String(op)}`);
     const { offset, length } = this.#range('allReduce', t, opts.offset, opts.length);
+    const stream = this.#stream('allReduce', t, opts.on);
     if (!this.#gloo) return; // one rank: the sum and the mean of one value are that value
-    native.glooAllReduce(t.device.stream, this.#gloo, t.handle('allReduce'), offset, length, op === 'mean');
+    native.glooAllReduce(stream, this.#gloo, t.handle('allReduce'), offset, length, op === 'mean');
   }
 
   /** Copies the tensor (or a range) from rank `root` to every rank, in place. Queued on its device. */
-  broadcast(t: Tensor, root = 0, opts: { offset?: number; length?: number } = {}): void {
+  broadcast(t: Tensor, root = 0, opts: Omit<AllReduceOptions, 'op'> = {}): void {
     this.#live('broadcast');
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
       throw new ArgumentError(`ProcessGroup.broadcast: root must be a rank in [0, ${this.worldSize}), got ${String(root)}`);
     const { offset, length } = this.#range('broadcast', t, opts.offset, opts.length);
+    const stream = this.#stream('broadcast', t, opts.on);
     if (!this.#gloo) return;
-    native.glooBroadcast(t.device.stream, this.#gloo, t.handle('broadcast'), offset, length, root);
+    native.glooBroadcast(stream, this.#gloo, t.handle('broadcast'), offset, length, root);
   }
 
   /** Resolves once every rank got here (and every op queued before it on the group's device has run). */

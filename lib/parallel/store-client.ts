@@ -6,6 +6,8 @@
  * start connecting (torchrun behaves the same). Every request also has a client-side deadline
  * (its own timeout plus a grace period), so a server that vanished without closing the socket
  * gives ND_TIMEOUT instead of a hang; a closed connection rejects everything pending with ND_CLOSED.
+ * The socket keeps the process alive only while a request is pending (as convkit's waits do), so
+ * a script that forgets to destroy its group still exits.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { ArgumentError, ConvkitError } from '../errors.js';
@@ -42,6 +44,7 @@ export class StoreClient {
     this.#socket = socket;
     this.#where = where;
     this.timeoutMs = timeoutMs;
+    socket.unref();
     const splitter = new FrameSplitter(DEFAULT_MAX_FRAME_BYTES);
     socket.on('data', (chunk: Buffer) => {
       let bodies: Buffer[];
@@ -63,6 +66,7 @@ export class StoreClient {
           p.reject(err as Error);
         }
       }
+      if (this.#pending.length === 0) socket.unref();
     });
     socket.on('error', (err) => this.#fail(new ConvkitError('ND_CLOSED', `store ${where}: ${err.message}`, { cause: err })));
     socket.on('close', () => this.#fail(new ConvkitError('ND_CLOSED', `store ${where}: the connection closed`)));
@@ -147,6 +151,7 @@ export class StoreClient {
       const timer = setTimeout(() => {
         this.#fail(new ConvkitError('ND_TIMEOUT', `store ${this.#where}: no reply to ${op} within ${timeoutMs + GRACE_MS} ms`));
       }, timeoutMs + GRACE_MS);
+      if (this.#pending.length === 0) this.#socket.ref();
       this.#pending.push({ op, resolve, reject, timer });
       this.#socket.write(w.frame());
     });

@@ -8,6 +8,10 @@
  * working; a frame longer than the limit gets its error reply and the connection is closed (the
  * byte stream cannot be resynchronised); a client that disconnects mid-frame or mid-wait just
  * goes away. None of it affects other connections.
+ *
+ * The listening socket and its connections do not keep the process alive by themselves (a pending
+ * wait's timer does): rank 0's script ends when it is done, as a script that forgot to destroy its
+ * group should; destroy() is what keeps the store up until every rank has left.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ArgumentError, ConvkitError } from '../errors.js';
@@ -62,6 +66,7 @@ export class StoreServer {
     const server = createServer();
     const store = new StoreServer(server, maxFrame);
     server.on('connection', (s) => store.#serve(s));
+    server.unref();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
@@ -102,6 +107,7 @@ export class StoreServer {
   #serve(socket: Socket): void {
     this.#sockets.add(socket);
     socket.setNoDelay(true);
+    socket.unref();
     const splitter = new FrameSplitter(this.#maxFrame);
     // Requests of one connection are answered in order: each waits for the one before it.
     let chain: Promise<void> = Promise.resolve();

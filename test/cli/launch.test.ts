@@ -64,6 +64,12 @@ t.test('every rank gets its variables, its output is prefixed, all 0 exits 0', a
   t.notMatch(out, /^(?!\[rank \d\] ).+$/m, 'no line of the children is unprefixed');
 });
 
+t.test('without --nproc one process runs, as rank 0 of 1', async (t) => {
+  const { code, out } = await launch([printEnv]).done;
+  t.equal(code, 0);
+  t.match(out, '[rank 0] RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1');
+});
+
 t.test('ranks of a second node: RANK counts from node-rank x nproc', async (t) => {
   const { code, out } = await launch(['--nnodes', '2', '--node-rank', '1', '--nproc', '2', '--master-addr', 'node0', printEnv]).done;
   t.equal(code, 0);
@@ -123,7 +129,6 @@ setInterval(() => {}, 1000);`,
 t.test('usage errors exit 2 and say what is wrong; --help exits 0', async (t) => {
   const run = (args: string[]) => spawnSync(process.execPath, [bin, 'launch', ...args], { env, encoding: 'utf8' });
   const cases: Array<[string[], RegExp]> = [
-    [[printEnv], /--nproc N is required/],
     [['--nproc', '0', printEnv], /--nproc must be >= 1/],
     [['--nproc', '2'], /name the script/],
     [['--nproc', '2', '--nnodes', '2', '--node-rank', '2', printEnv], /--node-rank must be >= 0 and <= 1/],

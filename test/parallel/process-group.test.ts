@@ -1,9 +1,11 @@
 // initProcessGroup in one process: a group of one (no variables) needs no engine and its
 // collectives leave tensors as they are; bad options and tensors are coded errors.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import t from 'tap';
 import { initProcessGroup, shapeSignature } from '../../lib/parallel/process-group.js';
 import { Tensor } from '../../lib/tensor/tensor.js';
-import { freePort } from './helpers.js';
+import { freePort, here } from './helpers.js';
 
 t.test('a group of one: collectives change nothing, checkSame and barrier pass, destroy is idempotent', async (t) => {
   const port = await freePort();
@@ -55,4 +57,26 @@ t.test('shapeSignature differs when a shape or the batch size does', async (t) =
   t.not(a, shapeSignature([[6, 1, 5, 5], [6]], 32));
   t.not(a, shapeSignature([[6, 1, 3, 5], [6]], 64));
   t.match(a, /^2 tensors, batch 64, sha256 [0-9a-f]{16}$/);
+});
+
+t.test('a script that never destroys its group still exits by itself', async (t) => {
+  const port = await freePort();
+  const r = spawnSync(process.execPath, [...process.execArgv, join(here, 'forgotten-destroy-child.ts')], {
+    env: { ...process.env, MASTER_PORT: String(port) },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, 'joined 0 v', 'it used the store');
+});
+
+t.test("'on' runs a collective on another CPU stream, and refuses a GPU", async (t) => {
+  const port = await freePort();
+  const pg = await initProcessGroup({ backend: 'gloo', env: { MASTER_PORT: String(port) } });
+  t.teardown(() => pg.destroy());
+  const x = Tensor.fromArray([1, 2], [2]);
+  t.teardown(() => x.dispose());
+  pg.allReduce(x, { on: 'cpu:1' });
+  t.same([...(await x.data())], [1, 2]);
+  t.throws(() => pg.allReduce(x, { on: 'cuda:0' }), { code: 'ND_ARG', message: /'on' must be a CPU device, got cuda:0/ });
 });
