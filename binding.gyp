@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "gloo%": "<!(node scripts/has-gloo.cjs)"
+  },
   "targets": [
     {
       "target_name": "convkit",
@@ -16,5 +19,27 @@
         "OTHER_CFLAGS": ["-O3"]
       }
     }
+  ],
+  "conditions": [
+    [
+      "gloo==1",
+      {
+        "targets": [
+          {
+            "target_name": "convkit_gloo",
+            "type": "shared_library",
+            "product_prefix": "",
+            "product_dir": "<(PRODUCT_DIR)",
+            "sources": ["native/comm/gloo_shim/gloo_shim.cc", "native/comm/gloo_shim/tcp_store_client.cc"],
+            "cflags!": ["-fno-exceptions", "-O2", "-O0"],
+            "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O0", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+            "cflags": ["-O2", "-fexceptions", "-fvisibility=hidden", "-Wall"],
+            "cflags_cc": ["-O2", "-std=c++17", "-fexceptions", "-pthread"],
+            "ldflags": ["-pthread"],
+            "libraries": ["-lgloo"]
+          }
+        ]
+      }
+    ]
   ]
 }

@@ -1,12 +1,13 @@
 /** backends(): what this build of convkit has compiled in and what is usable on this machine. */
 import { cpuIsa, isa, isaFamilies } from './isa.js';
 import { addonInfo, native } from './native.js';
+import { glooStatus } from './parallel/gloo-engine.js';
 import { cpuBuildReason, cudaStatus, type CudaStatus } from './tensor/cuda-status.js';
 
 export type { CudaStatus } from './tensor/cuda-status.js';
 
 export interface BackendInfo {
-  name: 'cpu' | 'cuda';
+  name: 'cpu' | 'cuda' | 'gloo';
   compiled: boolean;
   available: boolean;
   /** Why an unavailable backend cannot be used. */
@@ -16,6 +17,7 @@ export interface BackendInfo {
    * CONVKIT_ISA), `cpuIsa`, the best this CPU runs, and `families`, the path each kernel family
    * takes under it; `simd` is the GEMM micro-kernel in use. CUDA: runtime, driver and devices.
    * Both: `collective`, the engine of a group of such devices (lib/ops/collective.ts).
+   * Gloo (process groups on CPUs): the shim's path and Gloo's version, or the paths searched.
    */
   details?: Record<string, unknown>;
 }
@@ -49,6 +51,13 @@ function cudaBackend(collective: string | undefined): BackendInfo {
   return { name: 'cuda', compiled: true, available: true, details };
 }
 
+/** Gloo, the engine of process groups on CPUs: loaded at run time, so compiled means "the shim was built". */
+function glooBackend(): BackendInfo {
+  const g = glooStatus();
+  if (g.available) return { name: 'gloo', compiled: true, available: true, details: { path: g.path, version: g.version } };
+  return { name: 'gloo', compiled: g.path !== undefined, available: false, reason: g.reason, details: { searched: g.searched } };
+}
+
 export function backends(): BackendInfo[] {
   const collective = collectiveEngines();
   const cpu: BackendInfo = {
@@ -67,5 +76,5 @@ export function backends(): BackendInfo[] {
       collective: collective.cpu,
     },
   };
-  return [cpu, cudaBackend(collective.cuda)];
+  return [cpu, cudaBackend(collective.cuda), glooBackend()];
 }

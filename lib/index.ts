@@ -150,3 +150,16 @@ export {
   type LoadedWeights,
 } from './io/index.js';
 export { type RestoredModel } from './train/checkpointing.js';
+// Process groups (issue 12): the environment, the TCP store, the Gloo engine.
+export {
+  initProcessGroup,
+  ProcessGroup,
+  shapeSignature,
+  type InitProcessGroupOptions,
+  type AllReduceOptions,
+  type Backend,
+} from './parallel/process-group.js';
+export { groupFromEnv, type GroupEnv } from './parallel/env.js';
+export { StoreServer, type StoreServerOptions } from './parallel/store-server.js';
+export { StoreClient, type StoreClientOptions } from './parallel/store-client.js';
+export { shardOrder, shardLength, type ShardOptions, type ShardTail } from './data/shard.js';

@@ -19,6 +19,7 @@ export type * from './native/core.js';
 export type * from './native/kernels.js';
 export type * from './native/comm.js';
 export type * from './native/cuda.js';
+export type * from './native/gloo.js';
 
 // The package folder (dist/..). CONVKIT_TEST_PACKAGE_ROOT is for tests only: it points the loader
 // at another folder (an empty one shows the "nothing loads" message).

@@ -6,6 +6,8 @@
 //                      renamed from prebuildify 6's convkit.node to carry node-gyp-build's napi tag
 //   convkit.cuda.node  the CUDA addon (scripts/build-cuda.mjs --addon-only: sm_80/86/89/90 + PTX,
 //                      cudart static), when nvcc is here; the name is explained in lib/native-loader.ts
+//   convkit_gloo.so    the Gloo shim (binding.gyp builds it where libgloo-dev is; the addon loads it
+//                      at run time, lib/parallel/gloo-engine.ts), when it was built
 // Each packed binary is loaded once in a child process before it is accepted.
 // Environment:
 //   CONVKIT_PREBUILD_REUSE=1  take build/Release/convkit.node (stripped) and build-cuda/ when they
@@ -51,8 +53,10 @@ function newestInput(extra = []) {
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(cc|h|cu|cuh)$/.test(e.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+      // native/comm/gloo_shim is the Gloo shim's own target, not an input of the addons.
+      if (e.isDirectory()) {
+        if (e.name !== 'gloo_shim') walk(p);
+      } else if (/\.(cc|h|cu|cuh)$/.test(e.name)) newest = Math.max(newest, statSync(p).mtimeMs);
     }
   };
   walk(join(root, 'native'));
@@ -149,8 +153,16 @@ mkdirSync(outDir, { recursive: true });
 const cpu = packCpu();
 checkLoads(cpuOut, false);
 const cuda = packCuda();
+// The Gloo shim beside the CPU addon, where it was built (the node-gyp build makes both).
+const glooBuild = join(root, 'build', 'Release', 'convkit_gloo.so');
+let gloo = 'no Gloo shim (libgloo-dev was absent at build time)';
+if (existsSync(glooBuild)) {
+  copyFileSync(glooBuild, join(outDir, 'convkit_gloo.so'));
+  strip(join(outDir, 'convkit_gloo.so'));
+  gloo = `${rel(join(outDir, 'convkit_gloo.so'))}`;
+}
 if (existsSync(cudaOut)) checkLoads(cudaOut, true);
 // Every file dated now: the loader never mistakes a shipped binary for a stale one.
 const now = new Date();
 for (const f of readdirSync(outDir)) utimesSync(join(outDir, f), now, now);
-console.log(`convkit prepack: ${cpu}; ${cuda}`);
+console.log(`convkit prepack: ${cpu}; ${cuda}; ${gloo}`);

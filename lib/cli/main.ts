@@ -9,6 +9,7 @@ import { TRAIN_ALEXNET, trainAlexnet } from './alexnet.js';
 import { UsageError, helpText, parseCommand, type CommandSpec, type Values } from './args.js';
 import { EVALUATE, evaluateCmd } from './evaluate.js';
 import { EXPORT, exportCmd } from './export.js';
+import { LAUNCH, launchMain } from './launch.js';
 import { PLOT, plotCmd } from './plot.js';
 import { PREDICT, predictCmd } from './predict.js';
 import { TRAIN_LENET5, trainLenet5 } from './train-lenet5.js';
@@ -29,6 +30,8 @@ export const COMMANDS: Record<string, Command> = {
   predict: { spec: PREDICT, run: (v, p) => predictCmd(v, p) },
   plot: { spec: PLOT, run: (v, p) => plotCmd(v, p) },
   export: { spec: EXPORT, run: (v) => exportCmd(v) },
+  // `launch` passes everything after its script to the script, so it splits argv itself.
+  launch: { spec: LAUNCH, raw: (argv) => launchMain(argv) },
   // `bench` has its own options and help (lib/bench/options.ts).
   bench: {
     spec: {

@@ -5,3 +5,4 @@ export { InMemoryDataset, type DatasetOptions } from './dataset.js';
 export { DataLoader, type DataLoaderOptions, type Batch } from './loader.js';
 export { pixelTable, CLASSIC_BACKGROUND, CLASSIC_FOREGROUND, type Normalize } from './batch.js';
 export { epochOrder } from './shuffle.js';
+export { shardOrder, shardLength, type ShardOptions, type ShardTail } from './shard.js';

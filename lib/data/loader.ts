@@ -15,6 +15,7 @@ import { ArgumentError, ConvkitError, DisposedError, type ErrorCode } from '../e
 import { batchGeometry, fillBatch, type BatchGeometry, type Normalize } from './batch.js';
 import type { InMemoryDataset } from './dataset.js';
 import type { FromWorker, ToWorker, WorkerInit } from './loader-worker.js';
+import { checkShard, shardLength, shardOrder, type ShardOptions } from './shard.js';
 import { epochOrder } from './shuffle.js';
 import { optInt, siblingWorkerUrl } from './loader-util.js';
 
@@ -26,6 +27,12 @@ export interface DataLoaderOptions {
   seed?: number;
   /** Drop the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /**
+   * This process's share of every epoch in a process group (shard.ts, as PyTorch's
+   * DistributedSampler): the same seeded order on every rank, every worldSize-th sample from
+   * `rank` on, the uneven tail dropped or padded. Absent: the whole dataset.
+   */
+  shard?: ShardOptions;
   /** Default { form: 'modern' }: x / 255, no padding. */
   normalize?: Normalize;
   /** Batches prepared ahead on a worker thread (default 3, at most 64); 0 prepares each batch on the calling thread when asked for. */
@@ -66,6 +73,10 @@ export class DataLoader {
   readonly seed: number;
   readonly dropLast: boolean;
   readonly prefetch: number;
+  /** This rank's share of each epoch, or null for the whole dataset. */
+  readonly shard: Required<ShardOptions> | null;
+  /** Samples in each epoch on this rank (the dataset's count unless sharded). */
+  readonly samplesPerEpoch: number;
   /** Batches in each epoch (the same for every epoch). */
   readonly batchesPerEpoch: number;
   /** [c, h, w] of one prepared sample (after padding). */
@@ -91,14 +102,18 @@ export class DataLoader {
     this.dropLast = opts.dropLast ?? false;
     this.#geometry = batchGeometry(opts.normalize ?? { form: 'modern' }, dataset.channels, dataset.height, dataset.width);
     this.sampleShape = [dataset.channels, this.#geometry.outHeight, this.#geometry.outWidth];
-    this.batchesPerEpoch = this.dropLast ? Math.floor(dataset.count / this.batchSize) : Math.ceil(dataset.count / this.batchSize);
+    this.shard = checkShard('DataLoader', opts.shard);
+    this.samplesPerEpoch = this.shard ? shardLength(dataset.count, this.shard) : dataset.count;
+    const per = this.samplesPerEpoch;
+    this.batchesPerEpoch = this.dropLast ? Math.floor(per / this.batchSize) : Math.ceil(per / this.batchSize);
     this.#debug = opts.debug;
   }
 
   /** The sample indices of `epoch` in the order its batches take them. */
   order(epoch: number): Uint32Array {
     optInt('DataLoader', 'epoch', epoch, 0, 0);
-    return epochOrder(this.dataset.count, this.seed, epoch, this.shuffle);
+    const order = epochOrder(this.dataset.count, this.seed, epoch, this.shuffle);
+    return this.shard ? shardOrder(order, this.shard) : order;
   }
 
   /**

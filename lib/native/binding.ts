@@ -7,9 +7,10 @@
 import type { CommBinding } from './comm.js';
 import type { CoreBinding } from './core.js';
 import type { CudaBinding } from './cuda.js';
+import type { GlooBinding } from './gloo.js';
 import type { KernelBinding } from './kernels.js';
 
-export interface NativeBinding extends CoreBinding, KernelBinding, CommBinding, CudaBinding {}
+export interface NativeBinding extends CoreBinding, KernelBinding, CommBinding, CudaBinding, GlooBinding {}
 
 /** 'both': the CPU and the CUDA build; 'cuda': the CUDA build only. */
 export type BindingBuilds = 'both' | 'cuda';
@@ -107,6 +108,13 @@ export const BINDING_NAMES = {
   debugThreadUse: 'both',
   collectiveEngines: 'both',
   ncclLoad: 'both',
+  // the Gloo engine (native/napi/ops_gloo.cc)
+  glooLoad: 'both',
+  glooCreate: 'both',
+  glooAllReduce: 'both',
+  glooBroadcast: 'both',
+  glooBarrier: 'both',
+  glooDestroy: 'both',
   // CUDA build only
   cudaStatus: 'cuda',
   cudaLoadCublas: 'cuda',

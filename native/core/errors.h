@@ -6,7 +6,7 @@
 
 namespace ck {
 
-enum class Code { Shape, Arg, OOM, Disposed, Cuda, NoCuda, Format, Internal, Busy };
+enum class Code { Shape, Arg, OOM, Disposed, Cuda, NoCuda, Format, Internal, Busy, Timeout, Closed };
 
 inline const char* codeName(Code c) {
   switch (c) {
@@ -19,6 +19,8 @@ inline const char* codeName(Code c) {
     case Code::Format: return "ND_FORMAT";
     case Code::Internal: return "ND_INTERNAL";
     case Code::Busy: return "ND_BUSY";
+    case Code::Timeout: return "ND_TIMEOUT";  // a peer or a store did not answer in time
+    case Code::Closed: return "ND_CLOSED";    // a peer's connection failed or closed
   }
   return "ND_INTERNAL";
 }

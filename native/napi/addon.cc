@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ck::registerCapture(env, exports);
   ck::registerIsa(env, exports);
   ck::registerComm(env, exports);
+  ck::registerGloo(env, exports);
   Napi::Object build = Napi::Object::New(env);
   build.Set("backend", "cpu");
   build.Set("cuda", false);

@@ -19,6 +19,7 @@ void registerRbf(Napi::Env env, Napi::Object exports);
 void registerCapture(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerIsa(Napi::Env env, Napi::Object exports);
+void registerGloo(Napi::Env env, Napi::Object exports);
 void registerComm(Napi::Env env, Napi::Object exports);
 #ifdef CONVKIT_CUDA
 // ops_cuda.cc, in the CUDA build only: registers the cuda:N devices (native/cuda/device_cuda.h),

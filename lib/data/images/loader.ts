@@ -15,6 +15,7 @@
 import os from 'node:os';
 import { threadId, Worker } from 'node:worker_threads';
 import { ArgumentError, ConvkitError, DisposedError, type ErrorCode } from '../../errors.js';
+import { checkShard, shardLength, shardOrder, type ShardOptions } from '../shard.js';
 import { epochOrder } from '../shuffle.js';
 import { prepareBatch, type BatchJob } from './batch.js';
 import { ByteLru } from './cache.js';
@@ -40,6 +41,8 @@ export interface ImageLoaderOptions extends TransformOptions {
   list?: string;
   /** Drop the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /** This process's share of every epoch in a process group (../shard.ts, as DataLoaderOptions.shard). */
+  shard?: ShardOptions;
   /** Worker threads (default min(2, os.availableParallelism())); 0 prepares on the calling thread. */
   workers?: number;
   /** Batches prepared beyond the one awaited (default 2 per worker, at most 64). */
@@ -93,6 +96,10 @@ export class ImageFolderLoader {
   readonly labels: Int32Array;
   readonly batchSize: number;
   readonly batchesPerEpoch: number;
+  /** This rank's share of each epoch, or null for every image. */
+  readonly shard: Required<ShardOptions> | null;
+  /** Images in each epoch on this rank (`count` unless sharded). */
+  readonly samplesPerEpoch: number;
   readonly crop: number;
   readonly train: boolean;
   readonly shuffle: boolean;
@@ -129,14 +136,18 @@ export class ImageFolderLoader {
     this.paths = source.paths.slice(0, this.count);
     this.labels = source.labels.slice(0, this.count);
     this.classes = source.classes;
-    this.batchesPerEpoch = opts.dropLast ? Math.floor(this.count / this.batchSize) : Math.ceil(this.count / this.batchSize);
+    this.shard = checkShard('imageFolderLoader', opts.shard);
+    this.samplesPerEpoch = this.shard ? shardLength(this.count, this.shard) : this.count;
+    const per = this.samplesPerEpoch;
+    this.batchesPerEpoch = opts.dropLast ? Math.floor(per / this.batchSize) : Math.ceil(per / this.batchSize);
     this.#cache = new ByteLru(optInt('imageFolderLoader', 'cacheBytes', opts.cacheBytes, DEFAULT_CACHE, 0));
   }
 
   /** The image indices of `epoch` in the order its batches take them. */
   order(epoch: number): Uint32Array {
     optInt('imageFolderLoader', 'epoch', epoch, 0, 0);
-    return epochOrder(this.count, this.seed, epoch, this.shuffle);
+    const order = epochOrder(this.count, this.seed, epoch, this.shuffle);
+    return this.shard ? shardOrder(order, this.shard) : order;
   }
 
   /** What the decoded-image cache holds, and how often it served. */
