@@ -19,6 +19,11 @@
  * - CPU replicas each get a share of the intra-op threads (Device.setThreads), so that two
  *   replicas on two cores run side by side.
  * - Dropout draws differ per replica (StochasticState.replica) and are reproducible from the seed.
+ * - Beyond one process (`processGroup`, from initProcessGroup): one replica per process, the same
+ *   buckets queued in the same place, each all-reduced over the ranks by the group's engine (Gloo
+ *   on CPUs). Every rank must feed batches of the same size (the loaders' `shard` option does, as
+ *   DistributedSampler); the loss and correct count are reduced over the ranks before they are
+ *   reported, and fit() lets rank 0 alone write checkpoints, followed by a barrier.
  */
 import { ArgumentError } from '../errors.js';
 import { stochasticLayers, type Parameter } from '../layers/layer.js';
@@ -32,6 +37,7 @@ import { device as toDevice, type Device, type DeviceName } from '../tensor/devi
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { DEFAULT_BUCKET_BYTES, DEFAULT_FIRST_BUCKET_BYTES, planBuckets, type GradientBucket } from './buckets.js';
 import { ReplicatedSGD } from './replicated-sgd.js';
+import { shapeSignature, type ProcessGroup } from './process-group.js';
 import { shardBatch } from './shards.js';
 
 export interface DataParallelOptions {
@@ -42,6 +48,11 @@ export interface DataParallelOptions {
   bucketBytes?: number;
   /** Intra-op threads of each CPU replica's stream; default: the pool's threads shared out (at least 1 each). */
   threadsPerReplica?: number;
+  /**
+   * A process group (initProcessGroup): this process's one replica (on `devices[0]`) joins the
+   * replicas of every rank. Each rank's batches must have the same size.
+   */
+  processGroup?: ProcessGroup;
 }
 
 /** One batch's outcome across the replicas, read back without blocking. */
@@ -61,6 +72,9 @@ export class DataParallel {
   /** The gradient buckets, in the order they are all-reduced. */
   readonly buckets: readonly GradientBucket[];
   readonly threadsPerReplica: number;
+  /** The process group whose ranks hold the other replicas, or null within one process. */
+  readonly processGroup: ProcessGroup | null;
+  #checkedBatch = -1;
   #previousThreads: number[] = [];
   #disposed = false;
 
@@ -83,11 +97,15 @@ export class DataParallel {
     }
     const first = bytes(op, 'firstBucketBytes', o.firstBucketBytes ?? DEFAULT_FIRST_BUCKET_BYTES);
     const rest = bytes(op, 'bucketBytes', o.bucketBytes ?? DEFAULT_BUCKET_BYTES);
+    const pg = o.processGroup ?? null;
+    if (pg && devices.length !== 1)
+      throw new ArgumentError(`${op}: with a process group each process runs one replica; 'devices' lists ${devices.length} (${listed})`);
     const threads = o.threadsPerReplica ?? Math.max(1, Math.floor(native.threads() / devices.length));
     if (!Number.isSafeInteger(threads) || threads < 1)
       throw new ArgumentError(`${op}: 'threadsPerReplica' must be a positive integer, got ${String(o.threadsPerReplica)}`);
     this.devices = devices;
     this.threadsPerReplica = threads;
+    this.processGroup = pg;
 
     const replicas: Model[] = [];
     try {
@@ -106,6 +124,7 @@ export class DataParallel {
     if (devices[0].kind === 'cpu') this.#previousThreads = devices.map((d) => d.setThreads(threads));
     // One copy of the parameters: replica 0's (a factory may seed replicas differently).
     if (replicas.length > 1) ops.broadcast(this.flatValues(), { root: 0 });
+    if (pg && pg.worldSize > 1) pg.broadcast(replicas[0].flat.values, 0);
     this.buckets = planBuckets(replicas[0].flat.layers, first, rest);
   }
 
@@ -172,9 +191,11 @@ export class DataParallel {
     const shards = shardBatch(n, this.replicas.length, `${this.name} DataParallel.trainBatch`);
     const inputs = this.upload(x, shape, labels, shards);
     const walks: ReturnType<Model['beginTrainStep']>[] = [];
+    // Across ranks, every rank's batch is the same size: each holds 1/worldSize of the whole.
+    const ranks = this.processGroup?.worldSize ?? 1;
     try {
       for (const [r, m] of this.replicas.entries())
-        walks.push(m.beginTrainStep(inputs[r].x, inputs[r].labels, { gradScale: shards[r].size / n }));
+        walks.push(m.beginTrainStep(inputs[r].x, inputs[r].labels, { gradScale: shards[r].size / n / ranks }));
       const grads = this.replicas.map((m) => m.flat.grads);
       let next = 0;
       for (;;) {
@@ -182,15 +203,9 @@ export class DataParallel {
         for (const w of walks) index = w.step();
         if (index < 0) break;
         // Every replica has now queued this layer's backward: its buckets can go.
-        while (next < this.buckets.length && this.buckets[next].closesAt === index) {
-          const b = this.buckets[next++];
-          ops.allReduce(grads, { op: 'sum', offset: b.offset, length: b.length });
-        }
+        while (next < this.buckets.length && this.buckets[next].closesAt === index) this.reduceBucket(grads, this.buckets[next++]);
       }
-      for (; next < this.buckets.length; next++) {
-        const b = this.buckets[next];
-        ops.allReduce(grads, { op: 'sum', offset: b.offset, length: b.length });
-      }
+      for (; next < this.buckets.length; next++) this.reduceBucket(grads, this.buckets[next]);
     } catch (e) {
       for (const w of walks) {
         w.abort();
@@ -204,10 +219,59 @@ export class DataParallel {
         i.labels.dispose();
       }
     }
-    return combine(
-      walks.map((w) => w),
-      shards.map((s) => s.size / n),
+    return this.overRanks(
+      combine(
+        walks.map((w) => w),
+        shards.map((s) => s.size / n),
+      ),
+      n,
     );
+  }
+
+  /**
+   * With a process group: resolves once every rank has built the same model (parameter shapes)
+   * and feeds the same batch size, ND_ARG naming the ranks otherwise. fit() calls it before the
+   * first batch; it runs once per batch size.
+   */
+  async checkRanks(batchSize: number): Promise<void> {
+    const pg = this.processGroup;
+    if (!pg || pg.worldSize === 1 || this.#checkedBatch === batchSize) return;
+    await pg.checkSame(
+      `${this.name} parameter shapes and batch size`,
+      shapeSignature(
+        this.module.flat.entries.map((e) => e.shape),
+        batchSize,
+      ),
+    );
+    this.#checkedBatch = batchSize;
+  }
+
+  /** One bucket of the gradients: summed over this process's replicas, then over the ranks. */
+  private reduceBucket(grads: Tensor[], b: GradientBucket): void {
+    if (grads.length > 1) ops.allReduce(grads, { op: 'sum', offset: b.offset, length: b.length });
+    const pg = this.processGroup;
+    if (pg && pg.worldSize > 1) pg.allReduce(grads[0], { op: 'sum', offset: b.offset, length: b.length });
+  }
+
+  /**
+   * A step's loss and correct count over every rank: this process's figures are summed with the
+   * others' by one more collective, queued once they are known (every rank queues it at the same
+   * point of its stream: after the next batch it queued, since fit() reads a step back then).
+   */
+  private overRanks(local: ReplicatedStep, n: number): ReplicatedStep {
+    const pg = this.processGroup;
+    if (!pg || pg.worldSize === 1) return local;
+    const both = Promise.all([local.loss, local.correct]).then(async ([loss, correct]) => {
+      const t = Tensor.fromArray(Float32Array.of(loss * n, correct, n), [3], { device: this.devices[0] });
+      try {
+        pg.allReduce(t);
+        const [lossSum, correctSum, count] = await t.data();
+        return [lossSum / count, correctSum] as const;
+      } finally {
+        t.dispose();
+      }
+    });
+    return { loss: both.then(([l]) => l), correct: both.then(([, c]) => c) };
   }
 
   /** Loss and correct count of one batch in eval mode, each replica scoring its shard. */
@@ -227,9 +291,12 @@ export class DataParallel {
         i.labels.dispose();
       }
     }
-    return combine(
-      results,
-      shards.map((s) => s.size / n),
+    return this.overRanks(
+      combine(
+        results,
+        shards.map((s) => s.size / n),
+      ),
+      n,
     );
   }
 

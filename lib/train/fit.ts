@@ -151,6 +151,7 @@ export async function fit(target: Model | DataParallel, data: BatchSource, o: Fi
         const n = b.shape[0];
         let step: QueuedStep;
         if (replicated) {
+          await replicated.checkRanks(n); // across processes: the same model and batch size everywhere
           step = replicated.trainBatch(b.x, b.shape, b.labels);
           opt.step();
         } else {
@@ -187,14 +188,20 @@ export async function fit(target: Model | DataParallel, data: BatchSource, o: Fi
         logs.valAccuracy = v.accuracy;
       }
       history.epochs.push(logs);
-      if (o.checkpointPath && !o.signal?.aborted)
-        await saveTrainingCheckpoint(
-          o.checkpointPath,
-          model,
-          opt,
-          { epoch: epoch + 1, batch: 0, step: history.steps, seed: o.dataSeed },
-          o.checkpointMeta,
-        );
+      if (o.checkpointPath && !o.signal?.aborted) {
+        // Across processes every rank holds the same parameters: rank 0 writes them, and the
+        // barrier keeps the others from going on (or resuming) before the file is there.
+        const pg = replicated?.processGroup ?? null;
+        if (!pg || pg.rank === 0)
+          await saveTrainingCheckpoint(
+            o.checkpointPath,
+            model,
+            opt,
+            { epoch: epoch + 1, batch: 0, step: history.steps, seed: o.dataSeed },
+            o.checkpointMeta,
+          );
+        await pg?.barrier();
+      }
       await cb.onEpochEnd?.(epoch, logs);
       if (o.signal?.aborted) break;
     }
