@@ -47,6 +47,7 @@ export const DEVICES: OptionSpec = {
   type: 'string',
   arg: 'DEV,DEV,...',
   desc: "data-parallel replicas, one per device ('cpu:0,cpu:1' or 'cuda:0,cuda:1'): each batch is split over them and their gradients all-reduced",
+  default: 'none (one device: --device)',
 };
 
 /** Per-command help: every option with its description and default. */

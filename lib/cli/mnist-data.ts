@@ -4,6 +4,7 @@
  * seed gives the same split, so a resumed run validates on the same images); the test set stays
  * untouched until the end of the run.
  */
+import type { ShardOptions } from '../data/shard.js';
 import { DataLoader, InMemoryDataset, epochOrder, loadMnist, type Normalize } from '../data/index.js';
 import { UsageError } from './args.js';
 
@@ -55,16 +56,17 @@ export interface MnistLoaders {
 /** Training (first `limit` after the split), validation and test loaders. */
 export async function mnistLoaders(
   dir: string,
-  o: { batchSize: number; seed: number; variant: string; valSplit: number; limit?: number; prefetch?: number },
+  o: { batchSize: number; seed: number; variant: string; valSplit: number; limit?: number; prefetch?: number; shard?: ShardOptions },
 ): Promise<MnistLoaders> {
   const full = InMemoryDataset.fromMnist(await loadMnist(dir, { split: 'train' }));
   const { train, val } = splitValidation(full, o.valSplit, o.seed);
   const ds = o.limit !== undefined && o.limit < train.count ? train.slice(0, o.limit) : train;
   const norm = normalizeFor(o.variant);
-  const p = o.prefetch === undefined ? {} : { prefetch: o.prefetch };
+  // In a process group every loader reads this rank's shard (DistributedSampler's order).
+  const p = { ...(o.prefetch === undefined ? {} : { prefetch: o.prefetch }), ...(o.shard ? { shard: o.shard } : {}) };
   const trainL = new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: true, normalize: norm, ...p });
   const valL = val ? new DataLoader(val, { batchSize: 500, shuffle: false, normalize: norm, ...p }) : null;
-  const test = await mnistLoader(dir, 'test', { batchSize: 500, seed: 0, variant: o.variant, shuffle: false, prefetch: o.prefetch });
+  const test = await mnistLoader(dir, 'test', { batchSize: 500, seed: 0, variant: o.variant, shuffle: false, prefetch: o.prefetch, shard: o.shard });
   return {
     train: trainL,
     val: valL,
@@ -80,7 +82,7 @@ export async function mnistLoaders(
 export async function mnistLoader(
   dir: string,
   split: 'train' | 'test',
-  o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean; prefetch?: number },
+  o: { batchSize: number; seed: number; variant: string; limit?: number; shuffle?: boolean; prefetch?: number; shard?: ShardOptions },
 ): Promise<DataLoader> {
   const m = await loadMnist(dir, { split });
   let ds = InMemoryDataset.fromMnist(m);
@@ -92,5 +94,6 @@ export async function mnistLoader(
     shuffle: o.shuffle ?? split === 'train',
     normalize: normalizeFor(o.variant),
     ...p,
+    ...(o.shard ? { shard: o.shard } : {}),
   });
 }

@@ -13,6 +13,7 @@ import { piecewiseLr } from '../train/schedule.js';
 import { DEVICE, DEVICES, UsageError, intList, num, oneOf, type CommandSpec, type Values } from './args.js';
 import { deviceArg, devicesArg } from './device-arg.js';
 import { DataParallel } from '../parallel/data-parallel.js';
+import { initProcessGroup, type ProcessGroup } from '../parallel/process-group.js';
 import { mnistLoaders, normalizeFor } from './mnist-data.js';
 import { LOG_OPTIONS, outputFor } from './output.js';
 
@@ -62,6 +63,12 @@ export const TRAIN_LENET5: CommandSpec = {
     },
     device: DEVICE,
     devices: DEVICES,
+    'process-group': {
+      type: 'string',
+      arg: 'BACKEND',
+      desc: "join the process group that `convkit launch` (or torchrun's variables) describes: 'gloo'; one replica per process, each reading its shard of every epoch; rank 0 writes the checkpoint",
+      default: 'none (this process alone)',
+    },
     ...LOG_OPTIONS,
   },
   notes: ['example: convkit train lenet5 --data ../shared/data/mnist --log run.jsonl && convkit plot run.jsonl -o curves.svg'],
@@ -94,6 +101,10 @@ export async function trainLenet5(v: Values): Promise<void> {
   if (!data) throw new UsageError('train lenet5: --data DIR is required (the folder with the MNIST files)');
   const replicas = devicesArg(v);
   const dev = replicas?.[0] ?? deviceArg(v);
+  const backend = v['process-group'] as string | undefined;
+  if (backend !== undefined && backend !== 'gloo')
+    throw new UsageError(`--process-group must be gloo (CPU processes), got ${JSON.stringify(backend)}`);
+  if (backend && replicas) throw new UsageError('--process-group runs one replica per process: use --device, not --devices');
   const resume = v.resume as string | undefined;
   const r = resume ? await restoreModel(resume, { device: dev }) : null;
   const model = r?.model ?? null;
@@ -102,7 +113,12 @@ export async function trainLenet5(v: Values): Promise<void> {
       throw new UsageError(
         `--resume ${resume}: the checkpoint holds ${String(r.model.config.model)}, not lenet5 (use convkit train ${String(r.model.config.model)})`,
       );
-    await run(v, data, dev, r, replicas);
+    const pg = backend ? await initProcessGroup({ backend: 'gloo', device: dev }) : null;
+    try {
+      await run(v, data, dev, r, replicas, pg);
+    } finally {
+      await pg?.destroy();
+    }
   } finally {
     model?.dispose();
   }
@@ -114,6 +130,7 @@ async function run(
   dev: ReturnType<typeof deviceArg>,
   r: Awaited<ReturnType<typeof restoreModel>> | null,
   replicas: ReturnType<typeof devicesArg>,
+  pg: ProcessGroup | null,
 ): Promise<void> {
   const meta = r?.checkpoint.meta ?? {};
   const savedRun = meta.run as SavedRun | undefined;
@@ -151,7 +168,11 @@ async function run(
 
   const model = r?.model ?? lenet5({ variant: variant as 'modern' | 'classic', seed, device: dev });
   // --devices: replica 0 is this model (restored or new); the others get its values by broadcast.
-  const dp = replicas ? DataParallel.of(model, { devices: replicas }) : null;
+  const dp = pg
+    ? DataParallel.of(model, { devices: [dev], processGroup: pg })
+    : replicas
+      ? DataParallel.of(model, { devices: replicas })
+      : null;
   const sgdOptions = {
     lr: baseLr,
     momentum: r ? Number(o.momentum ?? 0) : num(v.momentum as string, 'momentum', 0.9, false, { min: 0, max: 1, maxExclusive: true }),
@@ -169,7 +190,8 @@ async function run(
   const out = outputFor(v, { append: Boolean(r) });
   let loaders: Awaited<ReturnType<typeof mnistLoaders>> | undefined;
   try {
-    loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch });
+    const shard = pg ? { rank: pg.rank, worldSize: pg.worldSize } : undefined;
+    loaders = await mnistLoaders(data, { batchSize, seed, variant, valSplit, limit, prefetch, shard });
     const pos = r?.checkpoint.position;
     if (r)
       out.info(
@@ -184,6 +206,7 @@ async function run(
         variant,
         device: dev,
         devices: replicas ?? [dev],
+        ...(pg ? { rank: pg.rank, worldSize: pg.worldSize } : {}),
         epochs,
         batchSize,
         lr: baseLr,

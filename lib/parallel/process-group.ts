@@ -32,7 +32,7 @@ export type Backend = 'gloo' | 'nccl';
 
 export interface InitProcessGroupOptions {
   backend: Backend;
-  /** Bound of every collective and store wait: past it a silent peer is ND_TIMEOUT (default 60 s). */
+  /** Bound of every collective and store wait: past it a silent peer is ND_TIMEOUT (default CONVKIT_PG_TIMEOUT_MS, else 60 s). */
   timeoutMs?: number;
   /**
    * Bound of joining: connecting to rank 0's store, every rank arriving (ND_TIMEOUT naming the
@@ -205,7 +205,9 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
     throw new ArgumentError(`initProcessGroup: backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`);
   if (backend === 'nccl')
     throw new ConvkitError('ND_ARG', "initProcessGroup: backend 'nccl' is not wired yet in this version; use 'gloo' (CPU tensors)");
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // CONVKIT_PG_TIMEOUT_MS sets the default for programs that do not pass one (the CLI).
+  const fromEnv = (opts.env ?? process.env).CONVKIT_PG_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : DEFAULT_TIMEOUT_MS);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1)
     throw new ArgumentError(`initProcessGroup: timeoutMs must be an integer in [1, 2^31), got ${String(timeoutMs)}`);
   const initTimeoutMs = opts.initTimeoutMs ?? timeoutMs;
