@@ -124,7 +124,8 @@ export class DataParallel {
     if (devices[0].kind === 'cpu') this.#previousThreads = devices.map((d) => d.setThreads(threads));
     // One copy of the parameters: replica 0's (a factory may seed replicas differently).
     if (replicas.length > 1) ops.broadcast(this.flatValues(), { root: 0 });
-    if (pg && pg.worldSize > 1) pg.broadcast(replicas[0].flat.values, 0);
+    // Across processes the broadcast waits for checkRanks(): ranks holding different models must
+    // not exchange buffers of different sizes.
     this.buckets = planBuckets(replicas[0].flat.layers, first, rest);
   }
 
@@ -188,6 +189,10 @@ export class DataParallel {
   trainBatch(x: Float32Array, shape: readonly number[], labels: Int32Array): ReplicatedStep {
     this.checkLive('trainBatch');
     const n = shape[0];
+    if (this.processGroup && this.processGroup.worldSize > 1 && this.#checkedBatch !== n)
+      throw new ArgumentError(
+        `${this.name} DataParallel.trainBatch: across processes, await checkRanks(${n}) before a batch of ${n} (fit() does): every rank must hold the same model and batch size`,
+      );
     const shards = shardBatch(n, this.replicas.length, `${this.name} DataParallel.trainBatch`);
     const inputs = this.upload(x, shape, labels, shards);
     const walks: ReturnType<Model['beginTrainStep']>[] = [];
@@ -231,11 +236,13 @@ export class DataParallel {
   /**
    * With a process group: resolves once every rank has built the same model (parameter shapes)
    * and feeds the same batch size, ND_ARG naming the ranks otherwise. fit() calls it before the
-   * first batch; it runs once per batch size.
+   * first batch of each size (trainBatch refuses a size it has not checked). The first check also
+   * broadcasts rank 0's parameters.
    */
   async checkRanks(batchSize: number): Promise<void> {
     const pg = this.processGroup;
     if (!pg || pg.worldSize === 1 || this.#checkedBatch === batchSize) return;
+    const first = this.#checkedBatch < 0;
     await pg.checkSame(
       `${this.name} parameter shapes and batch size`,
       shapeSignature(
@@ -243,6 +250,8 @@ export class DataParallel {
         batchSize,
       ),
     );
+    // The first check also starts every rank from rank 0's parameters.
+    if (first) pg.broadcast(this.module.flat.values, 0);
     this.#checkedBatch = batchSize;
   }
 

@@ -12,7 +12,9 @@ const steps = Number(process.env.TEST_STEPS ?? 5);
 const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const pg = await initProcessGroup({ backend: 'gloo', timeoutMs: 30000, initTimeoutMs: 60000 });
-const dp = new DataParallel((device) => lenet5({ seed: 21 + pg.rank * 1000, device }), { devices: ['cpu:0'], processGroup: pg });
+// TEST_MISMATCH: rank 1 builds the classic form (other parameter shapes), which must fail at start-up.
+const variant = process.env.TEST_MISMATCH && pg.rank === 1 ? 'classic' : 'modern';
+const dp = new DataParallel((device) => lenet5({ variant, seed: 21 + pg.rank * 1000, device }), { devices: ['cpu:0'], processGroup: pg });
 const sgd = dp.createOptimizer({ lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
 const losses: number[] = [];
 for (let s = 0; s < steps; s++) {
@@ -20,7 +22,12 @@ for (let s = 0; s < steps; s++) {
   const per = b.x.length / b.n;
   const share = b.n / pg.worldSize;
   const first = pg.rank * share;
-  await dp.checkRanks(share);
+  try {
+    await dp.checkRanks(share);
+  } catch (e) {
+    say({ rank: pg.rank, error: (e as { code?: string }).code, message: (e as Error).message });
+    process.exit(3);
+  }
   const step = dp.trainBatch(b.x.subarray(first * per, (first + share) * per), [share, 1, 28, 28], b.labels.subarray(first, first + share));
   sgd.step();
   losses.push(await step.loss);

@@ -51,3 +51,15 @@ for (const worldSize of [2, 3])
       t.ok(gap <= 1e-5, `rank ${r} reports the whole batch's loss (worst gap ${gap.toExponential(2)})`);
     }
   });
+
+t.test('a rank with another model fails at start-up with ND_ARG naming the ranks', { skip }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'convkit-dp-ranks-'));
+  const ranks = await startRanks(join(here, 'dp-ranks-child.ts'), [], 2, { TEST_OUT: out, TEST_MISMATCH: '1' });
+  const exits = await Promise.all(ranks.map((r) => r.exit));
+  for (const [r, rank] of ranks.entries()) {
+    t.equal(exits[r].code, 3, `rank ${r} stops before training`);
+    const e = rank.lines.find((l) => 'error' in l);
+    t.equal(e?.error, 'ND_ARG', `rank ${r}: ND_ARG`);
+    t.match(String(e?.message), /rank/, `rank ${r}: the message names the ranks (${String(e?.message).slice(0, 200)})`);
+  }
+});
