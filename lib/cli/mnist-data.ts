@@ -66,7 +66,14 @@ export async function mnistLoaders(
   const p = { ...(o.prefetch === undefined ? {} : { prefetch: o.prefetch }), ...(o.shard ? { shard: o.shard } : {}) };
   const trainL = new DataLoader(ds, { batchSize: o.batchSize, seed: o.seed, shuffle: true, normalize: norm, ...p });
   const valL = val ? new DataLoader(val, { batchSize: 500, shuffle: false, normalize: norm, ...p }) : null;
-  const test = await mnistLoader(dir, 'test', { batchSize: 500, seed: 0, variant: o.variant, shuffle: false, prefetch: o.prefetch, shard: o.shard });
+  const test = await mnistLoader(dir, 'test', {
+    batchSize: 500,
+    seed: 0,
+    variant: o.variant,
+    shuffle: false,
+    prefetch: o.prefetch,
+    shard: o.shard,
+  });
   return {
     train: trainL,
     val: valL,

@@ -55,7 +55,21 @@ t.test('a killed rank makes the other fail with a coded error; the checkpoint su
   const port = await freePort();
   const relaunch = spawn(
     process.execPath,
-    [bin, 'launch', '--nproc', '2', '--master-port', String(port), bin, ...train, '--epochs', String(epoch + 1), '--resume', ckpt, ...quiet],
+    [
+      bin,
+      'launch',
+      '--nproc',
+      '2',
+      '--master-port',
+      String(port),
+      bin,
+      ...train,
+      '--epochs',
+      String(epoch + 1),
+      '--resume',
+      ckpt,
+      ...quiet,
+    ],
     { env: { ...process.env, CONVKIT_NO_CUDA: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -26,6 +26,8 @@ for (let s = 0; s < steps; s++) {
     await dp.checkRanks(share);
   } catch (e) {
     say({ rank: pg.rank, error: (e as { code?: string }).code, message: (e as Error).message });
+    // Leave together: rank 0 serves the store, so it must not go before the others have read it.
+    await pg.destroy().catch(() => {});
     process.exit(3);
   }
   const step = dp.trainBatch(b.x.subarray(first * per, (first + share) * per), [share, 1, 28, 28], b.labels.subarray(first, first + share));
