@@ -36,6 +36,13 @@ interface Outstanding {
   worker: PoolWorker;
   timer: NodeJS.Timeout | null;
   cleanup: (() => void) | null;
+  /**
+   * performance.now() past which an answer is too late (Infinity without a timeout). Timers fire
+   * after whole milliseconds at best, so an answer arriving after the deadline but before its
+   * timer is refused here: the timeout means "no answer within timeoutMs", also below 1 ms.
+   */
+  deadline: number;
+  timeoutMs: number;
 }
 
 class PoolWorker {
@@ -168,7 +175,9 @@ export class SessionPool {
       const o = this.pending.get(m.id);
       if (!o) return; // timed out or aborted here already
       this.finish(m.id, o);
-      if (m.type === 'done') o.resolve(m.y);
+      if (m.type === 'done' && performance.now() > o.deadline)
+        o.reject(new TimeoutError(`SessionPool.run: no answer within ${o.timeoutMs} ms`));
+      else if (m.type === 'done') o.resolve(m.y);
       else o.reject(errorFromData(m.error));
     } else if (m.type === 'closed') {
       // Drained: it should end by itself now; make sure it does.
@@ -224,7 +233,8 @@ export class SessionPool {
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise<Float32Array>((resolve, reject) => {
-      const o: Outstanding = { resolve, reject, worker: w, timer: null, cleanup: null };
+      const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+      const o: Outstanding = { resolve, reject, worker: w, timer: null, cleanup: null, deadline, timeoutMs };
       const giveUp = (e: Error) => {
         if (!this.pending.has(id)) return;
         this.finish(id, o);
