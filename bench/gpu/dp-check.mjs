@@ -1,6 +1,7 @@
 // The data-parallel checks of `npm run check:gpu` (issue: data parallel, GPU part), one JSON line
 // each; exit 1 if one fails, 2 if the devices are missing.
-//   - a one-rank NCCL communicator all-reduces (sum of one member is itself);
+//   - a one-rank NCCL communicator all-reduces (sum of one member is itself), and so does a
+//     one-rank NCCL process group (unique id through the store, ncclCommInitRank);
 //   - 2 members on one GPU through the copy+reduce (device-to-device) path sum exactly;
 //   - with NCCL >= 2.30 and NCCL_MULTI_RANK_GPU_ENABLE=1, 2 NCCL ranks on one GPU sum;
 //   - DataParallel over every GPU (or 1 replica when there is one) trains LeNet-5 for 5 steps to
@@ -8,7 +9,7 @@
 //   node bench/gpu/dp-check.mjs [--kind cuda|cpu]
 // (--kind cpu runs the DataParallel check over cpu:1, cpu:2: this script's check on a machine
 // without a GPU; the NCCL lines are then skipped.)
-import { DataParallel, SGD, Tensor, backends, device, lenet5 } from '../../dist/index.js';
+import { DataParallel, SGD, Tensor, backends, device, initProcessGroup, lenet5 } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 
 const args = process.argv.slice(2);
@@ -85,6 +86,36 @@ if (kind === 'cuda') {
       t.dispose();
     } catch (e) {
       check('nccl-one-rank', false, { error: e.message });
+    }
+  }
+  if (nccl) {
+    // A one-rank NCCL process group: ncclGetUniqueId, the store, ncclCommInitRank, an all-reduce.
+    try {
+      const { createServer } = await import('node:net');
+      const srv = createServer();
+      await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+      const port = srv.address().port;
+      await new Promise((r) => srv.close(r));
+      const pg = await initProcessGroup({
+        backend: 'nccl',
+        env: { RANK: '0', WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+      });
+      const t = Tensor.fromArray(
+        Float32Array.from({ length: 64 }, (_, i) => i),
+        [64],
+        { device: pg.device },
+      );
+      pg.allReduce(t, { op: 'mean' });
+      const v = await t.data();
+      check(
+        'nccl-process-group-one-rank',
+        v.every((x, i) => x === i),
+        { device: pg.device.name },
+      );
+      t.dispose();
+      await pg.destroy();
+    } catch (e) {
+      check('nccl-process-group-one-rank', false, { error: `${e.code ?? ''} ${e.message}` });
     }
   }
   await sumOnOneGpu('fallback-two-members-one-gpu', { CONVKIT_CUDA_COLLECTIVE: 'fallback' });

@@ -119,4 +119,9 @@ export const BINDING_NAMES = {
   cudaStatus: 'cuda',
   cudaLoadCublas: 'cuda',
   cudaTf32: 'cuda',
+  ncclUniqueId: 'cuda',
+  ncclJoin: 'cuda',
+  ncclRankAllReduce: 'cuda',
+  ncclRankBroadcast: 'cuda',
+  ncclRankDestroy: 'cuda',
 } as const satisfies Record<keyof NativeBinding, BindingBuilds>;

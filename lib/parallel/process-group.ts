@@ -3,7 +3,8 @@
  * (one per GPU, or per CPU replica) learns its rank from torchrun's or Slurm's variables (env.ts),
  * rank 0 serves the TCP store on MASTER_PORT (store-server.ts), every rank connects to it, all
  * wait until everyone has arrived (ND_TIMEOUT naming the ranks that never did), then the
- * collective engine joins through the store: Gloo for CPUs.
+ * collective engine joins through the store: Gloo for CPUs, NCCL for GPUs (rank 0's
+ * ncclGetUniqueId carried by the store, then ncclCommInitRank on every rank's cuda:LOCAL_RANK).
  *
  *   const pg = await initProcessGroup({ backend: 'gloo' });
  *   await pg.checkSame('model', shapeSignature(shapes, batchSize));
@@ -19,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { ArgumentError, ConvkitError, ShapeError } from '../errors.js';
-import { native, type GlooGroupHandle } from '../native.js';
+import { native, type GlooGroupHandle, type NcclRankHandle } from '../native.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { groupFromEnv, type GroupEnv } from './env.js';
@@ -87,6 +88,7 @@ export class ProcessGroup {
   readonly #store: StoreClient;
   readonly #server: StoreServer | null;
   #gloo: GlooGroupHandle | null;
+  #nccl: NcclRankHandle | null;
   #step = 0;
   #destroyed = false;
 
@@ -99,6 +101,7 @@ export class ProcessGroup {
     store: StoreClient,
     server: StoreServer | null,
     gloo: GlooGroupHandle | null,
+    nccl: NcclRankHandle | null = null,
   ) {
     this.rank = env.rank;
     this.worldSize = env.worldSize;
@@ -110,6 +113,7 @@ export class ProcessGroup {
     this.#store = store;
     this.#server = server;
     this.#gloo = gloo;
+    this.#nccl = nccl;
   }
 
   /** The store every rank shares (for keys of the caller's own; prefix them to avoid 'convkit/'). */
@@ -123,14 +127,23 @@ export class ProcessGroup {
 
   #stream(op: string, t: Tensor, on: DeviceName | Device | undefined): number {
     const d = on === undefined ? t.device : toDevice(on);
+    if (this.backend === 'nccl') {
+      if (d !== this.device)
+        throw new ArgumentError(`ProcessGroup.${op}: the nccl backend runs on this rank's ${this.device.name}, not ${d.name}`);
+      return d.stream;
+    }
     if (d.kind !== 'cpu') throw new ArgumentError(`ProcessGroup.${op}: 'on' must be a CPU device, got ${d.name}`);
     return d.stream;
   }
 
   #range(op: string, t: Tensor, offset = 0, length?: number): { offset: number; length: number } {
     if (t.dtype !== 'float32') throw new ArgumentError(`ProcessGroup.${op}: the tensor must be float32, got ${t.dtype}`);
-    if (t.device.kind !== 'cpu')
-      throw new ArgumentError(`ProcessGroup.${op}: the ${this.backend} backend takes CPU tensors; this one is on ${t.device.name}`);
+    if (this.backend === 'gloo' && t.device.kind !== 'cpu')
+      throw new ArgumentError(`ProcessGroup.${op}: the gloo backend takes CPU tensors; this one is on ${t.device.name}`);
+    if (this.backend === 'nccl' && t.device !== this.device)
+      throw new ArgumentError(
+        `ProcessGroup.${op}: the nccl backend takes tensors on this rank's ${this.device.name}; this one is on ${t.device.name}`,
+      );
     const len = length ?? t.size - offset;
     if (!Number.isInteger(offset) || !Number.isInteger(len) || offset < 0 || len < 0 || offset + len > t.size)
       throw new ShapeError(`ProcessGroup.${op}: the range [${offset}, ${offset}+${len}) is not inside the tensor's ${t.size} elements`);
@@ -144,6 +157,7 @@ export class ProcessGroup {
     if (op !== 'sum' && op !== 'mean') throw new ArgumentError(`ProcessGroup.allReduce: op must be 'sum' or 'mean', got ${String(op)}`);
     const { offset, length } = this.#range('allReduce', t, opts.offset, opts.length);
     const stream = this.#stream('allReduce', t, opts.on);
+    if (this.#nccl) return native.ncclRankAllReduce!(stream, this.#nccl, t.handle('allReduce'), offset, length, op === 'mean');
     if (!this.#gloo) return; // one rank: the sum and the mean of one value are that value
     native.glooAllReduce(stream, this.#gloo, t.handle('allReduce'), offset, length, op === 'mean');
   }
@@ -155,6 +169,7 @@ export class ProcessGroup {
       throw new ArgumentError(`ProcessGroup.broadcast: root must be a rank in [0, ${this.worldSize}), got ${String(root)}`);
     const { offset, length } = this.#range('broadcast', t, opts.offset, opts.length);
     const stream = this.#stream('broadcast', t, opts.on);
+    if (this.#nccl) return native.ncclRankBroadcast!(stream, this.#nccl, t.handle('broadcast'), offset, length, root);
     if (!this.#gloo) return;
     native.glooBroadcast(stream, this.#gloo, t.handle('broadcast'), offset, length, root);
   }
@@ -164,6 +179,8 @@ export class ProcessGroup {
     this.#live('barrier');
     if (this.#gloo) native.glooBarrier(this.device.stream, this.#gloo);
     await this.device.synchronize();
+    // NCCL has no barrier call: the ranks meet in the store once their GPU work is done.
+    if (this.#nccl) await arriveAll(this.#store, `convkit/barrier/${this.#step++}`, this, this.timeoutMs);
   }
 
   /**
@@ -192,6 +209,11 @@ export class ProcessGroup {
     }
     if (this.#gloo) native.glooDestroy(this.#gloo);
     this.#gloo = null;
+    if (this.#nccl) {
+      await this.device.synchronize().catch(() => {}); // its collectives are done before the communicator goes
+      native.ncclRankDestroy!(this.#nccl);
+    }
+    this.#nccl = null;
     this.#store.close();
     await this.#server?.close({ graceMs: STORE_GRACE_MS });
     if (failure) throw failure;
@@ -203,8 +225,6 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
   const backend = opts?.backend;
   if (backend !== 'gloo' && backend !== 'nccl')
     throw new ArgumentError(`initProcessGroup: backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`);
-  if (backend === 'nccl')
-    throw new ConvkitError('ND_ARG', "initProcessGroup: backend 'nccl' is not wired yet in this version; use 'gloo' (CPU tensors)");
   // CONVKIT_PG_TIMEOUT_MS sets the default for programs that do not pass one (the CLI).
   const fromEnv = (opts.env ?? process.env).CONVKIT_PG_TIMEOUT_MS;
   const timeoutMs = opts.timeoutMs ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : DEFAULT_TIMEOUT_MS);
@@ -214,9 +234,15 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
   if (!Number.isInteger(initTimeoutMs) || initTimeoutMs < 1 || initTimeoutMs > 2 ** 31 - 1)
     throw new ArgumentError(`initProcessGroup: initTimeoutMs must be an integer in [1, 2^31), got ${String(initTimeoutMs)}`);
   const env = groupFromEnv(opts.env ?? process.env);
-  const dev = toDevice(opts.device ?? 'cpu');
-  if (dev.kind !== 'cpu') throw new ArgumentError(`initProcessGroup: the gloo backend runs on CPU devices, got ${dev.name}`);
-  if (env.worldSize > 1) {
+  if (backend === 'nccl' && !native.ncclJoin)
+    throw new ConvkitError('ND_NO_CUDA', "initProcessGroup: backend 'nccl' needs the CUDA build of convkit (this is the CPU build)");
+  // nccl: this rank's GPU is cuda:LOCAL_RANK unless told (ND_NO_CUDA here when it is not there).
+  const dev = toDevice(opts.device ?? (backend === 'nccl' ? `cuda:${env.localRank}` : 'cpu'));
+  if (backend === 'gloo' && dev.kind !== 'cpu')
+    throw new ArgumentError(`initProcessGroup: the gloo backend runs on CPU devices, got ${dev.name}`);
+  if (backend === 'nccl' && dev.kind !== 'cuda')
+    throw new ArgumentError(`initProcessGroup: the nccl backend runs on GPUs, got ${dev.name}`);
+  if (backend === 'gloo' && env.worldSize > 1) {
     const g = glooStatus();
     if (!g.available) throw new ConvkitError('ND_ARG', `initProcessGroup: Gloo is unusable: ${g.reason}`);
   }
@@ -233,7 +259,12 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
     });
     await arriveAll(store, 'convkit/init', env, initTimeoutMs);
     let gloo: GlooGroupHandle | null = null;
-    if (env.worldSize > 1) {
+    let nccl: NcclRankHandle | null = null;
+    // A group of one joins too: a one-rank NCCL communicator is what the GPU check exercises.
+    if (backend === 'nccl') {
+      const id = await exchangeNcclId(store, env.rank, () => native.ncclUniqueId!(), initTimeoutMs);
+      nccl = await native.ncclJoin!(dev.stream, id, env.worldSize, env.rank);
+    } else if (env.worldSize > 1) {
       const hostname = opts.hostname ?? (isLoopback(env.masterAddr) ? '127.0.0.1' : osHostname());
       gloo = await native.glooCreate(
         env.rank,
@@ -246,10 +277,29 @@ export async function initProcessGroup(opts: InitProcessGroupOptions): Promise<P
         timeoutMs,
       );
     }
-    return new ProcessGroup(env, backend, timeoutMs, dev, store, server, gloo);
+    return new ProcessGroup(env, backend, timeoutMs, dev, store, server, gloo, nccl);
   } catch (err) {
     store?.close();
     await server?.close({ graceMs: STORE_GRACE_MS });
     throw err;
   }
+}
+
+/**
+ * NCCL's rendezvous: rank 0 makes the 128-byte unique id (`make`: ncclGetUniqueId) and sets it in
+ * the store; every other rank waits for it (ND_TIMEOUT after `timeoutMs`). Every rank returns the
+ * same bytes.
+ */
+export async function exchangeNcclId(store: StoreClient, rank: number, make: () => Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const key = 'convkit/nccl/unique-id';
+  if (rank === 0) {
+    const id = make();
+    if (id.length !== 128) throw new ConvkitError('ND_INTERNAL', `initProcessGroup: ncclGetUniqueId gave ${id.length} bytes, not 128`);
+    await store.set(key, id);
+    return id;
+  }
+  const got = await store.get(key, timeoutMs);
+  if (got.length !== 128)
+    throw new ConvkitError('ND_FORMAT', `initProcessGroup: the store's NCCL unique id is ${got.length} bytes, not 128`);
+  return new Uint8Array(got);
 }

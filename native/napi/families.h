@@ -25,6 +25,8 @@ void registerComm(Napi::Env env, Napi::Object exports);
 // ops_cuda.cc, in the CUDA build only: registers the cuda:N devices (native/cuda/device_cuda.h),
 // the CUDA bindings, and marks `build` as the CUDA backend.
 void registerCuda(Napi::Env env, Napi::Object exports, Napi::Object build);
+// ops_nccl_cuda.cc: one process's rank in a multi-process NCCL group (lib/parallel).
+void registerNcclRanks(Napi::Env env, Napi::Object exports);
 #endif
 
 }  // namespace ck

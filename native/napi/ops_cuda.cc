@@ -59,9 +59,10 @@ Napi::Value CudaTf32(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void registerCuda(Napi::Env, Napi::Object exports, Napi::Object build) {
+void registerCuda(Napi::Env env, Napi::Object exports, Napi::Object build) {
   cuda::registerDevices();
   cuda::registerCollectives();
+  registerNcclRanks(env, exports);
   CK_EXPORT(exports, "cudaStatus", CudaStatus);
   CK_EXPORT(exports, "cudaLoadCublas", CudaLoadCublas);
   CK_EXPORT(exports, "cudaTf32", CudaTf32);
