@@ -219,18 +219,9 @@ export class DataParallel {
       }
       throw e;
     } finally {
-      for (const i of inputs) {
-        i.x.dispose();
-        i.labels.dispose();
-      }
+      disposeInputs(inputs);
     }
-    return this.overRanks(
-      combine(
-        walks.map((w) => w),
-        shards.map((s) => s.size / n),
-      ),
-      n,
-    );
+    return this.outcome(walks, shards, n);
   }
 
   /**
@@ -260,6 +251,17 @@ export class DataParallel {
     if (grads.length > 1) ops.allReduce(grads, { op: 'sum', offset: b.offset, length: b.length });
     const pg = this.processGroup;
     if (pg && pg.worldSize > 1) pg.allReduce(grads[0], { op: 'sum', offset: b.offset, length: b.length });
+  }
+
+  /** The batch's loss and correct count from the replicas' results (shards weighted by size), over every rank. */
+  private outcome(parts: { loss: Tensor; correct: Tensor }[], shards: readonly { size: number }[], n: number): ReplicatedStep {
+    return this.overRanks(
+      combine(
+        parts,
+        shards.map((s) => s.size / n),
+      ),
+      n,
+    );
   }
 
   /**
@@ -295,18 +297,9 @@ export class DataParallel {
     try {
       for (let r = 0; r < used; r++) results.push(this.replicas[r].evaluateBatch(inputs[r].x, inputs[r].labels));
     } finally {
-      for (const i of inputs) {
-        i.x.dispose();
-        i.labels.dispose();
-      }
+      disposeInputs(inputs);
     }
-    return this.overRanks(
-      combine(
-        results,
-        shards.map((s) => s.size / n),
-      ),
-      n,
-    );
+    return this.outcome(results, shards, n);
   }
 
   /** Replica 0's parameters by name (the single copy). */
@@ -354,13 +347,17 @@ export class DataParallel {
         });
       }
     } catch (e) {
-      for (const i of out) {
-        i.x.dispose();
-        i.labels.dispose();
-      }
+      disposeInputs(out);
       throw e;
     }
     return out;
+  }
+}
+
+function disposeInputs(inputs: readonly { x: Tensor; labels: Tensor }[]): void {
+  for (const i of inputs) {
+    i.x.dispose();
+    i.labels.dispose();
   }
 }
 

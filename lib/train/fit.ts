@@ -151,7 +151,8 @@ export async function fit(target: Model | DataParallel, data: BatchSource, o: Fi
         const n = b.shape[0];
         let step: QueuedStep;
         if (replicated) {
-          await replicated.checkRanks(n); // across processes: the same model and batch size everywhere
+          // Across processes: the same model and batch size everywhere (once per batch size).
+          if (replicated.processGroup) await replicated.checkRanks(n);
           step = replicated.trainBatch(b.x, b.shape, b.labels);
           opt.step();
         } else {

@@ -30,8 +30,7 @@ namespace {
 // Far more than any machine has devices; bounds the pairwise checks.
 constexpr uint32_t kMaxMembers = 1024;
 
-// A group from (streams[], tensors[]): each tensor must live on its stream's device, and every
-// device must be of one kind.
+// A group from (streams[], tensors[]): each tensor must live on its stream's device.
 struct Group {
   std::vector<Device*> devices;
   std::vector<TensorRef> buffers;
@@ -60,11 +59,7 @@ Group readGroup(const Napi::CallbackInfo& info, const char* op) {
     g.devices.push_back(&dev);
     g.buffers.push_back(std::move(r));
   }
-  if (g.devices.empty()) throw Error(Code::Arg, std::string(op) + ": no devices");
-  for (Device* dev : g.devices)
-    if (dev->kind() != g.devices[0]->kind())
-      throw Error(Code::Arg, std::string(op) + ": " + g.devices[0]->name() + " and " + dev->name() +
-                                 " are different kinds of device (a group is all CPU streams or all GPUs)");
+  // An empty group and mixed kinds are refused by collectives() (native/core/device.cc).
   return g;
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { restoreModel } from '../../lib/index.js';
 import { existsSync } from 'node:fs';
+import { stateGap } from '../helpers/compare.js';
 import { IMAGENET, MNIST, cli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'convkit-devices-cli-'));
@@ -34,9 +35,7 @@ t.test('--devices cpu:1,cpu:2 trains the same weights as --device cpu:1', async 
   t.match(two.lines[0], { type: 'start', devices: ['cpu:1', 'cpu:2'] }, 'the start line names the replicas');
   const a = await (await restoreModel(join(dir, 'one.safetensors'))).model.stateDict();
   const b = await (await restoreModel(join(dir, 'two.safetensors'))).model.stateDict();
-  let worst = 0;
-  for (const [name, v] of Object.entries(a))
-    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
+  const { worst } = stateGap(a, b);
   t.ok(worst <= 1e-5, `the weights agree to 1e-5 (worst ${worst.toExponential(2)})`);
 });
 
@@ -80,8 +79,6 @@ t.test('train alexnet --devices cpu:1,cpu:2 equals --device cpu:1', { skip: !exi
   );
   const a = await (await restoreModel(join(dir, 'a1.safetensors'))).model.stateDict();
   const b = await (await restoreModel(join(dir, 'a2.safetensors'))).model.stateDict();
-  let worst = 0;
-  for (const [name, v] of Object.entries(a))
-    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
+  const { worst } = stateGap(a, b);
   t.ok(worst <= 1e-5, `the weights agree to 1e-5 (worst ${worst.toExponential(2)})`);
 });

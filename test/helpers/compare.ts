@@ -38,3 +38,23 @@ export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<numbe
   for (let i = 0; i < actual.length; i++) m = Math.max(m, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])));
   return m;
 }
+
+/**
+ * The largest |a - b| over every tensor of two state dicts (same names and sizes), and where it
+ * is ("name[i]"): what the data-parallel equivalence tests compare against 1e-5.
+ */
+export function stateGap(
+  a: Record<string, { data: ArrayLike<number> }>,
+  b: Record<string, { data: ArrayLike<number> }>,
+): { worst: number; where: string } {
+  let worst = 0;
+  let where = '-';
+  for (const [name, v] of Object.entries(a)) {
+    const w = b[name].data;
+    for (let i = 0; i < v.data.length; i++) {
+      const d = Math.abs(v.data[i] - w[i]);
+      if (!(d <= worst)) [worst, where] = [d, `${name}[${i}]`];
+    }
+  }
+  return { worst, where };
+}

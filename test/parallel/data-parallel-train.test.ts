@@ -22,18 +22,14 @@ import {
   restoreModel,
 } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
+import { stateGap } from '../helpers/compare.js';
 import { smallLoader } from '../train/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'convkit-dp-'));
 const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
 const devices = ['cpu:1', 'cpu:2'] as const;
 
-function worstGap(a: Record<string, { data: Float32Array }>, b: Record<string, { data: Float32Array }>): number {
-  let worst = 0;
-  for (const [name, v] of Object.entries(a))
-    for (let i = 0; i < v.data.length; i++) worst = Math.max(worst, Math.abs(v.data[i] - b[name].data[i]));
-  return worst;
-}
+const worstGap = (a: Parameters<typeof stateGap>[0], b: Parameters<typeof stateGap>[1]) => stateGap(a, b).worst;
 
 t.test('fit() and evaluate() over 2 replicas equal one device; the checkpoint resumes into one device and into replicas', async (t) => {
   // 600 samples in batches of 64: the last batch (24) splits too.

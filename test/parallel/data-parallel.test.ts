@@ -4,6 +4,7 @@
 // do not split evenly. The replicas stay identical to each other (same bytes).
 import t from 'tap';
 import { DataParallel, SGD, alexnet, lenet5, type Device, type Model } from '../../lib/index.js';
+import { stateGap } from '../helpers/compare.js';
 import { randomArray } from '../helpers/rng.js';
 
 interface Case {
@@ -85,19 +86,8 @@ for (const c of cases)
         losses.push(await step.loss);
       }
       const states = await Promise.all(dp.replicas.map((m) => m.stateDict()));
-      let worst = 0;
-      let where = '';
-      for (const [name, v] of Object.entries(ref.state)) {
-        const got = states[0][name].data;
-        for (let i = 0; i < v.data.length; i++) {
-          const d = Math.abs(got[i] - v.data[i]);
-          if (d > worst) [worst, where] = [d, `${name}[${i}]`];
-        }
-      }
-      t.ok(
-        worst <= 1e-5,
-        `${replicas} replicas: every parameter within 1e-5 of one device (worst ${worst.toExponential(2)} at ${where || '-'})`,
-      );
+      const { worst, where } = stateGap(states[0], ref.state);
+      t.ok(worst <= 1e-5, `${replicas} replicas: every parameter within 1e-5 of one device (worst ${worst.toExponential(2)} at ${where})`);
       for (let r = 1; r < replicas; r++) {
         const same = Object.entries(states[0]).every(([name, v]) =>
           Buffer.from(v.data.buffer).equals(Buffer.from(states[r][name].data.buffer)),
