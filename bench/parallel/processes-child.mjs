@@ -20,6 +20,7 @@ const labels = Int32Array.from({ length: share }, (_, i) => (i + pg.rank) % buil
 const dp = new DataParallel(build.make, { devices: ['cpu:0'], processGroup: pg, threadsPerReplica: Number(threadsArg) });
 const sgd = dp.createOptimizer({ lr: 0.001, momentum: 0.9 });
 const shape = [share, ...build.sample];
+await dp.checkRanks(share); // the same model and batch on every rank, then rank 0's values
 for (let i = 0; i < 2; i++) {
   const s = dp.trainBatch(x, shape, labels);
   sgd.step();
