@@ -24,7 +24,7 @@ import { device as toDevice, type Device, type DeviceName } from '../tensor/devi
 import { Tensor, type Shape } from '../tensor/tensor.js';
 
 // Re-exported from here, where they were defined before they had files of their own.
-export { Predictor } from './predictor.js';
+export { Predictor, type PredictorRunOptions } from './predictor.js';
 export { TrainPlan } from './train-plan.js';
 export type { Criterion, CriterionKind } from './criteria.js';
 

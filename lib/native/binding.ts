@@ -97,6 +97,7 @@ export const BINDING_NAMES = {
   capturedOps: 'both',
   captureRelease: 'both',
   captureReplay: 'both',
+  captureRun: 'both',
   isa: 'both',
   cpuIsa: 'both',
   isaFamilies: 'both',

@@ -148,6 +148,17 @@ export interface CaptureBinding {
   capturedOps(plan: H): number;
   captureRelease(plan: H): void;
   captureReplay(stream: S, plan: H, inputs: H[], outputs: H[]): void;
+  /** One queued op: input -> recordedInput, the plan, recordedOutput -> out, then done[0] = seq. */
+  captureRun(
+    stream: S,
+    plan: H,
+    input: H | Float32Array,
+    recordedInput: H,
+    recordedOutput: H,
+    out: Float32Array,
+    done: Int32Array,
+    seq: number,
+  ): Promise<void>;
 }
 
 /** native/napi/ops_isa.cc: the one CPU instruction-set switch (lib/isa.ts wraps it). */

@@ -55,6 +55,54 @@ export class CapturedOps {
     nb.captureReplay(this.device.stream, this.#plan, handles(inputs, 'inputs'), handles(outputs, 'outputs'));
   }
 
+  /**
+   * Queues one op that copies `input` (a tensor on this device, or a Float32Array copied at
+   * this call) into `recordedInput`, runs the recorded ops, copies `recordedOutput` into the
+   * caller's `out`, and then stores `seq` into `done[0]` (with release order). The promise
+   * settles after that, as a read's does; `done` lets a caller see the answer sooner by polling
+   * it (Predictor.run). Nothing is stored into `done` over an earlier op's failure: the promise
+   * rejects with that failure instead. `out` must not be read before either says it is done.
+   */
+  runInto(
+    input: Tensor | Float32Array,
+    recordedInput: Tensor,
+    recordedOutput: Tensor,
+    out: Float32Array,
+    done: Int32Array,
+    seq: number,
+  ): Promise<void> {
+    const op = 'runInto';
+    if (this.#plan === null) throw new ArgumentError(`${op}: the captured ops were disposed`);
+    if (out.length !== recordedOutput.size)
+      throw new ShapeError(`${op}: 'out' must hold ${recordedOutput.size} floats, it holds ${out.length}`);
+    let src: NativeHandle | Float32Array;
+    if (input instanceof Tensor) {
+      checkTensor(op, 'input', input, { dtype: recordedInput.dtype });
+      if (input.device !== this.device) throw new ArgumentError(`${op}: 'input' is on ${input.device.name}, not ${this.device.name}`);
+      if (input.size !== recordedInput.size)
+        throw new ShapeError(`${op}: 'input' is ${fmtShape(input.shape)}, the recording takes ${fmtShape(recordedInput.shape)}`);
+      src = input.handle(op, 'input');
+    } else if (input instanceof Float32Array) {
+      if (input.length !== recordedInput.size)
+        throw new ShapeError(
+          `${op}: 'input' holds ${input.length} floats, the recording takes ${fmtShape(recordedInput.shape)} (${recordedInput.size})`,
+        );
+      src = input;
+    } else {
+      throw new ArgumentError(`${op}: 'input' must be a Tensor or a Float32Array`);
+    }
+    return nb.captureRun(
+      this.device.stream,
+      this.#plan,
+      src,
+      recordedInput.handle(op, 'recordedInput'),
+      recordedOutput.handle(op, 'recordedOutput'),
+      out,
+      done,
+      seq,
+    );
+  }
+
   /** Releases the recorded ops and the tensors they hold (replays already queued still run). */
   dispose(): void {
     if (this.#plan === null) return;

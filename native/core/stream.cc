@@ -230,6 +230,11 @@ int64_t CpuStream::pending() {
   return inFlight_;
 }
 
+bool CpuStream::failed() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return error_.has_value();
+}
+
 int CpuStream::setThreads(int threads) {
   if (threads < 0) threads = 0;
   // The budget is the executor's thread-local setting, so it is set from an op on the executor.

@@ -83,6 +83,10 @@ class CpuStream {
   std::optional<StreamError> waitIdle();
   // Number of ops queued or running (for tests of ordering and for diagnostics).
   int64_t pending();
+  // Whether an op has failed since the last wait took its error. An op that announces its own
+  // completion (captureRun's done flag) asks first, so that it never reports success over an
+  // earlier failure that the next wait will report.
+  bool failed();
   // The intra-op threads the ops queued from now on may use (thread_pool.h setThreadBudget;
   // 0: the whole pool, the default). Queued as an op, so ops already queued keep theirs.
   // Returns the previous request.

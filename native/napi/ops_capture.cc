@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "errors_napi.h"
+#include "waits.h"
 
 namespace ck {
 
@@ -95,6 +96,85 @@ Napi::Value CaptureReplay(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// A typed array argument of `bytes` bytes; its data pointer stays valid while the array is kept
+// alive (promiseFromStream's `keep`): an ArrayBuffer's store does not move.
+Napi::TypedArray typedArg(const Napi::CallbackInfo& info, size_t i, const char* what, napi_typedarray_type type,
+                          size_t bytes, const char* typeName) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Error(Code::Arg, std::string("captureRun: '") + what + "' must be a " + typeName);
+  Napi::TypedArray t = info[i].As<Napi::TypedArray>();
+  if (t.ByteLength() < bytes)
+    throw Error(Code::Shape, std::string("captureRun: '") + what + "' holds " + std::to_string(t.ByteLength()) +
+                                 " bytes, " + std::to_string(bytes) + " are needed");
+  return t;
+}
+
+// The array's first element. Asked of the typed array itself: a SharedArrayBuffer (the done flag)
+// is not an ArrayBuffer to napi_get_arraybuffer_info.
+void* typedData(const Napi::TypedArray& t) {
+  void* data = nullptr;
+  if (napi_get_typedarray_info(t.Env(), t, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok)
+    throw Error(Code::Arg, "captureRun: cannot read a typed array's memory");
+  return data;
+}
+
+// captureRun(stream, plan, input, recordedInput, recordedOutput, out, done, seq) -> Promise<void>:
+// Predictor.run's one-call path. One queued op copies `input` (a tensor, or a Float32Array
+// copied now, at the call) into the recorded input, runs the plan, copies the recorded output
+// straight into the caller's Float32Array `out`, and then stores `seq` into done[0]; the promise
+// settles after it, as a read's does. The done flag lets the JS thread see the answer by
+// polling, before the thread-safe function's wake-up reaches it: on a virtual machine an idle
+// event loop takes tens of microseconds to wake, more than a small net's whole forward pass.
+Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
+  Args a(info, "captureRun");
+  CpuStream& s = a.cpuOnly(0, "capture");
+  Device& dev = a.device(0);
+  // A recorded captureRun would write into `out` at some later replay, long after the buffer
+  // was let go.
+  if (s.capturing())
+    throw Error(Code::Arg, "captureRun: " + dev.name() + " is capturing; run a predictor outside capture");
+  Plan plan = planOf(info[1], "captureRun");
+  TensorRef dstIn = handleRef(info[3], "captureRun", "recordedInput");
+  TensorRef srcOut = handleRef(info[4], "captureRun", "recordedOutput");
+  if (dstIn.storage->kind != DeviceKind::Cpu || srcOut.storage->kind != DeviceKind::Cpu)
+    throw Error(Code::Arg, "captureRun: the recorded tensors are not in host memory");
+  std::shared_ptr<std::vector<char>> hostIn;
+  std::optional<TensorRef> tensorIn;
+  if (info[2].IsTypedArray()) {
+    Napi::TypedArray t = typedArg(info, 2, "input", napi_float32_array, dstIn.bytes, "Float32Array");
+    if (t.ByteLength() != dstIn.bytes)
+      throw Error(Code::Shape, "captureRun: 'input' holds " + std::to_string(t.ByteLength()) +
+                                   " bytes, the recorded input " + std::to_string(dstIn.bytes));
+    hostIn = std::make_shared<std::vector<char>>(static_cast<char*>(typedData(t)),
+                                                 static_cast<char*>(typedData(t)) + dstIn.bytes);
+  } else {
+    TensorRef r = a.tensor(2, "input", 0);
+    if (r.storage->kind != DeviceKind::Cpu) throw Error(Code::Arg, "captureRun: 'input' is not in host memory");
+    if (r.bytes != dstIn.bytes)
+      throw Error(Code::Shape, "captureRun: 'input' holds " + std::to_string(r.bytes) + " bytes, the recorded input " +
+                                   std::to_string(dstIn.bytes));
+    tensorIn = r;
+  }
+  Napi::TypedArray out = typedArg(info, 5, "out", napi_float32_array, srcOut.bytes, "Float32Array");
+  Napi::TypedArray done = typedArg(info, 6, "done", napi_int32_array, 4, "Int32Array");
+  const int32_t seq = int32_t(a.i64(7, "seq"));
+  void* outPtr = typedData(out);
+  auto* donePtr = static_cast<int32_t*>(typedData(done));
+  return promiseFromStream(info.Env(), {out, done}, [&](Settle settle) {
+    s.enqueue("captureRun", [&s, plan, hostIn, tensorIn, dstIn, srcOut, outPtr, donePtr, seq] {
+      std::memcpy(dstIn.data(), hostIn ? hostIn->data() : tensorIn->data(), dstIn.bytes);
+      runCaptured(*plan);
+      std::memcpy(outPtr, srcOut.data(), srcOut.bytes);
+      // Not over an earlier op's failure: the signal below reports that one.
+      if (!s.failed()) __atomic_store_n(donePtr, seq, __ATOMIC_RELEASE);
+    });
+    // The op and its signal are queued together, so that a signal that cannot be queued never
+    // leaves an op behind that writes into a buffer nobody keeps: signals never throw on a CPU
+    // stream that accepted the op (capture state is the same for both).
+    dev.signal([settle](std::optional<StreamError> err) { settle(std::move(err)); });
+  });
+}
+
 }  // namespace
 
 void registerCapture(Napi::Env, Napi::Object exports) {
@@ -103,6 +183,7 @@ void registerCapture(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "capturedOps", CapturedOpCount);
   CK_EXPORT(exports, "captureRelease", CaptureRelease);
   CK_EXPORT(exports, "captureReplay", CaptureReplay);
+  CK_EXPORT(exports, "captureRun", CaptureRun);
 }
 
 }  // namespace ck

@@ -24,6 +24,7 @@ struct Completion {
   std::optional<StreamError> error;
   bool wantsBytes = false;
   std::vector<char> bytes;
+  std::vector<Napi::ObjectReference> keep;  // released on the JS thread when settled
 };
 
 void settle(Napi::Env env, Napi::Function, void* ctx, Completion* c);
@@ -65,7 +66,12 @@ void settleNow(Napi::Env env, Completion* c) {
 
 void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
   std::unique_ptr<Completion> owned(c);
-  if (env == nullptr) return;  // the thread-safe function is being torn down: nobody to tell
+  if (env == nullptr) {
+    // The thread-safe function is being torn down: nobody to tell, and no environment left to
+    // delete the kept references in.
+    for (Napi::ObjectReference& r : c->keep) r.SuppressDestruct();
+    return;
+  }
   try {
     settleNow(env, c);
   } catch (const Napi::Error&) {
@@ -81,7 +87,7 @@ void settle(Napi::Env env, Napi::Function, void*, Completion* c) {
 Completion* newCompletion(Napi::Env env) {
   EnvState* st = state(env);
   if (st->pending++ == 0) st->channel->tsfn.Ref(env);
-  auto* c = new Completion{Napi::Promise::Deferred::New(env), std::nullopt, false, {}};
+  auto* c = new Completion{Napi::Promise::Deferred::New(env), std::nullopt, false, {}, {}};
   return c;
 }
 
@@ -95,26 +101,40 @@ void abandon(Napi::Env env, Completion* c) {
 
 void post(const std::shared_ptr<Channel>& ch, Completion* c) {
   std::lock_guard<std::mutex> lk(ch->mu);
-  if (!ch->alive || ch->tsfn.NonBlockingCall(c) != napi_ok) delete c;  // environment gone
+  if (!ch->alive || ch->tsfn.NonBlockingCall(c) != napi_ok) {
+    // The environment is gone: its references cannot be deleted from here (nor at all).
+    for (Napi::ObjectReference& r : c->keep) r.SuppressDestruct();
+    delete c;
+  }
 }
+
+}  // namespace
+
+Napi::Promise promiseFromStream(Napi::Env env, const std::vector<Napi::Object>& keep,
+                                const std::function<void(Settle)>& queue) {
+  Completion* c = newCompletion(env);
+  Napi::Promise p = c->deferred.Promise();
+  std::shared_ptr<Channel> ch = state(env)->channel;
+  try {
+    for (const Napi::Object& o : keep) c->keep.push_back(Napi::Persistent(o));
+    queue([c, ch](std::optional<StreamError> err) {
+      c->error = std::move(err);
+      post(ch, c);
+    });
+  } catch (...) {
+    abandon(env, c);
+    throw;
+  }
+  return p;
+}
+
+namespace {
 
 // synchronize(stream) -> Promise<void>
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Args a(info, "synchronize");
   Device& dev = a.device(0);
-  Completion* c = newCompletion(info.Env());
-  Napi::Promise p = c->deferred.Promise();
-  std::shared_ptr<Channel> tsfn = state(info.Env())->channel;
-  try {
-    dev.signal([c, tsfn](std::optional<StreamError> err) {
-      c->error = std::move(err);
-      post(tsfn, c);
-    });
-  } catch (...) {
-    abandon(info.Env(), c);
-    throw;
-  }
-  return p;
+  return promiseFromStream(info.Env(), {}, [&](Settle settle) { dev.signal(std::move(settle)); });
 }
 
 // read(stream, handle) -> Promise<ArrayBuffer>: a copy of the bytes once queued ops have run.
