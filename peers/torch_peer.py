@@ -7,6 +7,7 @@ Usage: python3 torch_peer.py THREADS. It answers each JSON line on stdin with on
       -> {"ok": true} or {"ok": false, "reason": "..."} (no twin of that form, say)
   {"op": "run", "iters": N}   -> {"ok": true, "seconds": S}: N batches of the prepared case
   {"op": "release"}           -> {"ok": true}
+  {"op": "peak_rss"}          -> {"ok": true, "mib": M}: this process's peak resident memory so far
   {"op": "export_onnx", "model": ..., "variant": ..., "path": FILE} -> {"ok": true}: the twin in
       eval mode with a dynamic batch axis (input "x", output "logits"), for the onnxruntime peer
   {"op": "quit"}
@@ -15,6 +16,7 @@ Timing does not depend on the weights' values, so they are torch's default initi
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -97,7 +99,12 @@ def main():
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
     reply({"ok": True, "version": torch.__version__, "threads": torch.get_num_threads(), "env": env})
-    ops = {"prepare": prepare, "run": run, "release": lambda req: (case.clear(), {"ok": True})[1], "export_onnx": export_onnx}
+    def peak_rss(_req):
+        # ru_maxrss is in KiB on Linux.
+        return {"ok": True, "mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+    ops = {"prepare": prepare, "run": run, "release": lambda req: (case.clear(), {"ok": True})[1],
+           "export_onnx": export_onnx, "peak_rss": peak_rss}
     for line in sys.stdin:
         req = json.loads(line)
         if req.get("op") == "quit":
