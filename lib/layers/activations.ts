@@ -16,6 +16,10 @@ abstract class Activation extends Layer {
     return y;
   }
 
+  override adoptFusedOutput(y: Tensor): void {
+    this.y = this.training ? y : null;
+  }
+
   backward(dy: Tensor): Tensor | undefined {
     if (!this.y) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
     const dx = this.needInputGrad ? this.bwd(dy, this.y) : undefined;

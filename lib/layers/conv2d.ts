@@ -94,17 +94,21 @@ export class Conv2d extends Layer {
     return ops.conv2d(x, this.weight.value, this.convOpts());
   }
 
-  /** relu(forward(x)) in one kernel pass, for inference (Sequential fuses Conv2d + ReLU in eval mode). */
+  /**
+   * relu(forward(x)) in one kernel pass (Sequential fuses Conv2d + ReLU in both modes). In training
+   * the backward is unchanged: this layer's needs its input, saved here, and the ReLU layer's
+   * needs the output (Layer.adoptFusedOutput), so the pre-activation map is never kept: a
+   * whole activation-sized tensor and one pass over it less per fused pair.
+   */
   forwardRelu(x: Tensor): Tensor {
-    if (this.training)
-      throw new ArgumentError(`${this.name}: forwardRelu() is for eval mode (training needs the ReLU layer's saved output)`);
     this.releaseSaved();
+    if (this.training) this.saved = x;
     return ops.conv2d(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
   }
 
-  /** The ReLU epilogue Sequential asks for in eval mode (see Layer.forwardFused). */
+  /** The ReLU epilogue Sequential asks for (see Layer.forwardFused). */
   override forwardFused(x: Tensor, activation: FusableActivation): Tensor | null {
-    return activation === 'relu' && !this.training ? this.forwardRelu(x) : null;
+    return activation === 'relu' ? this.forwardRelu(x) : null;
   }
 
   backward(dy: Tensor): Tensor | undefined {

@@ -4,6 +4,7 @@
  * keeps activations alive until backward is done). A layer never touches the native binding:
  * it calls lib/ops only.
  */
+import { ArgumentError } from '../errors.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -73,6 +74,16 @@ export abstract class Layer {
     void x;
     void activation;
     return null;
+  }
+
+  /**
+   * Training with a fused epilogue: the activation layer whose work the previous layer's
+   * forwardFused did is handed that output, as if its own forward had made it, so that its
+   * backward finds what it saves. Only activations (fusableActivation set) accept it.
+   */
+  adoptFusedOutput(y: Tensor): void {
+    void y;
+    throw new ArgumentError(`${this.name}: only an activation layer can adopt a fused output`);
   }
 
   /** Non-null for layers with random-stream state (dropout); see StochasticState. */

@@ -43,10 +43,14 @@ export class Sequential extends Layer {
     let cur = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
-      const act = this.training ? null : (this.layers[i + 1]?.fusableActivation ?? null);
+      const act = this.layers[i + 1]?.fusableActivation ?? null;
       const fused = act ? layer.forwardFused(cur, act) : null;
       const out = fused ?? layer.forward(cur);
-      if (fused) i++; // the activation ran in the epilogue
+      if (fused) {
+        // The activation ran in the epilogue; in training it keeps the output for its backward.
+        this.layers[i + 1].adoptFusedOutput(fused);
+        i++;
+      }
       if (this.training) {
         if (i < this.layers.length - 1) this.acts.push(out);
       } else if (cur !== x) cur.dispose();

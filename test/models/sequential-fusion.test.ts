@@ -7,8 +7,8 @@ import { native } from '../../lib/native.js';
 const profile = native.profile as (on?: boolean) => { op: string; calls: number; ms: number }[];
 
 // In eval mode Sequential runs Conv2d + ReLU as one fused op (ops.conv2d with activation 'relu').
-// Its output must equal the unfused chain exactly, and training mode must not fuse (the ReLU
-// layer keeps its output for backward).
+// Its output must equal the unfused chain exactly. Training fuses the same pairs (the ReLU layer
+// adopts the fused output for its backward), with gradients equal to the unfused chain's.
 t.test('eval-mode Conv2d + ReLU fusion: same bits as the unfused chain, one op fewer', async (t) => {
   const net = new Sequential([
     new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, name: 'c1', seed: 1 }),
@@ -41,21 +41,44 @@ t.test('eval-mode Conv2d + ReLU fusion: same bits as the unfused chain, one op f
   net.dispose();
 });
 
-t.test('training mode does not fuse (ReLU keeps its output for backward)', async (t) => {
-  const net = new Sequential([new Conv2d({ inChannels: 1, outChannels: 2, kernelSize: 3, name: 'c', seed: 1 }), new ReLU('r')]);
-  const x = Tensor.randn([1, 1, 6, 6], { seed: 2 });
+t.test('training fuses too: forward, input gradient and weight gradients bit-identical to the unfused chain', async (t) => {
+  const make = () =>
+    new Sequential([
+      new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
+      new ReLU('r'),
+      new Conv2d({ inChannels: 3, outChannels: 2, kernelSize: 3, name: 'c2', seed: 4 }),
+      new ReLU('r2'),
+    ]);
+  const net = make();
+  net.layers[0].needInputGrad = true;
+  const x = Tensor.randn([2, 2, 7, 7], { seed: 2 });
+  const dy = Tensor.randn([2, 2, 5, 5], { seed: 3 });
   profile(true);
   const y = net.forward(x);
   await device('cpu').synchronize();
   const ops = profile(false);
-  t.notOk(
-    ops.some((r) => r.op === 'conv2dRelu'),
-    'no fused op while training',
-  );
-  const dy = Tensor.ones(y.shape);
-  const dx = net.backward(dy);
-  t.ok(dx, 'backward runs');
-  for (const u of [x, y, dy, dx!]) u.dispose();
+  const calls = (name: string) => ops.find((r) => r.op === name)?.calls ?? 0;
+  t.equal(calls('conv2dRelu'), 2, 'both pairs ran fused while training');
+  t.equal(calls('relu'), 0, 'no separate ReLU pass (and no pre-activation tensor kept)');
+  const dx = net.backward(dy)!;
+
+  // The unfused chain: each layer's own forward and backward, in order.
+  const ref = make();
+  ref.layers[0].needInputGrad = true;
+  let cur = x;
+  const outs: Tensor[] = [];
+  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
+  let g: Tensor | undefined = dy;
+  for (let i = ref.layers.length - 1; i >= 0; i--) g = ref.layers[i].backward(g!);
+  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
+  t.same(await bits(y), await bits(cur), 'forward output');
+  t.same(await bits(dx), await bits(g!), 'input gradient');
+  const [pa, pb] = [net.parameters(), ref.parameters()];
+  t.equal(pa.length, 4);
+  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
+  for (const u of [x, dy, y, dx, g!, ...outs]) u.dispose();
+  net.dispose();
+  ref.dispose();
 });
 
 t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
