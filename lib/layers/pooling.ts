@@ -65,11 +65,11 @@ export class MaxPool2d extends Pool2d {
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();
+    // Eval mode needs no argmax (no backward will route through it).
+    if (!this.training) return ops.maxPool2dValues(x, this.poolOpts());
     const { y, argmax } = ops.maxPool2d(x, this.poolOpts());
-    if (this.training) {
-      this.argmax = argmax;
-      this.inShape = x.shape;
-    } else argmax.dispose();
+    this.argmax = argmax;
+    this.inShape = x.shape;
     return y;
   }
 

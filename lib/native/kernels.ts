@@ -58,7 +58,8 @@ export interface ConvBinding {
 }
 
 export interface PoolBinding {
-  maxPool2d(s: S, x: H, y: H, argmax: H, geom: number[]): void;
+  /** argmax null: the values only. */
+  maxPool2d(s: S, x: H, y: H, argmax: H | null, geom: number[]): void;
   maxPool2dBackward(s: S, dy: H, argmax: H, dx: H, geom: number[]): void;
   avgPool2d(s: S, x: H, y: H, geom: number[], countIncludePad: boolean): void;
   avgPool2dBackward(s: S, dy: H, dx: H, geom: number[], countIncludePad: boolean): void;

@@ -97,6 +97,21 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: 
   return { y, argmax };
 }
 
+/**
+ * maxPool2d's values without the argmax, for inference (eval-mode MaxPool2d): no index is
+ * computed or stored, and the values are maxPool2d's bit for bit (same scan, same tie and NaN
+ * rule). On AVX-512 CPUs 2x2/2 windows take a values-only kernel; other shapes compute the argmax
+ * into a scratch buffer.
+ */
+export function maxPool2dValues(x: Tensor, opts: Pool2dOptions): Tensor {
+  const op = 'maxPool2dValues';
+  checkTensor(op, 'x', x, { rank: 4 });
+  const g = geometry(op, x.shape, opts);
+  const y = Tensor.empty(g.outShape, 'float32', x.device);
+  nb.maxPool2d(x.device.stream, x.handle(), y.handle(), null, g.geom);
+  return y;
+}
+
 /** dx of max pooling: dy routed to the argmax positions, summed where windows overlap. */
 export function maxPool2dBackward(dy: Tensor, argmax: Tensor, inputShape: readonly number[]): Tensor {
   const op = 'maxPool2dBackward';

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "../core/errors.h"
 #include "../core/thread_pool.h"
@@ -278,6 +279,15 @@ void maxPool2x2Backward(const float* dyp, const int32_t* ap, const Pool2dGeom& g
 }  // namespace
 
 void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* argmax) {
+  if (!argmax) {
+    if (isTiled2x2(g) && activeAvx512()) {
+      forEachPlane(g, [&](int64_t p) { poolavx::maxTiled2x2Values(x, g, p, p + 1, y); });
+      return;
+    }
+    // No values-only kernel for this shape or CPU: the positions go to a buffer thrown away.
+    std::vector<int32_t> scratch(size_t(g.N * g.C * g.OH * g.OW));
+    return maxPool2dForward(x, g, y, scratch.data());
+  }
   if (isTiled2x2(g)) return maxPool2x2Forward(x, g, y, argmax);
   if (allWindowsInside(g)) {
     // 32-bit gather indices within a plane, like the int32 argmax itself.

@@ -15,7 +15,9 @@ namespace ck::cpu {
 using ck::Pool2dGeom;  // native/core/geometry.h, shared with native/cuda
 
 // y = max over each window; argmax = the winning position as an index h*W + w into the input
-// plane (ties keep the first in row-major order; a NaN wins, as in PyTorch).
+// plane (ties keep the first in row-major order; a NaN wins, as in PyTorch). argmax may be null
+// (inference: no backward will route through it), which takes a values-only kernel where one
+// exists and gives the same values.
 void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* argmax);
 // dx = 0, then dx[argmax] += dy for every output (overlapping windows accumulate).
 // Throws ck::Error if an argmax value lies outside the input plane.

@@ -16,7 +16,42 @@ inline void step(__m512 v, __m512i at, __m512& best, __m512i& arg) {
   arg = _mm512_mask_mov_epi32(arg, take, at);
 }
 
+// The values-only step: the same rule, no position kept.
+inline __m512 stepValue(__m512 v, __m512 best) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_mask_mov_ps(best, take, v);
+}
+
 }  // namespace
+
+void maxTiled2x2Values(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i evens = _mm512_add_epi32(lane, lane), odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t p = p0; p < p1; p++) {
+    const float* xp = x + p * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const float* r0 = xp + 2 * oh * g.W;
+      const float* r1 = r0 + g.W;
+      float* yr = y + (p * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ow += 16) {
+        // 16 outputs read 32 inputs of each row; a short tail (LeNet's rows are 14 outputs)
+        // loads only its own floats, with masked loads rather than gathers.
+        const int64_t n = g.OW - ow < 16 ? g.OW - ow : 16, m = 2 * n;
+        const __mmask16 lo = m >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << m) - 1);
+        const __mmask16 hi = m >= 32 ? __mmask16(0xFFFF) : m > 16 ? __mmask16((1u << (m - 16)) - 1) : __mmask16(0);
+        const int64_t c = 2 * ow;
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + c), b0 = _mm512_maskz_loadu_ps(hi, r0 + c + 16);
+        const __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + c), b1 = _mm512_maskz_loadu_ps(hi, r1 + c + 16);
+        // The window in row-major order, as maxPool2dForward's argmax loops scan it.
+        __m512 best = _mm512_permutex2var_ps(a0, evens, b0);
+        best = stepValue(_mm512_permutex2var_ps(a0, odds, b0), best);
+        best = stepValue(_mm512_permutex2var_ps(a1, evens, b1), best);
+        best = stepValue(_mm512_permutex2var_ps(a1, odds, b1), best);
+        _mm512_mask_storeu_ps(yr + ow, n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1), best);
+      }
+    }
+  }
+}
 
 void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;

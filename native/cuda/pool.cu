@@ -51,7 +51,7 @@ __global__ void max_forward_kernel(const float* x, Geom g, int64_t planes, float
         }
       }
     y[e] = best;
-    argmax[e] = int32_t(at);
+    if (argmax) argmax[e] = int32_t(at);  // null: values only (inference)
   }
 }
 

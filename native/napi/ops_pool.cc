@@ -38,13 +38,16 @@ Pool2dGeom readGeom(Args& a, size_t i) {
 int64_t inElems(const Pool2dGeom& g) { return g.N * g.C * g.H * g.W; }
 int64_t outElems(const Pool2dGeom& g) { return g.N * g.C * g.OH * g.OW; }
 
-// maxPool2d(stream, x, y, argmax, geom)
+// maxPool2d(stream, x, y, argmax | null, geom): null argmax computes the values only.
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "maxPool2d");
   Device& dev = a.device(0);
   Pool2dGeom g = readGeom(a, 4);
-  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.i32(3, "argmax", outElems(g));
-  dispatch(dev, "maxPool2d", [=](auto& kc) { maxPool2dForward(kc, x.f32(), g, y.f32(), am.i32()); });
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
+  const bool withArgmax = !info[3].IsNull();
+  TensorRef am = withArgmax ? a.i32(3, "argmax", outElems(g)) : TensorRef{};
+  dispatch(dev, "maxPool2d",
+           [=](auto& kc) { maxPool2dForward(kc, x.f32(), g, y.f32(), withArgmax ? am.i32() : nullptr); });
   return info.Env().Undefined();
 }
 

@@ -513,3 +513,28 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   await t.rejects(dx.data(), { code: 'ND_ARG', message: /maxPool2dBackward: argmax holds 25, outside the input plane of 25 elements/ });
   for (const u of [x, x3, xi, dy, am, am2, bad, dx]) u.dispose();
 });
+
+// The values-only max pool (inference) must give maxPool2d's values bit for bit: a separate
+// AVX-512 kernel for 2x2/2 windows (masked loads for short rows: widths 1 to 40 cover a tail of
+// every length), the argmax kernels into a scratch buffer elsewhere. Ties between -0 and +0 and
+// NaNs tell the scan order apart.
+eachBackend(t, 'maxPool2dValues equals maxPool2d values bit for bit', { families: ['maxPool'], cuda: true }, async (t, be) => {
+  const cases: [string, Geom][] = [...named, ...randomGeoms];
+  for (let w = 1; w <= 40; w += w < 8 ? 1 : 5) cases.push([`2x2 s2 width ${2 * w}`, g0(2, 3, 4, 2 * w, 2, 2)]);
+  cases.push(['2x2 s2 odd sizes', g0(1, 2, 7, 9, 2, 2)]);
+  let seed = 7000;
+  for (const [name, g] of cases) {
+    const v = randomArray(size(g), seed++, -2, 2);
+    // Signed zeros and NaNs in a share of the inputs.
+    for (let i = 0; i < v.length; i++) v[i] = i % 7 === 0 ? (i % 14 === 0 ? -0 : 0) : i % 23 === 0 ? Number.NaN : v[i];
+    const x = Tensor.fromArray(Float32Array.from(v), [g.N, g.C, g.H, g.W], { device: be.device });
+    const full = ops.maxPool2d(x, opts(g));
+    const values = ops.maxPool2dValues(x, opts(g));
+    t.same(values.shape, full.y.shape, `${name}: shape`);
+    const a = Buffer.from((await values.data()).buffer),
+      b = Buffer.from((await full.y.data()).buffer);
+    t.ok(a.equals(b), `${name}: same bits`);
+    for (const u of [x, full.y, full.argmax, values]) u.dispose();
+  }
+  t.throws(() => ops.maxPool2dValues(Tensor.zeros([2, 3, 4]), { kernelSize: 2 }), { code: 'ND_SHAPE' });
+});
