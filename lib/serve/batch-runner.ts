@@ -123,24 +123,34 @@ export class BatchRunner {
   async run(inputs: readonly BatchInput[]): Promise<Float32Array[]> {
     const n = inputs.length;
     const size = this.sizeFor(n);
-    const x = this.assemble(inputs, size);
-    let y: Tensor;
-    try {
-      const p = this.recorded(size);
-      y = p ? p.predict(x) : this.model.predictProbs(x);
-    } finally {
-      // Safe while the op is queued: queued ops hold their own references (DESIGN.md, Memory).
-      x.dispose();
+    const p = this.recorded(size);
+    let data: Float32Array;
+    if (p) {
+      // One native call: the staging floats are copied in at the call (so the next batch may
+      // reuse staging at once) and the answer is written into a fresh array, with no tensor made
+      // on either side. Not polled: a server's event loop has other work, and a batch's wake-up
+      // is shared by every request in it.
+      data = await p.run(this.stage(inputs, size), { poll: false });
+    } else {
+      const x = this.assemble(inputs, size);
+      let y: Tensor;
+      try {
+        y = this.model.predictProbs(x);
+      } finally {
+        // Safe while the op is queued: queued ops hold their own references (DESIGN.md, Memory).
+        x.dispose();
+      }
+      try {
+        data = (await y.data()) as Float32Array;
+      } finally {
+        y.dispose();
+      }
     }
-    try {
-      const data = (await y.data()) as Float32Array;
-      const k = data.length / size;
-      const rows: Float32Array[] = [];
-      for (let i = 0; i < n; i++) rows.push(data.slice(i * k, (i + 1) * k));
-      return rows;
-    } finally {
-      y.dispose();
-    }
+    const k = data.length / size;
+    const rows: Float32Array[] = [];
+    // Copies, not views: a row posted to another thread would otherwise carry the whole batch.
+    for (let i = 0; i < n; i++) rows.push(data.slice(i * k, (i + 1) * k));
+    return rows;
   }
 
   /**
@@ -149,6 +159,11 @@ export class BatchRunner {
    * batch can write staging in between.
    */
   assemble(inputs: readonly BatchInput[], size: number): Tensor {
+    return Tensor.fromArray(this.stage(inputs, size), [size, ...this.model.inputShape], { device: this.device });
+  }
+
+  /** The inputs written into the staging buffer at prepared size `size`, padding rows zero. */
+  private stage(inputs: readonly BatchInput[], size: number): Float32Array {
     const n = inputs.length;
     const per = this.perSample;
     const shape = this.model.inputShape;
@@ -162,7 +177,7 @@ export class BatchRunner {
     // Padding rows: clear only what an earlier, larger batch left there.
     if (this.zeroFrom > n) buf.fill(0, n * per, Math.min(this.zeroFrom, size) * per);
     if (this.zeroFrom <= size) this.zeroFrom = n;
-    return Tensor.fromArray(buf, [size, ...shape], { device: this.device });
+    return buf;
   }
 
   /**
