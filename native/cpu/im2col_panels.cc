@@ -37,9 +37,11 @@ void fillTable(const Conv2dGeom& g, int64_t n0, int64_t cols, ColumnTable t) {
   }
 }
 
-// A group of 16 columns whose window corners form at most kMaxRuns runs of consecutive
-// addresses (a stride-1 convolution: consecutive output columns of one row) is read with that
-// many masked vector loads instead of a gather; lane l of run r reads base[start[r] + l].
+// A group of 16 columns whose window corners form at most kMaxRuns runs of addresses `step`
+// apart (consecutive output columns of one row: step is the column stride) is read with masked
+// vector loads instead of a gather; lane l of run r reads base[start[r] + step * l]. Steps 1, 2
+// and 4 have such loads (AlexNet's conv1 has stride 4: a gather per 16 values was most of its
+// packing time); any other step gathers.
 constexpr int kMaxRuns = 3;
 struct GroupRuns {
   int32_t start[kMaxRuns];
@@ -47,19 +49,22 @@ struct GroupRuns {
   int8_t count;  // 0: not runs, gather
 };
 
-void fillRuns(const ColumnTable& t, int64_t cols, GroupRuns* runs) {
+bool hasRunLoads(int64_t step) { return step == 1 || step == 2 || step == 4; }
+
+void fillRuns(const ColumnTable& t, int64_t cols, int32_t step, GroupRuns* runs) {
   for (int64_t j0 = 0; j0 < cols; j0 += 16) {
     GroupRuns& gr = runs[j0 / 16];
     gr.count = 0;
+    if (!hasRunLoads(step)) continue;
     const int64_t n = cols - j0 < 16 ? cols - j0 : 16;
     for (int64_t l = 0; l < n; l++) {
-      const bool extends = l > 0 && t.corner[j0 + l] == t.corner[j0 + l - 1] + 1;
+      const bool extends = l > 0 && t.corner[j0 + l] == t.corner[j0 + l - 1] + step;
       if (!extends) {
         if (gr.count == kMaxRuns) {
           gr.count = 0;
           break;
         }
-        gr.start[gr.count] = t.corner[j0 + l] - int32_t(l);
+        gr.start[gr.count] = t.corner[j0 + l] - step * int32_t(l);
         gr.lanes[gr.count] = 0;
         gr.count++;
       }
@@ -116,13 +121,51 @@ CK_AVX512 inline void gatherGroup(float* out, int64_t j, int64_t cols, __m512i r
   _mm512_storeu_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, at, base, 4));
 }
 
+// Element masks of the vectors a strided run loads: lane l of a step-S run is element S*l of
+// the run's span, so each lane bit moves to bit S*l (within its vector of 16 elements).
+struct SpreadTables {
+  uint16_t by2[256];  // 8 lanes -> even elements
+  uint16_t by4[16];   // 4 lanes -> every fourth element
+  constexpr SpreadTables() : by2(), by4() {
+    for (int m = 0; m < 256; m++)
+      for (int b = 0; b < 8; b++)
+        if (m >> b & 1) by2[m] = uint16_t(by2[m] | (1u << (2 * b)));
+    for (int m = 0; m < 16; m++)
+      for (int b = 0; b < 4; b++)
+        if (m >> b & 1) by4[m] = uint16_t(by4[m] | (1u << (4 * b)));
+  }
+};
+constexpr SpreadTables kSpread;
+
+// Lane l = p[step * l] for the lanes in `lanes`, 0 elsewhere; reads only those elements (masked
+// loads do not touch, nor fault on, the elements they leave out).
+CK_AVX512 inline __m512 loadRun(const float* p, int32_t step, __mmask16 lanes) {
+  if (step == 1) return _mm512_maskz_loadu_ps(lanes, p);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  if (step == 2) {
+    const __m512 v0 = _mm512_maskz_loadu_ps(kSpread.by2[lanes & 0xFF], p);
+    const __m512 v1 = _mm512_maskz_loadu_ps(kSpread.by2[lanes >> 8], p + 16);
+    return _mm512_permutex2var_ps(v0, _mm512_add_epi32(lane, lane), v1);
+  }
+  // step 4: four vectors of four lanes each; lanes 0-7 from the first pair, 8-15 from the second.
+  const __m512 v0 = _mm512_maskz_loadu_ps(kSpread.by4[lanes & 15], p);
+  const __m512 v1 = _mm512_maskz_loadu_ps(kSpread.by4[(lanes >> 4) & 15], p + 16);
+  const __m512 v2 = _mm512_maskz_loadu_ps(kSpread.by4[(lanes >> 8) & 15], p + 32);
+  const __m512 v3 = _mm512_maskz_loadu_ps(kSpread.by4[lanes >> 12], p + 48);
+  // Lanes 0-3 take elements 0, 4, 8, 12 of a; lanes 4-7 the same of b (index 16 + ...).
+  const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+  const __m512 lo = _mm512_permutex2var_ps(v0, pick, v1), hi = _mm512_permutex2var_ps(v2, pick, v3);
+  return _mm512_shuffle_f32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+}
+
 // 16 columns per gather; a group of 16 lies inside one panel since nr is a multiple of 16.
-// Groups made of runs (stride 1) take masked loads, with their padding masks looked up per tap
+// Groups made of runs (a column stride of 1, 2 or 4) take masked loads, with their padding masks looked up per tap
 // row (which lanes' rows are inside for each kh, which columns for each kw) instead of computed.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
                           int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
                           const uint16_t* rowInside, const uint16_t* colInside) {
   const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16;
+  const int32_t step = int32_t(g.SW);
   for (int64_t r = k0; r < k0 + kc; r++) {
     const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
     const int32_t dh = int32_t(kh * g.DH), dw = int32_t(kw * g.DW);
@@ -137,8 +180,15 @@ CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, in
         if (gr && gr->count) {
           const __mmask16 inside = rowInside[kh * groups + j / 16] & colInside[kw * groups + j / 16];
           __m512 v = _mm512_setzero_ps();
-          for (int u = 0; u < gr->count; u++)
-            v = _mm512_mask_loadu_ps(v, inside & __mmask16(gr->lanes[u]), plane + gr->start[u]);
+          if (step == 1) {
+            for (int u = 0; u < gr->count; u++)
+              v = _mm512_mask_loadu_ps(v, inside & __mmask16(gr->lanes[u]), plane + gr->start[u]);
+          } else {
+            for (int u = 0; u < gr->count; u++) {
+              const __mmask16 m = inside & __mmask16(gr->lanes[u]);
+              v = _mm512_mask_mov_ps(v, m, loadRun(plane + gr->start[u], step, m));
+            }
+          }
           _mm512_storeu_ps(out, v);
         } else {
           gatherGroup(out, j, cols, dhv, dwv, t.ih0, t.iw0, t.corner, plane, g);
@@ -250,7 +300,7 @@ void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int
     Scratch runBuf(size_t(groups) * sizeof(GroupRuns) + size_t(groups * (g.KH + g.KW)) * sizeof(uint16_t));
     GroupRuns* runs = runBuf.as<GroupRuns>();
     uint16_t* rowInside = reinterpret_cast<uint16_t*>(runs + groups);
-    fillRuns(t, cols, runs);
+    fillRuns(t, cols, int32_t(g.SW), runs);
     fillInside(g, t, cols, rowInside, rowInside + groups * g.KH);
     return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t, runs, rowInside, rowInside + groups * g.KH);
   }

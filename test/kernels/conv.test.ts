@@ -150,6 +150,12 @@ const ODD: Geom[] = [
   geom(1, 6, 9, 9, 4, [3, 3], [1, 1], [1, 1], [1, 1], 2), // AlexNet-like towers
   geom(2, 3, 8, 9, 3, [3, 3], [1, 1], [2, 2], [2, 2], 3), // depthwise, dilated
   geom(1, 3, 23, 23, 5, [11, 11], [4, 4], [0, 0], [1, 1], 1), // AlexNet conv1 form
+  // Column strides 2 and 4 pack with strided masked loads (im2col_panels.cc), padding masked out
+  // per lane; 3 gathers. Wide rows so that groups of 16 columns hold one, two and three runs.
+  geom(2, 2, 9, 70, 3, [3, 5], [1, 2], [1, 2], [1, 1], 1), // stride 2, padded
+  geom(2, 2, 11, 75, 3, [5, 11], [2, 4], [2, 3], [1, 1], 1), // stride 4, padded
+  geom(1, 2, 7, 40, 3, [3, 3], [1, 4], [0, 0], [1, 1], 1), // stride 4, rows of 10 outputs
+  geom(1, 2, 7, 50, 3, [3, 3], [2, 3], [1, 1], [1, 1], 1), // stride 3: gathers
 ];
 
 // Small stride-1 convolutions take a direct fast path (and a full-kernel one is a GEMM); 'off'
