@@ -253,15 +253,67 @@ void packTransposedScalar(const float* base, const Conv2dGeom& g, int64_t kc, in
 }
 
 #ifdef CK_HAVE_AVX512_PATH
+// The transposed packer's groups are 16 taps, whose offsets are the same at every position:
+// taps of one kernel row are consecutive addresses (the kw runs, 11 long in AlexNet's conv1, 3
+// or 5 in the others), so a group of 16 taps is a few runs, found once per call and read with
+// one masked load each; its padding mask is still computed per position (as gatherGroup does).
+constexpr int kMaxTapRuns = 8;
+struct TapRuns {
+  int32_t start[kMaxTapRuns];  // lane l of run r reads corner + start[r] + l
+  uint16_t lanes[kMaxTapRuns];
+  int8_t count;  // 0: gather
+};
+
+void fillTapRuns(const TapTable& taps, int64_t cols, TapRuns* runs) {
+  for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+    TapRuns& tr = runs[j0 / 16];
+    tr.count = 0;
+    const int64_t n = cols - j0 < 16 ? cols - j0 : 16;
+    for (int64_t l = 0; l < n; l++) {
+      const bool extends = l > 0 && taps.offset[j0 + l] == taps.offset[j0 + l - 1] + 1 &&
+                           taps.dh[j0 + l] == taps.dh[j0 + l - 1] && taps.dw[j0 + l] == taps.dw[j0 + l - 1] + 1;
+      if (!extends) {
+        if (tr.count == kMaxTapRuns) {
+          tr.count = 0;
+          break;
+        }
+        tr.start[tr.count] = taps.offset[j0 + l] - int32_t(l);
+        tr.lanes[tr.count] = 0;
+        tr.count++;
+      }
+      tr.lanes[tr.count - 1] |= uint16_t(1u << l);
+    }
+  }
+}
+
 CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int64_t kc, int64_t cols, int nr,
-                                    float* dst, int64_t stride, const ColumnTable& pos, const TapTable& taps) {
+                                    float* dst, int64_t stride, const ColumnTable& pos, const TapTable& taps,
+                                    const TapRuns* runs) {
   const int64_t padded = (cols + nr - 1) / nr * nr;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i H = _mm512_set1_epi32(int32_t(g.H)), W = _mm512_set1_epi32(int32_t(g.W));
   for (int64_t k = 0; k < kc; k++) {
     const __m512i ih0 = _mm512_set1_epi32(pos.ih0[k]), iw0 = _mm512_set1_epi32(pos.iw0[k]);
+    const float* corner = base + pos.corner[k];
     float* row = dst + k * nr;
     for (int64_t pi = 0, j = 0; j < padded; pi++)
-      for (int64_t q = 0; q < nr; q += 16, j += 16)
-        gatherGroup(row + pi * stride + q, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset, base + pos.corner[k], g);
+      for (int64_t q = 0; q < nr; q += 16, j += 16) {
+        float* out = row + pi * stride + q;
+        const TapRuns* tr = j < cols ? runs + j / 16 : nullptr;
+        if (!tr || !tr->count) {
+          gatherGroup(out, j, cols, ih0, iw0, taps.dh, taps.dw, taps.offset, corner, g);
+          continue;
+        }
+        const __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(j))),
+                                                       _mm512_set1_epi32(int32_t(cols)));
+        const __m512i ih = _mm512_add_epi32(ih0, _mm512_maskz_loadu_epi32(live, taps.dh + j));
+        const __m512i iw = _mm512_add_epi32(iw0, _mm512_maskz_loadu_epi32(live, taps.dw + j));
+        const __mmask16 inside = live & _mm512_cmplt_epu32_mask(ih, H) & _mm512_cmplt_epu32_mask(iw, W);
+        __m512 v = _mm512_setzero_ps();
+        for (int u = 0; u < tr->count; u++)
+          v = _mm512_mask_loadu_ps(v, inside & __mmask16(tr->lanes[u]), corner + tr->start[u]);
+        _mm512_storeu_ps(out, v);
+      }
   }
 }
 #endif
@@ -278,8 +330,12 @@ void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlo
   fillTaps(g, n0, cols, taps);
   const float* base = x + (b.n0 * g.C + b.c0) * g.HW();
 #ifdef CK_HAVE_AVX512_PATH
-  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX)
-    return packTransposedAvx512(base, g, kc, cols, nr, dst, stride, pos, taps);
+  if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX) {
+    const int64_t groups = (cols + 15) / 16;
+    Scratch runBuf(size_t(groups) * sizeof(TapRuns));
+    fillTapRuns(taps, cols, runBuf.as<TapRuns>());
+    return packTransposedAvx512(base, g, kc, cols, nr, dst, stride, pos, taps, runBuf.as<TapRuns>());
+  }
 #endif
   packTransposedScalar(base, g, kc, cols, nr, dst, stride, pos, taps);
 }
