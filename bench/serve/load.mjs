@@ -7,7 +7,7 @@
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
-//                             [--compute-nice 10] [--loop-nice=-5] [--server-node-args=--trace-gc]
+//                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--server-node-args=--trace-gc]
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
@@ -39,6 +39,8 @@ const { values: o } = parseArgs({
     dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
     // The server's --compute-nice: every thread but its event loop's at this nice value (0: off).
     'compute-nice': { type: 'string', default: '10' },
+    // The server's --admit: requests read and queued at once (0: its default, 4 batches a worker).
+    admit: { type: 'string', default: '0' },
     // The server's --loop-nice: its event loop's own nice value, below 0 (needs CAP_SYS_NICE; 0: off).
     'loop-nice': { type: 'string', default: '0' },
     // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
@@ -63,6 +65,7 @@ function startServer(args) {
       '--max-queue',
       String(Math.max(2048, connections * 2)),
       `--compute-nice=${o['compute-nice']}`,
+      `--admit=${o.admit}`,
       // '=' form: parseArgs refuses a separate value that starts with '-'.
       `--loop-nice=${o['loop-nice']}`,
       ...args,

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { listThreads, prioritizeThisThread, reniceThreads } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
+import { Admission } from './admission.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
 import { loopHealth } from './loop-health.mjs';
 import { createMetrics } from './metrics.mjs';
@@ -66,6 +67,8 @@ function readBody(req, limit, into = null) {
       resolve(out);
     });
     req.on('error', reject);
+    // Admission may have paused the request; a 'data' listener alone does not undo an explicit pause().
+    req.resume();
   });
 }
 
@@ -138,6 +141,7 @@ export async function startServer({
   decodeWorkers,
   computeNice = 10,
   loopNice = 0,
+  admit,
   log = () => {},
 }) {
   const backends = new Map();
@@ -154,6 +158,12 @@ export async function startServer({
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
   const health = loopHealth();
+  // Requests read and queued at once (admission.mjs): a few full batches per session worker,
+  // enough to keep every batch full; the rest wait unread, up to the session queue's bound.
+  const admission = new Admission({
+    limit: admit ?? 4 * (session.maxBatchSize ?? 32) * (session.workers ?? 1),
+    maxWaiting: session.maxQueue ?? 1024,
+  });
   // The event loop before compute: the threads the sessions started (convkit's stream executor
   // and compute pool, or onnxruntime's pool) run at nice `computeNice`, so the HTTP thread gets
   // a core as soon as it wakes (thread-priority.ts). Decoding (libuv's pool, decode workers) is
@@ -229,7 +239,7 @@ export async function startServer({
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
-      const out = { ...health.snapshot(), threadPriority: priority, models: {} };
+      const out = { ...health.snapshot(), threadPriority: priority, admission: admission.snapshot(), models: {} };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
       if (url.searchParams.get('reset') === '1') health.reset();
       return send(res, 200, out);
@@ -242,7 +252,13 @@ export async function startServer({
     const t0 = performance.now();
     inFlight++;
     let status = 200;
+    let release = null;
     try {
+      try {
+        release = await admission.enter(req);
+      } catch (why) {
+        throw new HttpError(why.status, why.message, why.status === 503 ? { 'retry-after': '1' } : {});
+      }
       send(res, 200, await predict(req, res, b));
     } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, 'internal error');
@@ -251,6 +267,7 @@ export async function startServer({
       // After a 413 the rest of the body is not read: close the connection rather than drain it.
       send(res, status, { error: err.message }, status === 413 ? { ...err.headers, connection: 'close' } : err.headers);
     } finally {
+      release?.();
       metrics.observe(b.name, status, (performance.now() - t0) / 1000);
       if (--inFlight === 0 && idle) idle();
     }
@@ -269,6 +286,7 @@ export async function startServer({
   async function close() {
     if (shuttingDown) return;
     shuttingDown = true;
+    admission.close();
     server.close();
     server.closeIdleConnections();
     if (inFlight > 0) await new Promise((r) => (idle = r));
@@ -315,6 +333,7 @@ async function main() {
       'max-body': { type: 'string', default: String(8 << 20) },
       'compute-nice': { type: 'string', default: '10' },
       'loop-nice': { type: 'string', default: '0' },
+      admit: { type: 'string', default: '0' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -345,6 +364,7 @@ async function main() {
     maxBodyBytes: Number(values['max-body']),
     computeNice: Number(values['compute-nice']),
     loopNice: Number(values['loop-nice']),
+    admit: Number(values.admit) || undefined,
     session,
     log: (l) => console.error(l),
   });

@@ -159,6 +159,7 @@ export interface CaptureBinding {
     out: Float32Array,
     done: Int32Array,
     seq: number,
+    borrow: boolean,
   ): Promise<void>;
 }
 

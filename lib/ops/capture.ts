@@ -57,7 +57,8 @@ export class CapturedOps {
 
   /**
    * Queues one op that copies `input` (a tensor on this device, or a Float32Array copied at
-   * this call) into `recordedInput`, runs the recorded ops, copies `recordedOutput` into the
+   * this call; with `borrow`, read by the op itself, so it must not change until the promise
+   * settles) into `recordedInput`, runs the recorded ops, copies `recordedOutput` into the
    * caller's `out`, and then stores `seq` into `done[0]` (with release order). The promise
    * settles after that, as a read's does; `done` lets a caller see the answer sooner by polling
    * it (Predictor.run). Nothing is stored into `done` over an earlier op's failure: the promise
@@ -70,6 +71,7 @@ export class CapturedOps {
     out: Float32Array,
     done: Int32Array,
     seq: number,
+    borrow = false,
   ): Promise<void> {
     const op = 'runInto';
     if (this.#plan === null) throw new ArgumentError(`${op}: the captured ops were disposed`);
@@ -100,6 +102,7 @@ export class CapturedOps {
       out,
       done,
       seq,
+      borrow,
     );
   }
 

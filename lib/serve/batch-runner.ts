@@ -8,11 +8,13 @@
  * On devices without recording (CUDA today), the same padded batch runs through the eager
  * predictProbs ops, so a row never depends on how many other requests shared its batch.
  *
- * The batch is assembled in one staging buffer kept for the runner's life, not a new one per
- * batch: every JS ArrayBuffer allocated counts as V8 external memory until the next GC sweeps
- * it, and under a load test a fresh 20 MB AlexNet batch buffer per batch (with the per-request
- * copies) triggered a Mark-Compact every few batches (bench/RESULTS.md). Reuse is safe because
- * Tensor.fromArray copies synchronously (CPU and CUDA alike) before run() first awaits.
+ * Batches are assembled in staging buffers kept for the runner's life, not a new one per batch:
+ * every JS ArrayBuffer allocated counts as V8 external memory until the next GC sweeps it, and
+ * under a load test a fresh 20 MB AlexNet batch buffer per batch (with the per-request copies)
+ * triggered a Mark-Compact every few batches (bench/RESULTS.md). A recorded batch lends its
+ * buffer to the executor (Predictor.run's borrowInput: no 20 MB copy on the event loop, which
+ * took up to 79 ms there under load) and gets it back when it settles; a batch assembled
+ * meanwhile takes another buffer, so there are as many as batches in flight (one or two).
  */
 import { ArgumentError } from '../errors.js';
 import type { Model, Predictor } from '../models/model.js';
@@ -71,14 +73,18 @@ export interface Calibration {
   kept: number[];
 }
 
+/** A staging buffer and the row from which it is known to be zero (padding rows need no clearing). */
+interface Staging {
+  buf: Float32Array;
+  zeroFrom: number;
+}
+
 export class BatchRunner {
   private readonly predictors = new Map<number, Predictor>();
   private readonly perSample: number;
   private sizes: number[];
-  /** The batch being assembled, sized for the largest prepared batch; made at first use. */
-  private staging: Float32Array | null = null;
-  /** Rows of staging at and past this index are zero (padding rows need no clearing). */
-  private zeroFrom = 0;
+  /** Staging buffers not lent to a run, each sized for the largest prepared batch. */
+  private staging: Staging[] = [];
 
   constructor(
     readonly model: Model,
@@ -126,11 +132,15 @@ export class BatchRunner {
     const p = this.recorded(size);
     let data: Float32Array;
     if (p) {
-      // One native call: the staging floats are copied in at the call (so the next batch may
-      // reuse staging at once) and the answer is written into a fresh array, with no tensor made
-      // on either side. Not polled: a server's event loop has other work, and a batch's wake-up
-      // is shared by every request in it.
-      data = await p.run(this.stage(inputs, size), { poll: false });
+      // One native call that reads the staging buffer on the executor and writes the answer
+      // into a fresh array: no tensor on either side, no copy on the event loop. Not polled: a
+      // server's event loop has other work, and a batch's wake-up is shared by all its requests.
+      const st = this.stage(inputs, size);
+      try {
+        data = await p.run(st.buf.subarray(0, size * this.perSample), { poll: false, borrowInput: true });
+      } finally {
+        this.staging.push(st);
+      }
     } else {
       const x = this.assemble(inputs, size);
       let y: Tensor;
@@ -159,25 +169,32 @@ export class BatchRunner {
    * batch can write staging in between.
    */
   assemble(inputs: readonly BatchInput[], size: number): Tensor {
-    return Tensor.fromArray(this.stage(inputs, size), [size, ...this.model.inputShape], { device: this.device });
+    const st = this.stage(inputs, size);
+    try {
+      return Tensor.fromArray(st.buf.subarray(0, size * this.perSample), [size, ...this.model.inputShape], {
+        device: this.device,
+      });
+    } finally {
+      this.staging.push(st); // fromArray copied it
+    }
   }
 
-  /** The inputs written into the staging buffer at prepared size `size`, padding rows zero. */
-  private stage(inputs: readonly BatchInput[], size: number): Float32Array {
+  /** The inputs written into a free staging buffer at prepared size `size`, padding rows zero. */
+  private stage(inputs: readonly BatchInput[], size: number): Staging {
     const n = inputs.length;
     const per = this.perSample;
     const shape = this.model.inputShape;
-    this.staging ??= new Float32Array(this.sizes[this.sizes.length - 1]! * per);
-    const buf = this.staging.subarray(0, size * per);
+    const st = this.staging.pop() ?? { buf: new Float32Array(this.sizes[this.sizes.length - 1]! * per), zeroFrom: 0 };
+    const buf = st.buf;
     for (let i = 0; i < n; i++) {
       const v = inputs[i]!;
       if (v instanceof Uint8Array) writePixels(v, shape, buf, i * per);
       else buf.set(v, i * per);
     }
     // Padding rows: clear only what an earlier, larger batch left there.
-    if (this.zeroFrom > n) buf.fill(0, n * per, Math.min(this.zeroFrom, size) * per);
-    if (this.zeroFrom <= size) this.zeroFrom = n;
-    return buf;
+    if (st.zeroFrom > n) buf.fill(0, n * per, Math.min(st.zeroFrom, size) * per);
+    if (st.zeroFrom <= size) st.zeroFrom = n;
+    return st;
   }
 
   /**
@@ -215,7 +232,7 @@ export class BatchRunner {
   }
 
   dispose(): void {
-    this.staging = null;
+    this.staging = [];
     for (const p of this.predictors.values()) p.dispose();
     this.predictors.clear();
   }

@@ -21,6 +21,8 @@ t.test('run() equals predict().data() bit for bit: tensor or Float32Array input,
       for (const poll of ['auto', true, false] as const) {
         t.ok(same(await p.run(x, { poll }), want), `batch ${batch} seed ${seed} poll ${poll}: tensor input`);
         t.ok(same(await p.run(host, { poll }), want), `batch ${batch} seed ${seed} poll ${poll}: Float32Array input`);
+        const lent = await p.run(host, { poll, borrowInput: true });
+        t.ok(same(lent, want), `batch ${batch} seed ${seed} poll ${poll}: borrowed Float32Array input`);
       }
       const out = new Float32Array(batch * 10).fill(Number.NaN);
       const got = await p.run(x, { out });
