@@ -7,6 +7,11 @@
  * that the model could only answer over the next half minute. Waiting is bounded too: past
  * `maxWaiting` a request is refused at once (503 with Retry-After), as a full session queue is.
  */
+/** A refusal: an Error with the HTTP status the server answers with. */
+function refusal(status, message) {
+  return Object.assign(new Error(message), { status });
+}
+
 export class Admission {
   #limit;
   #maxWaiting;
@@ -24,18 +29,18 @@ export class Admission {
 
   /**
    * Resolves once `req` may be read, with a release function to call when it is answered; rejects
-   * with { status: 503 } when the line is full or the server closes, and with { status: 499 }
-   * when the client goes away while waiting.
+   * with an Error whose `status` is 503 when the line is full or the server closes, and 499 when
+   * the client goes away while waiting.
    */
   enter(req) {
-    if (this.#closed) return Promise.reject({ status: 503, message: 'the server is shutting down' });
+    if (this.#closed) return Promise.reject(refusal(503, 'the server is shutting down'));
     if (this.#admitted < this.#limit) {
       this.#admitted++;
       return Promise.resolve(this.#releaser());
     }
     if (this.#waiting.length >= this.#maxWaiting) {
       this.refused++;
-      return Promise.reject({ status: 503, message: `the queue is full: ${this.#waiting.length} requests are waiting to be read` });
+      return Promise.reject(refusal(503, `the queue is full: ${this.#waiting.length} requests are waiting to be read`));
     }
     req.pause();
     return new Promise((resolve, reject) => {
@@ -43,7 +48,7 @@ export class Admission {
       entry.onClose = () => {
         const i = this.#waiting.indexOf(entry);
         if (i >= 0) this.#waiting.splice(i, 1);
-        reject({ status: 499, message: 'the client went away while waiting' });
+        reject(refusal(499, 'the client went away while waiting'));
       };
       req.once('close', entry.onClose);
       this.#waiting.push(entry);
@@ -72,7 +77,7 @@ export class Admission {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) {
       w.req.off('close', w.onClose);
-      w.reject({ status: 503, message: 'the server is shutting down' });
+      w.reject(refusal(503, 'the server is shutting down'));
     }
   }
 
