@@ -14,11 +14,17 @@ typedef uint32_t vu __attribute__((vector_size(64)));
 typedef uint16_t vhu __attribute__((vector_size(32), aligned(2), may_alias));
 
 static inline vf loadv(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-// 16 bf16 values widened to fp32: a bf16 is the high half of the float with the same bits.
+// 16 bf16 values widened to fp32: a bf16 is the high half of the float with the same bits. An
+// including file may define CK_BF16_LOAD (the AVX-512 one does: GCC lowers the generic
+// conversion to two half-width vpmovzxwd and an insert per vector).
+#ifdef CK_BF16_LOAD
+static inline vf loadBf16(const uint16_t* p) { return CK_BF16_LOAD(p); }
+#else
 static inline vf loadBf16(const uint16_t* p) {
   const vu u = __builtin_convertvector(*reinterpret_cast<const vhu*>(p), vu) << 16;
   return (vf)u;  // a cast between vector types of one size keeps the bits
 }
+#endif
 static inline float widen(uint16_t h) {
   const uint32_t u = uint32_t(h) << 16;
   float f;
