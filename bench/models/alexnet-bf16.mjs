@@ -11,7 +11,11 @@ import { layersBelow } from '../../dist/layers/layer.js';
 import { emit } from '../lib.mjs';
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '10' }, calls: { type: 'string', default: '20' }, inputs: { type: 'string', default: '4' } },
+  options: {
+    rounds: { type: 'string', default: '10' },
+    calls: { type: 'string', default: '20' },
+    inputs: { type: 'string', default: '4' },
+  },
 });
 const rounds = Number(values.rounds);
 const calls = Number(values.calls);

@@ -64,6 +64,15 @@ export function linearBf16(x: Tensor, packed: Tensor, b: Tensor | null | undefin
     throw new ShapeError(`${op}: 'b' must be [${outF}] to match the packed weights' out-features, got shape ${fmtShape(b.shape)}`);
   const N = x.shape.slice(0, -1).reduce((a, d) => a * d, 1);
   const y = Tensor.empty([...x.shape.slice(0, -1), outF], 'float32', x.device);
-  nb.linearBf16(x.device.stream, x.handle(op, 'x'), packed.handle(op, 'packed'), b != null ? b.handle(op, 'b') : null, y.handle(), N, inFeatures, outF);
+  nb.linearBf16(
+    x.device.stream,
+    x.handle(op, 'x'),
+    packed.handle(op, 'packed'),
+    b != null ? b.handle(op, 'b') : null,
+    y.handle(),
+    N,
+    inFeatures,
+    outF,
+  );
   return y;
 }

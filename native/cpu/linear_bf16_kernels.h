@@ -70,8 +70,7 @@ static inline void group(const float* x, const uint16_t* w, int64_t ldw, const f
     tile<NB, R / 2>(x, w, ldw, bias, K, y, ldy);
     return tile<NB, R / 2>(x, w + (R / 2) * ldw, ldw, bias ? bias + R / 2 : nullptr, K, y + R / 2, ldy);
   }
-  for (int64_t i = 0; i < rows; i++)
-    tile<NB, 1>(x, w + i * ldw, ldw, bias ? bias + i : nullptr, K, y + i, ldy);
+  for (int64_t i = 0; i < rows; i++) tile<NB, 1>(x, w + i * ldw, ldw, bias ? bias + i : nullptr, K, y + i, ldy);
 }
 
 static void rows(const float* x, int64_t N, const uint16_t* w, int64_t ldw, const float* bias, int64_t OC, int64_t K,

@@ -86,9 +86,8 @@ Napi::Value LinearBf16(const Napi::CallbackInfo& info) {
   TensorRef x = a.f32(1, "x", a.product({N, in}, "x")),
             p = a.i32(2, "packed", a.product({out, cpu::bf16InPairs(in)}, "packed")), b = a.optF32(3, "b", out);
   TensorRef y = a.f32(4, "y", a.product({N, out}, "y"));
-  dev.run("linearBf16", [=] {
-    cpu::linearBf16Forward(x.f32(), p.i32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out);
-  });
+  dev.run("linearBf16",
+          [=] { cpu::linearBf16Forward(x.f32(), p.i32(), b.storage ? b.f32() : nullptr, y.f32(), N, in, out); });
   return info.Env().Undefined();
 }
 

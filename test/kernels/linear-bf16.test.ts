@@ -44,12 +44,27 @@ function bitsTensor(bits: number[], outF: number, inF: number): Tensor {
 
 t.test('packBf16 rounds to nearest even, bit for bit, and keeps NaN, infinities and signs', async (t) => {
   const special = [
-    0x00000000, 0x80000000, // signed zeros
-    0x3f800000, 0x3f808000, 0x3f818000, 0x3f808001, 0x3f807fff, // 1, ties to even down and up, just above and below a tie
-    0x7f800000, 0xff800000, // infinities
-    0x7fc00000, 0xffc00001, 0x7f800001, 0x7fbfffff, // quiet and signalling NaNs (a signalling one must not become infinity)
-    0x7f7fffff, 0x7f7f8000, 0xff7fffff, // largest finite: rounds to infinity, as RNE does
-    0x00000001, 0x00008000, 0x00018000, 0x007fffff, 0x80408000, // denormals, ties among them
+    0x00000000,
+    0x80000000, // signed zeros
+    0x3f800000,
+    0x3f808000,
+    0x3f818000,
+    0x3f808001,
+    0x3f807fff, // 1, ties to even down and up, just above and below a tie
+    0x7f800000,
+    0xff800000, // infinities
+    0x7fc00000,
+    0xffc00001,
+    0x7f800001,
+    0x7fbfffff, // quiet and signalling NaNs (a signalling one must not become infinity)
+    0x7f7fffff,
+    0x7f7f8000,
+    0xff7fffff, // largest finite: rounds to infinity, as RNE does
+    0x00000001,
+    0x00008000,
+    0x00018000,
+    0x007fffff,
+    0x80408000, // denormals, ties among them
   ];
   const r = new Uint32Array(400);
   const g = new Float64Array(randomArray(r.length, 7, 0, 2 ** 32));
@@ -66,11 +81,20 @@ t.test('packBf16 rounds to nearest even, bit for bit, and keeps NaN, infinities 
     const got = halves((await p.data()) as Int32Array, outF, inF);
     const want = used.map(bf16Ref);
     const bad = got.findIndex((h, i) => h !== want[i]);
-    t.equal(bad, -1, bad < 0 ? `in ${inF}: every value` : `in ${inF}: 0x${used[bad].toString(16)} gave 0x${got[bad].toString(16)}, want 0x${want[bad].toString(16)}`);
+    t.equal(
+      bad,
+      -1,
+      bad < 0
+        ? `in ${inF}: every value`
+        : `in ${inF}: 0x${used[bad].toString(16)} gave 0x${got[bad].toString(16)}, want 0x${want[bad].toString(16)}`,
+    );
     if (inF % 2) {
       const raw = (await p.data()) as Int32Array;
       const pairs = Math.ceil(inF / 2);
-      t.ok([...Array(outF).keys()].every((o) => raw[o * pairs + pairs - 1] >>> 16 === 0), `in ${inF}: the padding half is zero`);
+      t.ok(
+        [...Array(outF).keys()].every((o) => raw[o * pairs + pairs - 1] >>> 16 === 0),
+        `in ${inF}: the padding half is zero`,
+      );
     }
     for (const u of [w, p]) u.dispose();
   }
@@ -82,7 +106,10 @@ t.test('packBf16 into an existing tensor, and its bad input', async (t) => {
   const into = Tensor.zeros([6, 3], { dtype: 'int32' });
   t.equal(ops.packBf16(w, { into }), into);
   t.same(Array.from(await into.data()), Array.from(await ops.packBf16(w).data()));
-  t.throws(() => ops.packBf16(w, { into: Tensor.zeros([6, 2], { dtype: 'int32' }) }), { code: 'ND_SHAPE', message: /'into' must be \[6, 3\]/ });
+  t.throws(() => ops.packBf16(w, { into: Tensor.zeros([6, 2], { dtype: 'int32' }) }), {
+    code: 'ND_SHAPE',
+    message: /'into' must be \[6, 3\]/,
+  });
   t.throws(() => ops.packBf16(w, { into: Tensor.zeros([6, 3]) }), { code: 'ND_ARG', message: /'into' must be int32/ });
   t.throws(() => ops.packBf16(Tensor.zeros([30])), { code: 'ND_SHAPE' });
   w.dispose();
@@ -194,7 +221,10 @@ t.test('linearBf16 refuses bad shapes with coded errors', async (t) => {
   t.throws(() => ops.linearBf16(Tensor.zeros([2, 6]), p, null, 7), { code: 'ND_SHAPE', message: /'x' must be \[\.\.\., 7\]/ });
   t.throws(() => ops.linearBf16(Tensor.zeros([2, 5]), p, null, 5), { code: 'ND_SHAPE', message: /'packed' must be \[4, 3\]/ });
   t.throws(() => ops.linearBf16(Tensor.zeros([2, 7]), p, Tensor.zeros([5]), 7), { code: 'ND_SHAPE', message: /'b' must be \[4\]/ });
-  t.throws(() => ops.linearBf16(Tensor.zeros([2, 7]), Tensor.zeros([4, 4]), null, 7), { code: 'ND_ARG', message: /'packed' must be int32/ });
+  t.throws(() => ops.linearBf16(Tensor.zeros([2, 7]), Tensor.zeros([4, 4]), null, 7), {
+    code: 'ND_ARG',
+    message: /'packed' must be int32/,
+  });
   t.throws(() => ops.linearBf16(Tensor.zeros([2, 7]), p, null, -1), { code: 'ND_ARG' });
   p.dispose();
 });

@@ -113,7 +113,10 @@ t.test('a trained LeNet-5 gives the same digits on real MNIST test images with b
     return row[0] - row[1];
   };
   const flips = af.flatMap((c, i) => (c === ab[i] ? [] : [margin(i)]));
-  t.ok(flips.length <= 2 && flips.every((m) => m < 0.02), `${n - flips.length} of ${n} match; fp32 margins where not: [${flips.join(', ')}]`);
+  t.ok(
+    flips.length <= 2 && flips.every((m) => m < 0.02),
+    `${n - flips.length} of ${n} match; fp32 margins where not: [${flips.join(', ')}]`,
+  );
   for (const u of [fp, bf, x, step, model]) u.dispose();
   opt.dispose?.();
 });
