@@ -41,4 +41,6 @@ void linearBf16Forward(const float* x, const int32_t* packed, const float* b, fl
   });
 }
 
+const char* linearBf16PathName() { return activeAvx512() ? "avx512" : "portable"; }
+
 }  // namespace ck::cpu

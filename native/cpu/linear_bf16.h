@@ -31,5 +31,7 @@ void packBf16(const float* w, int32_t* packed, int64_t out, int64_t in);
 // y [N, out] = x [N, in] * W^T + b with W packed by packBf16; b may be null. Sizes may be zero.
 void linearBf16Forward(const float* x, const int32_t* packed, const float* b, float* y, int64_t N, int64_t in,
                        int64_t out);
+// The build linearBf16Forward runs under the active ISA level: "avx512" or "portable".
+const char* linearBf16PathName();
 
 }  // namespace ck::cpu
