@@ -99,7 +99,7 @@ export {
   type PredictImageOptions,
   type Pca,
 } from './data/images/index.js';
-export { Predictor, TrainPlan, type PredictorRunOptions } from './models/model.js';
+export { Predictor, TrainPlan, type PredictorOptions, type PredictorPrecision, type PredictorRunOptions } from './models/model.js';
 export {
   InferenceSession,
   SessionPool,

@@ -58,6 +58,13 @@ let versions = 0;
 export class FlatParameters implements ParameterOwner {
   /** Changes whenever the buffers or any parameter's tensors are not what they were (unique across stores). */
   version = ++versions;
+  /**
+   * Bumped by the library's in-place writers of the values (SGD.step, a compiled train step,
+   * Model.loadStateDict, DataParallel's broadcast): a bf16 predictor re-packs its weights when
+   * it changed. Writes through other ops on a parameter's tensor are not counted
+   * (Predictor.refresh()).
+   */
+  writes = 0;
   #device!: Device;
   #values!: Tensor;
   #grads!: Tensor;
@@ -112,6 +119,11 @@ export class FlatParameters implements ParameterOwner {
   current(): this {
     if (this.#stale && !this.#disposed) this.rebuild();
     return this;
+  }
+
+  /** Records that the values were written in place (see `writes`). */
+  noteWrite(): void {
+    this.writes++;
   }
 
   /** @internal From TrainableParameter: a tensor was assigned from outside. */

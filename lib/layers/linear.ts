@@ -23,6 +23,11 @@ export class Linear extends Layer {
   readonly inFeatures: number;
   readonly outFeatures: number;
   private saved: Tensor | null = null;
+  /**
+   * @internal The weight packed as bf16 (ops.packBf16), set by a bf16 Predictor only while it
+   * records: an eval-mode forward then reads these instead of the fp32 weight.
+   */
+  packedBf16: Tensor | null = null;
 
   constructor(o: LinearOptions) {
     super(o.name ?? 'linear');
@@ -50,6 +55,7 @@ export class Linear extends Layer {
   forward(x: Tensor): Tensor {
     this.releaseSaved();
     if (this.training) this.saved = x;
+    else if (this.packedBf16) return ops.linearBf16(x, this.packedBf16, this.bias?.value, this.inFeatures);
     return ops.linear(x, this.weight.value, this.bias?.value);
   }
 

@@ -8,7 +8,7 @@
  * only correct in its mode; each restores every layer's previous mode before returning, so no
  * call leaves the model in another mode than the one it was given.
  */
-import { ConvkitError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
 import { FlatParameters, type FlatLayerRange } from '../layers/flat-parameters.js';
 import { layersBelow, type Parameter } from '../layers/layer.js';
 import type { SGD } from '../optim/sgd.js';
@@ -16,15 +16,15 @@ import type { Sequential } from '../layers/sequential.js';
 import { summarize, type Summary } from '../layers/summary.js';
 import { criterionFor, type Criterion, type CriterionKind } from './criteria.js';
 import { exportOnnx, type OnnxExportOptions } from './onnx-export.js';
-import { Predictor } from './predictor.js';
+import { PREDICTOR_PRECISIONS, Predictor, type PredictorOptions } from './predictor.js';
 import { TrainPlan } from './train-plan.js';
 import * as ops from '../ops/index.js';
-import { checkInt } from '../ops/validate.js';
+import { checkInt, describe } from '../ops/validate.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
 
 // Re-exported from here, where they were defined before they had files of their own.
-export { Predictor, type PredictorRunOptions } from './predictor.js';
+export { Predictor, type PredictorOptions, type PredictorPrecision, type PredictorRunOptions } from './predictor.js';
 export { TrainPlan } from './train-plan.js';
 export type { Criterion, CriterionKind } from './criteria.js';
 
@@ -255,10 +255,19 @@ export class Model {
   /**
    * A prediction plan for batches of exactly `batch` samples (lib/models/predictor.ts): one
    * queued op per call. It re-records after model.to() or replaced parameters. Dispose it when done.
+   * `precision: 'bf16'` (opt-in, CPU only) runs the Linear layers with bf16 weights: see
+   * lib/models/predictor.ts for what it rounds and when it packs the weights again.
    */
-  compilePredictor(batch: number): Predictor {
-    checkInt(`${this.name}.compilePredictor`, 'batch', batch, 1);
-    return new Predictor(this, batch);
+  compilePredictor(batch: number, opts: PredictorOptions = {}): Predictor {
+    const op = `${this.name}.compilePredictor`;
+    checkInt(op, 'batch', batch, 1);
+    if (opts === null || typeof opts !== 'object') throw new ArgumentError(`${op}: options must be an object, got ${describe(opts)}`);
+    const precision = opts.precision ?? 'fp32';
+    if (!PREDICTOR_PRECISIONS.includes(precision))
+      throw new ArgumentError(`${op}: unknown precision ${describe(precision)} (expected ${PREDICTOR_PRECISIONS.join(' or ')})`);
+    if (precision === 'bf16' && this.device.kind !== 'cpu')
+      throw new ArgumentError(`${op}: precision 'bf16' runs on CPU streams only; ${this.name} is on ${this.device.name}`);
+    return new Predictor(this, batch, precision);
   }
 
   /**
@@ -307,6 +316,7 @@ export class Model {
       ops.copyInto(src, p.value);
       src.dispose();
     }
+    this.flat.noteWrite();
   }
 
   /**

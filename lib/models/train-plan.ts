@@ -65,6 +65,7 @@ export class TrainPlan {
       );
     const loss = Tensor.empty(r.loss.shape, r.loss.dtype, r.loss.device);
     const correct = Tensor.empty(r.correct.shape, r.correct.dtype, r.correct.device);
+    this.model.flat.noteWrite();
     r.ops.replay(
       [
         [x, this.x],

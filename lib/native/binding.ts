@@ -80,6 +80,8 @@ export const BINDING_NAMES = {
   linearBackwardData: 'both',
   linearBackwardWeight: 'both',
   linearBackwardBias: 'both',
+  packBf16: 'both',
+  linearBf16: 'both',
   softmax: 'both',
   softmaxBackward: 'both',
   softmaxCrossEntropy: 'both',

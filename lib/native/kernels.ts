@@ -93,6 +93,10 @@ export interface LinearBinding {
   linearBackwardData(s: S, dy: H, w: H, dx: H, N: number, inF: number, outF: number): void;
   linearBackwardWeight(s: S, dy: H, x: H, dw: H, N: number, inF: number, outF: number, beta: number): void;
   linearBackwardBias(s: S, dy: H, db: H, N: number, outF: number, beta: number): void;
+  /** CPU streams only (ND_ARG elsewhere): packed [out, ceil(in / 2)] int32 = w as bf16. */
+  packBf16(s: S, w: H, packed: H, outF: number, inF: number): void;
+  /** CPU streams only: y = x W^T + b with W packed by packBf16. */
+  linearBf16(s: S, x: H, packed: H, b: H | null, y: H, N: number, inF: number, outF: number): void;
 }
 
 export interface LossBinding {

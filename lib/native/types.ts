@@ -63,4 +63,6 @@ export interface IsaFamilies {
   /** Windows of at most 16 channels; the avx512 build serves beta = 0.75 only. */
   lrn: 'avx512' | 'portable';
   maxPool: 'avx512' | 'portable';
+  /** ops.linearBf16 (bf16 weights widened in registers). */
+  linearBf16: 'avx512' | 'portable';
 }

@@ -7,6 +7,7 @@ export * from './lrn.js';
 export * from './activation.js';
 export * from './dropout.js';
 export * from './linear.js';
+export * from './linear-bf16.js';
 export * from './loss.js';
 export * from './optim.js';
 export * from './channel-affine.js';

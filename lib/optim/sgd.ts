@@ -96,6 +96,7 @@ export class SGD {
       if (!segments.count) continue;
       const v = this.momentum > 0 ? this.flatVelocityOf(store) : (this.currentFlatVelocity(store) ?? null);
       ops.sgdFlat(store.values, store.grads, v, segments, { ...opts, weightDecay: this.weightDecay });
+      store.noteWrite();
     }
   }
 

@@ -242,7 +242,10 @@ export class DataParallel {
       ),
     );
     // The first check also starts every rank from rank 0's parameters.
-    if (first) pg.broadcast(this.module.flat.values, 0);
+    if (first) {
+      pg.broadcast(this.module.flat.values, 0);
+      this.module.flat.noteWrite();
+    }
     this.#checkedBatch = batchSize;
   }
 

@@ -18,6 +18,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import type { Model, Predictor } from '../models/model.js';
+import type { PredictorPrecision } from '../models/predictor.js';
 import type { Device } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writePixels } from './image-input.js';
@@ -90,6 +91,7 @@ export class BatchRunner {
     readonly model: Model,
     readonly device: Device,
     sizes: number[],
+    readonly precision: PredictorPrecision = 'fp32',
   ) {
     this.sizes = sizes;
     this.perSample = model.inputShape.reduce((a, b) => a * b, 1);
@@ -114,7 +116,7 @@ export class BatchRunner {
     if (this.device.kind !== 'cpu') return null;
     let p = this.predictors.get(size);
     if (!p) {
-      p = this.model.compilePredictor(size);
+      p = this.model.compilePredictor(size, { precision: this.precision });
       this.predictors.set(size, p);
     }
     return p;

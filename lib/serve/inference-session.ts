@@ -17,6 +17,7 @@
  */
 import { ArgumentError, ConvkitError, ShapeError, fmtShape } from '../errors.js';
 import { Model } from '../models/model.js';
+import { PREDICTOR_PRECISIONS, type PredictorPrecision } from '../models/predictor.js';
 import { restoreModel } from '../train/checkpointing.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -51,6 +52,8 @@ export interface SessionOptions {
   timeoutMs?: number;
   /** Requests in the latency window of stats() (default 4096). */
   statsWindow?: number;
+  /** The predictors' weight format (Model.compilePredictor): 'fp32' (default) or 'bf16' (CPU only). */
+  precision?: PredictorPrecision;
 }
 
 export interface RunOptions {
@@ -126,6 +129,9 @@ export class InferenceSession {
     const timeoutMs = optNumber(op, 'timeoutMs', opts.timeoutMs, 0, 0, false);
     const statsWindow = optNumber(op, 'statsWindow', opts.statsWindow, 4096, 1, true);
     const sizes = preparedSizes(op, opts.batchSizes, maxBatchSize, opts.batchInvariant === true);
+    const precision = opts.precision ?? 'fp32';
+    if (!PREDICTOR_PRECISIONS.includes(precision))
+      throw new ArgumentError(`${op}: unknown precision ${String(precision)} (expected ${PREDICTOR_PRECISIONS.join(' or ')})`);
     let model: Model;
     let owns: boolean;
     if (source instanceof Model) {
@@ -154,7 +160,11 @@ export class InferenceSession {
     } else {
       throw new ArgumentError(`${op}: 'source' must be a Model or the path of a weights file, got ${String(source)}`);
     }
-    const runner = new BatchRunner(model, model.device, sizes);
+    if (precision === 'bf16' && model.device.kind !== 'cpu') {
+      if (owns) model.dispose();
+      throw new ArgumentError(`${op}: precision 'bf16' runs on CPU streams only; the model is on ${model.device.name}`);
+    }
+    const runner = new BatchRunner(model, model.device, sizes, precision);
     try {
       runner.prepare();
       const s = new InferenceSession(model, runner, owns, maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs, statsWindow);

@@ -1,6 +1,7 @@
 // The one place that decides which instruction set the CPU kernels use. Every family (gemm,
-// direct conv, im2col rows and col2im, im2col panels, LRN, pooling) asks activeIsa() when a call
-// starts and picks its path from the answer, so one knob switches them all:
+// direct conv, im2col rows and col2im, im2col panels, LRN, pooling, bf16 linear) asks
+// activeIsa() when a call starts and picks its path from the answer, so one knob switches them
+// all:
 //   - CONVKIT_ISA=avx512|avx2|portable at load (CONVKIT_GEMM_KERNEL, its old name, is read when
 //     CONVKIT_ISA is unset), else the best level this CPU runs;
 //   - setIsa() at run time (the `isa` binding; lib/isa.ts refuses while a CPU stream is busy, so

@@ -7,6 +7,7 @@
 #include "../cpu/im2col.h"
 #include "../cpu/im2col_panels.h"
 #include "../cpu/isa.h"
+#include "../cpu/linear_bf16.h"
 #include "../cpu/lrn.h"
 #include "../cpu/pool.h"
 #include "errors_napi.h"
@@ -41,6 +42,7 @@ Napi::Value IsaFamilies(const Napi::CallbackInfo& info) {
   o.Set("im2colPanels", cpu::im2colPanelsPathName());
   o.Set("lrn", cpu::lrnPathName());
   o.Set("maxPool", cpu::maxPoolPathName());
+  o.Set("linearBf16", cpu::linearBf16PathName());
   return o;
 }
 
