@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <string>
-#include <vector>
 
 #include "../core/errors.h"
+#include "../core/scratch.h"
 #include "../core/thread_pool.h"
 #include "isa.h"
 #include "pool_avx512.h"
@@ -284,9 +284,10 @@ void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* ar
       forEachPlane(g, [&](int64_t p) { poolavx::maxTiled2x2Values(x, g, p, p + 1, y); });
       return;
     }
-    // No values-only kernel for this shape or CPU: the positions go to a buffer thrown away.
-    std::vector<int32_t> scratch(size_t(g.N * g.C * g.OH * g.OW));
-    return maxPool2dForward(x, g, y, scratch.data());
+    // No values-only kernel for this shape or CPU: the positions go to a buffer thrown away,
+    // drawn from the caching allocator (reused pages, not a fresh map per call).
+    Scratch scratch(size_t(g.N * g.C * g.OH * g.OW) * sizeof(int32_t));
+    return maxPool2dForward(x, g, y, scratch.as<int32_t>());
   }
   if (isTiled2x2(g)) return maxPool2x2Forward(x, g, y, argmax);
   if (allWindowsInside(g)) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/scratch.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "waits.h"
@@ -138,7 +139,7 @@ Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
   TensorRef srcOut = handleRef(info[4], "captureRun", "recordedOutput");
   if (dstIn.storage->kind != DeviceKind::Cpu || srcOut.storage->kind != DeviceKind::Cpu)
     throw Error(Code::Arg, "captureRun: the recorded tensors are not in host memory");
-  std::shared_ptr<std::vector<char>> hostIn;
+  std::shared_ptr<Scratch> hostIn;  // the input copied at the call, from the caching allocator
   std::optional<TensorRef> tensorIn;
   const void* borrowedIn = nullptr;  // a caller's array read on the executor (kept alive below)
   std::vector<Napi::Object> keep;
@@ -153,8 +154,8 @@ Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
       borrowedIn = typedData(t);
       keep.push_back(t);
     } else {
-      hostIn = std::make_shared<std::vector<char>>(static_cast<char*>(typedData(t)),
-                                                   static_cast<char*>(typedData(t)) + dstIn.bytes);
+      hostIn = std::make_shared<Scratch>(dstIn.bytes);
+      std::memcpy(hostIn->as<char>(), typedData(t), dstIn.bytes);
     }
   } else {
     TensorRef r = a.tensor(2, "input", 0);
@@ -173,7 +174,7 @@ Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
   keep.push_back(done);
   return promiseFromStream(info.Env(), keep, [&](Settle settle) {
     s.enqueue("captureRun", [&s, plan, hostIn, tensorIn, borrowedIn, dstIn, srcOut, outPtr, donePtr, seq] {
-      const void* src = hostIn ? hostIn->data() : borrowedIn ? borrowedIn : tensorIn->data();
+      const void* src = hostIn ? hostIn->as<char>() : borrowedIn ? borrowedIn : tensorIn->data();
       std::memcpy(dstIn.data(), src, dstIn.bytes);
       runCaptured(*plan);
       std::memcpy(outPtr, srcOut.data(), srcOut.bytes);
