@@ -7,7 +7,8 @@
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
-//                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--server-node-args=--trace-gc]
+//                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--intake-window 16]
+//                             [--server-node-args=--trace-gc]
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
@@ -43,6 +44,8 @@ const { values: o } = parseArgs({
     admit: { type: 'string', default: '0' },
     // The server's --loop-nice: its event loop's own nice value, below 0 (needs CAP_SYS_NICE; 0: off).
     'loop-nice': { type: 'string', default: '0' },
+    // The server's --intake-window: new connections between hand-over and first parse (0: unpaced).
+    'intake-window': { type: 'string', default: '16' },
     // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
     'server-node-args': { type: 'string', default: '' },
   },
@@ -68,6 +71,10 @@ function startServer(args) {
       `--admit=${o.admit}`,
       // '=' form: parseArgs refuses a separate value that starts with '-'.
       `--loop-nice=${o['loop-nice']}`,
+      `--intake-window=${o['intake-window']}`,
+      // Stats on a listener of their own: the main one holds new connections while it is full.
+      '--admin-port',
+      '0',
       ...args,
     ],
     {
@@ -84,7 +91,7 @@ function startServer(args) {
         try {
           m = JSON.parse(l);
         } catch {}
-        if (m?.listening) resolve({ url: m.listening, child, models: m.models });
+        if (m?.listening) resolve({ url: m.listening, adminUrl: m.admin, child, models: m.models });
         // Anything else the server prints (--trace-gc lines) goes to stderr, off the JSON lines.
         else if (!m) process.stderr.write(l + '\n');
       }
@@ -159,9 +166,12 @@ async function run({ model, backend, batching, serverArgs }) {
   try {
     const shape = srv.models[0].inputShape;
     await load(srv.url, model, 8, 2, shape); // warm: plans, pooled buffers, decode workers
-    await getJson(`${srv.url}/v1/stats?reset=1`);
+    await getJson(`${srv.adminUrl}/v1/stats?reset=1`);
+    const t0 = performance.now();
     const r = await load(srv.url, model, connections, duration, shape);
-    const st = await getJson(`${srv.url}/v1/stats`);
+    // When the client stopped, in the server's window: stalls after it are the disconnect storm.
+    const loadEndedAtMs = Math.round(performance.now() - t0);
+    const st = await getJson(`${srv.adminUrl}/v1/stats`);
     const ms = st.models[model];
     emit({
       bench: 'serve',
@@ -182,6 +192,10 @@ async function run({ model, backend, batching, serverArgs }) {
       server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
       // GCs and the main thread's scheduler counters over the same window (reset after warm-up).
       server_window_ms: st.windowMs,
+      // The longest stalls and when they began (ms into the window), and when the load ended.
+      server_stalls: st.stalls,
+      server_intake: st.intake,
+      load_ended_at_ms: loadEndedAtMs,
       server_gc: st.gc,
       server_main_thread: st.mainThread,
       server_thread_priority: st.threadPriority,

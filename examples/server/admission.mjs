@@ -81,6 +81,15 @@ export class Admission {
     }
   }
 
+  /**
+   * Room for n more requests: admitted and waiting together stay within 1.25 x limit, a quarter
+   * of the limit waiting to step in as admitted ones finish. intake.mjs holds new connections
+   * unread while there is none: their requests could not start for a while anyway.
+   */
+  hasRoomFor(n) {
+    return !this.#closed && this.#admitted + this.#waiting.length + n <= this.#limit + (this.#limit >> 2);
+  }
+
   snapshot() {
     return { limit: this.#limit, admitted: this.#admitted, waiting: this.#waiting.length, refused: this.refused };
   }

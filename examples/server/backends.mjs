@@ -1,16 +1,10 @@
-// What the HTTP code talks to: { name, inputShape, run(x, { signal, timeoutMs }) -> probs,
-// runPixels(pixels, opts) -> probs (a decoded image, imageToPixels), stats(), close() }. Two kinds behind the same interface, so the load test compares them
+// What the HTTP code talks to: { name, inputShape, run(x, { signal, timeoutMs, borrowInput })
+// -> probs (x: the float input, from a decode worker or a JSON body), stats(), close() }. Two
+// kinds behind the same interface, so the load test compares them
 // through the same server: convkit (an InferenceSession, or a SessionPool of workers) and
 // onnxruntime-node (one session.run per request, as ORT leaves batching to its user).
 import { createRequire } from 'node:module';
-import { InferenceSession, SessionPool, BusyError, writePixels } from 'convkit';
-
-/** The float input of decoded pixels, for backends that take only floats. */
-function toSample(pixels, inputShape) {
-  const x = new Float32Array(inputShape.reduce((a, b) => a * b, 1));
-  writePixels(pixels, inputShape, x, 0);
-  return x;
-}
+import { InferenceSession, SessionPool, BusyError } from 'convkit';
 
 /** convkit from a weights file; batching off is maxBatchSize 1. */
 export async function convkitBackend(
@@ -34,8 +28,9 @@ export async function convkitBackend(
       name,
       kind: `convkit pool x${workers} (${isolation})`,
       inputShape: pool.inputShape,
+      // The worker's session copies x when its message arrives, before the answer that
+      // releases a borrowed x: borrowInput needs nothing more here.
       run: (x, o) => pool.run(x, o),
-      runPixels: (px, o) => pool.run(toSample(px, pool.inputShape), o),
       stats: async () => ({ workers: await pool.stats() }),
       close: () => pool.close(),
     };
@@ -45,9 +40,8 @@ export async function convkitBackend(
     name,
     kind: `convkit ${s.device.name}`,
     inputShape: [...s.inputShape],
+    // borrowInput: x is read in place until the answer (no copy per queued request).
     run: (x, o) => s.run(x, o),
-    // Normalised into the batch as it is assembled: no float copy per queued request.
-    runPixels: (px, o) => s.runPixels(px, o),
     stats: async () => s.stats(),
     close: () => s.close(),
   };
@@ -92,15 +86,15 @@ export async function ortBackend(name, onnxFile, inputShape, { threads, maxQueue
       if (outstanding >= maxQueue) throw new BusyError(`ort ${name}: ${outstanding} requests outstanding (maxQueue ${maxQueue})`);
       outstanding++;
       try {
-        const out = await session.run({ [input]: new ort.Tensor('float32', x, [1, ...inputShape]) });
+        // onnxruntime-node refuses a view of a SharedArrayBuffer ("Invalid argument"), which is
+        // what a decode worker's slot is: such an input is copied first (one memcpy).
+        const data = x.buffer instanceof SharedArrayBuffer ? x.slice() : x;
+        const out = await session.run({ [input]: new ort.Tensor('float32', data, [1, ...inputShape]) });
         completed++;
         return softmax(out[output].data);
       } finally {
         outstanding--;
       }
-    },
-    runPixels(pixels, o) {
-      return this.run(toSample(pixels, inputShape), o);
     },
     stats: async () => ({ queueDepth: outstanding, completed }),
     close: () => session.release?.(),

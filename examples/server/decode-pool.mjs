@@ -1,8 +1,8 @@
 // Image decoding on worker threads, as convkit's image loader does: the HTTP thread only
-// hands bytes over and gets the decoded pixels back (imageToPixels: a Uint8Array), so decoding
-// never delays the event loop.
+// hands bytes over and gets the model's float input back (imageToPixels, then writePixels, on
+// the worker), so neither decoding nor normalising ever delays the event loop.
 // Bounded: past `maxPending` images waiting, decode() rejects with code 'BUSY' (a 503).
-// With a slot (slotFor), the body and then the pixels live in shared memory reused from request
+// With a slot (slotFor), the body and then the floats live in shared memory reused from request
 // to request (slot-pool.mjs), so the HTTP thread allocates no buffer per image.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -20,10 +20,11 @@ export class DecodeError extends Error {
 /** A slot holds at least this much, so that most JPEG bodies are read into it (the samples average 120 KB). */
 const BODY_SLOT_BYTES = 256 << 10;
 
-/** Pixel bytes of one `shape` input, or null when images do not map to it (a DecodeError later). */
-function pixelsOf(shape) {
+/** Bytes of one `shape` float input, or null when images do not map to it (a DecodeError later). */
+function inputBytesOf(shape) {
   try {
-    return pixelLength(shape);
+    pixelLength(shape); // throws for shapes images do not map to
+    return 4 * shape.reduce((a, b) => a * b, 1);
   } catch {
     return null;
   }
@@ -33,7 +34,7 @@ export class DecodePool {
   #workers = [];
   #pending = new Map();
   #nextId = 1;
-  /** One SlotPool per pixel size (one per model input shape). */
+  /** One SlotPool per input size (one per model input shape). */
   #slots = new Map();
 
   constructor({ workers = Math.max(1, Math.min(4, os.availableParallelism() - 1)), maxPending = 2048, maxSlots = maxPending } = {}) {
@@ -61,13 +62,22 @@ export class DecodePool {
    * session has answered), or null when all are taken (decode() then uses fresh buffers).
    */
   slotFor(shape) {
-    const size = pixelsOf(shape);
+    return this.#poolFor(shape)?.acquire() ?? null;
+  }
+
+  /** Makes and touches `n` slots for `shape` now, at start-up (SlotPool.reserve). */
+  reserve(shape, n) {
+    this.#poolFor(shape)?.reserve(n);
+  }
+
+  #poolFor(shape) {
+    const size = inputBytesOf(shape);
     if (size === null) return null;
     let pool = this.#slots.get(size);
     if (!pool) {
       pool = new SlotPool({
-        // Room for a typical photo's body too (LeNet-5's 784 pixel bytes would fit no JPEG):
-        // bodies are most of what is left to allocate per request.
+        // Room for a typical photo's body too (LeNet-5's 3 KiB input would fit no JPEG): bodies
+        // are most of what is left to allocate per request.
         slotBytes: Math.max(size, BODY_SLOT_BYTES),
         maxSlots: this.maxSlots,
         // Each worker is sent a chunk once; a request's message names only its place in it.
@@ -77,17 +87,18 @@ export class DecodePool {
       });
       this.#slots.set(size, pool);
     }
-    return pool.acquire();
+    return pool;
   }
 
   /**
-   * The pixels (Uint8Array, imageToPixels) of a `shape` ([C, H, W]) input from JPEG/PNG bytes;
-   * rejects DecodeError if undecodable. With `slot`, `bytes` may be a view of the slot (the
-   * body read into it) and the pixels are written there; the answer is a view of the slot.
+   * The float input (Float32Array, writePixels of imageToPixels) of a `shape` ([C, H, W]) model
+   * from JPEG/PNG bytes; rejects DecodeError if undecodable. With `slot`, `bytes` may be a view
+   * of the slot (the body read into it) and the floats are written there; the answer is then a
+   * view of the slot, valid until the slot is released.
    */
   decode(bytes, shape, slot = null) {
     if (this.#pending.size >= this.maxPending) return Promise.reject(Object.assign(new Error('decode queue full'), { code: 'BUSY' }));
-    const size = pixelsOf(shape);
+    const size = inputBytesOf(shape);
     if (size === null) return Promise.reject(new DecodeError(`images map to [1, H, W] or [3, S, S] inputs, not [${shape.join(', ')}]`));
     const w = this.#workers.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.#nextId++;
@@ -107,7 +118,7 @@ export class DecodePool {
     this.#pending.delete(m.id);
     w.load--;
     if (m.error) p.reject(new DecodeError(m.error));
-    else p.resolve(p.slot ? p.slot.bytes.subarray(0, p.size) : m.pixels);
+    else p.resolve(p.slot ? new Float32Array(p.slot.bytes.buffer, p.slot.bytes.byteOffset, p.size / 4) : m.x);
   }
 
   #fail(w, e) {

@@ -5,6 +5,9 @@
 // - mainThread: the main thread's scheduler counters (Linux /proc/self/task/<pid>/schedstat):
 //   time it ran, and time it was runnable but waiting for a core (run-queue wait: starvation by
 //   other threads and processes, not the server's own work), plus its context switches.
+// - stalls: the longest few stalls and when they began (ms into the window), from a 20 ms
+//   ticker's lateness: monitorEventLoopDelay gives the size of the worst, not when it was, and
+//   "when" tells a stall under load from one in the disconnect storm after it.
 // Reset together, so one window covers one load run (/v1/stats?reset=1).
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
@@ -28,9 +31,24 @@ function schedSample() {
   }
 }
 
+const TICK_MS = 20;
+const STALLS_KEPT = 3;
+
 export function loopHealth() {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
+  let stalls = [];
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    const late = now - last - TICK_MS;
+    last = now;
+    if (late < 1 || (stalls.length === STALLS_KEPT && late <= stalls[STALLS_KEPT - 1].ms)) return;
+    stalls.push({ ms: Math.round(late * 10) / 10, atMs: Math.round(now - late - since) });
+    stalls.sort((a, b) => b.ms - a.ms);
+    stalls.length = Math.min(stalls.length, STALLS_KEPT);
+  }, TICK_MS);
+  ticker.unref();
   let gc = {};
   let since = performance.now();
   let sched0 = schedSample();
@@ -56,6 +74,7 @@ export function loopHealth() {
         windowMs: Math.round(wallMs),
         eventLoopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), mean: ms(delay.mean) },
         gc: gcOut,
+        stalls,
         mainThread:
           now && sched0
             ? {
@@ -69,11 +88,13 @@ export function loopHealth() {
     },
     reset() {
       delay.reset();
+      stalls = [];
       gc = {};
       since = performance.now();
       sched0 = schedSample();
     },
     close() {
+      clearInterval(ticker);
       observer.disconnect();
       delay.disable();
     },

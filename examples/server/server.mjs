@@ -18,6 +18,7 @@ import { listThreads, prioritizeThisThread, reniceThreads } from 'convkit';
 import { convkitBackend, ortBackend } from './backends.mjs';
 import { Admission } from './admission.mjs';
 import { DecodeError, DecodePool } from './decode-pool.mjs';
+import { paceIntake } from './intake.mjs';
 import { loopHealth } from './loop-health.mjs';
 import { createMetrics } from './metrics.mjs';
 
@@ -142,6 +143,8 @@ export async function startServer({
   computeNice = 10,
   loopNice = 0,
   admit,
+  intakeWindow = 16,
+  adminPort = null,
   log = () => {},
 }) {
   const backends = new Map();
@@ -164,6 +167,9 @@ export async function startServer({
     limit: admit ?? 4 * (session.maxBatchSize ?? 32) * (session.workers ?? 1),
     maxWaiting: session.maxQueue ?? 1024,
   });
+  // A slot per admitted request, made and touched now rather than under the first burst (79 MB
+  // for AlexNet at the default 128).
+  for (const b of backends.values()) decoder.reserve(b.inputShape, admission.snapshot().limit);
   // The event loop before compute: the threads the sessions started (convkit's stream executor
   // and compute pool, or onnxruntime's pool) run at nice `computeNice`, so the HTTP thread gets
   // a core as soon as it wakes (thread-priority.ts). Decoding (libuv's pool, decode workers) is
@@ -195,18 +201,18 @@ export async function startServer({
     if (!IMAGE_TYPES.has(type) && type !== 'application/json')
       throw new HttpError(415, `content type '${type}' is not image/jpeg, image/png or application/json`);
     const image = IMAGE_TYPES.has(type);
-    // An image's body, then its pixels, in a reused shared slot (slot-pool.mjs), held until the
-    // session has answered; null when all are taken (fresh buffers then).
+    // An image's body, then its float input, in a reused shared slot (slot-pool.mjs), held
+    // until the session has answered; null when all are taken (fresh buffers then).
     const slot = image ? decoder.slotFor(b.inputShape) : null;
     try {
       const body = await readBody(req, maxBodyBytes, slot?.bytes);
       if (body.length === 0) throw new HttpError(400, 'empty body');
-      let x = null;
-      let pixels = null;
+      let x;
       if (!image) x = jsonInput(body, b.inputShape);
       else
         try {
-          pixels = await decoder.decode(body, b.inputShape, slot);
+          // Decoded and normalised on a worker: the event loop never touches a pixel.
+          x = await decoder.decode(body, b.inputShape, slot);
         } catch (e) {
           if (e.code === 'BUSY') throw new HttpError(503, 'the decode queue is full', { 'retry-after': '1' });
           if (e instanceof DecodeError) throw new HttpError(400, e.message);
@@ -217,7 +223,9 @@ export async function startServer({
       const onClose = () => !res.writableEnded && ac.abort();
       res.on('close', onClose);
       try {
-        const probs = await (pixels ? b.runPixels(pixels, { signal: ac.signal }) : b.run(x, { signal: ac.signal }));
+        // A decoded image is lent, not copied: its slot is released only once this settles, and
+        // the executor gathers it into the batch.
+        const probs = await b.run(x, { signal: ac.signal, borrowInput: image });
         return { model: b.name, top5: top5(probs, b.labels) };
       } catch (e) {
         throw fromBackendError(e);
@@ -225,12 +233,12 @@ export async function startServer({
         res.off('close', onClose);
       }
     } finally {
-      // Settled: the session no longer reads the pixels (it reads them when the batch is assembled).
+      // Settled: the session no longer reads the floats (see RunOptions.borrowInput).
       slot?.release();
     }
   }
 
-  async function handle(req, res) {
+  async function handle(req, res, admin = false) {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'GET' && url.pathname === '/healthz')
       return send(res, shuttingDown ? 503 : 200, { status: shuttingDown ? 'shutting down' : 'ok', models: [...backends.keys()] });
@@ -239,16 +247,24 @@ export async function startServer({
       return res.end(await metrics.text());
     }
     if (req.method === 'GET' && url.pathname === '/v1/stats') {
-      const out = { ...health.snapshot(), threadPriority: priority, admission: admission.snapshot(), models: {} };
+      const out = {
+        ...health.snapshot(),
+        threadPriority: priority,
+        admission: admission.snapshot(),
+        intake: intake?.snapshot() ?? null,
+        models: {},
+      };
       for (const b of backends.values()) out.models[b.name] = { kind: b.kind, ...(await b.stats()) };
       if (url.searchParams.get('reset') === '1') health.reset();
       return send(res, 200, out);
     }
-    const m = /^\/v1\/models\/([^/]+)\/predict$/.exec(url.pathname);
-    if (!m) return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    const m = admin ? null : /^\/v1\/models\/([^/]+)\/predict$/.exec(url.pathname);
+    if (!m) return send(res, 404, { error: `no route ${req.method} ${url.pathname}${admin ? ' on the admin listener' : ''}` });
     const b = backends.get(decodeURIComponent(m[1]));
     if (!b) return send(res, 404, { error: `no model '${m[1]}' (serving ${[...backends.keys()].join(', ')})` });
     if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+    // Answered: a kept-alive connection waits its turn again behind held ones (intake.mjs).
+    if (intake) res.once('finish', () => intake.requeue(req.socket));
     const t0 = performance.now();
     inFlight++;
     let status = 200;
@@ -268,35 +284,60 @@ export async function startServer({
       send(res, status, { error: err.message }, status === 413 ? { ...err.headers, connection: 'close' } : err.headers);
     } finally {
       release?.();
+      // Room in the line again, perhaps: connections held unread may be read now.
+      intake?.kick();
       metrics.observe(b.name, status, (performance.now() - t0) / 1000);
       if (--inFlight === 0 && idle) idle();
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 60_000 }, (req, res) => {
-    handle(req, res).catch((e) => {
+  const handler = (admin) => (req, res) => {
+    handle(req, res, admin).catch((e) => {
       log(`unhandled: ${e?.stack ?? e}`);
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });
-  });
+  };
+  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 60_000 }, handler(false));
+  // New connections reach the HTTP parser a few at a time, and wait unread while the admission
+  // line is long (intake.mjs; --intake-window 0: all at once, always).
+  const intake =
+    intakeWindow > 0 ? paceIntake(server, { window: intakeWindow, canTake: (unparsed) => admission.hasRoomFor(unparsed + 1) }) : null;
   // Many load-test connections arrive at once; the default backlog (511) would refuse some.
   await new Promise((resolve, reject) => server.once('error', reject).listen({ port, host, backlog: 4096 }, resolve));
   const addr = server.address();
+  // /healthz, /metrics and /v1/stats on a listener of their own, which never waits behind the
+  // held connections of the main one.
+  let admin = null;
+  if (adminPort !== null) {
+    admin = createServer({ keepAliveTimeout: 30_000 }, handler(true));
+    await new Promise((resolve, reject) => admin.once('error', reject).listen({ port: adminPort, host }, resolve));
+  }
 
   async function close() {
     if (shuttingDown) return;
     shuttingDown = true;
     admission.close();
+    // Held connections are read now, and their requests answered 503.
+    intake?.openAll();
     server.close();
     server.closeIdleConnections();
     if (inFlight > 0) await new Promise((r) => (idle = r));
     for (const b of backends.values()) await b.close();
     await decoder.close();
     server.closeAllConnections();
+    admin?.close();
+    admin?.closeAllConnections();
     health.close();
   }
 
-  return { url: `http://${addr.address}:${addr.port}`, server, close, backends };
+  const adminAddr = admin?.address();
+  return {
+    url: `http://${addr.address}:${addr.port}`,
+    adminUrl: adminAddr ? `http://${adminAddr.address}:${adminAddr.port}` : null,
+    server,
+    close,
+    backends,
+  };
 }
 
 function send(res, status, body, headers = {}) {
@@ -334,6 +375,8 @@ async function main() {
       'compute-nice': { type: 'string', default: '10' },
       'loop-nice': { type: 'string', default: '0' },
       admit: { type: 'string', default: '0' },
+      'intake-window': { type: 'string', default: '16' },
+      'admin-port': { type: 'string' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -365,12 +408,15 @@ async function main() {
     computeNice: Number(values['compute-nice']),
     loopNice: Number(values['loop-nice']),
     admit: Number(values.admit) || undefined,
+    intakeWindow: Number(values['intake-window']),
+    adminPort: values['admin-port'] === undefined ? null : Number(values['admin-port']),
     session,
     log: (l) => console.error(l),
   });
   console.log(
     JSON.stringify({
       listening: s.url,
+      admin: s.adminUrl,
       models: [...s.backends.values()].map((b) => ({ name: b.name, kind: b.kind, inputShape: b.inputShape })),
     }),
   );

@@ -1,6 +1,6 @@
 // Fixed-size slots in SharedArrayBuffer chunks, reused from request to request: an image's
-// encoded body is read into its slot, a decode worker replaces it there with the decoded pixels,
-// and the session reads them when it assembles the batch. The HTTP thread then allocates no
+// encoded body is read into its slot, a decode worker replaces it there with the float input,
+// and the session reads it in place (the executor gathers it into the batch). The HTTP thread then allocates no
 // ArrayBuffer per request for them. Why it matters: every ArrayBuffer a V8 isolate allocates
 // counts as external memory until a GC sweeps it, and each 64 MB of that starts a Mark-Compact;
 // at 1,000 queued AlexNet requests the per-request buffers were most of the server's GCs
@@ -27,6 +27,18 @@ export class SlotPool {
 
   get chunks() {
     return this.#chunks.length;
+  }
+
+  /**
+   * Makes chunks for at least n slots now and touches their pages: a fresh SharedArrayBuffer's
+   * pages are mapped on first write, and under load those faults (the kernel zeroing each page)
+   * were a large part of the event-loop stall when 500 new connections arrived (perf). At
+   * start-up they cost the same, once, with nobody waiting.
+   */
+  reserve(n) {
+    const before = this.#chunks.length;
+    while (this.#chunks.length * this.slotsPerChunk < Math.min(n, this.maxSlots) && this.#grow());
+    for (const sab of this.#chunks.slice(before)) new Uint8Array(sab).fill(0);
   }
 
   /** A free slot { chunk, offset, bytes (a Uint8Array over it), release() }, or null when all maxSlots are taken. */

@@ -60,9 +60,9 @@ export interface PredictorRunOptions {
    */
   poll?: boolean | 'auto';
   /**
-   * A Float32Array input is read by the executor when the run starts instead of being copied at
-   * the call: saves a copy on the JS thread (20 MB for AlexNet at batch 32), and the caller must
-   * not change the array until the promise settles. Default false.
+   * A Float32Array input (or rows) is read by the executor when the run starts instead of being
+   * copied at the call: saves a copy on the JS thread (20 MB for AlexNet at batch 32), and the
+   * caller must not change the arrays until the promise settles. Default false.
    */
   borrowInput?: boolean;
 }
@@ -178,8 +178,12 @@ export class Predictor {
    * A short run is polled for from the event loop (see PredictorRunOptions.poll): on a virtual
    * machine an idle event loop wakes tens of microseconds after the executor signals it, more
    * than LeNet-5's whole forward pass at batch 1. Values are those of predict(x), bit for bit.
+   *
+   * x may also be rows: an array of Float32Arrays of one sample each, at most the compiled
+   * batch of them, gathered into the input by the op (rows after them are zero), so that a
+   * server's queued samples need no batch buffer assembled on the event loop.
    */
-  run(x: Tensor | Float32Array, options: PredictorRunOptions = {}): Promise<Float32Array> {
+  run(x: Tensor | Float32Array | readonly Float32Array[], options: PredictorRunOptions = {}): Promise<Float32Array> {
     const op = `${this.model.name}.run`;
     const r = this.current();
     const out = options.out ?? new Float32Array(r.probs.size);

@@ -28,6 +28,7 @@ export const BINDING_NAMES = {
   resetPeak: 'both',
   emptyCache: 'both',
   threads: 'both',
+  firstNonFinite: 'both',
   profile: 'both',
   synchronize: 'both',
   read: 'both',

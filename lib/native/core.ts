@@ -21,6 +21,8 @@ export interface CoreBinding {
   resetPeak(): void;
   emptyCache(): void;
   threads(): number;
+  /** The index of the first NaN or infinity in a host array, or -1 (vectorised, on the calling thread). */
+  firstNonFinite(data: Float32Array): number;
   /** Rows accumulated since the previous call; `on` switches profiling first. */
   profile(on?: boolean): OpProfileRow[];
   // waits

@@ -153,17 +153,21 @@ export interface CaptureBinding {
   capturedOps(plan: H): number;
   captureRelease(plan: H): void;
   captureReplay(stream: S, plan: H, inputs: H[], outputs: H[]): void;
-  /** One queued op: input -> recordedInput, the plan, recordedOutput -> out, then done[0] = seq. */
+  /**
+   * One queued op: input (or its rows, at most `capacity`, gathered) -> recordedInput, the plan,
+   * recordedOutput -> out, then done[0] = seq.
+   */
   captureRun(
     stream: S,
     plan: H,
-    input: H | Float32Array,
+    input: H | Float32Array | readonly Float32Array[],
     recordedInput: H,
     recordedOutput: H,
     out: Float32Array,
     done: Int32Array,
     seq: number,
     borrow: boolean,
+    capacity: number,
   ): Promise<void>;
 }
 

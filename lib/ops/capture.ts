@@ -56,16 +56,19 @@ export class CapturedOps {
   }
 
   /**
-   * Queues one op that copies `input` (a tensor on this device, or a Float32Array copied at
-   * this call; with `borrow`, read by the op itself, so it must not change until the promise
-   * settles) into `recordedInput`, runs the recorded ops, copies `recordedOutput` into the
-   * caller's `out`, and then stores `seq` into `done[0]` (with release order). The promise
-   * settles after that, as a read's does; `done` lets a caller see the answer sooner by polling
-   * it (Predictor.run). Nothing is stored into `done` over an earlier op's failure: the promise
-   * rejects with that failure instead. `out` must not be read before either says it is done.
+   * Queues one op that copies `input` into `recordedInput`, runs the recorded ops, copies
+   * `recordedOutput` into the caller's `out`, and then stores `seq` into `done[0]` (with release
+   * order). `input` is a tensor on this device, a Float32Array of the whole input, or rows: an
+   * array of Float32Arrays of one sample each (recordedInput's first dimension), at most its
+   * batch of them, gathered into the input with the rows after them zeroed. Arrays are copied
+   * at this call; with `borrow`, read by the op itself, so they must not change until the
+   * promise settles. The promise settles after the op, as a read's does; `done` lets a caller
+   * see the answer sooner by polling it (Predictor.run). Nothing is stored into `done` over an
+   * earlier op's failure: the promise rejects with that failure instead. `out` must not be read
+   * before either says it is done.
    */
   runInto(
-    input: Tensor | Float32Array,
+    input: Tensor | Float32Array | readonly Float32Array[],
     recordedInput: Tensor,
     recordedOutput: Tensor,
     out: Float32Array,
@@ -77,7 +80,8 @@ export class CapturedOps {
     if (this.#plan === null) throw new ArgumentError(`${op}: the captured ops were disposed`);
     if (out.length !== recordedOutput.size)
       throw new ShapeError(`${op}: 'out' must hold ${recordedOutput.size} floats, it holds ${out.length}`);
-    let src: NativeHandle | Float32Array;
+    const capacity = recordedInput.shape[0] ?? 1;
+    let src: NativeHandle | Float32Array | readonly Float32Array[];
     if (input instanceof Tensor) {
       checkTensor(op, 'input', input, { dtype: recordedInput.dtype });
       if (input.device !== this.device) throw new ArgumentError(`${op}: 'input' is on ${input.device.name}, not ${this.device.name}`);
@@ -90,8 +94,18 @@ export class CapturedOps {
           `${op}: 'input' holds ${input.length} floats, the recording takes ${fmtShape(recordedInput.shape)} (${recordedInput.size})`,
         );
       src = input;
+    } else if (Array.isArray(input)) {
+      const per = recordedInput.size / capacity;
+      if (input.length === 0 || input.length > capacity)
+        throw new ShapeError(`${op}: 'input' has ${input.length} rows, the recording takes 1 to ${capacity}`);
+      input.forEach((row: unknown, i) => {
+        if (!(row instanceof Float32Array)) throw new ArgumentError(`${op}: row ${i} of 'input' must be a Float32Array`);
+        if (row.length !== per)
+          throw new ShapeError(`${op}: row ${i} of 'input' holds ${row.length} floats, a row of ${fmtShape(recordedInput.shape)} ${per}`);
+      });
+      src = input;
     } else {
-      throw new ArgumentError(`${op}: 'input' must be a Tensor or a Float32Array`);
+      throw new ArgumentError(`${op}: 'input' must be a Tensor, a Float32Array or an array of Float32Array rows`);
     }
     return nb.captureRun(
       this.device.stream,
@@ -103,6 +117,7 @@ export class CapturedOps {
       done,
       seq,
       borrow,
+      capacity,
     );
   }
 

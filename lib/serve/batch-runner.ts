@@ -15,6 +15,7 @@
  * buffer to the executor (Predictor.run's borrowInput: no 20 MB copy on the event loop, which
  * took up to 79 ms there under load) and gets it back when it settles; a batch assembled
  * meanwhile takes another buffer, so there are as many as batches in flight (one or two).
+ * A recorded batch of float samples needs no staging at all: the executor gathers the rows.
  */
 import { ArgumentError } from '../errors.js';
 import type { Model, Predictor } from '../models/model.js';
@@ -133,10 +134,14 @@ export class BatchRunner {
     const size = this.sizeFor(n);
     const p = this.recorded(size);
     let data: Float32Array;
-    if (p) {
-      // One native call that reads the staging buffer on the executor and writes the answer
-      // into a fresh array: no tensor on either side, no copy on the event loop. Not polled: a
-      // server's event loop has other work, and a batch's wake-up is shared by all its requests.
+    if (p && inputs.every((v) => v instanceof Float32Array)) {
+      // Float samples: the executor gathers them into the plan's input itself (and zeroes the
+      // padding rows), so the event loop copies nothing; the session holds each sample until
+      // its request settles. Not polled: a server's event loop has other work, and a batch's
+      // wake-up is shared by all its requests.
+      data = await p.run(inputs as readonly Float32Array[], { poll: false, borrowInput: true });
+    } else if (p) {
+      // Pixels are normalised into a staging buffer here, which the executor then reads.
       const st = this.stage(inputs, size);
       try {
         data = await p.run(st.buf.subarray(0, size * this.perSample), { poll: false, borrowInput: true });

@@ -23,6 +23,27 @@ void fillI32(int32_t* y, int64_t n, int32_t value) {
   });
 }
 
+int64_t firstNonFinite(const float* x, int64_t n) {
+  constexpr int64_t kBlock = 1024;
+  constexpr uint32_t kExponent = 0x7f800000u;  // all ones: an infinity or a NaN
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = b + kBlock < n ? b + kBlock : n;
+    uint32_t bad = 0;
+    for (int64_t i = b; i < e; i++) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, 4);
+      bad |= uint32_t((bits & kExponent) == kExponent);
+    }
+    if (bad)
+      for (int64_t i = b; i < e; i++) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, 4);
+        if ((bits & kExponent) == kExponent) return i;
+      }
+  }
+  return -1;
+}
+
 void copy(const float* x, float* y, int64_t n) {
   if (x == y) return;
   parallelRange(n, kGrain, [=](int64_t b, int64_t e) { std::memmove(y + b, x + b, size_t(e - b) * 4); });

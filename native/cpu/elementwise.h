@@ -1,4 +1,5 @@
-// Elementwise helpers training needs: fill, copy, axpby, add, mul, seeded random fills, sum.
+// Elementwise helpers training needs: fill, copy, axpby, add, mul, seeded random fills, sum;
+// and the scan for a non-finite value that checks a caller's input.
 #pragma once
 #include <cstdint>
 
@@ -16,5 +17,9 @@ void randomNormal(float* y, int64_t n, uint64_t seed, uint64_t offset, float mea
 void randomUniform(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
 // Sum in double, written as one float.
 void sum(const float* x, float* y, int64_t n);
+// The index of the first NaN or infinity in x[0, n), or -1: on the calling thread, in blocks
+// whose exponent bits are tested without a branch per value (vectorised), so that checking
+// AlexNet's 155k-float input takes microseconds, not the quarter millisecond of a JS loop.
+int64_t firstNonFinite(const float* x, int64_t n);
 
 }  // namespace ck::cpu

@@ -3,6 +3,7 @@
 // ops, and the captured outputs into fresh tensors after them, inside that same op.
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,13 +120,15 @@ void* typedData(const Napi::TypedArray& t) {
   return data;
 }
 
-// captureRun(stream, plan, input, recordedInput, recordedOutput, out, done, seq, borrow) ->
-// Promise<void>: Predictor.run's one-call path. One queued op copies `input` (a tensor, or a
-// Float32Array copied now, at the call, or with `borrow` read by the op itself) into the recorded input, runs the plan,
+// captureRun(stream, plan, input, recordedInput, recordedOutput, out, done, seq, borrow, capacity) ->
+// Promise<void>: Predictor.run's one-call path. One queued op copies `input` into the recorded input, runs the plan,
 // copies the recorded output straight into the caller's Float32Array `out`, and then stores `seq` into done[0]; the
-// promise settles after it, as a read's does. The done flag lets the JS thread see the answer by polling, before the
-// thread-safe function's wake-up reaches it: on a virtual machine an idle event loop takes tens of microseconds to
-// wake, more than a small net's whole forward pass.
+// promise settles after it, as a read's does. `input` is a tensor, a Float32Array of the whole recorded input, or an
+// array of rows (Float32Arrays of one sample each, at most `capacity` of them, the recorded batch): the rows are
+// gathered into the recorded input and the rows after them zeroed. Arrays are copied now, at the call, or with
+// `borrow` read by the op itself. The done flag lets the JS thread see the answer by polling, before the thread-safe
+// function's wake-up reaches it: on a virtual machine an idle event loop takes tens of microseconds to wake, more
+// than a small net's whole forward pass.
 Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
   Args a(info, "captureRun");
   CpuStream& s = a.cpuOnly(0, "capture");
@@ -140,22 +143,60 @@ Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
   if (dstIn.storage->kind != DeviceKind::Cpu || srcOut.storage->kind != DeviceKind::Cpu)
     throw Error(Code::Arg, "captureRun: the recorded tensors are not in host memory");
   std::shared_ptr<Scratch> hostIn;  // the input copied at the call, from the caching allocator
+  size_t hostBytes = 0;             // what hostIn holds: the whole input, or the leading rows
   std::optional<TensorRef> tensorIn;
   const void* borrowedIn = nullptr;  // a caller's array read on the executor (kept alive below)
+  std::vector<const void*> rows;     // borrowed rows, gathered on the executor
+  size_t rowBytes = 0;
   std::vector<Napi::Object> keep;
-  if (info[2].IsTypedArray()) {
+  const bool borrow = a.flag(8);
+  if (info[2].IsArray()) {
+    // Rows: a server's queued samples, each in its own buffer, gathered off the JS thread (20 MB
+    // for AlexNet at batch 32, which took tens of milliseconds there under load).
+    Napi::Array list = info[2].As<Napi::Array>();
+    const int64_t capacity = a.i64(9, "capacity");
+    if (capacity < 1 || dstIn.bytes % size_t(capacity) != 0)
+      throw Error(Code::Arg, "captureRun: 'capacity' " + std::to_string(capacity) +
+                                 " does not divide the recorded input of " + std::to_string(dstIn.bytes) +
+                                 " bytes into rows");
+    rowBytes = dstIn.bytes / size_t(capacity);
+    const uint32_t n = list.Length();
+    if (n == 0 || n > uint64_t(capacity))
+      throw Error(Code::Shape, "captureRun: 'input' has " + std::to_string(n) + " rows, the recording takes 1 to " +
+                                   std::to_string(capacity));
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Error(Code::Arg, "captureRun: row " + std::to_string(i) + " of 'input' must be a Float32Array");
+      Napi::TypedArray t = v.As<Napi::TypedArray>();
+      if (t.ByteLength() != rowBytes)
+        throw Error(Code::Shape, "captureRun: row " + std::to_string(i) + " of 'input' holds " +
+                                     std::to_string(t.ByteLength()) + " bytes, a recorded row " +
+                                     std::to_string(rowBytes));
+      rows.push_back(typedData(t));
+      keep.push_back(t);
+    }
+    if (!borrow) {
+      hostBytes = size_t(n) * rowBytes;
+      hostIn = std::make_shared<Scratch>(hostBytes);
+      for (uint32_t i = 0; i < n; i++) std::memcpy(hostIn->as<char>() + i * rowBytes, rows[i], rowBytes);
+      rows.clear();
+      keep.clear();
+    }
+  } else if (info[2].IsTypedArray()) {
     Napi::TypedArray t = typedArg(info, 2, "input", napi_float32_array, dstIn.bytes, "Float32Array");
     if (t.ByteLength() != dstIn.bytes)
       throw Error(Code::Shape, "captureRun: 'input' holds " + std::to_string(t.ByteLength()) +
                                    " bytes, the recorded input " + std::to_string(dstIn.bytes));
-    if (a.flag(8)) {
+    if (borrow) {
       // Borrowed: the caller promises not to change the array until the promise settles, which
       // saves a copy on the JS thread (20 MB for AlexNet at batch 32).
       borrowedIn = typedData(t);
       keep.push_back(t);
     } else {
-      hostIn = std::make_shared<Scratch>(dstIn.bytes);
-      std::memcpy(hostIn->as<char>(), typedData(t), dstIn.bytes);
+      hostBytes = dstIn.bytes;
+      hostIn = std::make_shared<Scratch>(hostBytes);
+      std::memcpy(hostIn->as<char>(), typedData(t), hostBytes);
     }
   } else {
     TensorRef r = a.tensor(2, "input", 0);
@@ -173,9 +214,21 @@ Napi::Value CaptureRun(const Napi::CallbackInfo& info) {
   keep.push_back(out);
   keep.push_back(done);
   return promiseFromStream(info.Env(), keep, [&](Settle settle) {
-    s.enqueue("captureRun", [&s, plan, hostIn, tensorIn, borrowedIn, dstIn, srcOut, outPtr, donePtr, seq] {
-      const void* src = hostIn ? hostIn->as<char>() : borrowedIn ? borrowedIn : tensorIn->data();
-      std::memcpy(dstIn.data(), src, dstIn.bytes);
+    s.enqueue("captureRun", [&s, plan, hostIn, hostBytes, tensorIn, borrowedIn, rows = std::move(rows), rowBytes, dstIn,
+                             srcOut, outPtr, donePtr, seq] {
+      char* dst = static_cast<char*>(dstIn.data());
+      size_t written = dstIn.bytes;
+      if (!rows.empty()) {
+        for (size_t i = 0; i < rows.size(); i++) std::memcpy(dst + i * rowBytes, rows[i], rowBytes);
+        written = rows.size() * rowBytes;
+      } else if (hostIn) {
+        std::memcpy(dst, hostIn->as<char>(), hostBytes);
+        written = hostBytes;
+      } else {
+        std::memcpy(dst, borrowedIn ? borrowedIn : tensorIn->data(), dstIn.bytes);
+      }
+      // Rows past the given ones: zero, so that a padded batch never reads an earlier run's rows.
+      if (written < dstIn.bytes) std::memset(dst + written, 0, dstIn.bytes - written);
       runCaptured(*plan);
       std::memcpy(outPtr, srcOut.data(), srcOut.bytes);
       // Not over an earlier op's failure: the signal below reports that one.

@@ -4,6 +4,7 @@
 #include "../core/allocator.h"
 #include "../core/storage.h"
 #include "../core/thread_pool.h"
+#include "../cpu/elementwise.h"
 #include "args.h"
 #include "errors_napi.h"
 #include "families.h"
@@ -123,6 +124,18 @@ Napi::Value Profile(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// firstNonFinite(float32Array) -> the index of its first NaN or infinity, or -1. On the calling
+// thread: it reads a caller's array (an ArrayBuffer's or a SharedArrayBuffer's) at the call.
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Error(Code::Arg, "firstNonFinite: 'data' must be a Float32Array");
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(info.Env(), info[0], nullptr, &length, &data, nullptr, nullptr) != napi_ok)
+    throw Error(Code::Arg, "firstNonFinite: cannot read the array's memory");
+  return Napi::Number::New(info.Env(), double(cpu::firstNonFinite(static_cast<const float*>(data), int64_t(length))));
+}
+
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threadPool().size()); }
 
 }  // namespace
@@ -138,6 +151,7 @@ void registerTensors(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "resetPeak", ResetPeak);
   CK_EXPORT(exports, "emptyCache", EmptyCache);
   CK_EXPORT(exports, "threads", Threads);
+  CK_EXPORT(exports, "firstNonFinite", FirstNonFinite);
   CK_EXPORT(exports, "profile", Profile);
 }
 

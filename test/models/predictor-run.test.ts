@@ -51,6 +51,33 @@ t.test('concurrent runs keep their own inputs and outputs; the input array is re
   model.dispose();
 });
 
+t.test('rows: gathered into the batch, padding rows zero, equal to the assembled batch bit for bit', async (t) => {
+  const model = lenet5({ seed: 11 });
+  const per = 28 * 28;
+  for (const batch of [1, 5]) {
+    const p = model.compilePredictor(batch);
+    const rows = [0, 1, 2, 3, 4].slice(0, batch).map((s) => Float32Array.from(Tensor.randn([1, 1, 28, 28], { seed: 40 + s }).dataSync()));
+    for (let n = 1; n <= batch; n++) {
+      const whole = new Float32Array(batch * per);
+      for (let i = 0; i < n; i++) whole.set(rows[i]!, i * per);
+      const want = await p.run(whole);
+      for (const borrowInput of [false, true]) {
+        // A full batch first, so that zero padding must be written, not found.
+        await p.run(rows.length === batch ? rows : whole);
+        const got = await p.run(rows.slice(0, n), { borrowInput, poll: false });
+        t.ok(same(got, want), `batch ${batch}, ${n} rows, borrowInput ${borrowInput}`);
+      }
+    }
+    // Copied rows are read at the call; borrowed ones when the run starts.
+    const copy = Float32Array.from(rows[0]!);
+    const pending = p.run([copy]);
+    copy.fill(Number.NaN);
+    t.ok((await pending).every(Number.isFinite), `batch ${batch}: a copied row changed after the call does not count`);
+    p.dispose();
+  }
+  model.dispose();
+});
+
 t.test('runs follow in-place weight updates, as predict() does', async (t) => {
   const model = lenet5({ seed: 5 });
   const p = model.compilePredictor(2);
@@ -94,7 +121,12 @@ t.test('run() refuses bad input with coded errors', async (t) => {
   t.throws(() => p.run(Tensor.randn([1, 1, 28, 28])), { code: 'ND_SHAPE' });
   t.throws(() => p.run(x, { out: new Float32Array(3) }), { code: 'ND_SHAPE', message: /'out' must hold 20 floats/ });
   t.throws(() => p.run(x, { out: new Float64Array(20) as unknown as Float32Array }), { code: 'ND_ARG' });
-  t.throws(() => p.run([1, 2] as unknown as Float32Array), { code: 'ND_ARG', message: /Tensor or a Float32Array/ });
+  t.throws(() => p.run({} as unknown as Float32Array), { code: 'ND_ARG', message: /Tensor, a Float32Array or an array/ });
+  const row = new Float32Array(28 * 28);
+  t.throws(() => p.run([1, 2] as unknown as Float32Array[]), { code: 'ND_ARG', message: /row 0 of 'input' must be a Float32Array/ });
+  t.throws(() => p.run([]), { code: 'ND_SHAPE', message: /0 rows, the recording takes 1 to 2/ });
+  t.throws(() => p.run([row, row, row]), { code: 'ND_SHAPE', message: /3 rows/ });
+  t.throws(() => p.run([row, new Float32Array(5)]), { code: 'ND_SHAPE', message: /row 1 of 'input' holds 5 floats/ });
   const ints = Tensor.fromArray(new Int32Array(2 * 28 * 28), [2, 1, 28, 28]);
   t.throws(() => p.run(ints), { code: 'ND_ARG' });
   t.throws(() => ops.capture(device('cpu'), () => p.run(x)), { code: 'ND_ARG', message: /capturing/ }, 'not inside a capture');

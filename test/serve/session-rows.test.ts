@@ -103,3 +103,26 @@ t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a 
   });
   small.dispose();
 });
+
+t.test('borrowInput: a lent sample gives the copied sample’s row bit for bit, and is read in place', async (t) => {
+  const model = lenet5({ seed: 12 });
+  const s = await InferenceSession.create(model, { maxBatchSize: 8, batchInvariant: true });
+  const xs = samples(6, 28 * 28, 3);
+  const copied = await Promise.all(xs.map((x) => s.run(x)));
+  const lent = await Promise.all(xs.map((x) => s.run(x, { borrowInput: true })));
+  lent.forEach((row, i) => t.same(Array.from(row), Array.from(copied[i]!), `row ${i}: the same with borrowInput`));
+  // Read in place: a lent array changed before its batch is taken changes the answer; a copied one does not.
+  const x = Float32Array.from(xs[0]!);
+  const pendingCopy = s.run(x);
+  const pendingLent = s.run(x, { borrowInput: true });
+  x.set(xs[1]!);
+  t.same(Array.from(await pendingCopy), Array.from(copied[0]!), 'a copied sample is taken at the call');
+  t.same(Array.from(await pendingLent), Array.from(copied[1]!), 'a lent one is read when its batch runs');
+  await t.rejects(
+    s.run(new Float32Array(28 * 28).fill(Number.NaN), { borrowInput: true }),
+    { code: 'ND_ARG' },
+    'still checked to be finite',
+  );
+  await s.close();
+  model.dispose();
+});
