@@ -7,6 +7,8 @@ export const serverScript = fileURLToPath(new URL('../../examples/server/server.
 
 export interface Running {
   url: string;
+  /** The admin listener's URL (with --admin-port), else null. */
+  adminUrl: string | null;
   child: ChildProcess;
   stdout: string[];
   stderr: string[];
@@ -32,7 +34,7 @@ export function startServer(args: string[]): Promise<Running> {
         stdout.push(l);
         try {
           const m = JSON.parse(l);
-          if (m.listening) resolve({ url: m.listening, child, stdout, stderr, exited });
+          if (m.listening) resolve({ url: m.listening, adminUrl: m.admin ?? null, child, stdout, stderr, exited });
         } catch {}
       }
     });

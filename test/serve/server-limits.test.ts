@@ -83,3 +83,31 @@ t.test('SIGTERM: in-flight requests finish, new ones get 503, the process exits 
     'after logging that it stopped',
   );
 });
+
+t.test('past its admission line the server holds new connections unread; the admin listener answers meanwhile', async (t) => {
+  // --admit 2: two requests read at once, so a burst of 10 must wait, most of them unread.
+  const srv = await startServer(['--model', `alexnet=${weights}`, '--no-batching', '--admit', '2', '--admin-port', '0']);
+  t.teardown(() => srv.child.kill('SIGKILL'));
+  t.ok(srv.adminUrl, `an admin listener (${srv.adminUrl})`);
+  const burst = Array.from({ length: 10 }, () => post(srv.url));
+  await new Promise((r) => setTimeout(r, 100));
+  const health = await fetch(srv.adminUrl + '/healthz', { signal: AbortSignal.timeout(5_000) });
+  t.equal(health.status, 200, '/healthz on the admin listener answers while requests wait');
+  const metrics = await fetch(srv.adminUrl + '/metrics');
+  t.equal(metrics.status, 200, 'and /metrics');
+  await metrics.text();
+  const wrong = await fetch(srv.adminUrl + '/v1/models/alexnet/predict', { method: 'POST', body: '{}' });
+  t.equal(wrong.status, 404, 'predictions are not served there');
+  await wrong.text();
+  const rs = await Promise.all(burst);
+  t.same(
+    rs.map((r) => r.status),
+    Array(10).fill(200),
+    'every request of the burst was answered',
+  );
+  const stats = (await (await fetch(srv.adminUrl + '/v1/stats')).json()) as {
+    intake: { accepted: number; handed: number; maxHeld: number; unparsed: number };
+  };
+  t.ok(stats.intake.maxHeld >= 1, `connections were held unread (at most ${stats.intake.maxHeld} at once)`);
+  t.ok(stats.intake.handed >= 10, `and all handed over in the end (${stats.intake.handed})`);
+});
