@@ -190,6 +190,8 @@ async function run({ model, backend, batching, serverArgs }) {
       requests_per_s: r.requests.average,
       latency_ms: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
       server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
+      // The same less the histogram's 10 ms sampling interval (loop-health.mjs): how late the loop was.
+      server_event_loop_lateness_ms: { p99: st.eventLoopLatenessMs.p99, max: st.eventLoopLatenessMs.max },
       // GCs and the main thread's scheduler counters over the same window (reset after warm-up).
       server_window_ms: st.windowMs,
       // The longest stalls and when they began (ms into the window), and when the load ended.
