@@ -2,13 +2,14 @@
 // files, JPEG bodies from ../shared/data/imagenet-samples, dynamic batching on and off, and the
 // same AlexNet served by onnxruntime-node behind the same HTTP code (the peer). One JSON line
 // per run: device, throughput, latency p50/p99/max, errors and timeouts, the server's
-// event-loop delay p99/max (monitorEventLoopDelay, read from /v1/stats) and its batch sizes.
+// event-loop delay p99/max (monitorEventLoopDelay, read from /v1/stats, raw and less its 10 ms
+// sampling interval), its longest stalls and when they began, and its batch sizes.
 //
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
 //                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--intake-window 16]
-//                             [--server-node-args=--trace-gc]
+//                             [--server-node-args=--trace-gc] [--help]
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
 // machine are not results; the lead reruns this on a quiet one.
@@ -27,6 +28,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const { values: o } = parseArgs({
   options: {
+    help: { type: 'boolean', default: false },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '1000' },
     models: { type: 'string', default: 'lenet5,alexnet' },
@@ -50,6 +52,12 @@ const { values: o } = parseArgs({
     'server-node-args': { type: 'string', default: '' },
   },
 });
+if (o.help) {
+  // The usage is this file's header comment.
+  const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(header.slice(0, header.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 const duration = Number(o.duration);
 const connections = Number(o.connections);
 const timeoutS = Number(o['timeout-s']);
