@@ -137,3 +137,30 @@ t.test('maxQueueDelayMs waits for a fuller batch, up to the delay', async (t) =>
   t.ok(performance.now() - t0 < 450, 'a full batch does not wait for the 600 ms delay');
   await s.close();
 });
+
+t.test('answersPerTurn: a finished batch answers that many requests per event-loop turn', async (t) => {
+  const model = lenet5({ seed: 6 });
+  const s = await InferenceSession.create(model, { maxBatchSize: 16, answersPerTurn: 4 });
+  let turn = 0;
+  let ticking = true;
+  const tickLoop = (): void => {
+    turn++;
+    if (ticking) setImmediate(tickLoop);
+  };
+  setImmediate(tickLoop);
+  const turns: number[] = [];
+  await Promise.all(Array.from({ length: 16 }, () => s.run(new Float32Array(784)).then(() => turns.push(turn))));
+  ticking = false;
+  t.equal(s.stats().batchSizes['16'], 1, 'one batch of 16');
+  const perTurn = new Map<number, number>();
+  for (const k of turns) perTurn.set(k, (perTurn.get(k) ?? 0) + 1);
+  t.ok(
+    [...perTurn.values()].every((n) => n <= 4),
+    `at most 4 answers per turn (${JSON.stringify([...perTurn])})`,
+  );
+  t.ok(perTurn.size >= 4, `spread over ${perTurn.size} turns`);
+  t.equal(s.stats().completed, 16, 'every request completed');
+  await t.rejects(InferenceSession.create(model, { answersPerTurn: 0 }), { code: 'ND_ARG', message: /answersPerTurn/ });
+  await s.close();
+  model.dispose();
+});
