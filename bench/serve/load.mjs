@@ -9,6 +9,7 @@
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
 //                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--intake-window 16]
+//                             [--loop-resolution-ms 10]
 //                             [--server-node-args=--trace-gc] [--help]
 //
 // The client runs in this process, on the same cores as the server: figures from a shared
@@ -48,6 +49,8 @@ const { values: o } = parseArgs({
     'loop-nice': { type: 'string', default: '0' },
     // The server's --intake-window: new connections between hand-over and first parse (0: unpaced).
     'intake-window': { type: 'string', default: '16' },
+    // The server's --loop-resolution-ms: its event-loop histogram's sampling interval (its floor).
+    'loop-resolution-ms': { type: 'string', default: '10' },
     // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
     'server-node-args': { type: 'string', default: '' },
   },
@@ -55,7 +58,15 @@ const { values: o } = parseArgs({
 if (o.help) {
   // The usage is this file's header comment.
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(header.slice(0, header.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(
+    header
+      .slice(
+        0,
+        header.findIndex((l) => !l.startsWith('//')),
+      )
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n'),
+  );
   process.exit(0);
 }
 const duration = Number(o.duration);
@@ -80,6 +91,7 @@ function startServer(args) {
       // '=' form: parseArgs refuses a separate value that starts with '-'.
       `--loop-nice=${o['loop-nice']}`,
       `--intake-window=${o['intake-window']}`,
+      `--loop-resolution-ms=${o['loop-resolution-ms']}`,
       // Stats on a listener of their own: the main one holds new connections while it is full.
       '--admin-port',
       '0',
@@ -198,7 +210,7 @@ async function run({ model, backend, batching, serverArgs }) {
       requests_per_s: r.requests.average,
       latency_ms: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
       server_event_loop_delay_ms: { p99: st.eventLoopDelayMs.p99, max: st.eventLoopDelayMs.max },
-      // The same less the histogram's 10 ms sampling interval (loop-health.mjs): how late the loop was.
+      // The same less the histogram's sampling interval (loop-health.mjs): how late the loop was.
       server_event_loop_lateness_ms: { p99: st.eventLoopLatenessMs.p99, max: st.eventLoopLatenessMs.max },
       // GCs and the main thread's scheduler counters over the same window (reset after warm-up).
       server_window_ms: st.windowMs,

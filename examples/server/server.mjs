@@ -145,6 +145,7 @@ export async function startServer({
   admit,
   intakeWindow = 16,
   adminPort = null,
+  loopResolutionMs = 10,
   log = () => {},
 }) {
   const backends = new Map();
@@ -160,7 +161,7 @@ export async function startServer({
   const sessionThreads = (listThreads() ?? []).filter((t) => !threadsBefore.has(t));
   const decoder = new DecodePool({ workers: decodeWorkers });
   const metrics = createMetrics(backends);
-  const health = loopHealth();
+  const health = loopHealth({ resolutionMs: loopResolutionMs });
   // Requests read and queued at once (admission.mjs): a few full batches per session worker,
   // enough to keep every batch full; the rest wait unread, up to the session queue's bound.
   const admission = new Admission({
@@ -377,6 +378,7 @@ async function main() {
       admit: { type: 'string', default: '0' },
       'intake-window': { type: 'string', default: '16' },
       'admin-port': { type: 'string' },
+      'loop-resolution-ms': { type: 'string', default: '10' },
     },
   });
   const pairs = (list) => list.map((s) => s.split(/=(.*)/s).slice(0, 2));
@@ -410,6 +412,7 @@ async function main() {
     admit: Number(values.admit) || undefined,
     intakeWindow: Number(values['intake-window']),
     adminPort: values['admin-port'] === undefined ? null : Number(values['admin-port']),
+    loopResolutionMs: Number(values['loop-resolution-ms']),
     session,
     log: (l) => console.error(l),
   });
