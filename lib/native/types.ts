@@ -9,7 +9,10 @@ export interface MemoryStats {
   storages: number;
   bytes: number;
   hostPool: { liveBlocks: number; liveBytes: number; cachedBytes: number; peakBytes: number; osAllocs: number };
-  /** Bytes tensor handles have reported to V8 as external memory (all devices, this process). */
+  /**
+   * Bytes tensor handles have reported as V8 external memory (all devices, this process); V8 is
+   * told their net rises in batches of 16 MiB or more (native/napi/handle.cc).
+   */
   reportedToV8: number;
 }
 

@@ -29,6 +29,9 @@ void conv2dFullKernelBackward(const float* dy, const float* x, const float* w, c
 // batch of a few samples, where a GEMM spends longer packing the weights than multiplying
 // (LeNet-5's C5 at batch 1: 11 us through sgemm, ~2 us here). Used by conv and linear.
 constexpr int64_t kSmallBatch = 4;
+// Linear layers take the dot products up to this batch: a weight matrix far larger than the
+// caches (AlexNet's fc6, 151 MB) streams through once, where the GEMM also packed all of it.
+constexpr int64_t kSmallBatchLinear = 16;
 void smallBatchLinear(const float* x, const float* w, const float* bias, int64_t N, int64_t K, int64_t OC, float* y);
 
 // Which fast path code runs: "auto" (best for this CPU), "avx512", "portable", or "off" (every

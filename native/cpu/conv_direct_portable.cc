@@ -10,6 +10,7 @@
 namespace ck::cpu::direct {
 namespace {
 #define CK_DIRECT_OB 2
+#define CK_GEMV_WIDE_ROWS 2
 #define CK_DIRECT_PV 1
 #define CK_DIRECT_GB 2
 #define CK_DIRECT_TB 2

@@ -21,7 +21,7 @@ void scaleOrZero(float* c, int64_t n, float beta) {
 
 void linearForward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out) {
   if (N == 0 || out == 0) return;
-  if (N <= kSmallBatch && in > 0) return smallBatchLinear(x, w, b, N, in, out, y);
+  if (N <= kSmallBatchLinear && in > 0) return smallBatchLinear(x, w, b, N, in, out, y);
   // Rows of y start as the bias, so the GEMM adds onto them with beta = 1 and y is written once.
   if (b) {
     parallelRange(N, 64, [=](int64_t lo, int64_t hi) {

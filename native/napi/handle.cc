@@ -1,5 +1,6 @@
 #include "handle.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "errors_napi.h"
@@ -13,12 +14,39 @@ const napi_type_tag kHandleTag = {0x636f6e766b697421ULL, 0x74656e736f72ULL};  //
 // this is only for tests and diagnostics (every environment's V8 isolate is told separately).
 std::atomic<int64_t> gReported{0};
 
+// What this thread's environment has told V8, and the handles' net change not told yet. V8
+// starts a full mark-compact whenever its external count rises 64 MiB above the count at its
+// last one, so telling it every handle at once made a training step (hundreds of MiB of
+// activations made and disposed within the step) pay a full GC each step, its marking on the
+// JS thread and V8's helpers competing with the kernels for the cores (AlexNet b16: conv1's
+// forward, the step's first op, ran ~40% slower beside it). A rise is passed on only once it
+// reaches kMinUntold or half of what V8 was told, so bytes made and disposed within one step
+// cancel out here, while forgotten tensors still reach V8 once they add up (memory that grows
+// by half is always told). A net fall is told at once: a lower count never starts a GC, and a
+// count left high after a GC freed forgotten tensors would delay the next one. Bindings and finalizers run on their
+// environment's JS thread, one environment per thread (workers have their own), so thread-local state is per
+// environment.
+constexpr int64_t kMinUntold = int64_t(16) << 20;
+struct V8Account {
+  int64_t told = 0;
+  int64_t untold = 0;
+};
+thread_local V8Account tAccount;
+
 // Never throws: called from finalizers, where an escaping exception would be std::terminate.
-// Returns whether V8 took the adjustment (it may not at environment teardown).
+// Returns whether the change was accounted (false when V8 refused it, at environment teardown).
 bool adjust(Napi::Env env, int64_t delta) {
   if (delta == 0) return true;
-  int64_t unused;
-  if (napi_adjust_external_memory(env, delta, &unused) != napi_ok) return false;
+  V8Account& a = tAccount;
+  const int64_t untold = a.untold + delta, bound = std::max(kMinUntold, a.told / 2);
+  if (untold >= 0 && untold < bound) {
+    a.untold = untold;
+  } else {
+    int64_t unused;
+    if (napi_adjust_external_memory(env, untold, &unused) != napi_ok) return false;
+    a.told += untold;
+    a.untold = 0;
+  }
   gReported += delta;
   return true;
 }

@@ -6,10 +6,12 @@
 // gigabytes of native bytes without the JS heap ever growing enough to collect them. A handle
 // that created its storage reports the storage's bytes to V8 (napi_adjust_external_memory) and
 // takes them back when it is released or finalized, so undisposed tensors are collected under
-// native memory pressure. Both happen on the JS thread of the environment that made the handle
-// (bindings and finalizers run there); the storage itself may be freed later on a stream thread,
-// which never touches V8. Views (reshape, to() on the same device) share a storage and report
-// nothing, so bytes are never counted twice.
+// native memory pressure. V8 is told the net change in batches (handle.cc: bytes made and
+// disposed within a training step are never told, so they do not start a full GC). Both happen
+// on the JS thread of the environment that made the handle (bindings and finalizers run there);
+// the storage itself may be freed later on a stream thread, which never touches V8. Views
+// (reshape, to() on the same device) share a storage and report nothing, so bytes are never
+// counted twice.
 #pragma once
 #include <napi.h>
 

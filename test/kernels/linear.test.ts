@@ -57,6 +57,13 @@ const shapes: Array<[number[], number, number]> = [
   [[1], 1000, 602],
   [[3], 1003, 530],
   [[4], 700, 401],
+  // Batches of 5-16 in a linear layer take the same dot products with wider tiles (blocks of 12
+  // weight rows): vector tails, rows past the last whole tile, batch groups of 1-3 at the end.
+  [[5], 37, 13],
+  [[16], 1000, 602],
+  [[2, 7], 129, 25],
+  [[13], 16, 12],
+  [[15], 300, 1],
 ];
 
 // The GEMM and the small-batch dot products (conv_direct's gemv) on every ISA path, and cuda:N.
