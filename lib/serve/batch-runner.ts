@@ -39,17 +39,21 @@ export function powersOfTwo(max: number): number[] {
 }
 
 /**
- * The CPU kernels take a dot-product path for batches of at most this many samples and the
- * packed GEMM above it (kSmallBatch in native/cpu/conv_direct.h, used by conv and linear): the
- * two sum in different orders, so a row differs in its last bits between them. On the GEMM
- * path a row is the same whatever the batch size and the row's position (tested).
+ * The CPU kernels take a dot-product path for small batches and the packed GEMM above it, and
+ * the two sum in different orders, so a row differs in its last bits between them: convolutions
+ * up to SMALL_BATCH_PATH samples (kSmallBatch in native/cpu/conv_direct.h), linear layers up to
+ * SMALL_BATCH_LINEAR_PATH (kSmallBatchLinear). On each path a row is the same whatever the batch
+ * size and the row's position (tested).
  */
 export const SMALL_BATCH_PATH = 4;
+export const SMALL_BATCH_LINEAR_PATH = 16;
 
 /**
  * Checks and sorts prepared sizes; the largest must be maxBatchSize so that every batch fits.
- * batchInvariant keeps only sizes above SMALL_BATCH_PATH, so every request, even a lone one,
- * takes the same kernel path and its row never depends on what it was batched with.
+ * batchInvariant keeps only sizes that take one and the same kernel paths as maxBatchSize does:
+ * above SMALL_BATCH_PATH always, and above SMALL_BATCH_LINEAR_PATH too when maxBatchSize is, so
+ * every request, even a lone one, takes the same paths and its row never depends on what it
+ * was batched with.
  */
 export function preparedSizes(op: string, sizes: readonly number[] | undefined, maxBatchSize: number, batchInvariant = false): number[] {
   if (batchInvariant) {
@@ -57,8 +61,8 @@ export function preparedSizes(op: string, sizes: readonly number[] | undefined, 
       throw new ArgumentError(
         `${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`,
       );
-    const kept = preparedSizes(op, sizes, maxBatchSize).filter((s) => s > SMALL_BATCH_PATH);
-    return kept;
+    const floor = maxBatchSize > SMALL_BATCH_LINEAR_PATH ? SMALL_BATCH_LINEAR_PATH : SMALL_BATCH_PATH;
+    return preparedSizes(op, sizes, maxBatchSize).filter((s) => s > floor);
   }
   if (sizes === undefined) return powersOfTwo(maxBatchSize);
   if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= maxBatchSize))

@@ -37,10 +37,12 @@ export interface SessionOptions {
   /** Prepared batch sizes (default powers of two up to maxBatchSize, plus maxBatchSize). */
   batchSizes?: number[];
   /**
-   * Run every batch, even a lone request, at a prepared size above the CPU's small-batch kernel
-   * path (so at least 8 with the default sizes): a request's row is then bit-identical whatever
-   * it was batched with, at the cost of padding small batches (default false: a batch of 1 to 4
-   * may differ from a larger batch's row in the last bits; see session-rows.test.ts).
+   * Run every batch, even a lone request, at a prepared size on the same CPU kernel paths as
+   * the largest (above the convolutions' small-batch path of 4, and above the linear layers' of
+   * 16 when maxBatchSize is: so at least 8 with maxBatchSize 8-16, 32 with 32): a request's row
+   * is then bit-identical whatever it was batched with, at the cost of padding small batches
+   * (default false: rows from batches on different paths may differ in the last bits; see
+   * session-rows.test.ts).
    */
   batchInvariant?: boolean;
   /** Time each prepared size at create() and keep only those that pay off (default false). */

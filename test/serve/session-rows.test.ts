@@ -1,11 +1,11 @@
 // Dynamic batching must not change a request's answer: every row of a coalesced (and padded)
 // batch is compared with the same sample run alone (maxBatchSize 1, a batch-1 predictor).
 // Finding (reported in the output): the CPU kernels sum in a different order for batches of
-// more than 4 (conv_direct.h's smallBatchLinear below, packed GEMM tiles above), so rows from
-// batches > 4 differ from batch-1 rows by float32 rounding (about 1e-8 in probabilities);
-// batches of up to 4 are bit-identical. The tolerance asserted is 1e-6 absolute, plus the same
-// top class. With batchInvariant (last test) every batch takes the GEMM path and rows are
-// bit-identical however they were batched.
+// more than 4 in convolutions and more than 16 in linear layers (conv_direct.h's dot products
+// below, packed GEMM tiles above), so rows from batches > 4 differ from batch-1 rows by float32
+// rounding (about 1e-8 in probabilities); batches of up to 4 are bit-identical. The tolerance asserted is 1e-6 absolute, plus the same
+// top class. With batchInvariant every batch takes the largest batch's kernel paths and rows
+// are bit-identical however they were batched.
 import t, { type Test } from 'tap';
 import { alexnet, lenet5 } from '../../lib/models/index.js';
 import { InferenceSession } from '../../lib/serve/index.js';
@@ -93,6 +93,18 @@ t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a 
     t.same(Array.from(full[5]!), Array.from(alone), `${model.name}: in a batch of 13 (padded to 16), bit-identical to alone`);
     t.same(Array.from(full[3]!), Array.from(small[0]!), `${model.name}: another sample at another position, identical too`);
     t.same(s.stats().paddedSizes, { 8: 2, 16: 1 }, 'a lone request ran at 8');
+    await s.close();
+    model.dispose();
+  }
+  // Past the linear layers' dot-product path (16): only sizes above it, so even a lone request runs at 32.
+  for (const model of [lenet5({ seed: 10 }), alexnet({ seed: 11, fcWidth: 64, numClasses: 10, dropout: 0 })]) {
+    const per = model.inputShape.reduce((a, b) => a * b, 1);
+    const s = await InferenceSession.create(model, { maxBatchSize: 32, batchInvariant: true });
+    t.same(s.preparedBatchSizes, [32], 'maxBatchSize 32: only 32 is on the same paths as 32');
+    const xs = samples(30, per, 50);
+    const alone = await s.run(xs[7]!);
+    const full = await Promise.all(xs.map((x) => s.run(x)));
+    t.same(Array.from(full[7]!), Array.from(alone), `${model.name}: in a batch of 30, bit-identical to alone`);
     await s.close();
     model.dispose();
   }
