@@ -8,7 +8,7 @@
 //   node bench/serve/load.mjs [--duration 10] [--connections 1000] [--models lenet5,alexnet]
 //                             [--batching on,off] [--peer on|off] [--workers 1] [--max-batch 32]
 //                             [--input jpeg|json]   (json: a tensor body, to take image decoding out of the figures)
-//                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--intake-window 16]
+//                             [--compute-nice 10] [--loop-nice=-5] [--admit N] [--intake-window 4]
 //                             [--loop-resolution-ms 10]
 //                             [--server-node-args=--trace-gc] [--help]
 //
@@ -48,7 +48,7 @@ const { values: o } = parseArgs({
     // The server's --loop-nice: its event loop's own nice value, below 0 (needs CAP_SYS_NICE; 0: off).
     'loop-nice': { type: 'string', default: '0' },
     // The server's --intake-window: new connections between hand-over and first parse (0: unpaced).
-    'intake-window': { type: 'string', default: '16' },
+    'intake-window': { type: 'string', default: '4' },
     // The server's --loop-resolution-ms: its event-loop histogram's sampling interval (its floor).
     'loop-resolution-ms': { type: 'string', default: '10' },
     // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).

@@ -10,7 +10,8 @@
  * runs: 430-490 accepts and 100-400 request parses inside each stall, the largest event-loop
  * delay of every AlexNet run). A bound per turn was not enough: turns are short when the loop
  * is idle, so 16 turns in a row handed over 256 sockets whose requests one poll phase then read
- * together (170-250 ms). A waiting socket costs almost nothing: it was accepted (no refusal, no
+ * together (170-250 ms). A window of 4 read event-loop p99s of 22-24 ms against 26-27 at 16
+ * (AlexNet, batching on, two runs each in turns). A waiting socket costs almost nothing: it was accepted (no refusal, no
  * backlog overflow) and not read, so its request stays in the kernel's buffer.
  *
  * Held while the server is full (`canTake` false: admission.mjs's line is long): a request the
@@ -33,7 +34,7 @@ const SILENT_MS = 100;
  * already handed over whose requests have not been parsed yet. maxHeld: past this many held,
  * sockets are handed over anyway (their requests are better refused with a 503 than held).
  */
-export function paceIntake(server, { window = 16, canTake = () => true, maxHeld = 4096 } = {}) {
+export function paceIntake(server, { window = 4, canTake = () => true, maxHeld = 4096 } = {}) {
   if (!(Number.isInteger(window) && window >= 1)) throw new RangeError(`window must be an integer >= 1, got ${window}`);
   const listeners = server.listeners('connection');
   if (listeners.length === 0) throw new Error("paceIntake: the server has no 'connection' listener (not a node:http server?)");
