@@ -166,17 +166,14 @@ static void gemvRows(const float* x, const float* w, const float* bias, int64_t 
   }
 }
 
-// More than 4 batch rows (linear layers up to kSmallBatchLinear): 4 x CK_GEMV_WIDE_ROWS tiles
-// (AVX-512: 4 x 6, 24 accumulators and 10 loads per 24 FMAs) over blocks of 12 rows of w, each
-// block run against every group of 4 batch rows before the next is read. AlexNet's fc6 at batch
-// 16 ran ~1.35x faster this way than through the GEMM, which packed all of W on every call.
-#ifndef CK_GEMV_WIDE_ROWS
-#define CK_GEMV_WIDE_ROWS 6
-#endif
-static void gemvWide(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
-                     int64_t ldy) {
-  constexpr int R = CK_GEMV_WIDE_ROWS;
-  constexpr int64_t kBlock = 12;  // a multiple of R
+// Rows of w are taken kBlock at a time and every group of 4 batch rows is run against them
+// before the next block is read, so w streams from memory once whatever N is (a block is a few
+// hundred KB at most and stays in L2). Within a block the tiles are those of one gemvRows call
+// over the block, and a block is a whole number of tiles, so each output's sums are the same as
+// for gemvRows over all of w. R1..R4: rows of w per tile for a group of 1..4 batch rows.
+template <int64_t kBlock, int R1, int R2, int R3, int R4>
+static void gemvBlocks(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
+                       int64_t ldy) {
   for (int64_t o0 = 0; o0 < OC; o0 += kBlock) {
     const int64_t rows = OC - o0 < kBlock ? OC - o0 : kBlock;
     const float* wb = w + o0 * K;
@@ -185,40 +182,28 @@ static void gemvWide(const float* x, int64_t N, const float* w, const float* bia
       const float* xs = x + n0 * K;
       float* ys = y + n0 * ldy + o0;
       switch (N - n0 >= 4 ? 4 : N - n0) {
-        case 1: gemvRows<1, R>(xs, wb, bb, rows, K, ys, ldy); break;
-        case 2: gemvRows<2, R>(xs, wb, bb, rows, K, ys, ldy); break;
-        case 3: gemvRows<3, R>(xs, wb, bb, rows, K, ys, ldy); break;
-        default: gemvRows<4, R>(xs, wb, bb, rows, K, ys, ldy); break;
+        case 1: gemvRows<1, R1>(xs, wb, bb, rows, K, ys, ldy); break;
+        case 2: gemvRows<2, R2>(xs, wb, bb, rows, K, ys, ldy); break;
+        case 3: gemvRows<3, R3>(xs, wb, bb, rows, K, ys, ldy); break;
+        default: gemvRows<4, R4>(xs, wb, bb, rows, K, ys, ldy); break;
       }
     }
   }
 }
 
-// Rows of w are taken kGemvBlock at a time and every group of 4 batch rows is run against them
-// before the next block is read, so w streams from memory once whatever N is (a block is a few
-// hundred KB at most and stays in L2). Within a block the tiles are those of one gemvRows call
-// over the block, and a block is a whole number of tiles, so each output's sums are the same as
-// for gemvRows over all of w.
+// More than 4 batch rows (linear layers up to kSmallBatchLinear): 4 x CK_GEMV_WIDE_ROWS tiles
+// (AVX-512: 4 x 6, 24 accumulators and 10 loads per 24 FMAs) over blocks of 12 rows of w. AlexNet's
+// fc6 at batch 16 ran ~1.35x faster this way than through the GEMM, which packed all of W on every
+// call. Up to 4 rows: as many rows of w at a time as the registers hold next to NB accumulators
+// each, in blocks of 8.
+#ifndef CK_GEMV_WIDE_ROWS
+#define CK_GEMV_WIDE_ROWS 6
+#endif
 static void gemv(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
                  int64_t ldy) {
-  if (N > 4) return gemvWide(x, N, w, bias, OC, K, y, ldy);
-  constexpr int64_t kGemvBlock = 8;
-  for (int64_t o0 = 0; o0 < OC; o0 += kGemvBlock) {
-    const int64_t rows = OC - o0 < kGemvBlock ? OC - o0 : kGemvBlock;
-    const float* wb = w + o0 * K;
-    const float* bb = bias ? bias + o0 : nullptr;
-    for (int64_t n0 = 0; n0 < N; n0 += 4) {
-      const float* xs = x + n0 * K;
-      float* ys = y + n0 * ldy + o0;
-      switch (N - n0 >= 4 ? 4 : N - n0) {
-        // Rows at a time: as many as the registers hold next to NB accumulators each.
-        case 1: gemvRows<1, 8>(xs, wb, bb, rows, K, ys, ldy); break;
-        case 2: gemvRows<2, 8>(xs, wb, bb, rows, K, ys, ldy); break;
-        case 3: gemvRows<3, 4>(xs, wb, bb, rows, K, ys, ldy); break;
-        default: gemvRows<4, 4>(xs, wb, bb, rows, K, ys, ldy); break;
-      }
-    }
-  }
+  constexpr int R = CK_GEMV_WIDE_ROWS;
+  if (N > 4) return gemvBlocks<12, R, R, R, R>(x, N, w, bias, OC, K, y, ldy);  // 12: a multiple of R
+  gemvBlocks<8, 8, 8, 4, 4>(x, N, w, bias, OC, K, y, ldy);
 }
 
 // out[i] = sum of the 16 lanes of v[i * 16 ...], for i < n.
