@@ -224,9 +224,9 @@ export async function startServer({
       const onClose = () => !res.writableEnded && ac.abort();
       res.on('close', onClose);
       try {
-        // A decoded image is lent, not copied: its slot is released only once this settles, and
-        // the executor gathers it into the batch.
-        const probs = await b.run(x, { signal: ac.signal, borrowInput: image });
+        // Lent, not copied: x is this request's own (a decoded image's slot, released only once
+        // this settles, or the array jsonInput just made), and the executor gathers it into the batch.
+        const probs = await b.run(x, { signal: ac.signal, borrowInput: true });
         return { model: b.name, top5: top5(probs, b.labels) };
       } catch (e) {
         throw fromBackendError(e);
