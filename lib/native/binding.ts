@@ -27,6 +27,7 @@ export const BINDING_NAMES = {
   memoryStats: 'both',
   resetPeak: 'both',
   emptyCache: 'both',
+  hostBlockOffsets: 'both',
   threads: 'both',
   firstNonFinite: 'both',
   profile: 'both',

@@ -20,6 +20,8 @@ export interface CoreBinding {
   memoryStats(kind: number, index: number): MemoryStats;
   resetPeak(): void;
   emptyCache(): void;
+  /** Addresses modulo 2 MiB of `count` host-pool blocks of `bytes`, taken at once and given back (a placement check). */
+  hostBlockOffsets(count: number, bytes: number): number[];
   threads(): number;
   /** The index of the first NaN or infinity in a host array, or -1 (vectorised, on the calling thread). */
   firstNonFinite(data: Float32Array): number;

@@ -1,5 +1,7 @@
 // Tensor storage from JS: allocate, copy in, copy across devices, view, release; memory statistics; pool info.
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "../core/allocator.h"
 #include "../core/storage.h"
@@ -108,6 +110,31 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// hostBlockOffsets(count, bytes) -> each block's address modulo 2 MiB, for `count` blocks of
+// `bytes` taken from the host pool at once and then given back: how the pool places large
+// blocks (allocator.cc's colours) is tested through this, not read off timings.
+Napi::Value HostBlockOffsets(const Napi::CallbackInfo& info) {
+  Args a(info, "hostBlockOffsets");
+  const int64_t count = a.count(0, "count"), bytes = a.count(1, "bytes");
+  if (count > 1024 || bytes > (int64_t(1) << 30))
+    throw Error(Code::Arg, "hostBlockOffsets: at most 1024 blocks of at most 1 GiB");
+  std::vector<std::pair<void*, size_t>> blocks;
+  Napi::Array out = Napi::Array::New(info.Env(), size_t(count));
+  try {
+    for (int64_t i = 0; i < count; i++) {
+      size_t rounded = 0;
+      void* p = hostAllocator().allocate(size_t(bytes), &rounded);
+      blocks.emplace_back(p, rounded);
+      out.Set(uint32_t(i), double(reinterpret_cast<uintptr_t>(p) & ((uintptr_t(2) << 20) - 1)));
+    }
+  } catch (...) {
+    for (auto& b : blocks) hostAllocator().free(b.first, b.second);
+    throw;
+  }
+  for (auto& b : blocks) hostAllocator().free(b.first, b.second);
+  return out;
+}
+
 // profile(on?) -> [{ op, calls, ms }] accumulated since the previous call; on switches it.
 Napi::Value Profile(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsBoolean()) setProfiling(info[0].As<Napi::Boolean>().Value());
@@ -150,6 +177,7 @@ void registerTensors(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "memoryStats", MemoryStats);
   CK_EXPORT(exports, "resetPeak", ResetPeak);
   CK_EXPORT(exports, "emptyCache", EmptyCache);
+  CK_EXPORT(exports, "hostBlockOffsets", HostBlockOffsets);
   CK_EXPORT(exports, "threads", Threads);
   CK_EXPORT(exports, "firstNonFinite", FirstNonFinite);
   CK_EXPORT(exports, "profile", Profile);
