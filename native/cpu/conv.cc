@@ -14,7 +14,9 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
@@ -152,6 +154,18 @@ int64_t conv2dImagesPerChunk(const Conv2dGeom& g) { return imagesPerChunk(g); }
 
 namespace {
 
+// Each group's weights W_g [OCg, Kg] (or W_g^T, transposed) in A panels.
+std::vector<std::unique_ptr<PackedA>> packGroupWeights(const float* w, const Conv2dGeom& g, bool transposed) {
+  const int64_t Kg = g.Kg(), OCg = g.OCg();
+  std::vector<std::unique_ptr<PackedA>> out;
+  for (int64_t gi = 0; gi < g.groups; gi++) {
+    const float* wg = w + gi * OCg * Kg;
+    out.push_back(transposed ? std::make_unique<PackedA>(true, Kg, OCg, wg, Kg)
+                             : std::make_unique<PackedA>(false, OCg, Kg, wg, Kg));
+  }
+  return out;
+}
+
 void forward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g, float* y,
              bool relu) {
   if (g.N == 0) return;
@@ -183,16 +197,18 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
   if (!noColumns && !packed) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
   if (!direct) out.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
+  // Each group's weights are packed into A panels once, not once per chunk of images.
+  const std::vector<std::unique_ptr<PackedA>> wPacked = packGroupWeights(wm, g, false);
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
     const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
     for (int64_t gi = 0; gi < g.groups; gi++) {
       const ColumnBlock block{n0, nb, gi * Cg, Cg, ld, OHW};
-      const float* wg = wm + gi * OCg * Kg;
+      const PackedA& wg = *wPacked[size_t(gi)];
       const float* bg = bias ? bias + gi * OCg : nullptr;
       float* dst = direct ? y + (n0 * g.OC + gi * OCg) * OHW : out->as<float>();
       if (packed) {
         sgemmPackedB(
-            OCg, ld, Kg, wg, Kg,
+            wg, ld,
             [&](int64_t k0, int64_t kc, int64_t c0, int64_t n, int nr, float* panels, int64_t stride) {
               im2colPanels(x, g, block, k0, kc, c0, n, nr, panels, stride);
             },
@@ -201,7 +217,7 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
         const float* colp = noColumns ? x + (n0 * g.C + gi * Cg) * HW : cols->as<float>();
         const int64_t ldCol = noColumns ? HW : ld;
         if (!noColumns) im2colBlock(x, g, block, cols->as<float>());
-        sgemm(false, false, OCg, ld, Kg, 1.0f, wg, Kg, colp, ldCol, 0.0f, dst, ld);
+        sgemm(wg, false, ld, colp, ldCol, 0.0f, dst, ld);
       }
       if (direct) addBiasRows(dst, bg, OCg, OHW, relu);
       else scatterRows(dst, bg, GroupRows{n0, nb, gi * OCg, OCg, g.OC}, OHW, y, relu);
@@ -255,6 +271,9 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
   if (!noColumns && (dx || !packed)) cols.emplace(size_t(Kg * B * OHW) * sizeof(float));
   if (!direct) dyPacked.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
+  // W_g^T for the input gradient, packed once for all chunks.
+  const std::vector<std::unique_ptr<PackedA>> wtPacked =
+      dx ? packGroupWeights(wm, g, true) : std::vector<std::unique_ptr<PackedA>>();
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
     const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
     if (dx && !noColumns) zeroImages(dx, g, n0, nb);  // col2im adds
@@ -287,11 +306,11 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
 
       if (dx) {
         // dcols [Kg, nb*OHW] = W_g^T * dY_g, then back onto the image.
-        const float* wg = wm + gi * OCg * Kg;
+        const PackedA& wt = *wtPacked[size_t(gi)];
         if (noColumns) {
-          sgemm(true, false, Kg, OHW, OCg, 1.0f, wg, Kg, dyg, ldDy, 0.0f, dx + (n0 * g.C + gi * Cg) * HW, HW);
+          sgemm(wt, false, OHW, dyg, ldDy, 0.0f, dx + (n0 * g.C + gi * Cg) * HW, HW);
         } else {
-          sgemm(true, false, Kg, ld, OCg, 1.0f, wg, Kg, dyg, ldDy, 0.0f, cols->as<float>(), ld);
+          sgemm(wt, false, ld, dyg, ldDy, 0.0f, cols->as<float>(), ld);
           col2imBlock(cols->as<float>(), g, block, dx);
         }
       }

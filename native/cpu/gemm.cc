@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
@@ -75,30 +76,45 @@ Split chooseSplit(int64_t mPanels, int64_t nPanels, int threads) {
   return {std::min<int64_t>(threads, mPanels), 1};
 }
 
-void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const BPanelPacker& packB, float beta, float* C, int64_t ldc) {
+// The A panels of one row slice: block b's panels start at kStart(b) * mPad, kStart as below.
+struct APanels {
+  int64_t M, K, mPanels, mPad, kBlocks;
+};
+
+APanels aLayout(const Kernel& kr, int64_t M, int64_t K) {
+  const int64_t mPanels = (M + kr.mr - 1) / kr.mr;
+  return {M, K, mPanels, mPanels * kr.mr, (K + kKcMax - 1) / kKcMax};
+}
+
+int64_t kBlockStart(const APanels& l, int64_t b) { return b * l.K / l.kBlocks; }
+
+bool runsParallel(int64_t M, int64_t N, int64_t K) { return double(M) * double(N) * double(K) >= kParallelMinMacs; }
+
+// Packs all of op(A) (M x K) into aPack, laid out as aLayout says.
+void packAllA(const Kernel& kr, const APanels& l, bool transA, const float* A, int64_t lda, float* aPack,
+              bool parallel) {
+  auto packA = [&](int64_t t) {
+    int64_t b = t / l.mPanels, i = t % l.mPanels;
+    int64_t k0 = kBlockStart(l, b), kc = kBlockStart(l, b + 1) - k0;
+    int64_t rows = std::min<int64_t>(kr.mr, l.M - i * kr.mr);
+    kr.packA(transA, A, lda, i * kr.mr, rows, k0, kc, aPack + k0 * l.mPad + i * kc * kr.mr);
+  };
+  if (parallel && threadPool().size() > 1) threadPool().parallelFor(l.kBlocks * l.mPanels, packA);
+  else
+    for (int64_t t = 0; t < l.kBlocks * l.mPanels; t++) packA(t);
+}
+
+// C = alpha * op(A) op(B) + beta * C for an op(A) already packed (packAllA).
+void blockedSgemmPacked(const Kernel& kr, const APanels& l, const float* aPack, int64_t N, float alpha,
+                        const BPanelPacker& packB, float beta, float* C, int64_t ldc) {
+  const int64_t M = l.M, K = l.K;
   const int64_t MR = kr.mr, NR = kr.nr;
-  const int64_t mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
-  const int64_t kBlocks = (K + kKcMax - 1) / kKcMax;
-  const int64_t mPad = mPanels * MR;
-  auto kStart = [=](int64_t b) { return b * K / kBlocks; };
+  const int64_t mPanels = l.mPanels, nPanels = (N + NR - 1) / NR;
+  const int64_t kBlocks = l.kBlocks, mPad = l.mPad;
+  auto kStart = [&](int64_t b) { return kBlockStart(l, b); };
 
   ThreadPool& pool = threadPool();
-  bool parallel = double(M) * double(N) * double(K) >= kParallelMinMacs;
-  int threads = parallel ? pool.size() : 1;
-
-  // Pack all of op(A); block b's panels start at kStart(b) * mPad.
-  Scratch aBuf(size_t(mPad * K) * sizeof(float));
-  float* aPack = aBuf.as<float>();
-  auto packA = [&](int64_t t) {
-    int64_t b = t / mPanels, i = t % mPanels;
-    int64_t k0 = kStart(b), kc = kStart(b + 1) - k0;
-    int64_t rows = std::min(MR, M - i * MR);
-    kr.packA(transA, A, lda, i * MR, rows, k0, kc, aPack + k0 * mPad + i * kc * MR);
-  };
-  if (threads > 1) pool.parallelFor(kBlocks * mPanels, packA);
-  else
-    for (int64_t t = 0; t < kBlocks * mPanels; t++) packA(t);
+  int threads = runsParallel(M, N, K) ? pool.size() : 1;
 
   Split split = chooseSplit(mPanels, nPanels, threads);
   // Columns are packed kNcMax at a time ("slabs"); a task walks its slabs and k blocks in order.
@@ -142,6 +158,14 @@ void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K
     for (int64_t t = 0; t < tasks; t++) task(t);
 }
 
+void blockedSgemm(const Kernel& kr, bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const BPanelPacker& packB, float beta, float* C, int64_t ldc) {
+  const APanels l = aLayout(kr, M, K);
+  Scratch aBuf(size_t(l.mPad * K) * sizeof(float));
+  packAllA(kr, l, transA, A, lda, aBuf.as<float>(), runsParallel(M, N, K));
+  blockedSgemmPacked(kr, l, aBuf.as<float>(), N, alpha, packB, beta, C, ldc);
+}
+
 void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -157,6 +181,42 @@ void sgemmWith(const Kernel& kr, bool transA, bool transB, int64_t M, int64_t N,
 }
 
 }  // namespace
+
+struct PackedA::Impl {
+  const Kernel* kernel;
+  APanels layout;
+  std::unique_ptr<Scratch> panels;
+};
+
+PackedA::PackedA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda) : impl_(std::make_unique<Impl>()) {
+  const Kernel& kr = currentKernel();
+  impl_->kernel = &kr;
+  impl_->layout = aLayout(kr, std::max<int64_t>(M, 0), std::max<int64_t>(K, 0));
+  const APanels& l = impl_->layout;
+  if (l.M == 0 || l.K == 0) return;
+  impl_->panels = std::make_unique<Scratch>(size_t(l.mPad * l.K) * sizeof(float));
+  // Parallel for the sizes where one GEMM over a few hundred columns would be.
+  packAllA(kr, l, transA, A, lda, impl_->panels->as<float>(), runsParallel(l.M, 256, l.K));
+}
+
+PackedA::~PackedA() = default;
+int64_t PackedA::rows() const { return impl_->layout.M; }
+int64_t PackedA::depth() const { return impl_->layout.K; }
+
+void sgemmPackedB(const PackedA& a, int64_t N, const BPanelPacker& packB, float beta, float* C, int64_t ldc) {
+  const PackedA::Impl& p = a.impl();
+  if (p.layout.M <= 0 || N <= 0) return;
+  if (p.layout.K <= 0) return scaleC(p.layout.M, N, beta, C, ldc);
+  blockedSgemmPacked(*p.kernel, p.layout, p.panels->as<float>(), N, 1.0f, packB, beta, C, ldc);
+}
+
+void sgemm(const PackedA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const Kernel& kr = *a.impl().kernel;
+  const BPanelPacker packB = [&](int64_t k0, int64_t kc, int64_t n0, int64_t cols, int, float* dst, int64_t stride) {
+    kr.packB(transB, B, ldb, k0, kc, n0, cols, dst, stride);
+  };
+  sgemmPackedB(a, N, packB, beta, C, ldc);
+}
 
 const char* sgemmKernelName() { return currentKernel().name; }
 

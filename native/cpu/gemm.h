@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace ck::cpu {
 
@@ -27,6 +28,29 @@ using BPanelPacker =
 // buffer). A is row-major, not transposed.
 void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const BPanelPacker& packB, float beta,
                   float* C, int64_t ldc);
+
+// op(A) packed once into the active kernel's A panels, for several products against different
+// B: a convolution's weights against each chunk of its images, which the driver would otherwise
+// pack again for every chunk. The sums are the same as sgemm's, bit for bit.
+class PackedA {
+ public:
+  PackedA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
+  ~PackedA();
+  PackedA(const PackedA&) = delete;
+  PackedA& operator=(const PackedA&) = delete;
+  int64_t rows() const;
+  int64_t depth() const;
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// C[M,N] = op(A) * op(B) + beta * C, with op(A) from `a` (M = a.rows(), K = a.depth()).
+void sgemm(const PackedA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// sgemmPackedB with op(A) from `a`.
+void sgemmPackedB(const PackedA& a, int64_t N, const BPanelPacker& packB, float beta, float* C, int64_t ldc);
 
 // The micro-kernel the active ISA level (isa.h) selects: "avx512", "avx2" or "portable".
 const char* sgemmKernelName();

@@ -172,9 +172,18 @@ CK_AVX512 void packARows(const float* A, int64_t lda, int64_t m0, int64_t rows, 
   }
 }
 
+// op(A) = A^T: panel row k is `rows` contiguous floats of row k0 + k of A (rows past the edge
+// zero), one masked copy per k. A convolution's input gradient takes W^T this way per chunk.
+CK_AVX512 void packACols(const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  const __mmask16 live = __mmask16((1u << rows) - 1), panel = __mmask16((1u << MR) - 1);
+  const float* src = A + k0 * lda + m0;
+  for (int64_t k = 0; k < kc; k++)
+    _mm512_mask_storeu_ps(dst + k * MR, panel, _mm512_maskz_loadu_ps(live, src + k * lda));
+}
+
 void packA(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
   if (!transA) return packARows(A, lda, m0, rows, k0, kc, dst);
-  packAGeneric(MR, transA, A, lda, m0, rows, k0, kc, dst);
+  packACols(A, lda, m0, rows, k0, kc, dst);
 }
 
 // op(B) = B^T: panel column j is row n0+j of B, contiguous along k; transpose 16 x 16 blocks.
