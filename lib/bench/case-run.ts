@@ -56,10 +56,11 @@ export async function runCase(c: BenchCase, x: CaseContext): Promise<void> {
       if (typeof r === 'string') emit(caseLine('skip', base, who, c, r));
       else ready.push({ who, runner: guarded(r) });
     }
-    // A short pause before each turn once there are several (see TurnOptions.settleMs).
+    // Before each turn, once there are several, a wait for the last one's threads to stop
+    // spinning, up to 250 ms (see TurnOptions.settleMs).
     const results = await timeInTurns(
       ready.map((r) => r.runner),
-      { ...x.timing, settleMs: ready.length > 1 ? 20 : 0 },
+      { ...x.timing, settleMs: ready.length > 1 ? 250 : 0 },
     );
     const ourError = ready.find((r) => r.who === ours)?.runner.error;
     if (ourError) throw ourError;

@@ -1,3 +1,5 @@
+import { cpus } from 'node:os';
+
 /**
  * Timing in turns. Every contender (convkit, a peer) runs the same case in rounds, and the rounds
  * alternate between them (a, b, c, b, c, a, ...): a shared machine whose speed drifts (other
@@ -43,8 +45,15 @@ export interface TurnOptions {
   warmup: number;
   /** Target seconds of one round: each runner repeats its batch about this long. */
   roundSeconds: number;
-  /** Untimed pause before each turn: a peer whose idle threads spin on after a run (onnxruntime's do) would slow the next one. */
+  /**
+   * Untimed wait before each turn, at most this long, until the machine is quiet (see
+   * waitForQuiet): a peer whose idle threads spin on after a run would slow the next one.
+   * onnxruntime-node's two intra-op threads burn ~55 ms of CPU in the ~50 ms after an AlexNet
+   * batch of 32 (measured with process.cpuUsage in 10 ms windows), more than a fixed 20 ms.
+   */
   settleMs?: number;
+  /** @internal How busy the machine was since the last call, in CPU-ms (tests pass their own). */
+  busyMs?: () => number;
 }
 
 export interface TurnResult {
@@ -61,6 +70,39 @@ export function itersFor(secondsPerBatch: number, roundSeconds: number): number 
 }
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** CPU-ms every core of this machine spent busy (any process) since the previous call. */
+export function machineBusyMs(): () => number {
+  const busy = () => cpus().reduce((s, c) => s + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
+  let last = busy();
+  return () => {
+    const now = busy();
+    const d = now - last;
+    last = now;
+    return d;
+  };
+}
+
+/** A window is quiet when the machine's cores were busy for under this share of it, all together. */
+const QUIET_SHARE = 0.2;
+const QUIET_WINDOW_MS = 10;
+
+/**
+ * Waits until one 10 ms window passes with the machine's cores busy under 20% of it in all (the
+ * previous contender's threads have stopped spinning, whatever process they are in), or maxMs.
+ * Resolves with the milliseconds waited.
+ */
+export async function waitForQuiet(maxMs: number, busyMs: () => number = machineBusyMs()): Promise<number> {
+  const t0 = performance.now();
+  busyMs();
+  while (performance.now() - t0 < maxMs) {
+    const w0 = performance.now();
+    await pause(QUIET_WINDOW_MS);
+    const window = performance.now() - w0;
+    if (busyMs() < QUIET_SHARE * window) break;
+  }
+  return performance.now() - t0;
+}
 
 /**
  * Calibrates each runner (one batch, then `warmup` untimed rounds, re-sizing the round after
@@ -83,7 +125,7 @@ export async function timeInTurns(runners: readonly Runner[], o: TurnOptions): P
   for (let round = 0; round < o.rounds; round++) {
     for (let k = 0; k < runners.length; k++) {
       const i = (round + k) % runners.length;
-      if (o.settleMs && runners.length > 1) await pause(o.settleMs);
+      if (o.settleMs && runners.length > 1) await waitForQuiet(o.settleMs, o.busyMs);
       seconds[i].push(await runners[i].run(iters[i]));
     }
   }

@@ -1,7 +1,7 @@
 // Timing in turns and the spread of rounds, with fake runners whose "seconds" are chosen, so
 // the checks are of the bookkeeping (order, calibration, statistics), never of the machine.
 import t from 'tap';
-import { itersFor, mapSpread, roundSpread, spread, timeInTurns, type Runner } from '../../lib/bench/timing.js';
+import { itersFor, mapSpread, roundSpread, spread, timeInTurns, waitForQuiet, type Runner } from '../../lib/bench/timing.js';
 
 t.test('spread: min, median (mean of the middle two when even), max', async (t) => {
   t.same(spread([3, 1, 2]), { min: 1, median: 2, max: 3 });
@@ -80,4 +80,27 @@ t.test('timeInTurns: rounds are sized on the fastest batch seen (a slow first ca
 
 t.test('timeInTurns: no runners, no rounds', async (t) => {
   t.same(await timeInTurns([], { rounds: 3, warmup: 1, roundSeconds: 1 }), []);
+});
+
+t.test('waitForQuiet: waits out busy windows, stops at the first quiet one, and never past maxMs', async (t) => {
+  // The sampler is called once to start, then once per 10 ms window.
+  const busy = [0, 30, 25, 12, 0.5, 40];
+  let calls = 0;
+  const waited = await waitForQuiet(1000, () => busy[calls++] ?? 0);
+  t.equal(calls, 5, 'three busy windows, then the quiet one ends the wait');
+  t.ok(waited >= 35 && waited < 900, `waited about four windows (${waited.toFixed(1)} ms)`);
+
+  calls = 0;
+  const capped = await waitForQuiet(60, () => (calls++ === 0 ? 0 : 50));
+  t.ok(capped >= 60 && capped < 400, `a machine that stays busy is waited on for maxMs only (${capped.toFixed(1)} ms)`);
+
+  const real = await waitForQuiet(300);
+  t.ok(real >= 0 && real < 700, `the machine's own sampler works (${real.toFixed(1)} ms)`);
+});
+
+t.test('timeInTurns: waits for quiet before each turn when there are several runners', async (t) => {
+  let samples = 0;
+  const r: Runner = { run: async (n) => n * 0.001 };
+  await timeInTurns([r, r], { rounds: 2, warmup: 0, roundSeconds: 0.01, settleMs: 50, busyMs: () => (samples++, 0) });
+  t.equal(samples, 8, 'four turns, each a start sample and one quiet window');
 });
