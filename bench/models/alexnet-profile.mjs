@@ -5,14 +5,18 @@
 //
 //   node bench/models/alexnet-profile.mjs [--batch 16,64] [--steps 3] [--no-torch]
 //
-// Prints JSON lines: one `ceiling`, then per batch one `op` line per (op, layer) sorted by time,
-// one `step` line (convkit's step time, GFLOP/s, peak pool and RSS) and one `torch` line.
+// Prints JSON lines: one `ceiling` (the run's), then per batch a `ceiling` timed in turns with its
+// steps (3 products of 2048^3 before each step; every share of that batch is over it), one `op`
+// line per (op, layer) sorted by time, one `step` line (convkit's step time, GFLOP/s, the median
+// over steps of each step's share of the ceiling taken just before it, peak pool and RSS) and
+// one `torch` line.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Tensor, SGD, alexnet, device, memory, resetPeakMemory } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
-import { sgemmCeiling } from '../../dist/bench/ceiling.js';
+import { ceilingRunner, sgemmCeiling } from '../../dist/bench/ceiling.js';
+import { spread } from '../../dist/bench/timing.js';
 import { layerFlops, flopsPerImage } from '../../dist/bench/flops.js';
 import { deviceInfo } from '../../dist/bench/host.js';
 import { LineChild } from '../../dist/bench/line-child.js';
@@ -77,11 +81,27 @@ async function child(batch) {
   resetPeakMemory();
   await step();
   const peakPool = memory().hostPool.peakBytes;
+  // Each step is timed in turns with the SGEMM ceiling (3 products of 2048^3 before it), so its
+  // share is over the ceiling of the same moment: this host's speed drifts by 20% and more
+  // within a minute. The ceiling's own ops are left out of the op table.
+  const ceilingTurn = ceilingRunner(dev);
+  await ceilingTurn.run(1);
+  const ceilingGflops = [],
+    stepShares = [];
+  let stepSeconds = 0;
   native.trace(true);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step();
-  const stepMs = (performance.now() - t0) / steps;
-  const rows = native.trace(false);
+  for (let i = 0; i < steps; i++) {
+    const sc = await ceilingTurn.run(3);
+    ceilingGflops.push((3 * ceilingTurn.flopPerCall) / sc / 1e9);
+    const t0 = performance.now();
+    await step();
+    const s = (performance.now() - t0) / 1000;
+    stepSeconds += s;
+    stepShares.push((flopsPerImage(model, 'train') * batch) / s / 1e9 / ceilingGflops[i]);
+  }
+  const stepMs = (1000 * stepSeconds) / steps;
+  const rows = native.trace(false).filter((r) => r.op !== 'gemm');
+  ceilingTurn.dispose();
   const names = layerNames(model);
   const flops = new Map(layerFlops(model).map((l) => [l.layer, l.forward * batch]));
   const seen = new Map();
@@ -118,6 +138,8 @@ async function child(batch) {
       liveBeforeMiB: liveBefore / 2 ** 20,
       maxRssMiB: process.resourceUsage().maxRSS / 1024,
       flopPerStep: flopsPerImage(model, 'train') * batch,
+      ceilingGflops,
+      stepShares,
     }) + '\n',
   );
 }
@@ -144,7 +166,6 @@ if (values.child) {
   await child(Number(values.child));
 } else {
   const ceiling = await sgemmCeiling(dev, { rounds: 5, warmup: 2, roundSeconds: 1 });
-  const ceil = ceiling.gflops.median;
   print({ type: 'ceiling', op: 'sgemm 2048^3', gflops: ceiling.gflops });
   const round = (v, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
   for (const batch of values.batch.split(',').map(Number)) {
@@ -154,6 +175,10 @@ if (values.child) {
     });
     if (r.status !== 0) throw new Error(`batch ${batch}: child failed: ${r.stderr}`);
     const c = JSON.parse(r.stdout.trim().split('\n').pop());
+    // This batch's ceiling, in turns with its steps: the shares below are over its median.
+    const turns = spread(c.ceilingGflops);
+    const ceil = turns.median;
+    print({ type: 'ceiling', batch, op: 'sgemm 2048^3, in turns with the steps', gflops: turns });
     for (const o of c.ops.sort((a, b) => b.ms - a.ms)) {
       const gflops = o.gflop ? o.gflop / (o.ms / 1000) : null;
       print({
@@ -175,7 +200,9 @@ if (values.child) {
       step_ms: round(c.stepMs, 1),
       images_per_s: round((1000 * batch) / c.stepMs, 2),
       gflops: round(gflops, 1),
-      ceiling_share: round(gflops / ceil),
+      // Each step over the ceiling taken just before it; the median of those.
+      ceiling_share: round(spread(c.stepShares).median),
+      ceiling_share_spread: Object.fromEntries(Object.entries(spread(c.stepShares)).map(([k, v]) => [k, round(v)])),
       peak_pool_mib: round(c.peakPoolMiB, 0),
       live_before_step_mib: round(c.liveBeforeMiB, 0),
       peak_rss_mib: round(c.maxRssMiB, 0),

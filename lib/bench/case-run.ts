@@ -19,6 +19,11 @@ export interface CaseContext {
   /** Fields only convkit's line has, read after its rounds (its path, its pool peak). */
   oursExtra?: () => Record<string, unknown>;
   ceiling: Ceiling | null;
+  /**
+   * The ceiling's product, timed in turns with the contenders (a turn of its own each round):
+   * each line's share is then over the ceiling of the same rounds (lines.ts, figures).
+   */
+  ceilingTurns?: Runner & { flopPerCall: number };
   base: LineBase;
   timing: Omit<TurnOptions, 'settleMs'>;
   emit(l: Line): void;
@@ -58,10 +63,13 @@ export async function runCase(c: BenchCase, x: CaseContext): Promise<void> {
     }
     // Before each turn, once there are several, a wait for the last one's threads to stop
     // spinning, up to 250 ms (see TurnOptions.settleMs).
-    const results = await timeInTurns(
-      ready.map((r) => r.runner),
-      { ...x.timing, settleMs: ready.length > 1 ? 250 : 0 },
-    );
+    const runners: Runner[] = ready.map((r) => r.runner);
+    if (x.ceilingTurns && ready.length) runners.push(x.ceilingTurns);
+    const results = await timeInTurns(runners, { ...x.timing, settleMs: runners.length > 1 ? 250 : 0 });
+    const ceilingRounds =
+      x.ceilingTurns && ready.length
+        ? results[ready.length].seconds.map((s) => (x.ceilingTurns!.flopPerCall * results[ready.length].iters) / s / 1e9)
+        : null;
     const ourError = ready.find((r) => r.who === ours)?.runner.error;
     if (ourError) throw ourError;
     const lines: Line[] = [];
@@ -72,7 +80,7 @@ export async function runCase(c: BenchCase, x: CaseContext): Promise<void> {
         lines.push(caseLine('error', base, who, c, runner.error.message));
         return;
       }
-      const f = figures(c, results[i], x.flop, x.ceiling);
+      const f = figures(c, results[i], x.flop, ceilingRounds ?? x.ceiling);
       medians.set(contenderKey(who), f.images_per_s.median);
       const line = resultLine(base, who, c, results[i], f, x.flop, who === ours ? (x.oursExtra?.() ?? {}) : {});
       if (who === ours) ourLine = line;

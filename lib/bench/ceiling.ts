@@ -8,7 +8,7 @@
 import { gemm, gemmKernelName } from '../ops/gemm.js';
 import type { Device } from '../tensor/device.js';
 import { Tensor } from '../tensor/tensor.js';
-import { mapSpread, spread, timeInTurns, type Spread } from './timing.js';
+import { mapSpread, spread, timeInTurns, type Runner, type Spread } from './timing.js';
 
 export interface Ceiling {
   M: number;
@@ -20,31 +20,40 @@ export interface Ceiling {
   ms: Spread;
 }
 
+/**
+ * The ceiling's product as a runner of its own, for timing in turns beside a case (case-run.ts):
+ * each round of the case then has a ceiling taken in the same minute. dispose() frees its
+ * operands (64 MB at 2048).
+ */
+export function ceilingRunner(dev: Device, n = 2048): Runner & { flopPerCall: number; dispose(): void } {
+  const a = Tensor.uniform([n, n], { seed: 1, low: -1, high: 1, device: dev });
+  const b = Tensor.uniform([n, n], { seed: 2, low: -1, high: 1, device: dev });
+  const c = Tensor.zeros([n, n], { device: dev });
+  return {
+    flopPerCall: 2 * n * n * n,
+    async run(iters) {
+      await dev.synchronize();
+      const t0 = performance.now();
+      for (let i = 0; i < iters; i++) gemm(a, b, { c });
+      await dev.synchronize();
+      return (performance.now() - t0) / 1000;
+    },
+    dispose() {
+      for (const t of [a, b, c]) t.dispose();
+    },
+  };
+}
+
 export async function sgemmCeiling(
   dev: Device,
   o: { size?: number; rounds: number; warmup: number; roundSeconds: number },
 ): Promise<Ceiling> {
   const n = o.size ?? 2048;
-  const a = Tensor.uniform([n, n], { seed: 1, low: -1, high: 1, device: dev });
-  const b = Tensor.uniform([n, n], { seed: 2, low: -1, high: 1, device: dev });
-  const c = Tensor.zeros([n, n], { device: dev });
+  const r0 = ceilingRunner(dev, n);
   try {
-    await dev.synchronize();
-    const [r] = await timeInTurns(
-      [
-        {
-          async run(iters) {
-            const t0 = performance.now();
-            for (let i = 0; i < iters; i++) gemm(a, b, { c });
-            await dev.synchronize();
-            return (performance.now() - t0) / 1000;
-          },
-        },
-      ],
-      o,
-    );
+    const [r] = await timeInTurns([r0], o);
     const perCall = r.seconds.map((s) => s / r.iters);
-    const flop = 2 * n * n * n;
+    const flop = r0.flopPerCall;
     return {
       M: n,
       N: n,
@@ -54,6 +63,6 @@ export async function sgemmCeiling(
       ms: mapSpread(spread(perCall), (s) => s * 1e3),
     };
   } finally {
-    for (const t of [a, b, c]) t.dispose();
+    r0.dispose();
   }
 }

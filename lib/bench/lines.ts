@@ -44,18 +44,36 @@ export interface Figures {
   ms_per_batch: Spread;
   gflops: Spread;
   ceiling_share: Spread | null;
+  /** The ceiling timed in turns with this case (GFLOP/s per round), when it was. */
+  ceiling_gflops?: Spread;
 }
 
-/** A contender's figures on a case from its timed rounds. */
-export function figures(c: BenchCase, t: TurnResult, flopPerImage: number, ceiling: Ceiling | null): Figures {
-  const ips = spread(t.seconds.map((s) => (c.batch * t.iters) / s));
+/**
+ * A contender's figures on a case from its timed rounds. `ceiling` is either the run's ceiling
+ * (shares of its median) or the ceiling's GFLOP/s in each of this case's rounds, timed in turns
+ * with them: then each round's share is over the ceiling of the same round, so a machine whose
+ * speed drifts during the run (a neighbour's load) moves both sides of the ratio alike.
+ */
+export function figures(c: BenchCase, t: TurnResult, flopPerImage: number, ceiling: Ceiling | readonly number[] | null): Figures {
+  const perRound = t.seconds.map((s) => (c.batch * t.iters) / s);
+  const ips = spread(perRound);
   const gflops = mapSpread(ips, (x) => (x * flopPerImage) / 1e9);
+  let share: Spread | null = null;
+  let ceilingGflops: Spread | undefined;
+  if (Array.isArray(ceiling)) {
+    const rounds = ceiling as readonly number[];
+    if (rounds.length !== perRound.length) throw new RangeError(`figures: ${rounds.length} ceiling rounds for ${perRound.length} rounds`);
+    share = spread(perRound.map((x, r) => (x * flopPerImage) / 1e9 / rounds[r]));
+    ceilingGflops = spread(rounds);
+  } else if (ceiling) {
+    share = mapSpread(gflops, (g) => g / (ceiling as Ceiling).gflops.median);
+  }
   return {
     images_per_s: ips,
     ms_per_batch: spread(t.seconds.map((s) => (s / t.iters) * 1e3)),
     gflops,
-    // Shares of the ceiling's median: the one figure of the machine's speed in this run.
-    ceiling_share: ceiling ? mapSpread(gflops, (g) => g / ceiling.gflops.median) : null,
+    ceiling_share: share,
+    ...(ceilingGflops ? { ceiling_gflops: ceilingGflops } : {}),
   };
 }
 
@@ -86,6 +104,7 @@ export function resultLine(
     gflop_per_image: Number((flopPerImage / 1e9).toPrecision(4)),
     gflops: roundSpread(f.gflops),
     ceiling_share: f.ceiling_share ? roundSpread(f.ceiling_share, 3) : null,
+    ...(f.ceiling_gflops ? { ceiling_gflops: roundSpread(f.ceiling_gflops) } : {}),
     ...(who.setup ? { setup: who.setup } : {}),
   };
 }

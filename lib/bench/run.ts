@@ -5,7 +5,7 @@
  */
 import { ConvkitError } from '../errors.js';
 import { device as deviceOf, type Device, type DeviceName } from '../tensor/device.js';
-import { sgemmCeiling, type Ceiling } from './ceiling.js';
+import { ceilingRunner, sgemmCeiling, type Ceiling } from './ceiling.js';
 import { compareLine, loadEarlier, type ComparableLine } from './compare.js';
 import { runCase } from './case-run.js';
 import type { AbsentPeer, Contender } from './contender.js';
@@ -84,6 +84,8 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
     emit(ceilingLine(base, ceiling, o.rounds));
   }
 
+  // The ceiling again, in turns with every case (its lines' shares are over it, round by round).
+  const turnsCeiling = o.noCeiling ? null : ceilingRunner(dev);
   const ours = new ConvkitContender(dev);
   const contenders: Contender[] = [ours];
   for (const p of await startPeers(o, dev, base.device.threads)) {
@@ -99,12 +101,14 @@ export async function runBench(o: BenchOptions, sink: BenchSink): Promise<void> 
         flop: ours.flops(c),
         oursExtra: () => ({ path: ours.path, peak_pool_mib: ours.peakPoolMib() }),
         ceiling,
+        ceilingTurns: turnsCeiling ?? undefined,
         base,
         timing,
         emit,
       });
     }
   } finally {
+    turnsCeiling?.dispose();
     for (const c of contenders)
       await c.close().catch((e: unknown) => {
         if (c === ours) throw e; // a peer that fails to close has already given its lines

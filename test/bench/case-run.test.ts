@@ -107,3 +107,34 @@ t.test('no ceiling: the share is null', async (t) => {
   t.equal(x.lines[0].vs, undefined);
   t.equal(x.lines[0].images_per_s.median, 5000);
 });
+
+t.test('a ceiling timed in turns: each round is a share of the ceiling of the same round', async (t) => {
+  // convkit and the ceiling both run at full speed in the first round and at half in the other
+  // two (a neighbour's load): every round's share is the same, where the run's one ceiling
+  // figure would have moved the share with the load.
+  let round = 0;
+  const slowAfterFirst = (perBatch: number, counts: boolean) => ({
+    async run(iters: number) {
+      const slow = round > 1 ? 2 : 1;
+      if (counts) round++;
+      return perBatch * iters * slow;
+    },
+  });
+  const ours: Contender = {
+    impl: 'convkit',
+    version: '1.0',
+    async prepare() {
+      return slowAfterFirst(0.001, false); // 10,000 images/s x 1 MFLOP = 10 GFLOP/s, then 5
+    },
+    async release() {},
+    async close() {},
+  };
+  // One ceiling call is 1e9 FLOP in 0.01 s (100 GFLOP/s), then 50; it counts the rounds.
+  const ceilingTurns = { flopPerCall: 1e9, ...slowAfterFirst(0.01, true) };
+  const x = context([ours], ours, { ceilingTurns, timing: { rounds: 3, warmup: 0, roundSeconds: 0.1 } });
+  await runCase(CASE, x);
+  const res = x.lines.find((l) => l.type === 'result')!;
+  t.same(res.ceiling_gflops, { min: 50, median: 50, max: 100 }, 'the ceiling of each round');
+  t.same(res.ceiling_share, { min: 0.1, median: 0.1, max: 0.1 }, '10% of the ceiling in every round');
+  t.same(res.gflops, { min: 5, median: 5, max: 10 });
+});
