@@ -31,7 +31,8 @@ void sgemmPackedB(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
 
 // op(A) packed once into the active kernel's A panels, for several products against different
 // B: a convolution's weights against each chunk of its images, which the driver would otherwise
-// pack again for every chunk. The sums are the same as sgemm's, bit for bit.
+// pack again for every chunk. The sums are the same as sgemm's, bit for bit. The panels are
+// held whole (sgemm packs a tall A in row slices instead): meant for a layer's weights.
 class PackedA {
  public:
   PackedA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
