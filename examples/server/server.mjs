@@ -274,6 +274,8 @@ export async function startServer({
       try {
         release = await admission.enter(req);
       } catch (why) {
+        // The line refuses everyone once the drain has begun: that is the shutdown's answer.
+        if (shuttingDown) throw new HttpError(503, 'the server is shutting down', { 'retry-after': '5', connection: 'close' });
         throw new HttpError(why.status, why.message, why.status === 503 ? { 'retry-after': '1' } : {});
       }
       send(res, 200, await predict(req, res, b));
@@ -318,9 +320,14 @@ export async function startServer({
     if (shuttingDown) return;
     shuttingDown = true;
     admission.close();
-    // Held connections are read now, and their requests answered 503.
+    // Held connections are read now, and their requests answered 503. They are handed over a
+    // few at a time from setImmediate turns, so wait (up to 2 s) until every one has been read
+    // or has gone quiet: closing the connections first dropped requests that had reached the
+    // server without an answer at all.
     intake?.openAll();
     server.close();
+    for (let i = 0; intake && i < 200 && (intake.held > 0 || intake.snapshot().unparsed > 0); i++)
+      await new Promise((r) => setTimeout(r, 10));
     server.closeIdleConnections();
     if (inFlight > 0) await new Promise((r) => (idle = r));
     for (const b of backends.values()) await b.close();

@@ -55,11 +55,38 @@ t.test('a full queue answers 503 with Retry-After; the others are served', async
   srv.child.kill('SIGKILL');
 });
 
+t.test('SIGTERM with connections still held unread: each gets 200 or 503, none is dropped', async (t) => {
+  // One request admitted at a time and one connection read at a time: most of these are held
+  // by the intake when the signal comes, and the drain must answer them, not close them.
+  const srv = await startServer(['--model', `alexnet=${weights}`, '--no-batching', '--admit', '1', '--intake-window', '1']);
+  const sent = Array.from({ length: 8 }, () => post(srv.url));
+  await new Promise((r) => setTimeout(r, 30));
+  srv.child.kill('SIGTERM');
+  const rs = await Promise.all(sent);
+  t.same(
+    rs.filter((r) => r.status !== 200 && r.status !== 503).map((r) => r.status),
+    [],
+    `every request was answered 200 or 503 (got ${rs.map((r) => r.status).join(', ')})`,
+  );
+  t.ok(
+    rs.filter((r) => r.status === 503).every((r) => r.retryAfter === '5' || r.retryAfter === '1'),
+    'each 503 says when to come back (5 s: shutting down; 1 s: the line was full)',
+  );
+  t.equal(await srv.exited, 0, 'the server exited 0');
+});
+
 t.test('SIGTERM: in-flight requests finish, new ones get 503, the process exits 0', async (t) => {
-  const srv = await startServer(['--model', `alexnet=${weights}`, '--max-batch', '4']);
+  const srv = await startServer(['--model', `alexnet=${weights}`, '--max-batch', '4', '--admin-port', '0']);
   const inflight = Array.from({ length: 12 }, () => post(srv.url));
-  // Let the requests reach the server (bodies read) before the signal.
-  await new Promise((r) => setTimeout(r, 300));
+  // The signal goes once the server has read all 12 requests (its intake holds connections
+  // unread while the admission line is long, and a fixed 300 ms was not enough for that on a
+  // loaded machine: a request still held at the signal is rightly answered 503).
+  const readAll = async () => {
+    const s = (await (await fetch(srv.adminUrl + '/v1/stats')).json()) as { intake: { handed: number; held: number; unparsed: number } };
+    return s.intake.handed >= 12 && s.intake.held === 0 && s.intake.unparsed === 0;
+  };
+  for (let i = 0; i < 500 && !(await readAll()); i++) await new Promise((r) => setTimeout(r, 10));
+  t.ok(await readAll(), 'the server read all 12 requests before the signal');
   srv.child.kill('SIGTERM');
   // The late request goes once the server says it is draining (a fixed delay raced the signal
   // handler on a loaded machine, and a request that beat it was rightly answered 200).
