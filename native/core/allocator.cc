@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -23,8 +24,8 @@ constexpr size_t kHugeMin = 4 * kHugeAlign;
 // line and in the page bits too, and 32 of them span one L2 way (128 KiB) and a little more.
 constexpr size_t kColourStep = 4096 + 64;
 constexpr size_t kColours = 32;
-// The first colour leaves room for the base pointer, stored just before the block.
-constexpr size_t kColourMin = 64;
+// A colour stays inside the block's first 2 MiB, so the block's start rounds down to its base.
+static_assert((kColours - 1) * kColourStep < kHugeAlign, "a colour must stay inside the first 2 MiB");
 std::atomic<size_t> nextColour{0};
 
 bool isLarge(size_t bytes) { return bytes >= kHugeMin; }
@@ -36,27 +37,19 @@ void* osAlloc(size_t bytes) {
   }
   // Large blocks are 2 MiB aligned and asked for transparent huge pages: im2col buffers and
   // activations are streamed through and TLB misses show up in GEMM packing otherwise.
-  const size_t colour = kColourMin + (nextColour.fetch_add(1, std::memory_order_relaxed) % kColours) * kColourStep;
+  const size_t colour = (nextColour.fetch_add(1, std::memory_order_relaxed) % kColours) * kColourStep;
   void* base = nullptr;
   if (posix_memalign(&base, kHugeAlign, bytes + colour) != 0) return nullptr;
 #ifdef MADV_HUGEPAGE
   madvise(base, bytes + colour, MADV_HUGEPAGE);
 #endif
-  char* p = static_cast<char*>(base) + colour;
-  std::memcpy(p - sizeof(void*), &base, sizeof(void*));
-  return p;
+  return static_cast<char*>(base) + colour;
 }
 
 // `bytes` is the block's size class, as allocate() rounded it.
 void osFree(void* p, size_t bytes) {
-  if (!p) return;
-  if (!isLarge(bytes)) {
-    std::free(p);
-    return;
-  }
-  void* base = nullptr;
-  std::memcpy(&base, static_cast<char*>(p) - sizeof(void*), sizeof(void*));
-  std::free(base);
+  if (p && isLarge(bytes)) p = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t(kHugeAlign - 1));
+  std::free(p);
 }
 }  // namespace
 

@@ -1,9 +1,10 @@
 // Tensor storage from JS: allocate, copy in, copy across devices, view, release; memory statistics; pool info.
 #include <cstring>
-#include <utility>
+#include <memory>
 #include <vector>
 
 #include "../core/allocator.h"
+#include "../core/scratch.h"
 #include "../core/storage.h"
 #include "../core/thread_pool.h"
 #include "../cpu/elementwise.h"
@@ -118,20 +119,13 @@ Napi::Value HostBlockOffsets(const Napi::CallbackInfo& info) {
   const int64_t count = a.count(0, "count"), bytes = a.count(1, "bytes");
   if (count > 1024 || bytes > (int64_t(1) << 30))
     throw Error(Code::Arg, "hostBlockOffsets: at most 1024 blocks of at most 1 GiB");
-  std::vector<std::pair<void*, size_t>> blocks;
+  // Held at once (each Scratch returns its block to the pool when the vector goes).
+  std::vector<std::unique_ptr<Scratch>> blocks;
   Napi::Array out = Napi::Array::New(info.Env(), size_t(count));
-  try {
-    for (int64_t i = 0; i < count; i++) {
-      size_t rounded = 0;
-      void* p = hostAllocator().allocate(size_t(bytes), &rounded);
-      blocks.emplace_back(p, rounded);
-      out.Set(uint32_t(i), double(reinterpret_cast<uintptr_t>(p) & ((uintptr_t(2) << 20) - 1)));
-    }
-  } catch (...) {
-    for (auto& b : blocks) hostAllocator().free(b.first, b.second);
-    throw;
+  for (int64_t i = 0; i < count; i++) {
+    blocks.push_back(std::make_unique<Scratch>(size_t(bytes)));
+    out.Set(uint32_t(i), double(reinterpret_cast<uintptr_t>(blocks.back()->as<void>()) & ((uintptr_t(2) << 20) - 1)));
   }
-  for (auto& b : blocks) hostAllocator().free(b.first, b.second);
   return out;
 }
 
