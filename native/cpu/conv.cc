@@ -14,7 +14,6 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -155,13 +154,14 @@ int64_t conv2dImagesPerChunk(const Conv2dGeom& g) { return imagesPerChunk(g); }
 namespace {
 
 // Each group's weights W_g [OCg, Kg] (or W_g^T, transposed) in A panels.
-std::vector<std::unique_ptr<PackedA>> packGroupWeights(const float* w, const Conv2dGeom& g, bool transposed) {
+std::vector<PackedA> packGroupWeights(const float* w, const Conv2dGeom& g, bool transposed) {
   const int64_t Kg = g.Kg(), OCg = g.OCg();
-  std::vector<std::unique_ptr<PackedA>> out;
+  std::vector<PackedA> out;
+  out.reserve(size_t(g.groups));
   for (int64_t gi = 0; gi < g.groups; gi++) {
     const float* wg = w + gi * OCg * Kg;
-    out.push_back(transposed ? std::make_unique<PackedA>(true, Kg, OCg, wg, Kg)
-                             : std::make_unique<PackedA>(false, OCg, Kg, wg, Kg));
+    if (transposed) out.emplace_back(true, Kg, OCg, wg, Kg);
+    else out.emplace_back(false, OCg, Kg, wg, Kg);
   }
   return out;
 }
@@ -198,12 +198,12 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
   if (!direct) out.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
   // Each group's weights are packed into A panels once, not once per chunk of images.
-  const std::vector<std::unique_ptr<PackedA>> wPacked = packGroupWeights(wm, g, false);
+  const std::vector<PackedA> wPacked = packGroupWeights(wm, g, false);
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
     const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
     for (int64_t gi = 0; gi < g.groups; gi++) {
       const ColumnBlock block{n0, nb, gi * Cg, Cg, ld, OHW};
-      const PackedA& wg = *wPacked[size_t(gi)];
+      const PackedA& wg = wPacked[size_t(gi)];
       const float* bg = bias ? bias + gi * OCg : nullptr;
       float* dst = direct ? y + (n0 * g.OC + gi * OCg) * OHW : out->as<float>();
       if (packed) {
@@ -272,8 +272,7 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
   if (!direct) dyPacked.emplace(size_t(OCg * B * OHW) * sizeof(float));
 
   // W_g^T for the input gradient, packed once for all chunks.
-  const std::vector<std::unique_ptr<PackedA>> wtPacked =
-      dx ? packGroupWeights(wm, g, true) : std::vector<std::unique_ptr<PackedA>>();
+  const std::vector<PackedA> wtPacked = dx ? packGroupWeights(wm, g, true) : std::vector<PackedA>();
   for (int64_t n0 = 0; n0 < g.N; n0 += B) {
     const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
     if (dx && !noColumns) zeroImages(dx, g, n0, nb);  // col2im adds
@@ -306,7 +305,7 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
 
       if (dx) {
         // dcols [Kg, nb*OHW] = W_g^T * dY_g, then back onto the image.
-        const PackedA& wt = *wtPacked[size_t(gi)];
+        const PackedA& wt = wtPacked[size_t(gi)];
         if (noColumns) {
           sgemm(wt, false, OHW, dyg, ldDy, 0.0f, dx + (n0 * g.C + gi * Cg) * HW, HW);
         } else {

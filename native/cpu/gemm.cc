@@ -200,6 +200,8 @@ PackedA::PackedA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda)
 }
 
 PackedA::~PackedA() = default;
+PackedA::PackedA(PackedA&&) noexcept = default;
+PackedA& PackedA::operator=(PackedA&&) noexcept = default;
 int64_t PackedA::rows() const { return impl_->layout.M; }
 int64_t PackedA::depth() const { return impl_->layout.K; }
 

@@ -37,8 +37,8 @@ class PackedA {
  public:
   PackedA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
   ~PackedA();
-  PackedA(const PackedA&) = delete;
-  PackedA& operator=(const PackedA&) = delete;
+  PackedA(PackedA&&) noexcept;
+  PackedA& operator=(PackedA&&) noexcept;
   int64_t rows() const;
   int64_t depth() const;
   struct Impl;
