@@ -63,13 +63,12 @@ export async function runCase(c: BenchCase, x: CaseContext): Promise<void> {
     }
     // Before each turn, once there are several, a wait for the last one's threads to stop
     // spinning, up to 250 ms (see TurnOptions.settleMs).
+    const ceilingTurns = ready.length ? x.ceilingTurns : undefined;
     const runners: Runner[] = ready.map((r) => r.runner);
-    if (x.ceilingTurns && ready.length) runners.push(x.ceilingTurns);
+    if (ceilingTurns) runners.push(ceilingTurns);
     const results = await timeInTurns(runners, { ...x.timing, settleMs: runners.length > 1 ? 250 : 0 });
-    const ceilingRounds =
-      x.ceilingTurns && ready.length
-        ? results[ready.length].seconds.map((s) => (x.ceilingTurns!.flopPerCall * results[ready.length].iters) / s / 1e9)
-        : null;
+    const c0 = results[ready.length];
+    const ceilingRounds = ceilingTurns ? c0.seconds.map((s) => (ceilingTurns.flopPerCall * c0.iters) / s / 1e9) : null;
     const ourError = ready.find((r) => r.who === ours)?.runner.error;
     if (ourError) throw ourError;
     const lines: Line[] = [];
