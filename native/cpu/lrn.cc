@@ -12,9 +12,10 @@ namespace ck::cpu {
 
 namespace {
 
-// Pixels per task. A block of pixels walks down the channels together, so every inner loop reads
-// one contiguous row of a channel plane (NCHW) instead of striding by H*W per channel.
-constexpr int64_t kBlock = lrnblk::kBlock;
+// Pixels per task of the wide-window path. A block of pixels walks down the channels together,
+// so every inner loop reads one contiguous row of a channel plane (NCHW) instead of striding by
+// H*W per channel.
+constexpr int64_t kBlock = 512;
 
 // s^-beta, with the paper's beta = 0.75 done by square roots (several times faster than pow).
 inline float powNegBeta(float s, float beta) {
@@ -56,75 +57,109 @@ inline void accumulate(double* acc, const float* v, int64_t len, double sign, bo
 
 // ---- Windows of at most kDirectMax channels (AlexNet's n = 5): the sums are taken directly ----
 //
-// Each block first squares its pixels for every channel (into the workspace), then every channel
-// adds up its window: size adds per element instead of the running sum's two double-precision
-// updates, with no drift to guard against. The AVX-512 build of these loops (lrn_avx512.cc)
-// serves beta = 0.75; the loops here serve everything else.
+// A run walks down the channels of one image's pixel range (lrn_blocks.h): each channel's
+// squares (forward) or ratios (backward) enter a ring as the window's leading edge reaches them,
+// and every channel adds up its window from the ring: size adds per element instead of the
+// running sum's two double-precision updates, with no drift to guard against. The AVX-512 build
+// of these loops (lrn_avx512.cc) serves beta = 0.75; the loops here serve everything else.
 constexpr int64_t kDirectMax = 16;
-using lrnblk::kRow;
+static_assert(kDirectMax <= lrnblk::kRing, "the ring must hold a whole window");
+using lrnblk::kRing;
+using lrnblk::kRun;
+using lrnblk::ringStride;
 
-// out[i] = sum of workspace rows [from, to] at column i, added in row order.
-void windowSumRows(const float* ws, int64_t from, int64_t to, int64_t len, float* out) {
+inline float* ringRow(float* ws, int64_t stride, int64_t c) { return ws + (c & (kRing - 1)) * stride; }
+
+// out[i] = sum of the ring rows of channels [from, to] at column i, added in channel order.
+void windowSumRows(float* ws, int64_t stride, int64_t from, int64_t to, int64_t len, float* out) {
   for (int64_t i = 0; i < len; i++) out[i] = 0.f;
-  for (int64_t r = from; r <= to; r++)
-    for (int64_t i = 0; i < len; i++) out[i] += ws[r * kRow + i];
-}
-
-void forwardBlockPortable(const float* x, const lrnblk::Block& b, const LrnParams& p, float* y, float* scale,
-                          float* ws) {
-  for (int64_t c = 0; c < b.C; c++)
-    for (int64_t i = 0; i < b.len; i++) ws[c * kRow + i] = x[c * b.hw + i] * x[c * b.hw + i];
-  float sum[kBlock], pw[kBlock];
-  for (int64_t c = 0; c < b.C; c++) {
-    const int64_t from = std::max<int64_t>(0, c - b.lo), to = std::min(b.C - 1, c + b.hi);
-    windowSumRows(ws, from, to, b.len, sum);
-    const int64_t o = c * b.hw;
-    for (int64_t i = 0; i < b.len; i++) scale[o + i] = p.k + p.alphaEff * sum[i];
-    powNegBetaRow(scale + o, b.len, p.beta, pw);
-    for (int64_t i = 0; i < b.len; i++) y[o + i] = x[o + i] * pw[i];
+  for (int64_t c = from; c <= to; c++) {
+    const float* row = ringRow(ws, stride, c);
+    for (int64_t i = 0; i < len; i++) out[i] += row[i];
   }
 }
 
-void backwardBlockPortable(const float* dy, const float* x, const float* y, const float* scale, const lrnblk::Block& b,
-                           const LrnParams& p, float coef, float* dx, float* ws) {
-  for (int64_t c = 0; c < b.C; c++) {
-    const int64_t o = c * b.hw;
-    for (int64_t i = 0; i < b.len; i++) ws[c * kRow + i] = dy[o + i] * y[o + i] / scale[o + i];
+void forwardRunPortable(const float* x, const lrnblk::Run& r, const LrnParams& p, float* y, float* scale, float* ws) {
+  const int64_t stride = ringStride(r.len);
+  float sum[kRun], pw[kRun];
+  int64_t next = std::max<int64_t>(0, r.c0 - r.lo);
+  for (int64_t c = r.c0; c < r.c1; c++) {
+    const int64_t from = std::max<int64_t>(0, c - r.lo), to = std::min(r.C - 1, c + r.hi);
+    for (; next <= to; next++) {
+      float* row = ringRow(ws, stride, next);
+      const float* xn = x + next * r.hw;
+      for (int64_t i = 0; i < r.len; i++) row[i] = xn[i] * xn[i];
+    }
+    windowSumRows(ws, stride, from, to, r.len, sum);
+    const int64_t o = c * r.hw;
+    for (int64_t i = 0; i < r.len; i++) scale[o + i] = p.k + p.alphaEff * sum[i];
+    powNegBetaRow(scale + o, r.len, p.beta, pw);
+    for (int64_t i = 0; i < r.len; i++) y[o + i] = x[o + i] * pw[i];
   }
-  float acc[kBlock], pw[kBlock];
-  for (int64_t j = 0; j < b.C; j++) {
+}
+
+void backwardRunPortable(const float* dy, const float* x, const float* y, const float* scale, const lrnblk::Run& r,
+                         const LrnParams& p, float coef, float* dx, float* ws) {
+  const int64_t stride = ringStride(r.len);
+  float acc[kRun], pw[kRun];
+  int64_t next = std::max<int64_t>(0, r.c0 - r.hi);
+  for (int64_t j = r.c0; j < r.c1; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
-    const int64_t from = std::max<int64_t>(0, j - b.hi), to = std::min(b.C - 1, j + b.lo);
-    windowSumRows(ws, from, to, b.len, acc);
-    const int64_t o = j * b.hw;
-    powNegBetaRow(scale + o, b.len, p.beta, pw);
-    for (int64_t i = 0; i < b.len; i++) dx[o + i] = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
+    const int64_t from = std::max<int64_t>(0, j - r.hi), to = std::min(r.C - 1, j + r.lo);
+    for (; next <= to; next++) {
+      float* row = ringRow(ws, stride, next);
+      const int64_t o = next * r.hw;
+      for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * y[o + i] / scale[o + i];
+    }
+    windowSumRows(ws, stride, from, to, r.len, acc);
+    const int64_t o = j * r.hw;
+    powNegBetaRow(scale + o, r.len, p.beta, pw);
+    for (int64_t i = 0; i < r.len; i++) dx[o + i] = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
   }
 }
 
 bool useAvx512(const LrnParams& p) { return p.beta == 0.75f && activeAvx512(); }
 
-void lrnForwardDirect(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale) {
+// Runs fn(base, run, ws) over every image's pixel runs (at most kRun pixels) and channel ranges,
+// across the pool. Channels are split only when there are too few runs to keep every thread
+// busy (batch 1 at inference): each piece then recomputes its window's lo + hi edge rows.
+template <typename Fn>
+void forEachRun(const LrnGeom& g, const LrnParams& p, Fn fn) {
   const int64_t hw = g.H * g.W, C = g.C;
+  const int64_t runs = (hw + kRun - 1) / kRun, len = std::min(hw, kRun);
+  const int64_t wanted = 4 * std::max<int64_t>(1, threadPool().size());
+  const int64_t minPiece = 8;  // channels per piece: well above a window's edge of 2-15 rows
+  const int64_t pieces =
+      std::max<int64_t>(1, std::min((wanted + g.N * runs - 1) / (g.N * runs), (C + minPiece - 1) / minPiece));
+  const int64_t per = (C + pieces - 1) / pieces;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, per * len));
+  parallelRange(g.N * runs * pieces, grain, [&](int64_t b, int64_t e) {
+    Scratch ws(size_t(lrnblk::ringFloats(len)) * sizeof(float));
+    for (int64_t t = b; t < e; t++) {
+      const int64_t piece = t % pieces, ri = (t / pieces) % runs, n = t / (pieces * runs);
+      const int64_t p0 = ri * kRun;
+      const lrnblk::Run r{
+          C, hw, std::min(kRun, hw - p0), p.size / 2, (p.size - 1) / 2, piece * per, std::min(C, (piece + 1) * per)};
+      if (r.c0 < r.c1) fn(n * C * hw + p0, r, ws.as<float>());
+    }
+  });
+}
+
+void lrnForwardDirect(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale) {
   const bool avx = useAvx512(p);
-  forEachBlock(g, C * kRow, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
-    const int64_t base = n * C * hw + p0;
-    const lrnblk::Block b{C, hw, len, p.size / 2, (p.size - 1) / 2};
-    if (avx) lrnblk::forwardAvx512(x + base, b, p.k, p.alphaEff, y + base, scale + base, ws);
-    else forwardBlockPortable(x + base, b, p, y + base, scale + base, ws);
+  forEachRun(g, p, [&](int64_t base, const lrnblk::Run& r, float* ws) {
+    if (avx) lrnblk::forwardAvx512(x + base, r, p.k, p.alphaEff, y + base, scale + base, ws);
+    else forwardRunPortable(x + base, r, p, y + base, scale + base, ws);
   });
 }
 
 void lrnBackwardDirect(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                        const LrnParams& p, float* dx) {
-  const int64_t hw = g.H * g.W, C = g.C;
   const float coef = 2.f * p.beta * p.alphaEff;
   const bool avx = useAvx512(p);
-  forEachBlock(g, C * kRow, [&](int64_t n, int64_t p0, int64_t len, float* ws) {
-    const int64_t base = n * C * hw + p0;
-    const lrnblk::Block b{C, hw, len, p.size / 2, (p.size - 1) / 2};
-    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, b, coef, dx + base, ws);
-    else backwardBlockPortable(dy + base, x + base, y + base, scale + base, b, p, coef, dx + base, ws);
+  forEachRun(g, p, [&](int64_t base, const lrnblk::Run& r, float* ws) {
+    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, r, coef, dx + base, ws);
+    else backwardRunPortable(dy + base, x + base, y + base, scale + base, r, p, coef, dx + base, ws);
   });
 }
 

@@ -1,4 +1,4 @@
-// AVX-512 build of LRN's direct-sum block loops (lrn_blocks.h), for beta = 0.75.
+// AVX-512 build of LRN's direct-sum run loops (lrn_blocks.h), for beta = 0.75.
 // scale^-0.75 = scale^-1/2 * scale^-1/4, each from the 14-bit reciprocal square root estimate and
 // one Newton step (relative error a few 1e-7): the exact form, two square roots and a division
 // per element, kept this loop at ~3 cycles per element, bound by the divider.
@@ -33,53 +33,65 @@ inline __m512 powNeg075(__m512 s) {
   return _mm512_mask_mov_ps(r, inf, _mm512_setzero_ps());
 }
 
-// Sum of workspace rows [from, to] at column v, added in row order (as the portable loop does).
-inline __m512 windowSum(const float* ws, int64_t from, int64_t to, int64_t v, __mmask16 m) {
+// Ring row of channel c (lrn_blocks.h).
+inline float* ringRow(float* ws, int64_t stride, int64_t c) { return ws + (c & (kRing - 1)) * stride; }
+
+// Sum of the ring rows of channels [from, to] at column v, added in channel order (as the
+// portable loop does).
+inline __m512 windowSum(float* ws, int64_t stride, int64_t from, int64_t to, int64_t v, __mmask16 m) {
   __m512 s = _mm512_setzero_ps();
-  for (int64_t c = from; c <= to; c++) s = _mm512_add_ps(s, load(ws + c * kRow + v, m));
+  for (int64_t c = from; c <= to; c++) s = _mm512_add_ps(s, load(ringRow(ws, stride, c) + v, m));
   return s;
 }
 
 }  // namespace
 
-void forwardAvx512(const float* x, const Block& b, float k, float alphaEff, float* y, float* scale, float* ws) {
-  for (int64_t c = 0; c < b.C; c++)
-    for (int64_t v = 0; v < b.len; v += 16) {
-      const __mmask16 m = tailMask(b.len - v);
-      const __m512 xv = load(x + c * b.hw + v, m);
-      _mm512_mask_storeu_ps(ws + c * kRow + v, m, _mm512_mul_ps(xv, xv));
-    }
+void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws) {
+  const int64_t stride = ringStride(r.len);
   const __m512 kv = _mm512_set1_ps(k), av = _mm512_set1_ps(alphaEff);
-  for (int64_t c = 0; c < b.C; c++) {
-    const int64_t from = c - b.lo < 0 ? 0 : c - b.lo, to = c + b.hi >= b.C ? b.C - 1 : c + b.hi;
-    for (int64_t v = 0; v < b.len; v += 16) {
-      const __mmask16 m = tailMask(b.len - v);
-      const __m512 s = _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(ws, from, to, v, m)));
-      const int64_t o = c * b.hw + v;
+  int64_t next = r.c0 - r.lo < 0 ? 0 : r.c0 - r.lo;  // the first channel whose squares are not in the ring
+  for (int64_t c = r.c0; c < r.c1; c++) {
+    const int64_t from = c - r.lo < 0 ? 0 : c - r.lo, to = c + r.hi >= r.C ? r.C - 1 : c + r.hi;
+    for (; next <= to; next++) {
+      float* row = ringRow(ws, stride, next);
+      for (int64_t v = 0; v < r.len; v += 16) {
+        const __mmask16 m = tailMask(r.len - v);
+        const __m512 xv = load(x + next * r.hw + v, m);
+        _mm512_mask_storeu_ps(row + v, m, _mm512_mul_ps(xv, xv));
+      }
+    }
+    for (int64_t v = 0; v < r.len; v += 16) {
+      const __mmask16 m = tailMask(r.len - v);
+      const __m512 s = _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(ws, stride, from, to, v, m)));
+      const int64_t o = c * r.hw + v;
       _mm512_mask_storeu_ps(scale + o, m, s);
       _mm512_mask_storeu_ps(y + o, m, _mm512_mul_ps(load(x + o, m), powNeg075(s)));
     }
   }
 }
 
-void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Block& b, float coef,
+void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float coef,
                     float* dx, float* ws) {
-  for (int64_t c = 0; c < b.C; c++)
-    for (int64_t v = 0; v < b.len; v += 16) {
-      const __mmask16 m = tailMask(b.len - v);
-      const int64_t o = c * b.hw + v;
-      // Masked-off lanes load 0 from scale too: 0/0 there is never stored.
-      const __m512 r = _mm512_div_ps(_mm512_mul_ps(load(dy + o, m), load(y + o, m)), load(scale + o, m));
-      _mm512_mask_storeu_ps(ws + c * kRow + v, m, r);
-    }
+  const int64_t stride = ringStride(r.len);
   const __m512 cv = _mm512_set1_ps(coef);
-  for (int64_t j = 0; j < b.C; j++) {
+  int64_t next = r.c0 - r.hi < 0 ? 0 : r.c0 - r.hi;  // the first channel whose ratios are not in the ring
+  for (int64_t j = r.c0; j < r.c1; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
-    const int64_t from = j - b.hi < 0 ? 0 : j - b.hi, to = j + b.lo >= b.C ? b.C - 1 : j + b.lo;
-    for (int64_t v = 0; v < b.len; v += 16) {
-      const __mmask16 m = tailMask(b.len - v);
-      const int64_t o = j * b.hw + v;
-      const __m512 acc = windowSum(ws, from, to, v, m);
+    const int64_t from = j - r.hi < 0 ? 0 : j - r.hi, to = j + r.lo >= r.C ? r.C - 1 : j + r.lo;
+    for (; next <= to; next++) {
+      float* row = ringRow(ws, stride, next);
+      for (int64_t v = 0; v < r.len; v += 16) {
+        const __mmask16 m = tailMask(r.len - v);
+        const int64_t o = next * r.hw + v;
+        // Masked-off lanes load 0 from scale too: 0/0 there is never stored.
+        const __m512 q = _mm512_div_ps(_mm512_mul_ps(load(dy + o, m), load(y + o, m)), load(scale + o, m));
+        _mm512_mask_storeu_ps(row + v, m, q);
+      }
+    }
+    for (int64_t v = 0; v < r.len; v += 16) {
+      const __mmask16 m = tailMask(r.len - v);
+      const int64_t o = j * r.hw + v;
+      const __m512 acc = windowSum(ws, stride, from, to, v, m);
       const __m512 first = _mm512_mul_ps(load(dy + o, m), powNeg075(load(scale + o, m)));
       const __m512 second = _mm512_mul_ps(_mm512_mul_ps(cv, load(x + o, m)), acc);
       _mm512_mask_storeu_ps(dx + o, m, _mm512_sub_ps(first, second));

@@ -46,6 +46,26 @@ function refForward(x: ArrayLike<number>, shape: number[], p: Params): { y: Floa
   return { y, scale };
 }
 
+/** dx from the analytic form (lrn.h), in float64: for shapes too large for finite differences. */
+function refBackward(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params): Float64Array {
+  const [N, C] = shape;
+  const hw = x.length / (N * C);
+  const { y, scale } = refForward(x, shape, p);
+  const coef = 2 * p.beta * alphaEff(p);
+  const dx = new Float64Array(x.length);
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const [lo, hi] = window(c, p.size, C);
+      for (let i = 0; i < hw; i++) {
+        const at = (n * C + c) * hw + i;
+        const ratio = (dy[at] * y[at]) / scale[at];
+        dx[at] += dy[at] * scale[at] ** -p.beta;
+        for (let j = lo; j <= hi; j++) dx[(n * C + j) * hw + i] -= coef * x[(n * C + j) * hw + i] * ratio;
+      }
+    }
+  return dx;
+}
+
 // ---- running the kernels ----
 
 async function run(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params, dev: Device = device('cpu')) {
@@ -68,6 +88,11 @@ const named: [string, number[], number][] = [
   ['n=1', [1, 5, 2, 3], 1],
   ['H=W=1', [4, 10, 1, 1], 5],
   ['more pixels than one block (512)', [1, 5, 23, 23], 3],
+  ['more pixels than one run (4096)', [1, 1, 70, 60], 3],
+  // A batch too small to keep every thread busy splits the channels; windows cross the pieces.
+  ['channels split, N=1', [1, 40, 3, 3], 5],
+  ['channels split, N=2, even n', [2, 24, 3, 2], 6],
+  ['channels split, the widest direct window', [1, 40, 2, 2], 16],
   ['rank 3 [N, C, L]', [2, 6, 11], 3],
   // Windows wider than 16 channels take the running-sum path, the others the direct sums.
   ['wide window n=21 (running sum)', [2, 30, 3, 5], 21],
@@ -103,6 +128,34 @@ eachBackend(t, 'forward and backward match the float64 reference, both conventio
       t.equal(mismatch(got.dx, numeric, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${label}: dx vs finite differences`);
     }
 });
+
+// Planes this large make each channel piece a task of its own, so pieces run on different threads
+// with workspaces of their own: a piece must compute its window's edge rows itself.
+eachBackend(
+  t,
+  'large planes with the channels split: forward and the analytic backward',
+  { families: ['lrn'], cuda: true },
+  async (t, be) => {
+    for (const [shape, size] of [
+      [[1, 40, 41, 41], 5],
+      [[1, 96, 55, 55], 5],
+      [[2, 36, 33, 33], 16],
+    ] as [number[], number][]) {
+      const p: Params = { size, alpha: 2, beta: 0.75, k: 2, alphaConvention: 'per-size' };
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Two data sets in a row: rows a piece forgot to compute would still hold the first one's
+      // values in a reused workspace, right for it and wrong for the second.
+      for (const seed of [91, 93]) {
+        const x = f32(randomArray(n, seed, -2, 2));
+        const dy = f32(randomArray(n, seed + 1));
+        const got = await run(x, dy, shape, p, be.device);
+        const label = `${JSON.stringify(shape)} seed ${seed}`;
+        t.equal(mismatch(got.y, refForward(x, shape, p).y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${label}: y`);
+        t.equal(mismatch(got.dx, refBackward(x, dy, shape, p), tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${label}: dx`);
+      }
+    }
+  },
+);
 
 eachBackend(t, 'other beta than 0.75 (the pow path) and the paper defaults', { families: ['lrn'], cuda: true }, async (t, be) => {
   const shape = [2, 8, 3, 4];
