@@ -129,17 +129,27 @@ void zeroImages(float* x, const Conv2dGeom& g, int64_t n0, int64_t images) {
 }
 
 // db[oc] = sum of dy over images and positions, accumulated in double.
+// Sum of one output plane's gradient: 16 interleaved float partial sums, which the compiler keeps
+// in vector registers, then added in double. One running float sum (as this was) waits on the
+// add's latency for every element: AlexNet's bias gradients took 2% of a b64 step at 5 GB/s.
+inline double planeSum(const float* row, int64_t n) {
+  constexpr int kLanes = 16;
+  float part[kLanes] = {};
+  int64_t p = 0;
+  for (; p + kLanes <= n; p += kLanes)
+    for (int l = 0; l < kLanes; l++) part[l] += row[p + l];
+  double s = 0;
+  for (int l = 0; l < kLanes; l++) s += part[l];
+  for (; p < n; p++) s += row[p];
+  return s;
+}
+
 void biasGrad(const float* dy, const Conv2dGeom& g, float* db) {
   const int64_t plane = g.OHW();
   parallelRange(g.OC, rowGrain(g.N * plane), [&](int64_t begin, int64_t end) {
     for (int64_t oc = begin; oc < end; oc++) {
       double s = 0;
-      for (int64_t n = 0; n < g.N; n++) {
-        const float* row = dy + (n * g.OC + oc) * plane;
-        float part = 0;  // a short float run per row, then double across rows
-        for (int64_t p = 0; p < plane; p++) part += row[p];
-        s += part;
-      }
+      for (int64_t n = 0; n < g.N; n++) s += planeSum(dy + (n * g.OC + oc) * plane, plane);
       db[oc] = float(s);
     }
   });
