@@ -86,6 +86,19 @@ export abstract class Layer {
     throw new ArgumentError(`${this.name}: only an activation layer can adopt a fused output`);
   }
 
+  /**
+   * Set by layers whose backward can also take the backward of the ReLU before them (whose
+   * output is this layer's input) in the same pass: Sequential then calls backwardThroughRelu
+   * and skips the ReLU's own pass over the tensor.
+   */
+  readonly fusesReluBackward: boolean = false;
+
+  /** backward(dy), then the preceding ReLU's backward, in one pass; only where fusesReluBackward. */
+  backwardThroughRelu(dy: Tensor): Tensor | undefined {
+    void dy;
+    throw new ArgumentError(`${this.name}: cannot take a ReLU's backward into its own`);
+  }
+
   /** Non-null for layers with random-stream state (dropout); see StochasticState. */
   get stochastic(): StochasticState | null {
     return null;

@@ -41,8 +41,19 @@ export class LocalResponseNorm extends Layer {
   }
 
   backward(dy: Tensor): Tensor | undefined {
+    return this.backwardWith(dy, false);
+  }
+
+  // Its input x is what the ReLU saved, so the ReLU's mask (x > 0) costs the kernel nothing.
+  override readonly fusesReluBackward = true;
+
+  override backwardThroughRelu(dy: Tensor): Tensor | undefined {
+    return this.backwardWith(dy, true);
+  }
+
+  private backwardWith(dy: Tensor, reluInput: boolean): Tensor | undefined {
     if (!this.x || !this.y || !this.scale) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, this.scale, this.opts) : undefined;
+    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, this.scale, this.opts, { reluInput }) : undefined;
     this.releaseSaved();
     return dx;
   }

@@ -78,8 +78,19 @@ export class Sequential extends Layer {
       step: () => {
         if (i <= 0) return -1;
         i--;
-        const dx: Tensor | undefined = this.layers[i].backward(g!);
-        if (this.onLayerBackward !== null) this.onLayerBackward(i, this.layers[i]);
+        const layer = this.layers[i];
+        const relu = i > 0 ? this.layers[i - 1] : null;
+        // A ReLU right before a layer that can take its backward: one pass for the two (the
+        // ReLU's output is that layer's input by construction of forward()).
+        const fuse =
+          relu !== null && layer.fusesReluBackward && relu.fusableActivation === 'relu' && relu.needInputGrad && layer.needInputGrad;
+        const dx: Tensor | undefined = fuse ? layer.backwardThroughRelu(g!) : layer.backward(g!);
+        if (this.onLayerBackward !== null) this.onLayerBackward(i, layer);
+        if (fuse) {
+          relu.releaseSaved();
+          i--;
+          if (this.onLayerBackward !== null) this.onLayerBackward(i, relu);
+        }
         if (g !== dy) g!.dispose();
         g = dx;
         if (!g && i > 0) throw new ArgumentError(`${this.layers[i].name}: returned no input gradient inside a Sequential`);

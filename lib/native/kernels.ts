@@ -69,7 +69,20 @@ export interface PoolBinding {
 
 export interface LrnBinding {
   lrn(s: S, x: H, y: H, scale: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
-  lrnBackward(s: S, dy: H, x: H, y: H, scale: H, dx: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
+  lrnBackward(
+    s: S,
+    dy: H,
+    x: H,
+    y: H,
+    scale: H,
+    dx: H,
+    geom: number[],
+    size: number,
+    alphaEff: number,
+    beta: number,
+    k: number,
+    reluInput: boolean,
+  ): void;
 }
 
 export interface ActivationBinding {

@@ -74,8 +74,17 @@ export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
   return { y, scale };
 }
 
+export interface LrnBackwardOptions {
+  /**
+   * x is a ReLU's output: dx is also taken back through that ReLU (0 where x <= 0), exactly
+   * what reluBackward(lrnBackward(...), x) gives, in the same pass (a network's backward then
+   * skips one pass over the tensor and the tensor itself).
+   */
+  reluInput?: boolean;
+}
+
 /** dx of LRN, from the forward's x, y and scale and the same options. */
-export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opts: LrnOptions): Tensor {
+export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opts: LrnOptions, back: LrnBackwardOptions = {}): Tensor {
   const op = 'lrnBackward';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'x', x);
@@ -87,7 +96,22 @@ export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opt
   sameShape(op, 'scale', scale, 'x', x);
   const geom = lrnGeom(op, 'x', x);
   const p = resolve(op, opts);
+  const reluInput = back.reluInput ?? false;
+  if (typeof reluInput !== 'boolean') throw new ArgumentError(`${op}: 'reluInput' must be a boolean, got ${describe(reluInput)}`);
   const dx = Tensor.empty(x.shape, 'float32', x.device);
-  nb.lrnBackward(x.device.stream, dy.handle(), x.handle(), y.handle(), scale.handle(), dx.handle(), geom, p.size, p.alphaEff, p.beta, p.k);
+  nb.lrnBackward(
+    x.device.stream,
+    dy.handle(),
+    x.handle(),
+    y.handle(),
+    scale.handle(),
+    dx.handle(),
+    geom,
+    p.size,
+    p.alphaEff,
+    p.beta,
+    p.k,
+    reluInput,
+  );
   return dx;
 }

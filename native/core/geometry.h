@@ -56,6 +56,9 @@ struct LrnParams {
   float alphaEff;  // alpha/size (Caffe, PyTorch, ONNX) or alpha itself (the paper, TF): native/cpu/lrn.h
   float beta;
   float k;
+  // Backward only: x is a ReLU's output, and dx is taken through that ReLU too (0 where x <= 0,
+  // as reluBackward gives), so the network's backward skips a pass over the tensor.
+  bool reluInput = false;
 };
 
 // --- activations: LeCun's scaled tanh 1.7159 tanh(2x/3), the same constants on both devices --

@@ -114,7 +114,10 @@ void backwardRunPortable(const float* dy, const float* x, const float* y, const 
     windowSumRows(ws, stride, from, to, r.len, acc);
     const int64_t o = j * r.hw;
     powNegBetaRow(scale + o, r.len, p.beta, pw);
-    for (int64_t i = 0; i < r.len; i++) dx[o + i] = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
+    for (int64_t i = 0; i < r.len; i++) {
+      const float d = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
+      dx[o + i] = p.reluInput && !(x[o + i] > 0.f) ? 0.f : d;
+    }
   }
 }
 
@@ -158,7 +161,7 @@ void lrnBackwardDirect(const float* dy, const float* x, const float* y, const fl
   const float coef = 2.f * p.beta * p.alphaEff;
   const bool avx = useAvx512(p);
   forEachRun(g, p, [&](int64_t base, const lrnblk::Run& r, float* ws) {
-    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, r, coef, dx + base, ws);
+    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, r, coef, p.reluInput, dx + base, ws);
     else backwardRunPortable(dy + base, x + base, y + base, scale + base, r, p, coef, dx + base, ws);
   });
 }
@@ -213,8 +216,10 @@ void lrnBackward(const float* dy, const float* x, const float* y, const float* s
       if (j + lo < C) accumulate(acc, ratio + (j + lo) * kBlock, len, 1.0, false);
       if (j - hi - 1 >= 0) accumulate(acc, ratio + (j - hi - 1) * kBlock, len, -1.0, false);
       const int64_t o = base + j * hw;
-      for (int64_t i = 0; i < len; i++)
-        dx[o + i] = dy[o + i] * powNegBeta(scale[o + i], p.beta) - coef * x[o + i] * float(acc[i]);
+      for (int64_t i = 0; i < len; i++) {
+        const float d = dy[o + i] * powNegBeta(scale[o + i], p.beta) - coef * x[o + i] * float(acc[i]);
+        dx[o + i] = p.reluInput && !(x[o + i] > 0.f) ? 0.f : d;
+      }
     }
   });
 }

@@ -71,7 +71,7 @@ void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float*
 }
 
 void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float coef,
-                    float* dx, float* ws) {
+                    bool reluInput, float* dx, float* ws) {
   const int64_t stride = ringStride(r.len);
   const __m512 cv = _mm512_set1_ps(coef);
   int64_t next = r.c0 - r.hi < 0 ? 0 : r.c0 - r.hi;  // the first channel whose ratios are not in the ring
@@ -92,9 +92,12 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
       const __mmask16 m = tailMask(r.len - v);
       const int64_t o = j * r.hw + v;
       const __m512 acc = windowSum(ws, stride, from, to, v, m);
+      const __m512 xv = load(x + o, m);
       const __m512 first = _mm512_mul_ps(load(dy + o, m), powNeg075(load(scale + o, m)));
-      const __m512 second = _mm512_mul_ps(_mm512_mul_ps(cv, load(x + o, m)), acc);
-      _mm512_mask_storeu_ps(dx + o, m, _mm512_sub_ps(first, second));
+      const __m512 d = _mm512_sub_ps(first, _mm512_mul_ps(_mm512_mul_ps(cv, xv), acc));
+      // The ReLU before: 0 where x <= 0 (or NaN), the lanes an ordered x > 0 leaves out.
+      const __mmask16 pass = reluInput ? _mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_GT_OQ) : __mmask16(0xFFFF);
+      _mm512_mask_storeu_ps(dx + o, m, _mm512_maskz_mov_ps(pass, d));
     }
   }
 }

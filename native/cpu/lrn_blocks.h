@@ -39,8 +39,9 @@ struct Run {
 
 // y, scale of channels [c0, c1) at one run; ws holds ringFloats(len) floats.
 void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws);
-// dx of channels [c0, c1) at one run; coef = 2 * beta * alphaEff; ws holds ringFloats(len) floats.
+// dx of channels [c0, c1) at one run; coef = 2 * beta * alphaEff; ws holds ringFloats(len) floats;
+// reluInput: dx = 0 where x <= 0 (LrnParams).
 void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float coef,
-                    float* dx, float* ws);
+                    bool reluInput, float* dx, float* ws);
 
 }  // namespace ck::cpu::lrnblk

@@ -53,7 +53,8 @@ __global__ void lrn_backward_kernel(const float* dy, const float* x, const float
       if (j + lo < C) acc += ratio(j + lo);
       if (j - hi - 1 >= 0) acc -= ratio(j - hi - 1);
       int64_t o = base + j * HW;
-      dx[o] = dy[o] * powNegBeta(scale[o], p.beta) - coef * x[o] * float(acc);
+      const float d = dy[o] * powNegBeta(scale[o], p.beta) - coef * x[o] * float(acc);
+      dx[o] = p.reluInput && !(x[o] > 0.f) ? 0.f : d;  // the ReLU before (LrnParams)
     }
   }
 }

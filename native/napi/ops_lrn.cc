@@ -44,12 +44,13 @@ Napi::Value Lrn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k)
+// lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k, reluInput)
 Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "lrnBackward");
   Device& dev = a.device(0);
   LrnGeom g = readGeom(a, 6);
   LrnParams p = readParams(a, 7);
+  p.reluInput = a.flag(11);
   int64_t n = elems(g);
   TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
             dx = a.f32(5, "dx", n);

@@ -269,6 +269,35 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   for (const u of [x, other, x2, xi, y, scale]) u.dispose();
 });
 
+eachBackend(t, "reluInput: the ReLU's backward in the same pass, bit for bit", { families: ['lrn'], cuda: true }, async (t, be) => {
+  // x is a ReLU's output (zeros where the pre-activation was negative); both the direct-sum and
+  // the running-sum (wide window) paths.
+  for (const [shape, size] of [
+    [[2, 24, 9, 7], 5],
+    [[1, 30, 3, 5], 21],
+  ] as [number[], number][]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const pre = Tensor.fromArray(Float32Array.from(randomArray(n, 61, -2, 2)), shape, { device: be.device });
+    const x = ops.relu(pre);
+    const dy = Tensor.fromArray(Float32Array.from(randomArray(n, 62)), shape, { device: be.device });
+    const p: Params = { size, alpha: 2, beta: 0.75, k: 2, alphaConvention: 'per-size' };
+    const { y, scale } = ops.lrn(x, p);
+    const plain = ops.lrnBackward(dy, x, y, scale, p);
+    const want = ops.reluBackward(plain, x);
+    const got = ops.lrnBackward(dy, x, y, scale, p, { reluInput: true });
+    const [w, gv] = [await want.data(), await got.data()];
+    t.ok(w.some((v) => v === 0) && w.some((v) => v !== 0), `${JSON.stringify(shape)}: some zeroed, some passed`);
+    t.same(Buffer.from(gv.buffer), Buffer.from(w.buffer), `${JSON.stringify(shape)} n=${size}: reluBackward(lrnBackward(...), x)`);
+    for (const u of [pre, x, dy, y, scale, plain, want, got]) u.dispose();
+  }
+  const x = Tensor.zeros([1, 2, 2, 2], { device: be.device });
+  t.throws(() => ops.lrnBackward(x, x, x, x, { alphaConvention: 'literal' }, { reluInput: 1 as unknown as boolean }), {
+    code: 'ND_ARG',
+    message: /lrnBackward: 'reluInput' must be a boolean, got 1/,
+  });
+  x.dispose();
+});
+
 eachBackend(
   t,
   'squares that overflow float give y = 0 (as float32 PyTorch does), never NaN',

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Tensor, device } from '../../lib/index.js';
-import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
+import { Conv2d, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
 import { alexnet } from '../../lib/models/index.js';
 import { native } from '../../lib/native.js';
 
@@ -77,6 +77,47 @@ t.test('training fuses too: forward, input gradient and weight gradients bit-ide
   t.equal(pa.length, 4);
   for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
   for (const u of [x, dy, y, dx, g!, ...outs]) u.dispose();
+  net.dispose();
+  ref.dispose();
+});
+
+t.test('ReLU + LRN backward in one pass: no reluBackward op, gradients bit-identical to the unfused chain', async (t) => {
+  const make = () =>
+    new Sequential([
+      new Conv2d({ inChannels: 2, outChannels: 12, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
+      new ReLU('r'),
+      new LocalResponseNorm({ alphaConvention: 'per-size', alpha: 2, name: 'norm' }),
+      new MaxPool2d({ kernelSize: 2 }),
+    ]);
+  const net = make();
+  net.layers[0].needInputGrad = true;
+  const x = Tensor.randn([2, 2, 8, 8], { seed: 12 });
+  const dy = Tensor.randn([2, 12, 4, 4], { seed: 13 });
+  const y = net.forward(x);
+  profile(true);
+  const dx = net.backward(dy)!;
+  await device('cpu').synchronize();
+  const ops = profile(false);
+  const calls = (name: string) => ops.find((r) => r.op === name)?.calls ?? 0;
+  t.equal(calls('lrnBackward'), 1, 'one LRN backward');
+  t.equal(calls('reluBackward'), 0, "the ReLU's backward ran inside it");
+
+  // The unfused chain: each layer's own forward and backward.
+  const ref = make();
+  ref.layers[0].needInputGrad = true;
+  let cur = x;
+  const outs: Tensor[] = [];
+  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
+  let g: Tensor | undefined = dy;
+  const grads: Tensor[] = [];
+  for (let i = ref.layers.length - 1; i >= 0; i--) grads.push((g = ref.layers[i].backward(g!)!));
+  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
+  const relu = await outs[1].data();
+  t.ok(relu.some((v) => v === 0) && relu.some((v) => v > 0), 'the ReLU passes some values and zeroes others');
+  t.same(await bits(dx), await bits(g!), 'input gradient');
+  const [pa, pb] = [net.parameters(), ref.parameters()];
+  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
+  for (const u of [x, dy, y, dx, ...grads, ...outs]) u.dispose();
   net.dispose();
   ref.dispose();
 });
