@@ -188,11 +188,12 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
     maskWeight(w, mask, g, masked->as<float>());
     wm = masked->as<float>();
   }
-  // The fast paths have no epilogue of their own: the ReLU is one more pass over their output.
+  // The direct path applies the ReLU as it copies its output out; the full-kernel path has no
+  // epilogue of its own, so there the ReLU is one more pass.
   const bool fullKernel = convFullKernelApplies(g), directConv = !fullKernel && convDirectApplies(g);
-  if (fullKernel || directConv) {
-    if (fullKernel) conv2dFullKernelForward(x, wm, bias, g, y);
-    else conv2dDirectForward(x, wm, bias, g, y);
+  if (directConv) return conv2dDirectForward(x, wm, bias, g, y, relu);
+  if (fullKernel) {
+    conv2dFullKernelForward(x, wm, bias, g, y);
     if (relu) addBiasRows(y, nullptr, g.N * g.OC, g.OHW(), true);
     return;
   }

@@ -35,7 +35,7 @@ void padInto(const direct::Kernels& k, const float* src, int64_t h, int64_t w, i
              const Planes& p, float* dst) {
   std::memset(dst, 0, size_t(p.floats()) * sizeof(float));
   for (int64_t c = 0; c < p.channels; c++)
-    k.copyRows(src + c * h * w, w, dst + c * p.plane + top * p.wp + left, p.wp, h, w);
+    k.copyRows(src + c * h * w, w, dst + c * p.plane + top * p.wp + left, p.wp, h, w, false);
 }
 
 // Offsets of every tap (c, kh, kw) of a kernel inside planes of p: c * plane + kh * wp + kw.
@@ -45,10 +45,10 @@ void tapOffsets(const Planes& p, int64_t kh, int64_t kw, int32_t* off) {
       for (int64_t j = 0; j < kw; j++) off[t++] = int32_t(c * p.plane + i * p.wp + j);
 }
 
-// Wide rows [channels, >= oh * wp] -> dense [channels, oh, ow].
+// Wide rows [channels, >= oh * wp] -> dense [channels, oh, ow], through the ReLU if relu.
 void narrow(const direct::Kernels& k, const float* wide, int64_t ldWide, int64_t channels, int64_t oh, int64_t ow,
-            int64_t wp, float* dst) {
-  for (int64_t c = 0; c < channels; c++) k.copyRows(wide + c * ldWide, wp, dst + c * oh * ow, ow, oh, ow);
+            int64_t wp, float* dst, bool relu = false) {
+  for (int64_t c = 0; c < channels; c++) k.copyRows(wide + c * ldWide, wp, dst + c * oh * ow, ow, oh, ow, relu);
 }
 
 // Splits [0, n) images over the pool in contiguous runs: fn(piece, begin, end).
@@ -85,7 +85,7 @@ bool convDirectApplies(const Conv2dGeom& g) {
          g.OW * 2 >= wp && g.OH * g.OW >= 16;
 }
 
-void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y) {
+void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y, bool relu) {
   const direct::Kernels& k = kernels();
   const Planes in = inputPlanes(g);
   const int64_t T = g.Kg(), P = in.tail;
@@ -97,7 +97,7 @@ void conv2dDirectForward(const float* x, const float* w, const float* bias, cons
     for (int64_t n = b; n < e; n++) {
       padInto(k, x + n * g.C * g.HW(), g.H, g.W, g.PH, g.PW, in, xin.as<float>());
       k.corr(xin.as<float>(), off, T, w, bias, g.OC, P, wide.as<float>(), P);
-      narrow(k, wide.as<float>(), P, g.OC, g.OH, g.OW, in.wp, y + n * g.OC * g.OHW());
+      narrow(k, wide.as<float>(), P, g.OC, g.OH, g.OW, in.wp, y + n * g.OC * g.OHW(), relu);
     }
   });
 }

@@ -15,7 +15,9 @@
 namespace ck::cpu {
 
 bool convDirectApplies(const Conv2dGeom& g);
-void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y);
+// relu: max(0, y) in the same pass (the copy out of the wide rows).
+void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y,
+                         bool relu = false);
 // db (may be null) is computed here too, from the copy of dy this pass makes anyway.
 void conv2dDirectBackward(const float* dy, const float* x, const float* w, const Conv2dGeom& g, float* dx, float* dw,
                           float* db);

@@ -2,6 +2,8 @@
 // register tiles of 6 channels x 4 vectors (corr) and 4 channels x 6 taps (corrGrad), which
 // leaves a few of the 32 registers for the loaded operands. Reached only when the CPU reports
 // avx512f (conv_direct.cc).
+#include <immintrin.h>
+
 #include <cstdint>
 
 #include "conv_direct_isa.h"
@@ -16,6 +18,16 @@ namespace {
 #define CK_DIRECT_PV 4
 #define CK_DIRECT_GB 4
 #define CK_DIRECT_TB 6
+// A row of n < 16 floats: one masked load and store.
+inline void copyTail(const float* s, float* d, int64_t n, bool relu) {
+  const __mmask16 m = __mmask16((1u << n) - 1);
+  __m512 v = _mm512_maskz_loadu_ps(m, s);
+  if (relu) {
+    v = _mm512_add_ps(v, _mm512_setzero_ps());
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
+  }
+  _mm512_mask_storeu_ps(d, m, v);
+}
 #include "conv_direct_kernels.h"
 }  // namespace
 

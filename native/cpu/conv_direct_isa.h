@@ -12,8 +12,10 @@ struct Kernels {
   // y[n * ldy + o] = bias[o] + sum_k x[n * K + k] * w[o * K + k], n < N, o < OC (bias may be null).
   void (*gemv)(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
                int64_t ldy);
-  // dst[r * dstStride + i] = src[r * srcStride + i] for r < rows, i < len.
-  void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len);
+  // dst[r * dstStride + i] = src[r * srcStride + i] for r < rows, i < len; through the ReLU
+  // (conv.cc's reluOf) when relu is set.
+  void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len,
+                   bool relu);
   // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,
   // t < T (P % 16 == 0): 16 partial sums per weight, folded by sumLanes.
   void (*corrGrad)(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC, int64_t P,

@@ -116,13 +116,29 @@ static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t
   }
 }
 
-// Row copies between dense [channels, h, w] planes and wide planes (row stride wp), as plain
-// loops: rows are short (5 to 32 floats), where a memcpy call costs more than the copy.
-static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len) {
+// max(0, v) as conv.cc's epilogue takes it (v + 0 first, which turns -0 into +0; NaN stays).
+static inline vf reluv(vf v) {
+  v = v + vf{};
+  return v < vf{} ? vf{} : v;
+}
+
+// Row copies between dense [channels, h, w] planes and wide planes (row stride wp), optionally
+// through the ReLU: rows are short (5 to 32 floats), where a memcpy call costs more than the
+// copy. Whole vectors, then the last 16 floats again (overlapping) or, for rows under 16, the
+// build's copyTail (CK_DIRECT_COPY_TAIL): as byte loops these copies were a seventh of LeNet-5's
+// batch-256 inference and the ReLU pass after them another ninth.
+static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len,
+                     bool relu) {
   for (int64_t r = 0; r < rows; r++) {
     const float* s = src + r * srcStride;
     float* d = dst + r * dstStride;
-    for (int64_t i = 0; i < len; i++) d[i] = s[i];
+    if (len < 16) {
+      copyTail(s, d, len, relu);
+      continue;
+    }
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) storev(d + i, relu ? reluv(loadv(s + i)) : loadv(s + i));
+    if (i < len) storev(d + len - 16, relu ? reluv(loadv(s + len - 16)) : loadv(s + len - 16));
   }
 }
 

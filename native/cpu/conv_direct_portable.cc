@@ -14,6 +14,16 @@ namespace {
 #define CK_DIRECT_PV 1
 #define CK_DIRECT_GB 2
 #define CK_DIRECT_TB 2
+inline void copyTail(const float* s, float* d, int64_t n, bool relu) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = s[i];
+    if (relu) {
+      v = v + 0.0f;  // as reluv: -0 becomes +0
+      if (v < 0.0f) v = 0.0f;
+    }
+    d[i] = v;
+  }
+}
 #include "conv_direct_kernels.h"
 }  // namespace
 

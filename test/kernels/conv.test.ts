@@ -1,6 +1,6 @@
 import t from 'tap';
 // C3_TABLE: LeNet-5's connection table (which of S2's 6 maps feed each of C3's 16 maps).
-import { C3_TABLE, Tensor, device, isa, isaFamilies, ops, memory, resetPeakMemory, setIsa } from '../../lib/index.js';
+import { C3_TABLE, Tensor, device, isa, isaFamilies, ops, memory, resetPeakMemory, setIsa, supportedIsas } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import type { Conv2dOptions } from '../../lib/ops/conv.js';
 import { mismatch } from '../helpers/compare.js';
@@ -653,43 +653,52 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
     ['batch 3, groups 2, padding', [3, 4, 9, 9], [6, 2, 3, 3], { padding: 1, groups: 2 }],
     ['one image, stride 2', [1, 3, 15, 15], [5, 3, 5, 5], { stride: 2 }],
     ['small stride-1 (direct path)', [2, 1, 12, 12], [4, 1, 5, 5], { padding: 2 }],
+    // The direct path copies its rows out through the ReLU: rows of 28 (a vector and an
+    // overlapping one, LeNet-5's C1) and of 10 (one masked copy, C3).
+    ['direct path, rows of 28', [2, 1, 32, 32], [6, 1, 5, 5], {}],
+    ['direct path, rows of 10', [2, 6, 14, 14], [16, 6, 5, 5], {}],
     ['kernel covers the input (full-kernel path)', [3, 4, 5, 5], [7, 4, 5, 5], {}],
   ];
   let seed = 4000;
-  for (const packed of [true, false])
-    for (const withBias of [true, false])
-      for (const [name, xs, ws, o] of cases) {
-        await device('cpu').synchronize();
-        packedColumns(packed);
-        const x = Tensor.fromArray(
-          f32(
-            randomArray(
-              xs.reduce((a, b) => a * b, 1),
-              seed++,
+  const levels = supportedIsas();
+  t.teardown(() => setIsa('auto'));
+  for (const level of levels)
+    for (const packed of [true, false])
+      for (const withBias of [true, false])
+        for (const [name, xs, ws, o] of cases) {
+          await device('cpu').synchronize();
+          setIsa(level);
+          packedColumns(packed);
+          const x = Tensor.fromArray(
+            f32(
+              randomArray(
+                xs.reduce((a, b) => a * b, 1),
+                seed++,
+              ),
             ),
-          ),
-          xs,
-        );
-        const w = Tensor.fromArray(
-          f32(
-            randomArray(
-              ws.reduce((a, b) => a * b, 1),
-              seed++,
+            xs,
+          );
+          const w = Tensor.fromArray(
+            f32(
+              randomArray(
+                ws.reduce((a, b) => a * b, 1),
+                seed++,
+              ),
             ),
-          ),
-          ws,
-        );
-        const b = withBias ? Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]) : undefined;
-        const plain = ops.conv2d(x, w, { ...o, bias: b });
-        const ref = ops.relu(plain);
-        const got = ops.conv2d(x, w, { ...o, bias: b, activation: 'relu' });
-        const [r, g] = [await ref.data(), await got.data()];
-        const label = `${name}${withBias ? '' : ', no bias'}${packed ? '' : ', im2col buffer'}`;
-        t.same(Buffer.from(g.buffer), Buffer.from(r.buffer), label);
-        t.ok(r.some((v) => v === 0) && r.some((v) => v > 0), `${label}: the ReLU clips some outputs, not all`);
-        for (const u of [x, w, b, plain, ref, got]) u?.dispose();
-      }
+            ws,
+          );
+          const b = withBias ? Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]) : undefined;
+          const plain = ops.conv2d(x, w, { ...o, bias: b });
+          const ref = ops.relu(plain);
+          const got = ops.conv2d(x, w, { ...o, bias: b, activation: 'relu' });
+          const [r, g] = [await ref.data(), await got.data()];
+          const label = `${level}: ${name}${withBias ? '' : ', no bias'}${packed ? '' : ', im2col buffer'}`;
+          t.same(Buffer.from(g.buffer), Buffer.from(r.buffer), label);
+          t.ok(r.some((v) => v === 0) && r.some((v) => v > 0), `${label}: the ReLU clips some outputs, not all`);
+          for (const u of [x, w, b, plain, ref, got]) u?.dispose();
+        }
   await device('cpu').synchronize();
+  setIsa('auto');
   packedColumns(true);
   const x = Tensor.zeros([1, 1, 4, 4]);
   t.throws(() => ops.conv2d(x, Tensor.zeros([1, 1, 3, 3]), { activation: 'tanh' as never }), {
