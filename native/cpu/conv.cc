@@ -188,15 +188,11 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
     maskWeight(w, mask, g, masked->as<float>());
     wm = masked->as<float>();
   }
-  // The direct path applies the ReLU as it copies its output out; the full-kernel path has no
-  // epilogue of its own, so there the ReLU is one more pass.
+  // The fast paths apply the ReLU in a pass they make anyway (the copy out of the wide rows, the
+  // bias).
   const bool fullKernel = convFullKernelApplies(g), directConv = !fullKernel && convDirectApplies(g);
   if (directConv) return conv2dDirectForward(x, wm, bias, g, y, relu);
-  if (fullKernel) {
-    conv2dFullKernelForward(x, wm, bias, g, y);
-    if (relu) addBiasRows(y, nullptr, g.N * g.OC, g.OHW(), true);
-    return;
-  }
+  if (fullKernel) return conv2dFullKernelForward(x, wm, bias, g, y, relu);
 
   const int64_t B = imagesPerChunk(g);
   const bool direct = B == 1;                      // GEMMs write y in place

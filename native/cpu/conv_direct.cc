@@ -211,13 +211,26 @@ void smallBatchLinear(const float* x, const float* w, const float* bias, int64_t
 }
 
 // y [N, OC] = x [N, K] * w [OC, K]^T + bias.
-void conv2dFullKernelForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y) {
+void conv2dFullKernelForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y,
+                             bool relu) {
   const int64_t K = g.Kg();
-  if (g.N <= kSmallBatch) return smallBatchLinear(x, w, bias, g.N, K, g.OC, y);
-  sgemm(false, true, g.N, g.OC, K, 1.0f, x, K, w, K, 0.0f, y, g.OC);
-  if (!bias) return;
-  for (int64_t n = 0; n < g.N; n++)
-    for (int64_t o = 0; o < g.OC; o++) y[n * g.OC + o] += bias[o];
+  if (g.N <= kSmallBatch) smallBatchLinear(x, w, bias, g.N, K, g.OC, y);
+  else sgemm(false, true, g.N, g.OC, K, 1.0f, x, K, w, K, 0.0f, y, g.OC);
+  const bool addBias = bias && g.N > kSmallBatch;  // smallBatchLinear added it
+  if (!addBias && !relu) return;
+  // Bias and ReLU in one pass over y [N, OC] (the ReLU as conv.cc's reluOf after a + 0, which
+  // its epilogue pass did: -0 becomes +0).
+  for (int64_t n = 0; n < g.N; n++) {
+    float* row = y + n * g.OC;
+    for (int64_t o = 0; o < g.OC; o++) {
+      float v = addBias ? row[o] + bias[o] : row[o];
+      if (relu) {
+        v = v + 0.0f;
+        v = v < 0.0f ? 0.0f : v;
+      }
+      row[o] = v;
+    }
+  }
 }
 
 void conv2dFullKernelBackward(const float* dy, const float* x, const float* w, const Conv2dGeom& g, float* dx,

@@ -23,7 +23,8 @@ void conv2dDirectBackward(const float* dy, const float* x, const float* w, const
                           float* db);
 
 bool convFullKernelApplies(const Conv2dGeom& g);
-void conv2dFullKernelForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y);
+void conv2dFullKernelForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y,
+                             bool relu = false);
 void conv2dFullKernelBackward(const float* dy, const float* x, const float* w, const Conv2dGeom& g, float* dx,
                               float* dw);
 

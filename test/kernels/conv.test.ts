@@ -658,6 +658,7 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
     ['direct path, rows of 28', [2, 1, 32, 32], [6, 1, 5, 5], {}],
     ['direct path, rows of 10', [2, 6, 14, 14], [16, 6, 5, 5], {}],
     ['kernel covers the input (full-kernel path)', [3, 4, 5, 5], [7, 4, 5, 5], {}],
+    ['kernel covers the input, batch 6 (full-kernel GEMM)', [6, 4, 5, 5], [7, 4, 5, 5], {}],
   ];
   let seed = 4000;
   const levels = supportedIsas();
