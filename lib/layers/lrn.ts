@@ -18,7 +18,6 @@ export class LocalResponseNorm extends Layer {
   readonly opts: Required<Omit<LrnOptions, 'name'>>;
   private x: Tensor | null = null;
   private y: Tensor | null = null;
-  private scale: Tensor | null = null;
 
   constructor(o: LrnOptions) {
     super(o.name ?? 'lrn');
@@ -31,12 +30,13 @@ export class LocalResponseNorm extends Layer {
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();
-    const { y, scale } = ops.lrn(x, this.opts);
+    // The scale is not kept: the backward recomputes it from x (the same bits), which costs
+    // less than writing it here and reading it back there, and holds one tensor less.
+    const y = ops.lrnOutput(x, this.opts);
     if (this.training) {
       this.x = x;
       this.y = y;
-      this.scale = scale;
-    } else scale.dispose();
+    }
     return y;
   }
 
@@ -52,8 +52,8 @@ export class LocalResponseNorm extends Layer {
   }
 
   private backwardWith(dy: Tensor, reluInput: boolean): Tensor | undefined {
-    if (!this.x || !this.y || !this.scale) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, this.scale, this.opts, { reluInput }) : undefined;
+    if (!this.x || !this.y) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
+    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, null, this.opts, { reluInput }) : undefined;
     this.releaseSaved();
     return dx;
   }
@@ -63,8 +63,6 @@ export class LocalResponseNorm extends Layer {
   }
 
   override releaseSaved(): void {
-    this.scale?.dispose();
-    this.scale = null;
     this.x = null;
     this.y = null;
   }

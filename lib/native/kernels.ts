@@ -68,13 +68,13 @@ export interface PoolBinding {
 }
 
 export interface LrnBinding {
-  lrn(s: S, x: H, y: H, scale: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
+  lrn(s: S, x: H, y: H, scale: H | null, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
   lrnBackward(
     s: S,
     dy: H,
     x: H,
     y: H,
-    scale: H,
+    scale: H | null,
     dx: H,
     geom: number[],
     size: number,

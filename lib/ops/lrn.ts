@@ -74,6 +74,21 @@ export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
   return { y, scale };
 }
 
+/**
+ * LRN forward without the scale: y only. lrnBackward then takes null for the scale and
+ * recomputes it from x, bit for bit what lrn() would have returned: a network keeps one tensor
+ * less per LRN (AlexNet at batch 64: 122 MB) and the forward writes one less.
+ */
+export function lrnOutput(x: Tensor, opts: LrnOptions): Tensor {
+  const op = 'lrnOutput';
+  checkTensor(op, 'x', x);
+  const geom = lrnGeom(op, 'x', x);
+  const p = resolve(op, opts);
+  const y = Tensor.empty(x.shape, 'float32', x.device);
+  nb.lrn(x.device.stream, x.handle(), y.handle(), null, geom, p.size, p.alphaEff, p.beta, p.k);
+  return y;
+}
+
 export interface LrnBackwardOptions {
   /**
    * x is a ReLU's output: dx is also taken back through that ReLU (0 where x <= 0), exactly
@@ -83,17 +98,24 @@ export interface LrnBackwardOptions {
   reluInput?: boolean;
 }
 
-/** dx of LRN, from the forward's x, y and scale and the same options. */
-export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opts: LrnOptions, back: LrnBackwardOptions = {}): Tensor {
+/** dx of LRN, from the forward's x, y and scale (null: recomputed from x) and the same options. */
+export function lrnBackward(
+  dy: Tensor,
+  x: Tensor,
+  y: Tensor,
+  scale: Tensor | null,
+  opts: LrnOptions,
+  back: LrnBackwardOptions = {},
+): Tensor {
   const op = 'lrnBackward';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'x', x);
   checkTensor(op, 'y', y);
-  checkTensor(op, 'scale', scale);
-  sameDevice(op, { dy, x, y, scale });
+  if (scale !== null) checkTensor(op, 'scale', scale);
+  sameDevice(op, scale === null ? { dy, x, y } : { dy, x, y, scale });
   sameShape(op, 'dy', dy, 'x', x);
   sameShape(op, 'y', y, 'x', x);
-  sameShape(op, 'scale', scale, 'x', x);
+  if (scale !== null) sameShape(op, 'scale', scale, 'x', x);
   const geom = lrnGeom(op, 'x', x);
   const p = resolve(op, opts);
   const reluInput = back.reluInput ?? false;
@@ -104,7 +126,7 @@ export function lrnBackward(dy: Tensor, x: Tensor, y: Tensor, scale: Tensor, opt
     dy.handle(),
     x.handle(),
     y.handle(),
-    scale.handle(),
+    scale?.handle() ?? null,
     dx.handle(),
     geom,
     p.size,

@@ -79,41 +79,69 @@ void windowSumRows(float* ws, int64_t stride, int64_t from, int64_t to, int64_t 
   }
 }
 
-void forwardRunPortable(const float* x, const lrnblk::Run& r, const LrnParams& p, float* y, float* scale, float* ws) {
-  const int64_t stride = ringStride(r.len);
-  float sum[kRun], pw[kRun];
-  int64_t next = std::max<int64_t>(0, r.c0 - r.lo);
-  for (int64_t c = r.c0; c < r.c1; c++) {
-    const int64_t from = std::max<int64_t>(0, c - r.lo), to = std::min(r.C - 1, c + r.hi);
+// The squares of a run's channels in a ring, and a channel's scale from them: the forward's and,
+// where no scale was kept, the backward's, the same operations in the same order.
+struct SquaresPortable {
+  const float* x;
+  const lrnblk::Run& r;
+  float* ring;
+  int64_t stride, next;  // next: the first channel whose squares are not in the ring yet
+
+  void fillTo(int64_t to) {
     for (; next <= to; next++) {
-      float* row = ringRow(ws, stride, next);
+      float* row = ringRow(ring, stride, next);
       const float* xn = x + next * r.hw;
       for (int64_t i = 0; i < r.len; i++) row[i] = xn[i] * xn[i];
     }
-    windowSumRows(ws, stride, from, to, r.len, sum);
+  }
+  int64_t to(int64_t c) const { return std::min(r.C - 1, c + r.hi); }
+  // out = the scale of channel c (its window's squares must be in the ring).
+  void scaleRow(int64_t c, const LrnParams& p, float* out) {
+    windowSumRows(ring, stride, std::max<int64_t>(0, c - r.lo), to(c), r.len, out);
+    for (int64_t i = 0; i < r.len; i++) out[i] = p.k + p.alphaEff * out[i];
+  }
+};
+
+void forwardRunPortable(const float* x, const lrnblk::Run& r, const LrnParams& p, float* y, float* scale, float* ws) {
+  SquaresPortable sq{x, r, ws, ringStride(r.len), std::max<int64_t>(0, r.c0 - r.lo)};
+  float sc[kRun], pw[kRun];
+  for (int64_t c = r.c0; c < r.c1; c++) {
+    sq.fillTo(sq.to(c));
+    sq.scaleRow(c, p, sc);
     const int64_t o = c * r.hw;
-    for (int64_t i = 0; i < r.len; i++) scale[o + i] = p.k + p.alphaEff * sum[i];
-    powNegBetaRow(scale + o, r.len, p.beta, pw);
+    if (scale)
+      for (int64_t i = 0; i < r.len; i++) scale[o + i] = sc[i];
+    powNegBetaRow(sc, r.len, p.beta, pw);
     for (int64_t i = 0; i < r.len; i++) y[o + i] = x[o + i] * pw[i];
   }
 }
 
+// scale null: recomputed from x (rings of squares and scales after the ratios', as the AVX-512
+// build does).
 void backwardRunPortable(const float* dy, const float* x, const float* y, const float* scale, const lrnblk::Run& r,
                          const LrnParams& p, float coef, float* dx, float* ws) {
-  const int64_t stride = ringStride(r.len);
+  const int64_t stride = ringStride(r.len), ringFloats = kRing * stride;
+  float* scales = ws + ringFloats;
+  SquaresPortable sq{x, r, ws + 2 * ringFloats, stride, std::max<int64_t>(0, r.c0 - r.hi - r.lo)};
+  auto scaleRow = [&](int64_t c) -> const float* { return scale ? scale + c * r.hw : ringRow(scales, stride, c); };
   float acc[kRun], pw[kRun];
   int64_t next = std::max<int64_t>(0, r.c0 - r.hi);
   for (int64_t j = r.c0; j < r.c1; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
     const int64_t from = std::max<int64_t>(0, j - r.hi), to = std::min(r.C - 1, j + r.lo);
     for (; next <= to; next++) {
+      if (!scale) {
+        sq.fillTo(sq.to(next));
+        sq.scaleRow(next, p, ringRow(scales, stride, next));
+      }
+      const float* sc = scaleRow(next);
       float* row = ringRow(ws, stride, next);
       const int64_t o = next * r.hw;
-      for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * y[o + i] / scale[o + i];
+      for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * y[o + i] / sc[i];
     }
     windowSumRows(ws, stride, from, to, r.len, acc);
     const int64_t o = j * r.hw;
-    powNegBetaRow(scale + o, r.len, p.beta, pw);
+    powNegBetaRow(scaleRow(j), r.len, p.beta, pw);
     for (int64_t i = 0; i < r.len; i++) {
       const float d = dy[o + i] * pw[i] - coef * x[o + i] * acc[i];
       dx[o + i] = p.reluInput && !(x[o + i] > 0.f) ? 0.f : d;
@@ -126,8 +154,9 @@ bool useAvx512(const LrnParams& p) { return p.beta == 0.75f && activeAvx512(); }
 // Runs fn(base, run, ws) over every image's pixel runs (at most kRun pixels) and channel ranges,
 // across the pool. Channels are split only when there are too few runs to keep every thread
 // busy (batch 1 at inference): each piece then recomputes its window's lo + hi edge rows.
+// rings: how many rings of ringFloats(len) each piece's workspace holds.
 template <typename Fn>
-void forEachRun(const LrnGeom& g, const LrnParams& p, Fn fn) {
+void forEachRun(const LrnGeom& g, const LrnParams& p, int64_t rings, Fn fn) {
   const int64_t hw = g.H * g.W, C = g.C;
   const int64_t runs = (hw + kRun - 1) / kRun, len = std::min(hw, kRun);
   const int64_t wanted = 4 * std::max<int64_t>(1, threadPool().size());
@@ -137,7 +166,7 @@ void forEachRun(const LrnGeom& g, const LrnParams& p, Fn fn) {
   const int64_t per = (C + pieces - 1) / pieces;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, per * len));
   parallelRange(g.N * runs * pieces, grain, [&](int64_t b, int64_t e) {
-    Scratch ws(size_t(lrnblk::ringFloats(len)) * sizeof(float));
+    Scratch ws(size_t(rings * lrnblk::ringFloats(len)) * sizeof(float));
     for (int64_t t = b; t < e; t++) {
       const int64_t piece = t % pieces, ri = (t / pieces) % runs, n = t / (pieces * runs);
       const int64_t p0 = ri * kRun;
@@ -150,9 +179,10 @@ void forEachRun(const LrnGeom& g, const LrnParams& p, Fn fn) {
 
 void lrnForwardDirect(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale) {
   const bool avx = useAvx512(p);
-  forEachRun(g, p, [&](int64_t base, const lrnblk::Run& r, float* ws) {
-    if (avx) lrnblk::forwardAvx512(x + base, r, p.k, p.alphaEff, y + base, scale + base, ws);
-    else forwardRunPortable(x + base, r, p, y + base, scale + base, ws);
+  forEachRun(g, p, 1, [&](int64_t base, const lrnblk::Run& r, float* ws) {
+    float* sc = scale ? scale + base : nullptr;
+    if (avx) lrnblk::forwardAvx512(x + base, r, p.k, p.alphaEff, y + base, sc, ws);
+    else forwardRunPortable(x + base, r, p, y + base, sc, ws);
   });
 }
 
@@ -160,9 +190,11 @@ void lrnBackwardDirect(const float* dy, const float* x, const float* y, const fl
                        const LrnParams& p, float* dx) {
   const float coef = 2.f * p.beta * p.alphaEff;
   const bool avx = useAvx512(p);
-  forEachRun(g, p, [&](int64_t base, const lrnblk::Run& r, float* ws) {
-    if (avx) lrnblk::backwardAvx512(dy + base, x + base, y + base, scale + base, r, coef, p.reluInput, dx + base, ws);
-    else backwardRunPortable(dy + base, x + base, y + base, scale + base, r, p, coef, dx + base, ws);
+  forEachRun(g, p, scale ? 1 : 3, [&](int64_t base, const lrnblk::Run& r, float* ws) {
+    const float* sc = scale ? scale + base : nullptr;
+    if (avx)
+      lrnblk::backwardAvx512(dy + base, x + base, y + base, sc, r, p.k, p.alphaEff, coef, p.reluInput, dx + base, ws);
+    else backwardRunPortable(dy + base, x + base, y + base, sc, r, p, coef, dx + base, ws);
   });
 }
 
@@ -184,11 +216,11 @@ void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, 
       if (c - lo - 1 >= 0) accumulate(acc, x + base + (c - lo - 1) * hw, len, -1.0, true);
       const float* xc = x + base + c * hw;
       float* yc = y + base + c * hw;
-      float* sc = scale + base + c * hw;
+      float* sc = scale ? scale + base + c * hw : nullptr;
       for (int64_t i = 0; i < len; i++) {
         // Rounding can leave a tiny negative sum where the true one is 0; pow would give NaN.
         float s = p.k + p.alphaEff * float(std::max(acc[i], 0.0));
-        sc[i] = s;
+        if (sc) sc[i] = s;
         yc[i] = xc[i] * powNegBeta(s, p.beta);
       }
     }
@@ -198,6 +230,13 @@ void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, 
 void lrnBackward(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                  const LrnParams& p, float* dx) {
   if (p.size <= kDirectMax) return lrnBackwardDirect(dy, x, y, scale, g, p, dx);
+  if (!scale) {
+    // Wide windows without a kept scale (rare): the forward again, into scratch, for the scale.
+    const size_t bytes = size_t(g.N * g.C * g.H * g.W) * sizeof(float);
+    Scratch sc(bytes), yAgain(bytes);
+    lrnForward(x, g, p, yAgain.as<float>(), sc.as<float>());
+    return lrnBackward(dy, x, y, sc.as<float>(), g, p, dx);
+  }
   const int64_t hw = g.H * g.W, C = g.C;
   const int64_t lo = p.size / 2, hi = (p.size - 1) / 2;
   const float coef = 2.f * p.beta * p.alphaEff;

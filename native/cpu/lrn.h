@@ -16,12 +16,13 @@ namespace ck::cpu {
 using ck::LrnGeom;  // native/core/geometry.h, shared with native/cuda
 using ck::LrnParams;
 
-// Writes y and scale (both [N, C, H, W]); backward needs the scale.
+// Writes y and, unless scale is null, the scale (both [N, C, H, W]), which backward can use.
 void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, float* scale);
 
 // dx_j = dy_j * scale_j^-beta
 //        - 2 * beta * alphaEff * x_j * sum_{c : j in window(c)} dy_c * y_c / scale_c
-// and, with p.reluInput, dx_j = 0 where x_j <= 0 (the preceding ReLU's backward).
+// and, with p.reluInput, dx_j = 0 where x_j <= 0 (the preceding ReLU's backward). A null scale
+// is recomputed from x, with the same bits the forward wrote: a network need not keep it.
 void lrnBackward(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                  const LrnParams& p, float* dx);
 

@@ -44,56 +44,101 @@ inline __m512 windowSum(float* ws, int64_t stride, int64_t from, int64_t to, int
   return s;
 }
 
-}  // namespace
+// The squares x^2 of a run's channels, kept in a ring as a window's leading edge reaches them,
+// and the scale k + alphaEff * (window sum) of a channel from them: the forward's and, where no
+// scale was kept, the backward's, the same operations in the same order (so the same bits).
+struct Squares {
+  const float* x;
+  const Run& r;
+  float* ring;
+  int64_t stride, next;  // next: the first channel whose squares are not in the ring yet
+  __m512 kv, av;
 
-void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws) {
-  const int64_t stride = ringStride(r.len);
-  const __m512 kv = _mm512_set1_ps(k), av = _mm512_set1_ps(alphaEff);
-  int64_t next = r.c0 - r.lo < 0 ? 0 : r.c0 - r.lo;  // the first channel whose squares are not in the ring
-  for (int64_t c = r.c0; c < r.c1; c++) {
-    const int64_t from = c - r.lo < 0 ? 0 : c - r.lo, to = c + r.hi >= r.C ? r.C - 1 : c + r.hi;
+  Squares(const float* x_, const Run& r_, float* ring_, int64_t stride_, int64_t first, float k, float alphaEff)
+      : x(x_),
+        r(r_),
+        ring(ring_),
+        stride(stride_),
+        next(first < 0 ? 0 : first),
+        kv(_mm512_set1_ps(k)),
+        av(_mm512_set1_ps(alphaEff)) {}
+
+  // Squares of every channel up to `to` in the ring.
+  void fillTo(int64_t to) {
     for (; next <= to; next++) {
-      float* row = ringRow(ws, stride, next);
+      float* row = ringRow(ring, stride, next);
       for (int64_t v = 0; v < r.len; v += 16) {
         const __mmask16 m = tailMask(r.len - v);
         const __m512 xv = load(x + next * r.hw + v, m);
         _mm512_mask_storeu_ps(row + v, m, _mm512_mul_ps(xv, xv));
       }
     }
+  }
+  int64_t from(int64_t c) const { return c - r.lo < 0 ? 0 : c - r.lo; }
+  int64_t to(int64_t c) const { return c + r.hi >= r.C ? r.C - 1 : c + r.hi; }
+  // The scale of channel c at column v (its window's squares must be in the ring).
+  __m512 scaleAt(int64_t c, int64_t v, __mmask16 m) {
+    return _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(ring, stride, from(c), to(c), v, m)));
+  }
+};
+
+}  // namespace
+
+void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws) {
+  Squares sq(x, r, ws, ringStride(r.len), r.c0 - r.lo, k, alphaEff);
+  for (int64_t c = r.c0; c < r.c1; c++) {
+    sq.fillTo(sq.to(c));
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);
-      const __m512 s = _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(ws, stride, from, to, v, m)));
+      const __m512 s = sq.scaleAt(c, v, m);
       const int64_t o = c * r.hw + v;
-      _mm512_mask_storeu_ps(scale + o, m, s);
+      if (scale) _mm512_mask_storeu_ps(scale + o, m, s);
       _mm512_mask_storeu_ps(y + o, m, _mm512_mul_ps(load(x + o, m), powNeg075(s)));
     }
   }
 }
 
-void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float coef,
-                    bool reluInput, float* dx, float* ws) {
-  const int64_t stride = ringStride(r.len);
-  const __m512 cv = _mm512_set1_ps(coef);
+void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float k,
+                    float alphaEff, float coef, bool reluInput, float* dx, float* ws) {
+  const int64_t stride = ringStride(r.len), ringFloats = kRing * stride;
+  // Rings: the ratios dy * y / scale; without a kept scale also the squares and the scales
+  // recomputed from them (a channel's scale is needed when its ratio enters the window and
+  // again for its own first term).
+  float* ratios = ws;
+  float* scales = ws + ringFloats;
+  Squares sq(x, r, ws + 2 * ringFloats, stride, r.c0 - r.hi - r.lo, k, alphaEff);
+  auto scaleRow = [&](int64_t c) -> const float* { return scale ? scale + c * r.hw : ringRow(scales, stride, c); };
   int64_t next = r.c0 - r.hi < 0 ? 0 : r.c0 - r.hi;  // the first channel whose ratios are not in the ring
   for (int64_t j = r.c0; j < r.c1; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
     const int64_t from = j - r.hi < 0 ? 0 : j - r.hi, to = j + r.lo >= r.C ? r.C - 1 : j + r.lo;
     for (; next <= to; next++) {
-      float* row = ringRow(ws, stride, next);
+      if (!scale) {
+        sq.fillTo(sq.to(next));
+        float* srow = ringRow(scales, stride, next);
+        for (int64_t v = 0; v < r.len; v += 16) {
+          const __mmask16 m = tailMask(r.len - v);
+          _mm512_mask_storeu_ps(srow + v, m, sq.scaleAt(next, v, m));
+        }
+      }
+      const float* sc = scaleRow(next);
+      float* row = ringRow(ratios, stride, next);
       for (int64_t v = 0; v < r.len; v += 16) {
         const __mmask16 m = tailMask(r.len - v);
         const int64_t o = next * r.hw + v;
-        // Masked-off lanes load 0 from scale too: 0/0 there is never stored.
-        const __m512 q = _mm512_div_ps(_mm512_mul_ps(load(dy + o, m), load(y + o, m)), load(scale + o, m));
+        // Masked-off lanes load 0 from the scale too: 0/0 there is never stored.
+        const __m512 q = _mm512_div_ps(_mm512_mul_ps(load(dy + o, m), load(y + o, m)), load(sc + v, m));
         _mm512_mask_storeu_ps(row + v, m, q);
       }
     }
+    const __m512 cv = _mm512_set1_ps(coef);
+    const float* sc = scaleRow(j);
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);
       const int64_t o = j * r.hw + v;
-      const __m512 acc = windowSum(ws, stride, from, to, v, m);
+      const __m512 acc = windowSum(ratios, stride, from, to, v, m);
       const __m512 xv = load(x + o, m);
-      const __m512 first = _mm512_mul_ps(load(dy + o, m), powNeg075(load(scale + o, m)));
+      const __m512 first = _mm512_mul_ps(load(dy + o, m), powNeg075(load(sc + v, m)));
       const __m512 d = _mm512_sub_ps(first, _mm512_mul_ps(_mm512_mul_ps(cv, xv), acc));
       // The ReLU before: 0 where x <= 0 (or NaN), the lanes an ordered x > 0 leaves out.
       const __mmask16 pass = reluInput ? _mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_GT_OQ) : __mmask16(0xFFFF);

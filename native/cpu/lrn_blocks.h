@@ -37,11 +37,12 @@ struct Run {
   int64_t c0, c1;      // the channels this run writes: [c0, c1)
 };
 
-// y, scale of channels [c0, c1) at one run; ws holds ringFloats(len) floats.
+// y (and scale, unless null) of channels [c0, c1) at one run; ws holds ringFloats(len) floats.
 void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws);
-// dx of channels [c0, c1) at one run; coef = 2 * beta * alphaEff; ws holds ringFloats(len) floats;
-// reluInput: dx = 0 where x <= 0 (LrnParams).
-void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float coef,
-                    bool reluInput, float* dx, float* ws);
+// dx of channels [c0, c1) at one run; coef = 2 * beta * alphaEff; reluInput: dx = 0 where x <= 0
+// (LrnParams). scale null: recomputed from x with k and alphaEff, bit for bit as the forward did.
+// ws holds 3 * ringFloats(len) floats.
+void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float k,
+                    float alphaEff, float coef, bool reluInput, float* dx, float* ws);
 
 }  // namespace ck::cpu::lrnblk

@@ -1,6 +1,9 @@
 // One thread per (image, pixel) walks the channels with a running window sum in double, as the
 // CPU twin does, so both see the same sums; only powf/sqrtf may differ in the last bit.
+#include <optional>
+
 #include "cuda_check.h"
+#include "device_scratch.h"
 #include "launch.h"
 #include "lrn.h"
 
@@ -31,7 +34,7 @@ __global__ void lrn_forward_kernel(const float* x, int64_t N, int64_t C, int64_t
       if (c + hi < C) acc += sq(c + hi);
       if (c - lo - 1 >= 0) acc -= sq(c - lo - 1);
       float s = p.k + p.alphaEff * float(acc > 0.0 ? acc : 0.0);
-      scale[base + c * HW] = s;
+      if (scale) scale[base + c * HW] = s;
       y[base + c * HW] = x[base + c * HW] * powNegBeta(s, p.beta);
     }
   }
@@ -74,6 +77,16 @@ void lrnBackward(Ctx& ctx, const float* dy, const float* x, const float* y, cons
   int64_t n = g.N * g.H * g.W;
   if (n == 0 || g.C == 0) return;
   ctx.makeCurrent();
+  std::optional<DeviceScratch> kept;
+  if (!scale) {
+    // No scale kept: the forward again, into scratch (the CPU twin recomputes it in its loops).
+    const size_t bytes = size_t(g.N * g.C * g.H * g.W) * sizeof(float);
+    kept.emplace(ctx, 2 * bytes);
+    float* sc = kept->as<float>();
+    lrn_forward_kernel<<<gridFor(n), kThreads, 0, ctx.stream()>>>(x, g.N, g.C, g.H * g.W, p, sc + bytes / 4, sc);
+    checkLaunch("lrnBackward (scale)");
+    scale = sc;
+  }
   lrn_backward_kernel<<<gridFor(n), kThreads, 0, ctx.stream()>>>(dy, x, y, scale, g.N, g.C, g.H * g.W, p, dx);
   checkLaunch("lrnBackward");
 }

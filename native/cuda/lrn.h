@@ -1,5 +1,5 @@
 // Local response normalization across channels on the device: native/cpu/lrn.h's window,
-// alpha convention, names and arguments plus the context.
+// alpha convention, names and arguments (a null scale included) plus the context.
 #pragma once
 #include <cstdint>
 

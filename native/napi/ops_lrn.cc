@@ -32,19 +32,20 @@ LrnParams readParams(Args& a, size_t i) {
 
 int64_t elems(const LrnGeom& g) { return g.N * g.C * g.H * g.W; }
 
-// lrn(stream, x, y, scale, geom, size, alphaEff, beta, k)
+// lrn(stream, x, y, scale, geom, size, alphaEff, beta, k); scale may be null (not kept)
 Napi::Value Lrn(const Napi::CallbackInfo& info) {
   Args a(info, "lrn");
   Device& dev = a.device(0);
   LrnGeom g = readGeom(a, 4);
   LrnParams p = readParams(a, 5);
   int64_t n = elems(g);
-  TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), sc = a.f32(3, "scale", n);
-  dispatch(dev, "lrn", [=](auto& kc) { lrnForward(kc, x.f32(), g, p, y.f32(), sc.f32()); });
+  TensorRef x = a.f32(1, "x", n), y = a.f32(2, "y", n), sc = a.optF32(3, "scale", n);
+  dispatch(dev, "lrn", [=](auto& kc) { lrnForward(kc, x.f32(), g, p, y.f32(), sc.storage ? sc.f32() : nullptr); });
   return info.Env().Undefined();
 }
 
-// lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k, reluInput)
+// lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k, reluInput); a null
+// scale is recomputed from x
 Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "lrnBackward");
   Device& dev = a.device(0);
@@ -52,10 +53,11 @@ Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   LrnParams p = readParams(a, 7);
   p.reluInput = a.flag(11);
   int64_t n = elems(g);
-  TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.f32(4, "scale", n),
+  TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.optF32(4, "scale", n),
             dx = a.f32(5, "dx", n);
-  dispatch(dev, "lrnBackward",
-           [=](auto& kc) { lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.f32(), g, p, dx.f32()); });
+  dispatch(dev, "lrnBackward", [=](auto& kc) {
+    lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.storage ? sc.f32() : nullptr, g, p, dx.f32());
+  });
   return info.Env().Undefined();
 }
 

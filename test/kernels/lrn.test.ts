@@ -269,6 +269,40 @@ t.test('bad inputs are refused with the op and the shapes named', async (t) => {
   for (const u of [x, other, x2, xi, y, scale]) u.dispose();
 });
 
+eachBackend(
+  t,
+  'without a kept scale: lrnOutput and the recomputing backward give the same bits',
+  { families: ['lrn'], cuda: true },
+  async (t, be) => {
+    // Direct windows (with the channels split, and longer than one run) and a wide one.
+    for (const [shape, size] of [
+      [[2, 16, 5, 7], 5],
+      [[1, 40, 9, 9], 5],
+      [[1, 40, 5, 5], 16],
+      [[1, 3, 70, 60], 4],
+      [[2, 30, 3, 5], 21],
+    ] as [number[], number][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = Tensor.fromArray(Float32Array.from(randomArray(n, 71, -2, 2)), shape, { device: be.device });
+      const dy = Tensor.fromArray(Float32Array.from(randomArray(n, 72)), shape, { device: be.device });
+      const p: Params = { size, alpha: 2, beta: 0.75, k: 2, alphaConvention: 'per-size' };
+      const { y, scale } = ops.lrn(x, p);
+      const y2 = ops.lrnOutput(x, p);
+      const label = `${JSON.stringify(shape)} n=${size}`;
+      const bits = async (u: Tensor) => Buffer.from((await u.data()).buffer);
+      t.same(await bits(y2), await bits(y), `${label}: lrnOutput is lrn's y`);
+      for (const reluInput of [false, true]) {
+        const kept = ops.lrnBackward(dy, x, y, scale, p, { reluInput });
+        const again = ops.lrnBackward(dy, x, y, null, p, { reluInput });
+        t.same(await bits(again), await bits(kept), `${label}${reluInput ? ', reluInput' : ''}: dx with the scale recomputed`);
+        kept.dispose();
+        again.dispose();
+      }
+      for (const u of [x, dy, y, scale, y2]) u.dispose();
+    }
+  },
+);
+
 eachBackend(t, "reluInput: the ReLU's backward in the same pass, bit for bit", { families: ['lrn'], cuda: true }, async (t, be) => {
   // x is a ReLU's output (zeros where the pre-activation was negative); both the direct-sum and
   // the running-sum (wide window) paths.
