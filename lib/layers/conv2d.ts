@@ -112,11 +112,23 @@ export class Conv2d extends Layer {
   }
 
   backward(dy: Tensor): Tensor | undefined {
+    return this.backwardWith(dy, false);
+  }
+
+  // Its saved input is the ReLU's output, so the kernel masks dx as it writes it (col2im).
+  override readonly fusesReluBackward = true;
+
+  override backwardThroughRelu(dy: Tensor): Tensor | undefined {
+    return this.backwardWith(dy, true);
+  }
+
+  private backwardWith(dy: Tensor, reluInput: boolean): Tensor | undefined {
     if (!this.saved) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
     const r = ops.conv2dBackward(dy, this.saved, this.weight.value, {
       ...this.convOpts(),
       needInputGrad: this.needInputGrad,
       into: { dw: gradTarget(this.weight), db: gradTarget(this.bias) },
+      reluInput,
     });
     setGrad(this.weight, r.dw);
     if (this.bias) setGrad(this.bias, r.db);

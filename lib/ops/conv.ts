@@ -51,6 +51,11 @@ export interface Conv2dBackwardOptions extends Conv2dOptions {
    * views. They are overwritten, not accumulated into. Wrong shapes are ND_SHAPE.
    */
   into?: { dw?: Tensor; db?: Tensor };
+  /**
+   * x is a ReLU's output: dx is also taken back through that ReLU (0 where x <= 0), exactly
+   * reluBackward(dx, x), in the pass that writes dx (col2im) where the path has one.
+   */
+  reluInput?: boolean;
 }
 
 export interface Conv2dGrads {
@@ -240,6 +245,8 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dBac
       `${op}: 'dy' ${fmtShape(dy.shape)} must be the conv2d output shape ${fmtShape(yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
     );
   const needInputGrad = opts.needInputGrad ?? true;
+  const reluInput = opts.reluInput ?? false;
+  if (typeof reluInput !== 'boolean') throw new ArgumentError(`${op}: 'reluInput' must be a boolean, got ${describe(reluInput)}`);
   checkInto(op, 'dw', opts.into?.dw, w.shape, x.device);
   if (opts.bias) checkInto(op, 'db', opts.into?.db, [g.OC], x.device);
   if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);
@@ -256,6 +263,7 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dBac
     dw.handle(),
     db?.handle() ?? null,
     geomArray(g),
+    reluInput,
   );
   const grads: Conv2dGrads = { dw };
   if (dx) grads.dx = dx;

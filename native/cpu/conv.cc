@@ -19,6 +19,7 @@
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "activation.h"
 #include "conv_direct.h"
 #include "gemm.h"
 #include "im2col.h"
@@ -245,8 +246,12 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
 }
 
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,
-                    float* dw, float* db) {
+                    float* dw, float* db, bool reluInput) {
   const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
+  // The paths whose dx has no pass of its own to fold the ReLU into take it as one more pass.
+  auto reluPass = [&] {
+    if (reluInput && dx) reluBackward(dx, x, dx, g.N * g.C * HW);
+  };
   const bool full = g.N > 0 && convFullKernelApplies(g), directConv = g.N > 0 && !full && convDirectApplies(g);
   if (db && !directConv) biasGrad(dy, g, db);
   if (g.N == 0) {
@@ -265,6 +270,7 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
     if (full) conv2dFullKernelBackward(dy, x, wm, g, dx, dw);
     else conv2dDirectBackward(dy, x, wm, g, dx, dw, db);
     if (mask) maskWeight(dw, mask, g, dw);
+    reluPass();
     return;
   }
 
@@ -317,12 +323,13 @@ void conv2dBackward(const float* dy, const float* x, const float* w, const float
           sgemm(wt, false, OHW, dyg, ldDy, 0.0f, dx + (n0 * g.C + gi * Cg) * HW, HW);
         } else {
           sgemm(wt, false, ld, dyg, ldDy, 0.0f, cols->as<float>(), ld);
-          col2imBlock(cols->as<float>(), g, block, dx);
+          col2imBlock(cols->as<float>(), g, block, dx, reluInput ? x : nullptr);
         }
       }
     }
   }
   if (mask) maskWeight(dw, mask, g, dw);
+  if (noColumns) reluPass();  // the GEMM wrote dx itself
 }
 
 }  // namespace ck::cpu

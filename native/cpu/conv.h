@@ -22,9 +22,10 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
 
 // Gradients of conv2dForward given dy [N, OC, OH, OW]. dx (may be null: not computed) is
 // overwritten; dw is overwritten with the gradient of the masked weight (zero where mask is 0);
-// db [OC] (may be null) is overwritten.
+// db [OC] (may be null) is overwritten. reluInput: x is a ReLU's output and dx is also taken
+// back through it (0 where x <= 0, as reluBackward), in the pass that writes dx where there is one.
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,
-                    float* dw, float* db);
+                    float* dw, float* db, bool reluInput = false);
 
 // Upper bound on the scratch (column buffers) one conv call holds, in bytes: the batch is
 // processed in chunks of images that fit (at least one image per chunk, so a single image too

@@ -102,7 +102,7 @@ void conv2dForwardRelu(Ctx& ctx, const float* x, const float* w, const float* bi
 }
 
 void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
-                    float* dx, float* dw, float* db) {
+                    float* dx, float* dw, float* db, bool reluInput) {
   ctx.makeCurrent();
   const int64_t OHW = g.OHW(), Kg = g.Kg(), OCg = g.OCg(), rows = g.C * g.KHW();
   if (db) {
@@ -141,6 +141,7 @@ void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, c
     mask_weights_kernel<<<gridFor(g.OC * Kg), kThreads, 0, ctx.stream()>>>(dw, mask, dw, g.OC, Kg, g.KHW());
     checkLaunch("conv2dBackward (mask)");
   }
+  if (reluInput && dx) reluBackward(ctx, dx, x, dx, g.N * g.C * g.HW());
 }
 
 }  // namespace ck::cuda

@@ -15,8 +15,9 @@ void conv2dForward(Ctx& ctx, const float* x, const float* w, const float* bias, 
 // more in-place kernel on the same stream.
 void conv2dForwardRelu(Ctx& ctx, const float* x, const float* w, const float* bias, const float* mask,
                        const Conv2dGeom& g, float* y);
+// reluInput as on the CPU (x is a ReLU's output; dx also through it): here one more in-place pass.
 void conv2dBackward(Ctx& ctx, const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g,
-                    float* dx, float* dw, float* db);
+                    float* dx, float* dw, float* db, bool reluInput = false);
 
 // Column buffers per call are capped at this many bytes (at least one image per chunk), like the
 // CPU twin's cap; process-wide. The harness lowers it to exercise chunking. Returns the old cap.

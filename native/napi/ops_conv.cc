@@ -103,7 +103,7 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom)
+// conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom, reluInput)
 Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
   Device& dev = a.device(0);
@@ -111,9 +111,10 @@ Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   TensorRef dy = a.f32(1, "dy", yElems(g)), x = a.f32(2, "x", xElems(g)), w = a.f32(3, "w", wElems(g));
   TensorRef mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask")), dx = a.optF32(5, "dx", xElems(g));
   TensorRef dw = a.f32(6, "dw", wElems(g)), db = a.optF32(7, "db", g.OC);
+  const bool reluInput = a.flag(9);
   dispatch(dev, "conv2dBackward", [=](auto& kc) {
     conv2dBackward(kc, dy.f32(), x.f32(), w.f32(), mask.storage ? mask.f32() : nullptr, g,
-                   dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr);
+                   dx.storage ? dx.f32() : nullptr, dw.f32(), db.storage ? db.f32() : nullptr, reluInput);
   });
   return info.Env().Undefined();
 }

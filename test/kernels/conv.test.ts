@@ -646,6 +646,46 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
   t.throws(() => packedColumns(1 as never), { code: 'ND_ARG', message: /convPackedColumns: 'on' must be a boolean/ });
 });
 
+t.test('reluInput: dx through the ReLU before equals reluBackward(dx, x) bit for bit on every path', async (t) => {
+  // x is a ReLU's output. col2im (chunked and one image, groups), pointwise (the GEMM writes dx),
+  // the direct path and the full-kernel path; every ISA level.
+  const cases: [string, number[], number[], Conv2dOptions][] = [
+    ['3x3, padding, groups 2 (col2im)', [3, 4, 9, 9], [6, 2, 3, 3], { padding: 1, groups: 2 }],
+    ['one image, stride 2 (col2im)', [1, 3, 15, 15], [5, 3, 5, 5], { stride: 2 }],
+    ['pointwise, one image (GEMM writes dx)', [1, 6, 7, 7], [4, 6, 1, 1], {}],
+    ['small stride-1 (direct path)', [2, 1, 12, 12], [4, 1, 5, 5], { padding: 2 }],
+    ['kernel covers the input (full-kernel path)', [6, 4, 5, 5], [7, 4, 5, 5], {}],
+  ];
+  t.teardown(() => setIsa('auto'));
+  let seed = 4500;
+  for (const level of supportedIsas())
+    for (const [name, xs, ws, o] of cases) {
+      setIsa(level);
+      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const pre = Tensor.fromArray(f32(randomArray(n(xs), seed++)), xs);
+      const x = ops.relu(pre);
+      const w = Tensor.fromArray(f32(randomArray(n(ws), seed++)), ws);
+      const y = ops.conv2d(x, w, o);
+      const dy = Tensor.fromArray(f32(randomArray(n(y.shape), seed++)), y.shape);
+      const plain = ops.conv2dBackward(dy, x, w, o);
+      const want = ops.reluBackward(plain.dx!, x);
+      const fused = ops.conv2dBackward(dy, x, w, { ...o, reluInput: true });
+      const [wv, gv] = [await want.data(), await fused.dx!.data()];
+      t.ok(wv.some((v) => v === 0) && wv.some((v) => v !== 0), `${level}: ${name}: some zeroed, some passed`);
+      t.same(Buffer.from(gv.buffer), Buffer.from(wv.buffer), `${level}: ${name}: dx`);
+      t.same(Buffer.from((await fused.dw.data()).buffer), Buffer.from((await plain.dw.data()).buffer), `${level}: ${name}: dw unchanged`);
+      for (const u of [pre, x, w, y, dy, plain.dx, plain.dw, want, fused.dx, fused.dw]) u?.dispose();
+    }
+  setIsa('auto');
+  const z = Tensor.zeros([1, 1, 4, 4]);
+  const k = Tensor.zeros([1, 1, 3, 3]);
+  t.throws(() => ops.conv2dBackward(Tensor.zeros([1, 1, 2, 2]), z, k, { reluInput: 'yes' as unknown as boolean }), {
+    code: 'ND_ARG',
+    message: /conv2dBackward: 'reluInput' must be a boolean/,
+  });
+  for (const u of [z, k]) u.dispose();
+});
+
 t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async (t) => {
   // Chunked (batch > 1, packed output scattered), one image (GEMM writes y in place), the small
   // direct path, the full-kernel path, with and without bias, with and without packed columns.

@@ -122,6 +122,42 @@ t.test('ReLU + LRN backward in one pass: no reluBackward op, gradients bit-ident
   ref.dispose();
 });
 
+t.test('Conv2d takes the ReLU before it into its backward: no reluBackward op, gradients bit-identical', async (t) => {
+  const make = () =>
+    new Sequential([
+      new Conv2d({ inChannels: 2, outChannels: 6, kernelSize: 3, padding: 1, name: 'c1', seed: 1 }),
+      new ReLU('r1'),
+      new Conv2d({ inChannels: 6, outChannels: 4, kernelSize: 3, padding: 1, groups: 2, name: 'c2', seed: 2 }),
+      new ReLU('r2'),
+      new Conv2d({ inChannels: 4, outChannels: 3, kernelSize: 3, name: 'c3', seed: 3 }),
+    ]);
+  const net = make();
+  net.layers[0].needInputGrad = true;
+  const x = Tensor.randn([3, 2, 9, 9], { seed: 22 });
+  const dy = Tensor.randn([3, 3, 7, 7], { seed: 23 });
+  const y = net.forward(x);
+  profile(true);
+  const dx = net.backward(dy)!;
+  await device('cpu').synchronize();
+  const ops = profile(false);
+  t.equal(ops.find((r) => r.op === 'reluBackward')?.calls ?? 0, 0, "the ReLUs' backward ran inside the convolutions'");
+  const ref = make();
+  ref.layers[0].needInputGrad = true;
+  let cur = x;
+  const outs: Tensor[] = [];
+  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
+  let g: Tensor | undefined = dy;
+  const grads: Tensor[] = [];
+  for (let i = ref.layers.length - 1; i >= 0; i--) grads.push((g = ref.layers[i].backward(g!)!));
+  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
+  t.same(await bits(dx), await bits(g!), 'input gradient');
+  const [pa, pb] = [net.parameters(), ref.parameters()];
+  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
+  for (const u of [x, dy, y, dx, ...grads, ...outs]) u.dispose();
+  net.dispose();
+  ref.dispose();
+});
+
 t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
   for (const variant of ['paper', 'owt'] as const) {
     const m = alexnet({ variant, seed: 7, numClasses: 10, fcWidth: 32 });
