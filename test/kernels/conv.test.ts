@@ -661,7 +661,7 @@ t.test('reluInput: dx through the ReLU before equals reluBackward(dx, x) bit for
   for (const level of supportedIsas())
     for (const [name, xs, ws, o] of cases) {
       setIsa(level);
-      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
       const pre = Tensor.fromArray(f32(randomArray(n(xs), seed++)), xs);
       const x = ops.relu(pre);
       const w = Tensor.fromArray(f32(randomArray(n(ws), seed++)), ws);
