@@ -656,10 +656,14 @@ t.test('reluInput: dx through the ReLU before equals reluBackward(dx, x) bit for
     ['small stride-1 (direct path)', [2, 1, 12, 12], [4, 1, 5, 5], { padding: 2 }],
     ['kernel covers the input (full-kernel path)', [6, 4, 5, 5], [7, 4, 5, 5], {}],
   ];
-  t.teardown(() => setIsa('auto'));
+  t.teardown(async () => {
+    await device('cpu').synchronize(); // setIsa refuses while ops are queued
+    setIsa('auto');
+  });
   let seed = 4500;
   for (const level of supportedIsas())
     for (const [name, xs, ws, o] of cases) {
+      await device('cpu').synchronize(); // setIsa refuses while ops are queued
       setIsa(level);
       const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
       const pre = Tensor.fromArray(f32(randomArray(n(xs), seed++)), xs);
@@ -676,6 +680,7 @@ t.test('reluInput: dx through the ReLU before equals reluBackward(dx, x) bit for
       t.same(Buffer.from((await fused.dw.data()).buffer), Buffer.from((await plain.dw.data()).buffer), `${level}: ${name}: dw unchanged`);
       for (const u of [pre, x, w, y, dy, plain.dx, plain.dw, want, fused.dx, fused.dw]) u?.dispose();
     }
+  await device('cpu').synchronize();
   setIsa('auto');
   const z = Tensor.zeros([1, 1, 4, 4]);
   const k = Tensor.zeros([1, 1, 3, 3]);
@@ -702,7 +707,10 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
   ];
   let seed = 4000;
   const levels = supportedIsas();
-  t.teardown(() => setIsa('auto'));
+  t.teardown(async () => {
+    await device('cpu').synchronize(); // setIsa refuses while ops are queued
+    setIsa('auto');
+  });
   for (const level of levels)
     for (const packed of [true, false])
       for (const withBias of [true, false])
