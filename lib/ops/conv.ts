@@ -6,7 +6,18 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
-import { checkExtent, checkInt, checkInto, checkPerImage, checkTensor, describe, outputInto, pair, sameDevice } from './validate.js';
+import {
+  checkExtent,
+  checkFlag,
+  checkInt,
+  checkInto,
+  checkPerImage,
+  checkTensor,
+  describe,
+  outputInto,
+  pair,
+  sameDevice,
+} from './validate.js';
 
 const nb = native;
 
@@ -245,8 +256,7 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: Conv2dBac
       `${op}: 'dy' ${fmtShape(dy.shape)} must be the conv2d output shape ${fmtShape(yShape)} for 'x' ${fmtShape(x.shape)} and 'w' ${fmtShape(w.shape)}`,
     );
   const needInputGrad = opts.needInputGrad ?? true;
-  const reluInput = opts.reluInput ?? false;
-  if (typeof reluInput !== 'boolean') throw new ArgumentError(`${op}: 'reluInput' must be a boolean, got ${describe(reluInput)}`);
+  const reluInput = checkFlag(op, 'reluInput', opts.reluInput, false);
   checkInto(op, 'dw', opts.into?.dw, w.shape, x.device);
   if (opts.bias) checkInto(op, 'db', opts.into?.db, [g.OC], x.device);
   if (opts.into?.dw && opts.into.dw === opts.into.db) throw new ArgumentError(`${op}: 'into.dw' and 'into.db' must be distinct tensors`);

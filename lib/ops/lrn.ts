@@ -14,7 +14,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
+import { checkFlag, checkInt, checkNumber, checkTensor, describe, sameDevice, sameShape } from './validate.js';
 
 const nb = native;
 
@@ -62,16 +62,20 @@ function lrnGeom(op: string, name: string, x: Tensor): number[] {
   return [x.shape[0], x.shape[1], spatial, 1];
 }
 
-/** LRN forward. Returns y and the scale k + alphaEff * sum(a^2), which lrnBackward needs. */
-export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
-  const op = 'lrn';
+/** The forward kernel: y, and the scale when keepScale. */
+function forward(op: string, x: Tensor, opts: LrnOptions, keepScale: boolean): { y: Tensor; scale: Tensor | null } {
   checkTensor(op, 'x', x);
   const geom = lrnGeom(op, 'x', x);
   const p = resolve(op, opts);
   const y = Tensor.empty(x.shape, 'float32', x.device);
-  const scale = Tensor.empty(x.shape, 'float32', x.device);
-  nb.lrn(x.device.stream, x.handle(), y.handle(), scale.handle(), geom, p.size, p.alphaEff, p.beta, p.k);
+  const scale = keepScale ? Tensor.empty(x.shape, 'float32', x.device) : null;
+  nb.lrn(x.device.stream, x.handle(), y.handle(), scale?.handle() ?? null, geom, p.size, p.alphaEff, p.beta, p.k);
   return { y, scale };
+}
+
+/** LRN forward. Returns y and the scale k + alphaEff * sum(a^2), which lrnBackward can use. */
+export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
+  return forward('lrn', x, opts, true) as { y: Tensor; scale: Tensor };
 }
 
 /**
@@ -80,13 +84,7 @@ export function lrn(x: Tensor, opts: LrnOptions): { y: Tensor; scale: Tensor } {
  * less per LRN (AlexNet at batch 64: 122 MB) and the forward writes one less.
  */
 export function lrnOutput(x: Tensor, opts: LrnOptions): Tensor {
-  const op = 'lrnOutput';
-  checkTensor(op, 'x', x);
-  const geom = lrnGeom(op, 'x', x);
-  const p = resolve(op, opts);
-  const y = Tensor.empty(x.shape, 'float32', x.device);
-  nb.lrn(x.device.stream, x.handle(), y.handle(), null, geom, p.size, p.alphaEff, p.beta, p.k);
-  return y;
+  return forward('lrnOutput', x, opts, false).y;
 }
 
 export interface LrnBackwardOptions {
@@ -118,8 +116,7 @@ export function lrnBackward(
   if (scale !== null) sameShape(op, 'scale', scale, 'x', x);
   const geom = lrnGeom(op, 'x', x);
   const p = resolve(op, opts);
-  const reluInput = back.reluInput ?? false;
-  if (typeof reluInput !== 'boolean') throw new ArgumentError(`${op}: 'reluInput' must be a boolean, got ${describe(reluInput)}`);
+  const reluInput = checkFlag(op, 'reluInput', back.reluInput, false);
   const dx = Tensor.empty(x.shape, 'float32', x.device);
   nb.lrnBackward(
     x.device.stream,

@@ -6,7 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkExtent, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
+import { checkExtent, checkFlag, checkInt, checkPerImage, checkTensor, describe, pair, sameDevice, sameShape } from './validate.js';
 
 const nb = native;
 
@@ -38,12 +38,6 @@ export function poolOutputSize(input: number, kernel: number, stride: number, pa
 interface Geometry {
   geom: number[];
   outShape: [number, number, number, number];
-}
-
-function checkFlag(op: string, name: string, v: unknown, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new ArgumentError(`${op}: '${name}' must be a boolean, got ${describe(v)}`);
-  return v;
 }
 
 function checkInputShape(op: string, name: string, shape: unknown): [number, number, number, number] {

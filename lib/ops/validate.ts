@@ -88,6 +88,13 @@ export function checkPerImage(op: string, what: string, dims: readonly number[])
     );
 }
 
+/** An optional boolean option: `fallback` when left out, else it must be a boolean. */
+export function checkFlag(op: string, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new ArgumentError(`${op}: '${name}' must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
 export function describe(v: unknown): string {
   if (v instanceof Tensor) return v.toString();
   if (v === null) return 'null';

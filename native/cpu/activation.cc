@@ -29,9 +29,8 @@ void mapBinary(const float* dy, const float* y, float* dx, int64_t n, int64_t gr
 
 }  // namespace
 
-// `v < 0 ? 0 : v` rather than max(v, 0): a NaN input stays NaN instead of being hidden.
 void reluForward(const float* x, float* y, int64_t n) {
-  mapUnary(x, y, n, kCheapGrain, [](float v) { return v < 0.0f ? 0.0f : v; });
+  mapUnary(x, y, n, kCheapGrain, [](float v) { return reluOf(v); });
 }
 
 void reluBackward(const float* dy, const float* y, float* dx, int64_t n) {

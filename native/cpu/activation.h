@@ -13,6 +13,11 @@ namespace ck::cpu {
 using ck::kScaledTanhA;
 using ck::kScaledTanhS;
 
+// The ReLU of one value as every CPU kernel takes it: v < 0 ? 0 : v rather than max(v, 0), so a
+// NaN input stays NaN instead of being hidden. Epilogues that fold it into another pass apply it
+// to v + bias (or v + 0, which turns -0 into +0, as the separate pass did).
+inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
+
 void reluForward(const float* x, float* y, int64_t n);
 // dx = dy where y > 0, else 0 (the subgradient at 0 is 0, as in PyTorch).
 void reluBackward(const float* dy, const float* y, float* dx, int64_t n);

@@ -84,9 +84,6 @@ void gatherRows(const float* src, const GroupRows& r, int64_t plane, float* pack
   });
 }
 
-// max(v, 0) with PyTorch's NaN rule (a NaN stays NaN), as reluForward computes it.
-inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
-
 // Packed [rows, images*plane] matrix -> NCHW rows, adding bias[o] to row o when bias is given,
 // then the ReLU when relu is set.
 void scatterRows(const float* packed, const float* bias, const GroupRows& r, int64_t plane, float* dst,
@@ -129,7 +126,6 @@ void zeroImages(float* x, const Conv2dGeom& g, int64_t n0, int64_t images) {
   });
 }
 
-// db[oc] = sum of dy over images and positions, accumulated in double.
 // Sum of one output plane's gradient: 16 interleaved float partial sums, which the compiler keeps
 // in vector registers, then added in double. One running float sum (as this was) waits on the
 // add's latency for every element: AlexNet's bias gradients took 2% of a b64 step at 5 GB/s.
@@ -145,6 +141,7 @@ inline double planeSum(const float* row, int64_t n) {
   return s;
 }
 
+// db[oc] = sum of dy over images and positions, accumulated in double.
 void biasGrad(const float* dy, const Conv2dGeom& g, float* db) {
   const int64_t plane = g.OHW();
   parallelRange(g.OC, rowGrain(g.N * plane), [&](int64_t begin, int64_t end) {

@@ -7,6 +7,7 @@
 
 #include "../core/scratch.h"
 #include "../core/thread_pool.h"
+#include "activation.h"
 #include "conv_direct_isa.h"
 #include "gemm.h"
 #include "isa.h"
@@ -218,17 +219,12 @@ void conv2dFullKernelForward(const float* x, const float* w, const float* bias, 
   else sgemm(false, true, g.N, g.OC, K, 1.0f, x, K, w, K, 0.0f, y, g.OC);
   const bool addBias = bias && g.N > kSmallBatch;  // smallBatchLinear added it
   if (!addBias && !relu) return;
-  // Bias and ReLU in one pass over y [N, OC] (the ReLU as conv.cc's reluOf after a + 0, which
-  // its epilogue pass did: -0 becomes +0).
+  // Bias and ReLU in one pass over y [N, OC]; the ReLU of v + 0, as the separate pass took it.
   for (int64_t n = 0; n < g.N; n++) {
     float* row = y + n * g.OC;
     for (int64_t o = 0; o < g.OC; o++) {
-      float v = addBias ? row[o] + bias[o] : row[o];
-      if (relu) {
-        v = v + 0.0f;
-        v = v < 0.0f ? 0.0f : v;
-      }
-      row[o] = v;
+      const float v = addBias ? row[o] + bias[o] : row[o];
+      row[o] = relu ? reluOf(v + 0.0f) : v;
     }
   }
 }

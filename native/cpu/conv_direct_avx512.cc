@@ -18,16 +18,11 @@ namespace {
 #define CK_DIRECT_PV 4
 #define CK_DIRECT_GB 4
 #define CK_DIRECT_TB 6
-// A row of n < 16 floats: one masked load and store.
-inline void copyTail(const float* s, float* d, int64_t n, bool relu) {
-  const __mmask16 m = __mmask16((1u << n) - 1);
-  __m512 v = _mm512_maskz_loadu_ps(m, s);
-  if (relu) {
-    v = _mm512_add_ps(v, _mm512_setzero_ps());
-    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
-  }
-  _mm512_mask_storeu_ps(d, m, v);
-}
+// The first n < 16 floats of a vector: one masked load or store (conv_direct_kernels.h's copyRows,
+// whose vector type this repeats).
+typedef float vf __attribute__((vector_size(64)));
+inline vf loadFirst(const float* s, int64_t n) { return vf(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), s)); }
+inline void storeFirst(float* d, vf v, int64_t n) { _mm512_mask_storeu_ps(d, __mmask16((1u << n) - 1), __m512(v)); }
 #include "conv_direct_kernels.h"
 }  // namespace
 

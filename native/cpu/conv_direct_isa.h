@@ -13,7 +13,7 @@ struct Kernels {
   void (*gemv)(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
                int64_t ldy);
   // dst[r * dstStride + i] = src[r * srcStride + i] for r < rows, i < len; through the ReLU
-  // (conv.cc's reluOf) when relu is set.
+  // (activation.h's reluOf of v + 0) when relu is set.
   void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len,
                    bool relu);
   // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,

@@ -116,7 +116,7 @@ static void corrGrad(const float* d, int64_t ldd, const float* in, const int32_t
   }
 }
 
-// max(0, v) as conv.cc's epilogue takes it (v + 0 first, which turns -0 into +0; NaN stays).
+// activation.h's reluOf(v + 0) on 16 lanes: -0 becomes +0, a NaN stays NaN.
 static inline vf reluv(vf v) {
   v = v + vf{};
   return v < vf{} ? vf{} : v;
@@ -124,21 +124,22 @@ static inline vf reluv(vf v) {
 
 // Row copies between dense [channels, h, w] planes and wide planes (row stride wp), optionally
 // through the ReLU: rows are short (5 to 32 floats), where a memcpy call costs more than the
-// copy. Whole vectors, then the last 16 floats again (overlapping) or, for rows under 16, the
-// build's copyTail (CK_DIRECT_COPY_TAIL): as byte loops these copies were a seventh of LeNet-5's
+// copy. Whole vectors, then the last 16 floats again (overlapping), or for rows under 16 the
+// build's loadFirst / storeFirst: as scalar loops these copies were a seventh of LeNet-5's
 // batch-256 inference and the ReLU pass after them another ninth.
 static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len,
                      bool relu) {
+  auto through = [relu](vf v) { return relu ? reluv(v) : v; };
   for (int64_t r = 0; r < rows; r++) {
     const float* s = src + r * srcStride;
     float* d = dst + r * dstStride;
     if (len < 16) {
-      copyTail(s, d, len, relu);
+      storeFirst(d, through(loadFirst(s, len)), len);
       continue;
     }
     int64_t i = 0;
-    for (; i + 16 <= len; i += 16) storev(d + i, relu ? reluv(loadv(s + i)) : loadv(s + i));
-    if (i < len) storev(d + len - 16, relu ? reluv(loadv(s + len - 16)) : loadv(s + len - 16));
+    for (; i + 16 <= len; i += 16) storev(d + i, through(loadv(s + i)));
+    if (i < len) storev(d + len - 16, through(loadv(s + len - 16)));
   }
 }
 

@@ -14,15 +14,16 @@ namespace {
 #define CK_DIRECT_PV 1
 #define CK_DIRECT_GB 2
 #define CK_DIRECT_TB 2
-inline void copyTail(const float* s, float* d, int64_t n, bool relu) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = s[i];
-    if (relu) {
-      v = v + 0.0f;  // as reluv: -0 becomes +0
-      if (v < 0.0f) v = 0.0f;
-    }
-    d[i] = v;
-  }
+// The first n < 16 floats of a vector, element by element (conv_direct_kernels.h's copyRows,
+// whose vector type this repeats).
+typedef float vf __attribute__((vector_size(64)));
+inline vf loadFirst(const float* s, int64_t n) {
+  vf v{};
+  for (int64_t i = 0; i < n; i++) v[i] = s[i];
+  return v;
+}
+inline void storeFirst(float* d, vf v, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] = v[i];
 }
 #include "conv_direct_kernels.h"
 }  // namespace

@@ -148,7 +148,7 @@ FlatPlan flatPlan(const Conv2dGeom& g) {
 }
 
 CK_AVX512 void addPlaneFlatAvx512(const float* cols, int64_t rowStride, const Conv2dGeom& g, int64_t c, float* plane,
-                                  const FlatPlan& plan, const float* reluOf) {
+                                  const FlatPlan& plan, const float* reluOut) {
   const int64_t HW = g.HW(), T = g.KHW();
   const float* taps = cols + c * T * rowStride;
   const uint16_t* masks = plan.masks.data();
@@ -163,9 +163,9 @@ CK_AVX512 void addPlaneFlatAvx512(const float* cols, int64_t rowStride, const Co
         acc = _mm512_mask_add_ps(acc, masks[t], acc, v);
       }
     // The ReLU before: 0 where its output is not > 0 (reluBackward's y > 0 ? dy : 0).
-    if (reluOf)
+    if (reluOut)
       acc = _mm512_maskz_mov_ps(
-          _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, reluOf + p0), _mm512_setzero_ps(), _CMP_GT_OQ), acc);
+          _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, reluOut + p0), _mm512_setzero_ps(), _CMP_GT_OQ), acc);
     _mm512_mask_storeu_ps(plane + p0, m, acc);
   }
 }
@@ -210,7 +210,7 @@ void im2colBlock(const float* x, const Conv2dGeom& g, const ColumnBlock& b, floa
   });
 }
 
-void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, float* x, const float* reluOf) {
+void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, float* x, const float* reluOut) {
   const int64_t khw = g.KHW();
   const int64_t grain = std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, khw * g.OHW()));
   // One task per (image, channel): every tap of a channel adds into the same plane, so a plane
@@ -222,7 +222,7 @@ void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, f
       for (int64_t t = begin; t < end; t++) {
         const int64_t i = t / b.channels, c = t % b.channels;
         const int64_t at = ((b.n0 + i) * g.C + b.c0 + c) * g.HW();
-        addPlaneFlatAvx512(cols + i * b.imageStride, b.rowStride, g, c, x + at, plan, reluOf ? reluOf + at : nullptr);
+        addPlaneFlatAvx512(cols + i * b.imageStride, b.rowStride, g, c, x + at, plan, reluOut ? reluOut + at : nullptr);
       }
     });
     return;
@@ -233,9 +233,9 @@ void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, f
       const int64_t i = t / b.channels, c = t % b.channels;
       const int64_t at = ((b.n0 + i) * g.C + b.c0 + c) * g.HW();
       addPlane(cols + i * b.imageStride, b.rowStride, g, c, x + at);
-      if (reluOf)
+      if (reluOut)
         for (int64_t p = 0; p < g.HW(); p++)
-          if (!(reluOf[at + p] > 0.0f)) x[at + p] = 0.0f;
+          if (!(reluOut[at + p] > 0.0f)) x[at + p] = 0.0f;
     }
   });
 }

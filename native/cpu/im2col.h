@@ -13,10 +13,11 @@ namespace ck::cpu {
 using ck::ColumnBlock;  // native/core/geometry.h
 
 void im2colBlock(const float* x, const Conv2dGeom& g, const ColumnBlock& b, float* cols);
-// Adds the block's columns back into x (overlapping windows sum up). With reluOf (an array laid
-// out as x: the input of the convolution, a ReLU's output), each plane's sum comes out 0 where
-// reluOf <= 0, the ReLU's backward taken in the same pass.
-void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, float* x, const float* reluOf = nullptr);
+// Adds the block's columns back into x (overlapping windows sum up). With reluOut (laid out as x:
+// the convolution's input, which a ReLU produced), each plane's sum comes out 0 where reluOut is
+// not > 0: the ReLU's backward taken in the same pass.
+void col2imBlock(const float* cols, const Conv2dGeom& g, const ColumnBlock& b, float* x,
+                 const float* reluOut = nullptr);
 
 // Whole batch, cols [N, C*KH*KW, OH*OW] (groups play no part in the layout).
 void im2col(const float* x, const Conv2dGeom& g, float* cols);

@@ -121,8 +121,8 @@ void forwardRunPortable(const float* x, const lrnblk::Run& r, const LrnParams& p
 void backwardRunPortable(const float* dy, const float* x, const float* y, const float* scale, const lrnblk::Run& r,
                          const LrnParams& p, float coef, float* dx, float* ws) {
   const int64_t stride = ringStride(r.len), ringFloats = kRing * stride;
-  float* scales = ws + ringFloats;
-  SquaresPortable sq{x, r, ws + 2 * ringFloats, stride, std::max<int64_t>(0, r.c0 - r.hi - r.lo)};
+  float* scales = scale ? nullptr : ws + ringFloats;  // with a kept scale ws holds one ring
+  SquaresPortable sq{x, r, scale ? nullptr : ws + 2 * ringFloats, stride, std::max<int64_t>(0, r.c0 - r.hi - r.lo)};
   auto scaleRow = [&](int64_t c) -> const float* { return scale ? scale + c * r.hw : ringRow(scales, stride, c); };
   float acc[kRun], pw[kRun];
   int64_t next = std::max<int64_t>(0, r.c0 - r.hi);

@@ -103,10 +103,11 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
   const int64_t stride = ringStride(r.len), ringFloats = kRing * stride;
   // Rings: the ratios dy * y / scale; without a kept scale also the squares and the scales
   // recomputed from them (a channel's scale is needed when its ratio enters the window and
-  // again for its own first term).
+  // again for its own first term). With a kept scale ws holds the first ring only.
   float* ratios = ws;
-  float* scales = ws + ringFloats;
-  Squares sq(x, r, ws + 2 * ringFloats, stride, r.c0 - r.hi - r.lo, k, alphaEff);
+  float* scales = scale ? nullptr : ws + ringFloats;
+  Squares sq(x, r, scale ? nullptr : ws + 2 * ringFloats, stride, r.c0 - r.hi - r.lo, k, alphaEff);
+  const __m512 cv = _mm512_set1_ps(coef);
   auto scaleRow = [&](int64_t c) -> const float* { return scale ? scale + c * r.hw : ringRow(scales, stride, c); };
   int64_t next = r.c0 - r.hi < 0 ? 0 : r.c0 - r.hi;  // the first channel whose ratios are not in the ring
   for (int64_t j = r.c0; j < r.c1; j++) {
@@ -131,7 +132,6 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
         _mm512_mask_storeu_ps(row + v, m, q);
       }
     }
-    const __m512 cv = _mm512_set1_ps(coef);
     const float* sc = scaleRow(j);
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);

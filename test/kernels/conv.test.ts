@@ -7,6 +7,7 @@ import { mismatch } from '../helpers/compare.js';
 import { eachBackend, isaPlan, type Family } from '../helpers/each-backend.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
+import { randomTensor } from '../helpers/random-tensor.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
 interface Geom {
@@ -606,25 +607,9 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
     for (const [name, xs, ws, o] of cases) {
       await device('cpu').synchronize();
       setIsa(kernel);
-      const x = Tensor.fromArray(
-        f32(
-          randomArray(
-            xs.reduce((a, b) => a * b, 1),
-            seed++,
-          ),
-        ),
-        xs,
-      );
-      const w = Tensor.fromArray(
-        f32(
-          randomArray(
-            ws.reduce((a, b) => a * b, 1),
-            seed++,
-          ),
-        ),
-        ws,
-      );
-      const b = Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]);
+      const x = randomTensor(xs, seed++);
+      const w = randomTensor(ws, seed++);
+      const b = randomTensor([ws[0]], seed++);
       const run = async (packed: boolean) => {
         await device('cpu').synchronize();
         packedColumns(packed);
@@ -665,12 +650,11 @@ t.test('reluInput: dx through the ReLU before equals reluBackward(dx, x) bit for
     for (const [name, xs, ws, o] of cases) {
       await device('cpu').synchronize(); // setIsa refuses while ops are queued
       setIsa(level);
-      const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-      const pre = Tensor.fromArray(f32(randomArray(n(xs), seed++)), xs);
+      const pre = randomTensor(xs, seed++);
       const x = ops.relu(pre);
-      const w = Tensor.fromArray(f32(randomArray(n(ws), seed++)), ws);
+      const w = randomTensor(ws, seed++);
       const y = ops.conv2d(x, w, o);
-      const dy = Tensor.fromArray(f32(randomArray(n(y.shape), seed++)), y.shape);
+      const dy = randomTensor(y.shape, seed++);
       const plain = ops.conv2dBackward(dy, x, w, o);
       const want = ops.reluBackward(plain.dx!, x);
       const fused = ops.conv2dBackward(dy, x, w, { ...o, reluInput: true });
@@ -718,25 +702,9 @@ t.test("activation 'relu' equals relu(conv2d) bit for bit on every path", async 
           await device('cpu').synchronize();
           setIsa(level);
           packedColumns(packed);
-          const x = Tensor.fromArray(
-            f32(
-              randomArray(
-                xs.reduce((a, b) => a * b, 1),
-                seed++,
-              ),
-            ),
-            xs,
-          );
-          const w = Tensor.fromArray(
-            f32(
-              randomArray(
-                ws.reduce((a, b) => a * b, 1),
-                seed++,
-              ),
-            ),
-            ws,
-          );
-          const b = withBias ? Tensor.fromArray(f32(randomArray(ws[0], seed++)), [ws[0]]) : undefined;
+          const x = randomTensor(xs, seed++);
+          const w = randomTensor(ws, seed++);
+          const b = withBias ? randomTensor([ws[0]], seed++) : undefined;
           const plain = ops.conv2d(x, w, { ...o, bias: b });
           const ref = ops.relu(plain);
           const got = ops.conv2d(x, w, { ...o, bias: b, activation: 'relu' });

@@ -4,6 +4,8 @@ import { mismatch } from '../helpers/compare.js';
 import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { numericGrad } from '../helpers/gradcheck.js';
+import { randomTensor } from '../helpers/random-tensor.js';
+import { lrn64 } from '../helpers/ref64.js';
 import { f32, randInt, randomArray, rng } from '../helpers/rng.js';
 
 type Convention = 'per-size' | 'literal';
@@ -44,26 +46,6 @@ function refForward(x: ArrayLike<number>, shape: number[], p: Params): { y: Floa
         y[at] = x[at] * scale[at] ** -p.beta;
       }
   return { y, scale };
-}
-
-/** dx from the analytic form (lrn.h), in float64: for shapes too large for finite differences. */
-function refBackward(x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], p: Params): Float64Array {
-  const [N, C] = shape;
-  const hw = x.length / (N * C);
-  const { y, scale } = refForward(x, shape, p);
-  const coef = 2 * p.beta * alphaEff(p);
-  const dx = new Float64Array(x.length);
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      const [lo, hi] = window(c, p.size, C);
-      for (let i = 0; i < hw; i++) {
-        const at = (n * C + c) * hw + i;
-        const ratio = (dy[at] * y[at]) / scale[at];
-        dx[at] += dy[at] * scale[at] ** -p.beta;
-        for (let j = lo; j <= hi; j++) dx[(n * C + j) * hw + i] -= coef * x[(n * C + j) * hw + i] * ratio;
-      }
-    }
-  return dx;
 }
 
 // ---- running the kernels ----
@@ -151,7 +133,9 @@ eachBackend(
         const got = await run(x, dy, shape, p, be.device);
         const label = `${JSON.stringify(shape)} seed ${seed}`;
         t.equal(mismatch(got.y, refForward(x, shape, p).y, tolFor(be, { rtol: 1e-5, atol: 1e-6 }, 'elementwise')), null, `${label}: y`);
-        t.equal(mismatch(got.dx, refBackward(x, dy, shape, p), tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${label}: dx`);
+        // The analytic backward in float64 (finite differences are too slow at these sizes).
+        const ref = lrn64(shape, size, alphaEff(p), p.beta, p.k, x, dy);
+        t.equal(mismatch(got.dx, ref.dx, tolFor(be, { rtol: 1e-4, atol: 1e-5 }, 'reduction')), null, `${label}: dx`);
       }
     }
   },
@@ -282,9 +266,8 @@ eachBackend(
       [[1, 3, 70, 60], 4],
       [[2, 30, 3, 5], 21],
     ] as [number[], number][]) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const x = Tensor.fromArray(Float32Array.from(randomArray(n, 71, -2, 2)), shape, { device: be.device });
-      const dy = Tensor.fromArray(Float32Array.from(randomArray(n, 72)), shape, { device: be.device });
+      const x = randomTensor(shape, 71, { lo: -2, hi: 2, device: be.device });
+      const dy = randomTensor(shape, 72, { device: be.device });
       const p: Params = { size, alpha: 2, beta: 0.75, k: 2, alphaConvention: 'per-size' };
       const { y, scale } = ops.lrn(x, p);
       const y2 = ops.lrnOutput(x, p);
@@ -310,10 +293,9 @@ eachBackend(t, "reluInput: the ReLU's backward in the same pass, bit for bit", {
     [[2, 24, 9, 7], 5],
     [[1, 30, 3, 5], 21],
   ] as [number[], number][]) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const pre = Tensor.fromArray(Float32Array.from(randomArray(n, 61, -2, 2)), shape, { device: be.device });
+    const pre = randomTensor(shape, 61, { lo: -2, hi: 2, device: be.device });
     const x = ops.relu(pre);
-    const dy = Tensor.fromArray(Float32Array.from(randomArray(n, 62)), shape, { device: be.device });
+    const dy = randomTensor(shape, 62, { device: be.device });
     const p: Params = { size, alpha: 2, beta: 0.75, k: 2, alphaConvention: 'per-size' };
     const { y, scale } = ops.lrn(x, p);
     const plain = ops.lrnBackward(dy, x, y, scale, p);

@@ -1,10 +1,40 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Tensor, device } from '../../lib/index.js';
 import { Conv2d, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
 import { alexnet } from '../../lib/models/index.js';
 import { native } from '../../lib/native.js';
 
 const profile = native.profile as (on?: boolean) => { op: string; calls: number; ms: number }[];
+
+const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
+
+/**
+ * The unfused chain of make()'s layers (each layer's own forward, then each backward, last first)
+ * against a fused run of the same net: forward output, input gradient and every parameter's
+ * gradient equal bit for bit. inspect sees the chain's per-layer outputs before they are freed.
+ */
+async function matchesUnfusedChain(
+  t: Test,
+  make: () => Sequential,
+  fused: { net: Sequential; x: Tensor; dy: Tensor; y: Tensor; dx: Tensor },
+  inspect?: (outs: Tensor[]) => Promise<void>,
+): Promise<void> {
+  const ref = make();
+  ref.layers[0].needInputGrad = true;
+  let cur = fused.x;
+  const outs: Tensor[] = [];
+  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
+  let g: Tensor = fused.dy;
+  const grads: Tensor[] = [];
+  for (let i = ref.layers.length - 1; i >= 0; i--) grads.push((g = ref.layers[i].backward(g)!));
+  t.same(await bits(fused.y), await bits(cur), 'forward output');
+  t.same(await bits(fused.dx), await bits(g), 'input gradient');
+  const [pa, pb] = [fused.net.parameters(), ref.parameters()];
+  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
+  if (inspect) await inspect(outs);
+  for (const u of [...grads, ...outs]) u.dispose();
+  ref.dispose();
+}
 
 // In eval mode Sequential runs Conv2d + ReLU as one fused op (ops.conv2d with activation 'relu').
 // Its output must equal the unfused chain exactly. Training fuses the same pairs (the ReLU layer
@@ -61,24 +91,10 @@ t.test('training fuses too: forward, input gradient and weight gradients bit-ide
   t.equal(calls('conv2dRelu'), 2, 'both pairs ran fused while training');
   t.equal(calls('relu'), 0, 'no separate ReLU pass (and no pre-activation tensor kept)');
   const dx = net.backward(dy)!;
-
-  // The unfused chain: each layer's own forward and backward, in order.
-  const ref = make();
-  ref.layers[0].needInputGrad = true;
-  let cur = x;
-  const outs: Tensor[] = [];
-  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
-  let g: Tensor | undefined = dy;
-  for (let i = ref.layers.length - 1; i >= 0; i--) g = ref.layers[i].backward(g!);
-  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
-  t.same(await bits(y), await bits(cur), 'forward output');
-  t.same(await bits(dx), await bits(g!), 'input gradient');
-  const [pa, pb] = [net.parameters(), ref.parameters()];
-  t.equal(pa.length, 4);
-  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
-  for (const u of [x, dy, y, dx, g!, ...outs]) u.dispose();
+  t.equal(net.parameters().length, 4);
+  await matchesUnfusedChain(t, make, { net, x, dy, y, dx });
+  for (const u of [x, dy, y, dx]) u.dispose();
   net.dispose();
-  ref.dispose();
 });
 
 t.test('ReLU + LRN backward in one pass: no reluBackward op, gradients bit-identical to the unfused chain', async (t) => {
@@ -101,25 +117,12 @@ t.test('ReLU + LRN backward in one pass: no reluBackward op, gradients bit-ident
   const calls = (name: string) => ops.find((r) => r.op === name)?.calls ?? 0;
   t.equal(calls('lrnBackward'), 1, 'one LRN backward');
   t.equal(calls('reluBackward'), 0, "the ReLU's backward ran inside it");
-
-  // The unfused chain: each layer's own forward and backward.
-  const ref = make();
-  ref.layers[0].needInputGrad = true;
-  let cur = x;
-  const outs: Tensor[] = [];
-  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
-  let g: Tensor | undefined = dy;
-  const grads: Tensor[] = [];
-  for (let i = ref.layers.length - 1; i >= 0; i--) grads.push((g = ref.layers[i].backward(g!)!));
-  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
-  const relu = await outs[1].data();
-  t.ok(relu.some((v) => v === 0) && relu.some((v) => v > 0), 'the ReLU passes some values and zeroes others');
-  t.same(await bits(dx), await bits(g!), 'input gradient');
-  const [pa, pb] = [net.parameters(), ref.parameters()];
-  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
-  for (const u of [x, dy, y, dx, ...grads, ...outs]) u.dispose();
+  await matchesUnfusedChain(t, make, { net, x, dy, y, dx }, async (outs) => {
+    const relu = await outs[1].data();
+    t.ok(relu.some((v) => v === 0) && relu.some((v) => v > 0), 'the ReLU passes some values and zeroes others');
+  });
+  for (const u of [x, dy, y, dx]) u.dispose();
   net.dispose();
-  ref.dispose();
 });
 
 t.test('Conv2d takes the ReLU before it into its backward: no reluBackward op, gradients bit-identical', async (t) => {
@@ -141,21 +144,9 @@ t.test('Conv2d takes the ReLU before it into its backward: no reluBackward op, g
   await device('cpu').synchronize();
   const ops = profile(false);
   t.equal(ops.find((r) => r.op === 'reluBackward')?.calls ?? 0, 0, "the ReLUs' backward ran inside the convolutions'");
-  const ref = make();
-  ref.layers[0].needInputGrad = true;
-  let cur = x;
-  const outs: Tensor[] = [];
-  for (const l of ref.layers) outs.push((cur = l.forward(cur)));
-  let g: Tensor | undefined = dy;
-  const grads: Tensor[] = [];
-  for (let i = ref.layers.length - 1; i >= 0; i--) grads.push((g = ref.layers[i].backward(g!)!));
-  const bits = async (a: Tensor) => Buffer.from((await a.data()).buffer);
-  t.same(await bits(dx), await bits(g!), 'input gradient');
-  const [pa, pb] = [net.parameters(), ref.parameters()];
-  for (const [i, p] of pa.entries()) t.same(await bits(p.grad!), await bits(pb[i].grad!), `gradient of ${p.name}`);
-  for (const u of [x, dy, y, dx, ...grads, ...outs]) u.dispose();
+  await matchesUnfusedChain(t, make, { net, x, dy, y, dx });
+  for (const u of [x, dy, y, dx]) u.dispose();
   net.dispose();
-  ref.dispose();
 });
 
 t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
