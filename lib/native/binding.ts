@@ -105,6 +105,7 @@ export const BINDING_NAMES = {
   isa: 'both',
   cpuIsa: 'both',
   isaFamilies: 'both',
+  linearPathBounds: 'both',
   // collectives, thread budget, trace
   allReduce: 'both',
   broadcast: 'both',

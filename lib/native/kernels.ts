@@ -190,6 +190,8 @@ export interface IsaBinding {
   isa(name?: string): IsaLevel;
   cpuIsa(): IsaLevel;
   isaFamilies(): IsaFamilies;
+  /** The batch sizes after which the CPU linear forward changes path, under the active level (native/cpu/linear.h). */
+  linearPathBounds(): number[];
 }
 
 export interface KernelBinding

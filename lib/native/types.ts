@@ -68,4 +68,6 @@ export interface IsaFamilies {
   maxPool: 'avx512' | 'portable';
   /** ops.linearBf16 (bf16 weights widened in registers). */
   linearBf16: 'avx512' | 'portable';
+  /** The small-batch linear kernels that stream the weight (native/cpu/linear_stream.h): AVX-512 only. */
+  linearStream: 'avx512' | 'off';
 }

@@ -18,6 +18,7 @@
  * A recorded batch of float samples needs no staging at all: the executor gathers the rows.
  */
 import { ArgumentError } from '../errors.js';
+import { native } from '../native.js';
 import type { Model, Predictor } from '../models/model.js';
 import type { PredictorPrecision } from '../models/predictor.js';
 import type { Device } from '../tensor/device.js';
@@ -39,19 +40,24 @@ export function powersOfTwo(max: number): number[] {
 }
 
 /**
- * The CPU kernels take a dot-product path for small batches and the packed GEMM above it, and
- * the two sum in different orders, so a row differs in its last bits between them: convolutions
- * up to SMALL_BATCH_PATH samples (kSmallBatch in native/cpu/conv_direct.h), linear layers up to
- * SMALL_BATCH_LINEAR_PATH (kSmallBatchLinear). On each path a row is the same whatever the batch
- * size and the row's position (tested).
+ * The CPU kernels take other paths for small batches than the packed GEMM above them, and the
+ * paths sum in different orders, so a row differs in its last bits between them: convolutions
+ * up to SMALL_BATCH_PATH samples (kSmallBatch in native/cpu/conv_direct.h), linear layers at the
+ * bounds linearPathBounds() gives (native/cpu/linear.h: the dot products up to 8 and the
+ * streamed kernel up to 48 under AVX-512, the dot products up to 16 otherwise). On each path a
+ * row is the same whatever the batch size and the row's position (tested).
  */
 export const SMALL_BATCH_PATH = 4;
-export const SMALL_BATCH_LINEAR_PATH = 16;
+
+/** The batch sizes after which the CPU linear forward changes path, under the active ISA level. */
+export function linearPathBounds(): number[] {
+  return native.linearPathBounds();
+}
 
 /**
  * Checks and sorts prepared sizes; the largest must be maxBatchSize so that every batch fits.
  * batchInvariant keeps only sizes that take one and the same kernel paths as maxBatchSize does:
- * above SMALL_BATCH_PATH always, and above SMALL_BATCH_LINEAR_PATH too when maxBatchSize is, so
+ * above SMALL_BATCH_PATH always, and above the last linear path bound below maxBatchSize, so
  * every request, even a lone one, takes the same paths and its row never depends on what it
  * was batched with.
  */
@@ -61,7 +67,7 @@ export function preparedSizes(op: string, sizes: readonly number[] | undefined, 
       throw new ArgumentError(
         `${op}: batchInvariant needs maxBatchSize > ${SMALL_BATCH_PATH} (the small-batch kernels sum in another order), got ${maxBatchSize}`,
       );
-    const floor = maxBatchSize > SMALL_BATCH_LINEAR_PATH ? SMALL_BATCH_LINEAR_PATH : SMALL_BATCH_PATH;
+    const floor = Math.max(SMALL_BATCH_PATH, ...linearPathBounds().filter((b) => b < maxBatchSize));
     return preparedSizes(op, sizes, maxBatchSize).filter((s) => s > floor);
   }
   if (sizes === undefined) return powersOfTwo(maxBatchSize);

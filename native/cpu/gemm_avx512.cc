@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "gemm_kernels.h"
 
@@ -29,9 +30,12 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
     acc0[r] = _mm512_setzero_ps();
     acc1[r] = _mm512_setzero_ps();
   }
-  // The C tile is touched only at the end: start pulling it in now.
+  // The C tile is touched only at the end: start pulling it in now (unless it is streamed out,
+  // when its old contents are never needed).
+  const bool stream =
+      mode == Store::Stream && cols == NR && (reinterpret_cast<uintptr_t>(C) & 63) == 0 && (ldc & 15) == 0;
 #pragma GCC unroll 12
-  for (int r = 0; r < R; r++) {
+  for (int r = 0; r < R && !stream; r++) {
     _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc + 16), _MM_HINT_T0);
   }
@@ -60,8 +64,13 @@ CK_AVX512 void tileRows(int64_t kc, const float* a, const float* b, float* C, in
         x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), x0);
         x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), x1);
       }
-      _mm512_storeu_ps(c, x0);
-      _mm512_storeu_ps(c + 16, x1);
+      if (stream) {
+        _mm512_stream_ps(c, x0);
+        _mm512_stream_ps(c + 16, x1);
+      } else {
+        _mm512_storeu_ps(c, x0);
+        _mm512_storeu_ps(c + 16, x1);
+      }
     }
     return;
   }

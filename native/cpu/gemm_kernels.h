@@ -11,12 +11,17 @@
 // writes its top-left rows x cols corner into C:
 //   mode Overwrite:  C = alpha*AB            (C's old contents are never read, NaN included)
 //   mode Blend:      C = alpha*AB + beta*C
+//   mode Stream:     as Overwrite, with non-temporal stores where a kernel has them (the AVX-512
+//                    one, on full tiles whose rows are 64-byte aligned): the driver picks it for
+//                    a C far larger than the caches, written once (the fc layers' weight
+//                    gradients), which is then stored without first being read in for ownership.
+//                    The caller fences (sfence) before another thread reads C.
 #pragma once
 #include <cstdint>
 
 namespace ck::cpu::gemm {
 
-enum class Store { Overwrite, Blend };
+enum class Store { Overwrite, Blend, Stream };
 
 struct Kernel {
   const char* name;

@@ -4,6 +4,7 @@
 #include "../core/thread_pool.h"
 #include "conv_direct.h"
 #include "gemm.h"
+#include "linear_stream.h"
 
 namespace ck::cpu {
 
@@ -21,7 +22,9 @@ void scaleOrZero(float* c, int64_t n, float beta) {
 
 void linearForward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out) {
   if (N == 0 || out == 0) return;
-  if (N <= kSmallBatchLinear && in > 0) return smallBatchLinear(x, w, b, N, in, out, y);
+  if (in > 0 && N > kStreamMinForwardBatch && linearStreamApplies(N))
+    return linearStreamForward(x, w, b, y, N, in, out);
+  if (in > 0 && N <= kSmallBatchLinear) return smallBatchLinear(x, w, b, N, in, out, y);
   // Rows of y start as the bias, so the GEMM adds onto them with beta = 1 and y is written once.
   if (b) {
     parallelRange(N, 64, [=](int64_t lo, int64_t hi) {
@@ -36,9 +39,17 @@ void linearForward(const float* x, const float* w, const float* b, float* y, int
   sgemm(false, true, N, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
+std::vector<int64_t> linearForwardPathBounds() {
+  if (linearStreamApplies(kStreamMaxBatch)) return {kStreamMinForwardBatch, kStreamMaxBatch};
+  return {kSmallBatchLinear};
+}
+
+const char* linearStreamPathName() { return linearStreamApplies(1) ? "avx512" : "off"; }
+
 void linearBackwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t in, int64_t out) {
   if (N == 0 || in == 0) return;
   if (out == 0) return scaleOrZero(dx, N * in, 0.0f);
+  if (linearStreamApplies(N)) return linearStreamBackwardData(dy, w, dx, N, in, out);
   sgemm(false, false, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 

@@ -1,12 +1,14 @@
 // Bindings of native/cpu/isa.h: the one instruction-set switch of the CPU kernels, and what each
 // family runs under it. lib/isa.ts checks that the CPU streams are idle before switching.
 #include <string>
+#include <vector>
 
 #include "../cpu/conv_direct.h"
 #include "../cpu/gemm.h"
 #include "../cpu/im2col.h"
 #include "../cpu/im2col_panels.h"
 #include "../cpu/isa.h"
+#include "../cpu/linear.h"
 #include "../cpu/linear_bf16.h"
 #include "../cpu/lrn.h"
 #include "../cpu/pool.h"
@@ -43,7 +45,16 @@ Napi::Value IsaFamilies(const Napi::CallbackInfo& info) {
   o.Set("lrn", cpu::lrnPathName());
   o.Set("maxPool", cpu::maxPoolPathName());
   o.Set("linearBf16", cpu::linearBf16PathName());
+  o.Set("linearStream", cpu::linearStreamPathName());
   return o;
+}
+
+// linearPathBounds(): the batch sizes after which the linear forward changes path (linear.h).
+Napi::Value LinearPathBounds(const Napi::CallbackInfo& info) {
+  const std::vector<int64_t> bounds = cpu::linearForwardPathBounds();
+  Napi::Array a = Napi::Array::New(info.Env(), bounds.size());
+  for (size_t i = 0; i < bounds.size(); i++) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(bounds[i])));
+  return a;
 }
 
 }  // namespace
@@ -52,6 +63,7 @@ void registerIsa(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "isa", IsaBinding);
   CK_EXPORT(exports, "cpuIsa", CpuIsa);
   CK_EXPORT(exports, "isaFamilies", IsaFamilies);
+  CK_EXPORT(exports, "linearPathBounds", LinearPathBounds);
 }
 
 }  // namespace ck

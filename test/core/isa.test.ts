@@ -33,7 +33,16 @@ t.test('setIsa switches every family at once, and back', async (t) => {
     const vector = level === 'avx512' ? 'avx512' : 'portable';
     t.same(
       f,
-      { gemm: level, convDirect: vector, im2col: vector, im2colPanels: vector, lrn: vector, maxPool: vector, linearBf16: vector },
+      {
+        gemm: level,
+        convDirect: vector,
+        im2col: vector,
+        im2colPanels: vector,
+        lrn: vector,
+        maxPool: vector,
+        linearBf16: vector,
+        linearStream: level === 'avx512' ? 'avx512' : 'off',
+      },
       `${level}: every family follows`,
     );
     t.equal(ops.gemmKernelName(), level, `${level}: the GEMM micro-kernel`);

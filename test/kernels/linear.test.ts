@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Tensor, ops } from '../../lib/index.js';
+import { linearPathBounds } from '../../lib/serve/batch-runner.js';
 import { mismatch } from '../helpers/compare.js';
 import { eachBackend, tolFor } from '../helpers/each-backend.js';
 import { numericGrad } from '../helpers/gradcheck.js';
@@ -64,6 +65,19 @@ const shapes: Array<[number[], number, number]> = [
   [[2, 7], 129, 25],
   [[13], 16, 12],
   [[15], 300, 1],
+  // Under AVX-512, batches of 9-48 take the streamed forward (linear_stream.h: the batch across
+  // the lanes, 24, 12 or 9 weight rows a tile by 16, 32 or 48 lanes) and batches up to 48 its
+  // input gradient (8 batch rows x 48 columns, 16 weight rows a block): tail tiles of rows (25 =
+  // 24 + 1, 50 = 5 * 9 + 5), partial lanes and batch tiles (20, 47), one-column edges (49),
+  // sums over more than one 384-long block and more than one block of x (5500 at 40 lanes).
+  [[9], 385, 25],
+  [[20], 49, 30],
+  [[33], 800, 50],
+  [[47], 100, 8],
+  [[48], 17, 97],
+  [[40], 5500, 30],
+  // A weight gradient of 33.6 MB written in one k block: the GEMM streams it out (Store::Stream).
+  [[2], 2048, 4100],
 ];
 
 // The GEMM and the small-batch dot products (conv_direct's gemv) on every ISA path, and cuda:N.
@@ -97,6 +111,36 @@ eachBackend(t, 'forward and backward match float64 on odd shapes', { families: [
     t.equal(mismatch(await g.db!.data(), r.db, tol), null, `db ${label}`);
     for (const v of [x, w, b, dy, y, y0, g.dx!, g.dw, g.db!]) v.dispose();
   }
+});
+
+// Serving's batchInvariant relies on it: on one path of the forward (linearPathBounds()), a row's
+// result is the same whatever the batch and the row's place in it.
+t.test('a row of the linear forward is the same for every batch on one path', async (t) => {
+  const [inF, outF] = [6000, 30]; // past one block of x at 48 lanes (5376)
+  const row = f32(randomArray(inF, 91));
+  const w = Tensor.fromArray(f32(randomArray(outF * inF, 92)), [outF, inF]);
+  const b = Tensor.fromArray(f32(randomArray(outF, 93)), [outF]);
+  const bounds = linearPathBounds();
+  t.comment(`linear path bounds: ${JSON.stringify(bounds)}`);
+  const ranges = bounds.map((hi, i) => [i === 0 ? 1 : bounds[i - 1]! + 1, hi] as const);
+  ranges.push([bounds[bounds.length - 1]! + 1, bounds[bounds.length - 1]! + 20]);
+  for (const [lo, hi] of ranges) {
+    let first: number[] | null = null;
+    for (const N of new Set([lo, Math.min(hi, lo + 1), Math.floor((lo + hi) / 2), hi])) {
+      const xv = f32(randomArray(N * inF, 100 + N));
+      const at = N - 1;
+      xv.set(row, at * inF);
+      const x = Tensor.fromArray(xv, [N, inF]);
+      const y = ops.linear(x, w, b);
+      const got = Array.from((await y.data()).subarray(at * outF, (at + 1) * outF));
+      if (first === null) first = got;
+      else t.same(got, first, `batches ${lo}-${hi}: the row at ${at} of a batch of ${N} equals the one at ${lo - 1} of ${lo}`);
+      x.dispose();
+      y.dispose();
+    }
+  }
+  w.dispose();
+  b.dispose();
 });
 
 t.test('gradients agree with finite differences for x, W and b', async (t) => {

@@ -1,14 +1,15 @@
 // Dynamic batching must not change a request's answer: every row of a coalesced (and padded)
 // batch is compared with the same sample run alone (maxBatchSize 1, a batch-1 predictor).
 // Finding (reported in the output): the CPU kernels sum in a different order for batches of
-// more than 4 in convolutions and more than 16 in linear layers (conv_direct.h's dot products
-// below, packed GEMM tiles above), so rows from batches > 4 differ from batch-1 rows by float32
+// more than 4 in convolutions and past each of linearPathBounds() in linear layers (the dot
+// products of conv_direct.h, the streamed kernel of linear_stream.h, packed GEMM tiles), so rows from batches > 4 differ from batch-1 rows by float32
 // rounding (about 1e-8 in probabilities); batches of up to 4 are bit-identical. The tolerance asserted is 1e-6 absolute, plus the same
 // top class. With batchInvariant every batch takes the largest batch's kernel paths and rows
 // are bit-identical however they were batched.
 import t, { type Test } from 'tap';
 import { alexnet, lenet5 } from '../../lib/models/index.js';
 import { InferenceSession } from '../../lib/serve/index.js';
+import { linearPathBounds, powersOfTwo } from '../../lib/serve/batch-runner.js';
 import type { Model } from '../../lib/models/model.js';
 
 function samples(n: number, per: number, seed: number): Float32Array[] {
@@ -78,13 +79,23 @@ t.test('an output row is a copy per request: the rows of one batch are distinct 
   model.dispose();
 });
 
-// batchInvariant: every batch runs on the GEMM path, where a row does not depend on the batch
-// size or its position, so a request's answer is bit-identical however it was batched.
+// The prepared sizes batchInvariant should keep: powers of two above the conv small-batch path
+// (4) and above the last linear path bound under maxBatchSize (under AVX-512 the bounds are 8
+// and 48, otherwise 16).
+function invariantSizes(maxBatchSize: number): number[] {
+  const floor = Math.max(4, ...linearPathBounds().filter((b) => b < maxBatchSize));
+  return powersOfTwo(maxBatchSize).filter((s) => s > floor);
+}
+
+// batchInvariant: every batch runs on one path, where a row does not depend on the batch size
+// or its position, so a request's answer is bit-identical however it was batched.
 t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a full one', async (t) => {
+  t.comment(`linear path bounds here: ${JSON.stringify(linearPathBounds())}`);
   for (const model of [lenet5({ seed: 8 }), alexnet({ seed: 9, fcWidth: 64, numClasses: 10, dropout: 0 })]) {
     const per = model.inputShape.reduce((a, b) => a * b, 1);
     const s = await InferenceSession.create(model, { maxBatchSize: 16, batchInvariant: true });
-    t.same(s.preparedBatchSizes, [8, 16], 'prepared sizes above the small-batch path');
+    const expected = invariantSizes(16);
+    t.same(s.preparedBatchSizes, expected, 'prepared sizes on the paths of 16');
     const xs = samples(13, per, 40);
     const alone = await s.run(xs[5]!);
     const small = await Promise.all(xs.slice(3, 6).map((x) => s.run(x)));
@@ -92,21 +103,27 @@ t.test('batchInvariant: a row is bit-identical alone, in a small batch and in a 
     t.same(Array.from(small[2]!), Array.from(alone), `${model.name}: in a batch of 3, bit-identical to alone`);
     t.same(Array.from(full[5]!), Array.from(alone), `${model.name}: in a batch of 13 (padded to 16), bit-identical to alone`);
     t.same(Array.from(full[3]!), Array.from(small[0]!), `${model.name}: another sample at another position, identical too`);
-    t.same(s.stats().paddedSizes, { 8: 2, 16: 1 }, 'a lone request ran at 8');
+    t.same(s.stats().paddedSizes, expected[0] === 8 ? { 8: 2, 16: 1 } : { 16: 3 }, `a lone request ran at ${expected[0]}`);
     await s.close();
     model.dispose();
   }
-  // Past the linear layers' dot-product path (16): only sizes above it, so even a lone request runs at 32.
-  for (const model of [lenet5({ seed: 10 }), alexnet({ seed: 11, fcWidth: 64, numClasses: 10, dropout: 0 })]) {
-    const per = model.inputShape.reduce((a, b) => a * b, 1);
-    const s = await InferenceSession.create(model, { maxBatchSize: 32, batchInvariant: true });
-    t.same(s.preparedBatchSizes, [32], 'maxBatchSize 32: only 32 is on the same paths as 32');
-    const xs = samples(30, per, 50);
-    const alone = await s.run(xs[7]!);
-    const full = await Promise.all(xs.map((x) => s.run(x)));
-    t.same(Array.from(full[7]!), Array.from(alone), `${model.name}: in a batch of 30, bit-identical to alone`);
-    await s.close();
-    model.dispose();
+  // Past a linear path bound: only sizes above it, so even a lone request runs on the paths of
+  // the largest batch (64 crosses the streamed kernel's bound, 48, under AVX-512).
+  for (const [maxBatchSize, seed] of [
+    [32, 10],
+    [64, 20],
+  ] as const) {
+    for (const model of [lenet5({ seed }), alexnet({ seed: seed + 1, fcWidth: 64, numClasses: 10, dropout: 0 })]) {
+      const per = model.inputShape.reduce((a, b) => a * b, 1);
+      const s = await InferenceSession.create(model, { maxBatchSize, batchInvariant: true });
+      t.same(s.preparedBatchSizes, invariantSizes(maxBatchSize), `maxBatchSize ${maxBatchSize}: the sizes on its paths`);
+      const xs = samples(maxBatchSize - 2, per, 50);
+      const alone = await s.run(xs[7]!);
+      const full = await Promise.all(xs.map((x) => s.run(x)));
+      t.same(Array.from(full[7]!), Array.from(alone), `${model.name}: in a batch of ${xs.length}, bit-identical to alone`);
+      await s.close();
+      model.dispose();
+    }
   }
   const small = lenet5();
   await t.rejects(InferenceSession.create(small, { maxBatchSize: 4, batchInvariant: true }), {

@@ -1,0 +1,35 @@
+// Linear layers at small batch with the weight read straight from its row-major [out, in] layout,
+// never packed. At batch 16 AlexNet's fc6 weight (151 MB) is ~4x larger than the last-level cache
+// share a step gets, and the GEMM spent most of its time packing it (a copy bound by memory
+// latency, ~10 GB/s, then the multiply-adds, one after the other on each thread): here each
+// thread streams its share of W once, with the next tile's lines prefetched, while the small
+// operands (the batch rows of dy or x, a few hundred KB) stay in cache. AVX-512 only: other ISA
+// levels keep the GEMM (linear.cc asks linearStreamApplies first).
+#pragma once
+#include <cstdint>
+
+namespace ck::cpu {
+
+// Largest batch the streamed kernels take; above it a GEMM reuses each packed weight block over
+// enough rows to pay for packing it (fc6's input gradient, this kernel against the GEMM, on a
+// 2-core Xeon: 1.65x as fast at batch 16, 1.3x at 32, 1.05x at 48, even at 64).
+constexpr int64_t kStreamMaxBatch = 48;
+
+// The forward takes batches above this one; up to it the dot products of smallBatchLinear
+// (conv_direct.h) are as fast or faster (fc6: 6.5 ms against 8.0 at batch 8, even at 12, this
+// kernel 1.28x as fast at 16, 1.48x at 32, 1.46x at 48).
+constexpr int64_t kStreamMinForwardBatch = 8;
+
+// Whether linearStream* runs for this batch: the active ISA level is avx512 and 1 <= N <= kStreamMaxBatch.
+bool linearStreamApplies(int64_t N);
+
+// y [N, out] = x [N, in] * w^T + bias (may be null). Every y[n][o] is one fused multiply-add chain
+// over k in order, plus the bias.
+void linearStreamForward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t in,
+                         int64_t out);
+
+// dx [N, in] = dy [N, out] * w [out, in]. Every dx[n][i] is one fused multiply-add chain over o in
+// order, whichever thread computes it, so the result does not depend on the thread count.
+void linearStreamBackwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t in, int64_t out);
+
+}  // namespace ck::cpu
