@@ -106,6 +106,17 @@ export class Conv2d extends Layer {
     return ops.conv2d(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
   }
 
+  /**
+   * maxPool2d(relu(forward(x)), 2) in one op for eval mode (Layer.forwardFusedPool): where the
+   * direct convolution applies, the pool is taken from its wide rows and the full-size output is
+   * never written (LeNet-5's C1 and C3).
+   */
+  override forwardFusedPool(x: Tensor, activation: FusableActivation): Tensor | null {
+    if (this.training || activation !== 'relu') return null;
+    this.releaseSaved();
+    return ops.conv2dMaxPool2x2(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
+  }
+
   /** The ReLU epilogue Sequential asks for (see Layer.forwardFused). */
   override forwardFused(x: Tensor, activation: FusableActivation): Tensor | null {
     return activation === 'relu' ? this.forwardRelu(x) : null;

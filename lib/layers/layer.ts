@@ -76,6 +76,20 @@ export abstract class Layer {
     return null;
   }
 
+  /** Set by a max pool that a convolution may take into its own kernel (2x2 windows, stride 2, no padding). */
+  readonly fusableMaxPool2x2: boolean = false;
+
+  /**
+   * forward(x), then `activation`, then a 2x2 / 2 max pool, in one op: eval mode only (no argmax
+   * is kept for a backward); null when this layer cannot (the default), and the caller runs the
+   * three layers separately.
+   */
+  forwardFusedPool(x: Tensor, activation: FusableActivation): Tensor | null {
+    void x;
+    void activation;
+    return null;
+  }
+
   /**
    * Training with a fused epilogue: the activation layer whose work the previous layer's
    * forwardFused did is handed that output, as if its own forward had made it, so that its

@@ -61,7 +61,11 @@ export class MaxPool2d extends Pool2d {
 
   constructor(o: Pool2dOptions) {
     super('maxpool', o);
+    this.fusableMaxPool2x2 = this.kernelSize === 2 && this.stride === 2 && this.padding === 0 && !this.ceilMode;
   }
+
+  /** 2x2 windows, stride 2, no padding, floor mode: what Conv2d.forwardFusedPool computes. */
+  override readonly fusableMaxPool2x2: boolean;
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();

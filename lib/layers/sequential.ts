@@ -3,7 +3,8 @@
  * backward() has used them, then disposes them; in eval mode each intermediate is disposed as
  * soon as the next layer has queued its op (queued ops hold their own references), and a layer
  * followed by an activation it can fuse (Layer.forwardFused / fusableActivation: a Conv2d and a
- * ReLU today) runs as one op (no separate pass over the conv output).
+ * ReLU today) runs as one op (no separate pass over the conv output), and in eval mode so does
+ * such a pair followed by a 2x2 / 2 max pool (Layer.forwardFusedPool).
  */
 import { ArgumentError } from '../errors.js';
 import type { Device } from '../tensor/device.js';
@@ -44,9 +45,12 @@ export class Sequential extends Layer {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
       const act = this.layers[i + 1]?.fusableActivation ?? null;
-      const fused = act ? layer.forwardFused(cur, act) : null;
+      // Eval mode: a conv, its ReLU and a 2x2 max pool after them as one op (no backward follows).
+      const pooled = act && !this.training && this.layers[i + 2]?.fusableMaxPool2x2 ? layer.forwardFusedPool(cur, act) : null;
+      const fused = pooled ?? (act ? layer.forwardFused(cur, act) : null);
       const out = fused ?? layer.forward(cur);
-      if (fused) {
+      if (pooled) i += 2;
+      else if (fused) {
         // The activation ran in the epilogue; in training it keeps the output for its backward.
         this.layers[i + 1].adoptFusedOutput(fused);
         i++;

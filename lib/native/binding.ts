@@ -55,6 +55,7 @@ export const BINDING_NAMES = {
   im2col: 'both',
   col2im: 'both',
   conv2dForward: 'both',
+  conv2dMaxPool2x2: 'both',
   conv2dBackward: 'both',
   convScratchBytes: 'both',
   convChunkImages: 'both',

@@ -6,6 +6,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor, type Shape } from '../tensor/tensor.js';
+import { maxPool2dValues } from './pool.js';
 import {
   checkExtent,
   checkFlag,
@@ -238,6 +239,33 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): T
     geomArray(g),
     act === 'relu',
   );
+  return y;
+}
+
+/**
+ * maxPool2dValues(conv2d(x, w, opts), { kernelSize: 2 }) in one op: y [N, OC, floor(OH / 2),
+ * floor(OW / 2)], the same values bit for bit (the ReLU first with activation 'relu'). Inference
+ * only: no argmax is kept, so there is no backward. On a CPU stream it is one kernel, and where
+ * the direct convolution applies (LeNet-5's C1 and C3) it pools straight out of the kernel's
+ * wide rows, so the full-size output is never written nor read back; elsewhere (a mask, another
+ * device) it queues the two ops.
+ */
+export function conv2dMaxPool2x2(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): Tensor {
+  const op = 'conv2dMaxPool2x2';
+  const g = convGeometry(op, x, w, opts);
+  const act = opts.activation ?? null;
+  if (act !== null && act !== 'relu') throw new ArgumentError(`${op}: 'activation' must be 'relu' or null, got ${describe(act)}`);
+  if (g.OH < 2 || g.OW < 2) throw new ShapeError(`${op}: the convolution's output ${g.OH}x${g.OW} is smaller than the 2x2 pooling window`);
+  if (x.device.kind !== 'cpu' || opts.mask) {
+    const full = conv2d(x, w, opts);
+    try {
+      return maxPool2dValues(full, { kernelSize: 2 });
+    } finally {
+      full.dispose();
+    }
+  }
+  const y = Tensor.empty([g.N, g.OC, Math.floor(g.OH / 2), Math.floor(g.OW / 2)], 'float32', x.device);
+  nb.conv2dMaxPool2x2(x.device.stream, x.handle(), w.handle(), opts.bias?.handle() ?? null, y.handle(), geomArray(g), act === 'relu');
   return y;
 }
 

@@ -24,6 +24,7 @@
 #include "gemm.h"
 #include "im2col.h"
 #include "im2col_panels.h"
+#include "pool.h"
 
 namespace ck::cpu {
 
@@ -240,6 +241,17 @@ void conv2dForward(const float* x, const float* w, const float* bias, const floa
 void conv2dForwardRelu(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
                        float* y) {
   forward(x, w, bias, mask, g, y, true);
+}
+
+void conv2dForwardMaxPool2x2(const float* x, const float* w, const float* bias, const Conv2dGeom& g, bool relu,
+                             float* y) {
+  if (g.N == 0) return;
+  if (!convFullKernelApplies(g) && convDirectApplies(g)) return conv2dDirectForward(x, w, bias, g, y, relu, true);
+  // Elsewhere the two ops, the conv output in scratch (the values only; no argmax is kept).
+  Scratch full(size_t(g.N * g.OC * g.OHW()) * sizeof(float));
+  forward(x, w, bias, nullptr, g, full.as<float>(), relu);
+  const Pool2dGeom p{g.N, g.OC, g.OH, g.OW, 2, 2, 2, 2, 0, 0, g.OH / 2, g.OW / 2, false};
+  maxPool2dForward(full.as<float>(), p, y, nullptr);
 }
 
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,

@@ -86,19 +86,27 @@ bool convDirectApplies(const Conv2dGeom& g) {
          g.OW * 2 >= wp && g.OH * g.OW >= 16;
 }
 
-void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y, bool relu) {
+void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y, bool relu,
+                         bool pool2x2) {
   const direct::Kernels& k = kernels();
   const Planes in = inputPlanes(g);
   const int64_t T = g.Kg(), P = in.tail;
+  // The pooled output [OC, OH / 2, OW / 2] per image; its row pairs read 32 floats past a row.
+  const int64_t ph = g.OH / 2, pw = g.OW / 2, slack = pool2x2 ? 32 : 0;
+  const int64_t yImage = pool2x2 ? g.OC * ph * pw : g.OC * g.OHW();
   Scratch offBuf(size_t(T) * sizeof(int32_t));
   tapOffsets(in, g.KH, g.KW, offBuf.as<int32_t>());
   const int32_t* off = offBuf.as<int32_t>();
   overImages(g.N, piecesFor(g.N), [&](int64_t, int64_t b, int64_t e) {
-    Scratch xin(size_t(in.floats()) * sizeof(float)), wide(size_t(g.OC * P) * sizeof(float));
+    Scratch xin(size_t(in.floats()) * sizeof(float)), wide(size_t(g.OC * P + slack) * sizeof(float));
     for (int64_t n = b; n < e; n++) {
       padInto(k, x + n * g.C * g.HW(), g.H, g.W, g.PH, g.PW, in, xin.as<float>());
       k.corr(xin.as<float>(), off, T, w, bias, g.OC, P, wide.as<float>(), P);
-      narrow(k, wide.as<float>(), P, g.OC, g.OH, g.OW, in.wp, y + n * g.OC * g.OHW(), relu);
+      float* yn = y + n * yImage;
+      if (!pool2x2) narrow(k, wide.as<float>(), P, g.OC, g.OH, g.OW, in.wp, yn, relu);
+      else
+        for (int64_t c = 0; c < g.OC; c++)
+          k.poolRows2x2(wide.as<float>() + c * P, in.wp, ph, pw, yn + c * ph * pw, relu);
     }
   });
 }

@@ -15,9 +15,10 @@
 namespace ck::cpu {
 
 bool convDirectApplies(const Conv2dGeom& g);
-// relu: max(0, y) in the same pass (the copy out of the wide rows).
+// relu: max(0, y) in the same pass (the copy out of the wide rows). pool2x2: y is the 2x2 / 2 max
+// pool of that [N, OC, OH / 2, OW / 2], taken from the wide rows instead of the copy.
 void conv2dDirectForward(const float* x, const float* w, const float* bias, const Conv2dGeom& g, float* y,
-                         bool relu = false);
+                         bool relu = false, bool pool2x2 = false);
 // db (may be null) is computed here too, from the copy of dy this pass makes anyway.
 void conv2dDirectBackward(const float* dy, const float* x, const float* w, const Conv2dGeom& g, float* dx, float* dw,
                           float* db);

@@ -27,7 +27,7 @@ inline void storeFirst(float* d, vf v, int64_t n) { _mm512_mask_storeu_ps(d, __m
 }  // namespace
 
 const Kernels& avx512Kernels() {
-  static const Kernels k{"avx512", corr, gemv, copyRows, corrGrad, sumLanes};
+  static const Kernels k{"avx512", corr, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
   return k;
 }
 

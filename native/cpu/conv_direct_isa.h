@@ -16,6 +16,9 @@ struct Kernels {
   // (activation.h's reluOf of v + 0) when relu is set.
   void (*copyRows)(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t rows, int64_t len,
                    bool relu);
+  // dst [oh, ow] = the 2x2 / 2 max pool of wide rows (row stride wp, 32 floats of slack past
+  // row 2 * oh - 1), through the ReLU first when relu is set.
+  void (*poolRows2x2)(const float* wide, int64_t wp, int64_t oh, int64_t ow, float* dst, bool relu);
   // dw[(o * T + t) * 16 + lane] += lanes of sum_{p < P} d[o * ldd + p] * in[off[t] + p], o < OC,
   // t < T (P % 16 == 0): 16 partial sums per weight, folded by sumLanes.
   void (*corrGrad)(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t T, int64_t OC, int64_t P,

@@ -143,6 +143,38 @@ static void copyRows(const float* src, int64_t srcStride, float* dst, int64_t ds
   }
 }
 
+// One step of the max pool's scan (pool_avx512.cc's stepValue, PyTorch's rule): v replaces
+// best where it is greater or NaN.
+static inline vf maxStep(vf v, vf best) { return (v > best) | (v != v) ? v : best; }
+
+typedef int vi __attribute__((vector_size(64)));
+
+// A 2x2 / 2 max pool straight out of wide rows (row stride wp, through the ReLU first when relu
+// is set): dst[r * ow + c] = max over rows 2r, 2r+1 and columns 2c, 2c+1, for r < oh, c < ow.
+// The window is scanned in row-major order from its first element, as maxPool2dValues scans
+// relu(conv) (bit for bit the same values). Reads 32 floats of each row per 16 outputs: the
+// caller leaves 32 floats of slack past the last row.
+static void poolRows2x2(const float* wide, int64_t wp, int64_t oh, int64_t ow, float* dst, bool relu) {
+  auto through = [relu](vf v) { return relu ? reluv(v) : v; };
+  const vi evens = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  const vi odds = evens + 1;
+  for (int64_t r = 0; r < oh; r++) {
+    const float* r0 = wide + 2 * r * wp;
+    const float* r1 = r0 + wp;
+    float* d = dst + r * ow;
+    for (int64_t c = 0; c < ow; c += 16) {
+      const vf a0 = through(loadv(r0 + 2 * c)), b0 = through(loadv(r0 + 2 * c + 16));
+      const vf a1 = through(loadv(r1 + 2 * c)), b1 = through(loadv(r1 + 2 * c + 16));
+      vf best = __builtin_shuffle(a0, b0, evens);
+      best = maxStep(__builtin_shuffle(a0, b0, odds), best);
+      best = maxStep(__builtin_shuffle(a1, b1, evens), best);
+      best = maxStep(__builtin_shuffle(a1, b1, odds), best);
+      if (ow - c >= 16) storev(d + c, best);
+      else storeFirst(d + c, best, ow - c);
+    }
+  }
+}
+
 // y[n * ldy + o] = (bias ? bias[o] : 0) + sum_k x[n * K + k] * w[o * K + k] for n < NB, o < OC:
 // a few samples through a dense layer. Each weight row is read once for all NB samples (at batch
 // 1-4 the layer is bound by reading the weights), R rows at a time: R weight streams in flight

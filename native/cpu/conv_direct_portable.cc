@@ -29,7 +29,7 @@ inline void storeFirst(float* d, vf v, int64_t n) {
 }  // namespace
 
 const Kernels& portableKernels() {
-  static const Kernels k{"portable", corr, gemv, copyRows, corrGrad, sumLanes};
+  static const Kernels k{"portable", corr, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
   return k;
 }
 

@@ -103,6 +103,24 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// conv2dMaxPool2x2(stream, x, w, bias|null, y, geom, relu?): y [N, OC, OH / 2, OW / 2] = the 2x2 / 2
+// max pool of conv2d (through the ReLU when relu is set). Inference's fusion exists on CPU
+// streams only (lib/ops/conv.ts runs the two ops elsewhere), so it runs the CPU kernel directly.
+Napi::Value Conv2dMaxPool2x2(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2dMaxPool2x2");
+  a.cpuOnly(0, "the fused max pool");
+  Device& dev = a.device(0);
+  const Conv2dGeom g = readGeom(a, 5);
+  TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
+  TensorRef bias = a.optF32(3, "bias", g.OC);
+  TensorRef y = a.f32(4, "y", a.product({g.N, g.OC, g.OH / 2, g.OW / 2}, "y"));
+  const bool relu = a.flag(6);
+  dev.run(relu ? "conv2dReluMaxPool" : "conv2dMaxPool", [=] {
+    cpu::conv2dForwardMaxPool2x2(x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr, g, relu, y.f32());
+  });
+  return info.Env().Undefined();
+}
+
 // conv2dBackward(stream, dy, x, w, mask|null, dx|null, dw, db|null, geom, reluInput)
 Napi::Value Conv2dBackward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dBackward");
@@ -164,6 +182,7 @@ void registerConv(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "im2col", Im2col);
   CK_EXPORT(exports, "col2im", Col2im);
   CK_EXPORT(exports, "conv2dForward", Conv2dForward);
+  CK_EXPORT(exports, "conv2dMaxPool2x2", Conv2dMaxPool2x2);
   CK_EXPORT(exports, "conv2dBackward", Conv2dBackward);
   CK_EXPORT(exports, "convScratchBytes", ConvScratchBytes);
   CK_EXPORT(exports, "convChunkImages", ConvChunkImages);

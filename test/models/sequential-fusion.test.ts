@@ -36,7 +36,8 @@ async function matchesUnfusedChain(
   ref.dispose();
 }
 
-// In eval mode Sequential runs Conv2d + ReLU as one fused op (ops.conv2d with activation 'relu').
+// In eval mode Sequential runs Conv2d + ReLU as one fused op (ops.conv2d with activation 'relu'),
+// and Conv2d + ReLU + MaxPool2d(2) as another (ops.conv2dMaxPool2x2).
 // Its output must equal the unfused chain exactly. Training fuses the same pairs (the ReLU layer
 // adopts the fused output for its backward), with gradients equal to the unfused chain's.
 t.test('eval-mode Conv2d + ReLU fusion: same bits as the unfused chain, one op fewer', async (t) => {
@@ -55,8 +56,10 @@ t.test('eval-mode Conv2d + ReLU fusion: same bits as the unfused chain, one op f
   const got = await fused.data();
   const ops = profile(false);
   const calls = (name: string) => ops.find((r) => r.op === name)?.calls ?? 0;
-  t.equal(calls('conv2dRelu'), 2, 'both convolutions ran fused');
-  t.equal(calls('relu'), 0, 'no separate ReLU op');
+  // c1 + r1 + the 2x2 pool after them are one op (conv2dMaxPool2x2); c2 + r2 are conv2dRelu.
+  t.equal(calls('conv2dReluMaxPool'), 1, 'the first convolution ran fused with its ReLU and pool');
+  t.equal(calls('conv2dRelu'), 1, 'the second with its ReLU');
+  t.equal(calls('relu') + calls('maxPool2d'), 0, 'no separate ReLU or pool op');
 
   // The same layers one by one: forward() of each, never fused.
   let cur = x;
