@@ -101,29 +101,37 @@ void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float*
 void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float k,
                     float alphaEff, float coef, bool reluInput, float* dx, float* ws) {
   const int64_t stride = ringStride(r.len), ringFloats = kRing * stride;
-  // Rings: the ratios dy * y / scale; without a kept scale also the squares and the scales
-  // recomputed from them (a channel's scale is needed when its ratio enters the window and
-  // again for its own first term). With a kept scale ws holds the first ring only.
+  // Rings: the ratios dy * y / scale; without a kept scale also the squares and, per channel,
+  // scale^-0.75 of the scale recomputed from them. That path never reads y: this build's forward
+  // made y as x * scale^-0.75 from these same operands, so it is made again in registers, the
+  // same bits (a forward run on the portable path, whose power is exact, differs in the last
+  // bits), and the pass reads three tensors instead of four (it is bound by reading them). With a
+  // kept scale ws holds the first ring only, and y and the scale are read.
   float* ratios = ws;
-  float* scales = scale ? nullptr : ws + ringFloats;
+  float* powers = scale ? nullptr : ws + ringFloats;
   Squares sq(x, r, scale ? nullptr : ws + 2 * ringFloats, stride, r.c0 - r.hi - r.lo, k, alphaEff);
   const __m512 cv = _mm512_set1_ps(coef);
-  auto scaleRow = [&](int64_t c) -> const float* { return scale ? scale + c * r.hw : ringRow(scales, stride, c); };
   int64_t next = r.c0 - r.hi < 0 ? 0 : r.c0 - r.hi;  // the first channel whose ratios are not in the ring
   for (int64_t j = r.c0; j < r.c1; j++) {
     // Channel j receives from every c whose window holds j: c in [j - hi, j + lo].
     const int64_t from = j - r.hi < 0 ? 0 : j - r.hi, to = j + r.lo >= r.C ? r.C - 1 : j + r.lo;
     for (; next <= to; next++) {
+      float* row = ringRow(ratios, stride, next);
       if (!scale) {
         sq.fillTo(sq.to(next));
-        float* srow = ringRow(scales, stride, next);
+        float* prow = ringRow(powers, stride, next);
         for (int64_t v = 0; v < r.len; v += 16) {
           const __mmask16 m = tailMask(r.len - v);
-          _mm512_mask_storeu_ps(srow + v, m, sq.scaleAt(next, v, m));
+          const int64_t o = next * r.hw + v;
+          const __m512 s = sq.scaleAt(next, v, m), pw = powNeg075(s);
+          _mm512_mask_storeu_ps(prow + v, m, pw);
+          const __m512 yv = _mm512_mul_ps(load(x + o, m), pw);  // the forward's y
+          // Masked-off lanes are 0 / k there, never stored.
+          _mm512_mask_storeu_ps(row + v, m, _mm512_div_ps(_mm512_mul_ps(load(dy + o, m), yv), s));
         }
+        continue;
       }
-      const float* sc = scaleRow(next);
-      float* row = ringRow(ratios, stride, next);
+      const float* sc = scale + next * r.hw;
       for (int64_t v = 0; v < r.len; v += 16) {
         const __mmask16 m = tailMask(r.len - v);
         const int64_t o = next * r.hw + v;
@@ -132,13 +140,14 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
         _mm512_mask_storeu_ps(row + v, m, q);
       }
     }
-    const float* sc = scaleRow(j);
+    const float* pj = scale ? nullptr : ringRow(powers, stride, j);
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);
       const int64_t o = j * r.hw + v;
       const __m512 acc = windowSum(ratios, stride, from, to, v, m);
       const __m512 xv = load(x + o, m);
-      const __m512 first = _mm512_mul_ps(load(dy + o, m), powNeg075(load(sc + v, m)));
+      const __m512 pw = scale ? powNeg075(load(scale + o, m)) : load(pj + v, m);
+      const __m512 first = _mm512_mul_ps(load(dy + o, m), pw);
       const __m512 d = _mm512_sub_ps(first, _mm512_mul_ps(_mm512_mul_ps(cv, xv), acc));
       // The ReLU before: 0 where x <= 0 (or NaN), the lanes an ordered x > 0 leaves out.
       const __mmask16 pass = reluInput ? _mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_GT_OQ) : __mmask16(0xFFFF);

@@ -40,7 +40,8 @@ struct Run {
 // y (and scale, unless null) of channels [c0, c1) at one run; ws holds ringFloats(len) floats.
 void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float* y, float* scale, float* ws);
 // dx of channels [c0, c1) at one run; coef = 2 * beta * alphaEff; reluInput: dx = 0 where x <= 0
-// (LrnParams). scale null: recomputed from x with k and alphaEff, bit for bit as the forward did.
+// (LrnParams). scale null: recomputed from x with k and alphaEff, bit for bit as the forward did,
+// and y is not read (x * scale^-0.75 again, the forward's bits).
 // ws holds ringFloats(len) floats with a scale, 3 * ringFloats(len) without.
 void backwardAvx512(const float* dy, const float* x, const float* y, const float* scale, const Run& r, float k,
                     float alphaEff, float coef, bool reluInput, float* dx, float* ws);
