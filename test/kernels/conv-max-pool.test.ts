@@ -120,6 +120,7 @@ t.test('Sequential fuses Conv2d + ReLU + MaxPool2d(2) in eval mode only, with th
   const net = build();
   net.eval();
   const x = randomTensor([4, 1, 28, 28], 11);
+  await device('cpu').synchronize(); // the layers' initialisation ops are queued: not traced
   native.trace(true);
   const y = net.forward(x);
   await y.data();
@@ -148,6 +149,7 @@ t.test('Sequential fuses Conv2d + ReLU + MaxPool2d(2) in eval mode only, with th
 t.test('LeNet-5 in eval mode takes the fused op for C1 and C3; its compiled predictor gives the same bits', async (t) => {
   const model = lenet5({ variant: 'modern', seed: 5 });
   const x = randomTensor([8, ...model.inputShape], 12, { lo: 0, hi: 1 });
+  await device('cpu').synchronize();
   native.trace(true);
   const probs = model.predictProbs(x);
   await probs.data();
