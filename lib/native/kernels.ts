@@ -49,7 +49,7 @@ export interface ConvBinding {
   col2im(stream: S, cols: H, x: H, geom: number[]): void;
   conv2dForward(stream: S, x: H, w: H, bias: H | null, mask: H | null, y: H, geom: number[], relu?: boolean): void;
   /** CPU streams only: y [N, OC, OH / 2, OW / 2] = the 2x2 / 2 max pool of conv2d (its ReLU first when relu). */
-  conv2dMaxPool2x2(stream: S, x: H, w: H, bias: H | null, y: H, geom: number[], relu: boolean): void;
+  conv2dMaxPool2x2(stream: S, x: H, w: H, bias: H | null, mask: H | null, y: H, geom: number[], relu: boolean): void;
   conv2dBackward(stream: S, dy: H, x: H, w: H, mask: H | null, dx: H | null, dw: H, db: H | null, geom: number[], reluInput: boolean): void;
   /** The cap on one conv call's scratch; with an argument, sets it and returns the previous cap. */
   convScratchBytes(bytes?: number): number;

@@ -247,8 +247,8 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): T
  * floor(OW / 2)], the same values bit for bit (the ReLU first with activation 'relu'). Inference
  * only: no argmax is kept, so there is no backward. On a CPU stream it is one kernel, and where
  * the direct convolution applies (LeNet-5's C1 and C3) it pools straight out of the kernel's
- * wide rows, so the full-size output is never written nor read back; elsewhere (a mask, another
- * device) it queues the two ops.
+ * wide rows, so the full-size output is never written nor read back; on other devices it
+ * queues the two ops.
  */
 export function conv2dMaxPool2x2(x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}): Tensor {
   const op = 'conv2dMaxPool2x2';
@@ -256,7 +256,7 @@ export function conv2dMaxPool2x2(x: Tensor, w: Tensor, opts: Conv2dForwardOption
   const act = opts.activation ?? null;
   if (act !== null && act !== 'relu') throw new ArgumentError(`${op}: 'activation' must be 'relu' or null, got ${describe(act)}`);
   if (g.OH < 2 || g.OW < 2) throw new ShapeError(`${op}: the convolution's output ${g.OH}x${g.OW} is smaller than the 2x2 pooling window`);
-  if (x.device.kind !== 'cpu' || opts.mask) {
+  if (x.device.kind !== 'cpu') {
     const full = conv2d(x, w, opts);
     try {
       return maxPool2dValues(full, { kernelSize: 2 });
@@ -265,7 +265,16 @@ export function conv2dMaxPool2x2(x: Tensor, w: Tensor, opts: Conv2dForwardOption
     }
   }
   const y = Tensor.empty([g.N, g.OC, Math.floor(g.OH / 2), Math.floor(g.OW / 2)], 'float32', x.device);
-  nb.conv2dMaxPool2x2(x.device.stream, x.handle(), w.handle(), opts.bias?.handle() ?? null, y.handle(), geomArray(g), act === 'relu');
+  nb.conv2dMaxPool2x2(
+    x.device.stream,
+    x.handle(),
+    w.handle(),
+    opts.bias?.handle() ?? null,
+    opts.mask?.handle() ?? null,
+    y.handle(),
+    geomArray(g),
+    act === 'relu',
+  );
   return y;
 }
 

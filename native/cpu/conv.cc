@@ -175,10 +175,19 @@ std::vector<PackedA> packGroupWeights(const float* w, const Conv2dGeom& g, bool 
   return out;
 }
 
+// pool2x2: y is the 2x2 / 2 max pool of the output (conv2dForwardMaxPool2x2), which the direct
+// path takes from its wide rows; the other paths write the output to scratch and pool that.
 void forward(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g, float* y,
-             bool relu) {
+             bool relu, bool pool2x2 = false) {
   if (g.N == 0) return;
   const int64_t OHW = g.OHW(), HW = g.HW(), Kg = g.Kg(), OCg = g.OCg(), Cg = g.Cg();
+  const bool fullKernel = convFullKernelApplies(g), directConv = !fullKernel && convDirectApplies(g);
+  if (pool2x2 && !directConv) {
+    Scratch full(size_t(g.N * g.OC * OHW) * sizeof(float));
+    forward(x, w, bias, mask, g, full.as<float>(), relu);
+    const Pool2dGeom p{g.N, g.OC, g.OH, g.OW, 2, 2, 2, 2, 0, 0, g.OH / 2, g.OW / 2, false};
+    return maxPool2dForward(full.as<float>(), p, y, nullptr);  // values only: no argmax is kept
+  }
 
   std::optional<Scratch> masked;
   const float* wm = w;
@@ -189,8 +198,7 @@ void forward(const float* x, const float* w, const float* bias, const float* mas
   }
   // The fast paths apply the ReLU in a pass they make anyway (the copy out of the wide rows, the
   // bias).
-  const bool fullKernel = convFullKernelApplies(g), directConv = !fullKernel && convDirectApplies(g);
-  if (directConv) return conv2dDirectForward(x, wm, bias, g, y, relu);
+  if (directConv) return conv2dDirectForward(x, wm, bias, g, y, relu, pool2x2);
   if (fullKernel) return conv2dFullKernelForward(x, wm, bias, g, y, relu);
 
   const int64_t B = imagesPerChunk(g);
@@ -243,15 +251,9 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
   forward(x, w, bias, mask, g, y, true);
 }
 
-void conv2dForwardMaxPool2x2(const float* x, const float* w, const float* bias, const Conv2dGeom& g, bool relu,
-                             float* y) {
-  if (g.N == 0) return;
-  if (!convFullKernelApplies(g) && convDirectApplies(g)) return conv2dDirectForward(x, w, bias, g, y, relu, true);
-  // Elsewhere the two ops, the conv output in scratch (the values only; no argmax is kept).
-  Scratch full(size_t(g.N * g.OC * g.OHW()) * sizeof(float));
-  forward(x, w, bias, nullptr, g, full.as<float>(), relu);
-  const Pool2dGeom p{g.N, g.OC, g.OH, g.OW, 2, 2, 2, 2, 0, 0, g.OH / 2, g.OW / 2, false};
-  maxPool2dForward(full.as<float>(), p, y, nullptr);
+void conv2dForwardMaxPool2x2(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                             bool relu, float* y) {
+  forward(x, w, bias, mask, g, y, relu, true);
 }
 
 void conv2dBackward(const float* dy, const float* x, const float* w, const float* mask, const Conv2dGeom& g, float* dx,

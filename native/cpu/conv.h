@@ -21,12 +21,12 @@ void conv2dForwardRelu(const float* x, const float* w, const float* bias, const 
                        float* y);
 
 // The 2x2 / 2 max pool of conv2dForward's output (of conv2dForwardRelu's when relu is set):
-// y [N, OC, OH / 2, OW / 2], bit for bit maxPool2dForward's values of it (no mask: LeNet-5's
-// masked C3 has no max pool after it). The direct path pools straight out of its wide rows, so
-// the full output is never written (inference: Sequential fuses Conv2d + ReLU + MaxPool2d(2) in
-// eval mode on the CPU); other shapes run the two ops through a scratch buffer.
-void conv2dForwardMaxPool2x2(const float* x, const float* w, const float* bias, const Conv2dGeom& g, bool relu,
-                             float* y);
+// y [N, OC, OH / 2, OW / 2], bit for bit maxPool2dForward's values of it. The direct path pools
+// straight out of its wide rows, so the full output is never written (inference: Sequential
+// fuses Conv2d + ReLU + MaxPool2d(2) in eval mode on the CPU); the other paths run the two ops
+// through a scratch buffer.
+void conv2dForwardMaxPool2x2(const float* x, const float* w, const float* bias, const float* mask, const Conv2dGeom& g,
+                             bool relu, float* y);
 
 // Gradients of conv2dForward given dy [N, OC, OH, OW]. dx (may be null: not computed) is
 // overwritten; dw is overwritten with the gradient of the masked weight (zero where mask is 0);

@@ -189,11 +189,6 @@ void linearStreamForward(const float* x, const float* w, const float* bias, floa
 }
 
 void linearStreamBackwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t in, int64_t out) {
-  if (N <= 0 || in <= 0) return;
-  if (out <= 0) {
-    std::fill(dx, dx + N * in, 0.0f);
-    return;
-  }
   // dy by batch tiles, o-major: packed[t][o][r] = dy[t * kDataRows + r][o], zero past N.
   const int64_t tiles = (N + kDataRows - 1) / kDataRows;
   Scratch packedBuf(size_t(tiles * out * kDataRows) * sizeof(float));

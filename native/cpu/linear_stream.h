@@ -23,13 +23,15 @@ constexpr int64_t kStreamMinForwardBatch = 8;
 // Whether linearStream* runs for this batch: the active ISA level is avx512 and 1 <= N <= kStreamMaxBatch.
 bool linearStreamApplies(int64_t N);
 
-// y [N, out] = x [N, in] * w^T + bias (may be null). Every y[n][o] is one fused multiply-add chain
-// over k in order, plus the bias.
+// y [N, out] = x [N, in] * w^T + bias (may be null); N, in and out > 0 (linear.cc takes the
+// empty cases). Every y[n][o] sums k in blocks of 384 in order (one fused multiply-add chain
+// each), block sums added onto the running total, plus the bias: the same whatever N on this path.
 void linearStreamForward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t in,
                          int64_t out);
 
-// dx [N, in] = dy [N, out] * w [out, in]. Every dx[n][i] is one fused multiply-add chain over o in
-// order, whichever thread computes it, so the result does not depend on the thread count.
+// dx [N, in] = dy [N, out] * w [out, in]; N, in and out > 0. Every dx[n][i] sums o in blocks of 16
+// in order, each block's sum added onto dx, whichever thread computes it, so the result does not
+// depend on the thread count.
 void linearStreamBackwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t in, int64_t out);
 
 }  // namespace ck::cpu

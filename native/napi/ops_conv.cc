@@ -103,20 +103,22 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dMaxPool2x2(stream, x, w, bias|null, y, geom, relu?): y [N, OC, OH / 2, OW / 2] = the 2x2 / 2
-// max pool of conv2d (through the ReLU when relu is set). Inference's fusion exists on CPU
-// streams only (lib/ops/conv.ts runs the two ops elsewhere), so it runs the CPU kernel directly.
+// conv2dMaxPool2x2(stream, x, w, bias|null, mask|null, y, geom, relu?): y [N, OC, OH / 2, OW / 2] =
+// the 2x2 / 2 max pool of conv2d (through the ReLU when relu is set). Inference's fusion exists
+// on CPU streams only (lib/ops/conv.ts runs the two ops elsewhere), so it runs the CPU kernel
+// directly.
 Napi::Value Conv2dMaxPool2x2(const Napi::CallbackInfo& info) {
   Args a(info, "conv2dMaxPool2x2");
   a.cpuOnly(0, "the fused max pool");
   Device& dev = a.device(0);
-  const Conv2dGeom g = readGeom(a, 5);
+  const Conv2dGeom g = readGeom(a, 6);
   TensorRef x = a.f32(1, "x", xElems(g)), w = a.f32(2, "w", wElems(g));
-  TensorRef bias = a.optF32(3, "bias", g.OC);
-  TensorRef y = a.f32(4, "y", a.product({g.N, g.OC, g.OH / 2, g.OW / 2}, "y"));
-  const bool relu = a.flag(6);
+  TensorRef bias = a.optF32(3, "bias", g.OC), mask = a.optF32(4, "mask", a.product({g.OC, g.Cg()}, "mask"));
+  TensorRef y = a.f32(5, "y", a.product({g.N, g.OC, g.OH / 2, g.OW / 2}, "y"));
+  const bool relu = a.flag(7);
   dev.run(relu ? "conv2dReluMaxPool" : "conv2dMaxPool", [=] {
-    cpu::conv2dForwardMaxPool2x2(x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr, g, relu, y.f32());
+    cpu::conv2dForwardMaxPool2x2(x.f32(), w.f32(), bias.storage ? bias.f32() : nullptr,
+                                 mask.storage ? mask.f32() : nullptr, g, relu, y.f32());
   });
   return info.Env().Undefined();
 }

@@ -87,7 +87,7 @@ t.test('NaN wins a window and -0 becomes +0 through the ReLU, as in the two ops'
   }
 });
 
-t.test('conv2dMaxPool2x2 refuses what the two ops would, and takes a mask through them', async (t) => {
+t.test('conv2dMaxPool2x2 refuses what the two ops would, and takes a mask on either path', async (t) => {
   const x = randomTensor([1, 2, 6, 6], 5);
   t.throws(() => ops.conv2dMaxPool2x2(x, Tensor.zeros([3, 2, 6, 6])), {
     code: 'ND_SHAPE',
@@ -100,11 +100,17 @@ t.test('conv2dMaxPool2x2 refuses what the two ops would, and takes a mask throug
   t.throws(() => ops.conv2dMaxPool2x2(x, Tensor.zeros([3, 3, 3, 3])), { code: 'ND_SHAPE', message: /conv2dMaxPool2x2: 'w'/ });
   const w = randomTensor([3, 2, 3, 3], 6);
   const mask = Tensor.fromArray([1, 0, 0, 1, 1, 1], [3, 2]);
-  const full = ops.conv2d(x, w, { mask, activation: 'relu' });
-  const ref = ops.maxPool2dValues(full, { kernelSize: 2 });
-  const got = ops.conv2dMaxPool2x2(x, w, { mask, activation: 'relu' });
-  t.same(await bytesOf(got), await bytesOf(ref), 'with a mask: the same as the two ops');
-  for (const u of [x, w, mask, full, ref, got]) u.dispose();
+  t.teardown(() => native.convFastPath('auto'));
+  for (const fast of ['auto', 'off']) {
+    await device('cpu').synchronize();
+    native.convFastPath(fast);
+    const full = ops.conv2d(x, w, { mask, activation: 'relu' });
+    const ref = ops.maxPool2dValues(full, { kernelSize: 2 });
+    const got = ops.conv2dMaxPool2x2(x, w, { mask, activation: 'relu' });
+    t.same(await bytesOf(got), await bytesOf(ref), `fast path ${fast}, with a mask: the same as the two ops`);
+    for (const u of [full, ref, got]) u.dispose();
+  }
+  for (const u of [x, w, mask]) u.dispose();
 });
 
 t.test('Sequential fuses Conv2d + ReLU + MaxPool2d(2) in eval mode only, with the same outputs', async (t) => {
