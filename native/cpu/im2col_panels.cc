@@ -1,5 +1,9 @@
+// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized (GCC bug 105593), as in gemm_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "im2col_panels.h"
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 
@@ -158,12 +162,96 @@ CK_AVX512 inline __m512 loadRun(const float* p, int32_t step, __mmask16 lanes) {
   return _mm512_shuffle_f32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
 }
 
+// Column stride 4 without column padding (AlexNet's conv1: 11x11 taps, stride 4): the KW taps of
+// one (channel, kernel row) read one input span per run, lane l of tap kw at 4l + kw. The span is
+// loaded once (5 vectors for taps up to 20 wide), split into its four phases (element 4m + b),
+// and tap kw = 4a + b is phase b moved down a lanes. Tap by tap (packAvx512's general path), the
+// four loads, three shuffles and the scalar mask lookups of every tap took 22% of conv1's forward.
+constexpr int64_t kStride4MaxTaps = 20;
+
+bool stride4TapsApply(const Conv2dGeom& g) { return g.SW == 4 && g.DW == 1 && g.PW == 0 && g.KW <= kStride4MaxTaps; }
+
+// Bits [lo, hi] of a 16-bit vector mask holding elements 16t .. 16t+15 (none when empty).
+inline __mmask16 spanMask(int64_t lo, int64_t hi, int64_t t) {
+  const int64_t a = std::max<int64_t>(lo - 16 * t, 0), b = std::min<int64_t>(hi - 16 * t, 15);
+  if (a > b) return 0;
+  return __mmask16(((2u << b) - 1) & ~((1u << a) - 1));
+}
+
+CK_AVX512 void packStride4Taps(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
+                               int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
+                               const uint16_t* rowInside) {
+  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i seven = _mm512_set1_epi32(7), three = _mm512_set1_epi32(3);
+  // pick[b]: lanes 0-7 take elements b, 4+b, ..., 28+b of a vector pair (permutex2var);
+  // pickHigh[b]: lanes 0-3 take b, 4+b, 8+b, 12+b of one vector; down[a]: lanes a .. a+15 of a pair.
+  __m512i pick[4], pickHigh[4], down[5];
+  for (int b = 0; b < 4; b++) {
+    pick[b] = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(lane, seven), 2), _mm512_set1_epi32(b));
+    pickHigh[b] = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(lane, three), 2), _mm512_set1_epi32(b));
+  }
+  for (int a = 0; a < 5; a++) down[a] = _mm512_add_epi32(lane, _mm512_set1_epi32(a));
+
+  for (int64_t r = k0; r < k0 + kc;) {
+    // The taps kw0 .. kw1-1 of channel c, kernel row kh that fall in this block of rows.
+    const int64_t c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw0 = r % g.KW;
+    const int64_t kw1 = std::min<int64_t>(g.KW, kw0 + (k0 + kc - r)), taps = kw1 - kw0;
+    const int32_t dh = int32_t(kh * g.DH);
+    const float* rowBase = base + c * g.HW() + dh * g.W;
+    float* rows = dst + (r - k0) * nr;
+    for (int64_t pi = 0, j = 0; j < padded; pi++) {
+      for (int64_t q = 0; q < nr; q += 16, j += 16) {
+        float* out = rows + pi * stride + q;
+        const GroupRuns* gr = j < cols ? runs + j / 16 : nullptr;
+        if (gr && !gr->count) {  // more runs than fillRuns keeps: gather tap by tap
+          for (int64_t kw = kw0; kw < kw1; kw++)
+            gatherGroup(out + (kw - kw0) * nr, j, cols, _mm512_set1_epi32(dh), _mm512_set1_epi32(int32_t(kw)), t.ih0,
+                        t.iw0, t.corner, rowBase + kw, g);
+          continue;
+        }
+        // A run lies in one output row, so its lanes are all inside the image's rows or none.
+        const __mmask16 rowIn = gr ? __mmask16(rowInside[kh * groups + j / 16]) : __mmask16(0);
+        __mmask16 covered = 0;
+        for (int u = 0; gr && u < gr->count; u++) covered |= __mmask16(gr->lanes[u]) & rowIn;
+        if (covered != 0xFFFF)
+          for (int64_t k = 0; k < taps; k++) _mm512_storeu_ps(out + k * nr, _mm512_setzero_ps());
+        for (int u = 0; gr && u < gr->count; u++) {
+          const __mmask16 m = __mmask16(gr->lanes[u]) & rowIn;
+          if (!m) continue;
+          // Lanes first..last read elements 4*first + kw0 .. 4*last + kw1 - 1 of the span: all
+          // inside one input row, so the masked loads touch nothing outside the image.
+          const int64_t first = __builtin_ctz(m), last = 31 - __builtin_clz(uint32_t(m));
+          const int64_t lo = 4 * first + kw0, hi = 4 * last + kw1 - 1;
+          const float* p = rowBase + gr->start[u];
+          __m512 v[5];
+          for (int s = 0; s < 5; s++) v[s] = _mm512_maskz_loadu_ps(spanMask(lo, hi, s), p + 16 * s);
+          __m512 phase[4], phaseHigh[4];
+          for (int b = 0; b < 4; b++) {
+            const __m512 a01 = _mm512_permutex2var_ps(v[0], pick[b], v[1]);
+            const __m512 a23 = _mm512_permutex2var_ps(v[2], pick[b], v[3]);
+            phase[b] = _mm512_shuffle_f32x4(a01, a23, _MM_SHUFFLE(1, 0, 1, 0));
+            phaseHigh[b] = _mm512_permutexvar_ps(pickHigh[b], v[4]);
+          }
+          for (int64_t kw = kw0; kw < kw1; kw++) {
+            const int64_t a = kw >> 2, b = kw & 3;
+            const __m512 tap = a ? _mm512_permutex2var_ps(phase[b], down[a], phaseHigh[b]) : phase[b];
+            _mm512_mask_storeu_ps(out + (kw - kw0) * nr, m, tap);
+          }
+        }
+      }
+    }
+    r += taps;
+  }
+}
+
 // 16 columns per gather; a group of 16 lies inside one panel since nr is a multiple of 16.
 // Groups made of runs (a column stride of 1, 2 or 4) take masked loads, with their padding masks looked up per tap
 // row (which lanes' rows are inside for each kh, which columns for each kw) instead of computed.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
                           int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
                           const uint16_t* rowInside, const uint16_t* colInside) {
+  if (stride4TapsApply(g)) return packStride4Taps(base, g, c0, k0, kc, cols, nr, dst, stride, t, runs, rowInside);
   const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16;
   const int32_t step = int32_t(g.SW);
   for (int64_t r = k0; r < k0 + kc; r++) {

@@ -593,6 +593,12 @@ t.test('columns packed straight into GEMM panels give the same bits as the im2co
   t.equal(packedColumns(), true, 'on by default');
   const cases: [string, number[], number[], Conv2dOptions][] = [
     ['AlexNet conv1-like: 11x11 stride 4', [1, 3, 67, 67], [8, 3, 11, 11], { stride: 4 }],
+    // Stride 4 without column padding packs a kernel row's taps from one shared span: row padding
+    // masks whole runs, a 384-row block of 4 x 11 x 11 taps ends inside a kernel row, and taps
+    // wider than the span (21) take the tap-by-tap path.
+    ['stride 4, row padding only', [2, 3, 30, 67], [6, 3, 5, 11], { stride: [2, 4], padding: [2, 0] }],
+    ['stride 4, a block of tap rows ends mid kernel row', [1, 4, 51, 51], [8, 4, 11, 11], { stride: 4 }],
+    ['stride 4, 21 taps wide', [1, 2, 9, 90], [4, 2, 3, 21], { stride: [1, 4] }],
     ['padding 2, groups 2', [2, 6, 13, 13], [8, 3, 5, 5], { padding: 2, groups: 2 }],
     ['dilation 2, stride 2, rectangular', [3, 4, 17, 11], [5, 4, 3, 2], { stride: [2, 1], padding: [1, 2], dilation: [2, 1] }],
     ['batch of many small images (columns cross images)', [9, 5, 7, 7], [6, 5, 3, 3], { padding: 1 }],
