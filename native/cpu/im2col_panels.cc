@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
-#include "../core/scratch.h"
 #include "isa.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -30,16 +32,27 @@ struct ColumnTable {
   int32_t* corner;  // image offset + ih0 * W + iw0 (used only where the tap lands inside)
 };
 
+// Column n0 + j is image i, output row oh, column ow: walked forward from n0, no division per column.
 void fillTable(const Conv2dGeom& g, int64_t n0, int64_t cols, ColumnTable t) {
   const int64_t OHW = g.OHW(), imageFloats = g.C * g.HW();
+  int64_t i = n0 / OHW, oh = n0 % OHW / g.OW, ow = n0 % g.OW;
   for (int64_t j = 0; j < cols; j++) {
-    const int64_t col = n0 + j, i = col / OHW, p = col % OHW;
-    const int64_t ih = (p / g.OW) * g.SH - g.PH, iw = (p % g.OW) * g.SW - g.PW;
+    const int64_t ih = oh * g.SH - g.PH, iw = ow * g.SW - g.PW;
     t.ih0[j] = int32_t(ih);
     t.iw0[j] = int32_t(iw);
     t.corner[j] = int32_t(i * imageFloats + ih * g.W + iw);
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, i++;
+    }
   }
 }
+
+// The GEMM asks for the same columns (or, transposed, the same taps) once per k block of a slab,
+// 3 to 8 times at AlexNet's shapes, and their tables depend only on the geometry and the columns:
+// each thread keeps the last ones it made (they were 3% of conv1's filter gradient, recomputed).
+static_assert(std::has_unique_object_representations_v<Conv2dGeom>, "compared with memcmp");
+bool sameGeom(const Conv2dGeom& a, const Conv2dGeom& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 // A group of 16 columns whose window corners form at most kMaxRuns runs of addresses `step`
 // apart (consecutive output columns of one row: step is the column stride) is read with masked
@@ -419,21 +432,36 @@ CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int6
 
 }  // namespace
 
+// The transposed packer's tables: its taps' (kept per thread, sameGeom) and its positions'.
+struct TransposedTables {
+  Conv2dGeom g{};
+  int64_t n0 = -1, cols = -1;
+  std::vector<int32_t> taps;  // dh, dw, offset: cols each
+  std::vector<TapRuns> runs;  // AVX-512 only
+  std::vector<int32_t> pos;   // ih0, iw0, corner: kc each, made per call
+};
+
 void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc,
                             int64_t n0, int64_t cols, int nr, float* dst, int64_t stride) {
-  Scratch buf(size_t(3 * kc + 3 * cols) * sizeof(int32_t));
-  int32_t* p = buf.as<int32_t>();
-  ColumnTable pos{p, p + kc, p + 2 * kc};
-  TapTable taps{p + 3 * kc, p + 3 * kc + cols, p + 3 * kc + 2 * cols};
+  thread_local TransposedTables m;
+  if (m.n0 != n0 || m.cols != cols || !sameGeom(m.g, g)) {
+    m.taps.resize(size_t(3 * cols));
+    fillTaps(g, n0, cols, TapTable{m.taps.data(), m.taps.data() + cols, m.taps.data() + 2 * cols});
+    m.runs.clear();
+    m.g = g, m.n0 = n0, m.cols = cols;
+  }
+  const TapTable taps{m.taps.data(), m.taps.data() + cols, m.taps.data() + 2 * cols};
+  m.pos.resize(size_t(3 * kc));
+  const ColumnTable pos{m.pos.data(), m.pos.data() + kc, m.pos.data() + 2 * kc};
   fillTable(g, k0, kc, pos);
-  fillTaps(g, n0, cols, taps);
   const float* base = x + (b.n0 * g.C + b.c0) * g.HW();
 #ifdef CK_HAVE_AVX512_PATH
   if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX) {
-    const int64_t groups = (cols + 15) / 16;
-    Scratch runBuf(size_t(groups) * sizeof(TapRuns));
-    fillTapRuns(taps, cols, runBuf.as<TapRuns>());
-    return packTransposedAvx512(base, g, kc, cols, nr, dst, stride, pos, taps, runBuf.as<TapRuns>());
+    if (m.runs.empty()) {
+      m.runs.resize(size_t((cols + 15) / 16));
+      fillTapRuns(taps, cols, m.runs.data());
+    }
+    return packTransposedAvx512(base, g, kc, cols, nr, dst, stride, pos, taps, m.runs.data());
   }
 #endif
   packTransposedScalar(base, g, kc, cols, nr, dst, stride, pos, taps);
@@ -442,22 +470,43 @@ void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlo
 void setConvPackedColumns(bool on) { gPacked.store(on); }
 bool convPackedColumns() { return gPacked.load(); }
 
+// The forward packer's tables, kept per thread (sameGeom).
+struct ForwardTables {
+  Conv2dGeom g{};
+  int64_t n0 = -1, cols = -1;
+  std::vector<int32_t> table;  // ih0, iw0, corner: cols each
+#ifdef CK_HAVE_AVX512_PATH
+  std::vector<GroupRuns> runs;   // AVX-512 only
+  std::vector<uint16_t> inside;  // rowInside [KH * groups], then colInside [KW * groups]
+#endif
+};
+
 void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc, int64_t n0,
                   int64_t cols, int nr, float* dst, int64_t stride) {
-  Scratch buf(size_t(3 * cols) * sizeof(int32_t));
-  ColumnTable t{buf.as<int32_t>(), buf.as<int32_t>() + cols, buf.as<int32_t>() + 2 * cols};
-  fillTable(g, n0, cols, t);
+  thread_local ForwardTables m;
+  const bool fresh = m.n0 != n0 || m.cols != cols || !sameGeom(m.g, g);
+  if (fresh) {
+    m.table.resize(size_t(3 * cols));
+    fillTable(g, n0, cols, ColumnTable{m.table.data(), m.table.data() + cols, m.table.data() + 2 * cols});
+#ifdef CK_HAVE_AVX512_PATH
+    m.runs.clear();
+#endif
+    m.g = g, m.n0 = n0, m.cols = cols;
+  }
+  const ColumnTable t{m.table.data(), m.table.data() + cols, m.table.data() + 2 * cols};
   const float* base = x + b.n0 * g.C * g.HW();
 #ifdef CK_HAVE_AVX512_PATH
   // Gather indices are 32-bit: the block's images must span fewer than 2^31 floats.
   if (nr % 16 == 0 && cpuHasAvx512() && b.images * g.C * g.HW() < INT32_MAX) {
     const int64_t groups = (cols + 15) / 16;
-    Scratch runBuf(size_t(groups) * sizeof(GroupRuns) + size_t(groups * (g.KH + g.KW)) * sizeof(uint16_t));
-    GroupRuns* runs = runBuf.as<GroupRuns>();
-    uint16_t* rowInside = reinterpret_cast<uint16_t*>(runs + groups);
-    fillRuns(t, cols, int32_t(g.SW), runs);
-    fillInside(g, t, cols, rowInside, rowInside + groups * g.KH);
-    return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t, runs, rowInside, rowInside + groups * g.KH);
+    if (m.runs.empty()) {
+      m.runs.resize(size_t(groups));
+      m.inside.resize(size_t(groups * (g.KH + g.KW)));
+      fillRuns(t, cols, int32_t(g.SW), m.runs.data());
+      fillInside(g, t, cols, m.inside.data(), m.inside.data() + groups * g.KH);
+    }
+    return packAvx512(base, g, b.c0, k0, kc, cols, nr, dst, stride, t, m.runs.data(), m.inside.data(),
+                      m.inside.data() + groups * g.KH);
   }
 #endif
   packScalar(base, g, b.c0, k0, kc, cols, nr, dst, stride, t);
