@@ -5,6 +5,7 @@
  * it calls lib/ops only.
  */
 import { ArgumentError } from '../errors.js';
+import type { Pool2dOptions } from '../ops/pool.js';
 import { device as toDevice, type Device, type DeviceName } from '../tensor/device.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -87,6 +88,19 @@ export abstract class Layer {
   forwardFusedPool(x: Tensor, activation: FusableActivation): Tensor | null {
     void x;
     void activation;
+    return null;
+  }
+
+  /** Set by a max pool layer to its options: a layer before it may take the pool into its own op (eval mode). */
+  readonly maxPoolOptions: Pool2dOptions | null = null;
+
+  /**
+   * forward(x), then a max pool with `pool`'s options, in one op: eval mode only (no argmax is
+   * kept); null when this layer cannot (the default), and the caller runs the two layers.
+   */
+  forwardThenMaxPool(x: Tensor, pool: Pool2dOptions): Tensor | null {
+    void x;
+    void pool;
     return null;
   }
 

@@ -40,6 +40,13 @@ export class LocalResponseNorm extends Layer {
     return y;
   }
 
+  /** Eval mode: the LRN and the max pool after it as one op (ops.lrnMaxPool2d), the same values. */
+  override forwardThenMaxPool(x: Tensor, pool: ops.Pool2dOptions): Tensor | null {
+    if (this.training) return null;
+    this.releaseSaved();
+    return ops.lrnMaxPool2d(x, this.opts, pool);
+  }
+
   backward(dy: Tensor): Tensor | undefined {
     return this.backwardWith(dy, false);
   }

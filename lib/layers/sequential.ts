@@ -4,7 +4,8 @@
  * soon as the next layer has queued its op (queued ops hold their own references), and a layer
  * followed by an activation it can fuse (Layer.forwardFused / fusableActivation: a Conv2d and a
  * ReLU today) runs as one op (no separate pass over the conv output), and in eval mode so does
- * such a pair followed by a 2x2 / 2 max pool (Layer.forwardFusedPool).
+ * such a pair followed by a 2x2 / 2 max pool (Layer.forwardFusedPool), and a layer that can take
+ * the max pool after it into its own op (Layer.forwardThenMaxPool: an LRN).
  */
 import { ArgumentError } from '../errors.js';
 import type { Device } from '../tensor/device.js';
@@ -48,8 +49,12 @@ export class Sequential extends Layer {
       // Eval mode: a conv, its ReLU and a 2x2 max pool after them as one op (no backward follows).
       const pooled = act && !this.training && this.layers[i + 2]?.fusableMaxPool2x2 ? layer.forwardFusedPool(cur, act) : null;
       const fused = pooled ?? (act ? layer.forwardFused(cur, act) : null);
-      const out = fused ?? layer.forward(cur);
+      // Eval mode: a layer and the max pool after it as one op (an LRN's output never stored).
+      const poolNext = !fused && !this.training ? (this.layers[i + 1]?.maxPoolOptions ?? null) : null;
+      const thenPooled = poolNext ? layer.forwardThenMaxPool(cur, poolNext) : null;
+      const out = fused ?? thenPooled ?? layer.forward(cur);
       if (pooled) i += 2;
+      else if (thenPooled) i++;
       else if (fused) {
         // The activation ran in the epilogue; in training it keeps the output for its backward.
         this.layers[i + 1].adoptFusedOutput(fused);

@@ -63,6 +63,7 @@ export const BINDING_NAMES = {
   convPackedColumns: 'both',
   maxPool2d: 'both',
   maxPool2dBackward: 'both',
+  lrnMaxPool2d: 'both',
   avgPool2d: 'both',
   avgPool2dBackward: 'both',
   sumPool2d: 'both',

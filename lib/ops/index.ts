@@ -4,6 +4,7 @@ export * from './gemm.js';
 export * from './conv.js';
 export * from './pool.js';
 export * from './lrn.js';
+export * from './lrn-pool.js';
 export * from './activation.js';
 export * from './dropout.js';
 export * from './linear.js';

@@ -1,6 +1,7 @@
 // Bindings of native/cpu/pool and their CUDA twins: argument conversion and
 // per-device dispatch (dispatch.h), nothing else.
 // geom is [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW, ceilMode], computed by lib/ops/pool.ts.
+#include "../cpu/lrn_pool.h"
 #include "../cpu/pool.h"
 #include "args.h"
 #include "errors_napi.h"
@@ -103,11 +104,28 @@ Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// lrnMaxPool2d(stream, x, y, geom, size, alphaEff, beta, k): y = maxPool2d(lrn(x)) for inference,
+// no argmax. The fusion exists on CPU streams only (lib/ops/lrn-pool.ts runs the two ops
+// elsewhere), so it runs the CPU kernel directly, as conv2dMaxPool2x2 does.
+Napi::Value LrnMaxPool2d(const Napi::CallbackInfo& info) {
+  Args a(info, "lrnMaxPool2d");
+  a.cpuOnly(0, "the LRN fused with a max pool");
+  Device& dev = a.device(0);
+  const Pool2dGeom g = readGeom(a, 3);
+  const int64_t size = a.count(4, "size");
+  CK_CHECK(size >= 1, Code::Arg, "lrnMaxPool2d: 'size' must be >= 1");
+  const LrnParams p{size, float(a.f64(5, "alphaEff")), float(a.f64(6, "beta")), float(a.f64(7, "k"))};
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
+  dev.run("lrnMaxPool2d", [=] { cpu::lrnMaxPool2dForward(x.f32(), p, g, y.f32()); });
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerPool(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "maxPool2d", MaxPool2d);
   CK_EXPORT(exports, "maxPool2dBackward", MaxPool2dBackward);
+  CK_EXPORT(exports, "lrnMaxPool2d", LrnMaxPool2d);
   CK_EXPORT(exports, "avgPool2d", AvgPool2d);
   CK_EXPORT(exports, "avgPool2dBackward", AvgPool2dBackward);
   CK_EXPORT(exports, "sumPool2d", SumPool2d);
