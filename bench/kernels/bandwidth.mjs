@@ -6,14 +6,12 @@
 //   node bench/kernels/bandwidth.mjs [--rounds 7] [--mib 256]
 //
 // The three are taken in turns, round by round, so a neighbour's load moves all of them alike.
-import { parseArgs } from 'node:util';
 import { Tensor, alexnet, device, ops } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { deviceInfo } from '../../dist/bench/host.js';
+import { scriptArgs } from '../lib.mjs';
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '7' }, mib: { type: 'string', default: '256' } },
-});
+const values = scriptArgs(import.meta.url, { rounds: { type: 'string', default: '7' }, mib: { type: 'string', default: '256' } });
 const rounds = Number(values.rounds);
 const dev = device('cpu');
 const info = deviceInfo(dev);

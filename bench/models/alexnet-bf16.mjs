@@ -4,18 +4,15 @@
 // relative logit difference max|a - b| / max|a| over a few random inputs. One JSON line per
 // precision and one for the accuracy, each with the device (lib/bench/host.ts).
 //   node bench/models/alexnet-bf16.mjs [--rounds 10] [--calls 20] [--inputs 4]
-import { parseArgs } from 'node:util';
 import { Linear, Tensor, alexnet, ops } from '../../dist/index.js';
 import { convkitVersion, deviceInfo } from '../../dist/bench/host.js';
 import { layersBelow } from '../../dist/layers/layer.js';
-import { emit } from '../lib.mjs';
+import { emit, scriptArgs } from '../lib.mjs';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '10' },
-    calls: { type: 'string', default: '20' },
-    inputs: { type: 'string', default: '4' },
-  },
+const values = scriptArgs(import.meta.url, {
+  rounds: { type: 'string', default: '10' },
+  calls: { type: 'string', default: '20' },
+  inputs: { type: 'string', default: '4' },
 });
 const rounds = Number(values.rounds);
 const calls = Number(values.calls);

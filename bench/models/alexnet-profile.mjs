@@ -12,7 +12,6 @@
 // one `torch` line.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Tensor, SGD, alexnet, device, memory, resetPeakMemory } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { ceilingRunner, sgemmCeiling } from '../../dist/bench/ceiling.js';
@@ -21,14 +20,13 @@ import { layerFlops, flopsPerImage } from '../../dist/bench/flops.js';
 import { deviceInfo } from '../../dist/bench/host.js';
 import { LineChild } from '../../dist/bench/line-child.js';
 import { TORCH_PEER_SCRIPT, pythonPath, torchEnv } from '../../dist/bench/torch-contender.js';
+import { scriptArgs } from '../lib.mjs';
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '16,64' },
-    steps: { type: 'string', default: '3' },
-    child: { type: 'string' },
-    'no-torch': { type: 'boolean', default: false },
-  },
+const values = scriptArgs(import.meta.url, {
+  batch: { type: 'string', default: '16,64' },
+  steps: { type: 'string', default: '3' },
+  child: { type: 'string' },
+  'no-torch': { type: 'boolean', default: false },
 });
 const steps = Number(values.steps);
 const dev = device('cpu');

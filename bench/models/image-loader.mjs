@@ -10,9 +10,8 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { imageFolderLoader } from '../../dist/data/images/index.js';
-import { deviceName, emit } from '../lib.mjs';
+import { deviceName, emit, scriptArgs } from '../lib.mjs';
 
 const defaultList = fileURLToPath(new URL('../../../shared/data/imagenet-samples/classes.tsv', import.meta.url));
 
@@ -62,15 +61,13 @@ export async function benchImageLoader({
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values: v } = parseArgs({
-    options: {
-      list: { type: 'string' },
-      images: { type: 'string', default: '256' },
-      batch: { type: 'string', default: '128' },
-      crop: { type: 'string', default: '227' },
-      workers: { type: 'string' },
-      eval: { type: 'boolean', default: false },
-    },
+  const v = scriptArgs(import.meta.url, {
+    list: { type: 'string' },
+    images: { type: 'string', default: '256' },
+    batch: { type: 'string', default: '128' },
+    crop: { type: 'string', default: '227' },
+    workers: { type: 'string' },
+    eval: { type: 'boolean', default: false },
   });
   await benchImageLoader({
     list: v.list ?? defaultList,

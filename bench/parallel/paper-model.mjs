@@ -10,21 +10,19 @@
 //
 // The layer list (parameters and multiply-adds per sample) is read from convkit's own alexnet(),
 // so the model counts exactly the tensors DataParallel all-reduces. Needs the dist build.
-import { parseArgs } from 'node:util';
 import { alexnet } from '../../dist/index.js';
+import { scriptArgs } from '../lib.mjs';
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '128' }, // per GPU, Krizhevsky's
-    tflops: { type: 'string', default: '40,200' }, // effective FP32 SGEMM; TF32 tensor cores
-    busbw: { type: 'string', default: 'nvlink=370,nvlink=480,pcie=24' }, // GB/s, nccl-tests "busbw"
-    latency: { type: 'string', default: '20' }, // µs per all-reduce call
-    'first-bucket-mb': { type: 'string', default: '1' },
-    'bucket-mb': { type: 'string', default: '25' },
-    gpus: { type: 'string', default: '2,4,8' },
-    'hbm-gbs': { type: 'string', default: '3000' }, // for the optimizer's memory-bound pass
-    variant: { type: 'string', default: 'paper' },
-  },
+const values = scriptArgs(import.meta.url, {
+  batch: { type: 'string', default: '128' }, // per GPU, Krizhevsky's
+  tflops: { type: 'string', default: '40,200' }, // effective FP32 SGEMM; TF32 tensor cores
+  busbw: { type: 'string', default: 'nvlink=370,nvlink=480,pcie=24' }, // GB/s, nccl-tests "busbw"
+  latency: { type: 'string', default: '20' }, // µs per all-reduce call
+  'first-bucket-mb': { type: 'string', default: '1' },
+  'bucket-mb': { type: 'string', default: '25' },
+  gpus: { type: 'string', default: '2,4,8' },
+  'hbm-gbs': { type: 'string', default: '3000' }, // for the optimizer's memory-bound pass
+  variant: { type: 'string', default: 'paper' },
 });
 const num = (s) => {
   const v = Number(s);

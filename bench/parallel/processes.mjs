@@ -8,18 +8,16 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cpuModel } from '../../dist/bench/host.js';
 import { roundSpread, spread } from '../../dist/bench/timing.js';
 import { native } from '../../dist/native.js';
+import { scriptArgs } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'both' },
-    rounds: { type: 'string', default: '3' },
-    nproc: { type: 'string', default: '2' },
-  },
+const values = scriptArgs(import.meta.url, {
+  model: { type: 'string', default: 'both' },
+  rounds: { type: 'string', default: '3' },
+  nproc: { type: 'string', default: '2' },
 });
 const threads = native.threads();
 const nproc = Number(values.nproc);

@@ -8,20 +8,18 @@
 //   node bench/parallel/replicas.mjs [--model lenet5|alexnet|both] [--rounds 5] [--steps N] [--batch N] [--replicas 2]
 //
 // Needs the dist build (npm run build).
-import { parseArgs } from 'node:util';
 import { DataParallel, alexnet, lenet5 } from '../../dist/index.js';
 import { cpuModel } from '../../dist/bench/host.js';
 import { roundSpread, spread } from '../../dist/bench/timing.js';
 import { native } from '../../dist/native.js';
+import { scriptArgs } from '../lib.mjs';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'both' },
-    rounds: { type: 'string', default: '5' },
-    steps: { type: 'string' },
-    batch: { type: 'string' },
-    replicas: { type: 'string', default: '2' },
-  },
+const values = scriptArgs(import.meta.url, {
+  model: { type: 'string', default: 'both' },
+  rounds: { type: 'string', default: '5' },
+  steps: { type: 'string' },
+  batch: { type: 'string' },
+  replicas: { type: 'string', default: '2' },
 });
 const rounds = Number(values.rounds);
 const replicas = Number(values.replicas);

@@ -20,55 +20,37 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { deviceName, emit } from '../lib.mjs';
+import { deviceName, emit, scriptArgs } from '../lib.mjs';
 import { onnxFor, weightsFor } from './weights.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const { values: o } = parseArgs({
-  options: {
-    help: { type: 'boolean', default: false },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '1000' },
-    models: { type: 'string', default: 'lenet5,alexnet' },
-    batching: { type: 'string', default: 'on,off' },
-    peer: { type: 'string', default: 'on' },
-    workers: { type: 'string', default: '1' },
-    'max-batch': { type: 'string', default: '32' },
-    'timeout-s': { type: 'string', default: '60' },
-    input: { type: 'string', default: 'jpeg' },
-    images: { type: 'string', default: join(root, '..', 'shared', 'data', 'imagenet-samples') },
-    dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
-    // The server's --compute-nice: every thread but its event loop's at this nice value (0: off).
-    'compute-nice': { type: 'string', default: '10' },
-    // The server's --admit: requests read and queued at once (0: its default, 4 batches a worker).
-    admit: { type: 'string', default: '0' },
-    // The server's --loop-nice: its event loop's own nice value, below 0 (needs CAP_SYS_NICE; 0: off).
-    'loop-nice': { type: 'string', default: '0' },
-    // The server's --intake-window: new connections between hand-over and first parse (0: unpaced).
-    'intake-window': { type: 'string', default: '4' },
-    // The server's --loop-resolution-ms: its event-loop histogram's sampling interval (its floor).
-    'loop-resolution-ms': { type: 'string', default: '10' },
-    // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
-    'server-node-args': { type: 'string', default: '' },
-  },
+const o = scriptArgs(import.meta.url, {
+  duration: { type: 'string', default: '10' },
+  connections: { type: 'string', default: '1000' },
+  models: { type: 'string', default: 'lenet5,alexnet' },
+  batching: { type: 'string', default: 'on,off' },
+  peer: { type: 'string', default: 'on' },
+  workers: { type: 'string', default: '1' },
+  'max-batch': { type: 'string', default: '32' },
+  'timeout-s': { type: 'string', default: '60' },
+  input: { type: 'string', default: 'jpeg' },
+  images: { type: 'string', default: join(root, '..', 'shared', 'data', 'imagenet-samples') },
+  dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
+  // The server's --compute-nice: every thread but its event loop's at this nice value (0: off).
+  'compute-nice': { type: 'string', default: '10' },
+  // The server's --admit: requests read and queued at once (0: its default, 4 batches a worker).
+  admit: { type: 'string', default: '0' },
+  // The server's --loop-nice: its event loop's own nice value, below 0 (needs CAP_SYS_NICE; 0: off).
+  'loop-nice': { type: 'string', default: '0' },
+  // The server's --intake-window: new connections between hand-over and first parse (0: unpaced).
+  'intake-window': { type: 'string', default: '4' },
+  // The server's --loop-resolution-ms: its event-loop histogram's sampling interval (its floor).
+  'loop-resolution-ms': { type: 'string', default: '10' },
+  // Flags for the server's node, e.g. --trace-gc (its stderr is this script's).
+  'server-node-args': { type: 'string', default: '' },
 });
-if (o.help) {
-  // The usage is this file's header comment.
-  const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(
-    header
-      .slice(
-        0,
-        header.findIndex((l) => !l.startsWith('//')),
-      )
-      .map((l) => l.replace(/^\/\/ ?/, ''))
-      .join('\n'),
-  );
-  process.exit(0);
-}
 const duration = Number(o.duration);
 const connections = Number(o.connections);
 const timeoutS = Number(o['timeout-s']);

@@ -10,20 +10,17 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InferenceSession, SessionPool } from 'convkit';
-import { deviceName, emit } from '../lib.mjs';
+import { deviceName, emit, scriptArgs } from '../lib.mjs';
 import { weightsFor } from './weights.mjs';
 
-const { values: o } = parseArgs({
-  options: {
-    models: { type: 'string', default: 'lenet5,alexnet-small' },
-    seconds: { type: 'string', default: '5' },
-    clients: { type: 'string', default: '64' },
-    workers: { type: 'string', default: '2' },
-    'max-batch': { type: 'string', default: '32' },
-    dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
-  },
+const o = scriptArgs(import.meta.url, {
+  models: { type: 'string', default: 'lenet5,alexnet-small' },
+  seconds: { type: 'string', default: '5' },
+  clients: { type: 'string', default: '64' },
+  workers: { type: 'string', default: '2' },
+  'max-batch': { type: 'string', default: '32' },
+  dir: { type: 'string', default: join(os.tmpdir(), 'convkit-serve-bench') },
 });
 const seconds = Number(o.seconds);
 const clients = Number(o.clients);
