@@ -91,6 +91,16 @@ export abstract class Layer {
     return null;
   }
 
+  /**
+   * Whether backward() reads this layer's output (an activation's saved y does; false where the
+   * layer keeps what it needs otherwise). With backwardReadsInput false on the next layer,
+   * Sequential frees the output while training as soon as the next layer has read it.
+   */
+  readonly backwardReadsOutput: boolean = true;
+
+  /** Whether backward() reads this layer's input (a max pool's does not: its argmax says where). */
+  readonly backwardReadsInput: boolean = true;
+
   /** Set by a max pool layer to its options: a layer before it may take the pool into its own op (eval mode). */
   readonly maxPoolOptions: Pool2dOptions | null = null;
 

@@ -17,7 +17,6 @@ export interface LrnOptions {
 export class LocalResponseNorm extends Layer {
   readonly opts: Required<Omit<LrnOptions, 'name'>>;
   private x: Tensor | null = null;
-  private y: Tensor | null = null;
 
   constructor(o: LrnOptions) {
     super(o.name ?? 'lrn');
@@ -30,15 +29,15 @@ export class LocalResponseNorm extends Layer {
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();
-    // The scale is not kept: the backward recomputes it from x (the same bits), which costs
-    // less than writing it here and reading it back there, and holds one tensor less.
+    // Neither the scale nor y is kept: the backward recomputes both from x (the same bits), which
+    // costs less than writing the scale here and reading it back there, and holds two tensors
+    // less (Sequential frees y as soon as a max pool after it has read it: backwardReadsOutput).
     const y = ops.lrnOutput(x, this.opts);
-    if (this.training) {
-      this.x = x;
-      this.y = y;
-    }
+    if (this.training) this.x = x;
     return y;
   }
+
+  override readonly backwardReadsOutput = false;
 
   /** Eval mode: the LRN and the max pool after it as one op (ops.lrnMaxPool2d), the same values. */
   override forwardThenMaxPool(x: Tensor, pool: ops.Pool2dOptions): Tensor | null {
@@ -59,8 +58,8 @@ export class LocalResponseNorm extends Layer {
   }
 
   private backwardWith(dy: Tensor, reluInput: boolean): Tensor | undefined {
-    if (!this.x || !this.y) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
-    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, this.y, null, this.opts, { reluInput }) : undefined;
+    if (!this.x) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
+    const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, null, null, this.opts, { reluInput }) : undefined;
     this.releaseSaved();
     return dx;
   }
@@ -71,7 +70,6 @@ export class LocalResponseNorm extends Layer {
 
   override releaseSaved(): void {
     this.x = null;
-    this.y = null;
   }
 
   protected override extraRepr(): string {

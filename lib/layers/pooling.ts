@@ -68,6 +68,9 @@ export class MaxPool2d extends Pool2d {
   /** What LocalResponseNorm.forwardThenMaxPool pools with. */
   override readonly maxPoolOptions: ops.Pool2dOptions;
 
+  /** Backward routes dy through the argmax: the input's values are not needed. */
+  override readonly backwardReadsInput = false;
+
   /** 2x2 windows, stride 2, no padding, floor mode: what Conv2d.forwardFusedPool computes. */
   override readonly fusableMaxPool2x2: boolean;
 

@@ -43,6 +43,7 @@ export class Sequential extends Layer {
   forward(x: Tensor): Tensor {
     this.releaseSaved();
     let cur = x;
+    let producer: Layer | null = null; // the layer whose output cur is (the last of a fused run)
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
       const act = this.layers[i + 1]?.fusableActivation ?? null;
@@ -61,8 +62,15 @@ export class Sequential extends Layer {
         i++;
       }
       if (this.training) {
+        // The input just read is needed by no backward (an LRN's output, read only by the max
+        // pool after it): freed now rather than held to the end of the backward pass.
+        if (cur !== x && producer && !producer.backwardReadsOutput && !layer.backwardReadsInput && this.acts.at(-1) === cur) {
+          this.acts.pop();
+          cur.dispose();
+        }
         if (i < this.layers.length - 1) this.acts.push(out);
       } else if (cur !== x) cur.dispose();
+      producer = this.layers[i];
       cur = out;
     }
     return cur;

@@ -77,7 +77,7 @@ export interface LrnBinding {
     s: S,
     dy: H,
     x: H,
-    y: H,
+    y: H | null,
     scale: H | null,
     dx: H,
     geom: number[],

@@ -11,6 +11,7 @@
  * - 'literal':  alphaEff = alpha (the paper, TensorFlow, tfjs).
  * The paper's k = 2, size = 5, alpha = 1e-4, beta = 0.75 are the defaults of the other options.
  */
+import { ArgumentError } from '../errors.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { lrnGeom, resolve } from './lrn-options.js';
@@ -67,11 +68,15 @@ export interface LrnBackwardOptions {
   reluInput?: boolean;
 }
 
-/** dx of LRN, from the forward's x, y and scale (null: recomputed from x) and the same options. */
+/**
+ * dx of LRN, from the forward's x, y and scale and the same options. A null scale is recomputed
+ * from x, and y with it (the same bits the forward made), so y may then be null too: a network
+ * need keep neither.
+ */
 export function lrnBackward(
   dy: Tensor,
   x: Tensor,
-  y: Tensor,
+  y: Tensor | null,
   scale: Tensor | null,
   opts: LrnOptions,
   back: LrnBackwardOptions = {},
@@ -79,11 +84,13 @@ export function lrnBackward(
   const op = 'lrnBackward';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'x', x);
-  checkTensor(op, 'y', y);
+  if (y !== null) checkTensor(op, 'y', y);
   if (scale !== null) checkTensor(op, 'scale', scale);
-  sameDevice(op, scale === null ? { dy, x, y } : { dy, x, y, scale });
+  if (scale !== null && y === null)
+    throw new ArgumentError(`${op}: 'y' is required with a kept 'scale' (only a recomputed scale recomputes y)`);
+  sameDevice(op, { dy, x, ...(y ? { y } : {}), ...(scale ? { scale } : {}) });
   sameShape(op, 'dy', dy, 'x', x);
-  sameShape(op, 'y', y, 'x', x);
+  if (y !== null) sameShape(op, 'y', y, 'x', x);
   if (scale !== null) sameShape(op, 'scale', scale, 'x', x);
   const geom = lrnGeom(op, 'x', x);
   const p = resolve(op, opts);
@@ -93,7 +100,7 @@ export function lrnBackward(
     x.device.stream,
     dy.handle(),
     x.handle(),
-    y.handle(),
+    y?.handle() ?? null,
     scale?.handle() ?? null,
     dx.handle(),
     geom,

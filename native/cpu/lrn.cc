@@ -137,7 +137,12 @@ void backwardRunPortable(const float* dy, const float* x, const float* y, const 
       const float* sc = scaleRow(next);
       float* row = ringRow(ws, stride, next);
       const int64_t o = next * r.hw;
-      for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * y[o + i] / sc[i];
+      // Without a kept scale y is made again as the forward made it (x * scale^-beta, the same
+      // bits), so that a network need not keep it either.
+      if (scale)
+        for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * y[o + i] / sc[i];
+      else
+        for (int64_t i = 0; i < r.len; i++) row[i] = dy[o + i] * (x[o + i] * powNegBeta(sc[i], p.beta)) / sc[i];
     }
     windowSumRows(ws, stride, from, to, r.len, acc);
     const int64_t o = j * r.hw;
@@ -192,9 +197,9 @@ void lrnBackwardDirect(const float* dy, const float* x, const float* y, const fl
   const bool avx = useAvx512(p);
   forEachRun(g, p, scale ? 1 : 3, [&](int64_t base, const lrnblk::Run& r, float* ws) {
     const float* sc = scale ? scale + base : nullptr;
-    if (avx)
-      lrnblk::backwardAvx512(dy + base, x + base, y + base, sc, r, p.k, p.alphaEff, coef, p.reluInput, dx + base, ws);
-    else backwardRunPortable(dy + base, x + base, y + base, sc, r, p, coef, dx + base, ws);
+    const float* yr = scale ? y + base : nullptr;  // read only with a kept scale (lrn.h)
+    if (avx) lrnblk::backwardAvx512(dy + base, x + base, yr, sc, r, p.k, p.alphaEff, coef, p.reluInput, dx + base, ws);
+    else backwardRunPortable(dy + base, x + base, yr, sc, r, p, coef, dx + base, ws);
   });
 }
 
@@ -235,7 +240,7 @@ void lrnBackward(const float* dy, const float* x, const float* y, const float* s
     const size_t bytes = size_t(g.N * g.C * g.H * g.W) * sizeof(float);
     Scratch sc(bytes), yAgain(bytes);
     lrnForward(x, g, p, yAgain.as<float>(), sc.as<float>());
-    return lrnBackward(dy, x, y, sc.as<float>(), g, p, dx);
+    return lrnBackward(dy, x, yAgain.as<float>(), sc.as<float>(), g, p, dx);
   }
   const int64_t hw = g.H * g.W, C = g.C;
   const int64_t lo = p.size / 2, hi = (p.size - 1) / 2;

@@ -22,7 +22,8 @@ void lrnForward(const float* x, const LrnGeom& g, const LrnParams& p, float* y, 
 // dx_j = dy_j * scale_j^-beta
 //        - 2 * beta * alphaEff * x_j * sum_{c : j in window(c)} dy_c * y_c / scale_c
 // and, with p.reluInput, dx_j = 0 where x_j <= 0 (the preceding ReLU's backward). A null scale
-// is recomputed from x, with the same bits the forward wrote: a network need not keep it.
+// is recomputed from x, with the same bits the forward wrote: a network need not keep it; y is
+// then never read (it is made again too) and may be null.
 void lrnBackward(const float* dy, const float* x, const float* y, const float* scale, const LrnGeom& g,
                  const LrnParams& p, float* dx);
 

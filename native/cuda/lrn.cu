@@ -86,6 +86,7 @@ void lrnBackward(Ctx& ctx, const float* dy, const float* x, const float* y, cons
     lrn_forward_kernel<<<gridFor(n), kThreads, 0, ctx.stream()>>>(x, g.N, g.C, g.H * g.W, p, sc + bytes / 4, sc);
     checkLaunch("lrnBackward (scale)");
     scale = sc;
+    y = sc + bytes / 4;  // the forward's y again, the same bits: the caller's may be null
   }
   lrn_backward_kernel<<<gridFor(n), kThreads, 0, ctx.stream()>>>(dy, x, y, scale, g.N, g.C, g.H * g.W, p, dx);
   checkLaunch("lrnBackward");

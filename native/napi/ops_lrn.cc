@@ -45,7 +45,7 @@ Napi::Value Lrn(const Napi::CallbackInfo& info) {
 }
 
 // lrnBackward(stream, dy, x, y, scale, dx, geom, size, alphaEff, beta, k, reluInput); a null
-// scale is recomputed from x
+// scale is recomputed from x, and y with it (y may then be null)
 Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "lrnBackward");
   Device& dev = a.device(0);
@@ -53,10 +53,11 @@ Napi::Value LrnBackward(const Napi::CallbackInfo& info) {
   LrnParams p = readParams(a, 7);
   p.reluInput = a.flag(11);
   int64_t n = elems(g);
-  TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.f32(3, "y", n), sc = a.optF32(4, "scale", n),
+  TensorRef dy = a.f32(1, "dy", n), x = a.f32(2, "x", n), y = a.optF32(3, "y", n), sc = a.optF32(4, "scale", n),
             dx = a.f32(5, "dx", n);
+  CK_CHECK(y.storage || !sc.storage, Code::Arg, "lrnBackward: 'y' is required with a kept 'scale'");
   dispatch(dev, "lrnBackward", [=](auto& kc) {
-    lrnBackward(kc, dy.f32(), x.f32(), y.f32(), sc.storage ? sc.f32() : nullptr, g, p, dx.f32());
+    lrnBackward(kc, dy.f32(), x.f32(), y.storage ? y.f32() : nullptr, sc.storage ? sc.f32() : nullptr, g, p, dx.f32());
   });
   return info.Env().Undefined();
 }

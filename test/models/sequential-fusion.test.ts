@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { Tensor, device } from '../../lib/index.js';
+import { Tensor, device, memory } from '../../lib/index.js';
 import { Conv2d, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
 import { alexnet } from '../../lib/models/index.js';
 import { native } from '../../lib/native.js';
@@ -169,4 +169,33 @@ t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
     for (const u of [x, fused, cur]) u.dispose();
     m.dispose();
   }
+});
+
+t.test("training frees an LRN's output once the max pool after it has read it (neither backward needs it)", async (t) => {
+  const make = () =>
+    new Sequential([
+      new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
+      new ReLU('r'),
+      new LocalResponseNorm({ alphaConvention: 'literal', alpha: 0.01, name: 'norm' }),
+      new MaxPool2d({ kernelSize: 3, stride: 2 }),
+    ]);
+  const net = make();
+  net.layers[0].needInputGrad = true;
+  const x = Tensor.randn([4, 3, 15, 15], { seed: 41 });
+  const dy = Tensor.randn([4, 8, 7, 7], { seed: 42 });
+  await device('cpu').synchronize();
+  const before = memory().devices['cpu:0'];
+  const y = net.forward(x);
+  await device('cpu').synchronize();
+  const after = memory().devices['cpu:0'];
+  // Live now: the ReLU's output (the LRN's input, which its backward reads), the pool's output
+  // and its argmax; not the LRN's output, of the ReLU's size.
+  const reluBytes = 4 * 8 * 15 * 15 * 4,
+    poolBytes = 4 * 8 * 7 * 7 * 4;
+  t.equal(after.tensors - before.tensors, 3, 'three tensors more: ReLU output, pool output, argmax');
+  t.equal(after.bytes - before.bytes, reluBytes + 2 * poolBytes, 'and only their bytes');
+  const dx = net.backward(dy)!;
+  await matchesUnfusedChain(t, make, { net, x, dy, y, dx });
+  for (const u of [x, dy, y, dx]) u.dispose();
+  net.dispose();
 });
