@@ -2,6 +2,9 @@
 // scale^-0.75 = scale^-1/2 * scale^-1/4, each from the 14-bit reciprocal square root estimate and
 // one Newton step (relative error a few 1e-7): the exact form, two square roots and a division
 // per element, kept this loop at ~3 cycles per element, bound by the divider.
+// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized (GCC bug 105593), as in gemm_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include "lrn_blocks.h"
