@@ -54,6 +54,18 @@ void fillTable(const Conv2dGeom& g, int64_t n0, int64_t cols, ColumnTable t) {
 static_assert(std::has_unique_object_representations_v<Conv2dGeom>, "compared with memcmp");
 bool sameGeom(const Conv2dGeom& a, const Conv2dGeom& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
+// What a thread's kept tables were made for: the geometry and the columns (or taps) asked for.
+struct TableKey {
+  Conv2dGeom g{};
+  int64_t n0 = -1, cols = -1;
+  // True when the tables are for these; otherwise records them, and the caller remakes the tables.
+  bool holds(const Conv2dGeom& geom, int64_t first, int64_t count) {
+    if (n0 == first && cols == count && sameGeom(g, geom)) return true;
+    g = geom, n0 = first, cols = count;
+    return false;
+  }
+};
+
 // A group of 16 columns whose window corners form at most kMaxRuns runs of addresses `step`
 // apart (consecutive output columns of one row: step is the column stride) is read with masked
 // vector loads instead of a gather; lane l of run r reads base[start[r] + step * l]. Steps 1, 2
@@ -432,10 +444,9 @@ CK_AVX512 void packTransposedAvx512(const float* base, const Conv2dGeom& g, int6
 
 }  // namespace
 
-// The transposed packer's tables: its taps' (kept per thread, sameGeom) and its positions'.
+// The transposed packer's tables: its taps' (kept per thread, TableKey) and its positions'.
 struct TransposedTables {
-  Conv2dGeom g{};
-  int64_t n0 = -1, cols = -1;
+  TableKey key;
   std::vector<int32_t> taps;  // dh, dw, offset: cols each
   std::vector<TapRuns> runs;  // AVX-512 only
   std::vector<int32_t> pos;   // ih0, iw0, corner: kc each, made per call
@@ -444,11 +455,10 @@ struct TransposedTables {
 void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc,
                             int64_t n0, int64_t cols, int nr, float* dst, int64_t stride) {
   thread_local TransposedTables m;
-  if (m.n0 != n0 || m.cols != cols || !sameGeom(m.g, g)) {
+  if (!m.key.holds(g, n0, cols)) {
     m.taps.resize(size_t(3 * cols));
     fillTaps(g, n0, cols, TapTable{m.taps.data(), m.taps.data() + cols, m.taps.data() + 2 * cols});
     m.runs.clear();
-    m.g = g, m.n0 = n0, m.cols = cols;
   }
   const TapTable taps{m.taps.data(), m.taps.data() + cols, m.taps.data() + 2 * cols};
   m.pos.resize(size_t(3 * kc));
@@ -470,10 +480,9 @@ void im2colPanelsTransposed(const float* x, const Conv2dGeom& g, const ColumnBlo
 void setConvPackedColumns(bool on) { gPacked.store(on); }
 bool convPackedColumns() { return gPacked.load(); }
 
-// The forward packer's tables, kept per thread (sameGeom).
+// The forward packer's tables, kept per thread (TableKey).
 struct ForwardTables {
-  Conv2dGeom g{};
-  int64_t n0 = -1, cols = -1;
+  TableKey key;
   std::vector<int32_t> table;  // ih0, iw0, corner: cols each
 #ifdef CK_HAVE_AVX512_PATH
   std::vector<GroupRuns> runs;   // AVX-512 only
@@ -484,14 +493,12 @@ struct ForwardTables {
 void im2colPanels(const float* x, const Conv2dGeom& g, const ColumnBlock& b, int64_t k0, int64_t kc, int64_t n0,
                   int64_t cols, int nr, float* dst, int64_t stride) {
   thread_local ForwardTables m;
-  const bool fresh = m.n0 != n0 || m.cols != cols || !sameGeom(m.g, g);
-  if (fresh) {
+  if (!m.key.holds(g, n0, cols)) {
     m.table.resize(size_t(3 * cols));
     fillTable(g, n0, cols, ColumnTable{m.table.data(), m.table.data() + cols, m.table.data() + 2 * cols});
 #ifdef CK_HAVE_AVX512_PATH
     m.runs.clear();
 #endif
-    m.g = g, m.n0 = n0, m.cols = cols;
   }
   const ColumnTable t{m.table.data(), m.table.data() + cols, m.table.data() + 2 * cols};
   const float* base = x + b.n0 * g.C * g.HW();
