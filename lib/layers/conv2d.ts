@@ -24,6 +24,14 @@ export interface Conv2dOptions {
   name?: string;
 }
 
+/** 2x2 windows, stride 2, no padding, floor mode: the one pool ops.conv2dMaxPool2x2 takes. */
+function isPool2x2(o: ops.Pool2dOptions): boolean {
+  const is2 = (v: ops.Pool2dOptions['kernelSize'] | undefined) => v === 2 || (Array.isArray(v) && v[0] === 2 && v[1] === 2);
+  const pad = o.padding ?? 0;
+  const noPad = pad === 0 || (Array.isArray(pad) && pad[0] === 0 && pad[1] === 0);
+  return is2(o.kernelSize) && is2(o.stride ?? o.kernelSize) && noPad && !o.ceilMode;
+}
+
 export class Conv2d extends Layer {
   readonly opts: Required<Pick<Conv2dOptions, 'inChannels' | 'outChannels' | 'kernelSize' | 'stride' | 'padding' | 'dilation' | 'groups'>>;
   readonly weight: Parameter;
@@ -107,12 +115,12 @@ export class Conv2d extends Layer {
   }
 
   /**
-   * maxPool2d(relu(forward(x)), 2) in one op for eval mode (Layer.forwardFusedPool): where the
-   * direct convolution applies, the pool is taken from its wide rows and the full-size output is
-   * never written (LeNet-5's C1 and C3).
+   * maxPool2d(relu(forward(x)), 2) in one op for eval mode (Layer.forwardFusedPool), for 2x2
+   * windows, stride 2, no padding, floor mode only: where the direct convolution applies, the
+   * pool is taken from its wide rows and the full-size output is never written (LeNet-5's C1 and C3).
    */
-  override forwardFusedPool(x: Tensor, activation: FusableActivation): Tensor | null {
-    if (this.training || activation !== 'relu') return null;
+  override forwardFusedPool(x: Tensor, activation: FusableActivation, pool: ops.Pool2dOptions): Tensor | null {
+    if (this.training || activation !== 'relu' || !isPool2x2(pool)) return null;
     this.releaseSaved();
     return ops.conv2dMaxPool2x2(x, this.weight.value, { ...this.convOpts(), activation: 'relu' });
   }

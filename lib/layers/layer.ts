@@ -77,17 +77,16 @@ export abstract class Layer {
     return null;
   }
 
-  /** Set by a max pool that a convolution may take into its own kernel (2x2 windows, stride 2, no padding). */
-  readonly fusableMaxPool2x2: boolean = false;
-
   /**
-   * forward(x), then `activation`, then a 2x2 / 2 max pool, in one op: eval mode only (no argmax
-   * is kept for a backward); null when this layer cannot (the default), and the caller runs the
-   * three layers separately.
+   * forward(x), then `activation`, then a max pool with `pool`'s options (maxPoolOptions of the
+   * layer after the activation), in one op: eval mode only (no argmax is kept for a backward);
+   * null when this layer cannot (the default, or a pool it does not take), and the caller runs
+   * the three layers separately.
    */
-  forwardFusedPool(x: Tensor, activation: FusableActivation): Tensor | null {
+  forwardFusedPool(x: Tensor, activation: FusableActivation, pool: Pool2dOptions): Tensor | null {
     void x;
     void activation;
+    void pool;
     return null;
   }
 
@@ -101,7 +100,10 @@ export abstract class Layer {
   /** Whether backward() reads this layer's input (a max pool's does not: its argmax says where). */
   readonly backwardReadsInput: boolean = true;
 
-  /** Set by a max pool layer to its options: a layer before it may take the pool into its own op (eval mode). */
+  /**
+   * Set by a max pool layer to its options: a layer before it may take the pool into its own op
+   * in eval mode (forwardThenMaxPool, or forwardFusedPool across an activation).
+   */
   readonly maxPoolOptions: Pool2dOptions | null = null;
 
   /**

@@ -61,18 +61,14 @@ export class MaxPool2d extends Pool2d {
 
   constructor(o: Pool2dOptions) {
     super('maxpool', o);
-    this.fusableMaxPool2x2 = this.kernelSize === 2 && this.stride === 2 && this.padding === 0 && !this.ceilMode;
     this.maxPoolOptions = this.poolOpts();
   }
 
-  /** What LocalResponseNorm.forwardThenMaxPool pools with. */
+  /** What a layer before it pools with when it takes this pool into its own op (eval mode). */
   override readonly maxPoolOptions: ops.Pool2dOptions;
 
   /** Backward routes dy through the argmax: the input's values are not needed. */
   override readonly backwardReadsInput = false;
-
-  /** 2x2 windows, stride 2, no padding, floor mode: what Conv2d.forwardFusedPool computes. */
-  override readonly fusableMaxPool2x2: boolean;
 
   forward(x: Tensor): Tensor {
     this.releaseSaved();

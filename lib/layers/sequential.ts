@@ -4,7 +4,7 @@
  * soon as the next layer has queued its op (queued ops hold their own references), and a layer
  * followed by an activation it can fuse (Layer.forwardFused / fusableActivation: a Conv2d and a
  * ReLU today) runs as one op (no separate pass over the conv output), and in eval mode so does
- * such a pair followed by a 2x2 / 2 max pool (Layer.forwardFusedPool), and a layer that can take
+ * such a pair followed by a max pool it can take (Layer.forwardFusedPool), and a layer that can take
  * the max pool after it into its own op (Layer.forwardThenMaxPool: an LRN).
  */
 import { ArgumentError } from '../errors.js';
@@ -47,8 +47,9 @@ export class Sequential extends Layer {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
       const act = this.layers[i + 1]?.fusableActivation ?? null;
-      // Eval mode: a conv, its ReLU and a 2x2 max pool after them as one op (no backward follows).
-      const pooled = act && !this.training && this.layers[i + 2]?.fusableMaxPool2x2 ? layer.forwardFusedPool(cur, act) : null;
+      // Eval mode: a conv, its ReLU and the max pool after them as one op (no backward follows).
+      const poolAfterAct = this.training ? null : (this.layers[i + 2]?.maxPoolOptions ?? null);
+      const pooled = act && poolAfterAct ? layer.forwardFusedPool(cur, act, poolAfterAct) : null;
       const fused = pooled ?? (act ? layer.forwardFused(cur, act) : null);
       // Eval mode: a layer and the max pool after it as one op (an LRN's output never stored).
       const poolNext = !fused && !this.training ? (this.layers[i + 1]?.maxPoolOptions ?? null) : null;
