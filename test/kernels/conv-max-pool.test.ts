@@ -3,6 +3,7 @@ import { Conv2d, MaxPool2d, ReLU, Sequential, Tensor, device, lenet5, ops, setIs
 import { native } from '../../lib/native.js';
 import type { Conv2dOptions } from '../../lib/ops/conv.js';
 import { randomTensor } from '../helpers/random-tensor.js';
+import { forwardEachLayer } from '../helpers/layer-chain.js';
 
 // conv2dMaxPool2x2 (eval mode's Conv2d + ReLU + MaxPool2d(2) in one op) against the two ops it
 // replaces, bit for bit: the direct path's pooled copy out of its wide rows (both builds), and
@@ -133,12 +134,7 @@ t.test('Sequential fuses Conv2d + ReLU + MaxPool2d(2) in eval mode only, with th
   const traced = native.trace(false).map((r) => r.op);
   t.same(traced, ['conv2dReluMaxPool', 'conv2dRelu', 'maxPool2d'], 'the first triple is one op; the stride-1 pool is not fused');
   // The same layers one by one (each layer's own forward) give the same bits.
-  let cur = x;
-  for (const l of net.layers) {
-    const next = l.forward(cur);
-    if (cur !== x) cur.dispose();
-    cur = next;
-  }
+  const cur = forwardEachLayer(net.layers, x);
   t.same(await bytesOf(y), await bytesOf(cur), 'the layers one at a time: the same bits');
   net.train();
   native.trace(true);

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { Tensor, device, ops, setIsa, supportedIsas } from '../../lib/index.js';
-import { Conv2d, LocalResponseNorm, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
 import { native } from '../../lib/native.js';
 import type { LrnOptions } from '../../lib/ops/lrn.js';
 import type { Pool2dOptions } from '../../lib/ops/pool.js';
 import { randomTensor } from '../helpers/random-tensor.js';
+import { convReluLrnPool, forwardEachLayer } from '../helpers/layer-chain.js';
 
 // lrnMaxPool2d (eval mode's LocalResponseNorm + MaxPool2d in one op) against the two ops it
 // replaces, bit for bit: batches split image by image across the pool, and the small batches
@@ -89,12 +89,12 @@ t.test('lrnMaxPool2d refuses what either op would', async (t) => {
 
 t.test('Sequential runs LocalResponseNorm + MaxPool2d as one op in eval mode only, with the same output', async (t) => {
   const make = () =>
-    new Sequential([
-      new Conv2d({ inChannels: 3, outChannels: 10, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
-      new ReLU('r'),
-      new LocalResponseNorm({ alphaConvention: 'literal', alpha: 0.01, name: 'norm' }),
-      new MaxPool2d({ kernelSize: 3, stride: 2 }),
-    ]);
+    convReluLrnPool({
+      inChannels: 3,
+      outChannels: 10,
+      lrn: { alphaConvention: 'literal', alpha: 0.01 },
+      pool: { kernelSize: 3, stride: 2 },
+    });
   const net = make().train(false);
   const x = Tensor.randn([4, 3, 13, 13], { seed: 31 });
   profile(true);
@@ -105,12 +105,7 @@ t.test('Sequential runs LocalResponseNorm + MaxPool2d as one op in eval mode onl
   t.equal(calls(evalOps, 'lrnMaxPool2d'), 1, 'eval: the LRN and its pool ran as one op');
   t.equal(calls(evalOps, 'lrn') + calls(evalOps, 'maxPool2d'), 0, 'eval: no separate LRN or pool op');
 
-  let cur = x;
-  for (const l of net.layers) {
-    const next = l.forward(cur);
-    if (cur !== x) cur.dispose();
-    cur = next;
-  }
+  const cur = forwardEachLayer(net.layers, x);
   t.same(got, await bytesOf(cur), 'fused output equals the layer-by-layer chain');
 
   const trained = make(); // training mode: the pool needs its argmax, the LRN backward its input

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { Tensor, device, memory } from '../../lib/index.js';
-import { Conv2d, Flatten, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../../lib/layers/index.js';
 import { alexnet } from '../../lib/models/index.js';
 import { native } from '../../lib/native.js';
+import { convReluLrnPool, forwardEachLayer } from '../helpers/layer-chain.js';
 
 const profile = native.profile as (on?: boolean) => { op: string; calls: number; ms: number }[];
 
@@ -62,12 +63,7 @@ t.test('eval-mode Conv2d + ReLU fusion: same bits as the unfused chain, one op f
   t.equal(calls('relu') + calls('maxPool2d'), 0, 'no separate ReLU or pool op');
 
   // The same layers one by one: forward() of each, never fused.
-  let cur = x;
-  for (const l of net.layers) {
-    const next = l.forward(cur);
-    if (cur !== x) cur.dispose();
-    cur = next;
-  }
+  const cur = forwardEachLayer(net.layers, x);
   const want = await cur.data();
   t.same(Buffer.from(got.buffer), Buffer.from(want.buffer), 'fused output equals the layer-by-layer chain');
   for (const u of [x, fused, cur]) u.dispose();
@@ -102,12 +98,7 @@ t.test('training fuses too: forward, input gradient and weight gradients bit-ide
 
 t.test('ReLU + LRN backward in one pass: no reluBackward op, gradients bit-identical to the unfused chain', async (t) => {
   const make = () =>
-    new Sequential([
-      new Conv2d({ inChannels: 2, outChannels: 12, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
-      new ReLU('r'),
-      new LocalResponseNorm({ alphaConvention: 'per-size', alpha: 2, name: 'norm' }),
-      new MaxPool2d({ kernelSize: 2 }),
-    ]);
+    convReluLrnPool({ inChannels: 2, outChannels: 12, lrn: { alphaConvention: 'per-size', alpha: 2 }, pool: { kernelSize: 2 } });
   const net = make();
   net.layers[0].needInputGrad = true;
   const x = Tensor.randn([2, 2, 8, 8], { seed: 12 });
@@ -158,12 +149,7 @@ t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
     m.eval();
     const x = Tensor.randn([1, ...m.inputShape], { seed: 8 });
     const fused = m.net.forward(x);
-    let cur = x;
-    for (const l of m.net.layers) {
-      const next = l.forward(cur);
-      if (cur !== x) cur.dispose();
-      cur = next;
-    }
+    const cur = forwardEachLayer(m.net.layers, x);
     const [a, b] = [await fused.data(), await cur.data()];
     t.same(Buffer.from(a.buffer), Buffer.from(b.buffer), `${variant}: logits`);
     for (const u of [x, fused, cur]) u.dispose();
@@ -173,12 +159,12 @@ t.test('AlexNet eval output is unchanged by fusion (both forms)', async (t) => {
 
 t.test("training frees an LRN's output once the max pool after it has read it (neither backward needs it)", async (t) => {
   const make = () =>
-    new Sequential([
-      new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, name: 'c', seed: 1 }),
-      new ReLU('r'),
-      new LocalResponseNorm({ alphaConvention: 'literal', alpha: 0.01, name: 'norm' }),
-      new MaxPool2d({ kernelSize: 3, stride: 2 }),
-    ]);
+    convReluLrnPool({
+      inChannels: 3,
+      outChannels: 8,
+      lrn: { alphaConvention: 'literal', alpha: 0.01 },
+      pool: { kernelSize: 3, stride: 2 },
+    });
   const net = make();
   net.layers[0].needInputGrad = true;
   const x = Tensor.randn([4, 3, 15, 15], { seed: 41 });
