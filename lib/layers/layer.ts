@@ -107,8 +107,9 @@ export abstract class Layer {
   readonly maxPoolOptions: Pool2dOptions | null = null;
 
   /**
-   * forward(x), then a max pool with `pool`'s options, in one op: eval mode only (no argmax is
-   * kept); null when this layer cannot (the default), and the caller runs the two layers.
+   * forward(x), then a max pool with `pool`'s options, in one op; null when this layer cannot
+   * (the default), and the caller runs the two layers. In training mode the layer keeps what the
+   * pool's backward needs, and backwardThroughMaxPool is then its backward.
    */
   forwardThenMaxPool(x: Tensor, pool: Pool2dOptions): Tensor | null {
     void x;
@@ -137,6 +138,17 @@ export abstract class Layer {
   backwardThroughRelu(dy: Tensor): Tensor | undefined {
     void dy;
     throw new ArgumentError(`${this.name}: cannot take a ReLU's backward into its own`);
+  }
+
+  /**
+   * After a training-mode forwardThenMaxPool: the pool's backward of dy (the gradient of the
+   * pool's output), then this layer's, and with throughRelu (only where fusesReluBackward) the
+   * preceding ReLU's too, in one op.
+   */
+  backwardThroughMaxPool(dy: Tensor, throughRelu: boolean): Tensor | undefined {
+    void dy;
+    void throughRelu;
+    throw new ArgumentError(`${this.name}: cannot take a max pool's backward into its own`);
   }
 
   /** Non-null for layers with random-stream state (dropout); see StochasticState. */

@@ -17,6 +17,8 @@ export interface LrnOptions {
 export class LocalResponseNorm extends Layer {
   readonly opts: Required<Omit<LrnOptions, 'name'>>;
   private x: Tensor | null = null;
+  /** The max pool's argmax after a training-mode forwardThenMaxPool (owned here). */
+  private argmax: Tensor | null = null;
 
   constructor(o: LrnOptions) {
     super(o.name ?? 'lrn');
@@ -39,11 +41,26 @@ export class LocalResponseNorm extends Layer {
 
   override readonly backwardReadsOutput = false;
 
-  /** Eval mode: the LRN and the max pool after it as one op (ops.lrnMaxPool2d), the same values. */
+  /**
+   * The LRN and the max pool after it as one op, the same values (ops.lrnMaxPool2d; in training
+   * ops.lrnMaxPool2dWithArgmax, keeping x and the argmax): the LRN output is never stored.
+   */
   override forwardThenMaxPool(x: Tensor, pool: ops.Pool2dOptions): Tensor | null {
-    if (this.training) return null;
     this.releaseSaved();
-    return ops.lrnMaxPool2d(x, this.opts, pool);
+    if (!this.training) return ops.lrnMaxPool2d(x, this.opts, pool);
+    const { y, argmax } = ops.lrnMaxPool2dWithArgmax(x, this.opts, pool);
+    this.x = x;
+    this.argmax = argmax;
+    return y;
+  }
+
+  /** The pool's backward and this LRN's (and the ReLU's before it) in one op: ops.maxPool2dLrnBackward. */
+  override backwardThroughMaxPool(dy: Tensor, throughRelu: boolean): Tensor | undefined {
+    if (!this.x || !this.argmax)
+      throw new ArgumentError(`${this.name}: backwardThroughMaxPool() without a training-mode forwardThenMaxPool()`);
+    const dx = this.needInputGrad ? ops.maxPool2dLrnBackward(dy, this.argmax, this.x, this.opts, { reluInput: throughRelu }) : undefined;
+    this.releaseSaved();
+    return dx;
   }
 
   backward(dy: Tensor): Tensor | undefined {
@@ -58,7 +75,7 @@ export class LocalResponseNorm extends Layer {
   }
 
   private backwardWith(dy: Tensor, reluInput: boolean): Tensor | undefined {
-    if (!this.x) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
+    if (!this.x || this.argmax) throw new ArgumentError(`${this.name}: backward() without a training-mode forward()`);
     const dx = this.needInputGrad ? ops.lrnBackward(dy, this.x, null, null, this.opts, { reluInput }) : undefined;
     this.releaseSaved();
     return dx;
@@ -70,6 +87,8 @@ export class LocalResponseNorm extends Layer {
 
   override releaseSaved(): void {
     this.x = null;
+    this.argmax?.dispose();
+    this.argmax = null;
   }
 
   protected override extraRepr(): string {

@@ -4,8 +4,10 @@
  * soon as the next layer has queued its op (queued ops hold their own references), and a layer
  * followed by an activation it can fuse (Layer.forwardFused / fusableActivation: a Conv2d and a
  * ReLU today) runs as one op (no separate pass over the conv output), and in eval mode so does
- * such a pair followed by a max pool it can take (Layer.forwardFusedPool), and a layer that can take
- * the max pool after it into its own op (Layer.forwardThenMaxPool: an LRN).
+ * such a pair followed by a max pool it can take (Layer.forwardFusedPool). A layer that can take
+ * the max pool after it into its own op (Layer.forwardThenMaxPool: an LRN) does so in both
+ * modes; while training it then takes the pool's backward into its own too
+ * (Layer.backwardThroughMaxPool), and the ReLU's before it where it can.
  */
 import { ArgumentError } from '../errors.js';
 import type { Device } from '../tensor/device.js';
@@ -21,6 +23,8 @@ export interface BackwardWalk {
 export class Sequential extends Layer {
   readonly layers: Layer[];
   private acts: Tensor[] = [];
+  /** Training: the indices of the max pools whose forward the layer before them took (see forward). */
+  private pooledByPrevious = new Set<number>();
   /**
    * Called in backward() right after layer `index`'s backward has been queued (last layer
    * first), so that its parameters' gradients can be used while the rest of the backward pass
@@ -51,13 +55,18 @@ export class Sequential extends Layer {
       const poolAfterAct = this.training ? null : (this.layers[i + 2]?.maxPoolOptions ?? null);
       const pooled = act && poolAfterAct ? layer.forwardFusedPool(cur, act, poolAfterAct) : null;
       const fused = pooled ?? (act ? layer.forwardFused(cur, act) : null);
-      // Eval mode: a layer and the max pool after it as one op (an LRN's output never stored).
-      const poolNext = !fused && !this.training ? (this.layers[i + 1]?.maxPoolOptions ?? null) : null;
+      // A layer and the max pool after it as one op (an LRN's output never stored). While
+      // training both must be in training mode: the layer then keeps the pool's argmax, and the
+      // backward walk hands it the pool's gradient (backwardThroughMaxPool).
+      const next = fused ? null : (this.layers[i + 1] ?? null);
+      const poolNext = next && (!this.training || (layer.training && next.training)) ? next.maxPoolOptions : null;
       const thenPooled = poolNext ? layer.forwardThenMaxPool(cur, poolNext) : null;
       const out = fused ?? thenPooled ?? layer.forward(cur);
       if (pooled) i += 2;
-      else if (thenPooled) i++;
-      else if (fused) {
+      else if (thenPooled) {
+        i++;
+        if (this.training) this.pooledByPrevious.add(i);
+      } else if (fused) {
         // The activation ran in the epilogue; in training it keeps the output for its backward.
         this.layers[i + 1].adoptFusedOutput(fused);
         i++;
@@ -96,13 +105,24 @@ export class Sequential extends Layer {
       step: () => {
         if (i <= 0) return -1;
         i--;
+        // A max pool whose forward the layer before it took: that layer takes its backward too.
+        const pool = this.pooledByPrevious.has(i) ? this.layers[i] : null;
+        if (pool) {
+          this.pooledByPrevious.delete(i);
+          if (this.onLayerBackward !== null) this.onLayerBackward(i, pool);
+          i--;
+        }
         const layer = this.layers[i];
         const relu = i > 0 ? this.layers[i - 1] : null;
         // A ReLU right before a layer that can take its backward: one pass for the two (the
         // ReLU's output is that layer's input by construction of forward()).
         const fuse =
           relu !== null && layer.fusesReluBackward && relu.fusableActivation === 'relu' && relu.needInputGrad && layer.needInputGrad;
-        const dx: Tensor | undefined = fuse ? layer.backwardThroughRelu(g!) : layer.backward(g!);
+        const dx: Tensor | undefined = pool
+          ? layer.backwardThroughMaxPool(g!, fuse)
+          : fuse
+            ? layer.backwardThroughRelu(g!)
+            : layer.backward(g!);
         if (this.onLayerBackward !== null) this.onLayerBackward(i, layer);
         if (fuse) {
           relu.releaseSaved();
@@ -155,6 +175,8 @@ export class Sequential extends Layer {
   override releaseSaved(): void {
     for (const t of this.acts) t.dispose();
     this.acts = [];
+    for (const i of this.pooledByPrevious) this.layers[i - 1].releaseSaved();
+    this.pooledByPrevious.clear();
   }
 
   protected override moveBuffers(device: Device): void {

@@ -64,6 +64,7 @@ export const BINDING_NAMES = {
   maxPool2d: 'both',
   maxPool2dBackward: 'both',
   lrnMaxPool2d: 'both',
+  maxPool2dLrnBackward: 'both',
   avgPool2d: 'both',
   avgPool2dBackward: 'both',
   sumPool2d: 'both',

@@ -63,8 +63,22 @@ export interface PoolBinding {
   /** argmax null: the values only. */
   maxPool2d(s: S, x: H, y: H, argmax: H | null, geom: number[]): void;
   maxPool2dBackward(s: S, dy: H, argmax: H, dx: H, geom: number[]): void;
-  /** maxPool2d values of lrn(x), CPU streams only (lib/ops/lrn-pool.ts). */
-  lrnMaxPool2d(s: S, x: H, y: H, geom: number[], size: number, alphaEff: number, beta: number, k: number): void;
+  /** maxPool2d of lrn(x), with the pool's argmax unless null; CPU streams only (lib/ops/lrn-pool.ts). */
+  lrnMaxPool2d(s: S, x: H, y: H, geom: number[], size: number, alphaEff: number, beta: number, k: number, argmax?: H | null): void;
+  /** lrnBackward(maxPool2dBackward(dy, argmax), x) with a recomputed scale; CPU streams only. */
+  maxPool2dLrnBackward(
+    s: S,
+    dy: H,
+    argmax: H,
+    x: H,
+    dx: H,
+    geom: number[],
+    size: number,
+    alphaEff: number,
+    beta: number,
+    k: number,
+    reluInput: boolean,
+  ): void;
   avgPool2d(s: S, x: H, y: H, geom: number[], countIncludePad: boolean): void;
   avgPool2dBackward(s: S, dy: H, dx: H, geom: number[], countIncludePad: boolean): void;
   sumPool2d(s: S, x: H, y: H, geom: number[]): void;

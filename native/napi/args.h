@@ -57,6 +57,10 @@ class Args {
     if (info_[i].IsNull() || info_[i].IsUndefined()) return TensorRef{};
     return f32(i, what, elements);
   }
+  TensorRef optI32(size_t i, const char* what, int64_t elements) {
+    if (info_[i].IsNull() || info_[i].IsUndefined()) return TensorRef{};
+    return i32(i, what, elements);
+  }
 
   int64_t i64(size_t i, const char* what) {
     if (!info_[i].IsNumber()) throw Error(Code::Arg, std::string(op_) + ": '" + what + "' must be a number");

@@ -104,19 +104,40 @@ Napi::Value SumPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// lrnMaxPool2d(stream, x, y, geom, size, alphaEff, beta, k): y = maxPool2d(lrn(x)) for inference,
-// no argmax. The fusion exists on CPU streams only (lib/ops/lrn-pool.ts runs the two ops
-// elsewhere), so it runs the CPU kernel directly, as conv2dMaxPool2x2 does.
+// The LRN options after the geometry: size, alphaEff, beta, k from argument `at` on.
+LrnParams readLrn(Args& a, size_t at, const char* op) {
+  const int64_t size = a.count(at, "size");
+  CK_CHECK(size >= 1, Code::Arg, std::string(op) + ": 'size' must be >= 1");
+  return LrnParams{size, float(a.f64(at + 1, "alphaEff")), float(a.f64(at + 2, "beta")), float(a.f64(at + 3, "k"))};
+}
+
+// lrnMaxPool2d(stream, x, y, geom, size, alphaEff, beta, k[, argmax]): y = maxPool2d(lrn(x)), with
+// the pool's argmax when training (none for inference). The fusion exists on CPU streams only
+// (lib/ops/lrn-pool.ts runs the two ops elsewhere), so it runs the CPU kernel directly, as
+// conv2dMaxPool2x2 does.
 Napi::Value LrnMaxPool2d(const Napi::CallbackInfo& info) {
   Args a(info, "lrnMaxPool2d");
   a.cpuOnly(0, "the LRN fused with a max pool");
   Device& dev = a.device(0);
   const Pool2dGeom g = readGeom(a, 3);
-  const int64_t size = a.count(4, "size");
-  CK_CHECK(size >= 1, Code::Arg, "lrnMaxPool2d: 'size' must be >= 1");
-  const LrnParams p{size, float(a.f64(5, "alphaEff")), float(a.f64(6, "beta")), float(a.f64(7, "k"))};
-  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g));
-  dev.run("lrnMaxPool2d", [=] { cpu::lrnMaxPool2dForward(x.f32(), p, g, y.f32()); });
+  const LrnParams p = readLrn(a, 4, "lrnMaxPool2d");
+  TensorRef x = a.f32(1, "x", inElems(g)), y = a.f32(2, "y", outElems(g)), am = a.optI32(8, "argmax", outElems(g));
+  dev.run("lrnMaxPool2d", [=] { cpu::lrnMaxPool2dForward(x.f32(), p, g, y.f32(), am.storage ? am.i32() : nullptr); });
+  return info.Env().Undefined();
+}
+
+// maxPool2dLrnBackward(stream, dy, argmax, x, dx, geom, size, alphaEff, beta, k, reluInput): the
+// backward of lrnMaxPool2d with its argmax, x being the LRN's input; CPU streams only, as above.
+Napi::Value MaxPool2dLrnBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPool2dLrnBackward");
+  a.cpuOnly(0, "the max pool's backward fused with the LRN's");
+  Device& dev = a.device(0);
+  const Pool2dGeom g = readGeom(a, 5);
+  LrnParams p = readLrn(a, 6, "maxPool2dLrnBackward");
+  p.reluInput = a.flag(10);
+  TensorRef dy = a.f32(1, "dy", outElems(g)), am = a.i32(2, "argmax", outElems(g)), x = a.f32(3, "x", inElems(g)),
+            dx = a.f32(4, "dx", inElems(g));
+  dev.run("maxPool2dLrnBackward", [=] { cpu::maxPool2dLrnBackward(dy.f32(), am.i32(), x.f32(), p, g, dx.f32()); });
   return info.Env().Undefined();
 }
 
@@ -126,6 +147,7 @@ void registerPool(Napi::Env, Napi::Object exports) {
   CK_EXPORT(exports, "maxPool2d", MaxPool2d);
   CK_EXPORT(exports, "maxPool2dBackward", MaxPool2dBackward);
   CK_EXPORT(exports, "lrnMaxPool2d", LrnMaxPool2d);
+  CK_EXPORT(exports, "maxPool2dLrnBackward", MaxPool2dLrnBackward);
   CK_EXPORT(exports, "avgPool2d", AvgPool2d);
   CK_EXPORT(exports, "avgPool2dBackward", AvgPool2dBackward);
   CK_EXPORT(exports, "sumPool2d", SumPool2d);
