@@ -18,21 +18,7 @@ import { checkFlag, checkTensor, sameDevice, sameShape } from './validate.js';
 
 /** maxPool2dValues(lrnOutput(x, lrn), pool) for an x of [N, C, H, W], for inference (no argmax). */
 export function lrnMaxPool2d(x: Tensor, lrn: LrnOptions, pool: Pool2dOptions): Tensor {
-  const op = 'lrnMaxPool2d';
-  checkTensor(op, 'x', x, { rank: 4 });
-  const p = resolve(op, lrn);
-  const g = geometry(op, x.shape, pool);
-  if (x.device.kind !== 'cpu') {
-    const normed = lrnOutput(x, lrn);
-    try {
-      return maxPool2dValues(normed, pool);
-    } finally {
-      normed.dispose();
-    }
-  }
-  const y = Tensor.empty(g.outShape, 'float32', x.device);
-  native.lrnMaxPool2d(x.device.stream, x.handle(), y.handle(), g.geom, p.size, p.alphaEff, p.beta, p.k);
-  return y;
+  return lrnThenPool('lrnMaxPool2d', x, lrn, pool, false).y;
 }
 
 /**
@@ -40,21 +26,32 @@ export function lrnMaxPool2d(x: Tensor, lrn: LrnOptions, pool: Pool2dOptions): T
  * planes, which equal x's), for maxPool2dLrnBackward. The LRN output itself is never stored.
  */
 export function lrnMaxPool2dWithArgmax(x: Tensor, lrn: LrnOptions, pool: Pool2dOptions): { y: Tensor; argmax: Tensor } {
-  const op = 'lrnMaxPool2dWithArgmax';
+  const { y, argmax } = lrnThenPool('lrnMaxPool2dWithArgmax', x, lrn, pool, true);
+  return { y, argmax: argmax! };
+}
+
+// The two forms' one body: the fused kernel on a CPU stream, the two ops elsewhere.
+function lrnThenPool(
+  op: string,
+  x: Tensor,
+  lrn: LrnOptions,
+  pool: Pool2dOptions,
+  withArgmax: boolean,
+): { y: Tensor; argmax: Tensor | null } {
   checkTensor(op, 'x', x, { rank: 4 });
   const p = resolve(op, lrn);
   const g = geometry(op, x.shape, pool);
   if (x.device.kind !== 'cpu') {
     const normed = lrnOutput(x, lrn);
     try {
-      return maxPool2d(normed, pool);
+      return withArgmax ? maxPool2d(normed, pool) : { y: maxPool2dValues(normed, pool), argmax: null };
     } finally {
       normed.dispose();
     }
   }
   const y = Tensor.empty(g.outShape, 'float32', x.device);
-  const argmax = Tensor.empty(g.outShape, 'int32', x.device);
-  native.lrnMaxPool2d(x.device.stream, x.handle(), y.handle(), g.geom, p.size, p.alphaEff, p.beta, p.k, argmax.handle());
+  const argmax = withArgmax ? Tensor.empty(g.outShape, 'int32', x.device) : null;
+  native.lrnMaxPool2d(x.device.stream, x.handle(), y.handle(), g.geom, p.size, p.alphaEff, p.beta, p.k, argmax?.handle() ?? null);
   return { y, argmax };
 }
 
