@@ -16,8 +16,9 @@ namespace ck::cpu {
 constexpr int64_t kStreamMaxBatch = 48;
 
 // The forward takes batches above this one; up to it the dot products of smallBatchLinear
-// (conv_direct.h) are as fast or faster (fc6: 6.5 ms against 8.0 at batch 8, even at 12, this
-// kernel 1.28x as fast at 16, 1.48x at 32, 1.46x at 48).
+// (conv_direct.h) are as fast or faster (fc6 on a Xeon: 6.5 ms against 8.0 at batch 8, even at
+// 12, this kernel 1.28x as fast at 16, 1.48x at 32, 1.46x at 48; on an EPYC with 9-row tiles:
+// 6.0 against 6.3 at batch 8, 3.8 against 6.5 at batch 1).
 constexpr int64_t kStreamMinForwardBatch = 8;
 
 // Whether linearStream* runs for this batch: the active ISA level is avx512 and 1 <= N <= kStreamMaxBatch.
