@@ -44,7 +44,8 @@ export function powersOfTwo(max: number): number[] {
  * paths sum in different orders, so a row differs in its last bits between them: convolutions
  * up to SMALL_BATCH_PATH samples (kSmallBatch in native/cpu/conv_direct.h), linear layers at the
  * bounds linearPathBounds() gives (native/cpu/linear.h: the dot products up to 8 and the
- * streamed kernel up to 48 under AVX-512, the dot products up to 16 otherwise). On each path a
+ * streamed kernel up to 48 under AVX-512, and up to 128 for a weight of 2^21 floats or more;
+ * the dot products up to 16 otherwise). On each path a
  * row is the same whatever the batch size and the row's position (tested).
  */
 export const SMALL_BATCH_PATH = 4;

@@ -22,8 +22,7 @@ void scaleOrZero(float* c, int64_t n, float beta) {
 
 void linearForward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out) {
   if (N == 0 || out == 0) return;
-  if (in > 0 && N > kStreamMinForwardBatch && linearStreamApplies(N))
-    return linearStreamForward(x, w, b, y, N, in, out);
+  if (in > 0 && linearStreamForwardApplies(N, in, out)) return linearStreamForward(x, w, b, y, N, in, out);
   if (in > 0 && N <= kSmallBatchLinear) return smallBatchLinear(x, w, b, N, in, out, y);
   // Rows of y start as the bias, so the GEMM adds onto them with beta = 1 and y is written once.
   if (b) {
@@ -40,7 +39,9 @@ void linearForward(const float* x, const float* w, const float* b, float* y, int
 }
 
 std::vector<int64_t> linearForwardPathBounds() {
-  if (linearStreamApplies(kStreamMaxBatch)) return {kStreamMinForwardBatch, kStreamMaxBatch};
+  // A layer's path changes at most at these batches (which of the last two it keeps depends on
+  // its weight's size), so within one range each layer keeps to one path.
+  if (linearStreamApplies(kStreamMaxBatch)) return {kStreamMinForwardBatch, kStreamMaxBatch, kStreamMaxForwardBatch};
   return {kSmallBatchLinear};
 }
 

@@ -24,9 +24,25 @@ constexpr int64_t kStreamMinForwardBatch = 8;
 // Whether linearStream* runs for this batch: the active ISA level is avx512 and 1 <= N <= kStreamMaxBatch.
 bool linearStreamApplies(int64_t N);
 
+// Above kStreamMaxBatch the forward still streams a weight of at least kStreamMinForwardWeight
+// floats (8 MB, far past a core's L2, so the GEMM packs it from memory) up to this batch, in
+// chunks of at most kStreamMaxBatch rows, each of which reads W once more. The GEMM gets little
+// reuse from each packed block of W with so few rows: on a 2-core EPYC fc6 at batch 64 took
+// 31.3 ms in the GEMM (164 GFLOP/s) and 23.4 here (207, the machine's SGEMM ceiling), fc7 13.4
+// against 10.9, fc6 at batch 128 56.5 against 45.7; at 96 both ran even, at 256 the GEMM led
+// (95 ms against 102), and a 4 MB weight (1024 x 1024) ran even at 96 and 5% slower at 256.
+constexpr int64_t kStreamMaxForwardBatch = 128;
+constexpr int64_t kStreamMinForwardWeight = int64_t(1) << 21;
+
+// Whether linearForward takes linearStreamForward for this shape (N, in, out > 0): the batch is
+// past the dot products' kStreamMinForwardBatch, the ISA level avx512, and the batch at most
+// kStreamMaxBatch, or at most kStreamMaxForwardBatch with a weight of kStreamMinForwardWeight.
+bool linearStreamForwardApplies(int64_t N, int64_t in, int64_t out);
+
 // y [N, out] = x [N, in] * w^T + bias (may be null); N, in and out > 0 (linear.cc takes the
 // empty cases). Every y[n][o] sums k in blocks of 384 in order (one fused multiply-add chain
-// each), block sums added onto the running total, plus the bias: the same whatever N on this path.
+// each), block sums added onto the running total, plus the bias: the same whatever N on this path,
+// whatever chunk of the batch the row falls in.
 void linearStreamForward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t in,
                          int64_t out);
 

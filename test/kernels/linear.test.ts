@@ -66,9 +66,9 @@ const shapes: Array<[number[], number, number]> = [
   [[13], 16, 12],
   [[15], 300, 1],
   // Under AVX-512, batches of 9-48 take the streamed forward (linear_stream.h: the batch across
-  // the lanes, 24, 12 or 9 weight rows a tile by 16, 32 or 48 lanes) and batches up to 48 its
+  // the lanes, 9 weight rows a tile by 16, 32 or 48 lanes) and batches up to 48 its
   // input gradient (8 batch rows x 48 columns, 16 weight rows a block): tail tiles of rows (25 =
-  // 24 + 1, 50 = 5 * 9 + 5), partial lanes and batch tiles (20, 47), one-column edges (49),
+  // 2 * 9 + 7, 50 = 5 * 9 + 5), partial lanes and batch tiles (20, 47), one-column edges (49),
   // sums over more than one 384-long block and more than one block of x (5500 at 40 lanes).
   [[9], 385, 25],
   [[20], 49, 30],
@@ -111,6 +111,43 @@ eachBackend(t, 'forward and backward match float64 on odd shapes', { families: [
     t.equal(mismatch(await g.db!.data(), r.db, tol), null, `db ${label}`);
     for (const v of [x, w, b, dy, y, y0, g.dx!, g.dw, g.db!]) v.dispose();
   }
+});
+
+// Under AVX-512 a weight of 2^21 floats or more keeps the streamed forward up to batch 128, in
+// chunks of 48 rows (linear_stream.h): a chunk boundary (row 48 of 49 and of 100), a 4-row last
+// chunk, and each row the same whatever chunk and batch it is in. Elsewhere this is the GEMM.
+t.test('a large weight past 48 rows: forward matches float64, rows the same in every chunk', async (t) => {
+  const [inF, outF] = [2048, 1024];
+  const wv = f32(randomArray(outF * inF, 71));
+  const bv = f32(randomArray(outF, 72));
+  const w = Tensor.fromArray(wv, [outF, inF]);
+  const b = Tensor.fromArray(bv, [outF]);
+  const row = f32(randomArray(inF, 73));
+  let first: number[] | null = null;
+  for (const [N, at] of [
+    [49, 48],
+    [100, 48],
+    [100, 99],
+    [128, 0],
+    [64, 20],
+  ] as const) {
+    const xv = f32(randomArray(N * inF, 200 + N + at));
+    xv.set(row, at * inF);
+    const x = Tensor.fromArray(xv, [N, inF]);
+    const y = ops.linear(x, w, b);
+    const yv = await y.data();
+    if (N === 100 && at === 48) {
+      const tol = { rtol: 1e-5, atol: 1e-6 * Math.sqrt(inF + N) };
+      t.equal(mismatch(yv, linear64(xv, wv, bv, N, inF, outF), tol), null, `forward x [${N}, ${inF}], w [${outF}, ${inF}]`);
+    }
+    const got = Array.from(yv.subarray(at * outF, (at + 1) * outF));
+    if (first === null) first = got;
+    else t.same(got, first, `the row at ${at} of a batch of ${N} equals the one at 48 of 49`);
+    x.dispose();
+    y.dispose();
+  }
+  w.dispose();
+  b.dispose();
 });
 
 // Serving's batchInvariant relies on it: on one path of the forward (linearPathBounds()), a row's

@@ -80,8 +80,8 @@ t.test('an output row is a copy per request: the rows of one batch are distinct 
 });
 
 // The prepared sizes batchInvariant should keep: powers of two above the conv small-batch path
-// (4) and above the last linear path bound under maxBatchSize (under AVX-512 the bounds are 8
-// and 48, otherwise 16).
+// (4) and above the last linear path bound under maxBatchSize (under AVX-512 the bounds are 8,
+// 48 and 128, otherwise 16).
 function invariantSizes(maxBatchSize: number): number[] {
   const floor = Math.max(4, ...linearPathBounds().filter((b) => b < maxBatchSize));
   return powersOfTwo(maxBatchSize).filter((s) => s > floor);
