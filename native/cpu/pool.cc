@@ -284,6 +284,10 @@ void maxPool2dForward(const float* x, const Pool2dGeom& g, float* y, int32_t* ar
       forEachPlane(g, [&](int64_t p) { poolavx::maxTiled2x2Values(x, g, p, p + 1, y); });
       return;
     }
+    if (allWindowsInside(g) && activeAvx512()) {
+      forEachPlane(g, [&](int64_t p) { poolavx::maxInside(x, g, p, p + 1, y, nullptr); });
+      return;
+    }
     // No values-only kernel for this shape or CPU: the positions go to a buffer thrown away,
     // drawn from the caching allocator (reused pages, not a fresh map per call).
     Scratch scratch(size_t(g.N * g.C * g.OH * g.OW) * sizeof(int32_t));

@@ -53,50 +53,70 @@ void maxTiled2x2Values(const float* x, const Pool2dGeom& g, int64_t p0, int64_t 
   }
 }
 
-void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
+namespace {
+
+// Lanes [0, n) of a mask, n clamped to [0, 16].
+inline __mmask16 firstLanes(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// maxInside with (keepArg) or without the positions. At strides 1 and 2 every tap's 16 lanes come
+// from one or two loads masked to the floats left in the row (a window inside the input never
+// needs one past it), so a short vector at a row's end (AlexNet's 27-wide rows end in 11 outputs,
+// its 13-wide ones are all short) costs no more than a whole one; gathers, one element after
+// another, had made the fused LRN + pool of inference spend more time pooling than normalizing.
+template <bool keepArg>
+void maxInsideRows(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i laneCols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
   // Even lanes of two consecutive vectors (stride 2): indices 0, 2, ..., 30 of the pair.
   const __m512i evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
+  const bool loads = S == 1 || S == 2;
   for (int64_t p = p0; p < p1; p++) {
     const float* xp = x + p * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; oh++) {
       const int64_t h0 = oh * g.SH;
       float* yr = y + (p * g.OH + oh) * g.OW;
-      int32_t* ar = argmax + (p * g.OH + oh) * g.OW;
       for (int64_t ow = 0; ow < g.OW; ow += 16) {
-        const int64_t n = g.OW - ow < 16 ? g.OW - ow : 16;
-        const __mmask16 live = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+        const __mmask16 live = firstLanes(g.OW - ow);
         const int64_t c0 = ow * S;
-        // Whole vectors may be loaded when every lane's reads stay inside the row (stride 1:
-        // 16 floats from the tap; stride 2: 32); otherwise the live lanes are gathered.
-        const int64_t reach = c0 + (g.KW - 1) + (S == 1 ? 15 : 31);
-        const bool loads = n == 16 && (S == 1 || S == 2) && reach < g.W;
         __m512 best = _mm512_set1_ps(0.f);
         __m512i arg = _mm512_setzero_si512();
         for (int64_t kh = 0; kh < g.KH; kh++)
           for (int64_t kw = 0; kw < g.KW; kw++) {
-            const int64_t off = (h0 + kh) * g.W + c0 + kw;
-            const __m512i at = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
+            const int64_t off = (h0 + kh) * g.W + c0 + kw, avail = g.W - (c0 + kw);
             __m512 v;
-            if (loads && S == 1) v = _mm512_loadu_ps(xp + off);
+            if (loads && S == 1) v = _mm512_maskz_loadu_ps(firstLanes(avail), xp + off);
             else if (loads)
-              v = _mm512_permutex2var_ps(_mm512_loadu_ps(xp + off), evens, _mm512_loadu_ps(xp + off + 16));
-            else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at, xp, 4);
+              v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(firstLanes(avail), xp + off), evens,
+                                         _mm512_maskz_loadu_ps(firstLanes(avail - 16), xp + off + 16));
+            else {
+              const __m512i at = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
+              v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at, xp, 4);
+            }
             // The window's first element starts the scan (the same as starting from -inf).
             if (kh == 0 && kw == 0) {
               best = v;
-              arg = at;
+              if (keepArg) arg = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
+            } else if (keepArg) {
+              step(v, _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off))), best, arg);
             } else {
-              step(v, at, best, arg);
+              best = stepValue(v, best);
             }
           }
         _mm512_mask_storeu_ps(yr + ow, live, best);
-        _mm512_mask_storeu_epi32(ar + ow, live, arg);
+        if (keepArg) _mm512_mask_storeu_epi32(argmax + (p * g.OH + oh) * g.OW + ow, live, arg);
       }
     }
   }
+}
+
+}  // namespace
+
+void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
+  if (argmax) maxInsideRows<true>(x, g, p0, p1, y, argmax);
+  else maxInsideRows<false>(x, g, p0, p1, y, nullptr);
 }
 
 }  // namespace ck::cpu::poolavx

@@ -8,7 +8,8 @@
 
 namespace ck::cpu::poolavx {
 
-// Planes [p0, p1) of x, y and argmax (flattened N*C planes).
+// Planes [p0, p1) of x, y and argmax (flattened N*C planes); argmax may be null (values only,
+// the same values).
 void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax);
 
 // Values only (no argmax: inference) of 2x2 windows at stride 2 inside the input (pool.cc's
