@@ -32,6 +32,26 @@ def reply(obj):
     sys.stdout.flush()
 
 
+def blas_in_use():
+    """The BLAS libraries this process has mapped (torch loaded them on import) and what they are.
+    Debian's python3-torch calls whichever libblas.so.3 the alternatives system points at; with
+    only libblas3 installed that is the reference (netlib) BLAS, several times slower than
+    OpenBLAS, and a peer on it would make convkit's ratios flatter it (the bench warns)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return {"libraries": [], "kind": "unknown"}
+    libs = sorted({os.path.realpath(p) for p in paths})
+    if any("openblas" in p for p in libs):
+        kind = "openblas"
+    elif any("/blas/" in p or "libblas.so" in os.path.basename(p) for p in libs):
+        kind = "reference"
+    else:
+        kind = "other" if libs else "none"
+    return {"libraries": libs, "kind": kind}
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count()
     try:
@@ -98,7 +118,8 @@ def main():
         return {"ok": True}
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
-    reply({"ok": True, "version": torch.__version__, "threads": torch.get_num_threads(), "env": env})
+    reply({"ok": True, "version": torch.__version__, "threads": torch.get_num_threads(), "env": env,
+           "blas": blas_in_use()})
     def peak_rss(_req):
         # ru_maxrss is in KiB on Linux.
         return {"ok": True, "mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -87,6 +87,16 @@ class TorchContender implements Contender {
   }
 }
 
+/** What a peer on the reference BLAS carries on its lines: its times are not a tuned PyTorch's. */
+export const REFERENCE_BLAS_WARNING =
+  'PyTorch runs on the reference (netlib) BLAS, several times slower than OpenBLAS: ratios against it flatter convkit; ' +
+  'install OpenBLAS (Debian: apt-get install -y libopenblas0-pthread) and run again';
+
+/** Whether the peer's hello says its BLAS is the reference one (peers/torch_peer.py's blas_in_use). */
+export function isReferenceBlas(blas: unknown): boolean {
+  return typeof blas === 'object' && blas !== null && (blas as { kind?: unknown }).kind === 'reference';
+}
+
 /** Starts one PyTorch peer; an AbsentPeer says why it cannot run (no python, no torch). */
 export async function startTorchPeer(label: TorchLabel, threads: number, python = pythonPath()): Promise<Contender | AbsentPeer> {
   const env = torchEnv(label, threads);
@@ -114,6 +124,8 @@ export async function startTorchPeer(label: TorchLabel, threads: number, python 
         ? { unset: [...UNSET_FOR_TUNED], MALLOC_MMAP_THRESHOLD_: MALLOC_KEEP, MALLOC_TRIM_THRESHOLD_: MALLOC_KEEP }
         : 'as inherited',
     seen: hello.env,
+    blas: hello.blas ?? null,
+    ...(isReferenceBlas(hello.blas) ? { warning: REFERENCE_BLAS_WARNING } : {}),
   };
   return new TorchContender(label, String(hello.version), setup, child);
 }

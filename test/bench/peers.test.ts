@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { benchMain } from '../../lib/bench/command.js';
 import type { AbsentPeer, Contender } from '../../lib/bench/contender.js';
 import { loadOrt, startOrtPeer } from '../../lib/bench/ort-contender.js';
-import { startTorchPeer, torchEnv } from '../../lib/bench/torch-contender.js';
+import { REFERENCE_BLAS_WARNING, isReferenceBlas, startTorchPeer, torchEnv } from '../../lib/bench/torch-contender.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'convkit-bench-peers-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +35,13 @@ t.test(
     t.equal(base.OPENBLAS_CORETYPE, 'Haswell', "the caller's environment is not changed");
   },
 );
+
+t.test('the reference BLAS is told from OpenBLAS in the peer hello', async (t) => {
+  t.ok(isReferenceBlas({ kind: 'reference', libraries: ['/usr/lib/x86_64-linux-gnu/blas/libblas.so.3'] }));
+  t.notOk(isReferenceBlas({ kind: 'openblas' }));
+  t.notOk(isReferenceBlas(undefined));
+  t.notOk(isReferenceBlas('reference'));
+});
 
 t.test('PyTorch absent: no interpreter, or one without torch', async (t) => {
   const none = await startTorchPeer('tuned', 1, join(dir, 'no-such-python'));
@@ -134,6 +141,14 @@ t.test('PyTorch present: it runs a case, refuses one it has no twin of, and surv
       p.setup,
       { threads: 1, seen: { OPENBLAS_CORETYPE: null, MALLOC_MMAP_THRESHOLD_: '17179869184' } },
       'the process saw the tuned environment',
+    );
+    // Which BLAS torch loaded, and a warning on its lines when it is the reference one.
+    const blas = (p.setup as { blas?: { kind?: string; libraries?: string[] } }).blas;
+    t.match(blas?.kind, /^(openblas|reference|other|none|unknown)$/, `the peer names its BLAS: ${JSON.stringify(blas)}`);
+    t.equal(
+      (p.setup as { warning?: string }).warning === REFERENCE_BLAS_WARNING,
+      blas?.kind === 'reference',
+      'warned exactly when reference',
     );
     const no = await p.prepare({ model: 'lenet5', variant: 'classic', pass: 'train', batch: 4 });
     t.match(no, /no torch\.nn twin of lenet5 classic/);
