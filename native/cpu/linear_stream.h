@@ -4,7 +4,7 @@
 // latency, ~10 GB/s, then the multiply-adds, one after the other on each thread): here each
 // thread streams its share of W once, with the next tile's lines prefetched, while the small
 // operands (the batch rows of dy or x, a few hundred KB) stay in cache. AVX-512 only: other ISA
-// levels keep the GEMM (linear.cc asks linearStreamApplies first).
+// levels keep the GEMM (linear.cc asks linearStreamApplies and linearStreamForwardApplies first).
 #pragma once
 #include <cstdint>
 
