@@ -190,6 +190,12 @@ const named: [string, Geom][] = [
   ['2x2 s2 pad 1 ceil, window clipped at the edge', g0(1, 2, 7, 7, 2, 2, 1, true)],
   ['rectangular kernel and stride, ceil', g0(1, 3, 10, 17, [3, 2], [2, 3], 0, true)],
   ['kernel = input', g0(2, 3, 5, 5, 5, 1, 2)],
+  // Rows whose last vector of 16 outputs is short (masked loads on the AVX-512 path): AlexNet's
+  // 55-wide input (27 outputs: 16 + 11), 35 wide (17: 16 + 1), and stride 1 at 40 wide (38: 16 +
+  // 16 + 6).
+  ['3x3 s2, 55 wide', g0(1, 2, 9, 55, 3, 2)],
+  ['3x3 s2, 35 wide', g0(2, 1, 7, 35, 3, 2)],
+  ['3x3 s1, 40 wide', g0(1, 2, 5, 40, 3, 1)],
 ];
 const r = rng(20240601);
 const randomGeoms: [string, Geom][] = [];
