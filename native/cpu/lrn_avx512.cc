@@ -39,11 +39,21 @@ inline __m512 powNeg075(__m512 s) {
 // Ring row of channel c (lrn_blocks.h).
 inline float* ringRow(float* ws, int64_t stride, int64_t c) { return ws + (c & (kRing - 1)) * stride; }
 
-// Sum of the ring rows of channels [from, to] at column v, added in channel order (as the
-// portable loop does).
-inline __m512 windowSum(float* ws, int64_t stride, int64_t from, int64_t to, int64_t v, __mmask16 m) {
+// The ring rows of channels [from, to], in channel order: found once per channel, not once per
+// vector of it (the ring index, a multiply and an add per row and vector, had been recomputed
+// inside the window's sum).
+struct WindowRows {
+  const float* row[kRing];
+  int n;
+  WindowRows(float* ws, int64_t stride, int64_t from, int64_t to) : n(int(to - from + 1)) {
+    for (int i = 0; i < n; i++) row[i] = ringRow(ws, stride, from + i);
+  }
+};
+
+// Sum of the window's rows at column v, added in channel order (as the portable loop does).
+inline __m512 windowSum(const WindowRows& w, int64_t v, __mmask16 m) {
   __m512 s = _mm512_setzero_ps();
-  for (int64_t c = from; c <= to; c++) s = _mm512_add_ps(s, load(ringRow(ws, stride, c) + v, m));
+  for (int i = 0; i < w.n; i++) s = _mm512_add_ps(s, load(w.row[i] + v, m));
   return s;
 }
 
@@ -82,9 +92,11 @@ struct Squares {
   }
   int64_t from(int64_t c) const { return c - r.lo < 0 ? 0 : c - r.lo; }
   int64_t to(int64_t c) const { return c + r.hi >= r.C ? r.C - 1 : c + r.hi; }
-  // The scale of channel c at column v (its window's squares must be in the ring).
-  __m512 scaleAt(int64_t c, int64_t v, __mmask16 m) {
-    return _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(ring, stride, from(c), to(c), v, m)));
+  // The ring rows of channel c's window (its squares must be in the ring).
+  WindowRows window(int64_t c) const { return WindowRows(ring, stride, from(c), to(c)); }
+  // The scale at column v of the channel whose window w is.
+  __m512 scaleAt(const WindowRows& w, int64_t v, __mmask16 m) const {
+    return _mm512_add_ps(kv, _mm512_mul_ps(av, windowSum(w, v, m)));
   }
 };
 
@@ -94,9 +106,10 @@ void forwardAvx512(const float* x, const Run& r, float k, float alphaEff, float*
   Squares sq(x, r, ws, ringStride(r.len), r.c0 - r.lo, k, alphaEff);
   for (int64_t c = r.c0; c < r.c1; c++) {
     sq.fillTo(sq.to(c));
+    const WindowRows w = sq.window(c);
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);
-      const __m512 s = sq.scaleAt(c, v, m);
+      const __m512 s = sq.scaleAt(w, v, m);
       const int64_t o = c * r.hw + v;
       if (scale) _mm512_mask_storeu_ps(scale + o, m, s);
       _mm512_mask_storeu_ps(y + o, m, _mm512_mul_ps(load(x + o, m), powNeg075(s)));
@@ -126,10 +139,11 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
       if (!scale) {
         sq.fillTo(sq.to(next));
         float* prow = ringRow(powers, stride, next);
+        const WindowRows w = sq.window(next);
         for (int64_t v = 0; v < r.len; v += 16) {
           const __mmask16 m = tailMask(r.len - v);
           const int64_t o = next * r.hw + v;
-          const __m512 s = sq.scaleAt(next, v, m), pw = powNeg075(s);
+          const __m512 s = sq.scaleAt(w, v, m), pw = powNeg075(s);
           _mm512_mask_storeu_ps(prow + v, m, pw);
           const __m512 yv = _mm512_mul_ps(load(x + o, m), pw);                      // the forward's y
           _mm_prefetch(reinterpret_cast<const char*>(dy + o + 1024), _MM_HINT_T0);  // dy's first read, as x's
@@ -148,10 +162,11 @@ void backwardAvx512(const float* dy, const float* x, const float* y, const float
       }
     }
     const float* pj = scale ? nullptr : ringRow(powers, stride, j);
+    const WindowRows w(ratios, stride, from, to);
     for (int64_t v = 0; v < r.len; v += 16) {
       const __mmask16 m = tailMask(r.len - v);
       const int64_t o = j * r.hw + v;
-      const __m512 acc = windowSum(ratios, stride, from, to, v, m);
+      const __m512 acc = windowSum(w, v, m);
       const __m512 xv = load(x + o, m);
       const __m512 pw = scale ? powNeg075(load(scale + o, m)) : load(pj + v, m);
       const __m512 first = _mm512_mul_ps(load(dy + o, m), pw);
