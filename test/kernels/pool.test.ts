@@ -196,6 +196,9 @@ const named: [string, Geom][] = [
   ['3x3 s2, 55 wide', g0(1, 2, 9, 55, 3, 2)],
   ['3x3 s2, 35 wide', g0(2, 1, 7, 35, 3, 2)],
   ['3x3 s1, 40 wide', g0(1, 2, 5, 40, 3, 1)],
+  // Values only, windows overlapping down the plane: each row's maximum is shared by the output
+  // rows that hold it (a ring of row maxima): output rows 1 apart here share 4 of their 5 rows.
+  ['5x3 kernel, strides 1 down and 2 across', g0(1, 2, 9, 30, [5, 3], [1, 2])],
 ];
 const r = rng(20240601);
 const randomGeoms: [string, Geom][] = [];
