@@ -115,44 +115,62 @@ void maxInsideRows(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, 
 // Most rows a separable window may span (its ring of row maxima below).
 constexpr int64_t kMaxSeparableRows = 16;
 
-// Values only, strides 1 and 2 across, windows that overlap down the plane (SH < KH: AlexNet's
-// 3x3 / 2): each input row's maximum over the KW taps is taken once, kept in a ring, and shared
-// by the KH / SH output rows whose windows hold it, where the row-major scan took every tap of
-// every window again (9 taps an output for 3x3 / 2, here 3 per input row and 2 of those rows an
-// output row). The same rule, row by row then down the rows, picks the same value: the last NaN
-// when there is one (a NaN takes over from anything, NaN included), else the first maximum in
-// row-major order (a later element only takes over when strictly greater, so ties keep the
-// earlier row, and within a row the earlier column).
-void maxInsideSeparable(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y) {
+// Strides 1 and 2 across, windows that overlap down the plane (SH < KH: AlexNet's 3x3 / 2):
+// each input row's maximum over the KW taps (and its position, with keepArg) is taken once, kept
+// in a ring, and shared by the KH / SH output rows whose windows hold it, where the row-major
+// scan took every tap of every window again (9 taps an output for 3x3 / 2, here 3 per input row
+// and 2 of those rows an output row). The same rule, row by row then down the rows, picks the
+// same element: the last NaN when there is one (a NaN takes over from anything, NaN included),
+// else the first maximum in row-major order (a later element only takes over when strictly
+// greater, so ties keep the earlier row, and within a row the earlier column).
+template <bool keepArg>
+void maxInsideSeparable(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i laneCols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
   const __m512i evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
   __m512 ring[kMaxSeparableRows];
+  __m512i ringArg[kMaxSeparableRows];
   for (int64_t p = p0; p < p1; p++) {
     const float* xp = x + p * g.H * g.W;
     for (int64_t ow = 0; ow < g.OW; ow += 16) {
       const __mmask16 live = firstLanes(g.OW - ow);
       const int64_t c0 = ow * S;
-      // The maximum over one input row's taps of these 16 windows.
+      // The maximum over one input row's taps of these 16 windows, into its ring slot.
       auto rowMax = [&](int64_t h) {
         __m512 best = _mm512_setzero_ps();
+        __m512i arg = _mm512_setzero_si512();
         for (int64_t kw = 0; kw < g.KW; kw++) {
           const int64_t off = h * g.W + c0 + kw, avail = g.W - (c0 + kw);
           const __m512 v = S == 1
                                ? _mm512_maskz_loadu_ps(firstLanes(avail), xp + off)
                                : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(firstLanes(avail), xp + off), evens,
                                                         _mm512_maskz_loadu_ps(firstLanes(avail - 16), xp + off + 16));
-          best = kw == 0 ? v : stepValue(v, best);
+          if (kw == 0) {
+            best = v;
+            if (keepArg) arg = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
+          } else if (keepArg) {
+            step(v, _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off))), best, arg);
+          } else {
+            best = stepValue(v, best);
+          }
         }
-        return best;
+        ring[h % kMaxSeparableRows] = best;
+        if (keepArg) ringArg[h % kMaxSeparableRows] = arg;
       };
       int64_t ready = 0;  // rows [0, ready) have their maxima in the ring (the last KH of them)
       for (int64_t oh = 0; oh < g.OH; oh++) {
-        const int64_t h0 = oh * g.SH;
-        for (; ready < h0 + g.KH; ready++) ring[ready % kMaxSeparableRows] = rowMax(ready);
+        const int64_t h0 = oh * g.SH, o = (p * g.OH + oh) * g.OW + ow;
+        for (; ready < h0 + g.KH; ready++) rowMax(ready);
         __m512 best = ring[h0 % kMaxSeparableRows];
-        for (int64_t kh = 1; kh < g.KH; kh++) best = stepValue(ring[(h0 + kh) % kMaxSeparableRows], best);
-        _mm512_mask_storeu_ps(y + (p * g.OH + oh) * g.OW + ow, live, best);
+        __m512i arg = keepArg ? ringArg[h0 % kMaxSeparableRows] : _mm512_setzero_si512();
+        for (int64_t kh = 1; kh < g.KH; kh++) {
+          const int64_t slot = (h0 + kh) % kMaxSeparableRows;
+          if (keepArg) step(ring[slot], ringArg[slot], best, arg);
+          else best = stepValue(ring[slot], best);
+        }
+        _mm512_mask_storeu_ps(y + o, live, best);
+        if (keepArg) _mm512_mask_storeu_epi32(argmax + o, live, arg);
       }
     }
   }
@@ -161,8 +179,10 @@ void maxInsideSeparable(const float* x, const Pool2dGeom& g, int64_t p0, int64_t
 }  // namespace
 
 void maxInside(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
+  const bool separable = (g.SW == 1 || g.SW == 2) && g.SH < g.KH && g.KH <= kMaxSeparableRows;
+  if (separable && argmax) return maxInsideSeparable<true>(x, g, p0, p1, y, argmax);
+  if (separable) return maxInsideSeparable<false>(x, g, p0, p1, y, nullptr);
   if (argmax) return maxInsideRows<true>(x, g, p0, p1, y, argmax);
-  if ((g.SW == 1 || g.SW == 2) && g.SH < g.KH && g.KH <= kMaxSeparableRows) return maxInsideSeparable(x, g, p0, p1, y);
   maxInsideRows<false>(x, g, p0, p1, y, nullptr);
 }
 
