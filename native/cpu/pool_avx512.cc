@@ -60,6 +60,41 @@ inline __mmask16 firstLanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
+// The lane constants both scans use: a tap's column offsets (lane * stride) and, at stride 2,
+// the even lanes of two consecutive vectors (indices 0, 2, ..., 30 of the pair).
+struct Lanes {
+  __m512i cols, evens;
+  explicit Lanes(int64_t S) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    cols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
+    evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
+  }
+  // The positions of one tap's 16 windows, off being the first window's.
+  __m512i at(int64_t off) const { return _mm512_add_epi32(cols, _mm512_set1_epi32(int32_t(off))); }
+};
+
+// One tap of 16 windows at stride S (1 or 2), from one or two loads masked to the avail floats
+// left in the row: a window inside the input never needs one past it.
+inline __m512 loadTap(const float* p, int64_t avail, int64_t S, const Lanes& l) {
+  if (S == 1) return _mm512_maskz_loadu_ps(firstLanes(avail), p);
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(firstLanes(avail), p), l.evens,
+                                _mm512_maskz_loadu_ps(firstLanes(avail - 16), p + 16));
+}
+
+// One element of the scan into best (and arg): the first starts it (the same as starting from
+// -inf), each later one takes over under the max rule (step, stepValue).
+template <bool keepArg>
+inline void scan(bool first, __m512 v, __m512i at, __m512& best, __m512i& arg) {
+  if (first) {
+    best = v;
+    if (keepArg) arg = at;
+  } else if (keepArg) {
+    step(v, at, best, arg);
+  } else {
+    best = stepValue(v, best);
+  }
+}
+
 // maxInside with (keepArg) or without the positions. At strides 1 and 2 every tap's 16 lanes come
 // from one or two loads masked to the floats left in the row (a window inside the input never
 // needs one past it), so a short vector at a row's end (AlexNet's 27-wide rows end in 11 outputs,
@@ -68,45 +103,26 @@ inline __mmask16 firstLanes(int64_t n) {
 template <bool keepArg>
 void maxInsideRows(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i laneCols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
-  // Even lanes of two consecutive vectors (stride 2): indices 0, 2, ..., 30 of the pair.
-  const __m512i evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
+  const Lanes lanes(S);
   const bool loads = S == 1 || S == 2;
   for (int64_t p = p0; p < p1; p++) {
     const float* xp = x + p * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; oh++) {
-      const int64_t h0 = oh * g.SH;
-      float* yr = y + (p * g.OH + oh) * g.OW;
+      const int64_t h0 = oh * g.SH, o = (p * g.OH + oh) * g.OW;
       for (int64_t ow = 0; ow < g.OW; ow += 16) {
         const __mmask16 live = firstLanes(g.OW - ow);
         const int64_t c0 = ow * S;
-        __m512 best = _mm512_set1_ps(0.f);
+        __m512 best = _mm512_setzero_ps();
         __m512i arg = _mm512_setzero_si512();
         for (int64_t kh = 0; kh < g.KH; kh++)
           for (int64_t kw = 0; kw < g.KW; kw++) {
-            const int64_t off = (h0 + kh) * g.W + c0 + kw, avail = g.W - (c0 + kw);
-            __m512 v;
-            if (loads && S == 1) v = _mm512_maskz_loadu_ps(firstLanes(avail), xp + off);
-            else if (loads)
-              v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(firstLanes(avail), xp + off), evens,
-                                         _mm512_maskz_loadu_ps(firstLanes(avail - 16), xp + off + 16));
-            else {
-              const __m512i at = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
-              v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at, xp, 4);
-            }
-            // The window's first element starts the scan (the same as starting from -inf).
-            if (kh == 0 && kw == 0) {
-              best = v;
-              if (keepArg) arg = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
-            } else if (keepArg) {
-              step(v, _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off))), best, arg);
-            } else {
-              best = stepValue(v, best);
-            }
+            const int64_t off = (h0 + kh) * g.W + c0 + kw;
+            const __m512 v = loads ? loadTap(xp + off, g.W - (c0 + kw), S, lanes)
+                                   : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, lanes.at(off), xp, 4);
+            scan<keepArg>(kh == 0 && kw == 0, v, lanes.at(off), best, arg);
           }
-        _mm512_mask_storeu_ps(yr + ow, live, best);
-        if (keepArg) _mm512_mask_storeu_epi32(argmax + (p * g.OH + oh) * g.OW + ow, live, arg);
+        _mm512_mask_storeu_ps(y + o + ow, live, best);
+        if (keepArg) _mm512_mask_storeu_epi32(argmax + o + ow, live, arg);
       }
     }
   }
@@ -126,11 +142,9 @@ constexpr int64_t kMaxSeparableRows = 16;
 template <bool keepArg>
 void maxInsideSeparable(const float* x, const Pool2dGeom& g, int64_t p0, int64_t p1, float* y, int32_t* argmax) {
   const int64_t S = g.SW;
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i laneCols = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int32_t(S)));
-  const __m512i evens = _mm512_mullo_epi32(lane, _mm512_set1_epi32(2));
+  const Lanes lanes(S);
   __m512 ring[kMaxSeparableRows];
-  __m512i ringArg[kMaxSeparableRows];
+  __m512i ringArg[kMaxSeparableRows];  // written and read only with keepArg
   for (int64_t p = p0; p < p1; p++) {
     const float* xp = x + p * g.H * g.W;
     for (int64_t ow = 0; ow < g.OW; ow += 16) {
@@ -141,33 +155,21 @@ void maxInsideSeparable(const float* x, const Pool2dGeom& g, int64_t p0, int64_t
         __m512 best = _mm512_setzero_ps();
         __m512i arg = _mm512_setzero_si512();
         for (int64_t kw = 0; kw < g.KW; kw++) {
-          const int64_t off = h * g.W + c0 + kw, avail = g.W - (c0 + kw);
-          const __m512 v = S == 1
-                               ? _mm512_maskz_loadu_ps(firstLanes(avail), xp + off)
-                               : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(firstLanes(avail), xp + off), evens,
-                                                        _mm512_maskz_loadu_ps(firstLanes(avail - 16), xp + off + 16));
-          if (kw == 0) {
-            best = v;
-            if (keepArg) arg = _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off)));
-          } else if (keepArg) {
-            step(v, _mm512_add_epi32(laneCols, _mm512_set1_epi32(int32_t(off))), best, arg);
-          } else {
-            best = stepValue(v, best);
-          }
+          const int64_t off = h * g.W + c0 + kw;
+          scan<keepArg>(kw == 0, loadTap(xp + off, g.W - (c0 + kw), S, lanes), lanes.at(off), best, arg);
         }
-        ring[h % kMaxSeparableRows] = best;
+        ring[h % kMaxSeparableRows] = best;  // in registers until here, one store a row
         if (keepArg) ringArg[h % kMaxSeparableRows] = arg;
       };
       int64_t ready = 0;  // rows [0, ready) have their maxima in the ring (the last KH of them)
       for (int64_t oh = 0; oh < g.OH; oh++) {
         const int64_t h0 = oh * g.SH, o = (p * g.OH + oh) * g.OW + ow;
         for (; ready < h0 + g.KH; ready++) rowMax(ready);
-        __m512 best = ring[h0 % kMaxSeparableRows];
-        __m512i arg = keepArg ? ringArg[h0 % kMaxSeparableRows] : _mm512_setzero_si512();
-        for (int64_t kh = 1; kh < g.KH; kh++) {
+        __m512 best = _mm512_setzero_ps();
+        __m512i arg = _mm512_setzero_si512();
+        for (int64_t kh = 0; kh < g.KH; kh++) {
           const int64_t slot = (h0 + kh) % kMaxSeparableRows;
-          if (keepArg) step(ring[slot], ringArg[slot], best, arg);
-          else best = stepValue(ring[slot], best);
+          scan<keepArg>(kh == 0, ring[slot], keepArg ? ringArg[slot] : arg, best, arg);
         }
         _mm512_mask_storeu_ps(y + o, live, best);
         if (keepArg) _mm512_mask_storeu_epi32(argmax + o, live, arg);
