@@ -45,7 +45,7 @@ def blas_in_use():
     libs = sorted({os.path.realpath(p) for p in paths})
     if any("openblas" in p for p in libs):
         kind = "openblas"
-    elif any("/blas/" in p or "libblas.so" in os.path.basename(p) for p in libs):
+    elif any("/blas/" in p for p in libs):  # Debian's netlib build lives in .../blas/; BLIS and others elsewhere
         kind = "reference"
     else:
         kind = "other" if libs else "none"
