@@ -98,9 +98,14 @@ t.test('backward writes the gradient views: no tensor allocated per step, paddin
     m.parameters().every((p) => p.grad !== null && p.grad === p.gradView),
     'each grad is its flat view',
   );
+  // Counted once the queue is empty: the loss resolves before the optimizer step queued after
+  // it has run, and a queued op still holds the storages it reads (disposed inputs among them),
+  // so counting at once raced the executor (CI once saw 4 storages against 3).
+  await m.device.synchronize();
   const live = memory().devices['cpu:0'];
   const views = m.parameters().map((p) => p.grad);
   for (let s = 0; s < 3; s++) await trainStep(m, opt, 10 + s);
+  await m.device.synchronize();
   const now = memory().devices['cpu:0'];
   t.equal(now.tensors, live.tensors, 'the same number of live tensors after three more steps');
   t.equal(now.storages, live.storages, 'and of native storages');
