@@ -1,7 +1,7 @@
 // The blocked SGEMM driver (Goto/BLIS scheme):
 //   - all of op(A) is packed once per call into MR-row panels, per block of kc columns, shared by
 //     the threads (one barrier, then the tasks);
-//   - each task owns a range of C's columns and walks it in slabs of at most kNcMax columns: per
+//   - each task owns a range of C's columns and walks it in slabs of at most slabColumns(): per
 //     slab and k block it packs op(B) into NR-column panels (the slab stays in L2), then takes A
 //     panels one at a time (in L1) against every B panel of the slab, each pair being one
 //     register-blocked micro-tile (gemm_avx512.cc, gemm_avx2.cc, gemm_portable.cc).
@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -34,8 +36,23 @@ using gemm::Store;
 
 // kc: one A panel (MR x kc) must stay in L1 while B panels stream past it.
 constexpr int64_t kKcMax = 384;
-// Columns of op(B) a task packs at a time: kc x 640 floats is ~1 MB, half of this L2.
-constexpr int64_t kNcMax = 640;
+// Columns of op(B) a task packs at a time (a slab, which every A panel then passes over): as
+// many as fill 3/8 of this core's L2 at kc = kKcMax, in [128, 640]. 640 filled a Zen 4 core's
+// whole 1 MiB L2, and in the minutes when a neighbour shared the core (a cloud host's other
+// hyperthread) AlexNet's batch-32 inference took 274 ms against 240 with slabs of 256 columns
+// (2 x 5 runs in turns); on a quiet core the two were even (241 / 241 ms, SGEMM 2048^3 213.5 /
+// 212.5 GFLOP/s), and 160 columns cost the SGEMM 3%. A 2 MiB L2 (the Xeons) gets 512.
+int64_t slabColumns() {
+  static const int64_t nc = [] {
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (l2 <= 0) l2 = 1L << 20;  // unknown: assume 1 MiB, the smaller of the L2s these hosts have
+    return std::clamp<int64_t>(int64_t(l2) * 3 / 8 / (kKcMax * int64_t(sizeof(float))), 128, 640);
+  }();
+  return nc;
+}
 // Below this many multiply-adds the pool's hand-off costs more than it saves.
 constexpr double kParallelMinMacs = 1 << 18;
 // Column tasks per thread when C is wide enough, so that a thread slowed by another process
@@ -134,8 +151,8 @@ void blockedSgemmPacked(const Kernel& kr, const APanels& l, const float* aPack, 
   Split split = chooseSplit(mPanels, nPanels, threads);
   // A C this large, written in one k block, is streamed to memory (Store::Stream).
   const bool streamC = beta == 0.0f && kBlocks == 1 && double(M) * double(N) * sizeof(float) >= kStreamCBytes;
-  // Columns are packed kNcMax at a time ("slabs"); a task walks its slabs and k blocks in order.
-  const int64_t slabPanels = std::max<int64_t>(1, kNcMax / NR);
+  // Columns are packed slabColumns() at a time; a task walks its slabs and k blocks in order.
+  const int64_t slabPanels = std::max<int64_t>(1, slabColumns() / NR);
   // One cache line between panels (see gemm_kernels.h).
   const int64_t bStride = std::min(K, kKcMax) * NR + 16;
   auto task = [&](int64_t t) {

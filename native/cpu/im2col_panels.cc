@@ -276,8 +276,8 @@ CK_AVX512 void packStride4Taps(const float* base, const Conv2dGeom& g, int64_t c
 //
 // Panel by panel, and within a panel tap row by tap row: a panel (kc x nr floats, 48 KB for
 // kc = 384) is then written as one forward stream, where row by row across the whole slab
-// every row wrote a line in each of its 20 panels (~1 MB apart in all, a Zen 4 core's whole
-// L2): that was 5.5% of AlexNet's batch-32 inference, its stores waiting. The input a panel
+// every row wrote a line in each of its panels (20 in a slab of 640 columns, ~1 MB in all):
+// that was 5.5% of AlexNet's batch-32 inference on Zen 4, its stores waiting. The input a panel
 // reads (its 32 columns' windows in a few dozen channel planes) stays in L1 meanwhile.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
                           int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
