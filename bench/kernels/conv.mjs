@@ -21,10 +21,10 @@ const LAYERS = [
 ].map(([layer, C, H, OC, K, S, P, groups, dx]) => ({ layer, C, H, OC, K, S, P, groups, dx }));
 
 // The images of each chunk, as native/cpu/conv.cc cuts the batch.
-function chunkSizes(l, O) {
+function chunkSizes(l, O, pass) {
   // [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, groups], as lib/ops/conv.ts sends it
   const geom = [batch, l.C, l.H, l.H, l.OC, l.K, l.K, l.S, l.S, l.P, l.P, 1, 1, O, O, l.groups];
-  const per = native.convChunkImages(geom);
+  const per = native.convChunkImages(geom, pass === 'forward');
   const sizes = [];
   for (let n0 = 0; n0 < batch; n0 += per) sizes.push(Math.min(per, batch - n0));
   return sizes;
@@ -36,7 +36,7 @@ function gemmCalls(l, O, pass) {
   const Kg = (l.C / l.groups) * l.K * l.K;
   const OCg = l.OC / l.groups;
   const calls = [];
-  chunkSizes(l, O).forEach((nb, chunk) => {
+  chunkSizes(l, O, pass).forEach((nb, chunk) => {
     const ld = nb * OHW;
     for (let g = 0; g < l.groups; g++) {
       if (pass === 'forward') calls.push({ M: OCg, N: ld, K: Kg, transA: false, transB: false, beta: 0 });

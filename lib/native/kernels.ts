@@ -53,7 +53,8 @@ export interface ConvBinding {
   conv2dBackward(stream: S, dy: H, x: H, w: H, mask: H | null, dx: H | null, dw: H, db: H | null, geom: number[], reluInput: boolean): void;
   /** The cap on one conv call's scratch; with an argument, sets it and returns the previous cap. */
   convScratchBytes(bytes?: number): number;
-  convChunkImages(geom: number[]): number;
+  /** Images per chunk of conv2dBackward, or with `forward` of conv2d (which packs no column buffer). */
+  convChunkImages(geom: number[], forward?: boolean): number;
   /** 'avx512' | 'portable' | 'off'; with 'off' or 'auto', switches first. */
   convFastPath(name?: string): string;
   convPackedColumns(on?: boolean): boolean;

@@ -43,8 +43,8 @@ constexpr int64_t kDefaultConvScratchBytes = int64_t(64) << 20;
 int64_t setConvScratchBytes(int64_t bytes);
 int64_t convScratchBytes();
 
-// Images per chunk that conv2dForward and conv2dBackward use for this geometry (benchmarks
-// reproduce the GEMMs from it; tests check that chunking happens).
-int64_t conv2dImagesPerChunk(const Conv2dGeom& g);
+// Images per chunk that conv2dForward (forward) or conv2dBackward uses for this geometry
+// (benchmarks reproduce the GEMMs from it; tests check that chunking happens).
+int64_t conv2dImagesPerChunk(const Conv2dGeom& g, bool forward);
 
 }  // namespace ck::cpu

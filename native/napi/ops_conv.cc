@@ -149,10 +149,12 @@ Napi::Value ConvScratchBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(cpu::setConvScratchBytes(bytes)));
 }
 
-// convChunkImages(geom): images per chunk that conv2d and conv2dBackward use for this geometry.
+// convChunkImages(geom, forward?): images per chunk that conv2dBackward (or, with forward
+// true, conv2d) uses for this geometry.
 Napi::Value ConvChunkImages(const Napi::CallbackInfo& info) {
   Args a(info, "convChunkImages");
-  return Napi::Number::New(info.Env(), double(cpu::conv2dImagesPerChunk(readGeom(a, 0))));
+  const bool forward = info.Length() > 1 && a.flag(1);
+  return Napi::Number::New(info.Env(), double(cpu::conv2dImagesPerChunk(readGeom(a, 0), forward)));
 }
 
 // convFastPath(name?): the small-convolution fast path in use ("avx512", "portable" or "off");
