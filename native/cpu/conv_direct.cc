@@ -97,11 +97,27 @@ void conv2dDirectForward(const float* x, const float* w, const float* bias, cons
   Scratch offBuf(size_t(T) * sizeof(int32_t));
   tapOffsets(in, g.KH, g.KW, offBuf.as<int32_t>());
   const int32_t* off = offBuf.as<int32_t>();
+  // Rows under 4/5 full (LeNet-5's C3: 10 of 14) take corr16, 16 channels a vector, which
+  // computes only the valid positions; its transposed weights are made once per call.
+  const bool lanes = g.OC % 16 == 0 && g.OW * 5 < in.wp * 4;
+  std::optional<Scratch> wT;
+  if (lanes) {
+    wT.emplace(size_t(g.OC * T) * sizeof(float));
+    for (int64_t o0 = 0; o0 < g.OC; o0 += 16)
+      for (int64_t t = 0; t < T; t++)
+        for (int64_t l = 0; l < 16; l++) wT->as<float>()[o0 * T + t * 16 + l] = w[(o0 + l) * T + t];
+  }
   overImages(g.N, piecesFor(g.N), [&](int64_t, int64_t b, int64_t e) {
     Scratch xin(size_t(in.floats()) * sizeof(float)), wide(size_t(g.OC * P + slack) * sizeof(float));
+    // corr16 leaves the thrown-away positions unwritten: zeros, not stale scratch, are pooled there.
+    if (lanes) std::memset(wide.as<float>(), 0, size_t(g.OC * P + slack) * sizeof(float));
     for (int64_t n = b; n < e; n++) {
       padInto(k, x + n * g.C * g.HW(), g.H, g.W, g.PH, g.PW, in, xin.as<float>());
-      k.corr(xin.as<float>(), off, T, w, bias, g.OC, P, wide.as<float>(), P);
+      if (lanes)
+        for (int64_t o0 = 0; o0 < g.OC; o0 += 16)
+          k.corr16(xin.as<float>(), off, T, wT->as<float>() + o0 * T, bias ? bias + o0 : nullptr, g.OH, g.OW, in.wp,
+                   wide.as<float>() + o0 * P, P);
+      else k.corr(xin.as<float>(), off, T, w, bias, g.OC, P, wide.as<float>(), P);
       float* yn = y + n * yImage;
       if (!pool2x2) narrow(k, wide.as<float>(), P, g.OC, g.OH, g.OW, in.wp, yn, relu);
       else

@@ -17,6 +17,7 @@ namespace {
 #define CK_DIRECT_OB 6
 #define CK_DIRECT_PV 4
 #define CK_DIRECT_GB 4
+#define CK_DIRECT_R16 8
 #define CK_DIRECT_TB 6
 // The first n < 16 floats of a vector: one masked load or store (conv_direct_kernels.h's copyRows,
 // whose vector type this repeats).
@@ -27,7 +28,7 @@ inline void storeFirst(float* d, vf v, int64_t n) { _mm512_mask_storeu_ps(d, __m
 }  // namespace
 
 const Kernels& avx512Kernels() {
-  static const Kernels k{"avx512", corr, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
+  static const Kernels k{"avx512", corr, corr16, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
   return k;
 }
 

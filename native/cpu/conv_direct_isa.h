@@ -9,6 +9,10 @@ struct Kernels {
   // out[o * ldo + p] = bias[o] + sum_t w[o * T + t] * in[off[t] + p], o < OC, p < P (P % 16 == 0).
   void (*corr)(const float* in, const int32_t* off, int64_t T, const float* w, const float* bias, int64_t OC, int64_t P,
                float* out, int64_t ldo);
+  // corr's out for 16 channels at the valid positions p = oh * wp + ow (oh < OH, ow < OW) only,
+  // wT the weights transposed (wT[t * 16 + o] = w[o * T + t]); the other positions are not written.
+  void (*corr16)(const float* in, const int32_t* off, int64_t T, const float* wT, const float* bias, int64_t OH,
+                 int64_t OW, int64_t wp, float* out, int64_t ldo);
   // y[n * ldy + o] = bias[o] + sum_k x[n * K + k] * w[o * K + k], n < N, o < OC (bias may be null).
   void (*gemv)(const float* x, int64_t N, const float* w, const float* bias, int64_t OC, int64_t K, float* y,
                int64_t ldy);

@@ -70,6 +70,54 @@ static void corr(const float* in, const int32_t* off, int64_t T, const float* w,
   }
 }
 
+// Sixteen output channels in the lanes of one vector, R output positions at a time, each
+// position's taps broadcast from its own window: only the valid positions of the wide rows are
+// computed, where corr computes all of a row's wp and throws wp - OW away (LeNet-5's C3: 4 of
+// every 14). The same terms in the same order as corr (the bias, then tap by tap), so the same
+// bits. wT holds the weights transposed: wT[t * 16 + o] = w[o * T + t].
+template <int R>
+static inline void corr16Tile(const float* in, const int32_t* pos, const int32_t* off, int64_t T, const float* wT,
+                              const float* bias, float* out, int64_t ldo) {
+  const float* b[R];
+  vf acc[R];
+  const vf init = vf{} + (bias ? loadv(bias) : vf{});  // corr's vf{} + bias[o]
+  for (int i = 0; i < R; i++) {
+    b[i] = in + pos[i];
+    acc[i] = init;
+  }
+  for (int64_t t = 0; t < T; t++) {
+    const vf w = loadv(wT + 16 * t);
+    const int32_t o = off[t];
+    for (int i = 0; i < R; i++) acc[i] += w * b[i][o];
+  }
+  for (int i = 0; i < R; i++)
+    for (int l = 0; l < 16; l++) out[l * ldo + pos[i]] = acc[i][l];
+}
+
+// out[o * ldo + p] = bias[o] + sum_t wT[t * 16 + o] * in[off[t] + p] for o < 16 and the valid
+// positions p = oh * wp + ow (oh < OH, ow < OW) of wide rows; the others are not written.
+static void corr16(const float* in, const int32_t* off, int64_t T, const float* wT, const float* bias, int64_t OH,
+                   int64_t OW, int64_t wp, float* out, int64_t ldo) {
+  int32_t pos[CK_DIRECT_R16];
+  int n = 0;
+  for (int64_t oh = 0; oh < OH; oh++)
+    for (int64_t ow = 0; ow < OW; ow++) {
+      pos[n++] = int32_t(oh * wp + ow);
+      if (n == CK_DIRECT_R16) {
+        corr16Tile<CK_DIRECT_R16>(in, pos, off, T, wT, bias, out, ldo);
+        n = 0;
+      }
+    }
+  switch (n) {
+#define CK_CASE(m)                                                                                       \
+  case m:                                                                                                \
+    if (m < CK_DIRECT_R16) corr16Tile<(m < CK_DIRECT_R16 ? m : 1)>(in, pos, off, T, wT, bias, out, ldo); \
+    break;
+    CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(5) CK_CASE(6) CK_CASE(7)
+#undef CK_CASE
+  }
+}
+
 // OB channels of d x TB taps: dot products over P positions, kept as vectors until the end.
 template <int OB, int TB>
 static inline void gradTile(const float* d, int64_t ldd, const float* in, const int32_t* off, int64_t P, float* dw,

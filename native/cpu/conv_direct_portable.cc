@@ -13,6 +13,7 @@ namespace {
 #define CK_GEMV_WIDE_ROWS 2
 #define CK_DIRECT_PV 1
 #define CK_DIRECT_GB 2
+#define CK_DIRECT_R16 2
 #define CK_DIRECT_TB 2
 // The first n < 16 floats of a vector, element by element (conv_direct_kernels.h's copyRows,
 // whose vector type this repeats).
@@ -29,7 +30,7 @@ inline void storeFirst(float* d, vf v, int64_t n) {
 }  // namespace
 
 const Kernels& portableKernels() {
-  static const Kernels k{"portable", corr, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
+  static const Kernels k{"portable", corr, corr16, gemv, copyRows, poolRows2x2, corrGrad, sumLanes};
   return k;
 }
 

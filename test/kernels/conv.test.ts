@@ -211,6 +211,9 @@ for (const path of FAST) {
         geom(2, 4, 5, 20, 3, [5, 3], [1, 1], [0, 1], [1, 1], 1), // one output row
         geom(4, 1, 32, 32, 13, [5, 5], [1, 1], [0, 0], [1, 1], 1), // C = 1, 13 channels
         geom(3, 5, 7, 9, 2, [1, 3], [1, 1], [0, 1], [1, 1], 1), // 1x3 kernel
+        // Rows under 4/5 full with channels in 16s take 16 channels a vector (conv_direct.cc's
+        // corr16): two blocks of 16, 11 positions (a tile of 8 and one of 3) in each 19-wide row.
+        geom(2, 3, 9, 19, 32, [3, 9], [1, 1], [1, 0], [1, 1], 1),
       ];
       for (const [i, g] of shapes.entries()) {
         const x = f32(randomArray(xSize(g), 200 + i));
