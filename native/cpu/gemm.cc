@@ -40,8 +40,9 @@ constexpr int64_t kKcMax = 384;
 // many as fill 3/8 of this core's L2 at kc = kKcMax, in [128, 640]. 640 filled a Zen 4 core's
 // whole 1 MiB L2, and in the minutes when a neighbour shared the core (a cloud host's other
 // hyperthread) AlexNet's batch-32 inference took 274 ms against 240 with slabs of 256 columns
-// (2 x 5 runs in turns); on a quiet core the two were even (241 / 241 ms, SGEMM 2048^3 213.5 /
-// 212.5 GFLOP/s), and 160 columns cost the SGEMM 3%. A 2 MiB L2 (the Xeons) gets 512.
+// (medians of 6 runs, two passes in turns); on a quiet core the two were even (241 / 242 ms,
+// SGEMM 2048^3 213.5 / 212.5 GFLOP/s), and 160 columns cost the SGEMM 3%. A 2 MiB L2 (the
+// Xeons) gets 512, which was not measured there.
 int64_t slabColumns() {
   static const int64_t nc = [] {
     long l2 = 0;
