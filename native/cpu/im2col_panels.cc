@@ -274,24 +274,24 @@ CK_AVX512 void packStride4Taps(const float* base, const Conv2dGeom& g, int64_t c
 // Groups made of runs (a column stride of 1, 2 or 4) take masked loads, with their padding masks looked up per tap
 // (which lanes' rows are inside for each kh, which columns for each kw) instead of computed.
 //
-// Panel by panel, and within a panel tap row by tap row: a panel (kc x nr floats, 48 KB for
-// kc = 384) is then written as one forward stream, where row by row across the whole slab
-// every row wrote a line in each of its panels (20 in a slab of 640 columns, ~1 MB in all):
-// that was 5.5% of AlexNet's batch-32 inference on Zen 4, its stores waiting. The input a panel
-// reads (its 32 columns' windows in a few dozen channel planes) stays in L1 meanwhile.
+// Panel by panel, and within a panel group by group, tap row by tap row: a panel (kc x nr
+// floats, 48 KB for kc = 384) is written as a few forward streams. Tap row by tap row across
+// the whole slab, every row wrote a line in each of its panels (20 in a slab of 640 columns,
+// ~1 MB in all): that was 5.5% of AlexNet's batch-32 inference on Zen 4, its stores waiting.
+// The input a panel reads (its 32 columns' windows in a few dozen channel planes) stays in L1.
 CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, int64_t k0, int64_t kc, int64_t cols,
                           int nr, float* dst, int64_t stride, const ColumnTable& t, const GroupRuns* runs,
                           const uint16_t* rowInside, const uint16_t* colInside) {
   if (stride4TapsApply(g)) return packStride4Taps(base, g, c0, k0, kc, cols, nr, dst, stride, t, runs, rowInside);
-  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16, perPanel = nr / 16;
+  const int64_t KHW = g.KHW(), padded = (cols + nr - 1) / nr * nr, groups = (cols + 15) / 16;
   const int32_t step = int32_t(g.SW);
   // Per tap row: where it reads, relative to a column's window corner, and which tap it is.
   thread_local std::vector<int32_t> rowAt, rowTap;
-  // Per group of the panel and tap: the lanes whose window tap lands inside the image.
+  // Per tap, for the group at hand: the lanes whose window tap lands inside the image.
   thread_local std::vector<uint16_t> tapInside;
   rowAt.resize(size_t(kc));
   rowTap.resize(size_t(kc));
-  tapInside.resize(size_t(perPanel * KHW));
+  tapInside.resize(size_t(KHW));
   for (int64_t i = 0; i < kc; i++) {
     const int64_t r = k0 + i, c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
     rowAt[size_t(i)] = int32_t(c * g.HW() + kh * g.DH * g.W + kw * g.DW);
@@ -299,76 +299,43 @@ CK_AVX512 void packAvx512(const float* base, const Conv2dGeom& g, int64_t c0, in
   }
   const int32_t* at = rowAt.data();
   const int32_t* tap = rowTap.data();
-  for (int64_t pi = 0, j = 0; j < padded; pi++, j += nr) {
-    float* panel = dst + pi * stride;
-    bool allRuns = true;
-    for (int64_t q = 0; q < perPanel; q++) {
-      const int64_t gi = j / 16 + q;
-      if (gi >= groups) continue;  // past `cols`: zeros
-      allRuns = allRuns && runs[gi].count;
-      for (int64_t kh = 0, k = 0; kh < g.KH; kh++)
-        for (int64_t kw = 0; kw < g.KW; kw++, k++)
-          tapInside[size_t(q * KHW + k)] = uint16_t(rowInside[kh * groups + gi] & colInside[kw * groups + gi]);
-    }
-    if (!allRuns) {  // a group that gathers: its taps' offsets as the gather wants them
-      for (int64_t i = 0; i < kc; i++) {
-        const int64_t r = k0 + i, c = c0 + r / KHW, kh = (r % KHW) / g.KW, kw = r % g.KW;
-        const int32_t dh = int32_t(kh * g.DH), dw = int32_t(kw * g.DW);
-        const float* plane = base + c * g.HW() + dh * g.W + dw;
-        for (int64_t q = 0; q < perPanel; q++) {
-          const int64_t jq = j + 16 * q;
-          float* out = panel + i * nr + 16 * q;
-          const GroupRuns* gr = jq < cols ? runs + jq / 16 : nullptr;
-          if (gr && gr->count) {
-            __m512 v = _mm512_setzero_ps();
-            const __mmask16 inside = __mmask16(tapInside[size_t(q * KHW + tap[i])]);
-            for (int u = 0; u < gr->count; u++) {
-              const __mmask16 m = inside & __mmask16(gr->lanes[u]);
-              v = _mm512_mask_mov_ps(v, m, loadRun(plane + gr->start[u], step, m));
-            }
-            _mm512_storeu_ps(out, v);
-          } else {
-            gatherGroup(out, jq, cols, _mm512_set1_epi32(dh), _mm512_set1_epi32(dw), t.ih0, t.iw0, t.corner, plane, g);
-          }
-        }
-      }
-      continue;
-    }
-    for (int64_t q = 0; q < perPanel; q++) {
-      const int64_t jq = j + 16 * q;
-      float* out = panel + 16 * q;
-      if (jq >= cols) {
+  const uint16_t* inside = tapInside.data();
+  for (int64_t pi = 0, j = 0; j < padded; pi++, j += nr)
+    for (int64_t q = 0; q < nr; q += 16) {
+      const int64_t jq = j + q, gi = jq / 16;
+      float* out = dst + pi * stride + q;
+      if (jq >= cols) {  // past `cols`: zeros
         for (int64_t i = 0; i < kc; i++) _mm512_storeu_ps(out + i * nr, _mm512_setzero_ps());
         continue;
       }
-      const GroupRuns& gr = runs[jq / 16];
-      const uint16_t* inside = tapInside.data() + q * KHW;
+      const GroupRuns& gr = runs[gi];
+      if (!gr.count) {  // not runs: gathered, with the tap's row and column offsets
+        for (int64_t i = 0; i < kc; i++) {
+          const __m512i dh = _mm512_set1_epi32(int32_t(tap[i] / g.KW * g.DH));
+          const __m512i dw = _mm512_set1_epi32(int32_t(tap[i] % g.KW * g.DW));
+          gatherGroup(out + i * nr, jq, cols, dh, dw, t.ih0, t.iw0, t.corner, base + at[i], g);
+        }
+        continue;
+      }
+      for (int64_t kh = 0, k = 0; kh < g.KH; kh++)
+        for (int64_t kw = 0; kw < g.KW; kw++, k++)
+          tapInside[size_t(k)] = uint16_t(rowInside[kh * groups + gi] & colInside[kw * groups + gi]);
       if (step == 1 && gr.count == 1) {  // the common case: one run (13x13 planes: most groups)
         const float* p = base + gr.start[0];
         const __mmask16 lanes = __mmask16(gr.lanes[0]);
         for (int64_t i = 0; i < kc; i++)
           _mm512_storeu_ps(out + i * nr, _mm512_maskz_loadu_ps(__mmask16(inside[tap[i]]) & lanes, p + at[i]));
-      } else if (step == 1) {
-        for (int64_t i = 0; i < kc; i++) {
-          __m512 v = _mm512_setzero_ps();
-          const __mmask16 in = __mmask16(inside[tap[i]]);
-          for (int u = 0; u < gr.count; u++)
-            v = _mm512_mask_loadu_ps(v, in & __mmask16(gr.lanes[u]), base + at[i] + gr.start[u]);
-          _mm512_storeu_ps(out + i * nr, v);
+        continue;
+      }
+      for (int64_t i = 0; i < kc; i++) {
+        __m512 v = _mm512_setzero_ps();
+        for (int u = 0; u < gr.count; u++) {
+          const __mmask16 m = __mmask16(inside[tap[i]]) & __mmask16(gr.lanes[u]);
+          v = _mm512_mask_mov_ps(v, m, loadRun(base + at[i] + gr.start[u], step, m));
         }
-      } else {
-        for (int64_t i = 0; i < kc; i++) {
-          __m512 v = _mm512_setzero_ps();
-          const __mmask16 in = __mmask16(inside[tap[i]]);
-          for (int u = 0; u < gr.count; u++) {
-            const __mmask16 m = in & __mmask16(gr.lanes[u]);
-            v = _mm512_mask_mov_ps(v, m, loadRun(base + at[i] + gr.start[u], step, m));
-          }
-          _mm512_storeu_ps(out + i * nr, v);
-        }
+        _mm512_storeu_ps(out + i * nr, v);
       }
     }
-  }
 }
 
 // rowInside[kh * groups + gi]: the live lanes of group gi whose row ih0 + kh*DH is inside the
