@@ -57,6 +57,18 @@ int64_t imagesPerChunk(const Conv2dGeom& g, bool columns) {
   return (g.N + chunks - 1) / chunks;
 }
 
+// The forward packing columns into panels holds no column buffer, so its chunks are wider: at
+// batch 32 AlexNet's 13x13 layers run as one GEMM of 5,408 columns instead of eight of 676 (each
+// a barrier, a scatter and short tasks), conv3 46.5-47.8 -> 44.3-45.1 ms, conv4 35.3-35.9 ->
+// 34.4-34.9 (two runs each, bit-identical: a chunk decides only which GEMM a column is in).
+int64_t forwardImagesPerChunk(const Conv2dGeom& g) {
+  if (convPackedColumns()) {
+    const int64_t b = imagesPerChunk(g, false);
+    if (b * g.C * g.HW() < INT32_MAX) return b;  // the packer's 32-bit offsets reach the chunk
+  }
+  return imagesPerChunk(g, true);
+}
+
 // out = w * mask, the mask [OC, C/groups] broadcast over each filter's KH*KW taps (out may be w).
 void maskWeight(const float* w, const float* mask, const Conv2dGeom& g, float* out) {
   const int64_t khw = g.KHW();
@@ -159,20 +171,6 @@ void biasGrad(const float* dy, const Conv2dGeom& g, float* db) {
 
 int64_t setConvScratchBytes(int64_t bytes) { return scratchCap.exchange(std::max<int64_t>(1, bytes)); }
 int64_t convScratchBytes() { return scratchCap.load(); }
-
-// The forward packing columns into panels holds no column buffer, so its chunks are wider: at
-// batch 32 AlexNet's 13x13 layers run as one GEMM of 5,408 columns instead of eight of 676 (each
-// a barrier, a scatter and short tasks), conv3 46.5-47.8 -> 44.3-45.1 ms, conv4 35.3-35.9 ->
-// 34.4-34.9 (two runs each, bit-identical: a chunk decides only which GEMM a column is in).
-namespace {
-int64_t forwardImagesPerChunk(const Conv2dGeom& g) {
-  if (convPackedColumns()) {
-    const int64_t b = imagesPerChunk(g, false);
-    if (b * g.C * g.HW() < INT32_MAX) return b;  // the packer's 32-bit offsets reach the chunk
-  }
-  return imagesPerChunk(g, true);
-}
-}  // namespace
 
 int64_t conv2dImagesPerChunk(const Conv2dGeom& g, bool forward) {
   return forward ? forwardImagesPerChunk(g) : imagesPerChunk(g, true);
